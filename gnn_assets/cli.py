@@ -1,0 +1,106 @@
+"""`gnn-assets`: every step of the chain from the command line.
+
+    gnn-assets demo-graph  --resource_config_uri R --graph_name G --kind typed|homogeneous
+    gnn-assets enumerate   --resource_config_uri R --graph_name G
+    gnn-assets sample      --resource_config_uri R --task_config_uri T --job_name J
+    gnn-assets init-model  --resource_config_uri R --task_config_uri T --job_name J [--seed S]
+    gnn-assets inference   (the same as python -m gnn_assets.inference)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from gnn_assets.config.resource_config import load_resource_config
+from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
+from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
+from gnn_assets.graph.enumeration import enumerate_graph_source
+from gnn_assets.graph.sampler import sample_job
+from gnn_assets.graph.source import write_graph_source
+from gnn_assets.inference import driver
+from gnn_assets.inference.task_specs import write_untrained_model
+from gnn_assets.warehouse import open_warehouse
+from gnn_assets.warehouse.unenumerate import load_node_id_mappings
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _frozen(args: argparse.Namespace):
+    resources = load_resource_config(args.resource_config_uri)
+    frozen = freeze_task_config(load_task_config(args.task_config_uri), resources, args.job_name)
+    write_frozen_config(frozen)
+    return frozen, resources
+
+
+def demo_graph(args: argparse.Namespace) -> None:
+    resources = load_resource_config(args.resource_config_uri)
+    if args.kind == "typed":
+        source = generate_typed_demo_graph(args.num_nodes * 3 // 5, args.num_nodes * 2 // 5, seed=args.seed)
+    else:
+        source = generate_homogeneous_demo_graph(args.num_nodes, seed=args.seed)
+    directory = resources.layout.graph_source_dir(args.graph_name)
+    write_graph_source(directory, source)
+    _say(f"{args.kind} demo graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges -> {directory}")
+
+
+def enumerate_(args: argparse.Namespace) -> None:
+    resources = load_resource_config(args.resource_config_uri)
+    report = enumerate_graph_source(resources.layout, args.graph_name)
+    _say(f"enumerated {args.graph_name}: nodes {report.nodes}, edges {report.edges}, duplicate edges dropped {report.duplicate_edges_dropped}")
+    loaded = load_node_id_mappings(open_warehouse(resources), resources, args.graph_name, list(report.nodes))
+    _say(f"mapping tables: {', '.join(loaded.values())}")
+
+
+def sample(args: argparse.Namespace) -> None:
+    frozen, resources = _frozen(args)
+    for prefix, report in sample_job(frozen, resources, progress=_say).items():
+        _say(f"{report.roots:,} samples in {len(report.shards)} shards at {prefix}*.tfrecord ({report.seconds:.1f}s)")
+
+
+def init_model(args: argparse.Namespace) -> None:
+    frozen, _ = _frozen(args)
+    _say(f"untrained model (seed {args.seed}) written to {write_untrained_model(frozen, args.seed)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "inference":
+        return driver.main(argv[1:])
+    parser = argparse.ArgumentParser(prog="gnn-assets", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    parser_for = {}
+    for name, func, needs_job in (
+        ("demo-graph", demo_graph, False),
+        ("enumerate", enumerate_, False),
+        ("sample", sample, True),
+        ("init-model", init_model, True),
+    ):
+        sub = commands.add_parser(name, help=func.__doc__)
+        sub.set_defaults(func=func)
+        sub.add_argument("--resource_config_uri", required=True)
+        if needs_job:
+            sub.add_argument("--task_config_uri", required=True)
+            sub.add_argument("--job_name", required=True)
+        parser_for[name] = sub
+    commands.add_parser("inference", help="run inference (python -m gnn_assets.inference --help)")
+    parser_for["demo-graph"].add_argument("--graph_name", required=True)
+    parser_for["demo-graph"].add_argument("--kind", choices=("typed", "homogeneous"), required=True)
+    parser_for["demo-graph"].add_argument("--num_nodes", type=int, default=20_000)
+    parser_for["demo-graph"].add_argument("--seed", type=int, default=7)
+    parser_for["enumerate"].add_argument("--graph_name", required=True)
+    parser_for["init-model"].add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except driver.USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

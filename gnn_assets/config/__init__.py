@@ -1,0 +1,5 @@
+"""Task configs (GiGL's GbmlConfig) and resource configs: load, validate, freeze."""
+
+from gnn_assets.config.errors import ConfigError
+
+__all__ = ["ConfigError"]

@@ -1,0 +1,253 @@
+"""Task configs: GiGL's GbmlConfig YAML, validated, and frozen for one job name.
+
+A template names the task, the graph, the sampler and the inferencer. Freezing fills every
+field that derives from the job name and the deployment (sample URIs, the trained model URI,
+output tables per node type), so the frozen file alone says what a job reads and writes.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from gnn_assets import storage
+from gnn_assets.config.errors import ConfigError
+from gnn_assets.config.job_name import validate_job_name
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml, to_yaml
+from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, SampleEncoding
+from gnn_assets.proto.graph_schema_pb2 import EdgeType
+from gnn_assets.warehouse import tables
+
+# Default ceiling for dynamic batching; GiGL hard-codes 3000 samples per batch.
+DEFAULT_INFERENCE_BATCH_SIZE = 512
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+class TaskKind(str, enum.Enum):
+    LINK_PREDICTION = "node_anchor_based_link_prediction"
+    NODE_CLASSIFICATION = "supervised_node_classification"
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """A validated GbmlConfig with the accessors inference needs (GiGL's GbmlConfigPbWrapper)."""
+
+    uri: str
+    proto: GbmlConfig
+
+    @property
+    def task_kind(self) -> TaskKind:
+        which = self.proto.task_metadata.WhichOneof("task_metadata")
+        return TaskKind.NODE_CLASSIFICATION if which == "node_based_task_metadata" else TaskKind.LINK_PREDICTION
+
+    @property
+    def graph_name(self) -> str:
+        return self.proto.gnn_assets_config.graph_name
+
+    @property
+    def node_types(self) -> list[str]:
+        return list(self.proto.graph_metadata.node_types)
+
+    @cached_property
+    def edge_types(self) -> list[tuple[str, str, str]]:
+        """(src_node_type, relation, dst_node_type), in condensed-id order."""
+        return [(e.src_node_type, e.relation, e.dst_node_type) for e in self.proto.graph_metadata.edge_types]
+
+    @property
+    def is_heterogeneous(self) -> bool:
+        return len(self.node_types) > 1 or len(self.edge_types) > 1
+
+    def condensed_node_type(self, node_type: str) -> int:
+        return self.node_types.index(node_type)
+
+    @property
+    def root_node_types(self) -> list[str]:
+        """Node types that get embeddings: both ends of the supervision edges, or the supervised node type."""
+        task = self.proto.task_metadata
+        if self.task_kind is TaskKind.NODE_CLASSIFICATION:
+            return list(task.node_based_task_metadata.supervision_node_types)
+        ordered: list[str] = []
+        for edge in task.node_anchor_based_link_prediction_task_metadata.supervision_edge_types:
+            for node_type in (edge.src_node_type, edge.dst_node_type):
+                if node_type not in ordered:
+                    ordered.append(node_type)
+        return ordered
+
+    @property
+    def fanout(self) -> list[int]:
+        return list(self.proto.gnn_assets_config.sampler.fanout)
+
+    @property
+    def sampler_seed(self) -> int:
+        return self.proto.gnn_assets_config.sampler.seed
+
+    @property
+    def sample_encoding(self) -> int:
+        return self.proto.gnn_assets_config.sampler.sample_encoding or SampleEncoding.PACKED
+
+    @property
+    def num_shards(self) -> int:
+        return self.proto.gnn_assets_config.sampler.num_shards
+
+    @property
+    def inference_batch_size(self) -> int:
+        return self.proto.inferencer_config.inference_batch_size or DEFAULT_INFERENCE_BATCH_SIZE
+
+    @property
+    def max_dead_letter_fraction(self) -> float:
+        return self.proto.gnn_assets_config.max_dead_letter_fraction
+
+    @property
+    def trained_model_uri(self) -> str:
+        return self.proto.shared_config.trained_model_metadata.trained_model_uri
+
+    @property
+    def preprocessed_metadata_uri(self) -> str:
+        return self.proto.shared_config.preprocessed_metadata_uri
+
+    def sample_prefixes(self, node_type: str) -> list[str]:
+        """TFRecord prefixes holding the samples rooted at node_type (frozen configs only)."""
+        flat = self.proto.shared_config.flattened_graph_metadata
+        if self.task_kind is TaskKind.NODE_CLASSIFICATION:
+            out = flat.supervised_node_classification_output
+            return [out.labeled_tfrecord_uri_prefix, out.unlabeled_tfrecord_uri_prefix]
+        return [flat.node_anchor_based_link_prediction_output.node_type_to_random_negative_tfrecord_uri_prefix[node_type]]
+
+    def output_tables(self, node_type: str) -> dict[str, str]:
+        """{'embeddings': table, 'predictions': table} as frozen in inferenceMetadata."""
+        info = self.proto.shared_config.inference_metadata.node_type_to_inferencer_output_info_map[node_type]
+        out = {"embeddings": info.embeddings_path}
+        if info.HasField("predictions_path"):
+            out["predictions"] = info.predictions_path
+        return out
+
+    def to_yaml(self) -> str:
+        return to_yaml(self.proto)
+
+
+def load_task_config(uri: str) -> TaskConfig:
+    """Load and validate a template or frozen GbmlConfig YAML."""
+    proto = load_yaml(uri, GbmlConfig())
+    validate_task_config(proto, uri)
+    return TaskConfig(uri, proto)
+
+
+def parse_task_config(text: str, uri: str) -> TaskConfig:
+    proto = parse_yaml(text, GbmlConfig(), uri)
+    validate_task_config(proto, uri)
+    return TaskConfig(uri, proto)
+
+
+def validate_task_config(proto: GbmlConfig, uri: str) -> None:
+    """Raise ConfigError listing every problem, each with its camelCase field path."""
+    errors: list[str] = []
+
+    def require(condition: bool, field: str, problem: str = "required field is missing") -> None:
+        if not condition:
+            errors.append(f"{field}: {problem}")
+
+    meta = proto.graph_metadata
+    require(len(meta.node_types) > 0, "graphMetadata.nodeTypes")
+    require(len(meta.edge_types) > 0, "graphMetadata.edgeTypes")
+    for name in meta.node_types:
+        require(bool(_NAME.fullmatch(name)), "graphMetadata.nodeTypes", f"{name!r} is not a plain name ([A-Za-z][A-Za-z0-9_]*)")
+    require(len(set(meta.node_types)) == len(meta.node_types), "graphMetadata.nodeTypes", "duplicate node types")
+    relations = [e.relation for e in meta.edge_types]
+    require(len(set(relations)) == len(relations), "graphMetadata.edgeTypes", "relation names must be unique")
+    for i, edge in enumerate(meta.edge_types):
+        require(bool(edge.relation), f"graphMetadata.edgeTypes[{i}].relation")
+        for end in ("src_node_type", "dst_node_type"):
+            value = getattr(edge, end)
+            require(value in meta.node_types, f"graphMetadata.edgeTypes[{i}].{camel_case(end)}", f"{value!r} is not in graphMetadata.nodeTypes")
+
+    task = proto.task_metadata
+    which = task.WhichOneof("task_metadata")
+    if which is None:
+        errors.append(
+            "taskMetadata: required field is missing (nodeBasedTaskMetadata or nodeAnchorBasedLinkPredictionTaskMetadata)"
+        )
+    elif which == "link_based_task_metadata":
+        errors.append("taskMetadata.linkBasedTaskMetadata: link-based tasks are not supported for inference")
+    elif which == "node_based_task_metadata":
+        types = list(task.node_based_task_metadata.supervision_node_types)
+        field = "taskMetadata.nodeBasedTaskMetadata.supervisionNodeTypes"
+        require(len(types) == 1, field, "exactly one supervision node type is required")
+        for t in types:
+            require(t in meta.node_types, field, f"{t!r} is not in graphMetadata.nodeTypes")
+    else:
+        edges = task.node_anchor_based_link_prediction_task_metadata.supervision_edge_types
+        field = "taskMetadata.nodeAnchorBasedLinkPredictionTaskMetadata.supervisionEdgeTypes"
+        require(len(edges) > 0, field)
+        known = {(e.src_node_type, e.relation, e.dst_node_type) for e in meta.edge_types}
+        for e in edges:
+            key = (e.src_node_type, e.relation, e.dst_node_type)
+            require(key in known, field, f"{key} is not in graphMetadata.edgeTypes")
+
+    require(bool(proto.inferencer_config.inferencer_cls_path), "inferencerConfig.inferencerClsPath")
+
+    ours = proto.gnn_assets_config
+    require(bool(ours.graph_name), "gnnAssetsConfig.graphName")
+    if ours.graph_name:
+        require(bool(_NAME.fullmatch(ours.graph_name)), "gnnAssetsConfig.graphName", "must match [A-Za-z][A-Za-z0-9_]*")
+    require(len(ours.sampler.fanout) > 0, "gnnAssetsConfig.sampler.fanout")
+    for hop, k in enumerate(ours.sampler.fanout):
+        require(k == -1 or k > 0, f"gnnAssetsConfig.sampler.fanout[{hop}]", f"{k} is neither -1 (all) nor positive")
+    require(
+        0.0 <= ours.max_dead_letter_fraction <= 1.0,
+        "gnnAssetsConfig.maxDeadLetterFraction",
+        f"{ours.max_dead_letter_fraction} is not within [0, 1]",
+    )
+    if errors:
+        raise ConfigError(f"{uri}: " + "; ".join(errors))
+
+
+def freeze_task_config(
+    template: TaskConfig, resources: Resources, job_name: str, *, trained_model_uri: str | None = None
+) -> TaskConfig:
+    """Fill every derived field for job_name; equal inputs give an equal (byte-identical) config."""
+    validate_job_name(job_name)
+    frozen = GbmlConfig()
+    frozen.CopyFrom(template.proto)
+    layout = resources.layout
+    meta = frozen.graph_metadata
+    if not meta.condensed_node_type_map:
+        for i, name in enumerate(meta.node_types):
+            meta.condensed_node_type_map[i] = name
+    if not meta.condensed_edge_type_map:
+        for i, edge in enumerate(meta.edge_types):
+            meta.condensed_edge_type_map[i].CopyFrom(edge)
+
+    shared = frozen.shared_config
+    shared.preprocessed_metadata_uri = layout.preprocessed_metadata_uri(template.graph_name)
+    model_uri = trained_model_uri or shared.trained_model_metadata.trained_model_uri
+    shared.trained_model_metadata.trained_model_uri = model_uri or storage.join(resources.model_root, f"{job_name}.pt")
+
+    flat = shared.flattened_graph_metadata
+    outputs = shared.inference_metadata.node_type_to_inferencer_output_info_map
+    if template.task_kind is TaskKind.NODE_CLASSIFICATION:
+        nc = flat.supervised_node_classification_output
+        nc.labeled_tfrecord_uri_prefix = layout.samples_prefix(job_name, "labeled")
+        nc.unlabeled_tfrecord_uri_prefix = layout.samples_prefix(job_name, "unlabeled")
+    else:
+        lp = flat.node_anchor_based_link_prediction_output
+        for node_type in template.root_node_types:
+            lp.node_type_to_random_negative_tfrecord_uri_prefix[node_type] = layout.samples_prefix(job_name, node_type)
+    for node_type in template.root_node_types:
+        outputs[node_type].embeddings_path = tables.output_table(job_name, node_type, "embeddings")
+        if template.task_kind is TaskKind.NODE_CLASSIFICATION:
+            outputs[node_type].predictions_path = tables.output_table(job_name, node_type, "predictions")
+
+    if not frozen.inferencer_config.inference_batch_size:
+        frozen.inferencer_config.inference_batch_size = DEFAULT_INFERENCE_BATCH_SIZE
+    if not frozen.gnn_assets_config.sampler.sample_encoding:
+        frozen.gnn_assets_config.sampler.sample_encoding = SampleEncoding.PACKED
+    return TaskConfig(layout.frozen_config_uri(job_name), frozen)
+
+
+def write_frozen_config(config: TaskConfig) -> str:
+    storage.write_text(config.uri, config.to_yaml())
+    return config.uri

@@ -1,0 +1,1 @@
+"""Graph source, enumeration, subgraph sampler, sample codec and collation to PyG."""

@@ -1,0 +1,192 @@
+"""Enumeration: original string node ids -> integer ids 0..n-1 per node type, as GiGL's Data
+Preprocessor does (int_id = ROW_NUMBER() OVER (ORDER BY node_id) - 1), plus the enumerated
+graph the sampler reads and the mapping tables un-enumeration joins against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gnn_assets import storage
+from gnn_assets.config.layout import StorageLayout
+from gnn_assets.config.yaml_proto import load_yaml, to_yaml
+from gnn_assets.graph.source import GraphSource, GraphSourceError, read_graph_source, read_parquet, write_parquet
+from gnn_assets.warehouse import tables
+from gnn_assets.proto.gbml_config_pb2 import PreprocessedMetadata
+from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
+
+EdgeTypeKey = tuple[str, str, str]
+MAPPING_SCHEMA = pa.schema([pa.field("node_id", pa.string(), nullable=False), pa.field("int_id", pa.int64(), nullable=False)])
+
+
+@dataclass
+class EnumeratedGraph:
+    """A graph in integer ids: row i of features[t] is node i of type t."""
+
+    metadata: GraphMetadata
+    features: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]  # -1 where a node has no label
+    edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def node_types(self) -> list[str]:
+        return list(self.metadata.node_types)
+
+    @property
+    def edge_types(self) -> list[EdgeTypeKey]:
+        return [(e.src_node_type, e.relation, e.dst_node_type) for e in self.metadata.edge_types]
+
+    def num_nodes(self, node_type: str) -> int:
+        return self.features[node_type].shape[0]
+
+    def feature_dim(self, node_type: str) -> int:
+        return self.features[node_type].shape[1]
+
+
+@dataclass
+class EnumerationReport:
+    nodes: dict[str, int] = field(default_factory=dict)
+    edges: dict[str, int] = field(default_factory=dict)
+    duplicate_edges_dropped: dict[str, int] = field(default_factory=dict)
+
+
+def _fixed_size_features(features: pa.ChunkedArray, what: str) -> np.ndarray:
+    lists = features.combine_chunks()
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    if len(lengths) and (lengths.min() != lengths.max()):
+        raise GraphSourceError(f"{what}: feature vectors have different lengths ({lengths.min()}..{lengths.max()})")
+    dim = int(lengths[0]) if len(lengths) else 0
+    return lists.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(lists), dim)
+
+
+def enumerate_graph(source: GraphSource) -> tuple[EnumeratedGraph, dict[str, pa.Table], EnumerationReport]:
+    """Enumerate every node type; returns the graph, the mapping table per node type and counts."""
+    report = EnumerationReport()
+    sorted_ids: dict[str, pa.Array] = {}
+    features: dict[str, np.ndarray] = {}
+    labels: dict[str, np.ndarray] = {}
+    mappings: dict[str, pa.Table] = {}
+    known_types = set(source.metadata.node_types)
+    unknown = set(pc.unique(source.nodes["node_type"]).to_pylist()) - known_types
+    if unknown:
+        raise GraphSourceError(f"nodes.parquet: node types {sorted(unknown)} are not in graph_metadata.yaml")
+    for node_type in source.metadata.node_types:
+        nodes = source.nodes.filter(pc.equal(source.nodes["node_type"], node_type))
+        # Arrow sorts strings bytewise, as SQL's ORDER BY node_id does in DuckDB and BigQuery.
+        order = pc.sort_indices(nodes["node_id"])
+        nodes = nodes.take(order)
+        ids = nodes["node_id"].combine_chunks()
+        if pc.count_distinct(ids).as_py() != len(ids):
+            raise GraphSourceError(f"nodes.parquet: node ids of type {node_type!r} are not unique")
+        sorted_ids[node_type] = ids
+        features[node_type] = _fixed_size_features(nodes["features"], f"nodes.parquet type {node_type!r}")
+        labels[node_type] = nodes["label"].fill_null(-1).to_numpy().astype(np.int64)
+        mappings[node_type] = pa.table({"node_id": ids, "int_id": pa.array(np.arange(len(ids), dtype=np.int64))}, schema=MAPPING_SCHEMA)
+        report.nodes[node_type] = len(ids)
+
+    edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]] = {}
+    known_relations = {e.relation for e in source.metadata.edge_types}
+    unknown = set(pc.unique(source.edges["edge_type"]).to_pylist()) - known_relations
+    if unknown:
+        raise GraphSourceError(f"edges.parquet: edge types {sorted(unknown)} are not in graph_metadata.yaml")
+    for edge_meta in source.metadata.edge_types:
+        key = (edge_meta.src_node_type, edge_meta.relation, edge_meta.dst_node_type)
+        rows = source.edges.filter(pc.equal(source.edges["edge_type"], edge_meta.relation))
+        ends = []
+        for column, node_type in (("src", key[0]), ("dst", key[2])):
+            ints = pc.index_in(rows[column], value_set=sorted_ids[node_type])
+            if ints.null_count:
+                bad = rows[column].filter(pc.is_null(ints)).to_pylist()[:5]
+                raise GraphSourceError(
+                    f"edges.parquet: {ints.null_count} edges of type {edge_meta.relation!r} have a {column} that is not a "
+                    f"{node_type!r} node, e.g. {bad}"
+                )
+            ends.append(ints.to_numpy().astype(np.int64))
+        # Samples merge edges as sets, so the graph must be simple per edge type.
+        pairs = np.unique(np.stack(ends, axis=1), axis=0) if len(ends[0]) else np.zeros((0, 2), np.int64)
+        edges[key] = (pairs[:, 0].copy(), pairs[:, 1].copy())
+        report.edges[edge_meta.relation] = len(pairs)
+        report.duplicate_edges_dropped[edge_meta.relation] = rows.num_rows - len(pairs)
+    return EnumeratedGraph(source.metadata, features, labels, edges), mappings, report
+
+
+def mapping_uri(directory: str, node_type: str) -> str:
+    return storage.join(directory, f"node_id_mapping_{node_type}.parquet")
+
+
+def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dict[str, pa.Table]) -> None:
+    storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(graph.metadata))
+    for node_type in graph.node_types:
+        x = graph.features[node_type]
+        n, dim = x.shape
+        table = pa.table(
+            {
+                "features": pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), dim),
+                "label": pa.array(graph.labels[node_type]),
+            }
+        )
+        write_parquet(storage.join(directory, f"nodes_{node_type}.parquet"), table)
+        write_parquet(mapping_uri(directory, node_type), mappings[node_type])
+    for (_, relation, _), (src, dst) in graph.edges.items():
+        write_parquet(storage.join(directory, f"edges_{relation}.parquet"), pa.table({"src": src, "dst": dst}))
+
+
+def read_enumerated_graph(directory: str) -> EnumeratedGraph:
+    metadata_uri = storage.join(directory, "graph_metadata.yaml")
+    if not storage.exists(metadata_uri):
+        raise GraphSourceError(f"{directory}: the graph has not been enumerated yet (graph_metadata.yaml is missing)")
+    metadata = load_yaml(metadata_uri, GraphMetadata())
+    features, labels, edges = {}, {}, {}
+    for node_type in metadata.node_types:
+        table = read_parquet(storage.join(directory, f"nodes_{node_type}.parquet"))
+        column = table["features"].combine_chunks()
+        features[node_type] = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
+        labels[node_type] = table["label"].to_numpy()
+    for e in metadata.edge_types:
+        table = read_parquet(storage.join(directory, f"edges_{e.relation}.parquet"))
+        edges[(e.src_node_type, e.relation, e.dst_node_type)] = (table["src"].to_numpy(), table["dst"].to_numpy())
+    return EnumeratedGraph(metadata, features, labels, edges)
+
+
+def preprocessed_metadata(graph: EnumeratedGraph, mapping_tables: dict[str, str]) -> PreprocessedMetadata:
+    """GiGL's PreprocessedMetadata: per condensed node type, its feature size and mapping table."""
+    out = PreprocessedMetadata()
+    for condensed, node_type in enumerate(graph.node_types):
+        entry = out.condensed_node_type_to_preprocessed_metadata[condensed]
+        entry.node_id_key = "node_id"
+        entry.feature_keys.append("features")
+        entry.enumerated_node_ids_bq_table = mapping_tables[node_type]
+        entry.feature_dim = graph.feature_dim(node_type)
+    return out
+
+
+def write_preprocessed_metadata(uri: str, metadata: PreprocessedMetadata) -> None:
+    storage.write_text(uri, to_yaml(metadata))
+
+
+def read_preprocessed_metadata(uri: str) -> PreprocessedMetadata:
+    return load_yaml(uri, PreprocessedMetadata())
+
+
+def check_same_graph(expected: GraphMetadata, actual: GraphMetadata, what: str) -> None:
+    """Samples carry condensed type ids, so config and graph must list types in the same order."""
+    expected_edges = [(e.src_node_type, e.relation, e.dst_node_type) for e in expected.edge_types]
+    actual_edges = [(e.src_node_type, e.relation, e.dst_node_type) for e in actual.edge_types]
+    if list(expected.node_types) != list(actual.node_types) or expected_edges != actual_edges:
+        raise GraphSourceError(
+            f"{what}: graphMetadata of the task config (node types {list(expected.node_types)}, edge types "
+            f"{expected_edges}) differs from the graph's (node types {list(actual.node_types)}, edge types {actual_edges})"
+        )
+
+
+def enumerate_graph_source(layout: StorageLayout, graph_name: str) -> EnumerationReport:
+    """Enumerate the graph source named graph_name and write everything that derives from it."""
+    graph, mappings, report = enumerate_graph(read_graph_source(layout.graph_source_dir(graph_name)))
+    write_enumerated_graph(layout.enumerated_graph_dir(graph_name), graph, mappings)
+    mapping_tables = {t: tables.node_id_mapping_table(graph_name, t) for t in graph.node_types}
+    write_preprocessed_metadata(layout.preprocessed_metadata_uri(graph_name), preprocessed_metadata(graph, mapping_tables))
+    return report

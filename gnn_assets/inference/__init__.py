@@ -1,0 +1,1 @@
+"""Inferencer protocol and task specs, the Beam ModelHandler and pipeline, runners, and the CLI."""

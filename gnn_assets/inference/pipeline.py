@@ -1,0 +1,244 @@
+"""The inference Beam job: TFRecord samples -> RunInference -> Parquet embeddings/predictions.
+
+One pipeline serves every root node type of a job (one branch each). Records that fail to
+decode, and batches that fail in the model, go to a dead-letter output (JSON lines with the
+error and the record) and are counted; the job fails when their fraction exceeds the
+config's maxDeadLetterFraction.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.metrics.metric import Metrics, MetricsFilter
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+
+from gnn_assets import storage
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.config.task_config import TaskConfig, TaskKind
+from gnn_assets.graph.codec import SampleDecoder
+from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
+from gnn_assets.inference.runners import pipeline_options
+
+EMBEDDINGS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("emb", pa.list_(pa.float32()))])
+PREDICTIONS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("pred", pa.int64())])
+
+
+class DeadLetterThresholdExceeded(RuntimeError):
+    pass
+
+
+class NoSamplesError(FileNotFoundError):
+    pass
+
+
+@dataclass
+class NodeTypeOutput:
+    output_dir: str
+    samples: int
+    dead_letters: int
+    rows: int
+
+    @property
+    def embeddings_glob(self) -> str:
+        return storage.join(self.output_dir, "embeddings", "*.parquet")
+
+    @property
+    def predictions_glob(self) -> str:
+        return storage.join(self.output_dir, "predictions", "*.parquet")
+
+    @property
+    def dead_letters_glob(self) -> str:
+        return storage.join(self.output_dir, "dead_letters", "*.jsonl")
+
+
+@dataclass
+class InferenceJobResult:
+    job_id: str
+    runner: str
+    state: str
+    seconds: float
+    outputs: dict[str, NodeTypeOutput] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class _KeyedDecode:
+    """Raw record -> (root node id, Neighborhood); counts every record read."""
+
+    def __init__(self, decoder: SampleDecoder, node_type: str):
+        self._decoder = decoder
+        self._node_type = node_type
+
+    def __call__(self, record: bytes):
+        Metrics.counter(metrics_namespace(self._node_type), "samples_read").inc()
+        sample = self._decoder(record)
+        return sample.root_node_id, sample
+
+
+def _dead_letter(node_type: str, stage: str):
+    def to_json(failure) -> str:
+        element, error = failure
+        Metrics.counter(metrics_namespace(node_type), "dead_letters").inc()
+        record = {"node_type": node_type, "stage": stage, "error": _describe(error)}
+        if isinstance(element, bytes):
+            record["record_base64"] = base64.b64encode(element).decode("ascii")
+        else:
+            record["node_id"] = int(element[0])
+        return json.dumps(record, sort_keys=True)
+
+    return to_json
+
+
+def _describe(error) -> str:
+    # Beam's dead-letter error is (exception type, repr, traceback lines).
+    if isinstance(error, tuple) and len(error) >= 2:
+        return f"{error[0]}: {error[1]}" if not str(error[1]).startswith(str(error[0])) else str(error[1])
+    return repr(error)
+
+
+def _failed_batch_samples(failure):
+    batch, error = failure
+    for keyed in batch:
+        yield keyed, error
+
+
+def _embedding_row(keyed):
+    node_id, result = keyed
+    return {"node_id": int(node_id), "emb": result.inference[0].tolist()}
+
+
+def _prediction_row(keyed):
+    node_id, result = keyed
+    return {"node_id": int(node_id), "pred": result.inference[1]}
+
+
+def _count_rows(node_type: str):
+    counter = Metrics.counter(metrics_namespace(node_type), "rows_written")
+
+    def count(row):
+        counter.inc()
+        return row
+
+    return count
+
+
+def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str) -> None:
+    types = config.node_types
+    ends = {i: (types.index(src), types.index(dst)) for i, (src, _, dst) in enumerate(config.edge_types)}
+    decoder = SampleDecoder(
+        encoding=config.sample_encoding,
+        labeled=config.task_kind is TaskKind.NODE_CLASSIFICATION,
+        root_node_type=types.index(node_type),
+        edge_endpoint_types=ends,
+    )
+    handler = KeyedModelHandler(
+        GnnModelHandler(config.to_yaml(), config.uri, node_type, config.inference_batch_size)
+    ).with_preprocess_fn(_KeyedDecode(decoder, node_type))
+
+    label = f"[{node_type}]"
+    sources = [
+        pipeline | f"{label} Read {i}" >> beam.io.ReadFromTFRecord(prefix + "*.tfrecord", coder=beam.coders.BytesCoder())
+        for i, prefix in enumerate(config.sample_prefixes(node_type))
+    ]
+    records = sources | f"{label} Samples" >> beam.Flatten()
+    results, failures = records | f"{label} RunInference" >> RunInference(handler).with_exception_handling()
+
+    rows = results | f"{label} Count" >> beam.Map(_count_rows(node_type))
+    rows | f"{label} EmbeddingRows" >> beam.Map(_embedding_row) | f"{label} WriteEmbeddings" >> beam.io.WriteToParquet(
+        storage.join(output_dir, "embeddings", "part"), EMBEDDINGS_SCHEMA, file_name_suffix=".parquet"
+    )
+    if config.task_kind is TaskKind.NODE_CLASSIFICATION:
+        rows | f"{label} PredictionRows" >> beam.Map(_prediction_row) | f"{label} WritePredictions" >> beam.io.WriteToParquet(
+            storage.join(output_dir, "predictions", "part"), PREDICTIONS_SCHEMA, file_name_suffix=".parquet"
+        )
+    failed_samples = failures.failed_inferences | f"{label} FailedBatches" >> beam.FlatMap(_failed_batch_samples)
+    dead = [
+        *[
+            pc | f"{label} DecodeDeadLetters {i}" >> beam.Map(_dead_letter(node_type, "decode"))
+            for i, pc in enumerate(failures.failed_preprocessing)
+        ],
+        failed_samples | f"{label} InferenceDeadLetters" >> beam.Map(_dead_letter(node_type, "inference")),
+    ]
+    dead | f"{label} DeadLetters" >> beam.Flatten() | f"{label} WriteDeadLetters" >> beam.io.WriteToText(
+        storage.join(output_dir, "dead_letters", "part"), file_name_suffix=".jsonl"
+    )
+
+
+def _counter(metrics, namespace: str, name: str) -> int:
+    found = metrics.query(MetricsFilter().with_namespace(namespace).with_name(name))["counters"]
+    return int(sum(c.committed or 0 for c in found))
+
+
+def _collect_metrics(result, node_types: list[str]) -> dict[str, float]:
+    """Every Beam counter and distribution of the job, flattened to 'namespace/name[.stat]'."""
+    out: dict[str, float] = {}
+    queried = result.metrics().query()
+    namespaces = {metrics_namespace(t) for t in node_types}
+    for counter in queried["counters"]:
+        if counter.key.metric.namespace in namespaces:
+            key = f"{counter.key.metric.namespace}/{counter.key.metric.name}"
+            out[key] = out.get(key, 0) + (counter.committed or 0)
+    for dist in queried["distributions"]:
+        if dist.key.metric.namespace in namespaces and dist.committed is not None and dist.committed.count:
+            key = f"{dist.key.metric.namespace}/{dist.key.metric.name}"
+            d = dist.committed
+            out.update({f"{key}.count": d.count, f"{key}.mean": d.mean, f"{key}.min": d.min, f"{key}.max": d.max})
+    return out
+
+
+def run_inference_job(
+    config: TaskConfig, resources: Resources, job_name: str, *, progress=print, worker_image: str | None = None
+) -> InferenceJobResult:
+    """Run the Beam job for every root node type; replaces the job's previous outputs."""
+    node_types = config.root_node_types
+    output_dirs = {t: resources.layout.inference_output_dir(job_name, t) for t in node_types}
+    for node_type in node_types:
+        for prefix in config.sample_prefixes(node_type):
+            if not storage.glob(prefix + "*.tfrecord"):
+                raise NoSamplesError(f"no samples for node type {node_type!r} at {prefix}*.tfrecord: run the sampler first")
+        storage.delete_tree(output_dirs[node_type])
+
+    options = pipeline_options(resources, job_name, worker_image=worker_image)
+    started = time.monotonic()
+    pipeline = beam.Pipeline(options=options)
+    for node_type in node_types:
+        build_branch(pipeline, config, node_type, output_dirs[node_type])
+    progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind}")
+    result = pipeline.run()
+    state = result.wait_until_finish()
+    metrics = result.metrics()
+    job = InferenceJobResult(
+        job_id=f"local-{uuid.uuid4().hex[:12]}",
+        runner=options.get_all_options()["runner"],
+        state=str(state),
+        seconds=time.monotonic() - started,
+        metrics=_collect_metrics(result, node_types),
+    )
+    for node_type in node_types:
+        ns = metrics_namespace(node_type)
+        job.outputs[node_type] = NodeTypeOutput(
+            output_dir=output_dirs[node_type],
+            samples=_counter(metrics, ns, "samples_read"),
+            dead_letters=_counter(metrics, ns, "dead_letters"),
+            rows=_counter(metrics, ns, "rows_written"),
+        )
+    for node_type, out in job.outputs.items():
+        progress(f"{node_type}: {out.samples:,} samples, {out.rows:,} rows written, {out.dead_letters:,} dead letters")
+    check_dead_letters(job, config.max_dead_letter_fraction)
+    return job
+
+
+def check_dead_letters(job: InferenceJobResult, max_fraction: float) -> None:
+    for node_type, out in job.outputs.items():
+        fraction = out.dead_letters / max(out.samples, 1)
+        if fraction > max_fraction:
+            raise DeadLetterThresholdExceeded(
+                f"{node_type}: {out.dead_letters} of {out.samples} samples failed ({fraction:.2%}), more than "
+                f"gnnAssetsConfig.maxDeadLetterFraction={max_fraction:g}; see {out.dead_letters_glob}"
+            )

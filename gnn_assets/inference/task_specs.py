@@ -1,0 +1,123 @@
+"""Standard task specs: GraphSAGE for node-anchor link prediction and node classification.
+
+Each builds its model from the config (graph metadata, feature sizes from the preprocessed
+metadata, inferencerArgs), loads a state dict strictly, and runs batches in eval mode.
+"""
+
+from __future__ import annotations
+
+import io
+
+import torch
+from torch import nn
+
+from gnn_assets import storage
+from gnn_assets.config.task_config import TaskConfig
+from gnn_assets.graph.collate import CollatedBatch, GraphTypes
+from gnn_assets.graph.enumeration import read_preprocessed_metadata
+from gnn_assets.inference.protocol import InferBatchResults, ModelMismatchError, inferencer_from_config
+from gnn_assets.models.graphsage import GraphSAGE, HeteroGraphSAGE, NodeClassifier
+
+
+def graph_types(config: TaskConfig) -> GraphTypes:
+    """Type names and feature sizes, as the enumeration recorded them in the preprocessed metadata."""
+    meta = read_preprocessed_metadata(config.preprocessed_metadata_uri).condensed_node_type_to_preprocessed_metadata
+    missing = [t for i, t in enumerate(config.node_types) if i not in meta]
+    if missing:
+        raise ModelMismatchError(f"{config.preprocessed_metadata_uri}: no feature size for node types {missing}")
+    dims = [meta[i].feature_dim for i in range(len(config.node_types))]
+    return GraphTypes(config.node_types, config.edge_types, dims)
+
+
+def _int_arg(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"inferencerArgs.{name} must be an integer, got {value!r}") from None
+
+
+class GraphSageTaskSpec:
+    """Embeddings of the root nodes from a GraphSAGE encoder (hetero when the graph is typed)."""
+
+    def __init__(self, hid_dim: str = "64", out_dim: str = "64", num_layers: str = "2"):
+        self.hid_dim = _int_arg("hid_dim", hid_dim)
+        self.out_dim = _int_arg("out_dim", out_dim)
+        self.num_layers = _int_arg("num_layers", num_layers)
+        self.model: nn.Module | None = None
+        self.types: GraphTypes | None = None
+
+    def build_encoder(self, types: GraphTypes) -> nn.Module:
+        if types.is_heterogeneous:
+            in_dims = dict(zip(types.node_types, types.feature_dims))
+            return HeteroGraphSAGE(in_dims, types.edge_types, self.hid_dim, self.out_dim, self.num_layers)
+        return GraphSAGE(types.feature_dims[0], self.hid_dim, self.out_dim, self.num_layers)
+
+    def build_model(self, types: GraphTypes) -> nn.Module:
+        return self.build_encoder(types)
+
+    def init_model(self, config: TaskConfig, state_dict: dict[str, torch.Tensor]) -> None:
+        self.types = graph_types(config)
+        model = self.build_model(self.types)
+        try:
+            model.load_state_dict(state_dict, strict=True)
+        except RuntimeError as error:
+            raise ModelMismatchError(
+                f"trained model {config.trained_model_uri} does not fit the model that {config.uri} describes "
+                f"({type(self).__name__}, hid_dim={self.hid_dim}, out_dim={self.out_dim}, num_layers={self.num_layers}): {error}"
+            ) from error
+        self.model = model.eval()
+
+    def encoder(self) -> nn.Module:
+        return self.model
+
+    def embed(self, batch: CollatedBatch, device: torch.device) -> torch.Tensor:
+        data = batch.data.to(device)
+        encoder = self.encoder()
+        if isinstance(encoder, HeteroGraphSAGE):
+            out = encoder(data.x_dict, data.edge_index_dict)[batch.root_node_type]
+        else:
+            out = encoder(data.x, data.edge_index)
+        return out[batch.root_index.to(device)]
+
+    @torch.inference_mode()
+    def infer_batch(self, batch: CollatedBatch, device: torch.device) -> InferBatchResults:
+        return InferBatchResults(embeddings=self.embed(batch, device))
+
+
+class NodeAnchorBasedLinkPredictionTaskSpec(GraphSageTaskSpec):
+    """Link prediction: embeddings for every root node type; links are scored downstream."""
+
+
+class NodeClassificationTaskSpec(GraphSageTaskSpec):
+    """Supervised node classification: embeddings and the predicted class of each root."""
+
+    def __init__(self, num_classes: str, **kwargs: str):
+        super().__init__(**kwargs)
+        self.num_classes = _int_arg("num_classes", num_classes)
+
+    def build_model(self, types: GraphTypes) -> nn.Module:
+        return NodeClassifier(self.build_encoder(types), self.num_classes)
+
+    def encoder(self) -> nn.Module:
+        return self.model.encoder
+
+    @torch.inference_mode()
+    def infer_batch(self, batch: CollatedBatch, device: torch.device) -> InferBatchResults:
+        embeddings = self.embed(batch, device)
+        return InferBatchResults(embeddings=embeddings, predictions=self.model.head(embeddings).argmax(dim=-1))
+
+
+def write_untrained_model(config: TaskConfig, seed: int = 0) -> str:
+    """Save a seeded, freshly initialized state dict at the config's trained model URI.
+
+    Training is outside this project; demos and tests need a model file all the same.
+    """
+    inferencer = inferencer_from_config(config)
+    if not isinstance(inferencer, GraphSageTaskSpec):
+        raise ModelMismatchError(f"{config.uri}: untrained models can only be written for the built-in task specs")
+    torch.manual_seed(seed)
+    model = inferencer.build_model(graph_types(config))
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    storage.write_bytes(config.trained_model_uri, buffer.getvalue())
+    return config.trained_model_uri

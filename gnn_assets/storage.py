@@ -1,0 +1,80 @@
+"""Reading and writing files by URI: local paths and gs:// alike, through Beam's FileSystems.
+
+Every path the project accepts goes through here, so that the local folders used in
+development and the GCS buckets used in production share one code path.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+from apache_beam.io.filesystems import FileSystems
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri
+
+
+def join(base: str, *parts: str) -> str:
+    if is_remote(base):
+        return "/".join([base.rstrip("/"), *[p.strip("/") for p in parts]])
+    return os.path.join(base, *parts)
+
+
+def resolve(uri: str, relative_to: str) -> str:
+    """An absolute URI: remote and absolute paths as given, relative paths under relative_to."""
+    if is_remote(uri) or os.path.isabs(uri):
+        return uri
+    return join(relative_to, uri) if is_remote(relative_to) else os.path.normpath(join(relative_to, uri))
+
+
+def exists(uri: str) -> bool:
+    return FileSystems.exists(uri)
+
+
+def read_bytes(uri: str) -> bytes:
+    with FileSystems.open(uri) as f:
+        return f.read()
+
+
+def read_text(uri: str) -> str:
+    return read_bytes(uri).decode("utf-8")
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    with FileSystems.create(uri) as f:
+        f.write(data)
+
+
+def write_text(uri: str, text: str) -> None:
+    write_bytes(uri, text.encode("utf-8"))
+
+
+def open_read(uri: str) -> io.BufferedIOBase:
+    return FileSystems.open(uri)
+
+
+def open_write(uri: str) -> io.BufferedIOBase:
+    """A writable stream; parent folders are created as needed."""
+    return FileSystems.create(uri)
+
+
+def glob(pattern: str) -> list[str]:
+    """Sorted URIs of the files matching a glob pattern (empty when none match)."""
+    results = FileSystems.match([pattern])[0].metadata_list
+    return sorted(m.path for m in results)
+
+
+def size(uri: str) -> int:
+    return FileSystems.match([uri])[0].metadata_list[0].size_in_bytes
+
+
+def delete_tree(uri: str) -> None:
+    """Delete a folder (or object prefix) and everything under it; absent is fine."""
+    if is_remote(uri):
+        files = glob(join(uri, "**"))
+        if files:
+            FileSystems.delete(files)
+    elif os.path.exists(uri):
+        FileSystems.delete([uri])

@@ -1,0 +1,101 @@
+"""The embedded warehouse: one DuckDB file under the local storage root."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pyarrow as pa
+
+from gnn_assets.warehouse.protocol import UnenumerationReport
+from gnn_assets.warehouse.tables import validate_identifier
+
+_EXAMPLES = 5
+
+
+def _q(table: str) -> str:
+    return f'"{validate_identifier(table)}"'
+
+
+class DuckDbWarehouse:
+    def __init__(self, path: str):
+        self.path = path
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        # A connection per operation: the file stays unlocked between steps run by other processes.
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        return duckdb.connect(self.path)
+
+    def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
+        with self._connect() as con:
+            if uris:
+                con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM read_parquet(?)", [uris])
+            else:
+                empty = schema.empty_table()  # noqa: F841 - read by DuckDB's replacement scan
+                con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM empty")
+            return con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()[0]
+
+    def unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
+        raw, mapping, out, value = _q(raw_table), _q(mapping_table), _q(output_table), f'"{validate_identifier(value_column)}"'
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                # One row per id: the smallest value wins, so repeated runs agree.
+                con.execute(
+                    f"""
+                    CREATE OR REPLACE TABLE {out} AS
+                    WITH one_per_id AS (
+                        SELECT node_id AS int_id, {value}
+                        FROM {raw}
+                        QUALIFY row_number() OVER (PARTITION BY node_id ORDER BY {value}) = 1
+                    )
+                    SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value}
+                    FROM one_per_id r JOIN {mapping} m ON m.int_id = r.int_id
+                    ORDER BY m.node_id
+                    """
+                )
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
+            output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
+            dup_ids, dup_rows = con.execute(
+                f"SELECT count(*), coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
+            ).fetchone()
+            unmapped = [r[0] for r in con.execute(
+                f"SELECT DISTINCT r.node_id FROM {raw} r ANTI JOIN {mapping} m ON m.int_id = r.node_id ORDER BY 1"
+            ).fetchall()]
+            missing_count = con.execute(
+                f"SELECT count(*) FROM {mapping} m ANTI JOIN {raw} r ON r.node_id = m.int_id"
+            ).fetchone()[0]
+            missing = [r[0] for r in con.execute(
+                f"SELECT m.node_id FROM {mapping} m ANTI JOIN {raw} r ON r.node_id = m.int_id ORDER BY 1 LIMIT {_EXAMPLES}"
+            ).fetchall()]
+        return UnenumerationReport(
+            output_table=output_table,
+            raw_rows=raw_rows,
+            output_rows=output_rows,
+            duplicate_ids=dup_ids,
+            duplicate_rows_dropped=int(dup_rows),
+            unmapped_ids=len(unmapped),
+            missing_nodes=missing_count,
+            unmapped_examples=unmapped[:_EXAMPLES],
+            missing_examples=missing,
+        )
+
+    def table_exists(self, table: str) -> bool:
+        with self._connect() as con:
+            found = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [validate_identifier(table)]
+            ).fetchone()[0]
+        return found > 0
+
+    def row_count(self, table: str) -> int:
+        with self._connect() as con:
+            return con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()[0]
+
+    def read_table(self, table: str, limit: int | None = None) -> pa.Table:
+        sql = f"SELECT * FROM {_q(table)}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        with self._connect() as con:
+            return con.execute(sql).fetch_arrow_table()

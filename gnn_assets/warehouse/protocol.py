@@ -1,0 +1,48 @@
+"""What inference needs from a warehouse: load Parquet into tables, un-enumerate, inspect."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+
+@dataclass
+class UnenumerationReport:
+    """What the join of raw (enumerated) output with the mapping table found.
+
+    GiGL's join silently keeps one of several rows per id and fails on missing ones; here
+    duplicates keep the smallest value (deterministic) and every gap is counted.
+    """
+
+    output_table: str
+    raw_rows: int
+    output_rows: int
+    duplicate_ids: int  # enumerated ids with more than one raw row
+    duplicate_rows_dropped: int
+    unmapped_ids: int  # enumerated ids with no row in the mapping table: not in the output
+    missing_nodes: int  # mapped nodes with no raw row: not in the output
+    unmapped_examples: list[int] = field(default_factory=list)
+    missing_examples: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.unmapped_ids == 0 and self.missing_nodes == 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Warehouse(Protocol):
+    def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
+        """Replace table with the rows of the Parquet files; returns the row count."""
+
+    def unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
+        """Replace output_table with raw rows keyed by original node id (atomically)."""
+
+    def table_exists(self, table: str) -> bool: ...
+
+    def row_count(self, table: str) -> int: ...
+
+    def read_table(self, table: str, limit: int | None = None) -> pa.Table: ...

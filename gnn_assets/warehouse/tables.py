@@ -1,0 +1,39 @@
+"""Warehouse table names: derived from job, graph and node type names, validated before any SQL."""
+
+from __future__ import annotations
+
+import re
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,1023}")
+
+
+class InvalidTableName(ValueError):
+    pass
+
+
+def validate_identifier(name: str) -> str:
+    """A plain SQL identifier: letters, digits and underscores, not starting with a digit."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise InvalidTableName(
+            f"invalid table name {name!r}: use letters, digits and underscores, starting with a letter or underscore"
+        )
+    return name
+
+
+def _job_part(job_name: str) -> str:
+    # Job names follow Dataflow's rule ([a-z][-a-z0-9]*), so '-' -> '_' cannot collide.
+    return job_name.replace("-", "_")
+
+
+def node_id_mapping_table(graph_name: str, node_type: str) -> str:
+    return validate_identifier(f"{graph_name}_{node_type}_node_id_mapping")
+
+
+def raw_output_table(job_name: str, node_type: str, kind: str) -> str:
+    """Enumerated (integer id) output as loaded from the Beam job's Parquet shards."""
+    return validate_identifier(f"{_job_part(job_name)}_{node_type}_raw_{kind}")
+
+
+def output_table(job_name: str, node_type: str, kind: str) -> str:
+    """Final output keyed by original node id; kind is 'embeddings' or 'predictions'."""
+    return validate_identifier(f"{_job_part(job_name)}_{node_type}_{kind}")
