@@ -18,7 +18,9 @@ def pipeline_options(resources: Resources, job_name: str, *, worker_image: str |
     if resources.runner_kind == "local_runner":
         local = resources.proto.local_runner
         # FnApiRunner, not DirectRunner: DirectRunner may try to download the Prism binary.
+        # flags=[]: otherwise Beam parses this process's sys.argv (the CLI's own flags).
         return PipelineOptions(
+            flags=[],
             runner="FnApiRunner",
             job_name=beam_job_name(job_name),
             direct_running_mode=local.running_mode or "in_memory",

@@ -1,0 +1,90 @@
+import pytest
+
+from gnn_assets.config import ConfigError
+from gnn_assets.config.job_name import validate_job_name
+from gnn_assets.config.resource_config import load_resource_config
+from gnn_assets.config.task_config import TaskKind, freeze_task_config, load_task_config
+from tests.conftest import CONFIGS, write_local_resources
+
+
+@pytest.fixture
+def resources(tmp_path):
+    return load_resource_config(str(write_local_resources(tmp_path)))
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "task.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_demo_templates_load():
+    lp = load_task_config(str(CONFIGS / "demo_link_prediction.yaml"))
+    nc = load_task_config(str(CONFIGS / "demo_node_classification.yaml"))
+    assert lp.task_kind is TaskKind.LINK_PREDICTION and lp.root_node_types == ["user", "item"]
+    assert nc.task_kind is TaskKind.NODE_CLASSIFICATION and nc.root_node_types == ["paper"]
+
+
+def test_missing_required_field_is_named_with_the_file(tmp_path):
+    text = (CONFIGS / "demo_link_prediction.yaml").read_text().replace(
+        "  inferencerClsPath: gnn_assets.inference.task_specs.NodeAnchorBasedLinkPredictionTaskSpec\n", ""
+    )
+    uri = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=r"task\.yaml: .*inferencerConfig\.inferencerClsPath: required field is missing"):
+        load_task_config(uri)
+
+
+def test_unknown_field_is_named(tmp_path):
+    uri = _write(tmp_path, (CONFIGS / "demo_link_prediction.yaml").read_text() + "sharedConfig: {notAField: 1}\n")
+    with pytest.raises(ConfigError, match=r"task\.yaml: .*notAField.*sharedConfig"):
+        load_task_config(uri)
+
+
+def test_inconsistent_types_are_reported(tmp_path):
+    text = (CONFIGS / "demo_link_prediction.yaml").read_text().replace("supervisionEdgeTypes:\n      - {srcNodeType: user, relation: buys", "supervisionEdgeTypes:\n      - {srcNodeType: user, relation: sells")
+    with pytest.raises(ConfigError, match=r"supervisionEdgeTypes: \('user', 'sells', 'item'\) is not in graphMetadata\.edgeTypes"):
+        load_task_config(_write(tmp_path, text))
+
+
+def test_freeze_fills_derived_fields(resources):
+    frozen = freeze_task_config(load_task_config(str(CONFIGS / "demo_node_classification.yaml")), resources, "daily-2026")
+    root = resources.layout.root
+    assert frozen.uri == f"{root}/jobs/daily-2026/frozen_gbml_config.yaml"
+    assert frozen.trained_model_uri == f"{root}/models/daily-2026.pt"
+    assert frozen.sample_prefixes("paper") == [
+        f"{root}/jobs/daily-2026/samples/labeled/samples-",
+        f"{root}/jobs/daily-2026/samples/unlabeled/samples-",
+    ]
+    assert frozen.output_tables("paper") == {"embeddings": "daily_2026_paper_embeddings", "predictions": "daily_2026_paper_predictions"}
+    assert frozen.preprocessed_metadata_uri == f"{root}/graphs/demo_homogeneous/preprocessed_metadata.yaml"
+    assert dict(frozen.proto.graph_metadata.condensed_node_type_map) == {0: "paper"}
+
+
+def test_freeze_is_byte_identical(resources):
+    template = load_task_config(str(CONFIGS / "demo_link_prediction.yaml"))
+    first = freeze_task_config(template, resources, "j").to_yaml()
+    again = freeze_task_config(load_task_config(str(CONFIGS / "demo_link_prediction.yaml")), resources, "j").to_yaml()
+    assert first == again
+    assert "nodeTypeToRandomNegativeTfrecordUriPrefix" in first and "inferencerClsPath" in first
+
+
+@pytest.mark.parametrize("name", ["Demo", "1job", "job-", "job_name", "", "a" * 64])
+def test_invalid_job_names_are_refused(name):
+    with pytest.raises(ConfigError, match="invalid job name"):
+        validate_job_name(name)
+
+
+def test_resource_config_names_missing_fields(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("localRunner: {runningMode: threads}\n")
+    with pytest.raises(ConfigError, match=r"r\.yaml: storage\.root: required field is missing; localRunner\.runningMode: 'threads'"):
+        load_resource_config(str(path))
+
+
+def test_resource_config_reads_environment(tmp_path, monkeypatch):
+    path = tmp_path / "r.yaml"
+    path.write_text("storage: {root: '${GNN_TEST_ROOT}'}\nlocalRunner: {}\nduckdb: {}\n")
+    with pytest.raises(ConfigError, match="GNN_TEST_ROOT is not set"):
+        load_resource_config(str(path))
+    monkeypatch.setenv("GNN_TEST_ROOT", str(tmp_path / "elsewhere"))
+    assert load_resource_config(str(path)).layout.root == str(tmp_path / "elsewhere")

@@ -1,0 +1,32 @@
+import numpy as np
+
+from gnn_assets.graph.codec import Neighborhood
+from gnn_assets.graph.collate import GraphTypes, collate
+
+HOMOGENEOUS = GraphTypes(["n"], [("n", "e", "n")], [1])
+
+
+def _sample(root, nodes, edges):
+    ids = np.array(nodes)
+    return Neighborhood(root, 0, {0: ids}, {0: ids.astype(np.float32)[:, None]}, {0: (np.array([s for s, _ in edges]), np.array([d for _, d in edges]))})
+
+
+def test_overlapping_neighborhoods_are_merged_once():
+    a = _sample(1, [1, 2, 3], [(2, 1), (3, 2)])
+    b = _sample(3, [3, 2, 5], [(2, 3), (3, 2), (5, 3)])
+    batch = collate([a, b], HOMOGENEOUS)
+    ids = batch.data.n_id.tolist()
+    assert ids == [1, 2, 3, 5]
+    assert batch.data.x[:, 0].tolist() == [1.0, 2.0, 3.0, 5.0]
+    edges = sorted((ids[s], ids[d]) for s, d in batch.data.edge_index.t().tolist())
+    assert edges == [(2, 1), (2, 3), (3, 2), (5, 3)]
+    assert [ids[i] for i in batch.root_index.tolist()] == [1, 3]
+    assert batch.root_node_ids.tolist() == [1, 3]
+
+
+def test_every_type_is_present_in_heterogeneous_batches():
+    types = GraphTypes(["a", "b"], [("a", "to", "b"), ("b", "to2", "a")], [2, 3])
+    sample = Neighborhood(7, 0, {0: np.array([7])}, {0: np.zeros((1, 2), np.float32)}, {})
+    batch = collate([sample], types)
+    assert batch.data["b"].x.shape == (0, 3)
+    assert batch.data["a", "to", "b"].edge_index.shape == (2, 0)

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from gnn_assets.graph.enumeration import enumerate_graph
+from gnn_assets.graph.sampler import NeighborSampler, _sample_without_replacement, neighborhoods
+
+
+@pytest.fixture(scope="module")
+def typed(small_typed_graph):
+    return enumerate_graph(small_typed_graph)[0]
+
+
+def _in_edges(graph, key):
+    src, dst = graph.edges[key]
+    out = {}
+    for s, d in zip(src.tolist(), dst.tolist()):
+        out.setdefault(d, set()).add(s)
+    return out
+
+
+def test_full_fanout_takes_every_in_edge_of_every_hop(typed):
+    sampler = NeighborSampler(typed, [-1, -1])
+    roots = np.array([0, 5, 17])
+    samples = list(neighborhoods(typed, "user", sampler.sample("user", roots, np.random.default_rng(0))))
+    in_edges = {key: _in_edges(typed, key) for key in typed.edge_types}
+    for sample in samples:
+        expanded = {("user", sample.root_node_id)}
+        # hop 1: every in-edge of the root, for each edge type into 'user'
+        hop1 = set()
+        for c, key in enumerate(typed.edge_types):
+            got = set(zip(*map(np.ndarray.tolist, sample.edges.get(c, (np.array([]), np.array([]))))))
+            want = {(s, sample.root_node_id) for s in in_edges[key].get(sample.root_node_id, ())} if key[2] == "user" else set()
+            assert want <= got
+            hop1 |= {(key[0], s) for s, _ in want}
+        # hop 2: every in-edge of every hop-1 node
+        for c, key in enumerate(typed.edge_types):
+            got = set(zip(*map(np.ndarray.tolist, sample.edges.get(c, (np.array([]), np.array([]))))))
+            for node_type, node in hop1 - expanded:
+                if key[2] == node_type:
+                    assert {(s, node) for s in in_edges[key].get(node, ())} <= got
+
+
+def test_fanout_bounds_each_hop_and_edges_are_real(typed):
+    fanout = [3, 2]
+    sampler = NeighborSampler(typed, fanout)
+    chunk = sampler.sample("item", np.arange(50), np.random.default_rng(1))
+    real = {key: set(zip(*map(np.ndarray.tolist, typed.edges[key]))) for key in typed.edge_types}
+    for sample in neighborhoods(typed, "item", chunk):
+        for c, key in enumerate(typed.edge_types):
+            if c not in sample.edges:
+                continue
+            src, dst = sample.edges[c]
+            assert set(zip(src.tolist(), dst.tolist())) <= real[key]
+            _, per_dst = np.unique(dst, return_counts=True)
+            assert per_dst.max() <= max(fanout)
+        root_in = sample.edges.get(typed.edge_types.index(("user", "buys", "item")))
+        assert root_in is None or (root_in[1] == sample.root_node_id).sum() <= fanout[0]
+
+
+def test_sampling_is_seeded(typed):
+    sampler = NeighborSampler(typed, [5, 5])
+    a = sampler.sample("user", np.arange(100), np.random.default_rng(7))
+    b = sampler.sample("user", np.arange(100), np.random.default_rng(7))
+    c = sampler.sample("user", np.arange(100), np.random.default_rng(8))
+    key = ("item", "bought_by", "user")
+    assert all(np.array_equal(x, y) for x, y in zip(a.edges[key], b.edges[key]))
+    assert not all(np.array_equal(x, y) for x, y in zip(a.edges[key], c.edges[key]))
+
+
+def test_floyd_draws_distinct_positions_uniformly():
+    rng = np.random.default_rng(0)
+    degree = np.full(20_000, 10)
+    chosen = _sample_without_replacement(degree, 3, rng)
+    assert all(len(set(row)) == 3 for row in chosen[:500].tolist())
+    assert chosen.min() >= 0 and chosen.max() <= 9
+    counts = np.bincount(chosen.ravel(), minlength=10) / chosen.size
+    assert np.abs(counts - 0.1).max() < 0.01

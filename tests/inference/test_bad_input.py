@@ -1,0 +1,103 @@
+"""Bad samples go to the dead-letter output and are counted; a bad model fails before any job."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import pytest
+import torch
+
+from gnn_assets.graph.tfrecord import write_record
+from gnn_assets.inference import driver
+from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded
+from gnn_assets.inference.protocol import ModelMismatchError
+from gnn_assets.inference.task_specs import NodeClassificationTaskSpec
+from gnn_assets.proto.graph_schema_pb2 import Graph, Node
+from gnn_assets.warehouse import open_warehouse
+from tests.conftest import prepare_job
+
+QUIET = {"progress": lambda _: None}
+
+
+def _add_bad_shard(job):
+    prefix = job.frozen.sample_prefixes("paper")[0]
+    with open(prefix + "bad.tfrecord", "wb") as stream:
+        write_record(stream, b"\x0a\xff\xff garbage that is not a proto")
+        write_record(stream, Graph(nodes=[Node(node_id=1)]).SerializeToString())  # a proto, of the wrong type
+
+
+def _dead_letters(job):
+    pattern = os.path.join(job.resources.layout.inference_output_dir(job.job_name, "paper"), "dead_letters", "*.jsonl")
+    return [json.loads(line) for path in glob.glob(pattern) for line in open(path)]
+
+
+@pytest.mark.slow
+def test_bad_records_are_dead_lettered_and_fail_the_job_at_the_default_threshold(tmp_path, small_homogeneous_graph):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
+    _add_bad_shard(job)
+    with pytest.raises(DeadLetterThresholdExceeded, match=r"paper: 2 of 1002 samples failed .*maxDeadLetterFraction=0;"):
+        driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    letters = _dead_letters(job)
+    assert len(letters) == 2 and {d["stage"] for d in letters} == {"decode"}
+    assert any("not a PackedNeighborhood" in d["error"] for d in letters)
+    assert all(d["record_base64"] for d in letters)
+
+
+@pytest.mark.slow
+def test_within_threshold_the_job_succeeds_and_counts_dead_letters(tmp_path, small_homogeneous_graph):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.maxDeadLetterFraction": 0.01})
+    _add_bad_shard(job)
+    run = driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    out = run.job.outputs["paper"]
+    assert (out.samples, out.rows, out.dead_letters) == (1002, 1000, 2)
+    assert run.job.metrics["gnn_assets.paper/dead_letters"] == 2
+    assert open_warehouse(job.resources).row_count(job.frozen.output_tables("paper")["embeddings"]) == 1000
+
+
+class FailingOnRoot7(NodeClassificationTaskSpec):
+    """Raises inside the model for any batch that holds root 7."""
+
+    def infer_batch(self, batch, device):
+        if 7 in batch.root_node_ids:
+            raise RuntimeError("model failed on root 7")
+        return super().infer_batch(batch, device)
+
+
+@pytest.mark.slow
+def test_failed_inference_batches_are_dead_lettered_per_sample(tmp_path, small_homogeneous_graph):
+    job = prepare_job(
+        tmp_path,
+        "demo_node_classification",
+        small_homogeneous_graph,
+        **{
+            "inferencerConfig.inferencerClsPath": f"{__name__}.FailingOnRoot7",
+            "inferencerConfig.inferenceBatchSize": 8,
+            "gnnAssetsConfig.maxDeadLetterFraction": 0.5,
+        },
+    )
+    run = driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    letters = _dead_letters(job)
+    assert letters and {d["stage"] for d in letters} == {"inference"}
+    assert 7 in {d["node_id"] for d in letters} and len(letters) <= 8
+    assert all("model failed on root 7" in d["error"] for d in letters)
+    assert run.job.outputs["paper"].rows + len(letters) == 1000
+
+
+def test_a_state_dict_of_the_wrong_shape_fails_before_the_pipeline(tmp_path, small_homogeneous_graph):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
+    state = torch.load(job.frozen.trained_model_uri, weights_only=True)
+    state["head.weight"] = torch.zeros(3, 32)
+    torch.save(state, job.frozen.trained_model_uri)
+    with pytest.raises(ModelMismatchError, match=r"(?s)does not fit the model .*size mismatch for head\.weight"):
+        driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    assert not os.path.exists(job.resources.layout.inference_output_dir(job.job_name, "paper"))
+
+
+def test_a_model_file_that_is_not_a_state_dict_is_refused(tmp_path, small_homogeneous_graph):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
+    with open(job.frozen.trained_model_uri, "wb") as f:
+        f.write(b"not a torch file")
+    with pytest.raises(ModelMismatchError, match="is not a loadable state dict"):
+        driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)

@@ -1,0 +1,67 @@
+"""The commands a user runs, as subprocesses, on the full demo graphs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gnn_assets.config.resource_config import load_resource_config
+from gnn_assets.warehouse import open_warehouse
+from tests.conftest import CONFIGS, write_local_resources
+
+GNN_ASSETS = [sys.executable, "-m", "gnn_assets.cli"]
+INFERENCE = [sys.executable, "-m", "gnn_assets.inference"]
+
+
+def _run(args, ok=True):
+    result = subprocess.run(args, capture_output=True, text=True)
+    if ok:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def _prepare(resources: Path, graph: str, kind: str, task: Path, job: str) -> None:
+    r = ["--resource_config_uri", str(resources)]
+    _run([*GNN_ASSETS, "demo-graph", *r, "--graph_name", graph, "--kind", kind])
+    _run([*GNN_ASSETS, "enumerate", *r, "--graph_name", graph])
+    _run([*GNN_ASSETS, "sample", *r, "--task_config_uri", str(task), "--job_name", job])
+    _run([*GNN_ASSETS, "init-model", *r, "--task_config_uri", str(task), "--job_name", job])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "graph, kind, task, tables",
+    [
+        ("demo_typed", "typed", "demo_link_prediction", {"cli_job_user_embeddings": 12_000, "cli_job_item_embeddings": 8_000}),
+        ("demo_homogeneous", "homogeneous", "demo_node_classification", {"cli_job_paper_embeddings": 20_000, "cli_job_paper_predictions": 20_000}),
+    ],
+)
+def test_cli_runs_end_to_end_and_reruns_replace_output(tmp_path, graph, kind, task, tables):
+    resources = write_local_resources(tmp_path)
+    task_uri = CONFIGS / f"{task}.yaml"
+    _prepare(resources, graph, kind, task_uri, "cli-job")
+    command = [*INFERENCE, "--job_name", "cli-job", "--task_config_uri", str(task_uri), "--resource_config_uri", str(resources)]
+    first = _run(command)
+    assert "running Beam job" in first.stdout and "0 nodes without output" in first.stdout
+    _run(command)  # the same job again: every row exactly once
+    warehouse = open_warehouse(load_resource_config(str(resources)))
+    for table, rows in tables.items():
+        data = warehouse.read_table(table)
+        assert data.num_rows == rows
+        assert len(set(data["node_id"].to_pylist())) == rows
+    first_table, rows = next(iter(tables.items()))
+    assert warehouse.row_count(first_table.replace("_embeddings", "_raw_embeddings")) == rows
+
+
+def test_cli_fails_with_a_clear_message(tmp_path):
+    resources = write_local_resources(tmp_path)
+    task_uri = CONFIGS / "demo_node_classification.yaml"
+    base = ["--task_config_uri", str(task_uri), "--resource_config_uri", str(resources)]
+    bad_name = _run([*INFERENCE, "--job_name", "Bad_Name", *base], ok=False)
+    assert bad_name.returncode == 1 and "error: invalid job name 'Bad_Name'" in bad_name.stderr
+    no_model = _run([*INFERENCE, "--job_name", "nothing-yet", *base], ok=False)
+    assert no_model.returncode == 1 and "models/nothing-yet.pt cannot be read" in no_model.stderr
+    assert "Traceback" not in no_model.stderr
