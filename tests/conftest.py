@@ -61,10 +61,18 @@ class PreparedJob:
 
 
 def prepare_job(
-    directory: Path, base: str, source: GraphSource, job_name: str = "test-job", *, model_seed: int = 0, **overrides
+    directory: Path,
+    base: str,
+    source: GraphSource,
+    job_name: str = "test-job",
+    *,
+    model_seed: int = 0,
+    running_mode: str = "in_memory",
+    **overrides,
 ) -> PreparedJob:
     """Graph source -> enumeration (+ mapping tables) -> samples -> untrained model, in a fresh deployment."""
-    resources = load_resource_config(str(write_local_resources(directory)))
+    workers = 2 if running_mode == "multi_processing" else 1
+    resources = load_resource_config(str(write_local_resources(directory, running_mode, workers)))
     task_uri = str(write_task_config(directory, base, **overrides))
     template = load_task_config(task_uri)
     write_graph_source(resources.layout.graph_source_dir(template.graph_name), source)

@@ -42,8 +42,9 @@ def _final_rows(job, node_type, kind="embeddings"):
 
 
 @pytest.mark.slow
-def test_homogeneous_classification_matches_full_graph_forward(tmp_path, small_homogeneous_graph):
-    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **FULL)
+@pytest.mark.parametrize("running_mode", ["in_memory", "multi_processing"])
+def test_homogeneous_classification_matches_full_graph_forward(tmp_path, small_homogeneous_graph, running_mode):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, running_mode=running_mode, **FULL)
     driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
 
     index, x, edge_index = _full_graph(small_homogeneous_graph)
