@@ -29,6 +29,10 @@ def resolve(uri: str, relative_to: str) -> str:
     return join(relative_to, uri) if is_remote(relative_to) else os.path.normpath(join(relative_to, uri))
 
 
+def basename(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
 def exists(uri: str) -> bool:
     return FileSystems.exists(uri)
 

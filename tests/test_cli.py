@@ -35,8 +35,8 @@ def _prepare(resources: Path, graph: str, kind: str, task: Path, job: str) -> No
 @pytest.mark.parametrize(
     "graph, kind, task, tables",
     [
-        ("demo_typed", "typed", "demo_link_prediction", {"cli_job_user_embeddings": 12_000, "cli_job_item_embeddings": 8_000}),
-        ("demo_homogeneous", "homogeneous", "demo_node_classification", {"cli_job_paper_embeddings": 20_000, "cli_job_paper_predictions": 20_000}),
+        ("demo_typed", "typed", "demo_link_prediction", {"demo_link_prediction_cli_job_user_embeddings": 12_000, "demo_link_prediction_cli_job_item_embeddings": 8_000}),
+        ("demo_homogeneous", "homogeneous", "demo_node_classification", {"demo_node_classification_cli_job_paper_embeddings": 20_000, "demo_node_classification_cli_job_paper_predictions": 20_000}),
     ],
 )
 def test_cli_runs_end_to_end_and_reruns_replace_output(tmp_path, graph, kind, task, tables):
@@ -63,5 +63,5 @@ def test_cli_fails_with_a_clear_message(tmp_path):
     bad_name = _run([*INFERENCE, "--job_name", "Bad_Name", *base], ok=False)
     assert bad_name.returncode == 1 and "error: invalid job name 'Bad_Name'" in bad_name.stderr
     no_model = _run([*INFERENCE, "--job_name", "nothing-yet", *base], ok=False)
-    assert no_model.returncode == 1 and "models/nothing-yet.pt cannot be read" in no_model.stderr
+    assert no_model.returncode == 1 and "models/demo_node_classification/nothing-yet.pt cannot be read" in no_model.stderr
     assert "Traceback" not in no_model.stderr

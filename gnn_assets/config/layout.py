@@ -24,20 +24,29 @@ class StorageLayout:
     def preprocessed_metadata_uri(self, graph_name: str) -> str:
         return storage.join(self.graph_dir(graph_name), "preprocessed_metadata.yaml")
 
-    def job_dir(self, job_name: str) -> str:
-        return storage.join(self.root, "jobs", job_name)
+    def job(self, task_name: str, job_name: str) -> "JobLayout":
+        return JobLayout(storage.join(self.root, "jobs", task_name, job_name))
 
-    def frozen_config_uri(self, job_name: str) -> str:
-        return storage.join(self.job_dir(job_name), "frozen_gbml_config.yaml")
 
-    def samples_prefix(self, job_name: str, sample_set: str) -> str:
+@dataclass(frozen=True)
+class JobLayout:
+    """Everything one job of one task writes."""
+
+    directory: str
+
+    @property
+    def frozen_config_uri(self) -> str:
+        return storage.join(self.directory, "frozen_gbml_config.yaml")
+
+    def samples_prefix(self, sample_set: str) -> str:
         """TFRecord prefix; shards are '<prefix>*.tfrecord', as GiGL reads them."""
-        return storage.join(self.job_dir(job_name), "samples", sample_set, "samples-")
+        return storage.join(self.directory, "samples", sample_set, "samples-")
 
-    def inference_output_dir(self, job_name: str, node_type: str) -> str:
-        """Beam job output for one root node type: Parquet shards, dead letters, metrics."""
-        return storage.join(self.job_dir(job_name), "inference", node_type)
+    def inference_output_dir(self, node_type: str) -> str:
+        """Beam job output for one root node type: Parquet shards and dead letters."""
+        return storage.join(self.directory, "inference", node_type)
 
-    def inference_result_uri(self, job_name: str) -> str:
+    @property
+    def inference_result_uri(self) -> str:
         """JSON summary of the job's last Beam run: job id, runner, metrics, outputs."""
-        return storage.join(self.job_dir(job_name), "inference", "result.json")
+        return storage.join(self.directory, "inference", "result.json")

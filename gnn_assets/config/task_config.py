@@ -25,6 +25,7 @@ from gnn_assets.warehouse import tables
 DEFAULT_INFERENCE_BATCH_SIZE = 512
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class TaskKind(str, enum.Enum):
@@ -43,6 +44,16 @@ class TaskConfig:
     def task_kind(self) -> TaskKind:
         which = self.proto.task_metadata.WhichOneof("task_metadata")
         return TaskKind.NODE_CLASSIFICATION if which == "node_based_task_metadata" else TaskKind.LINK_PREDICTION
+
+    @property
+    def task_name(self) -> str:
+        """gnnAssetsConfig.taskName, or the template's file name (without .yaml)."""
+        return self.proto.gnn_assets_config.task_name or storage.basename(self.uri).rsplit(".", 1)[0]
+
+    @property
+    def job_name(self) -> str:
+        """The job a frozen config belongs to (empty in templates)."""
+        return self.proto.gnn_assets_config.job_name
 
     @property
     def graph_name(self) -> str:
@@ -210,8 +221,16 @@ def freeze_task_config(
 ) -> TaskConfig:
     """Fill every derived field for job_name; equal inputs give an equal (byte-identical) config."""
     validate_job_name(job_name)
+    task_name = template.task_name
+    if not _TASK_NAME.fullmatch(task_name):
+        raise ConfigError(
+            f"{template.uri}: task name {task_name!r} (gnnAssetsConfig.taskName, or the file name) must match [a-z][a-z0-9_]*"
+        )
     frozen = GbmlConfig()
     frozen.CopyFrom(template.proto)
+    frozen.gnn_assets_config.task_name = task_name
+    frozen.gnn_assets_config.job_name = job_name
+    job = resources.layout.job(task_name, job_name)
     layout = resources.layout
     meta = frozen.graph_metadata
     if not meta.condensed_node_type_map:
@@ -224,28 +243,33 @@ def freeze_task_config(
     shared = frozen.shared_config
     shared.preprocessed_metadata_uri = layout.preprocessed_metadata_uri(template.graph_name)
     model_uri = trained_model_uri or shared.trained_model_metadata.trained_model_uri
-    shared.trained_model_metadata.trained_model_uri = model_uri or storage.join(resources.model_root, f"{job_name}.pt")
+    shared.trained_model_metadata.trained_model_uri = model_uri or trained_model_uri_for(resources, task_name, job_name)
 
     flat = shared.flattened_graph_metadata
     outputs = shared.inference_metadata.node_type_to_inferencer_output_info_map
     if template.task_kind is TaskKind.NODE_CLASSIFICATION:
         nc = flat.supervised_node_classification_output
-        nc.labeled_tfrecord_uri_prefix = layout.samples_prefix(job_name, "labeled")
-        nc.unlabeled_tfrecord_uri_prefix = layout.samples_prefix(job_name, "unlabeled")
+        nc.labeled_tfrecord_uri_prefix = job.samples_prefix("labeled")
+        nc.unlabeled_tfrecord_uri_prefix = job.samples_prefix("unlabeled")
     else:
         lp = flat.node_anchor_based_link_prediction_output
         for node_type in template.root_node_types:
-            lp.node_type_to_random_negative_tfrecord_uri_prefix[node_type] = layout.samples_prefix(job_name, node_type)
+            lp.node_type_to_random_negative_tfrecord_uri_prefix[node_type] = job.samples_prefix(node_type)
     for node_type in template.root_node_types:
-        outputs[node_type].embeddings_path = tables.output_table(job_name, node_type, "embeddings")
+        outputs[node_type].embeddings_path = tables.output_table(task_name, job_name, node_type, "embeddings")
         if template.task_kind is TaskKind.NODE_CLASSIFICATION:
-            outputs[node_type].predictions_path = tables.output_table(job_name, node_type, "predictions")
+            outputs[node_type].predictions_path = tables.output_table(task_name, job_name, node_type, "predictions")
 
     if not frozen.inferencer_config.inference_batch_size:
         frozen.inferencer_config.inference_batch_size = DEFAULT_INFERENCE_BATCH_SIZE
     if not frozen.gnn_assets_config.sampler.sample_encoding:
         frozen.gnn_assets_config.sampler.sample_encoding = SampleEncoding.PACKED
-    return TaskConfig(layout.frozen_config_uri(job_name), frozen)
+    return TaskConfig(job.frozen_config_uri, frozen)
+
+
+def trained_model_uri_for(resources: Resources, task_name: str, job_name: str) -> str:
+    """Where a job's trained model is expected: <model root>/<task>/<job>.pt (the sensor watches there)."""
+    return storage.join(resources.model_root, task_name, f"{job_name}.pt")
 
 
 def write_frozen_config(config: TaskConfig) -> str:

@@ -63,12 +63,12 @@ def run(
         # fails before any job is launched.
         load_inferencer(frozen)
         progress(f"model {frozen.trained_model_uri} fits {frozen.proto.inferencer_config.inferencer_cls_path}")
-        run.job = run_inference_job(frozen, resources, job_name, progress=progress, worker_image=custom_worker_image_uri)
+        run.job = run_inference_job(frozen, resources, progress=progress, worker_image=custom_worker_image_uri)
         storage.write_text(
-            resources.layout.inference_result_uri(job_name), json.dumps(dataclasses.asdict(run.job), indent=2, sort_keys=True)
+            resources.layout.job(frozen.task_name, job_name).inference_result_uri, json.dumps(dataclasses.asdict(run.job), indent=2, sort_keys=True)
         )
     if "unenumerate" in stages:
-        run.reports = unenumerate_outputs(frozen, resources, job_name, open_warehouse(resources), progress=progress)
+        run.reports = unenumerate_outputs(frozen, resources, open_warehouse(resources), progress=progress)
     return run
 
 

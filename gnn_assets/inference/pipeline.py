@@ -193,18 +193,19 @@ def _collect_metrics(result, node_types: list[str]) -> dict[str, float]:
 
 
 def run_inference_job(
-    config: TaskConfig, resources: Resources, job_name: str, *, progress=print, worker_image: str | None = None
+    config: TaskConfig, resources: Resources, *, progress=print, worker_image: str | None = None
 ) -> InferenceJobResult:
-    """Run the Beam job for every root node type; replaces the job's previous outputs."""
+    """Run the Beam job for every root node type of a frozen config; replaces the job's previous outputs."""
     node_types = config.root_node_types
-    output_dirs = {t: resources.layout.inference_output_dir(job_name, t) for t in node_types}
+    job_layout = resources.layout.job(config.task_name, config.job_name)
+    output_dirs = {t: job_layout.inference_output_dir(t) for t in node_types}
     for node_type in node_types:
         for prefix in config.sample_prefixes(node_type):
             if not storage.glob(prefix + "*.tfrecord"):
                 raise NoSamplesError(f"no samples for node type {node_type!r} at {prefix}*.tfrecord: run the sampler first")
         storage.delete_tree(output_dirs[node_type])
 
-    options = pipeline_options(resources, job_name, worker_image=worker_image)
+    options = pipeline_options(resources, config.job_name, worker_image=worker_image)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     for node_type in node_types:

@@ -213,7 +213,7 @@ class GbmlConfig(_message.Message):
     def __init__(self, task_metadata: _Optional[_Union[GbmlConfig.TaskMetadata, _Mapping]] = ..., graph_metadata: _Optional[_Union[_graph_schema_pb2.GraphMetadata, _Mapping]] = ..., shared_config: _Optional[_Union[GbmlConfig.SharedConfig, _Mapping]] = ..., dataset_config: _Optional[_Union[GbmlConfig.DatasetConfig, _Mapping]] = ..., inferencer_config: _Optional[_Union[GbmlConfig.InferencerConfig, _Mapping]] = ..., feature_flags: _Optional[_Mapping[str, str]] = ..., gnn_assets_config: _Optional[_Union[GnnAssetsConfig, _Mapping]] = ...) -> None: ...
 
 class GnnAssetsConfig(_message.Message):
-    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction")
+    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name")
     class SamplerConfig(_message.Message):
         __slots__ = ("fanout", "seed", "sample_encoding", "num_shards")
         FANOUT_FIELD_NUMBER: _ClassVar[int]
@@ -228,7 +228,11 @@ class GnnAssetsConfig(_message.Message):
     GRAPH_NAME_FIELD_NUMBER: _ClassVar[int]
     SAMPLER_FIELD_NUMBER: _ClassVar[int]
     MAX_DEAD_LETTER_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    TASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
     graph_name: str
     sampler: GnnAssetsConfig.SamplerConfig
     max_dead_letter_fraction: float
-    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ...) -> None: ...
+    task_name: str
+    job_name: str
+    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ...) -> None: ...

@@ -29,11 +29,11 @@ def node_id_mapping_table(graph_name: str, node_type: str) -> str:
     return validate_identifier(f"{graph_name}_{node_type}_node_id_mapping")
 
 
-def raw_output_table(job_name: str, node_type: str, kind: str) -> str:
+def raw_output_table(task_name: str, job_name: str, node_type: str, kind: str) -> str:
     """Enumerated (integer id) output as loaded from the Beam job's Parquet shards."""
-    return validate_identifier(f"{_job_part(job_name)}_{node_type}_raw_{kind}")
+    return validate_identifier(f"{task_name}_{_job_part(job_name)}_{node_type}_raw_{kind}")
 
 
-def output_table(job_name: str, node_type: str, kind: str) -> str:
+def output_table(task_name: str, job_name: str, node_type: str, kind: str) -> str:
     """Final output keyed by original node id; kind is 'embeddings' or 'predictions'."""
-    return validate_identifier(f"{_job_part(job_name)}_{node_type}_{kind}")
+    return validate_identifier(f"{task_name}_{_job_part(job_name)}_{node_type}_{kind}")

@@ -35,7 +35,6 @@ def mapping_tables(config: TaskConfig) -> dict[str, str]:
 def unenumerate_outputs(
     config: TaskConfig,
     resources: Resources,
-    job_name: str,
     warehouse: Warehouse,
     progress: Callable[[str], None] = print,
 ) -> dict[str, UnenumerationReport]:
@@ -46,11 +45,11 @@ def unenumerate_outputs(
     reports = {}
     mappings = mapping_tables(config)
     for node_type in config.root_node_types:
-        output_dir = resources.layout.inference_output_dir(job_name, node_type)
+        output_dir = resources.layout.job(config.task_name, config.job_name).inference_output_dir(node_type)
         for kind, final_table in config.output_tables(node_type).items():
             value_column, schema = _VALUE[kind]
             files = storage.glob(storage.join(output_dir, kind, "*.parquet"))
-            raw_table = tables.raw_output_table(job_name, node_type, kind)
+            raw_table = tables.raw_output_table(config.task_name, config.job_name, node_type, kind)
             raw_rows = warehouse.load_parquet(raw_table, files, schema)
             report = warehouse.unenumerate(raw_table, mappings[node_type], final_table, value_column)
             progress(

@@ -49,13 +49,15 @@ def test_inconsistent_types_are_reported(tmp_path):
 def test_freeze_fills_derived_fields(resources):
     frozen = freeze_task_config(load_task_config(str(CONFIGS / "demo_node_classification.yaml")), resources, "daily-2026")
     root = resources.layout.root
-    assert frozen.uri == f"{root}/jobs/daily-2026/frozen_gbml_config.yaml"
-    assert frozen.trained_model_uri == f"{root}/models/daily-2026.pt"
-    assert frozen.sample_prefixes("paper") == [
-        f"{root}/jobs/daily-2026/samples/labeled/samples-",
-        f"{root}/jobs/daily-2026/samples/unlabeled/samples-",
-    ]
-    assert frozen.output_tables("paper") == {"embeddings": "daily_2026_paper_embeddings", "predictions": "daily_2026_paper_predictions"}
+    job = f"{root}/jobs/demo_node_classification/daily-2026"
+    assert frozen.uri == f"{job}/frozen_gbml_config.yaml"
+    assert (frozen.task_name, frozen.job_name) == ("demo_node_classification", "daily-2026")
+    assert frozen.trained_model_uri == f"{root}/models/demo_node_classification/daily-2026.pt"
+    assert frozen.sample_prefixes("paper") == [f"{job}/samples/labeled/samples-", f"{job}/samples/unlabeled/samples-"]
+    assert frozen.output_tables("paper") == {
+        "embeddings": "demo_node_classification_daily_2026_paper_embeddings",
+        "predictions": "demo_node_classification_daily_2026_paper_predictions",
+    }
     assert frozen.preprocessed_metadata_uri == f"{root}/graphs/demo_homogeneous/preprocessed_metadata.yaml"
     assert dict(frozen.proto.graph_metadata.condensed_node_type_map) == {0: "paper"}
 

@@ -29,7 +29,7 @@ def _add_bad_shard(job):
 
 
 def _dead_letters(job):
-    pattern = os.path.join(job.resources.layout.inference_output_dir(job.job_name, "paper"), "dead_letters", "*.jsonl")
+    pattern = os.path.join(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_output_dir("paper"), "dead_letters", "*.jsonl")
     return [json.loads(line) for path in glob.glob(pattern) for line in open(path)]
 
 
@@ -92,7 +92,7 @@ def test_a_state_dict_of_the_wrong_shape_fails_before_the_pipeline(tmp_path, sma
     torch.save(state, job.frozen.trained_model_uri)
     with pytest.raises(ModelMismatchError, match=r"(?s)does not fit the model .*size mismatch for head\.weight"):
         driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
-    assert not os.path.exists(job.resources.layout.inference_output_dir(job.job_name, "paper"))
+    assert not os.path.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_output_dir("paper"))
 
 
 def test_a_model_file_that_is_not_a_state_dict_is_refused(tmp_path, small_homogeneous_graph):
