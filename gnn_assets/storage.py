@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -64,10 +65,22 @@ def open_write(uri: str) -> io.BufferedIOBase:
     return FileSystems.create(uri)
 
 
+@dataclass(frozen=True)
+class FileMatch:
+    path: str
+    size: int
+    updated: float  # seconds since the epoch
+
+
+def match_files(pattern: str) -> list[FileMatch]:
+    """Files matching a glob pattern with their size and update time, sorted by path."""
+    results = FileSystems.match([pattern])[0].metadata_list
+    return sorted((FileMatch(m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in results), key=lambda m: m.path)
+
+
 def glob(pattern: str) -> list[str]:
     """Sorted URIs of the files matching a glob pattern (empty when none match)."""
-    results = FileSystems.match([pattern])[0].metadata_list
-    return sorted(m.path for m in results)
+    return [m.path for m in match_files(pattern)]
 
 
 def size(uri: str) -> int:

@@ -14,7 +14,7 @@ from functools import cached_property
 
 from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
-from gnn_assets.config.job_name import validate_job_name
+from gnn_assets.config.job_name import job_name_for_model_file, validate_job_name
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml, to_yaml
 from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, SampleEncoding
@@ -216,9 +216,7 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
         raise ConfigError(f"{uri}: " + "; ".join(errors))
 
 
-def freeze_task_config(
-    template: TaskConfig, resources: Resources, job_name: str, *, trained_model_uri: str | None = None
-) -> TaskConfig:
+def freeze_task_config(template: TaskConfig, resources: Resources, job_name: str) -> TaskConfig:
     """Fill every derived field for job_name; equal inputs give an equal (byte-identical) config."""
     validate_job_name(job_name)
     task_name = template.task_name
@@ -242,8 +240,9 @@ def freeze_task_config(
 
     shared = frozen.shared_config
     shared.preprocessed_metadata_uri = layout.preprocessed_metadata_uri(template.graph_name)
-    model_uri = trained_model_uri or shared.trained_model_metadata.trained_model_uri
-    shared.trained_model_metadata.trained_model_uri = model_uri or trained_model_uri_for(resources, task_name, job_name)
+    if not shared.trained_model_metadata.trained_model_uri:
+        found = trained_model_files(resources, task_name).get(job_name)
+        shared.trained_model_metadata.trained_model_uri = found or trained_model_uri_for(resources, task_name, job_name)
 
     flat = shared.flattened_graph_metadata
     outputs = shared.inference_metadata.node_type_to_inferencer_output_info_map
@@ -270,6 +269,18 @@ def freeze_task_config(
 def trained_model_uri_for(resources: Resources, task_name: str, job_name: str) -> str:
     """Where a job's trained model is expected: <model root>/<task>/<job>.pt (the sensor watches there)."""
     return storage.join(resources.model_root, task_name, f"{job_name}.pt")
+
+
+def trained_model_files(resources: Resources, task_name: str) -> dict[str, str]:
+    """{job name: model URI} for every model file of a task; two files for one job name is an error."""
+    found: dict[str, str] = {}
+    for uri in storage.glob(storage.join(resources.model_root, task_name, "*.pt")):
+        job = job_name_for_model_file(uri)
+        if job in found:
+            raise ConfigError(f"model files {found[job]} and {uri} both stand for job {job!r}; rename one")
+        found[job] = uri
+    return found
+
 
 
 def write_frozen_config(config: TaskConfig) -> str:

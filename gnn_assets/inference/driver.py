@@ -9,14 +9,19 @@ The Dagster assets run this same entry point, so a job behaves the same by hand 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import signal
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+
 from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
+from gnn_assets.config.layout import JobLayout
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.graph.source import GraphSourceError
@@ -34,6 +39,7 @@ USER_ERRORS = (ConfigError, GraphSourceError, ModelMismatchError, NoSamplesError
 @dataclass
 class InferenceRun:
     frozen_config: TaskConfig
+    job_layout: JobLayout
     job: InferenceJobResult | None = None
     reports: dict[str, UnenumerationReport] = field(default_factory=dict)
 
@@ -54,7 +60,7 @@ def run(
     frozen = freeze_task_config(load_task_config(task_config_uri), resources, job_name)
     write_frozen_config(frozen)
     progress(f"frozen config written to {frozen.uri}")
-    run = InferenceRun(frozen)
+    run = InferenceRun(frozen, resources.layout.job(frozen.task_name, job_name))
     if frozen.proto.shared_config.should_skip_inference:
         progress("sharedConfig.shouldSkipInference is set: skipping inference")
         return run
@@ -65,7 +71,7 @@ def run(
         progress(f"model {frozen.trained_model_uri} fits {frozen.proto.inferencer_config.inferencer_cls_path}")
         run.job = run_inference_job(frozen, resources, progress=progress, worker_image=custom_worker_image_uri)
         storage.write_text(
-            resources.layout.job(frozen.task_name, job_name).inference_result_uri, json.dumps(dataclasses.asdict(run.job), indent=2, sort_keys=True)
+            run.job_layout.inference_result_uri, json.dumps(dataclasses.asdict(run.job), indent=2, sort_keys=True)
         )
     if "unenumerate" in stages:
         run.reports = unenumerate_outputs(frozen, resources, open_warehouse(resources), progress=progress)
@@ -82,18 +88,64 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
+    """What Dagster shows for the inference step (Pipes metadata: raw value and type)."""
+    job = run.job
+    outputs = {t: dataclasses.asdict(o) for t, o in job.outputs.items()}
+    return {
+        "runner": {"raw_value": job.runner, "type": "text"},
+        "beam_job_id": {"raw_value": job.job_id, "type": "text"},
+        "beam_state": {"raw_value": job.state, "type": "text"},
+        "seconds": {"raw_value": round(job.seconds, 2), "type": "float"},
+        "samples": {"raw_value": sum(o.samples for o in job.outputs.values()), "type": "int"},
+        "dead_letters": {"raw_value": sum(o.dead_letters for o in job.outputs.values()), "type": "int"},
+        "dagster/row_count": {"raw_value": sum(o.rows for o in job.outputs.values()), "type": "int"},
+        "output_uri": {"raw_value": storage.join(run.job_layout.directory, "inference"), "type": "path"},
+        "outputs": {"raw_value": outputs, "type": "json"},
+        "beam_metrics": {"raw_value": job.metrics, "type": "json"},
+    }
+
+
+@contextlib.contextmanager
+def _pipes_if_launched_by_dagster():
+    """Inside a Dagster Pipes session when Dagster started this process, else nothing."""
+    if PipesEnvVarParamsLoader().is_dagster_pipes_process():
+        with open_dagster_pipes() as pipes:
+            yield pipes
+    else:
+        yield None
+
+
+def _stop_on_sigterm(signum, frame) -> None:
+    # Dagster terminates the run by terminating this process: unwind, so the runner stops its workers.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        run(
-            args.job_name,
-            args.task_config_uri,
-            args.resource_config_uri,
-            custom_worker_image_uri=args.custom_worker_image_uri,
-            stages=[s for s in args.stages.split(",") if s],
-            progress=lambda line: print(line, flush=True),
-        )
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 1
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    with _pipes_if_launched_by_dagster() as pipes:
+
+        def progress(line: str) -> None:
+            if pipes is not None:
+                pipes.log.info(line)
+            else:
+                print(line, flush=True)
+
+        try:
+            result = run(
+                args.job_name,
+                args.task_config_uri,
+                args.resource_config_uri,
+                custom_worker_image_uri=args.custom_worker_image_uri,
+                stages=[s for s in args.stages.split(",") if s],
+                progress=progress,
+            )
+        except USER_ERRORS as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            if pipes is not None:
+                pipes.log.error(str(error))
+            return 1
+        if pipes is not None and result.job is not None:
+            pipes.report_asset_materialization(metadata=materialization_metadata(result))
     return 0

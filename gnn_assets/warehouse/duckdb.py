@@ -7,7 +7,7 @@ import os
 import duckdb
 import pyarrow as pa
 
-from gnn_assets.warehouse.protocol import UnenumerationReport
+from gnn_assets.warehouse.protocol import EmbeddingQuality, UnenumerationGaps, UnenumerationReport
 from gnn_assets.warehouse.tables import validate_identifier
 
 _EXAMPLES = 5
@@ -63,26 +63,45 @@ class DuckDbWarehouse:
             dup_ids, dup_rows = con.execute(
                 f"SELECT count(*), coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
             ).fetchone()
-            unmapped = [r[0] for r in con.execute(
-                f"SELECT DISTINCT r.node_id FROM {raw} r ANTI JOIN {mapping} m ON m.int_id = r.node_id ORDER BY 1"
-            ).fetchall()]
-            missing_count = con.execute(
-                f"SELECT count(*) FROM {mapping} m ANTI JOIN {raw} r ON r.node_id = m.int_id"
-            ).fetchone()[0]
-            missing = [r[0] for r in con.execute(
-                f"SELECT m.node_id FROM {mapping} m ANTI JOIN {raw} r ON r.node_id = m.int_id ORDER BY 1 LIMIT {_EXAMPLES}"
-            ).fetchall()]
+        gaps = self.unenumeration_gaps(raw_table, mapping_table)
         return UnenumerationReport(
             output_table=output_table,
             raw_rows=raw_rows,
             output_rows=output_rows,
             duplicate_ids=dup_ids,
             duplicate_rows_dropped=int(dup_rows),
-            unmapped_ids=len(unmapped),
-            missing_nodes=missing_count,
-            unmapped_examples=unmapped[:_EXAMPLES],
-            missing_examples=missing,
+            unmapped_ids=gaps.unmapped_ids,
+            missing_nodes=gaps.missing_nodes,
+            unmapped_examples=gaps.unmapped_examples,
+            missing_examples=gaps.missing_examples,
         )
+
+    def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
+        raw, mapping = _q(raw_table), _q(mapping_table)
+        unmapped = f"SELECT DISTINCT r.node_id FROM {raw} r ANTI JOIN {mapping} m ON m.int_id = r.node_id"
+        missing = f"SELECT m.node_id FROM {mapping} m ANTI JOIN {raw} r ON r.node_id = m.int_id"
+        with self._connect() as con:
+            return UnenumerationGaps(
+                unmapped_ids=con.execute(f"SELECT count(*) FROM ({unmapped})").fetchone()[0],
+                missing_nodes=con.execute(f"SELECT count(*) FROM ({missing})").fetchone()[0],
+                unmapped_examples=[r[0] for r in con.execute(f"{unmapped} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
+                missing_examples=[r[0] for r in con.execute(f"{missing} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
+            )
+
+    def embedding_quality(self, table: str, column: str = "emb") -> EmbeddingQuality:
+        col = f'"{validate_identifier(column)}"'
+        with self._connect() as con:
+            rows, null_ids, non_finite, min_dim, max_dim = con.execute(
+                f"""
+                SELECT count(*),
+                       count(*) FILTER (WHERE node_id IS NULL),
+                       count(*) FILTER (WHERE len(list_filter({col}, v -> isnan(v) OR isinf(v))) > 0),
+                       min(len({col})),
+                       max(len({col}))
+                FROM {_q(table)}
+                """
+            ).fetchone()
+        return EmbeddingQuality(rows, null_ids, non_finite, min_dim, max_dim)
 
     def table_exists(self, table: str) -> bool:
         with self._connect() as con:

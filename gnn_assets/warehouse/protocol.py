@@ -9,6 +9,23 @@ import pyarrow as pa
 
 
 @dataclass
+class UnenumerationGaps:
+    unmapped_ids: int  # enumerated ids in the raw output with no row in the mapping table
+    missing_nodes: int  # mapped nodes with no raw output row
+    unmapped_examples: list[int] = field(default_factory=list)
+    missing_examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EmbeddingQuality:
+    rows: int
+    null_node_ids: int
+    non_finite_rows: int  # rows with a NaN or infinite component
+    min_dim: int | None
+    max_dim: int | None
+
+
+@dataclass
 class UnenumerationReport:
     """What the join of raw (enumerated) output with the mapping table found.
 
@@ -40,6 +57,11 @@ class Warehouse(Protocol):
 
     def unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
         """Replace output_table with raw rows keyed by original node id (atomically)."""
+
+    def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
+        """Raw ids the mapping lacks, and mapped nodes the raw output lacks."""
+
+    def embedding_quality(self, table: str, column: str = "emb") -> EmbeddingQuality: ...
 
     def table_exists(self, table: str) -> bool: ...
 

@@ -1,7 +1,7 @@
 import pytest
 
 from gnn_assets.config import ConfigError
-from gnn_assets.config.job_name import validate_job_name
+from gnn_assets.config.job_name import job_name_for_model_file, validate_job_name
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskKind, freeze_task_config, load_task_config
 from tests.conftest import CONFIGS, write_local_resources
@@ -90,3 +90,22 @@ def test_resource_config_reads_environment(tmp_path, monkeypatch):
         load_resource_config(str(path))
     monkeypatch.setenv("GNN_TEST_ROOT", str(tmp_path / "elsewhere"))
     assert load_resource_config(str(path)).layout.root == str(tmp_path / "elsewhere")
+
+
+@pytest.mark.parametrize(
+    "file, job",
+    [
+        ("gs://b/models/t/demo.pt", "demo"),
+        ("/m/t/Daily Run_2026-11-22.pt", "daily-run-2026-11-22"),
+        ("/m/t/2026.pt", "m-2026"),
+        ("/m/t/___.pt", "m"),
+    ],
+)
+def test_job_names_derive_from_model_files(file, job):
+    assert job_name_for_model_file(file) == job
+    assert validate_job_name(job_name_for_model_file(file))
+
+
+def test_long_model_file_names_stay_valid_and_distinct():
+    a, b = (job_name_for_model_file(f"/m/{'x' * 80}{suffix}.pt") for suffix in ("a", "b"))
+    assert a != b and len(a) <= 63 and validate_job_name(a)

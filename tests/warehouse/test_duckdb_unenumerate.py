@@ -76,3 +76,9 @@ def test_invalid_table_names_are_refused_before_sql(warehouse, tmp_path, name):
     with pytest.raises(InvalidTableName):
         warehouse.unenumerate("raw", "mapping", name, "emb")
     assert warehouse.row_count("mapping") == 1
+
+
+def test_embedding_quality_finds_non_finite_values_and_dimensions(warehouse, tmp_path):
+    _raw(warehouse, tmp_path, [(1, [1.0, 2.0]), (2, [float("nan"), 0.0]), (3, [float("inf"), 1.0]), (4, [1.0])])
+    quality = warehouse.embedding_quality("raw")
+    assert (quality.rows, quality.non_finite_rows, quality.min_dim, quality.max_dim) == (4, 2, 1, 2)

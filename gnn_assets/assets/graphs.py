@@ -1,0 +1,88 @@
+"""Upstream, unpartitioned assets per graph: the graph source and its enumeration."""
+
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
+
+from gnn_assets import storage
+from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
+from gnn_assets.graph.enumeration import enumerate_graph_source
+from gnn_assets.graph.source import read_graph_source, write_graph_source
+from gnn_assets.resources import GnnDeployment
+from gnn_assets.warehouse.unenumerate import load_node_id_mappings
+
+# Demo graphs are generated (seeded) when materialized; any other graph is read where it lies.
+DEMO_GRAPHS = {"demo_typed": generate_typed_demo_graph, "demo_homogeneous": generate_homogeneous_demo_graph}
+GROUP = "graphs"
+
+
+def graph_source_key(graph_name: str) -> AssetKey:
+    return AssetKey([graph_name, "graph_source"])
+
+
+def node_id_mapping_key(graph_name: str) -> AssetKey:
+    return AssetKey([graph_name, "node_id_mapping"])
+
+
+def build_graph_assets(graph_name: str, warehouse_kind: str) -> list[AssetsDefinition]:
+    @asset(
+        key=graph_source_key(graph_name),
+        group_name=GROUP,
+        kinds={"parquet"},
+        description=(
+            f"The {graph_name} graph as handed in: nodes.parquet (string node_id, node_type, features, label), "
+            "edges.parquet (src, dst, edge_type) and graph_metadata.yaml. Demo graphs are generated with a fixed "
+            "seed; other graphs are validated where they lie."
+        ),
+    )
+    def graph_source(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
+        directory = deployment.resources().layout.graph_source_dir(graph_name)
+        if graph_name in DEMO_GRAPHS:
+            write_graph_source(directory, DEMO_GRAPHS[graph_name]())
+            context.log.info(f"generated demo graph {graph_name} in {directory}")
+        source = read_graph_source(directory)
+        node_types = source.nodes["node_type"].value_counts().to_pylist()
+        edge_types = source.edges["edge_type"].value_counts().to_pylist()
+        return MaterializeResult(
+            metadata={
+                "uri": MetadataValue.path(directory),
+                "nodes": source.nodes.num_rows,
+                "edges": source.edges.num_rows,
+                "nodes_per_type": {d["values"]: d["counts"] for d in node_types},
+                "edges_per_type": {d["values"]: d["counts"] for d in edge_types},
+                "size_bytes": sum(storage.size(storage.join(directory, f)) for f in ("nodes.parquet", "edges.parquet")),
+            }
+        )
+
+    @asset(
+        key=node_id_mapping_key(graph_name),
+        deps=[graph_source],
+        group_name=GROUP,
+        kinds={warehouse_kind, "parquet"},
+        description=(
+            f"Enumeration of {graph_name}, as GiGL's Data Preprocessor does it: per node type, original ids map to "
+            "int_id = ROW_NUMBER() OVER (ORDER BY node_id) - 1. Writes the enumerated graph the sampler reads and "
+            "loads one mapping table (node_id, int_id) per node type into the warehouse."
+        ),
+    )
+    def node_id_mapping(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
+        resources = deployment.resources()
+        report = enumerate_graph_source(resources.layout, graph_name)
+        tables = load_node_id_mappings(deployment.warehouse(), resources, graph_name, list(report.nodes))
+        return MaterializeResult(
+            metadata={
+                "mapping_tables": tables,
+                "nodes_per_type": report.nodes,
+                "edges_per_type": report.edges,
+                "duplicate_edges_dropped": report.duplicate_edges_dropped,
+                "dagster/row_count": sum(report.nodes.values()),
+                "dagster/column_schema": TableSchema(
+                    columns=[
+                        TableColumn("node_id", "string", description="original node id"),
+                        TableColumn("int_id", "int64", description="enumerated id, 0..n-1 per node type"),
+                    ]
+                ),
+                "enumerated_graph_uri": MetadataValue.path(resources.layout.enumerated_graph_dir(graph_name)),
+            }
+        )
+
+    return [graph_source, node_id_mapping]

@@ -1,0 +1,226 @@
+"""The inference chain of one task, partitioned by job name:
+
+frozen_config -> trained_model -> sampled_subgraphs -> raw_embeddings -> embeddings (+ predictions)
+
+Every asset calls the library; raw_embeddings runs the same CLI a user runs by hand, through
+Dagster Pipes, so both paths share one code path.
+"""
+
+
+import hashlib
+import sys
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    PipesSubprocessClient,
+    TableColumn,
+    TableColumnDep,
+    TableColumnLineage,
+    TableSchema,
+    asset,
+    multi_asset,
+)
+
+from gnn_assets import storage
+from gnn_assets.assets.graphs import node_id_mapping_key
+from gnn_assets.assets.partitions import job_partitions, partition_job_name
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.config.task_config import TaskConfig, TaskKind, freeze_task_config, load_task_config, write_frozen_config
+from gnn_assets.graph.sampler import sample_job
+from gnn_assets.inference.protocol import load_inferencer, load_state_dict
+from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
+from gnn_assets.resources import GnnDeployment
+from gnn_assets.warehouse.unenumerate import unenumerate_outputs
+
+_OUTPUT_SCHEMAS = {
+    "embeddings": TableSchema(
+        columns=[
+            TableColumn("node_id", "string", description="original node id"),
+            TableColumn("emb", "array<float>", description="embedding of the node"),
+        ]
+    ),
+    "predictions": TableSchema(
+        columns=[
+            TableColumn("node_id", "string", description="original node id"),
+            TableColumn("pred", "int64", description="predicted class"),
+        ]
+    ),
+}
+_VALUE_COLUMN = {"embeddings": "emb", "predictions": "pred"}
+
+
+def task_asset_key(task_name: str, asset_name: str) -> AssetKey:
+    return AssetKey([task_name, asset_name])
+
+
+def frozen_config_for(resources: Resources, task_name: str, job_name: str) -> TaskConfig:
+    """The frozen config a materialized frozen_config partition wrote."""
+    return load_task_config(resources.layout.job(task_name, job_name).frozen_config_uri)
+
+
+def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) -> list[AssetsDefinition]:
+    template = load_task_config(template_uri)
+    task = template.task_name
+    common = {"partitions_def": job_partitions, "group_name": task}
+
+    @asset(
+        key=task_asset_key(task, "frozen_config"),
+        kinds={"yaml"},
+        description=(
+            f"The {task} task config (GiGL GbmlConfig) frozen for one job: every field that derives from the job "
+            "name and the deployment is filled (sample URIs, trained model URI, output tables per node type). "
+            "The same template, deployment and job name always give the same bytes."
+        ),
+        **common,
+    )
+    def frozen_config(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
+        job_name = partition_job_name(context.partition_key)
+        frozen = freeze_task_config(load_task_config(template_uri), deployment.resources(), job_name)
+        write_frozen_config(frozen)
+        text = frozen.to_yaml()
+        return MaterializeResult(
+            metadata={
+                "uri": MetadataValue.path(frozen.uri),
+                "template_uri": MetadataValue.path(template_uri),
+                "trained_model_uri": MetadataValue.path(frozen.trained_model_uri),
+                "root_node_types": frozen.root_node_types,
+                "config": MetadataValue.md(f"```yaml\n{text}```"),
+            },
+            data_version=DataVersion(hashlib.sha256(text.encode()).hexdigest()[:16]),
+        )
+
+    @asset(
+        key=task_asset_key(task, "trained_model"),
+        deps=[frozen_config],
+        kinds={"pytorch"},
+        description=(
+            f"A trained model for {task}, produced outside Dagster (the sensor sees new files under the model "
+            "location). Materializing checks that its state dict loads into the model the frozen config describes "
+            "and records its size, parameter count and content hash, which is also its data version."
+        ),
+        **common,
+    )
+    def trained_model(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
+        frozen = frozen_config_for(deployment.resources(), task, partition_job_name(context.partition_key))
+        load_inferencer(frozen)  # raises ModelMismatchError with the mismatching keys and shapes
+        uri = frozen.trained_model_uri
+        content = storage.read_bytes(uri)
+        digest = hashlib.sha256(content).hexdigest()
+        parameters = sum(t.numel() for t in load_state_dict(uri).values() if hasattr(t, "numel"))
+        return MaterializeResult(
+            metadata={
+                "uri": MetadataValue.path(uri),
+                "size_bytes": len(content),
+                "parameters": parameters,
+                "sha256": digest,
+                "inferencer": frozen.proto.inferencer_config.inferencer_cls_path,
+            },
+            data_version=DataVersion(digest[:16]),
+        )
+
+    @asset(
+        key=task_asset_key(task, "sampled_subgraphs"),
+        deps=[frozen_config, node_id_mapping_key(template.graph_name)],
+        kinds={"tfrecord", "numpy"},
+        description=(
+            f"For every root node of {task}, its k-hop in-neighbourhood sampled with the config's fanout per hop, "
+            "written as sharded TFRecords of GiGL-compatible samples (packed or GiGL's own layout)."
+        ),
+        **common,
+    )
+    def sampled_subgraphs(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
+        resources = deployment.resources()
+        frozen = frozen_config_for(resources, task, partition_job_name(context.partition_key))
+        reports = sample_job(frozen, resources, progress=context.log.info)
+        return MaterializeResult(
+            metadata={
+                "samples": sum(r.roots for r in reports.values()),
+                "shards": sum(len(r.shards) for r in reports.values()),
+                "samples_per_prefix": {prefix: r.roots for prefix, r in reports.items()},
+                "seconds": round(sum(r.seconds for r in reports.values()), 2),
+                "fanout": frozen.fanout,
+                "encoding": SampleEncoding.Name(frozen.sample_encoding),
+                "uri": MetadataValue.path(storage.join(resources.layout.job(task, frozen.job_name).directory, "samples")),
+            }
+        )
+
+    @asset(
+        key=task_asset_key(task, "raw_embeddings"),
+        deps=[sampled_subgraphs, trained_model],
+        kinds={"beam", "parquet", *({"dataflow"} if runner_kind == "dataflow_runner" else set())},
+        description=(
+            f"Embeddings{' and predictions' if template.task_kind is TaskKind.NODE_CLASSIFICATION else ''} of "
+            f"{task} keyed by enumerated node id, as Parquet shards written by the Beam inference job "
+            "(RunInference over the samples). Runs `python -m gnn_assets.inference --stages infer` through Dagster "
+            "Pipes: the same entry point a user runs by hand."
+        ),
+        **common,
+    )
+    def raw_embeddings(
+        context: AssetExecutionContext, deployment: GnnDeployment, pipes_subprocess_client: PipesSubprocessClient
+    ) -> MaterializeResult:
+        command = [
+            sys.executable,
+            "-m",
+            "gnn_assets.inference",
+            "--job_name",
+            partition_job_name(context.partition_key),
+            "--task_config_uri",
+            template_uri,
+            "--resource_config_uri",
+            deployment.resource_config_uri,
+            "--stages",
+            "infer",
+        ]
+        return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
+
+    kinds = ["embeddings"] + (["predictions"] if template.task_kind is TaskKind.NODE_CLASSIFICATION else [])
+    specs = [
+        AssetSpec(
+            key=task_asset_key(task, kind),
+            deps=[raw_embeddings, node_id_mapping_key(template.graph_name)],
+            kinds={warehouse_kind},
+            group_name=task,
+            partitions_def=job_partitions,
+            description=(
+                f"{kind.capitalize()} of {task} keyed by original node id: the raw output joined with the node id "
+                "mapping in the warehouse, one table per root node type (node_id STRING, "
+                f"{_VALUE_COLUMN[kind]}). Duplicates resolve deterministically; unmapped ids and nodes without "
+                "output are counted. Each table is replaced atomically."
+            ),
+            metadata={"dagster/column_schema": _OUTPUT_SCHEMAS[kind]},
+        )
+        for kind in kinds
+    ]
+
+    @multi_asset(specs=specs, name=f"{task}_unenumerate")
+    def unenumerated(context: AssetExecutionContext, deployment: GnnDeployment):
+        resources = deployment.resources()
+        frozen = frozen_config_for(resources, task, partition_job_name(context.partition_key))
+        reports = unenumerate_outputs(frozen, resources, deployment.warehouse(), progress=context.log.info)
+        for kind in kinds:
+            tables = {t: frozen.output_tables(t)[kind] for t in frozen.root_node_types}
+            table_reports = {t: reports[table] for t, table in tables.items()}
+            metadata = {
+                "tables": tables,
+                "dagster/row_count": sum(r.output_rows for r in table_reports.values()),
+                "rows_per_node_type": {t: r.output_rows for t, r in table_reports.items()},
+                "unenumeration": {t: r.to_dict() for t, r in table_reports.items()},
+                "dagster/column_schema": _OUTPUT_SCHEMAS[kind],
+                "dagster/column_lineage": TableColumnLineage(
+                    deps_by_column={
+                        "node_id": [TableColumnDep(asset_key=node_id_mapping_key(template.graph_name), column_name="node_id")],
+                        _VALUE_COLUMN[kind]: [TableColumnDep(asset_key=task_asset_key(task, "raw_embeddings"), column_name=_VALUE_COLUMN[kind])],
+                    }
+                ),
+            }
+            if len(tables) == 1:
+                metadata["dagster/table_name"] = next(iter(tables.values()))
+            yield MaterializeResult(asset_key=task_asset_key(task, kind), metadata=metadata)
+
+    return [frozen_config, trained_model, sampled_subgraphs, raw_embeddings, unenumerated]
