@@ -1,16 +1,21 @@
-"""Shared fixtures: a temporary deployment (folders + DuckDB) and prepared demo jobs."""
+"""Shared fixtures: a temporary deployment (folders + DuckDB), prepared demo jobs, and a
+Dagster instance on disk in which the node classification demo chain is materialized."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from dagster import DagsterInstance
 
+from gnn_assets.assets.partitions import job_partitions
 from gnn_assets.config.resource_config import Resources, load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
+from gnn_assets.definitions import build_definitions
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
 from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.sampler import sample_job
@@ -93,3 +98,64 @@ def small_typed_graph() -> GraphSource:
 @pytest.fixture(scope="session")
 def small_homogeneous_graph() -> GraphSource:
     return generate_homogeneous_demo_graph(1000, seed=5)
+
+
+# The Dagster deployment: the node classification demo task, materialized for PARTITION.
+TASK = "demo_node_classification"
+PARTITION = "fresh-job"
+
+
+@dataclass
+class Deployment:
+    home: Path
+    resource_config: Path
+    task_config_dir: Path
+    resources: Resources
+    instance: DagsterInstance
+
+    def definitions(self):
+        return build_definitions(str(self.resource_config), str(self.task_config_dir))
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DAGSTER_HOME": str(self.home),
+            "GNN_ASSETS_RESOURCE_CONFIG": str(self.resource_config),
+            "GNN_ASSETS_TASK_CONFIG_DIR": str(self.task_config_dir),
+        }
+
+
+def execution_events(result, event_type: str):
+    return [e for e in result.all_events if e.event_type_value == event_type]
+
+
+def make_deployment(root: Path) -> Deployment:
+    home = root / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    configs = root / "configs"
+    configs.mkdir()
+    shutil.copy(CONFIGS / f"{TASK}.yaml", configs)
+    resource_config = write_local_resources(root)
+    instance = DagsterInstance.from_config(str(home))
+    return Deployment(home, resource_config, configs, load_resource_config(str(resource_config)), instance)
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory) -> Deployment:
+    """Shared by the chain tests: materializing the demo chain once is what takes time."""
+    return make_deployment(tmp_path_factory.mktemp("deployment"))
+
+
+@pytest.fixture(scope="session")
+def materialized(deployment):
+    """Graphs, then the chain for a partition that did not exist before, with its checks."""
+    defs = deployment.definitions()
+    graphs = defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance)
+    assert graphs.success
+    deployment.instance.add_dynamic_partitions(job_partitions.name, [PARTITION])
+    frozen = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, PARTITION)
+    write_untrained_model(frozen, seed=1)
+    result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(
+        instance=deployment.instance, partition_key=PARTITION, raise_on_error=False
+    )
+    return result, frozen

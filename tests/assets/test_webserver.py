@@ -1,0 +1,82 @@
+"""The Dagster UI's GraphQL API, served by a real dagster-webserver on loopback, shows a demo run."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import PARTITION, REPO, TASK
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def webserver(deployment, materialized):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", "gnn_assets.definitions"],
+        cwd=REPO,
+        env={**os.environ, **deployment.env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/server_info", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"dagster-webserver did not start: {process.stderr.read()[-3000:]}")
+            time.sleep(1)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def _graphql(url: str, query: str) -> dict:
+    request = urllib.request.Request(
+        f"{url}/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body = json.load(response)
+    assert "errors" not in body, body
+    return body["data"]
+
+
+@pytest.mark.slow
+def test_graphql_shows_assets_partitions_and_materializations(webserver):
+    nodes = _graphql(webserver, "{ assetNodes { assetKey { path } groupName kinds } }")["assetNodes"]
+    by_key = {tuple(n["assetKey"]["path"]): n for n in nodes}
+    assert by_key[(TASK, "embeddings")]["groupName"] == TASK
+    assert {"beam", "parquet"} <= set(by_key[(TASK, "raw_embeddings")]["kinds"])
+    assert ("demo_homogeneous", "node_id_mapping") in by_key
+
+    key = f'{{path: ["{TASK}", "embeddings"]}}'
+    partitions = _graphql(
+        webserver, f"{{ assetNodeOrError(assetKey: {key}) {{ ... on AssetNode {{ partitionKeysByDimension {{ partitionKeys }} }} }} }}"
+    )["assetNodeOrError"]["partitionKeysByDimension"][0]["partitionKeys"]
+    assert PARTITION in partitions
+
+    materializations = _graphql(
+        webserver,
+        f"{{ assetOrError(assetKey: {key}) {{ ... on Asset {{ assetMaterializations(limit: 5) "
+        "{ partition runId metadataEntries { label } } } } }",
+    )["assetOrError"]["assetMaterializations"]
+    assert materializations and materializations[0]["partition"] == PARTITION
+    labels = {e["label"] for e in materializations[0]["metadataEntries"]}
+    assert {"dagster/row_count", "dagster/column_lineage", "tables"} <= labels

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from dagster import SkipReason, build_schedule_context, build_sensor_context
+
+from gnn_assets.assets.partitions import job_partitions
+from gnn_assets.resources import GnnDeployment
+from tests.conftest import TASK, make_deployment
+
+
+@pytest.fixture
+def deployment(tmp_path):
+    """A deployment of its own: these tests write model files and add partitions."""
+    return make_deployment(tmp_path)
+
+
+def _tick(deployment, cursor):
+    defs = deployment.definitions()
+    sensor = defs.resolve_sensor_def("new_trained_model")
+    # Invoked directly: evaluate_tick would validate the requested partitions before the daemon's
+    # step that adds them has run.
+    with build_sensor_context(instance=deployment.instance, cursor=cursor, resources=_resources(deployment)) as context:
+        return sensor(context)
+
+
+def _resources(deployment):
+    return {"deployment": GnnDeployment(resource_config_uri=str(deployment.resource_config))}
+
+
+def _model_file(deployment, name: str, content: bytes = b"weights") -> str:
+    path = os.path.join(deployment.resources.model_root, TASK, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(content)
+    return path
+
+
+def _added(tick):
+    return [key for request in tick.dynamic_partitions_requests for key in request.partition_keys]
+
+
+def test_new_model_files_add_partitions_and_request_runs_once(deployment):
+    _model_file(deployment, "Sensor Run 1.pt")
+    first = _tick(deployment, None)
+    assert _added(first) == ["sensor-run-1"]
+    assert [(r.partition_key, r.job_name) for r in first.run_requests] == [("sensor-run-1", f"{TASK}_inference")]
+    assert [e.partition for e in first.asset_events] == ["sensor-run-1"]
+
+    again = _tick(deployment, first.cursor)
+    assert again.run_requests == [] and _added(again) == []
+
+    _model_file(deployment, "sensor-run-2.pt")
+    second = _tick(deployment, again.cursor)
+    assert _added(second) == ["sensor-run-2"]
+    assert [r.partition_key for r in second.run_requests] == ["sensor-run-2"]
+    assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_a_replaced_model_file_requests_its_partition_again(deployment):
+    path = _model_file(deployment, "sensor-run-3.pt")
+    first = _tick(deployment, None)
+    deployment.instance.add_dynamic_partitions(job_partitions.name, _added(first))
+    _model_file(deployment, "sensor-run-3.pt", b"retrained weights, a different size")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    replaced = _tick(deployment, first.cursor)
+    assert [r.partition_key for r in replaced.run_requests] == ["sensor-run-3"]
+    assert _added(replaced) == []  # the partition exists already
+
+
+def test_schedule_reruns_the_newest_job_with_a_partition(deployment):
+    defs = deployment.definitions()
+    schedule = defs.resolve_schedule_def(f"{TASK}_daily_refresh")
+    newest = _model_file(deployment, "newest-model.pt")
+    os.utime(newest, (time.time() + 3600, time.time() + 3600))
+    with build_schedule_context(instance=deployment.instance, resources=_resources(deployment)) as context:
+        skipped = schedule(context)
+        assert isinstance(skipped, SkipReason) and "'newest-model' has no partition yet" in skipped.skip_message
+        deployment.instance.add_dynamic_partitions(job_partitions.name, ["newest-model"])
+        ran = schedule(context)
+    assert ran.partition_key == "newest-model"
