@@ -38,10 +38,12 @@ def _frozen(args: argparse.Namespace):
 
 def demo_graph(args: argparse.Namespace) -> None:
     resources = load_resource_config(args.resource_config_uri)
+    # Without --seed, the generators' own seeds: the same graphs the Dagster graph_source asset makes.
+    seed = {} if args.seed is None else {"seed": args.seed}
     if args.kind == "typed":
-        source = generate_typed_demo_graph(args.num_nodes * 3 // 5, args.num_nodes * 2 // 5, seed=args.seed)
+        source = generate_typed_demo_graph(args.num_nodes * 3 // 5, args.num_nodes * 2 // 5, **seed)
     else:
-        source = generate_homogeneous_demo_graph(args.num_nodes, seed=args.seed)
+        source = generate_homogeneous_demo_graph(args.num_nodes, **seed)
     directory = resources.layout.graph_source_dir(args.graph_name)
     write_graph_source(directory, source)
     _say(f"{args.kind} demo graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges -> {directory}")
@@ -90,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser_for["demo-graph"].add_argument("--graph_name", required=True)
     parser_for["demo-graph"].add_argument("--kind", choices=("typed", "homogeneous"), required=True)
     parser_for["demo-graph"].add_argument("--num_nodes", type=int, default=20_000)
-    parser_for["demo-graph"].add_argument("--seed", type=int, default=7)
+    parser_for["demo-graph"].add_argument("--seed", type=int)
     parser_for["enumerate"].add_argument("--graph_name", required=True)
     parser_for["init-model"].add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
