@@ -21,9 +21,7 @@ from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
 from gnn_assets.proto.graph_schema_pb2 import Edge, Graph, Node
 from gnn_assets.proto.training_samples_schema_pb2 import (
     Label,
-    PackedEdges,
     PackedNeighborhood,
-    PackedNodes,
     RootedNodeNeighborhood,
     SupervisedNodeClassificationSample,
 )
@@ -49,27 +47,23 @@ class Neighborhood:
 
 
 def encode_packed(sample: Neighborhood) -> bytes:
+    node_types = list(sample.node_ids)
+    edge_types = list(sample.edges)
+    header = [len(node_types), len(edge_types)]
+    for t in node_types:
+        header += [t, len(sample.node_ids[t]), sample.features[t].shape[1]]
+    for t in edge_types:
+        header += [t, len(sample.edges[t][0])]
+    parts = [np.asarray(header, "<i8").tobytes()]
+    parts += [sample.node_ids[t].astype("<i8", copy=False).tobytes() for t in node_types]
+    for t in edge_types:
+        parts += [sample.edges[t][0].astype("<i8", copy=False).tobytes(), sample.edges[t][1].astype("<i8", copy=False).tobytes()]
+    parts += [sample.features[t].astype("<f4", copy=False).tobytes() for t in node_types]
     message = PackedNeighborhood(
         magic=PACKED_NEIGHBORHOOD_MAGIC,
         root_node_id=sample.root_node_id,
         root_condensed_node_type=sample.root_node_type,
-        nodes=[
-            PackedNodes(
-                condensed_node_type=t,
-                node_ids=ids.astype("<i8", copy=False).tobytes(),
-                features=sample.features[t].astype("<f4", copy=False).tobytes(),
-                feature_dim=sample.features[t].shape[1],
-            )
-            for t, ids in sample.node_ids.items()
-        ],
-        edges=[
-            PackedEdges(
-                condensed_edge_type=t,
-                src_node_ids=src.astype("<i8", copy=False).tobytes(),
-                dst_node_ids=dst.astype("<i8", copy=False).tobytes(),
-            )
-            for t, (src, dst) in sample.edges.items()
-        ],
+        arrays=b"".join(parts),
     )
     if sample.label is not None:
         message.root_label = sample.label
@@ -114,31 +108,38 @@ def _parse(record: bytes, message: Message) -> Message:
     return message
 
 
-def _array(data: bytes, dtype: str, what: str) -> np.ndarray:
-    if len(data) % np.dtype(dtype).itemsize:
-        raise SampleDecodeError(f"{what}: {len(data)} bytes is not a whole number of {dtype} values")
-    return np.frombuffer(data, dtype=dtype)
-
-
 def decode_packed(record: bytes) -> Neighborhood:
-    message = _parse(record, PackedNeighborhood())
+    message = PackedNeighborhood()
+    try:
+        message.ParseFromString(record)
+    except DecodeError as error:
+        raise SampleDecodeError(f"not a PackedNeighborhood: {error}") from error
+    # Another message read as this one leaves magic unset (0) or wrongly typed (an unknown field).
     if message.magic != PACKED_NEIGHBORHOOD_MAGIC:
         raise SampleDecodeError(f"not a PackedNeighborhood: magic is {message.magic:#x}")
-    node_ids, features = {}, {}
-    for nodes in message.nodes:
-        t = nodes.condensed_node_type
-        ids = _array(nodes.node_ids, "<i8", "node_ids")
-        x = _array(nodes.features, "<f4", "features")
-        if x.size != ids.size * nodes.feature_dim:
-            raise SampleDecodeError(f"node type {t}: {ids.size} nodes but {x.size} feature values for dimension {nodes.feature_dim}")
-        node_ids[t], features[t] = ids, x.reshape(ids.size, nodes.feature_dim)
-    edges = {}
-    for group in message.edges:
-        src = _array(group.src_node_ids, "<i8", "src_node_ids")
-        dst = _array(group.dst_node_ids, "<i8", "dst_node_ids")
-        if src.size != dst.size:
-            raise SampleDecodeError(f"edge type {group.condensed_edge_type}: {src.size} sources but {dst.size} destinations")
-        edges[group.condensed_edge_type] = (src, dst)
+    buffer = message.arrays
+    try:
+        node_groups, edge_groups = np.frombuffer(buffer, "<i8", count=2).tolist()
+        meta = np.frombuffer(buffer, "<i8", count=3 * node_groups + 2 * edge_groups, offset=16).tolist()
+        offset = 16 + 8 * len(meta)
+        nodes = [meta[3 * i : 3 * i + 3] for i in range(node_groups)]
+        edge_meta = [meta[3 * node_groups + 2 * i : 3 * node_groups + 2 * i + 2] for i in range(edge_groups)]
+        node_ids, features, edges = {}, {}, {}
+        for t, n, _ in nodes:
+            node_ids[t] = np.frombuffer(buffer, "<i8", count=n, offset=offset)
+            offset += 8 * n
+        for t, m in edge_meta:
+            src = np.frombuffer(buffer, "<i8", count=m, offset=offset)
+            dst = np.frombuffer(buffer, "<i8", count=m, offset=offset + 8 * m)
+            edges[t] = (src, dst)
+            offset += 16 * m
+        for t, n, dim in nodes:
+            features[t] = np.frombuffer(buffer, "<f4", count=n * dim, offset=offset).reshape(n, dim)
+            offset += 4 * n * dim
+    except ValueError as error:  # counts that do not fit the buffer, negative counts
+        raise SampleDecodeError(f"PackedNeighborhood arrays do not match their header: {error}") from error
+    if offset != len(buffer):
+        raise SampleDecodeError(f"PackedNeighborhood arrays hold {len(buffer)} bytes, the header describes {offset}")
     label = message.root_label if message.HasField("root_label") else None
     return Neighborhood(message.root_node_id, message.root_condensed_node_type, node_ids, features, edges, label)
 
@@ -188,13 +189,28 @@ class SampleDecoder:
             sample = decode_packed(record)
         if sample.root_node_type != self.root_node_type:
             raise SampleDecodeError(f"root node type is {sample.root_node_type}, expected {self.root_node_type}")
-        if not np.isin(sample.root_node_id, sample.node_ids.get(sample.root_node_type, _EMPTY_IDS)):
-            raise SampleDecodeError(f"root node {sample.root_node_id} is not among the sample's nodes")
+        # Every id an edge or the root refers to, per node type: one membership test per type.
+        referenced: dict[int, list[np.ndarray]] = {sample.root_node_type: [np.array([sample.root_node_id])]}
         for t, (src, dst) in sample.edges.items():
             if t not in self.edge_endpoint_types:
                 raise SampleDecodeError(f"unknown condensed edge type {t}")
             src_type, dst_type = self.edge_endpoint_types[t]
-            for ends, node_type, name in ((src, src_type, "source"), (dst, dst_type, "destination")):
-                if not np.isin(ends, sample.node_ids.get(node_type, _EMPTY_IDS)).all():
-                    raise SampleDecodeError(f"edge type {t}: an edge {name} is not among the sample's nodes")
+            referenced.setdefault(src_type, []).append(src)
+            referenced.setdefault(dst_type, []).append(dst)
+        for node_type, arrays in referenced.items():
+            if not _contains_all(sample.node_ids.get(node_type, _EMPTY_IDS), np.concatenate(arrays)):
+                raise SampleDecodeError(
+                    f"node type {node_type}: the root or an edge endpoint is not among the sample's nodes"
+                )
         return sample
+
+
+def _contains_all(ids: np.ndarray, values: np.ndarray) -> bool:
+    """Every value is one of ids. The sampler writes ids sorted, which allows a binary search
+    (a few microseconds); other writers' samples take the slower set test."""
+    if len(ids) == 0:
+        return len(values) == 0
+    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+        return bool(np.isin(values, ids).all())
+    positions = np.minimum(np.searchsorted(ids, values), len(ids) - 1)
+    return bool((ids[positions] == values).all())

@@ -124,7 +124,7 @@ class NeighborSampler:
                 nodes[t].append(frontier[t])
         return SampledChunk(
             roots=roots,
-            nodes={t: self._sorted_by_owner(parts) for t, parts in nodes.items()},
+            nodes={t: self._sorted_by_owner(parts, within_owner=True) for t, parts in nodes.items()},
             edges={key: self._sorted_by_owner(parts) for key, parts in edges.items()},
         )
 
@@ -136,11 +136,13 @@ class NeighborSampler:
         return keys // n, keys % n
 
     @staticmethod
-    def _sorted_by_owner(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    def _sorted_by_owner(parts: list[tuple[np.ndarray, ...]], within_owner: bool = False) -> tuple[np.ndarray, ...]:
+        """Concatenated and grouped by owner; within_owner also sorts each owner's rows by the
+        last column, so every sample's node ids come out sorted (cheap to validate on decode)."""
         if not parts:
             return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
         columns = [np.concatenate(c) for c in zip(*parts)]
-        order = np.argsort(columns[0], kind="stable")
+        order = np.lexsort((columns[-1], columns[0])) if within_owner else np.argsort(columns[0], kind="stable")
         return tuple(c[order] for c in columns)
 
 

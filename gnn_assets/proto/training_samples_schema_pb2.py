@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from gnn_assets.proto import graph_schema_pb2 as gnn__assets_dot_proto_dot_graph__schema__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.gnn_assets/proto/training_samples_schema.proto\x12\ngnn_assets\x1a#gnn_assets/proto/graph_schema.proto\"*\n\x05Label\x12\x12\n\nlabel_type\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\x05\"f\n\x16RootedNodeNeighborhood\x12#\n\troot_node\x18\x01 \x01(\x0b\x32\x10.gnn_assets.Node\x12\'\n\x0cneighborhood\x18\x02 \x01(\x0b\x32\x11.gnn_assets.Graph\"\x9f\x01\n\"SupervisedNodeClassificationSample\x12#\n\troot_node\x18\x01 \x01(\x0b\x32\x10.gnn_assets.Node\x12\'\n\x0cneighborhood\x18\x02 \x01(\x0b\x32\x11.gnn_assets.Graph\x12+\n\x10root_node_labels\x18\x03 \x03(\x0b\x32\x11.gnn_assets.Label\"c\n\x0bPackedNodes\x12\x1b\n\x13\x63ondensed_node_type\x18\x01 \x01(\r\x12\x10\n\x08node_ids\x18\x02 \x01(\x0c\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x01(\x0c\x12\x13\n\x0b\x66\x65\x61ture_dim\x18\x04 \x01(\r\"V\n\x0bPackedEdges\x12\x1b\n\x13\x63ondensed_edge_type\x18\x01 \x01(\r\x12\x14\n\x0csrc_node_ids\x18\x02 \x01(\x0c\x12\x14\n\x0c\x64st_node_ids\x18\x03 \x01(\x0c\"\xd3\x01\n\x12PackedNeighborhood\x12\r\n\x05magic\x18\x01 \x01(\x07\x12\x14\n\x0croot_node_id\x18\x02 \x01(\x04\x12 \n\x18root_condensed_node_type\x18\x03 \x01(\r\x12&\n\x05nodes\x18\x04 \x03(\x0b\x32\x17.gnn_assets.PackedNodes\x12&\n\x05\x65\x64ges\x18\x05 \x03(\x0b\x32\x17.gnn_assets.PackedEdges\x12\x17\n\nroot_label\x18\x06 \x01(\x05H\x00\x88\x01\x01\x42\r\n\x0b_root_labelb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.gnn_assets/proto/training_samples_schema.proto\x12\ngnn_assets\x1a#gnn_assets/proto/graph_schema.proto\"*\n\x05Label\x12\x12\n\nlabel_type\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\x05\"f\n\x16RootedNodeNeighborhood\x12#\n\troot_node\x18\x01 \x01(\x0b\x32\x10.gnn_assets.Node\x12\'\n\x0cneighborhood\x18\x02 \x01(\x0b\x32\x11.gnn_assets.Graph\"\x9f\x01\n\"SupervisedNodeClassificationSample\x12#\n\troot_node\x18\x01 \x01(\x0b\x32\x10.gnn_assets.Node\x12\'\n\x0cneighborhood\x18\x02 \x01(\x0b\x32\x11.gnn_assets.Graph\x12+\n\x10root_node_labels\x18\x03 \x03(\x0b\x32\x11.gnn_assets.Label\"\x93\x01\n\x12PackedNeighborhood\x12\r\n\x05magic\x18\x01 \x01(\x07\x12\x14\n\x0croot_node_id\x18\x02 \x01(\x04\x12 \n\x18root_condensed_node_type\x18\x03 \x01(\r\x12\x17\n\nroot_label\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06\x61rrays\x18\x05 \x01(\x0c\x42\r\n\x0b_root_labelb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,10 +38,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROOTEDNODENEIGHBORHOOD']._serialized_end=245
   _globals['_SUPERVISEDNODECLASSIFICATIONSAMPLE']._serialized_start=248
   _globals['_SUPERVISEDNODECLASSIFICATIONSAMPLE']._serialized_end=407
-  _globals['_PACKEDNODES']._serialized_start=409
-  _globals['_PACKEDNODES']._serialized_end=508
-  _globals['_PACKEDEDGES']._serialized_start=510
-  _globals['_PACKEDEDGES']._serialized_end=596
-  _globals['_PACKEDNEIGHBORHOOD']._serialized_start=599
-  _globals['_PACKEDNEIGHBORHOOD']._serialized_end=810
+  _globals['_PACKEDNEIGHBORHOOD']._serialized_start=410
+  _globals['_PACKEDNEIGHBORHOOD']._serialized_end=557
 # @@protoc_insertion_point(module_scope)

@@ -33,40 +33,16 @@ class SupervisedNodeClassificationSample(_message.Message):
     root_node_labels: _containers.RepeatedCompositeFieldContainer[Label]
     def __init__(self, root_node: _Optional[_Union[_graph_schema_pb2.Node, _Mapping]] = ..., neighborhood: _Optional[_Union[_graph_schema_pb2.Graph, _Mapping]] = ..., root_node_labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ...) -> None: ...
 
-class PackedNodes(_message.Message):
-    __slots__ = ("condensed_node_type", "node_ids", "features", "feature_dim")
-    CONDENSED_NODE_TYPE_FIELD_NUMBER: _ClassVar[int]
-    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
-    FEATURES_FIELD_NUMBER: _ClassVar[int]
-    FEATURE_DIM_FIELD_NUMBER: _ClassVar[int]
-    condensed_node_type: int
-    node_ids: bytes
-    features: bytes
-    feature_dim: int
-    def __init__(self, condensed_node_type: _Optional[int] = ..., node_ids: _Optional[bytes] = ..., features: _Optional[bytes] = ..., feature_dim: _Optional[int] = ...) -> None: ...
-
-class PackedEdges(_message.Message):
-    __slots__ = ("condensed_edge_type", "src_node_ids", "dst_node_ids")
-    CONDENSED_EDGE_TYPE_FIELD_NUMBER: _ClassVar[int]
-    SRC_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
-    DST_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
-    condensed_edge_type: int
-    src_node_ids: bytes
-    dst_node_ids: bytes
-    def __init__(self, condensed_edge_type: _Optional[int] = ..., src_node_ids: _Optional[bytes] = ..., dst_node_ids: _Optional[bytes] = ...) -> None: ...
-
 class PackedNeighborhood(_message.Message):
-    __slots__ = ("magic", "root_node_id", "root_condensed_node_type", "nodes", "edges", "root_label")
+    __slots__ = ("magic", "root_node_id", "root_condensed_node_type", "root_label", "arrays")
     MAGIC_FIELD_NUMBER: _ClassVar[int]
     ROOT_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ROOT_CONDENSED_NODE_TYPE_FIELD_NUMBER: _ClassVar[int]
-    NODES_FIELD_NUMBER: _ClassVar[int]
-    EDGES_FIELD_NUMBER: _ClassVar[int]
     ROOT_LABEL_FIELD_NUMBER: _ClassVar[int]
+    ARRAYS_FIELD_NUMBER: _ClassVar[int]
     magic: int
     root_node_id: int
     root_condensed_node_type: int
-    nodes: _containers.RepeatedCompositeFieldContainer[PackedNodes]
-    edges: _containers.RepeatedCompositeFieldContainer[PackedEdges]
     root_label: int
-    def __init__(self, magic: _Optional[int] = ..., root_node_id: _Optional[int] = ..., root_condensed_node_type: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[PackedNodes, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[PackedEdges, _Mapping]]] = ..., root_label: _Optional[int] = ...) -> None: ...
+    arrays: bytes
+    def __init__(self, magic: _Optional[int] = ..., root_node_id: _Optional[int] = ..., root_condensed_node_type: _Optional[int] = ..., root_label: _Optional[int] = ..., arrays: _Optional[bytes] = ...) -> None: ...

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from gnn_assets.graph.codec import Neighborhood, SampleDecodeError, SampleDecoder, decode_gigl, decode_packed, encode_gigl, encode_packed
+from gnn_assets.graph.codec import PACKED_NEIGHBORHOOD_MAGIC, Neighborhood, SampleDecodeError, SampleDecoder, decode_gigl, decode_packed, encode_gigl, encode_packed
 from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, SampleEncoding
 from gnn_assets.proto.graph_schema_pb2 import Graph, Node
-from gnn_assets.proto.training_samples_schema_pb2 import RootedNodeNeighborhood
+from gnn_assets.proto.training_samples_schema_pb2 import PackedNeighborhood, RootedNodeNeighborhood
 
 ENDS = {0: (0, 1), 1: (1, 0)}
 
@@ -54,11 +54,11 @@ def test_inconsistent_samples_are_refused():
     decoder = SampleDecoder(SampleEncoding.PACKED, labeled=False, root_node_type=0, edge_endpoint_types=ENDS)
     sample = _sample()
     sample.edges[0] = (np.array([9]), np.array([77]))  # destination 77 is not a node of the sample
-    with pytest.raises(SampleDecodeError, match="edge destination is not among the sample's nodes"):
+    with pytest.raises(SampleDecodeError, match="node type 1: the root or an edge endpoint is not among the sample's nodes"):
         decoder(encode_packed(sample))
     sample = _sample()
     sample.root_node_id = 5
-    with pytest.raises(SampleDecodeError, match="root node 5 is not among"):
+    with pytest.raises(SampleDecodeError, match="node type 0: the root or an edge endpoint is not among"):
         decoder(encode_packed(sample))
 
 
@@ -69,3 +69,21 @@ def test_a_gigl_sample_with_the_root_only_in_root_node_decodes():
     decoded = decode_gigl(message.SerializeToString(), labeled=False)
     assert decoded.node_ids[0].tolist() == [1, 3]
     assert decoded.features[0].ravel().tolist() == [1.0, 2.0]
+
+
+def test_unsorted_node_ids_from_other_writers_are_still_checked():
+    decoder = SampleDecoder(SampleEncoding.PACKED, labeled=False, root_node_type=0, edge_endpoint_types=ENDS)
+    sample = _sample()
+    sample.node_ids[0] = np.array([9, 4])  # unsorted, valid
+    assert decoder(encode_packed(sample)).root_node_id == 4
+    sample.edges[1] = (np.array([2, 2]), np.array([4, 8]))  # 8 is not a node
+    with pytest.raises(SampleDecodeError, match="node type 0: the root or an edge endpoint is not among"):
+        decoder(encode_packed(sample))
+
+
+def test_packed_header_that_does_not_fit_the_arrays_is_refused():
+    arrays = PackedNeighborhood.FromString(encode_packed(_sample())).arrays
+    for changed, error in ((arrays + b"\0" * 4, "arrays hold .* bytes, the header describes"), (arrays[:-4], "do not match their header")):
+        message = PackedNeighborhood(magic=PACKED_NEIGHBORHOOD_MAGIC, root_node_id=4, arrays=changed)
+        with pytest.raises(SampleDecodeError, match=error):
+            decode_packed(message.SerializeToString())

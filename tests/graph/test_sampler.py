@@ -75,3 +75,10 @@ def test_floyd_draws_distinct_positions_uniformly():
     assert chosen.min() >= 0 and chosen.max() <= 9
     counts = np.bincount(chosen.ravel(), minlength=10) / chosen.size
     assert np.abs(counts - 0.1).max() < 0.01
+
+
+def test_sample_node_ids_are_sorted_per_type(typed):
+    chunk = NeighborSampler(typed, [5, 5]).sample("user", np.arange(30), np.random.default_rng(2))
+    for sample in neighborhoods(typed, "user", chunk):
+        for ids in sample.node_ids.values():
+            assert (np.diff(ids) > 0).all()
