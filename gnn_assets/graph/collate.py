@@ -44,8 +44,25 @@ class GraphTypes:
         return len(self.node_types) > 1 or len(self.edge_types) > 1
 
 
-def _concat(arrays: list[np.ndarray], dtype, shape_tail: tuple[int, ...] = ()) -> np.ndarray:
-    return np.concatenate(arrays) if arrays else np.zeros((0, *shape_tail), dtype)
+def _unique_with_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted unique values, index of each value's first occurrence, inverse), by one sort.
+
+    np.unique does the same but, for int64, several times slower (numpy 2.4).
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.ones(len(values), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    inverse = np.empty(len(values), dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], order[first], inverse
+
+
+def _unique_sorted(values: np.ndarray) -> np.ndarray:
+    ordered = np.sort(values)
+    keep = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def collate(samples: Sequence[Neighborhood], types: GraphTypes) -> CollatedBatch:
@@ -54,26 +71,32 @@ def collate(samples: Sequence[Neighborhood], types: GraphTypes) -> CollatedBatch
     root_type = samples[0].root_node_type
     node_ids: dict[int, np.ndarray] = {}
     features: dict[int, np.ndarray] = {}
+    inverse: dict[int, np.ndarray] = {}  # position in the concatenation -> position in the batch
+    offsets: dict[int, np.ndarray] = {}  # where each sample's nodes start in the concatenation
     for t in range(len(types.node_types)):
-        ids = [s.node_ids[t] for s in samples if t in s.node_ids]
-        if not ids:
+        present = [s for s in samples if t in s.node_ids]
+        if not present:
             continue
-        all_ids = np.concatenate(ids)
-        unique, first = np.unique(all_ids, return_index=True)
-        x = np.concatenate([s.features[t] for s in samples if t in s.node_ids])
-        node_ids[t], features[t] = unique, x[first]
+        counts = np.fromiter((len(s.node_ids[t]) if t in s.node_ids else 0 for s in samples), np.int64, len(samples))
+        offsets[t] = np.cumsum(counts) - counts
+        node_ids[t], first, inverse[t] = _unique_with_inverse(np.concatenate([s.node_ids[t] for s in present]))
+        features[t] = np.concatenate([s.features[t] for s in present])[first]
 
     edge_index: dict[int, np.ndarray] = {}
-    for t, (src_name, _, dst_name) in enumerate(types.edge_types):
-        src = _concat([s.edges[t][0] for s in samples if t in s.edges], np.int64)
-        dst = _concat([s.edges[t][1] for s in samples if t in s.edges], np.int64)
-        if len(src) == 0:
+    for e, (src_name, _, dst_name) in enumerate(types.edge_types):
+        rows = [i for i, s in enumerate(samples) if e in s.edges and len(s.edges[e][0])]
+        if not rows:
             continue
-        src_type, dst_type = types.node_types.index(src_name), types.node_types.index(dst_name)
-        local = np.stack([np.searchsorted(node_ids[src_type], src), np.searchsorted(node_ids[dst_type], dst)])
-        # Ids are below 2**32 (GiGL's uint32 node ids), so one int64 key identifies a local pair.
-        keys = np.unique(local[0] << 32 | local[1])
-        edge_index[t] = np.stack([keys >> 32, keys & 0xFFFFFFFF])
+        counts = np.fromiter((len(samples[i].edges[e][0]) for i in rows), np.int64, len(rows))
+        ends = []
+        for side, name in ((0, src_name), (1, dst_name)):
+            t = types.node_types.index(name)
+            local = np.concatenate([samples[i].edges[e][side] for i in rows]).astype(np.int64)
+            ends.append(inverse[t][local + np.repeat(offsets[t][rows], counts)])
+        # Batch positions are below 2**32, so one int64 key identifies an edge; duplicates from
+        # overlapping neighbourhoods collapse to one.
+        keys = _unique_sorted(ends[0] << 32 | ends[1])
+        edge_index[e] = np.stack([keys >> 32, keys & 0xFFFFFFFF])
 
     roots = np.fromiter((s.root_node_id for s in samples), np.int64, len(samples))
     labels = np.fromiter((-1 if s.label is None else s.label for s in samples), np.int64, len(samples))

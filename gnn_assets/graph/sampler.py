@@ -22,7 +22,7 @@ import numpy as np
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind
-from gnn_assets.graph.codec import Neighborhood, encode_gigl, encode_packed
+from gnn_assets.graph.codec import Neighborhood, edge_endpoint_types, encode_gigl, encode_packed
 from gnn_assets.graph.enumeration import EdgeTypeKey, EnumeratedGraph, check_same_graph, read_enumerated_graph
 from gnn_assets.graph.tfrecord import write_record
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
@@ -154,6 +154,16 @@ def neighborhoods(graph: EnumeratedGraph, root_type: str, chunk: SampledChunk) -
     bounds = np.arange(n + 1)
     node_cuts = {t: np.searchsorted(chunk.nodes[t][0], bounds) for t in node_types}
     edge_cuts = {key: np.searchsorted(chunk.edges[key][0], bounds) for key in edge_types}
+    # Nodes are sorted by (owner, id), so an endpoint's position in its sample is its rank among
+    # the chunk's (owner, id) keys minus where its owner's nodes start.
+    node_keys = {t: chunk.nodes[t][0] * graph.num_nodes(t) + chunk.nodes[t][1] for t in node_types}
+    positions = {}
+    for key in edge_types:
+        owner, src, dst = chunk.edges[key]
+        positions[key] = tuple(
+            (np.searchsorted(node_keys[t], owner * graph.num_nodes(t) + ends) - node_cuts[t][owner]).astype(np.int32)
+            for t, ends in ((key[0], src), (key[2], dst))
+        )
     # Gather every node's features once for the chunk, then slice per root.
     gathered = {t: graph.features[t][chunk.nodes[t][1]] for t in node_types}
     labels = graph.labels[root_type][chunk.roots]
@@ -168,7 +178,7 @@ def neighborhoods(graph: EnumeratedGraph, root_type: str, chunk: SampledChunk) -
         for c, key in enumerate(edge_types):
             a, b = edge_cuts[key][i], edge_cuts[key][i + 1]
             if b > a:
-                edges[c] = (chunk.edges[key][1][a:b], chunk.edges[key][2][a:b])
+                edges[c] = (positions[key][0][a:b], positions[key][1][a:b])
         label = int(labels[i]) if labels[i] >= 0 else None
         yield Neighborhood(int(chunk.roots[i]), root_condensed, node_ids, features, edges, label)
 
@@ -221,7 +231,8 @@ def sample_job(config: TaskConfig, resources: Resources, progress: Callable[[str
     sampler = NeighborSampler(graph, config.fanout)
     classification = config.task_kind is TaskKind.NODE_CLASSIFICATION
     if config.sample_encoding == SampleEncoding.GIGL_PROTO:
-        encode = functools.partial(encode_gigl, labeled=classification)
+        endpoints = edge_endpoint_types(graph.node_types, graph.edge_types)
+        encode = functools.partial(encode_gigl, endpoints=endpoints, labeled=classification)
     else:
         encode = encode_packed
     reports = {}

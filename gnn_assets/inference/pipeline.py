@@ -22,7 +22,7 @@ from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind
-from gnn_assets.graph.codec import SampleDecoder
+from gnn_assets.graph.codec import SampleDecoder, edge_endpoint_types
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
 from gnn_assets.inference.runners import pipeline_options
 
@@ -129,13 +129,11 @@ def _count_rows(node_type: str):
 
 
 def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str) -> None:
-    types = config.node_types
-    ends = {i: (types.index(src), types.index(dst)) for i, (src, _, dst) in enumerate(config.edge_types)}
     decoder = SampleDecoder(
         encoding=config.sample_encoding,
         labeled=config.task_kind is TaskKind.NODE_CLASSIFICATION,
-        root_node_type=types.index(node_type),
-        edge_endpoint_types=ends,
+        root_node_type=config.node_types.index(node_type),
+        edge_endpoint_types=edge_endpoint_types(config.node_types, config.edge_types),
     )
     handler = KeyedModelHandler(
         GnnModelHandler(config.to_yaml(), config.uri, node_type, config.inference_batch_size)

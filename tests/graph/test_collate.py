@@ -7,8 +7,11 @@ HOMOGENEOUS = GraphTypes(["n"], [("n", "e", "n")], [1])
 
 
 def _sample(root, nodes, edges):
+    """edges as (src id, dst id) pairs, stored as positions into nodes."""
     ids = np.array(nodes)
-    return Neighborhood(root, 0, {0: ids}, {0: ids.astype(np.float32)[:, None]}, {0: (np.array([s for s, _ in edges]), np.array([d for _, d in edges]))})
+    src = np.array([nodes.index(s) for s, _ in edges])
+    dst = np.array([nodes.index(d) for _, d in edges])
+    return Neighborhood(root, 0, {0: ids}, {0: ids.astype(np.float32)[:, None]}, {0: (src, dst)})
 
 
 def test_overlapping_neighborhoods_are_merged_once():
