@@ -30,3 +30,7 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Ratios measured side by side in one run: writes benchmarks/results/latest.{json,md}.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import CONFIGS, write_local_resources
+from tests.conftest import CONFIGS, prepare_job, write_local_resources
 
 GNN_ASSETS = [sys.executable, "-m", "gnn_assets.cli"]
 INFERENCE = [sys.executable, "-m", "gnn_assets.inference"]
@@ -65,3 +67,21 @@ def test_cli_fails_with_a_clear_message(tmp_path):
     no_model = _run([*INFERENCE, "--job_name", "nothing-yet", *base], ok=False)
     assert no_model.returncode == 1 and "models/demo_node_classification/nothing-yet.pt cannot be read" in no_model.stderr
     assert "Traceback" not in no_model.stderr
+
+
+@pytest.mark.slow
+def test_terminating_the_cli_stops_the_beam_job(tmp_path, small_homogeneous_graph):
+    """Dagster stops a run by terminating the Pipes subprocess: the job must stop and report nothing."""
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"inferencerConfig.inferenceBatchSize": 1})
+    process = subprocess.Popen(
+        [*INFERENCE, "--job_name", job.job_name, "--task_config_uri", job.task_config_uri, "--resource_config_uri", job.resources.uri],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    for line in process.stdout:
+        if "running Beam job" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not os.path.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_result_uri)

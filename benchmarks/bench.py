@@ -1,0 +1,345 @@
+"""`make bench`: the inference path measured side by side against the bare model forward.
+
+Everything is measured in one run on this machine, so the ratios hold on any machine. The
+graph is the homogeneous demo generator scaled up (125,000 papers, about 1,000,000 edges);
+the model a 2-layer GraphSAGE (hidden 256) over 2 hops sampled with fanout [10, 10].
+
+    python -m benchmarks.bench [--size full|tiny] [--out benchmarks/results]
+
+Memory is measured in child processes (their peak RSS as the kernel reports it), so one
+measurement cannot inflate another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+RESULTS = Path(__file__).resolve().parent / "results"  # not in git: each machine writes its own
+JOB = "bench"
+
+
+@dataclass(frozen=True)
+class Size:
+    num_nodes: int
+    rss_samples: tuple[int, int]  # peak_rss_growth compares the Beam job at these sample counts
+    gigl_samples: int
+
+
+SIZES = {
+    "full": Size(num_nodes=125_000, rss_samples=(100_000, 500_000), gigl_samples=5_000),
+    "tiny": Size(num_nodes=2_000, rss_samples=(500, 2_500), gigl_samples=200),
+}
+BATCH_SIZE = 512
+TASK = {
+    "taskMetadata": {
+        "nodeAnchorBasedLinkPredictionTaskMetadata": {
+            "supervisionEdgeTypes": [{"srcNodeType": "paper", "relation": "cites", "dstNodeType": "paper"}]
+        }
+    },
+    "graphMetadata": {
+        "nodeTypes": ["paper"],
+        "edgeTypes": [{"srcNodeType": "paper", "relation": "cites", "dstNodeType": "paper"}],
+    },
+    "inferencerConfig": {
+        "inferencerClsPath": "gnn_assets.inference.task_specs.NodeAnchorBasedLinkPredictionTaskSpec",
+        "inferencerArgs": {"hid_dim": "256", "out_dim": "256", "num_layers": "2"},
+        "inferenceBatchSize": BATCH_SIZE,
+    },
+    "gnnAssetsConfig": {"graphName": "bench", "sampler": {"fanout": [10, 10], "seed": "1"}},
+}
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _deployment(workdir: Path):
+    from gnn_assets.config.resource_config import load_resource_config
+    from gnn_assets.config.task_config import load_task_config
+
+    return load_resource_config(str(workdir / "resources.yaml")), load_task_config(str(workdir / "bench_task.yaml"))
+
+
+def _frozen(workdir: Path, job: str):
+    from gnn_assets.config.task_config import freeze_task_config, write_frozen_config
+
+    resources, template = _deployment(workdir)
+    frozen = freeze_task_config(template, resources, job)
+    write_frozen_config(frozen)
+    return resources, frozen
+
+
+def _run_child(args: list[str]) -> tuple[dict, float]:
+    """Run `python -m benchmarks.bench <args>`; returns its JSON output and its peak RSS in MB."""
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.bench", *args], stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"benchmark child {args[0]} failed with status {status}")
+    return json.loads(output), usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+# --- children: each runs in a process of its own -------------------------------------------
+
+
+def child_sample(workdir: Path) -> dict:
+    """Sample every root of the 1M-edge graph for the throughput job."""
+    from gnn_assets.graph.sampler import sample_job
+
+    resources, frozen = _frozen(workdir, JOB)
+    reports = sample_job(frozen, resources, progress=lambda _: None)
+    roots = sum(r.roots for r in reports.values())
+    seconds = sum(r.seconds for r in reports.values())
+    return {"roots": roots, "seconds": seconds}
+
+
+def child_sample_repeated(workdir: Path, job: str, count: int) -> dict:
+    """Samples for `count` roots (cycling over the graph's nodes) under another job's prefix."""
+    from gnn_assets.graph.codec import encode_packed
+    from gnn_assets.graph.enumeration import read_enumerated_graph
+    from gnn_assets.graph.sampler import NeighborSampler, write_samples
+
+    resources, frozen = _frozen(workdir, job)
+    graph = read_enumerated_graph(resources.layout.enumerated_graph_dir(frozen.graph_name))
+    roots = np.arange(count, dtype=np.int64) % graph.num_nodes("paper")
+    report = write_samples(
+        NeighborSampler(graph, frozen.fanout), "paper", roots, frozen.sample_prefixes("paper")[0], encode_packed,
+        seed=frozen.sampler_seed, progress=lambda _: None,
+    )
+    return {"roots": report.roots}
+
+
+def child_pipeline(workdir: Path, job: str) -> dict:
+    from gnn_assets.inference.pipeline import run_inference_job
+
+    resources, frozen = _frozen(workdir, job)
+    started = time.perf_counter()
+    result = run_inference_job(frozen, resources, progress=lambda _: None)
+    return {"samples": result.outputs["paper"].samples, "seconds": time.perf_counter() - started}
+
+
+# --- measurements in the main process ----------------------------------------------------
+
+
+def _records(frozen) -> list[bytes]:
+    from gnn_assets import storage
+    from gnn_assets.graph.tfrecord import iter_records
+
+    return [r for path in storage.glob(frozen.sample_prefixes("paper")[0] + "*.tfrecord") for r in iter_records(storage.read_bytes(path))]
+
+
+def measure_decode_collate_forward(frozen, records: list[bytes]) -> dict:
+    """Per batch of BATCH_SIZE records: decode + collate timed, then the forward on that batch timed."""
+    import torch
+
+    from gnn_assets.graph.codec import SampleDecoder, edge_endpoint_types
+    from gnn_assets.graph.collate import collate
+    from gnn_assets.inference.protocol import load_inferencer
+    from gnn_assets.inference.task_specs import graph_types
+
+    types = graph_types(frozen)
+    decoder = SampleDecoder(frozen.sample_encoding, False, 0, edge_endpoint_types(frozen.node_types, frozen.edge_types))
+    inferencer = load_inferencer(frozen)
+    device = torch.device("cpu")
+    prepare = forward = 0.0
+    for start in range(0, len(records), BATCH_SIZE):
+        t0 = time.perf_counter()
+        batch = collate([decoder(r) for r in records[start : start + BATCH_SIZE]], types)
+        t1 = time.perf_counter()
+        inferencer.infer_batch(batch, device)
+        t2 = time.perf_counter()
+        prepare += t1 - t0
+        forward += t2 - t1
+    return {"decode_collate_per_s": len(records) / prepare, "forward_per_s": len(records) / forward}
+
+
+def measure_gigl_vs_packed(frozen, records: list[bytes]) -> dict:
+    from gnn_assets.graph.codec import SampleDecoder, edge_endpoint_types, encode_gigl
+    from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
+
+    endpoints = edge_endpoint_types(frozen.node_types, frozen.edge_types)
+    packed = SampleDecoder(SampleEncoding.PACKED, False, 0, endpoints)
+    gigl = SampleDecoder(SampleEncoding.GIGL_PROTO, False, 0, endpoints)
+    gigl_records = [encode_gigl(packed(r), endpoints, labeled=False) for r in records]
+    rates = {}
+    for name, decoder, data in (("packed", packed, records), ("gigl", gigl, gigl_records)):
+        started = time.perf_counter()
+        for r in data:
+            decoder(r)
+        rates[name] = len(data) / (time.perf_counter() - started)
+    return {"packed_decode_per_s": rates["packed"], "gigl_decode_per_s": rates["gigl"]}
+
+
+def prepare(workdir: Path, size: Size) -> None:
+    from gnn_assets.graph.demo import generate_homogeneous_demo_graph
+    from gnn_assets.graph.enumeration import enumerate_graph_source
+    from gnn_assets.graph.source import write_graph_source
+
+    (workdir / "resources.yaml").write_text(
+        "storage: {root: data, modelRoot: models}\nlocalRunner: {runningMode: in_memory, numWorkers: 1}\nduckdb: {}\n"
+    )
+    (workdir / "bench_task.yaml").write_text(yaml.safe_dump(TASK))
+    resources, template = _deployment(workdir)
+    source = generate_homogeneous_demo_graph(size.num_nodes)
+    write_graph_source(resources.layout.graph_source_dir(template.graph_name), source)
+    enumerate_graph_source(resources.layout, template.graph_name)
+    _say(f"graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges")
+
+
+def run(size_name: str, out_dir: Path) -> dict:
+    import torch
+
+    from gnn_assets.inference.task_specs import write_untrained_model
+
+    size = SIZES[size_name]
+    with tempfile.TemporaryDirectory(prefix="gnn-bench-") as tmp:
+        workdir = Path(tmp)
+        prepare(workdir, size)
+        sampled, sampler_rss = _run_child(["_sample", str(workdir)])
+        _say(f"sampler: {sampled['roots']:,} roots in {sampled['seconds']:.1f}s, peak RSS {sampler_rss:.0f} MB")
+        resources, frozen = _frozen(workdir, JOB)
+        write_untrained_model(frozen, seed=0)
+        records = _records(frozen)
+
+        torch.manual_seed(0)
+        throughput = measure_decode_collate_forward(frozen, records)
+        _say(f"decode+collate {throughput['decode_collate_per_s']:,.0f}/s, forward {throughput['forward_per_s']:,.0f}/s")
+        # In this process, as the forward was: same torch threads, same machine state.
+        pipeline_per_s = (lambda r: r["samples"] / r["seconds"])(child_pipeline(workdir, JOB))
+        _say(f"Beam job {pipeline_per_s:,.0f}/s")
+        codecs = measure_gigl_vs_packed(frozen, records[: size.gigl_samples])
+        _say(f"decode: packed {codecs['packed_decode_per_s']:,.0f}/s, GiGL layout {codecs['gigl_decode_per_s']:,.0f}/s")
+        del records
+
+        rss = {}
+        for count in size.rss_samples:
+            job_name = f"rss-{count}"
+            write_untrained_model(_frozen(workdir, job_name)[1], seed=0)
+            _run_child(["_sample_repeated", str(workdir), job_name, str(count)])
+            result, rss[count] = _run_child(["_pipeline", str(workdir), job_name])
+            _say(f"Beam job on {result['samples']:,} samples: peak RSS {rss[count]:.0f} MB")
+
+    small, large = size.rss_samples
+    metrics = {
+        "pipeline_vs_forward": pipeline_per_s / throughput["forward_per_s"],
+        "decode_collate_vs_forward": throughput["decode_collate_per_s"] / throughput["forward_per_s"],
+        "gigl_layout_decode_vs_packed": codecs["gigl_decode_per_s"] / codecs["packed_decode_per_s"],
+        "sampler_roots_per_s": sampled["roots"] / sampled["seconds"],
+        "sampler_peak_rss_mb": sampler_rss,
+        "peak_rss_growth": rss[large] / rss[small],
+    }
+    return {
+        "size": size_name,
+        "metrics": metrics,
+        "measurements": {
+            "pipeline_samples_per_s": pipeline_per_s,
+            **throughput,
+            **codecs,
+            "sampler_roots": sampled["roots"],
+            f"beam_job_peak_rss_mb_at_{small}": rss[small],
+            f"beam_job_peak_rss_mb_at_{large}": rss[large],
+        },
+        "machine": _machine(),
+    }
+
+
+# Goals from the issue: (metric, comparison, bound); metrics without a goal are reported as is.
+GOALS = {
+    "pipeline_vs_forward": (">=", 0.8),
+    "decode_collate_vs_forward": (">=", 4.0),
+    "peak_rss_growth": ("<=", 1.1),
+}
+DESCRIPTIONS = {
+    "pipeline_vs_forward": "whole Beam job (read, decode, collate, forward, write) ÷ bare forward, samples/s",
+    "decode_collate_vs_forward": "decode + collate ÷ bare forward, samples/s",
+    "gigl_layout_decode_vs_packed": "decode of GiGL's layout ÷ decode of the packed encoding, samples/s",
+    "sampler_roots_per_s": "sampler on the 1M-edge graph, roots/s (sampling, encoding and writing)",
+    "sampler_peak_rss_mb": "sampler on the 1M-edge graph, peak RSS (MB)",
+    "peak_rss_growth": "Beam job peak RSS at the larger sample count ÷ at the smaller",
+}
+
+
+def _machine() -> dict:
+    import apache_beam
+    import dagster
+    import psutil
+    import pyarrow
+    import torch
+    import torch_geometric
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu_cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torch_geometric": torch_geometric.__version__,
+        "apache_beam": apache_beam.__version__,
+        "dagster": dagster.__version__,
+        "numpy": np.__version__,
+        "pyarrow": pyarrow.__version__,
+        "commit": commit.stdout.strip(),
+    }
+
+
+def markdown_table(result: dict) -> str:
+    lines = ["| metric | value | goal | what it measures |", "|---|---|---|---|"]
+    for name, value in result["metrics"].items():
+        goal = GOALS.get(name)
+        if goal:
+            met = value >= goal[1] if goal[0] == ">=" else value <= goal[1]
+            goal_text = f"{goal[0]} {goal[1]:g} ({'met' if met else 'not met'})"
+        else:
+            goal_text = ""
+        shown = f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+        lines.append(f"| `{name}` | {shown} | {goal_text} | {DESCRIPTIONS[name]} |")
+    machine = result["machine"]
+    lines.append("")
+    lines.append(
+        f"Measured {machine['date']} on {machine['cpu_cores']} cores, {machine['memory_gb']} GB "
+        f"(torch {machine['torch']}, {machine['torch_threads']} threads; Beam {machine['apache_beam']}), size `{result['size']}`."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    children = {"_sample": child_sample, "_sample_repeated": child_sample_repeated, "_pipeline": child_pipeline}
+    if argv and argv[0] in children:
+        workdir, *rest = argv[1:]
+        extra = [int(x) if x.isdigit() else x for x in rest]
+        print(json.dumps(children[argv[0]](Path(workdir), *extra)))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    result = run(args.size, args.out)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(result, indent=2) + "\n")  # metrics in table order
+    table = markdown_table(result)
+    (args.out / "latest.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The benchmark code runs end to end at a tiny size, so it cannot rot. No timing is asserted."""
+
+import json
+import subprocess
+import sys
+
+from benchmarks.bench import GOALS, markdown_table
+from tests.conftest import REPO
+
+
+def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "--size", "tiny", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert set(data["metrics"]) == {
+        "pipeline_vs_forward",
+        "decode_collate_vs_forward",
+        "gigl_layout_decode_vs_packed",
+        "sampler_roots_per_s",
+        "sampler_peak_rss_mb",
+        "peak_rss_growth",
+    }
+    assert all(value > 0 for value in data["metrics"].values())
+    assert data["machine"]["cpu_cores"] >= 1 and data["machine"]["torch"]
+    table = (tmp_path / "latest.md").read_text()
+    assert table == markdown_table(data) and table in result.stdout
+    for name in GOALS:
+        assert f"`{name}`" in table
