@@ -10,7 +10,30 @@ import io
 import os
 from dataclasses import dataclass
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+
+STORAGE_EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
+
+
+def _connect_anonymously_to_an_emulator() -> None:
+    """Against a GCS emulator (STORAGE_EMULATOR_HOST), skip Beam's credential lookup.
+
+    An emulator takes anonymous requests, which is what google-cloud-storage sends it when no
+    credentials are given; but Beam first looks for credentials with retries, about twenty
+    seconds in every process where there are none. Beam caches the outcome per process, so the
+    cache is filled with 'none found' up front (Beam is pinned; this touches its internals).
+    """
+    if os.environ.get(STORAGE_EMULATOR_ENV):
+        from apache_beam.internal.gcp import auth
+
+        with auth._Credentials._credentials_lock:
+            auth._Credentials._credentials = None
+            auth._Credentials._credentials_init = True
+
+
+_connect_anonymously_to_an_emulator()
 
 
 def is_remote(uri: str) -> bool:
@@ -95,3 +118,13 @@ def delete_tree(uri: str) -> None:
             FileSystems.delete(files)
     elif os.path.exists(uri):
         FileSystems.delete([uri])
+
+
+def write_parquet(uri: str, table: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    write_bytes(uri, buffer.getvalue())
+
+
+def read_parquet(uri: str) -> pa.Table:
+    return pq.read_table(io.BytesIO(read_bytes(uri)))

@@ -28,14 +28,17 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
 
 
-def write_local_resources(directory: Path, running_mode: str = "in_memory", num_workers: int = 1) -> Path:
+def write_local_resources(
+    directory: Path, running_mode: str = "in_memory", num_workers: int = 1, storage_root: str = "data"
+) -> Path:
+    """A resource config for the local runner; storage_root may be a gs:// prefix (the emulator's)."""
     path = directory / "resources.yaml"
     path.write_text(
         textwrap.dedent(
             f"""
-            storage: {{root: data, modelRoot: models}}
+            storage: {{root: '{storage_root}', modelRoot: models}}
             localRunner: {{runningMode: {running_mode}, numWorkers: {num_workers}}}
-            duckdb: {{path: warehouse.duckdb}}
+            duckdb: {{path: '{directory / "warehouse.duckdb"}'}}
             """
         )
     )
@@ -73,11 +76,12 @@ def prepare_job(
     *,
     model_seed: int = 0,
     running_mode: str = "in_memory",
+    storage_root: str = "data",
     **overrides,
 ) -> PreparedJob:
     """Graph source -> enumeration (+ mapping tables) -> samples -> untrained model, in a fresh deployment."""
     workers = 2 if running_mode == "multi_processing" else 1
-    resources = load_resource_config(str(write_local_resources(directory, running_mode, workers)))
+    resources = load_resource_config(str(write_local_resources(directory, running_mode, workers, storage_root)))
     task_uri = str(write_task_config(directory, base, **overrides))
     template = load_task_config(task_uri)
     write_graph_source(resources.layout.graph_source_dir(template.graph_name), source)
@@ -128,14 +132,14 @@ def execution_events(result, event_type: str):
     return [e for e in result.all_events if e.event_type_value == event_type]
 
 
-def make_deployment(root: Path) -> Deployment:
+def make_deployment(root: Path, storage_root: str = "data") -> Deployment:
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     configs = root / "configs"
     configs.mkdir()
     shutil.copy(CONFIGS / f"{TASK}.yaml", configs)
-    resource_config = write_local_resources(root)
+    resource_config = write_local_resources(root, storage_root=storage_root)
     instance = DagsterInstance.from_config(str(home))
     return Deployment(home, resource_config, configs, load_resource_config(str(resource_config)), instance)
 
@@ -159,3 +163,73 @@ def materialized(deployment):
         instance=deployment.instance, partition_key=PARTITION, raise_on_error=False
     )
     return result, frozen
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process, what: str, timeout: float = 60) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"{what} did not start: {process.stderr.read()[-2000:] if process.stderr else ''}")
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """gcp-storage-emulator on loopback; STORAGE_EMULATOR_HOST points every process at it.
+
+    Yields a function that creates a fresh bucket and returns its gs:// URI.
+    """
+    import itertools
+    import os
+    import subprocess
+    import sys
+
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage as gcs
+
+    port = free_port()
+    emulator = os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator")
+    process = subprocess.Popen(
+        [emulator, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_port(port, process, "gcp-storage-emulator")
+    host = f"http://127.0.0.1:{port}"
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = host
+    from gnn_assets import storage
+
+    storage._connect_anonymously_to_an_emulator()
+    client = gcs.Client(project="test", credentials=AnonymousCredentials())
+    counter = itertools.count()
+
+    def new_bucket() -> str:
+        name = f"gnn-test-{next(counter)}"
+        client.create_bucket(name)
+        return f"gs://{name}"
+
+    yield new_bucket
+    process.terminate()
+    process.wait(timeout=10)
+    if previous is None:
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = previous

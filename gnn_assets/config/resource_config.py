@@ -59,6 +59,8 @@ def load_resource_config(uri: str) -> Resources:
     warehouse = proto.WhichOneof("warehouse")
     if warehouse is None:
         errors.append("one of duckdb or bigquery is required")
+    elif warehouse == "duckdb" and storage.is_remote(proto.storage.root) and not os.path.isabs(proto.duckdb.path):
+        errors.append("duckdb.path: with a remote storage.root, DuckDB needs an absolute local file path")
     elif warehouse == "bigquery":
         for field in ("project", "dataset"):
             if not getattr(proto.bigquery, field):

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from gnn_assets import storage
 from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
-from gnn_assets.graph.source import GraphSource, GraphSourceError, read_graph_source, read_parquet, write_parquet
+from gnn_assets.graph.source import GraphSource, GraphSourceError, read_graph_source
 from gnn_assets.warehouse import tables
 from gnn_assets.proto.gbml_config_pb2 import PreprocessedMetadata
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
@@ -129,10 +129,10 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
                 "label": pa.array(graph.labels[node_type]),
             }
         )
-        write_parquet(storage.join(directory, f"nodes_{node_type}.parquet"), table)
-        write_parquet(mapping_uri(directory, node_type), mappings[node_type])
+        storage.write_parquet(storage.join(directory, f"nodes_{node_type}.parquet"), table)
+        storage.write_parquet(mapping_uri(directory, node_type), mappings[node_type])
     for (_, relation, _), (src, dst) in graph.edges.items():
-        write_parquet(storage.join(directory, f"edges_{relation}.parquet"), pa.table({"src": src, "dst": dst}))
+        storage.write_parquet(storage.join(directory, f"edges_{relation}.parquet"), pa.table({"src": src, "dst": dst}))
 
 
 def read_enumerated_graph(directory: str) -> EnumeratedGraph:
@@ -142,12 +142,12 @@ def read_enumerated_graph(directory: str) -> EnumeratedGraph:
     metadata = load_yaml(metadata_uri, GraphMetadata())
     features, labels, edges = {}, {}, {}
     for node_type in metadata.node_types:
-        table = read_parquet(storage.join(directory, f"nodes_{node_type}.parquet"))
+        table = storage.read_parquet(storage.join(directory, f"nodes_{node_type}.parquet"))
         column = table["features"].combine_chunks()
         features[node_type] = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
         labels[node_type] = table["label"].to_numpy()
     for e in metadata.edge_types:
-        table = read_parquet(storage.join(directory, f"edges_{e.relation}.parquet"))
+        table = storage.read_parquet(storage.join(directory, f"edges_{e.relation}.parquet"))
         edges[(e.src_node_type, e.relation, e.dst_node_type)] = (table["src"].to_numpy(), table["dst"].to_numpy())
     return EnumeratedGraph(metadata, features, labels, edges)
 

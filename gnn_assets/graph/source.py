@@ -9,11 +9,9 @@ Messages flow along edges from src to dst.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from gnn_assets import storage
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
@@ -53,20 +51,9 @@ class GraphSource:
         raise GraphSourceError(f"edge_type {relation!r} is not in graph_metadata.yaml")
 
 
-def write_parquet(uri: str, table: pa.Table) -> None:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    storage.write_bytes(uri, buffer.getvalue())
-
-
-def read_parquet(uri: str) -> pa.Table:
-    with storage.open_read(uri) as f:
-        return pq.read_table(io.BytesIO(f.read()))
-
-
 def write_graph_source(directory: str, source: GraphSource) -> None:
-    write_parquet(storage.join(directory, "nodes.parquet"), source.nodes.cast(NODES_SCHEMA))
-    write_parquet(storage.join(directory, "edges.parquet"), source.edges.cast(EDGES_SCHEMA))
+    storage.write_parquet(storage.join(directory, "nodes.parquet"), source.nodes.cast(NODES_SCHEMA))
+    storage.write_parquet(storage.join(directory, "edges.parquet"), source.edges.cast(EDGES_SCHEMA))
     storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(source.metadata))
 
 
@@ -75,8 +62,8 @@ def read_graph_source(directory: str) -> GraphSource:
     if not storage.exists(metadata_uri):
         raise GraphSourceError(f"{directory}: no graph source here (graph_metadata.yaml is missing)")
     metadata = load_yaml(metadata_uri, GraphMetadata())
-    nodes = read_parquet(storage.join(directory, "nodes.parquet"))
-    edges = read_parquet(storage.join(directory, "edges.parquet"))
+    nodes = storage.read_parquet(storage.join(directory, "nodes.parquet"))
+    edges = storage.read_parquet(storage.join(directory, "edges.parquet"))
     for table, schema, name in ((nodes, NODES_SCHEMA, "nodes.parquet"), (edges, EDGES_SCHEMA, "edges.parquet")):
         missing = [f.name for f in schema if f.name not in table.column_names and f.name != "label"]
         if missing:

@@ -7,6 +7,7 @@ import os
 import duckdb
 import pyarrow as pa
 
+from gnn_assets import storage
 from gnn_assets.warehouse.protocol import EmbeddingQuality, UnenumerationGaps, UnenumerationReport
 from gnn_assets.warehouse.tables import validate_identifier
 
@@ -28,11 +29,13 @@ class DuckDbWarehouse:
 
     def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
         with self._connect() as con:
-            if uris:
+            if uris and not any(storage.is_remote(u) for u in uris):
                 con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM read_parquet(?)", [uris])
             else:
-                empty = schema.empty_table()  # noqa: F841 - read by DuckDB's replacement scan
-                con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM empty")
+                # Remote files come through this project's storage layer (DuckDB's httpfs would
+                # be a download at run time); no files make an empty table of the schema.
+                loaded = pa.concat_tables([storage.read_parquet(u) for u in uris]) if uris else schema.empty_table()  # noqa: F841
+                con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM loaded")
             return con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()[0]
 
     def unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
