@@ -173,45 +173,53 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, process, what: str, timeout: float = 60) -> None:
+def start_server(command: list[str], port: int, log: Path, env: dict | None = None, timeout: float = 60):
+    """Start a server whose output goes to a log file (a pipe nobody reads would fill up and
+    block it) and wait until it accepts connections on port."""
+    import os
     import socket
+    import subprocess
     import time
 
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     deadline = time.monotonic() + timeout
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
+            return process
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"{what} did not start: {process.stderr.read()[-2000:] if process.stderr else ''}")
+                raise RuntimeError(f"{command[0]} did not start: {log.read_text()[-2000:]}")
             time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
-def gcs_emulator():
-    """gcp-storage-emulator on loopback; STORAGE_EMULATOR_HOST points every process at it.
+def gcs_emulator_dir(tmp_path_factory) -> Path:
+    """Where the GCS emulator keeps objects: <dir>/<bucket>/<object>, as bqemulator reads gs:// URIs."""
+    return tmp_path_factory.mktemp("gcs") / ".cloudstorage"
 
-    Yields a function that creates a fresh bucket and returns its gs:// URI.
+
+@pytest.fixture(scope="session")
+def gcs_emulator(gcs_emulator_dir):
+    """gcp-storage-emulator on loopback, storing on disk; STORAGE_EMULATOR_HOST points every
+    process at it. Yields a function that creates a fresh bucket and returns its gs:// URI.
     """
     import itertools
     import os
-    import subprocess
     import sys
 
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage as gcs
 
     port = free_port()
-    emulator = os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator")
-    process = subprocess.Popen(
-        [emulator, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_server(
+        [os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator"), "start", "--host", "127.0.0.1", "--port", str(port), "-q"],
+        port,
+        gcs_emulator_dir.parent / "emulator.log",
+        env={"STORAGE_BASE": str(gcs_emulator_dir.parent), "STORAGE_DIR": gcs_emulator_dir.name},
     )
-    wait_for_port(port, process, "gcp-storage-emulator")
     host = f"http://127.0.0.1:{port}"
     previous = os.environ.get("STORAGE_EMULATOR_HOST")
     os.environ["STORAGE_EMULATOR_HOST"] = host
@@ -233,3 +241,39 @@ def gcs_emulator():
         os.environ.pop("STORAGE_EMULATOR_HOST", None)
     else:
         os.environ["STORAGE_EMULATOR_HOST"] = previous
+
+
+BQ_PROJECT = "gnn-test-project"
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(gcs_emulator, gcs_emulator_dir):
+    """bqemulator on loopback, reading gs:// URIs from the GCS emulator's files;
+    BIGQUERY_EMULATOR_HOST points the project's BigQuery client at it. Yields the endpoint."""
+    import os
+    import sys
+
+    import duckdb_extensions
+
+    # bqemulator loads DuckDB's spatial extension; install it from its PyPI wheel (no download).
+    duckdb_extensions.import_extension("spatial")
+    port, grpc_port = free_port(), free_port()
+    process = start_server(
+        [
+            os.path.join(os.path.dirname(sys.executable), "bqemulator"), "start",
+            "--rest-port", str(port), "--grpc-port", str(grpc_port), "--project", BQ_PROJECT, "--log-level", "error",
+        ],
+        port,
+        gcs_emulator_dir.parent / "bqemulator.log",
+        env={"BQEMU_GCS_LOCAL_ROOT": str(gcs_emulator_dir)},
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    previous = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    os.environ["BIGQUERY_EMULATOR_HOST"] = endpoint
+    yield endpoint
+    process.terminate()
+    process.wait(timeout=10)
+    if previous is None:
+        os.environ.pop("BIGQUERY_EMULATOR_HOST", None)
+    else:
+        os.environ["BIGQUERY_EMULATOR_HOST"] = previous

@@ -11,4 +11,7 @@ def open_warehouse(resources: Resources) -> Warehouse:
         from gnn_assets.warehouse.duckdb import DuckDbWarehouse
 
         return DuckDbWarehouse(resources.duckdb_path)
-    raise NotImplementedError(f"{resources.uri}: warehouse {resources.warehouse_kind!r} is not supported by this version")
+    from gnn_assets.warehouse.bigquery import BigQueryWarehouse
+
+    bq = resources.proto.bigquery
+    return BigQueryWarehouse(bq.project, bq.dataset, bq.location, dict(bq.labels))

@@ -37,3 +37,16 @@ def raw_output_table(task_name: str, job_name: str, node_type: str, kind: str) -
 def output_table(task_name: str, job_name: str, node_type: str, kind: str) -> str:
     """Final output keyed by original node id; kind is 'embeddings' or 'predictions'."""
     return validate_identifier(f"{task_name}_{_job_part(job_name)}_{node_type}_{kind}")
+
+
+_PROJECT = re.compile(r"[a-z][-a-z0-9.:]{4,61}[a-z0-9]")
+_DATASET = re.compile(r"[A-Za-z0-9_]{1,1024}")
+
+
+def qualified_bigquery_table(project: str, dataset: str, table: str) -> str:
+    """`project.dataset.table`, each part checked against BigQuery's naming rules."""
+    if not _PROJECT.fullmatch(project or ""):
+        raise InvalidTableName(f"invalid BigQuery project id {project!r}")
+    if not _DATASET.fullmatch(dataset or ""):
+        raise InvalidTableName(f"invalid BigQuery dataset {dataset!r}: letters, digits and underscores only")
+    return f"{project}.{dataset}.{validate_identifier(table)}"

@@ -1,0 +1,169 @@
+"""The production warehouse: BigQuery, through google-cloud-bigquery.
+
+Parquet shards on GCS load with load jobs (gs:// URIs); un-enumeration is one CREATE OR
+REPLACE TABLE ... AS SELECT, which BigQuery applies atomically. Every job carries the
+deployment's labels. BIGQUERY_EMULATOR_HOST points the client at an emulator (anonymous).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pyarrow as pa
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from gnn_assets import storage
+from gnn_assets.warehouse.protocol import EmbeddingQuality, UnenumerationGaps, UnenumerationReport
+from gnn_assets.warehouse.tables import qualified_bigquery_table, validate_identifier
+
+EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
+_EXAMPLES = 5
+
+
+def _field(field: pa.Field) -> bigquery.SchemaField:
+    if pa.types.is_list(field.type):
+        return bigquery.SchemaField(field.name, "FLOAT64" if pa.types.is_floating(field.type.value_type) else "INT64", "REPEATED")
+    kind = "STRING" if pa.types.is_string(field.type) else "FLOAT64" if pa.types.is_floating(field.type) else "INT64"
+    return bigquery.SchemaField(field.name, kind, "NULLABLE" if field.nullable else "REQUIRED")
+
+
+def bigquery_client(project: str, location: str | None) -> bigquery.Client:
+    emulator = os.environ.get(EMULATOR_ENV)
+    if emulator:
+        return bigquery.Client(
+            project=project, location=location, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=emulator)
+        )
+    return bigquery.Client(project=project, location=location)
+
+
+class BigQueryWarehouse:
+    def __init__(self, project: str, dataset: str, location: str | None = None, labels: dict[str, str] | None = None, client=None):
+        self.project, self.dataset, self.location = project, dataset, location or None
+        self.labels = dict(labels or {})
+        self.client = client or bigquery_client(project, self.location)
+        self._dataset_ready = False
+
+    def _name(self, table: str) -> str:
+        return qualified_bigquery_table(self.project, self.dataset, table)
+
+    def _q(self, table: str) -> str:
+        return f"`{self._name(table)}`"
+
+    def _ensure_dataset(self) -> None:
+        if not self._dataset_ready:
+            dataset = bigquery.Dataset(f"{self.project}.{self.dataset}")
+            if self.location:
+                dataset.location = self.location
+            self.client.create_dataset(dataset, exists_ok=True)
+            self._dataset_ready = True
+
+    def _query(self, sql: str) -> list[tuple]:
+        job = self.client.query(sql, job_config=bigquery.QueryJobConfig(labels=self.labels))
+        return [tuple(row.values()) for row in job.result()]
+
+    def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
+        name = self._name(table)
+        self._ensure_dataset()
+        bq_schema = [_field(f) for f in schema]
+        # Created up front: real BigQuery would create it in the load, the emulator does not.
+        self.client.create_table(bigquery.Table(name, schema=bq_schema), exists_ok=True)
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            schema=bq_schema,
+            labels=self.labels,
+        )
+        config.parquet_options = bigquery.ParquetOptions()
+        config.parquet_options.enable_list_inference = True
+        remote = [u for u in uris if u.startswith("gs://")]
+        if uris and len(remote) == len(uris):
+            self.client.load_table_from_uri(uris, name, job_config=config).result()
+        elif uris:
+            # Local files (a local storage root): upload them, the first replacing the table.
+            for i, uri in enumerate(uris):
+                config.write_disposition = bigquery.WriteDisposition.WRITE_TRUNCATE if i == 0 else bigquery.WriteDisposition.WRITE_APPEND
+                self.client.load_table_from_file(io.BytesIO(storage.read_bytes(uri)), name, job_config=config).result()
+        else:
+            self._query(f"TRUNCATE TABLE {self._q(table)}")
+        return self.row_count(table)
+
+    def unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
+        raw, mapping, out = self._q(raw_table), self._q(mapping_table), self._q(output_table)
+        value = validate_identifier(value_column)
+        # One row per id, chosen by the value's JSON text (BigQuery cannot order arrays).
+        self._query(
+            f"""
+            CREATE OR REPLACE TABLE {out} AS
+            WITH one_per_id AS (
+                SELECT node_id AS int_id, {value}
+                FROM {raw}
+                WHERE TRUE
+                QUALIFY ROW_NUMBER() OVER (PARTITION BY node_id ORDER BY TO_JSON_STRING({value})) = 1
+            )
+            SELECT CAST(m.node_id AS STRING) AS node_id, r.{value}
+            FROM one_per_id r JOIN {mapping} m ON m.int_id = r.int_id
+            """
+        )
+        (raw_rows,) = self._query(f"SELECT COUNT(*) FROM {raw}")[0]
+        (output_rows,) = self._query(f"SELECT COUNT(*) FROM {out}")[0]
+        dup_ids, dup_rows = self._query(
+            f"SELECT COUNT(*) AS ids, COALESCE(SUM(c - 1), 0) AS extra FROM (SELECT COUNT(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
+        )[0]
+        gaps = self.unenumeration_gaps(raw_table, mapping_table)
+        return UnenumerationReport(
+            output_table=self._name(output_table),
+            raw_rows=raw_rows,
+            output_rows=output_rows,
+            duplicate_ids=dup_ids,
+            duplicate_rows_dropped=int(dup_rows),
+            unmapped_ids=gaps.unmapped_ids,
+            missing_nodes=gaps.missing_nodes,
+            unmapped_examples=gaps.unmapped_examples,
+            missing_examples=gaps.missing_examples,
+        )
+
+    def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
+        raw, mapping = self._q(raw_table), self._q(mapping_table)
+        unmapped = f"SELECT DISTINCT r.node_id AS id FROM {raw} r LEFT JOIN {mapping} m ON m.int_id = r.node_id WHERE m.int_id IS NULL"
+        missing = f"SELECT m.node_id AS id FROM {mapping} m LEFT JOIN (SELECT DISTINCT node_id FROM {raw}) r ON r.node_id = m.int_id WHERE r.node_id IS NULL"
+        return UnenumerationGaps(
+            unmapped_ids=self._query(f"SELECT COUNT(*) FROM ({unmapped})")[0][0],
+            missing_nodes=self._query(f"SELECT COUNT(*) FROM ({missing})")[0][0],
+            unmapped_examples=[r[0] for r in self._query(f"{unmapped} ORDER BY id LIMIT {_EXAMPLES}")],
+            missing_examples=[r[0] for r in self._query(f"{missing} ORDER BY id LIMIT {_EXAMPLES}")],
+        )
+
+    def embedding_quality(self, table: str, column: str = "emb") -> EmbeddingQuality:
+        col = validate_identifier(column)
+        rows, null_ids, non_finite, min_dim, max_dim = self._query(
+            f"""
+            SELECT COUNT(*) AS n,
+                   COUNTIF(node_id IS NULL) AS null_ids,
+                   COUNTIF(EXISTS(SELECT 1 FROM UNNEST({col}) AS v WHERE IS_NAN(v) OR IS_INF(v))) AS non_finite,
+                   MIN(ARRAY_LENGTH({col})) AS min_dim,
+                   MAX(ARRAY_LENGTH({col})) AS max_dim
+            FROM {self._q(table)}
+            """
+        )[0]
+        return EmbeddingQuality(rows, null_ids, non_finite, min_dim, max_dim)
+
+    def table_exists(self, table: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.client.get_table(self._name(table))
+            return True
+        except NotFound:
+            return False
+
+    def row_count(self, table: str) -> int:
+        return self._query(f"SELECT COUNT(*) FROM {self._q(table)}")[0][0]
+
+    def read_table(self, table: str, limit: int | None = None) -> pa.Table:
+        sql = f"SELECT * FROM {self._q(table)}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        job = self.client.query(sql, job_config=bigquery.QueryJobConfig(labels=self.labels))
+        rows = [dict(r) for r in job.result()]
+        return pa.Table.from_pylist(rows)

@@ -1,0 +1,68 @@
+"""The BigQuery warehouse against bqemulator over a real socket, reading shards the GCS emulator holds."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from gnn_assets import storage
+from gnn_assets.graph.enumeration import MAPPING_SCHEMA
+from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA
+from gnn_assets.warehouse.bigquery import BigQueryWarehouse
+from gnn_assets.warehouse.tables import InvalidTableName, qualified_bigquery_table
+from tests.conftest import BQ_PROJECT
+
+pytestmark = pytest.mark.gcp
+
+
+@pytest.fixture
+def warehouse(bigquery_emulator, request):
+    return BigQueryWarehouse(BQ_PROJECT, f"ds_{request.node.name[:40]}", labels={"team": "ml-platform"})
+
+
+def _to_gcs(bucket: str, name: str, rows: list[dict], schema: pa.Schema) -> str:
+    uri = f"{bucket}/{name}.parquet"
+    storage.write_parquet(uri, pa.Table.from_pylist(rows, schema=schema))
+    return uri
+
+
+def test_load_from_gcs_and_unenumerate_with_gigl_vectors_and_gaps(warehouse, gcs_emulator):
+    bucket = gcs_emulator()
+    mapping = [{"node_id": n, "int_id": i} for n, i in [("100", 1), ("1000", 2), ("5000", 3), ("7777", 4)]]
+    raw = [{"node_id": i, "emb": e} for i, e in [(1, [1.0]), (2, [2.5]), (2, [2.0]), (3, [3.0]), (9, [9.0])]]
+    assert warehouse.load_parquet("mapping", [_to_gcs(bucket, "mapping", mapping, MAPPING_SCHEMA)], MAPPING_SCHEMA) == 4
+    shards = [_to_gcs(bucket, "raw-0", raw[:2], EMBEDDINGS_SCHEMA), _to_gcs(bucket, "raw-1", raw[2:], EMBEDDINGS_SCHEMA)]
+    assert warehouse.load_parquet("raw", shards, EMBEDDINGS_SCHEMA) == 5
+
+    report = warehouse.unenumerate("raw", "mapping", "final", "emb")
+    rows = {r["node_id"]: r["emb"] for r in warehouse.read_table("final").to_pylist()}
+    assert rows == {"100": [1.0], "1000": [2.0], "5000": [3.0]}
+    assert (report.duplicate_ids, report.duplicate_rows_dropped) == (1, 1)
+    assert (report.unmapped_ids, report.unmapped_examples) == (1, [9])
+    assert (report.missing_nodes, report.missing_examples) == (1, ["7777"])
+    assert report.output_table == f"{BQ_PROJECT}.{warehouse.dataset}.final"
+
+    # Loading again replaces the table (WRITE_TRUNCATE), it does not append.
+    assert warehouse.load_parquet("raw", shards[:1], EMBEDDINGS_SCHEMA) == 2
+
+
+def test_checks_queries_find_bad_values(warehouse, gcs_emulator):
+    rows = [{"node_id": 1, "emb": [1.0, 2.0]}, {"node_id": 2, "emb": [float("nan"), 0.0]}, {"node_id": 3, "emb": [1.0]}]
+    warehouse.load_parquet("raw", [_to_gcs(gcs_emulator(), "q", rows, EMBEDDINGS_SCHEMA)], EMBEDDINGS_SCHEMA)
+    quality = warehouse.embedding_quality("raw")
+    assert (quality.rows, quality.non_finite_rows, quality.min_dim, quality.max_dim) == (3, 1, 1, 2)
+
+
+def test_jobs_carry_labels(warehouse, gcs_emulator):
+    warehouse.load_parquet("raw", [_to_gcs(gcs_emulator(), "l", [{"node_id": 1, "emb": [1.0]}], EMBEDDINGS_SCHEMA)], EMBEDDINGS_SCHEMA)
+    jobs = list(warehouse.client.list_jobs(max_results=20))
+    assert jobs and all(job.labels == {"team": "ml-platform"} for job in jobs if job.labels)
+    assert any(job.labels == {"team": "ml-platform"} for job in jobs)
+
+
+@pytest.mark.parametrize(
+    "project, dataset, table", [("Bad_Project", "ds", "t"), ("good-project", "a-b", "t"), ("good-project", "ds", "t; DROP")]
+)
+def test_qualified_names_are_validated(project, dataset, table):
+    with pytest.raises(InvalidTableName):
+        qualified_bigquery_table(project, dataset, table)
