@@ -1,0 +1,56 @@
+"""The Dagster chain on GCP resources: gs:// storage and BigQuery, both emulated, with the
+local Beam runner standing in for Dataflow."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pytest
+from dagster import DagsterInstance
+
+from gnn_assets.assets.partitions import job_partitions
+from gnn_assets.config.resource_config import load_resource_config
+from gnn_assets.config.task_config import freeze_task_config, load_task_config
+from gnn_assets.definitions import build_definitions
+from gnn_assets.inference.task_specs import write_untrained_model
+from gnn_assets.warehouse import open_warehouse
+from tests.conftest import BQ_PROJECT, CONFIGS, TASK, execution_events
+
+pytestmark = [pytest.mark.gcp, pytest.mark.slow]
+
+
+def test_chain_materializes_on_gcs_and_bigquery(tmp_path, gcs_emulator, bigquery_emulator):
+    bucket = gcs_emulator()
+    resource_config = tmp_path / "gcp-emulated.yaml"
+    resource_config.write_text(
+        textwrap.dedent(
+            f"""
+            storage: {{root: '{bucket}/gnn', modelRoot: '{bucket}/models'}}
+            localRunner: {{runningMode: in_memory}}
+            bigquery: {{project: {BQ_PROJECT}, dataset: gnn_chain, labels: {{app: gnn-assets}}}}
+            """
+        )
+    )
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    shutil.copy(CONFIGS / f"{TASK}.yaml", configs)
+    home = tmp_path / "home"
+    home.mkdir()
+    instance = DagsterInstance.from_config(str(home))
+    defs = build_definitions(str(resource_config), str(configs))
+
+    assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=instance).success
+    resources = load_resource_config(str(resource_config))
+    frozen = freeze_task_config(load_task_config(str(configs / f"{TASK}.yaml")), resources, "on-gcp")
+    write_untrained_model(frozen, seed=2)
+    assert frozen.trained_model_uri.startswith("gs://")
+    instance.add_dynamic_partitions(job_partitions.name, ["on-gcp"])
+    result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=instance, partition_key="on-gcp")
+
+    assert result.success
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed for e in execution_events(result, "ASSET_CHECK_EVALUATION")}
+    assert checks and all(checks.values()), checks
+    warehouse = open_warehouse(resources)
+    assert warehouse.row_count(frozen.output_tables("paper")["embeddings"]) == 20_000
+    assert warehouse.row_count(frozen.output_tables("paper")["predictions"]) == 20_000
