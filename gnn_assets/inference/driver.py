@@ -25,7 +25,13 @@ from gnn_assets.config.layout import JobLayout
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.graph.source import GraphSourceError
-from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded, InferenceJobResult, NoSamplesError, run_inference_job
+from gnn_assets.inference.pipeline import (
+    DeadLetterThresholdExceeded,
+    InferenceJobFailed,
+    InferenceJobResult,
+    NoSamplesError,
+    run_inference_job,
+)
 from gnn_assets.inference.protocol import ModelMismatchError, load_inferencer
 from gnn_assets.warehouse import UnenumerationReport, open_warehouse
 from gnn_assets.warehouse.tables import InvalidTableName
@@ -33,7 +39,15 @@ from gnn_assets.warehouse.unenumerate import unenumerate_outputs
 
 STAGES = ("infer", "unenumerate")
 # Errors that say what is wrong in the user's inputs: printed as one line, no traceback.
-USER_ERRORS = (ConfigError, GraphSourceError, ModelMismatchError, NoSamplesError, DeadLetterThresholdExceeded, InvalidTableName)
+USER_ERRORS = (
+    ConfigError,
+    GraphSourceError,
+    ModelMismatchError,
+    NoSamplesError,
+    DeadLetterThresholdExceeded,
+    InferenceJobFailed,
+    InvalidTableName,
+)
 
 
 @dataclass
@@ -95,6 +109,7 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
     return {
         "runner": {"raw_value": job.runner, "type": "text"},
         "beam_job_id": {"raw_value": job.job_id, "type": "text"},
+        **({"dataflow_console_url": {"raw_value": job.console_url, "type": "url"}} if job.console_url else {}),
         "beam_state": {"raw_value": job.state, "type": "text"},
         "seconds": {"raw_value": round(job.seconds, 2), "type": "float"},
         "samples": {"raw_value": sum(o.samples for o in job.outputs.values()), "type": "int"},

@@ -21,6 +21,8 @@ import pyarrow.parquet as pq
 from apache_beam.io import filebasedsink, parquetio
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineState
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
@@ -30,7 +32,7 @@ from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind
 from gnn_assets.graph.codec import SampleDecoder, edge_endpoint_types
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
-from gnn_assets.inference.runners import pipeline_options
+from gnn_assets.inference.runners import dataflow_console_url, pipeline_options
 
 EMBEDDINGS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("emb", pa.list_(pa.float32()))])
 PREDICTIONS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("pred", pa.int64())])
@@ -41,6 +43,10 @@ class DeadLetterThresholdExceeded(RuntimeError):
 
 
 class NoSamplesError(FileNotFoundError):
+    pass
+
+
+class InferenceJobFailed(RuntimeError):
     pass
 
 
@@ -72,6 +78,7 @@ class InferenceJobResult:
     seconds: float
     outputs: dict[str, NodeTypeOutput] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    console_url: str | None = None  # the Dataflow console, for Dataflow jobs
 
 
 class _KeyedDecode:
@@ -193,8 +200,10 @@ def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, ou
     ).with_preprocess_fn(_KeyedDecode(decoder, node_type))
 
     label = f"[{node_type}]"
+    # validate=False: run_inference_job checks for samples itself, and a job described offline
+    # (a Dataflow template) reads samples that are written later.
     sources = [
-        pipeline | f"{label} Read {i}" >> beam.io.ReadFromTFRecord(prefix + "*.tfrecord", coder=beam.coders.BytesCoder())
+        pipeline | f"{label} Read {i}" >> beam.io.ReadFromTFRecord(prefix + "*.tfrecord", coder=beam.coders.BytesCoder(), validate=False)
         for i, prefix in enumerate(config.sample_prefixes(node_type))
     ]
     records = sources | f"{label} Samples" >> beam.Flatten()
@@ -241,6 +250,14 @@ def _collect_metrics(result, node_types: list[str]) -> dict[str, float]:
     return out
 
 
+def build_pipeline(config: TaskConfig, resources: Resources, options: PipelineOptions) -> beam.Pipeline:
+    """The inference pipeline for every root node type of a frozen config."""
+    pipeline = beam.Pipeline(options=options)
+    for node_type in config.root_node_types:
+        build_branch(pipeline, config, node_type, resources.layout.job(config.task_name, config.job_name).inference_output_dir(node_type))
+    return pipeline
+
+
 def run_inference_job(
     config: TaskConfig, resources: Resources, *, progress=print, worker_image: str | None = None
 ) -> InferenceJobResult:
@@ -254,21 +271,34 @@ def run_inference_job(
                 raise NoSamplesError(f"no samples for node type {node_type!r} at {prefix}*.tfrecord: run the sampler first")
         storage.delete_tree(output_dirs[node_type])
 
-    options = pipeline_options(resources, config.job_name, worker_image=worker_image)
+    options = pipeline_options(resources, config.task_name, config.job_name, worker_image=worker_image)
     started = time.monotonic()
-    pipeline = beam.Pipeline(options=options)
-    for node_type in node_types:
-        build_branch(pipeline, config, node_type, output_dirs[node_type])
+    pipeline = build_pipeline(config, resources, options)
     progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind}")
     result = pipeline.run()
-    state = result.wait_until_finish()
+    job_id, console_url = f"local-{uuid.uuid4().hex[:12]}", None
+    if resources.runner_kind == "dataflow_runner":
+        job_id = result.job_id()
+        cfg = resources.proto.dataflow_runner
+        console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
+        progress(f"Dataflow job {job_id}: {console_url}")
+    try:
+        state = result.wait_until_finish()
+    except BaseException:  # the run was terminated (SIGTERM -> SystemExit) or interrupted
+        if console_url:
+            progress(f"stopping: cancelling Dataflow job {job_id}")
+            result.cancel()
+        raise
+    if state != PipelineState.DONE:
+        raise InferenceJobFailed(f"Beam job {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
     metrics = result.metrics()
     job = InferenceJobResult(
-        job_id=f"local-{uuid.uuid4().hex[:12]}",
+        job_id=job_id,
         runner=options.get_all_options()["runner"],
         state=str(state),
         seconds=time.monotonic() - started,
         metrics=_collect_metrics(result, node_types),
+        console_url=console_url,
     )
     for node_type in node_types:
         ns = metrics_namespace(node_type)

@@ -8,13 +8,19 @@ from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
 
 
-def beam_job_name(job_name: str) -> str:
-    """Dataflow-valid ([a-z]([-a-z0-9]*[a-z0-9])?), since job names already follow that rule."""
-    return f"gnn-assets-{job_name}"
+def beam_job_name(task_name: str, job_name: str) -> str:
+    """Unique per task and job, and valid for Dataflow ([a-z]([-a-z0-9]*[a-z0-9])?)."""
+    return f"gnn-{task_name.replace('_', '-')}-{job_name}"
 
 
-def pipeline_options(resources: Resources, job_name: str, *, worker_image: str | None = None) -> PipelineOptions:
-    """worker_image (Dataflow's SDK container) has no meaning for the local runner."""
+def dataflow_console_url(project: str, region: str, job_id: str) -> str:
+    return f"https://console.cloud.google.com/dataflow/jobs/{region}/{job_id}?project={project}"
+
+
+def pipeline_options(resources: Resources, task_name: str, job_name: str, *, worker_image: str | None = None) -> PipelineOptions:
+    """worker_image (Dataflow's SDK container) overrides the resource config's; locally it has no meaning."""
+    if resources.runner_kind == "dataflow_runner":
+        return PipelineOptions(dataflow_flags(resources, task_name, job_name, worker_image))
     if resources.runner_kind == "local_runner":
         local = resources.proto.local_runner
         # FnApiRunner, not DirectRunner: DirectRunner may try to download the Prism binary.
@@ -22,9 +28,42 @@ def pipeline_options(resources: Resources, job_name: str, *, worker_image: str |
         return PipelineOptions(
             flags=[],
             runner="FnApiRunner",
-            job_name=beam_job_name(job_name),
+            job_name=beam_job_name(task_name, job_name),
             direct_running_mode=local.running_mode or "in_memory",
             direct_num_workers=local.num_workers or 1,
             save_main_session=False,
         )
     raise ConfigError(f"{resources.uri}: runner {resources.runner_kind!r} is not supported by this version")
+
+
+def dataflow_flags(resources: Resources, task_name: str, job_name: str, worker_image: str | None = None) -> list[str]:
+    """DataflowRunner flags, as one would type them, from resources/gcp.yaml's dataflowRunner."""
+    cfg = resources.proto.dataflow_runner
+    flags = [
+        "--runner=DataflowRunner",
+        f"--project={cfg.project}",
+        f"--region={cfg.region}",
+        f"--job_name={beam_job_name(task_name, job_name)}",
+        f"--temp_location={cfg.temp_location}",
+        f"--staging_location={cfg.staging_location or cfg.temp_location.rstrip('/') + '/staging'}",
+    ]
+    image = worker_image or cfg.worker_image
+    if image:
+        # The image holds this package and its dependencies: nothing else to stage.
+        flags += [f"--sdk_container_image={image}", "--sdk_location=container"]
+    for flag, value in (
+        ("worker_machine_type", cfg.machine_type),
+        ("num_workers", cfg.num_workers),
+        ("max_num_workers", cfg.max_num_workers),
+        ("disk_size_gb", cfg.disk_size_gb),
+        ("autoscaling_algorithm", cfg.autoscaling_algorithm),
+        ("service_account_email", cfg.service_account_email),
+    ):
+        if value:
+            flags.append(f"--{flag}={value}")
+    flags += [f"--experiments={e}" for e in cfg.experiments]
+    flags += [f"--labels={k}={v}" for k, v in sorted(cfg.labels.items())]
+    if cfg.max_run_time_seconds:
+        # GiGL has a timeout field that reaches nothing; this one is Dataflow's own limit.
+        flags.append(f"--dataflow_service_options=max_workflow_runtime_walltime_seconds={cfg.max_run_time_seconds}")
+    return flags

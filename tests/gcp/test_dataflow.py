@@ -1,0 +1,61 @@
+"""The Dataflow job, described offline: the template Beam writes for resources/gcp.yaml (to the
+GCS emulator) carries the worker pool, image, experiments, labels, service account and name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from gnn_assets import storage
+from gnn_assets.config.resource_config import load_resource_config
+from gnn_assets.config.task_config import freeze_task_config, load_task_config
+from gnn_assets.inference.pipeline import build_pipeline
+from gnn_assets.inference.runners import dataflow_flags
+from tests.conftest import CONFIGS, REPO
+
+pytestmark = pytest.mark.gcp
+
+
+@pytest.fixture
+def gcp_resources(gcs_emulator, monkeypatch):
+    bucket = gcs_emulator().removeprefix("gs://")
+    monkeypatch.setenv("GNN_GCP_PROJECT", "gnn-prod-project")
+    monkeypatch.setenv("GNN_GCS_BUCKET", bucket)
+    monkeypatch.setenv("GNN_WORKER_IMAGE", "us-docker.pkg.dev/gnn-prod-project/gnn/worker:1.0")
+    monkeypatch.setenv("GNN_DATAFLOW_SERVICE_ACCOUNT", "dataflow@gnn-prod-project.iam.gserviceaccount.com")
+    return load_resource_config(str(REPO / "resources" / "gcp.yaml")), bucket
+
+
+def test_flags_follow_gcp_yaml_and_the_image_override(gcp_resources):
+    resources, bucket = gcp_resources
+    flags = dataflow_flags(resources, "demo_link_prediction", "daily-1", worker_image="gcr.io/x/custom:2")
+    assert "--runner=DataflowRunner" in flags and "--job_name=gnn-demo-link-prediction-daily-1" in flags
+    assert f"--temp_location=gs://{bucket}/dataflow/temp" in flags
+    assert "--sdk_container_image=gcr.io/x/custom:2" in flags  # --custom_worker_image_uri wins over the config
+    assert "--dataflow_service_options=max_workflow_runtime_walltime_seconds=21600" in flags
+
+
+def test_template_describes_the_dataflow_job(gcp_resources):
+    resources, bucket = gcp_resources
+    frozen = freeze_task_config(load_task_config(str(CONFIGS / "demo_link_prediction.yaml")), resources, "daily-1")
+    template = f"gs://{bucket}/templates/daily-1.json"
+    options = PipelineOptions([*dataflow_flags(resources, frozen.task_name, frozen.job_name), f"--template_location={template}"])
+    pipeline = build_pipeline(frozen, resources, options)
+    pipeline.run().wait_until_finish()
+
+    job = json.loads(storage.read_text(template))
+    assert job["name"] == "gnn-demo-link-prediction-daily-1"
+    env = job["environment"]
+    pool = env["workerPools"][0]
+    assert pool["machineType"] == "n2-highmem-8" and pool["numWorkers"] == 2 and pool["diskSizeGb"] == 100
+    assert pool["autoscalingSettings"] == {"algorithm": "AUTOSCALING_ALGORITHM_BASIC", "maxNumWorkers": 64}
+    assert env["serviceAccountEmail"] == "dataflow@gnn-prod-project.iam.gserviceaccount.com"
+    assert "use_runner_v2" in env["experiments"]
+    assert "max_workflow_runtime_walltime_seconds=21600" in env.get("serviceOptions", [])
+    assert job["labels"] == {"app": "gnn-assets"}
+    assert "us-docker.pkg.dev/gnn-prod-project/gnn/worker:1.0" in json.dumps(job)
+    # Runner v2 stages the graph as a pipeline proto: both root node types have their branch.
+    names = {t.unique_name for t in pipeline.to_runner_api().components.transforms.values()}
+    assert {"[user] RunInference", "[item] RunInference"} <= names
