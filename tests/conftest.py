@@ -220,27 +220,23 @@ def gcs_emulator(gcs_emulator_dir):
         gcs_emulator_dir.parent / "emulator.log",
         env={"STORAGE_BASE": str(gcs_emulator_dir.parent), "STORAGE_DIR": gcs_emulator_dir.name},
     )
-    host = f"http://127.0.0.1:{port}"
-    previous = os.environ.get("STORAGE_EMULATOR_HOST")
-    os.environ["STORAGE_EMULATOR_HOST"] = host
     from gnn_assets import storage
 
-    storage._connect_anonymously_to_an_emulator()
-    client = gcs.Client(project="test", credentials=AnonymousCredentials())
     counter = itertools.count()
+    # os.environ, not a fixture-local setting: Dagster Pipes and Beam subprocesses inherit it.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(storage.STORAGE_EMULATOR_ENV, f"http://127.0.0.1:{port}")
+        storage._connect_anonymously_to_an_emulator()
+        client = gcs.Client(project="test", credentials=AnonymousCredentials())
 
-    def new_bucket() -> str:
-        name = f"gnn-test-{next(counter)}"
-        client.create_bucket(name)
-        return f"gs://{name}"
+        def new_bucket() -> str:
+            name = f"gnn-test-{next(counter)}"
+            client.create_bucket(name)
+            return f"gs://{name}"
 
-    yield new_bucket
+        yield new_bucket
     process.terminate()
     process.wait(timeout=10)
-    if previous is None:
-        os.environ.pop("STORAGE_EMULATOR_HOST", None)
-    else:
-        os.environ["STORAGE_EMULATOR_HOST"] = previous
 
 
 BQ_PROJECT = "gnn-test-project"
@@ -255,6 +251,8 @@ def bigquery_emulator(gcs_emulator, gcs_emulator_dir):
 
     import duckdb_extensions
 
+    from gnn_assets.warehouse.bigquery import EMULATOR_ENV
+
     # bqemulator loads DuckDB's spatial extension; install it from its PyPI wheel (no download).
     duckdb_extensions.import_extension("spatial")
     port, grpc_port = free_port(), free_port()
@@ -268,12 +266,8 @@ def bigquery_emulator(gcs_emulator, gcs_emulator_dir):
         env={"BQEMU_GCS_LOCAL_ROOT": str(gcs_emulator_dir)},
     )
     endpoint = f"http://127.0.0.1:{port}"
-    previous = os.environ.get("BIGQUERY_EMULATOR_HOST")
-    os.environ["BIGQUERY_EMULATOR_HOST"] = endpoint
-    yield endpoint
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(EMULATOR_ENV, endpoint)
+        yield endpoint
     process.terminate()
     process.wait(timeout=10)
-    if previous is None:
-        os.environ.pop("BIGQUERY_EMULATOR_HOST", None)
-    else:
-        os.environ["BIGQUERY_EMULATOR_HOST"] = previous

@@ -113,17 +113,7 @@ class BigQueryWarehouse:
             f"SELECT COUNT(*) AS ids, COALESCE(SUM(c - 1), 0) AS extra FROM (SELECT COUNT(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
         )[0]
         gaps = self.unenumeration_gaps(raw_table, mapping_table)
-        return UnenumerationReport(
-            output_table=self._name(output_table),
-            raw_rows=raw_rows,
-            output_rows=output_rows,
-            duplicate_ids=dup_ids,
-            duplicate_rows_dropped=int(dup_rows),
-            unmapped_ids=gaps.unmapped_ids,
-            missing_nodes=gaps.missing_nodes,
-            unmapped_examples=gaps.unmapped_examples,
-            missing_examples=gaps.missing_examples,
-        )
+        return UnenumerationReport.from_counts(self._name(output_table), raw_rows, output_rows, dup_ids, dup_rows, gaps)
 
     def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
         raw, mapping = self._q(raw_table), self._q(mapping_table)

@@ -67,17 +67,7 @@ class DuckDbWarehouse:
                 f"SELECT count(*), coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
             ).fetchone()
         gaps = self.unenumeration_gaps(raw_table, mapping_table)
-        return UnenumerationReport(
-            output_table=output_table,
-            raw_rows=raw_rows,
-            output_rows=output_rows,
-            duplicate_ids=dup_ids,
-            duplicate_rows_dropped=int(dup_rows),
-            unmapped_ids=gaps.unmapped_ids,
-            missing_nodes=gaps.missing_nodes,
-            unmapped_examples=gaps.unmapped_examples,
-            missing_examples=gaps.missing_examples,
-        )
+        return UnenumerationReport.from_counts(output_table, raw_rows, output_rows, dup_ids, dup_rows, gaps)
 
     def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
         raw, mapping = _q(raw_table), _q(mapping_table)

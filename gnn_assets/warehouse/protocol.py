@@ -43,6 +43,22 @@ class UnenumerationReport:
     unmapped_examples: list[int] = field(default_factory=list)
     missing_examples: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_counts(
+        cls, output_table: str, raw_rows: int, output_rows: int, duplicate_ids: int, duplicate_rows: int, gaps: UnenumerationGaps
+    ) -> "UnenumerationReport":
+        return cls(
+            output_table=output_table,
+            raw_rows=raw_rows,
+            output_rows=output_rows,
+            duplicate_ids=duplicate_ids,
+            duplicate_rows_dropped=int(duplicate_rows),
+            unmapped_ids=gaps.unmapped_ids,
+            missing_nodes=gaps.missing_nodes,
+            unmapped_examples=gaps.unmapped_examples,
+            missing_examples=gaps.missing_examples,
+        )
+
     @property
     def complete(self) -> bool:
         return self.unmapped_ids == 0 and self.missing_nodes == 0
