@@ -199,9 +199,7 @@ def prepare(workdir: Path, size: Size) -> None:
     _say(f"graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges")
 
 
-def run(size_name: str, out_dir: Path) -> dict:
-    import torch
-
+def run(size_name: str) -> dict:
     from gnn_assets.inference.task_specs import write_untrained_model
 
     size = SIZES[size_name]
@@ -210,15 +208,15 @@ def run(size_name: str, out_dir: Path) -> dict:
         prepare(workdir, size)
         sampled, sampler_rss = _run_child(["_sample", str(workdir)])
         _say(f"sampler: {sampled['roots']:,} roots in {sampled['seconds']:.1f}s, peak RSS {sampler_rss:.0f} MB")
-        resources, frozen = _frozen(workdir, JOB)
+        _, frozen = _frozen(workdir, JOB)
         write_untrained_model(frozen, seed=0)
         records = _records(frozen)
 
-        torch.manual_seed(0)
         throughput = measure_decode_collate_forward(frozen, records)
         _say(f"decode+collate {throughput['decode_collate_per_s']:,.0f}/s, forward {throughput['forward_per_s']:,.0f}/s")
         # In this process, as the forward was: same torch threads, same machine state.
-        pipeline_per_s = (lambda r: r["samples"] / r["seconds"])(child_pipeline(workdir, JOB))
+        pipeline = child_pipeline(workdir, JOB)
+        pipeline_per_s = pipeline["samples"] / pipeline["seconds"]
         _say(f"Beam job {pipeline_per_s:,.0f}/s")
         codecs = measure_gigl_vs_packed(frozen, records[: size.gigl_samples])
         _say(f"decode: packed {codecs['packed_decode_per_s']:,.0f}/s, GiGL layout {codecs['gigl_decode_per_s']:,.0f}/s")
@@ -331,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     started = time.monotonic()
-    result = run(args.size, args.out)
+    result = run(args.size)
     result["seconds"] = round(time.monotonic() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(result, indent=2) + "\n")  # metrics in table order

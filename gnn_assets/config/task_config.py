@@ -18,7 +18,6 @@ from gnn_assets.config.job_name import job_name_for_model_file, validate_job_nam
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml, to_yaml
 from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, SampleEncoding
-from gnn_assets.proto.graph_schema_pb2 import EdgeType
 from gnn_assets.warehouse import tables
 
 # Default ceiling for dynamic batching; GiGL hard-codes 3000 samples per batch.
