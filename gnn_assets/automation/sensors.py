@@ -2,7 +2,9 @@
 
 Model files live at <model root>/<task>/<name>.pt (a folder locally, a GCS prefix on GCP).
 The job name derives from the file name; a file seen before (same size and update time) is
-not requested again, and run keys deduplicate the rest.
+not requested again, and run keys deduplicate the rest. A file the sensor has never seen whose
+job already has a materialized trained_model (say, after `make demo`, or when the sensor is
+first turned on) is recorded without a run; a replaced file always runs.
 """
 
 
@@ -43,12 +45,16 @@ def build_trained_model_sensor(task_jobs: dict[str, UnresolvedAssetJobDefinition
         known = set(context.instance.get_dynamic_partitions(job_partitions.name))
         run_requests, new_partitions, observations = [], [], []
         for task, job_def in task_jobs.items():
+            materialized = context.instance.get_materialized_partitions(task_asset_key(task, "trained_model"))
             for match in storage.match_files(storage.join(resources.model_root, task, "*.pt")):
                 signature = f"{match.size}:{match.updated}"
+                first_sight = match.path not in seen
                 if seen.get(match.path) == signature:
                     continue
                 seen[match.path] = signature
                 job = job_name_for_model_file(match.path)
+                if first_sight and job in materialized:
+                    continue
                 if job not in known and job not in new_partitions:
                     new_partitions.append(job)
                 observations.append(

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from dagster import SkipReason, build_schedule_context, build_sensor_context
+from dagster import AssetKey, AssetMaterialization, SkipReason, build_schedule_context, build_sensor_context
 
 from gnn_assets.assets.partitions import job_partitions
 from gnn_assets.resources import GnnDeployment
@@ -82,3 +82,14 @@ def test_schedule_reruns_the_newest_job_with_a_partition(deployment):
         deployment.instance.add_dynamic_partitions(job_partitions.name, ["newest-model"])
         ran = schedule(context)
     assert ran.partition_key == "newest-model"
+
+
+def test_models_whose_job_is_already_materialized_are_not_rerun_on_first_sight(deployment):
+    _model_file(deployment, "done-before.pt")
+    deployment.instance.add_dynamic_partitions(job_partitions.name, ["done-before"])
+    deployment.instance.report_runless_asset_event(AssetMaterialization(AssetKey([TASK, "trained_model"]), partition="done-before"))
+    first = _tick(deployment, None)
+    assert first.run_requests == [] and _added(first) == []
+    path = _model_file(deployment, "done-before.pt", b"retrained: a different size")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert [r.partition_key for r in _tick(deployment, first.cursor).run_requests] == ["done-before"]
