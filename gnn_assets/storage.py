@@ -79,10 +79,6 @@ def write_text(uri: str, text: str) -> None:
     write_bytes(uri, text.encode("utf-8"))
 
 
-def open_read(uri: str) -> io.BufferedIOBase:
-    return FileSystems.open(uri)
-
-
 def open_write(uri: str) -> io.BufferedIOBase:
     """A writable stream; parent folders are created as needed."""
     return FileSystems.create(uri)

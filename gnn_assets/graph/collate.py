@@ -26,10 +26,6 @@ class CollatedBatch:
     root_index: torch.Tensor
     labels: np.ndarray  # -1 where a root has no label
 
-    @property
-    def num_roots(self) -> int:
-        return len(self.root_node_ids)
-
 
 @dataclass(frozen=True)
 class GraphTypes:

@@ -50,6 +50,11 @@ class InferenceJobFailed(RuntimeError):
     pass
 
 
+def output_shards_glob(output_dir: str, kind: str) -> str:
+    """The Parquet shards of one kind ('embeddings' or 'predictions') under a node type's output dir."""
+    return storage.join(output_dir, kind, "*.parquet")
+
+
 @dataclass
 class NodeTypeOutput:
     output_dir: str
@@ -59,11 +64,7 @@ class NodeTypeOutput:
 
     @property
     def embeddings_glob(self) -> str:
-        return storage.join(self.output_dir, "embeddings", "*.parquet")
-
-    @property
-    def predictions_glob(self) -> str:
-        return storage.join(self.output_dir, "predictions", "*.parquet")
+        return output_shards_glob(self.output_dir, "embeddings")
 
     @property
     def dead_letters_glob(self) -> str:

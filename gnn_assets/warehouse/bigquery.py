@@ -140,15 +140,6 @@ class BigQueryWarehouse:
         )[0]
         return EmbeddingQuality(rows, null_ids, non_finite, min_dim, max_dim)
 
-    def table_exists(self, table: str) -> bool:
-        from google.api_core.exceptions import NotFound
-
-        try:
-            self.client.get_table(self._name(table))
-            return True
-        except NotFound:
-            return False
-
     def row_count(self, table: str) -> int:
         return self._query(f"SELECT COUNT(*) FROM {self._q(table)}")[0][0]
 

@@ -96,13 +96,6 @@ class DuckDbWarehouse:
             ).fetchone()
         return EmbeddingQuality(rows, null_ids, non_finite, min_dim, max_dim)
 
-    def table_exists(self, table: str) -> bool:
-        with self._connect() as con:
-            found = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [validate_identifier(table)]
-            ).fetchone()[0]
-        return found > 0
-
     def row_count(self, table: str) -> int:
         with self._connect() as con:
             return con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()[0]

@@ -8,7 +8,7 @@ from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.enumeration import MAPPING_SCHEMA, mapping_uri, read_preprocessed_metadata
-from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA
+from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_shards_glob
 from gnn_assets.warehouse import tables
 from gnn_assets.warehouse.protocol import UnenumerationReport, Warehouse
 
@@ -48,7 +48,7 @@ def unenumerate_outputs(
         output_dir = resources.layout.job(config.task_name, config.job_name).inference_output_dir(node_type)
         for kind, final_table in config.output_tables(node_type).items():
             value_column, schema = _VALUE[kind]
-            files = storage.glob(storage.join(output_dir, kind, "*.parquet"))
+            files = storage.glob(output_shards_glob(output_dir, kind))
             raw_table = tables.raw_output_table(config.task_name, config.job_name, node_type, kind)
             raw_rows = warehouse.load_parquet(raw_table, files, schema)
             report = warehouse.unenumerate(raw_table, mappings[node_type], final_table, value_column)
