@@ -138,26 +138,31 @@ def _records(frozen) -> list[bytes]:
     from gnn_assets import storage
     from gnn_assets.graph.tfrecord import iter_records
 
-    return [r for path in storage.glob(frozen.sample_prefixes("paper")[0] + "*.tfrecord") for r in iter_records(storage.read_bytes(path))]
+    records = []
+    for path in storage.glob(frozen.sample_prefixes("paper")[0] + "*.tfrecord"):
+        with storage.open_read(path) as stream:
+            records += iter_records(stream)
+    return records
 
 
 def measure_decode_collate_forward(frozen, records: list[bytes]) -> dict:
     """Per batch of BATCH_SIZE records: decode + collate timed, then the forward on that batch timed."""
     import torch
 
-    from gnn_assets.graph.codec import SampleDecoder, edge_endpoint_types
     from gnn_assets.graph.collate import collate
+    from gnn_assets.inference.pipeline import sample_decoder
     from gnn_assets.inference.protocol import load_inferencer
     from gnn_assets.inference.task_specs import graph_types
 
     types = graph_types(frozen)
-    decoder = SampleDecoder(frozen.sample_encoding, False, 0, edge_endpoint_types(frozen.node_types, frozen.edge_types))
+    decoder = sample_decoder(frozen, "paper")
     inferencer = load_inferencer(frozen)
     device = torch.device("cpu")
     prepare = forward = 0.0
     for start in range(0, len(records), BATCH_SIZE):
         t0 = time.perf_counter()
-        batch = collate([decoder(r) for r in records[start : start + BATCH_SIZE]], types)
+        decoded, _ = decoder.decode_batch(records[start : start + BATCH_SIZE])
+        batch = collate(decoded, types)
         t1 = time.perf_counter()
         inferencer.infer_batch(batch, device)
         t2 = time.perf_counter()
@@ -167,18 +172,22 @@ def measure_decode_collate_forward(frozen, records: list[bytes]) -> dict:
 
 
 def measure_gigl_vs_packed(frozen, records: list[bytes]) -> dict:
-    from gnn_assets.graph.codec import SampleDecoder, edge_endpoint_types, encode_gigl
+    """Both decoders on the same samples, in batches of BATCH_SIZE."""
+    import dataclasses
+
+    from gnn_assets.graph.codec import encode_gigl
+    from gnn_assets.inference.pipeline import sample_decoder
     from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
 
-    endpoints = edge_endpoint_types(frozen.node_types, frozen.edge_types)
-    packed = SampleDecoder(SampleEncoding.PACKED, False, 0, endpoints)
-    gigl = SampleDecoder(SampleEncoding.GIGL_PROTO, False, 0, endpoints)
-    gigl_records = [encode_gigl(packed(r), endpoints, labeled=False) for r in records]
+    packed = sample_decoder(frozen, "paper")
+    gigl = dataclasses.replace(packed, encoding=SampleEncoding.GIGL_PROTO)
+    samples = packed.decode_batch(records)[0].neighborhoods()
+    gigl_records = [encode_gigl(sample, packed.edge_endpoint_types, labeled=False) for sample in samples]
     rates = {}
     for name, decoder, data in (("packed", packed, records), ("gigl", gigl, gigl_records)):
         started = time.perf_counter()
-        for r in data:
-            decoder(r)
+        for start in range(0, len(data), BATCH_SIZE):
+            decoder.decode_batch(data[start : start + BATCH_SIZE])
         rates[name] = len(data) / (time.perf_counter() - started)
     return {"packed_decode_per_s": rates["packed"], "gigl_decode_per_s": rates["gigl"]}
 

@@ -66,6 +66,11 @@ def read_bytes(uri: str) -> bytes:
         return f.read()
 
 
+def open_read(uri: str) -> io.BufferedIOBase:
+    """A readable stream, for files too large to read whole."""
+    return FileSystems.open(uri)
+
+
 def read_text(uri: str) -> str:
     return read_bytes(uri).decode("utf-8")
 

@@ -29,21 +29,31 @@ class TFRecordError(ValueError):
     pass
 
 
-def iter_records(data: bytes) -> Iterator[bytes]:
-    """The records of a whole TFRecord file, checksums verified."""
-    offset = 0
-    while offset < len(data):
-        if offset + 12 > len(data):
-            raise TFRecordError(f"truncated record header at byte {offset}")
-        header = data[offset : offset + 8]
-        if data[offset + 8 : offset + 12] != _masked_crc(header):
-            raise TFRecordError(f"corrupt length at byte {offset}")
-        (length,) = struct.unpack("<Q", header)
-        start, end = offset + 12, offset + 12 + length
-        if end + 4 > len(data):
-            raise TFRecordError(f"truncated record at byte {offset}")
-        record = data[start:end]
-        if data[end : end + 4] != _masked_crc(record):
-            raise TFRecordError(f"corrupt record at byte {offset}")
-        yield record
-        offset = end + 4
+def iter_records(stream: BinaryIO, chunk_size: int = 1 << 22) -> Iterator[bytes]:
+    """The records of a TFRecord stream, checksums verified, read chunk_size bytes at a time
+    (memory stays flat however large the file)."""
+    buffer, offset, position = b"", 0, 0  # position: where buffer starts in the stream
+    while True:
+        available = len(buffer) - offset
+        needed = 12
+        if available >= 12:
+            header = buffer[offset : offset + 8]
+            if buffer[offset + 8 : offset + 12] != _masked_crc(header):
+                raise TFRecordError(f"corrupt length at byte {position + offset}")
+            (length,) = struct.unpack("<Q", header)
+            needed = 12 + length + 4
+            if available >= needed:
+                start, end = offset + 12, offset + 12 + length
+                record = buffer[start:end]
+                if buffer[end : end + 4] != _masked_crc(record):
+                    raise TFRecordError(f"corrupt record at byte {position + offset}")
+                yield record
+                offset = end + 4
+                continue
+        more = stream.read(max(chunk_size, needed - available))
+        if not more:
+            if available:
+                what = "record header" if available < 12 else "record"
+                raise TFRecordError(f"truncated {what} at byte {position + offset}")
+            return
+        buffer, position, offset = buffer[offset:] + more, position + offset, 0

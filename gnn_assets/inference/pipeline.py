@@ -18,21 +18,21 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io import filebasedsink, parquetio
+from apache_beam.io import filebasedsink, fileio, parquetio
 from apache_beam.metrics.metric import Metrics, MetricsFilter
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.ml.inference.base import PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.pvalue import TaggedOutput
 from apache_beam.runners.runner import PipelineState
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
-from gnn_assets.config.task_config import TaskConfig, TaskKind
+from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_config
 from gnn_assets.graph.codec import SampleDecoder, edge_endpoint_types
+from gnn_assets.graph.tfrecord import iter_records
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
 from gnn_assets.inference.runners import dataflow_console_url, pipeline_options
+from gnn_assets.inference.task_specs import graph_types
 
 EMBEDDINGS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("emb", pa.list_(pa.float32()))])
 PREDICTIONS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("pred", pa.int64())])
@@ -82,29 +82,79 @@ class InferenceJobResult:
     console_url: str | None = None  # the Dataflow console, for Dataflow jobs
 
 
-class _KeyedDecode:
-    """Raw record -> (root node id, Neighborhood); counts every record read."""
+def sample_decoder(config: TaskConfig, node_type: str) -> SampleDecoder:
+    """The decoder for one root node type's samples; reads the graph's feature sizes."""
+    return SampleDecoder(
+        encoding=config.sample_encoding,
+        labeled=config.task_kind is TaskKind.NODE_CLASSIFICATION,
+        root_node_type=config.node_types.index(node_type),
+        edge_endpoint_types=edge_endpoint_types(config.node_types, config.edge_types),
+        feature_dims=tuple(graph_types(config).feature_dims),
+    )
 
-    def __init__(self, decoder: SampleDecoder, node_type: str):
-        self._decoder = decoder
+
+class _ReadRecordBatches(beam.DoFn):
+    """A shard's path -> its records in lists of up to batch_size, streamed from storage.
+
+    The pipeline's elements are batches from here on: Beam's per-element work is paid once per
+    batch, and a batch is decoded with one numpy call per array instead of one per sample.
+    """
+
+    def __init__(self, node_type: str, batch_size: int):
+        self._batch_size = batch_size
         self._samples_read = Metrics.counter(metrics_namespace(node_type), "samples_read")
 
-    def __call__(self, record: bytes):
-        self._samples_read.inc()
-        sample = self._decoder(record)
-        return sample.root_node_id, sample
+    def process(self, path: str):
+        batch = []
+        with storage.open_read(path) as stream:
+            for record in iter_records(stream):
+                batch.append(record)
+                if len(batch) == self._batch_size:
+                    self._samples_read.inc(len(batch))
+                    yield batch
+                    batch = []
+        if batch:
+            self._samples_read.inc(len(batch))
+            yield batch
 
 
-def _dead_letter(node_type: str, stage: str):
-    def to_json(failure) -> str:
-        element, error = failure
-        Metrics.counter(metrics_namespace(node_type), "dead_letters").inc()
-        record = {"node_type": node_type, "stage": stage, "error": _describe(error)}
-        if isinstance(element, bytes):
-            record["record_base64"] = base64.b64encode(element).decode("ascii")
-        else:
-            record["node_id"] = int(element[0])
-        return json.dumps(record, sort_keys=True)
+class _DecodeBatches(beam.DoFn):
+    """A list of records -> one SampleBatch of the good ones; each bad one to the dead letters."""
+
+    DEAD_LETTERS = "dead_letters"
+
+    def __init__(self, frozen_config_yaml: str, frozen_config_uri: str, node_type: str):
+        self._config_yaml = frozen_config_yaml
+        self._config_uri = frozen_config_uri
+        self._node_type = node_type
+
+    def setup(self):
+        self._decoder = sample_decoder(parse_task_config(self._config_yaml, self._config_uri), self._node_type)
+
+    def process(self, records: list[bytes]):
+        batch, failures = self._decoder.decode_batch(records)
+        for index, error in failures:
+            yield TaggedOutput(self.DEAD_LETTERS, _dead_letter(self._node_type, "decode", error.reason, record=records[index]))
+        if batch is not None:
+            yield batch
+
+
+def _dead_letter(node_type: str, stage: str, error: str, *, record: bytes | None = None, node_id: int | None = None) -> str:
+    """One dead letter as a JSON line: the record itself when it could not be decoded, else its root."""
+    Metrics.counter(metrics_namespace(node_type), "dead_letters").inc()
+    letter = {"node_type": node_type, "stage": stage, "error": error}
+    if record is not None:
+        letter["record_base64"] = base64.b64encode(record).decode("ascii")
+    if node_id is not None:
+        letter["node_id"] = node_id
+    return json.dumps(letter, sort_keys=True)
+
+
+def _failed_batch_dead_letters(node_type: str):
+    def to_json(failure):
+        batch, error = failure
+        for node_id in batch.root_node_ids.tolist():
+            yield _dead_letter(node_type, "inference", _describe(error), node_id=node_id)
 
     return to_json
 
@@ -114,12 +164,6 @@ def _describe(error) -> str:
     if isinstance(error, tuple) and len(error) >= 2:
         return f"{error[0]}: {error[1]}" if not str(error[1]).startswith(str(error[0])) else str(error[1])
     return repr(error)
-
-
-def _failed_batch_samples(failure):
-    batch, error = failure
-    for keyed in batch:
-        yield keyed, error
 
 
 class _PlainParquetSink(parquetio._ParquetSink):
@@ -149,82 +193,57 @@ class _PlainParquetSink(parquetio._ParquetSink):
         return pq.ParquetWriter(self._file_handle, self._schema, compression=self._codec, use_dictionary=False)
 
 
-class _ToArrowTables(beam.DoFn):
-    """(node id, PredictionResult) -> Arrow tables of up to batch_size rows, per bundle.
+class _ToArrowTable(beam.DoFn):
+    """One batch's PredictionResult -> an Arrow table of one kind ('embeddings' or 'predictions')."""
 
-    Converting whole batches (np.stack, one ListArray) instead of one Python dict per row keeps
-    the write side cheap next to the model.
-    """
-
-    def __init__(self, node_type: str, kind: str, batch_size: int):
+    def __init__(self, node_type: str, kind: str):
         self._kind = kind
-        self._batch_size = batch_size
         self._rows = Metrics.counter(metrics_namespace(node_type), f"{kind}_rows_written")
 
-    def start_bundle(self):
-        self._ids, self._values = [], []
-
-    def process(self, keyed):
-        node_id, result = keyed
-        self._ids.append(node_id)
-        self._values.append(result.inference[0] if self._kind == "embeddings" else result.inference[1])
-        if len(self._ids) >= self._batch_size:
-            yield self._flush()
-
-    def finish_bundle(self):
-        if self._ids:
-            yield WindowedValue(self._flush(), MIN_TIMESTAMP, [GlobalWindow()])
-
-    def _flush(self) -> pa.Table:
-        ids = pa.array(np.asarray(self._ids, dtype=np.int64))
+    def process(self, result: PredictionResult):
+        ids = pa.array(result.example)
+        embeddings, predictions = result.inference
         if self._kind == "embeddings":
-            values = np.stack(self._values).astype(np.float32, copy=False)
+            values = np.ascontiguousarray(embeddings, dtype=np.float32)
             dim = values.shape[1]
             offsets = pa.array(np.arange(0, (len(values) + 1) * dim, dim, dtype=np.int32))
             table = pa.Table.from_arrays([ids, pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1)))], schema=EMBEDDINGS_SCHEMA)
         else:
-            table = pa.Table.from_arrays([ids, pa.array(np.asarray(self._values, dtype=np.int64))], schema=PREDICTIONS_SCHEMA)
+            table = pa.Table.from_arrays([ids, pa.array(predictions)], schema=PREDICTIONS_SCHEMA)
         self._rows.inc(table.num_rows)
-        self._ids, self._values = [], []
-        return table
+        yield table
 
 
 def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str) -> None:
-    decoder = SampleDecoder(
-        encoding=config.sample_encoding,
-        labeled=config.task_kind is TaskKind.NODE_CLASSIFICATION,
-        root_node_type=config.node_types.index(node_type),
-        edge_endpoint_types=edge_endpoint_types(config.node_types, config.edge_types),
-    )
-    handler = KeyedModelHandler(
-        GnnModelHandler(config.to_yaml(), config.uri, node_type, config.inference_batch_size)
-    ).with_preprocess_fn(_KeyedDecode(decoder, node_type))
-
     label = f"[{node_type}]"
-    # validate=False: run_inference_job checks for samples itself, and a job described offline
-    # (a Dataflow template) reads samples that are written later.
-    sources = [
-        pipeline | f"{label} Read {i}" >> beam.io.ReadFromTFRecord(prefix + "*.tfrecord", coder=beam.coders.BytesCoder(), validate=False)
+    config_yaml = config.to_yaml()
+    # Matched when the job runs, not when it is built: a job described offline (a Dataflow
+    # template) reads samples that are written later. Reshuffled so that shards spread over workers.
+    matches = [
+        pipeline | f"{label} Match {i}" >> fileio.MatchFiles(prefix + "*.tfrecord")
         for i, prefix in enumerate(config.sample_prefixes(node_type))
     ]
-    records = sources | f"{label} Samples" >> beam.Flatten()
-    results, failures = records | f"{label} RunInference" >> RunInference(handler).with_exception_handling()
+    decoded = (
+        matches
+        | f"{label} Shards" >> beam.Flatten()
+        | f"{label} Paths" >> beam.Map(lambda match: match.path)
+        | f"{label} Spread shards" >> beam.Reshuffle()
+        | f"{label} Read" >> beam.ParDo(_ReadRecordBatches(node_type, config.inference_batch_size))
+        | f"{label} Decode" >> beam.ParDo(_DecodeBatches(config_yaml, config.uri, node_type)).with_outputs(
+            _DecodeBatches.DEAD_LETTERS, main="batches"
+        )
+    )
+    handler = GnnModelHandler(config_yaml, config.uri, node_type).with_no_batching()
+    results, failures = decoded.batches | f"{label} RunInference" >> RunInference(handler).with_exception_handling()
 
     kinds = [("embeddings", EMBEDDINGS_SCHEMA)]
     if config.task_kind is TaskKind.NODE_CLASSIFICATION:
         kinds.append(("predictions", PREDICTIONS_SCHEMA))
     for kind, schema in kinds:
-        tables = results | f"{label} {kind} to Arrow" >> beam.ParDo(_ToArrowTables(node_type, kind, config.inference_batch_size))
+        tables = results | f"{label} {kind} to Arrow" >> beam.ParDo(_ToArrowTable(node_type, kind))
         tables | f"{label} Write {kind}" >> beam.io.Write(_PlainParquetSink(storage.join(output_dir, kind, "part"), schema))
-    failed_samples = failures.failed_inferences | f"{label} FailedBatches" >> beam.FlatMap(_failed_batch_samples)
-    dead = [
-        *[
-            pc | f"{label} DecodeDeadLetters {i}" >> beam.Map(_dead_letter(node_type, "decode"))
-            for i, pc in enumerate(failures.failed_preprocessing)
-        ],
-        failed_samples | f"{label} InferenceDeadLetters" >> beam.Map(_dead_letter(node_type, "inference")),
-    ]
-    dead | f"{label} DeadLetters" >> beam.Flatten() | f"{label} WriteDeadLetters" >> beam.io.WriteToText(
+    inference_dead = failures.failed_inferences | f"{label} InferenceDeadLetters" >> beam.FlatMap(_failed_batch_dead_letters(node_type))
+    (decoded[_DecodeBatches.DEAD_LETTERS], inference_dead) | f"{label} DeadLetters" >> beam.Flatten() | f"{label} WriteDeadLetters" >> beam.io.WriteToText(
         storage.join(output_dir, "dead_letters", "part"), file_name_suffix=".jsonl"
     )
 

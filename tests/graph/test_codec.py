@@ -1,12 +1,39 @@
 import numpy as np
 import pytest
 
-from gnn_assets.graph.codec import PACKED_NEIGHBORHOOD_MAGIC, Neighborhood, SampleDecodeError, SampleDecoder, decode_gigl, decode_packed, encode_gigl, encode_packed
+from gnn_assets.graph.codec import (
+    PACKED_NEIGHBORHOOD_MAGIC,
+    Neighborhood,
+    SampleBatch,
+    SampleDecodeError,
+    SampleDecoder,
+    decode_gigl,
+    decode_packed_batch,
+    encode_gigl,
+    encode_packed,
+)
 from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, SampleEncoding
 from gnn_assets.proto.graph_schema_pb2 import Graph, Node
 from gnn_assets.proto.training_samples_schema_pb2 import PackedNeighborhood, RootedNodeNeighborhood
 
 ENDS = {0: (0, 1), 1: (1, 0)}
+DIMS = (2, 3)
+
+
+def _decoder(encoding=SampleEncoding.PACKED):
+    return SampleDecoder(encoding, labeled=False, root_node_type=0, edge_endpoint_types=ENDS, feature_dims=DIMS)
+
+
+def _decode_packed(record: bytes) -> Neighborhood:
+    [sample] = decode_packed_batch([record], DIMS).neighborhoods()
+    return sample
+
+
+def _decode_one(decoder, record: bytes) -> SampleBatch:
+    batch, failures = decoder.decode_batch([record])
+    if failures:
+        raise failures[0][1]
+    return batch
 
 
 def _sample(label=None):
@@ -41,7 +68,7 @@ def _edge_ids(sample, t):
 @pytest.mark.parametrize("label", [None, 3])
 def test_both_encodings_round_trip(label):
     sample = _sample(label)
-    _assert_same(sample, decode_packed(encode_packed(sample)))
+    _assert_same(sample, _decode_packed(encode_packed(sample)))
     _assert_same(sample, decode_gigl(encode_gigl(sample, ENDS, labeled=True), ENDS, labeled=True))
     if label is None:
         _assert_same(sample, decode_gigl(encode_gigl(sample, ENDS, labeled=False), ENDS, labeled=False))
@@ -50,25 +77,70 @@ def test_both_encodings_round_trip(label):
 
 @pytest.mark.parametrize("encoding", [SampleEncoding.PACKED, SampleEncoding.GIGL_PROTO])
 def test_corrupt_and_foreign_records_are_refused(encoding):
-    decoder = SampleDecoder(encoding, labeled=False, root_node_type=0, edge_endpoint_types=ENDS)
+    decoder = _decoder(encoding)
     good = encode_packed(_sample()) if encoding == SampleEncoding.PACKED else encode_gigl(_sample(), ENDS, labeled=False)
-    assert decoder(good).root_node_id == 4
+    assert _decode_one(decoder, good).root_node_ids.tolist() == [4]
     with pytest.raises(SampleDecodeError):
-        decoder(good[: len(good) // 2])
+        _decode_one(decoder, good[: len(good) // 2])
     with pytest.raises(SampleDecodeError, match="not a"):
-        decoder(GbmlConfig(feature_flags={"a": "b"}).SerializeToString())
+        _decode_one(decoder, GbmlConfig(feature_flags={"a": "b"}).SerializeToString())
+
+
+@pytest.mark.parametrize("encoding", [SampleEncoding.PACKED, SampleEncoding.GIGL_PROTO])
+def test_a_batch_decodes_as_its_samples_do_one_by_one(encoding):
+    """Samples with different types present, a label, and an isolated root (no edges at all)."""
+    isolated = Neighborhood(8, 0, {0: np.array([8])}, {0: np.array([[0.5, 0.25]], np.float32)}, {})
+    samples = [_sample(), isolated, _sample(label=2)]
+    samples[2].node_ids[0] = np.array([4, 6])
+    encode = encode_packed if encoding == SampleEncoding.PACKED else (lambda s: encode_gigl(s, ENDS, labeled=True))
+    decoder = SampleDecoder(encoding, labeled=True, root_node_type=0, edge_endpoint_types=ENDS, feature_dims=DIMS)
+    batch, failures = decoder.decode_batch([encode(s) for s in samples])
+    assert failures == []
+    expected = SampleBatch.from_neighborhoods(samples)
+    for field in ("root_node_ids", "root_node_types", "labels"):
+        np.testing.assert_array_equal(getattr(batch, field), getattr(expected, field))
+    for field in ("node_ids", "node_counts", "features", "edge_counts"):
+        got, want = getattr(batch, field), getattr(expected, field)
+        assert got.keys() == want.keys(), field
+        for t in want:
+            np.testing.assert_array_equal(got[t], want[t])
+    assert batch.edges.keys() == expected.edges.keys()
+    for t in expected.edges:
+        for side in (0, 1):
+            np.testing.assert_array_equal(batch.edges[t][side], expected.edges[t][side])
+    assert batch.labels.tolist() == [-1, -1, 2] and batch.node_counts[1].tolist() == [1, 0, 1]
+    for original, decoded in zip(samples, batch.neighborhoods(), strict=True):
+        _assert_same(original, decoded)
+
+
+def test_bad_records_in_a_batch_are_told_apart_from_the_good_ones():
+    decoder = _decoder()
+    good = encode_packed(_sample())
+    outside = _sample()
+    outside.edges[0] = (np.array([1]), np.array([1]))
+    wrong_size = _sample()
+    wrong_size.features[1] = np.zeros((1, 4), np.float32)
+    records = [good, b"\x0a\xff garbage", good, encode_packed(outside), encode_packed(wrong_size), good]
+    batch, failures = decoder.decode_batch(records)
+    assert batch.root_node_ids.tolist() == [4, 4, 4] and len(batch.node_ids[0]) == 6
+    assert [i for i, _ in failures] == [1, 3, 4]
+    reasons = [error.reason for _, error in failures]
+    assert reasons[0].startswith("not a PackedNeighborhood")
+    assert reasons[1] == "edge type 0: an edge destination points outside the sample's 1 nodes"
+    assert reasons[2] == "node type 1 has 4 features, the graph has 3"
+    assert decoder.decode_batch([records[1]])[0] is None
 
 
 def test_inconsistent_samples_are_refused():
-    decoder = SampleDecoder(SampleEncoding.PACKED, labeled=False, root_node_type=0, edge_endpoint_types=ENDS)
+    decoder = _decoder()
     sample = _sample()
     sample.edges[0] = (np.array([1]), np.array([1]))  # type 1 has one node: position 1 is outside
     with pytest.raises(SampleDecodeError, match="edge type 0: an edge destination points outside the sample's 1 nodes"):
-        decoder(encode_packed(sample))
+        _decode_one(decoder, encode_packed(sample))
     sample = _sample()
     sample.root_node_id = 5
     with pytest.raises(SampleDecodeError, match="root node 5 is not among"):
-        decoder(encode_packed(sample))
+        _decode_one(decoder, encode_packed(sample))
 
 
 def test_gigl_edges_to_nodes_outside_the_sample_are_refused():
@@ -88,26 +160,31 @@ def test_a_gigl_sample_with_the_root_only_in_root_node_decodes():
 
 
 def test_unsorted_node_ids_from_other_writers_are_still_checked():
-    decoder = SampleDecoder(SampleEncoding.PACKED, labeled=False, root_node_type=0, edge_endpoint_types=ENDS)
+    decoder = _decoder()
     sample = _sample()
     sample.node_ids[0] = np.array([9, 4])  # unsorted, valid
-    assert decoder(encode_packed(sample)).root_node_id == 4
+    assert _decode_one(decoder, encode_packed(sample)).root_node_ids.tolist() == [4]
     sample.root_node_id = 5
     with pytest.raises(SampleDecodeError, match="root node 5 is not among"):
-        decoder(encode_packed(sample))
+        _decode_one(decoder, encode_packed(sample))
 
 
 def test_packed_header_that_does_not_fit_the_arrays_is_refused():
     arrays = PackedNeighborhood.FromString(encode_packed(_sample())).arrays
-    for changed, error in ((arrays + b"\0" * 4, "arrays hold .* bytes, the header describes"), (arrays[:-4], "do not match their header")):
+    for changed, error in (
+        (arrays + b"\0" * 4, "arrays hold 176 bytes, the header describes 172"),
+        (arrays[:-4], "arrays hold 168 bytes, the header describes 172"),
+        (arrays[:20], "do not match their header"),
+        (arrays[:16] + np.array([0, -1, 2], "<i8").tobytes() + arrays[40:], "bad node group \\(0, -1, 2\\)"),
+    ):
         message = PackedNeighborhood(magic=PACKED_NEIGHBORHOOD_MAGIC, root_node_id=4, arrays=changed)
         with pytest.raises(SampleDecodeError, match=error):
-            decode_packed(message.SerializeToString())
+            decode_packed_batch([message.SerializeToString()], DIMS)
 
 
 def test_negative_edge_positions_are_refused():
-    decoder = SampleDecoder(SampleEncoding.PACKED, labeled=False, root_node_type=0, edge_endpoint_types=ENDS)
+    decoder = _decoder()
     sample = _sample()
     sample.edges[1] = (np.array([0, 0]), np.array([0, -1]))
     with pytest.raises(SampleDecodeError, match="edge type 1: an edge destination points outside"):
-        decoder(encode_packed(sample))
+        _decode_one(decoder, encode_packed(sample))

@@ -1,6 +1,6 @@
 import numpy as np
 
-from gnn_assets.graph.codec import Neighborhood
+from gnn_assets.graph.codec import Neighborhood, SampleBatch
 from gnn_assets.graph.collate import GraphTypes, collate
 
 HOMOGENEOUS = GraphTypes(["n"], [("n", "e", "n")], [1])
@@ -17,7 +17,7 @@ def _sample(root, nodes, edges):
 def test_overlapping_neighborhoods_are_merged_once():
     a = _sample(1, [1, 2, 3], [(2, 1), (3, 2)])
     b = _sample(3, [3, 2, 5], [(2, 3), (3, 2), (5, 3)])
-    batch = collate([a, b], HOMOGENEOUS)
+    batch = collate(SampleBatch.from_neighborhoods([a, b]), HOMOGENEOUS)
     ids = batch.data.n_id.tolist()
     assert ids == [1, 2, 3, 5]
     assert batch.data.x[:, 0].tolist() == [1.0, 2.0, 3.0, 5.0]
@@ -30,6 +30,6 @@ def test_overlapping_neighborhoods_are_merged_once():
 def test_every_type_is_present_in_heterogeneous_batches():
     types = GraphTypes(["a", "b"], [("a", "to", "b"), ("b", "to2", "a")], [2, 3])
     sample = Neighborhood(7, 0, {0: np.array([7])}, {0: np.zeros((1, 2), np.float32)}, {})
-    batch = collate([sample], types)
+    batch = collate(SampleBatch.from_neighborhoods([sample]), types)
     assert batch.data["b"].x.shape == (0, 3)
     assert batch.data["a", "to", "b"].edge_index.shape == (2, 0)
