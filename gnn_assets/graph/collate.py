@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, HeteroData
 
-from gnn_assets.graph.codec import SampleBatch
+from gnn_assets.graph.samples import SampleBatch
 
 
 @dataclass

@@ -22,7 +22,9 @@ import numpy as np
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind
-from gnn_assets.graph.codec import Neighborhood, edge_endpoint_types, encode_gigl, encode_packed
+from gnn_assets.graph.codec import encode_gigl
+from gnn_assets.graph.packed import encode_packed
+from gnn_assets.graph.samples import Neighborhood, edge_endpoint_types
 from gnn_assets.graph.enumeration import EdgeTypeKey, EnumeratedGraph, check_same_graph, read_enumerated_graph
 from gnn_assets.graph.tfrecord import write_record
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding

@@ -13,47 +13,44 @@ from typing import BinaryIO, Iterator
 import google_crc32c
 
 _MASK_DELTA = 0xA282EAD8
+_LENGTH = struct.Struct("<Q")
+_HEADER = struct.Struct("<QI")  # length, masked crc32c of the length
+_CRC = struct.Struct("<I")
 
 
-def _masked_crc(data: bytes) -> bytes:
+def _masked_crc(data: bytes) -> int:
     crc = google_crc32c.value(data)
-    return struct.pack("<I", (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
 def write_record(stream: BinaryIO, data: bytes) -> None:
-    length = struct.pack("<Q", len(data))
-    stream.write(length + _masked_crc(length) + data + _masked_crc(data))
+    length = _LENGTH.pack(len(data))
+    stream.write(length + _CRC.pack(_masked_crc(length)) + data + _CRC.pack(_masked_crc(data)))
 
 
 class TFRecordError(ValueError):
     pass
 
 
-def iter_records(stream: BinaryIO, chunk_size: int = 1 << 22) -> Iterator[bytes]:
-    """The records of a TFRecord stream, checksums verified, read chunk_size bytes at a time
-    (memory stays flat however large the file)."""
-    buffer, offset, position = b"", 0, 0  # position: where buffer starts in the stream
+def iter_records(stream: BinaryIO) -> Iterator[bytes]:
+    """The records of a TFRecord stream, checksums verified, one at a time (memory stays flat
+    however large the file). Give it a buffered stream: it reads each record with two calls."""
+    read = stream.read
+    position = 0
     while True:
-        available = len(buffer) - offset
-        needed = 12
-        if available >= 12:
-            header = buffer[offset : offset + 8]
-            if buffer[offset + 8 : offset + 12] != _masked_crc(header):
-                raise TFRecordError(f"corrupt length at byte {position + offset}")
-            (length,) = struct.unpack("<Q", header)
-            needed = 12 + length + 4
-            if available >= needed:
-                start, end = offset + 12, offset + 12 + length
-                record = buffer[start:end]
-                if buffer[end : end + 4] != _masked_crc(record):
-                    raise TFRecordError(f"corrupt record at byte {position + offset}")
-                yield record
-                offset = end + 4
-                continue
-        more = stream.read(max(chunk_size, needed - available))
-        if not more:
-            if available:
-                what = "record header" if available < 12 else "record"
-                raise TFRecordError(f"truncated {what} at byte {position + offset}")
+        header = read(12)
+        if not header:
             return
-        buffer, position, offset = buffer[offset:] + more, position + offset, 0
+        if len(header) < 12:
+            raise TFRecordError(f"truncated record header at byte {position}")
+        length, length_crc = _HEADER.unpack(header)
+        if _masked_crc(header[:8]) != length_crc:
+            raise TFRecordError(f"corrupt length at byte {position}")
+        record = read(length)
+        footer = read(4)
+        if len(record) < length or len(footer) < 4:
+            raise TFRecordError(f"truncated record at byte {position}")
+        if _masked_crc(record) != _CRC.unpack(footer)[0]:
+            raise TFRecordError(f"corrupt record at byte {position}")
+        yield record
+        position += 16 + length

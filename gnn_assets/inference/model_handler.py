@@ -10,7 +10,7 @@ import torch
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from gnn_assets.config.task_config import TaskConfig, parse_task_config
-from gnn_assets.graph.codec import SampleBatch
+from gnn_assets.graph.samples import SampleBatch
 from gnn_assets.graph.collate import GraphTypes, collate
 from gnn_assets.inference.protocol import BaseInferencer, load_inferencer
 from gnn_assets.inference.task_specs import graph_types

@@ -28,7 +28,8 @@ from apache_beam.runners.runner import PipelineState
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_config
-from gnn_assets.graph.codec import SampleDecoder, edge_endpoint_types
+from gnn_assets.graph.codec import SampleDecoder
+from gnn_assets.graph.samples import edge_endpoint_types
 from gnn_assets.graph.tfrecord import iter_records
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
 from gnn_assets.inference.runners import dataflow_console_url, pipeline_options

@@ -1,20 +1,13 @@
 import numpy as np
 import pytest
 
-from gnn_assets.graph.codec import (
-    PACKED_NEIGHBORHOOD_MAGIC,
-    Neighborhood,
-    SampleBatch,
-    SampleDecodeError,
-    SampleDecoder,
-    decode_gigl,
-    decode_packed_batch,
-    encode_gigl,
-    encode_packed,
-)
+
+from gnn_assets.graph.codec import SampleDecoder, decode_gigl, encode_gigl
+from gnn_assets.graph.packed import decode_packed_batch, encode_packed
+from gnn_assets.graph.samples import Neighborhood, SampleBatch, SampleDecodeError
 from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, SampleEncoding
 from gnn_assets.proto.graph_schema_pb2 import Graph, Node
-from gnn_assets.proto.training_samples_schema_pb2 import PackedNeighborhood, RootedNodeNeighborhood
+from gnn_assets.proto.training_samples_schema_pb2 import RootedNodeNeighborhood
 
 ENDS = {0: (0, 1), 1: (1, 0)}
 DIMS = (2, 3)
@@ -167,19 +160,6 @@ def test_unsorted_node_ids_from_other_writers_are_still_checked():
     sample.root_node_id = 5
     with pytest.raises(SampleDecodeError, match="root node 5 is not among"):
         _decode_one(decoder, encode_packed(sample))
-
-
-def test_packed_header_that_does_not_fit_the_arrays_is_refused():
-    arrays = PackedNeighborhood.FromString(encode_packed(_sample())).arrays
-    for changed, error in (
-        (arrays + b"\0" * 4, "arrays hold 176 bytes, the header describes 172"),
-        (arrays[:-4], "arrays hold 168 bytes, the header describes 172"),
-        (arrays[:20], "do not match their header"),
-        (arrays[:16] + np.array([0, -1, 2], "<i8").tobytes() + arrays[40:], "bad node group \\(0, -1, 2\\)"),
-    ):
-        message = PackedNeighborhood(magic=PACKED_NEIGHBORHOOD_MAGIC, root_node_id=4, arrays=changed)
-        with pytest.raises(SampleDecodeError, match=error):
-            decode_packed_batch([message.SerializeToString()], DIMS)
 
 
 def test_negative_edge_positions_are_refused():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from gnn_assets.graph.codec import Neighborhood, SampleBatch
+from gnn_assets.graph.samples import Neighborhood, SampleBatch
 from gnn_assets.graph.collate import GraphTypes, collate
 
 HOMOGENEOUS = GraphTypes(["n"], [("n", "e", "n")], [1])

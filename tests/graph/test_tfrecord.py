@@ -23,12 +23,13 @@ def test_iter_records_round_trips_and_detects_corruption():
     for r in RECORDS:
         write_record(buffer, r)
     data = buffer.getvalue()
-    for chunk_size in (1, 7, 1 << 22):  # records straddling every possible chunk boundary
-        assert list(iter_records(io.BytesIO(data), chunk_size)) == RECORDS
+    assert list(iter_records(io.BytesIO(data))) == RECORDS
     corrupt = data[:100] + bytes([data[100] ^ 1]) + data[101:]  # inside the third record
     with pytest.raises(TFRecordError, match="corrupt record at byte 33"):
-        list(iter_records(io.BytesIO(corrupt), 16))
+        list(iter_records(io.BytesIO(corrupt)))
+    with pytest.raises(TFRecordError, match="corrupt length at byte 16"):
+        list(iter_records(io.BytesIO(data[:17] + bytes([data[17] ^ 1]) + data[18:])))
     with pytest.raises(TFRecordError, match="truncated record at byte 33"):
-        list(iter_records(io.BytesIO(data[:-3]), 16))
+        list(iter_records(io.BytesIO(data[:-3])))
     with pytest.raises(TFRecordError, match="truncated record header at byte 33"):
         list(iter_records(io.BytesIO(data[:40])))
