@@ -152,6 +152,7 @@ def measure_decode_collate_forward(frozen, records: list[bytes]) -> dict:
     import torch
 
     from gnn_assets.graph.collate import collate
+    from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
     from gnn_assets.inference.pipeline import sample_decoder
     from gnn_assets.inference.protocol import load_inferencer
     from gnn_assets.inference.task_specs import graph_types
@@ -160,6 +161,7 @@ def measure_decode_collate_forward(frozen, records: list[bytes]) -> dict:
     decoder = sample_decoder(frozen, "paper")
     inferencer = load_inferencer(frozen)
     device = torch.device("cpu")
+    keep_freed_memory_for_reuse()  # as the Beam job's workers do: same process settings
     started = time.perf_counter()
     batches = [collate(decoder.decode_batch(records[i : i + BATCH_SIZE])[0], types) for i in range(0, len(records), BATCH_SIZE)]
     prepared = time.perf_counter()

@@ -67,9 +67,14 @@ def read_bytes(uri: str) -> bytes:
 
 
 def open_read(uri: str, buffer_size: int = 1 << 20) -> io.BufferedIOBase:
-    """A readable stream, for files too large to read whole, buffered so that many small reads
-    stay cheap (Beam opens local files with Python's default 8 KiB buffer)."""
-    return io.BufferedReader(FileSystems.open(uri), buffer_size)
+    """A readable stream for files too large to read whole, with a buffer large enough that
+    many small reads stay cheap. Beam opens local files with Python's default 8 KiB buffer:
+    that file is re-buffered (a second buffer on top would copy everything twice); GCS readers
+    already download in large chunks."""
+    stream = FileSystems.open(uri)
+    if isinstance(stream, io.BufferedReader):
+        return io.BufferedReader(stream.detach(), buffer_size)
+    return stream
 
 
 def read_text(uri: str) -> str:
