@@ -6,8 +6,10 @@ the model a 2-layer GraphSAGE (hidden 256) over 2 hops sampled with fanout [10, 
 
     python -m benchmarks.bench [--size full|tiny] [--out benchmarks/results]
 
-Memory is measured in child processes (their peak RSS as the kernel reports it), so one
-measurement cannot inflate another.
+Throughput is measured in rounds that alternate decode + collate, the bare forward (over
+batches collated beforehand, back to back) and the whole Beam job, in this one process; each
+rate is the best of its rounds. Memory is measured in child processes (their peak RSS as the
+kernel reports it), so one measurement cannot inflate another.
 """
 
 from __future__ import annotations

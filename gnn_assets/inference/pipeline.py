@@ -1,6 +1,8 @@
 """The inference Beam job: TFRecord samples -> RunInference -> Parquet embeddings/predictions.
 
-One pipeline serves every root node type of a job (one branch each). Records that fail to
+Shards are matched, spread over workers and streamed in batches of inferenceBatchSize
+records; each batch is decoded at once and runs through RunInference pre-batched, one result
+per batch. One pipeline serves every root node type of a job (one branch each). Records that fail to
 decode, and batches that fail in the model, go to a dead-letter output (JSON lines with the
 error and the record) and are counted; the job fails when their fraction exceeds the
 config's maxDeadLetterFraction.
