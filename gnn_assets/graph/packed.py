@@ -41,7 +41,9 @@ def encode_packed(sample: Neighborhood) -> bytes:
 
 
 MAX_GROUPS = 1024  # node or edge groups in one packed sample: more means a corrupt header
-_PADDING = bytes(16)  # after the joined records, so that fixed-width reads near the end stay inside
+# Zeros after the joined records, so that fixed-width reads near the end stay inside: a varint
+# running off the last record ends at the first zero, so the wire reader looks at most 12 bytes past it.
+_PADDING = bytes(16)
 
 
 def decode_packed_batch(records: Sequence[bytes], feature_dims: Sequence[int]) -> SampleBatch:

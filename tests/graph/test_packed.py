@@ -51,3 +51,14 @@ def test_records_in_another_field_order_decode_as_the_canonical_ones():
         for t in expected.edges:
             for side in (0, 1):
                 np.testing.assert_array_equal(batch.edges[t][side], expected.edges[t][side])
+
+
+
+def test_a_last_record_of_long_varints_is_refused_not_read_past_the_batch():
+    """The wire reader looks ahead by fixed widths; a short record of maximal varints at the
+    end of a batch must still come out as a decode error."""
+    long_varint = bytes([0xFF] * 9 + [0x01])
+    crafted = bytes([0x0D]) + PACKED_NEIGHBORHOOD_MAGIC.to_bytes(4, "little") + b"".join(bytes([tag]) + long_varint for tag in (0x10, 0x18, 0x20))
+    for records in ([crafted], [encode_packed(_sample()), crafted], [crafted[:6]]):
+        with pytest.raises(SampleDecodeError):
+            decode_packed_batch(records, DIMS)
