@@ -8,8 +8,8 @@ the model a 2-layer GraphSAGE (hidden 256) over 2 hops sampled with fanout [10, 
 
 Throughput is measured in rounds that alternate decode + collate, the bare forward (over
 batches collated beforehand, back to back) and the whole Beam job, in this one process; each
-rate is the best of its rounds. Memory is measured in child processes (their peak RSS as the
-kernel reports it), so one measurement cannot inflate another.
+rate is the best of its rounds. Memory is measured in child processes (each one's own peak RSS
+since its exec), so one measurement cannot inflate another.
 """
 
 from __future__ import annotations
@@ -87,12 +87,23 @@ def _frozen(workdir: Path, job: str):
 
 def _run_child(args: list[str]) -> tuple[dict, float]:
     """Run `python -m benchmarks.bench <args>`; returns its JSON output and its peak RSS in MB."""
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.bench", *args], stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent)
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"benchmark child {args[0]} failed with status {status}")
-    return json.loads(output), usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    process = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", *args], stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent, check=False
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"benchmark child {args[0]} failed with status {process.returncode}")
+    output = json.loads(process.stdout)
+    return output, output.pop("peak_rss_mb")
+
+
+def _own_peak_rss_mb() -> float:
+    """This process's peak RSS since it started its program. Not getrusage's ru_maxrss: that
+    keeps the high-water mark from before exec, i.e. the parent's whole memory at fork time."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
 
 
 # --- children: each runs in a process of its own -------------------------------------------
@@ -343,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in children:
         workdir, *rest = argv[1:]
         extra = [int(x) if x.isdigit() else x for x in rest]
-        print(json.dumps(children[argv[0]](Path(workdir), *extra)))
+        print(json.dumps({**children[argv[0]](Path(workdir), *extra), "peak_rss_mb": _own_peak_rss_mb()}))
         return 0
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
