@@ -81,13 +81,17 @@ def _varints(data: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.bitwise_or.reduce(np.where(used, shifted, np.uint64(0)), axis=1).view(np.int64), sizes
 
 
+def _joined(parts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the parts end to end with _PADDING after them, where each starts, each one's length)."""
+    lengths = np.fromiter(map(len, parts), np.int64, len(parts))
+    return np.frombuffer(b"".join([*parts, _PADDING]), np.uint8), np.cumsum(lengths) - lengths, lengths
+
+
 def _wire_fields(records: Sequence[bytes]):
     """PackedNeighborhood fields read straight from the wire, for records in the layout
     protobuf writes (fields in number order, each once, defaults omitted, nothing unknown).
     None when any record is laid out otherwise: protobuf's parser decides those."""
-    lengths = np.fromiter(map(len, records), np.int64, len(records))
-    data = np.frombuffer(b"".join([*records, _PADDING]), np.uint8)
-    starts = np.cumsum(lengths) - lengths
+    data, starts, lengths = _joined(records)
     ends = starts + lengths
     tags = data[np.minimum(starts, len(data) - 1)]
     if not (tags == 0x0D).all() or (lengths < 5).any():  # field 1, fixed32
@@ -138,15 +142,11 @@ def _parsed_fields(records: Sequence[bytes]):
         root_types.append(message.root_condensed_node_type)
         labels.append(message.root_label if message.HasField("root_label") else -1)
         payloads.append(message.arrays)
-    lengths = np.fromiter(map(len, payloads), np.int64, len(payloads))
-    data = np.frombuffer(b"".join([*payloads, _PADDING]), np.uint8)
     return (
         np.array(roots, np.uint64).view(np.int64),
         np.array(root_types, np.int64),
         np.array(labels, np.int64),
-        data,
-        np.cumsum(lengths) - lengths,
-        lengths,
+        *_joined(payloads),
     )
 
 
@@ -173,14 +173,14 @@ class _PackedLayout:
         self.data = data
         self.batch_size = len(starts)
         self.feature_dims = np.asarray(feature_dims, np.int64)
-        self._refuse(
+        _refuse(
             (lengths % 4 != 0) | (lengths < 16),
             lambda i: f"PackedNeighborhood arrays do not match their header: {lengths[i]} bytes is not a header and whole arrays",
         )
         node_groups, edge_groups = _read(data, starts, "<i8"), _read(data, starts + 8, "<i8")
         too_many = (node_groups < 0) | (node_groups >= MAX_GROUPS) | (edge_groups < 0) | (edge_groups >= MAX_GROUPS)
         header_bytes = np.where(too_many, 0, 16 + 8 * (3 * node_groups + 2 * edge_groups))
-        self._refuse(
+        _refuse(
             too_many | (header_bytes > lengths),
             lambda i: f"PackedNeighborhood arrays do not match their header: {lengths[i]} bytes cannot hold the header "
             f"of {node_groups[i]} node and {edge_groups[i]} edge groups",
@@ -197,11 +197,6 @@ class _PackedLayout:
         # (record, type, count, where the sources start)
         self.edges = [np.concatenate(column) for column in zip(*edges)]
 
-    def _refuse(self, bad: np.ndarray, reason) -> None:
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise SampleDecodeError(reason(i), record=i)
-
     def _segments(self, rows, node_groups: int, edge_groups: int, starts, lengths):
         """The node and edge segments of records that share one header shape."""
         fields = 3 * node_groups + 2 * edge_groups
@@ -212,29 +207,24 @@ class _PackedLayout:
         node_types, counts, dims = meta[:, 0 : 3 * node_groups : 3], meta[:, 1 : 3 * node_groups : 3], meta[:, 2 : 3 * node_groups : 3]
         edge_types, edge_counts = meta[:, 3 * node_groups :: 2], meta[:, 3 * node_groups + 1 :: 2]
 
-        def refuse(bad: np.ndarray, reason) -> None:
-            if bad.any():
-                k = int(np.flatnonzero(bad)[0])
-                raise SampleDecodeError(reason(k), record=int(rows[k]))
-
         known = (node_types >= 0) & (node_types < len(self.feature_dims))
         expected_dims = self.feature_dims[np.where(known, node_types, 0)]
         for g in range(node_groups):
             wrong = ~known[:, g] | (dims[:, g] != expected_dims[:, g])
-            refuse(wrong, lambda k: feature_size_error(int(node_types[k, g]), int(dims[k, g]), self.feature_dims.tolist()))
+            _refuse(wrong, lambda k: feature_size_error(int(node_types[k, g]), int(dims[k, g]), self.feature_dims.tolist()), rows)
         # Counts are bounded by the payload before any arithmetic on them, so nothing overflows.
         limit = (lengths // 8)[:, None]
         for what, types, group_counts in (("node", node_types, counts), ("edge", edge_types, edge_counts)):
             bad = (group_counts < 0) | (group_counts > limit) | _repeats(types)
             for g in range(types.shape[1]):
-                refuse(bad[:, g], lambda k: f"PackedNeighborhood header has a bad {what} group (type {types[k, g]}, count {group_counts[k, g]})")
+                _refuse(bad[:, g], lambda k: f"PackedNeighborhood header has a bad {what} group (type {types[k, g]}, count {group_counts[k, g]})", rows)
         id_bytes, edge_bytes, feature_bytes = 8 * counts, 8 * edge_counts, 4 * counts * dims
         ids_at = starts[:, None] + header_bytes + _exclusive_cumsum(id_bytes)
         edges_at = starts[:, None] + header_bytes + id_bytes.sum(1)[:, None] + _exclusive_cumsum(edge_bytes)
         index_bytes = id_bytes.sum(1) + edge_bytes.sum(1)
         features_at = starts[:, None] + header_bytes + index_bytes[:, None] + _exclusive_cumsum(feature_bytes)
         described = header_bytes + index_bytes + feature_bytes.sum(1)
-        refuse(described != lengths, lambda k: f"PackedNeighborhood arrays hold {lengths[k]} bytes, the header describes {described[k]}")
+        _refuse(described != lengths, lambda k: f"PackedNeighborhood arrays hold {lengths[k]} bytes, the header describes {described[k]}", rows)
         record = np.broadcast_to(rows[:, None], counts.shape).ravel()
         node_segments = (record, node_types.ravel(), counts.ravel(), ids_at.ravel(), features_at.ravel())
         edge_record = np.broadcast_to(rows[:, None], edge_counts.shape).ravel()
@@ -266,6 +256,14 @@ class _PackedLayout:
             edges[t] = (_read(self.data, sources, "<i4"), _read(self.data, sources + 4 * np.repeat(counts, counts), "<i4"))
             edge_counts[t] = per_record
         return {"node_ids": node_ids, "node_counts": node_counts, "features": features, "edges": edges, "edge_counts": edge_counts}
+
+
+def _refuse(bad: np.ndarray, reason, rows: np.ndarray | None = None) -> None:
+    """Raise for the first bad one; reason(k) says why. rows maps positions in a subset of the
+    batch back to record indices."""
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise SampleDecodeError(reason(k), record=k if rows is None else int(rows[k]))
 
 
 def _repeats(types: np.ndarray) -> np.ndarray:

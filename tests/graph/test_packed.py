@@ -62,3 +62,16 @@ def test_a_last_record_of_long_varints_is_refused_not_read_past_the_batch():
     for records in ([crafted], [encode_packed(_sample()), crafted], [crafted[:6]]):
         with pytest.raises(SampleDecodeError):
             decode_packed_batch(records, DIMS)
+
+
+def test_an_error_names_the_record_in_the_whole_batch():
+    """Records are checked in groups of one header shape; an error still names the record's
+    index in the batch, not in its group."""
+    from gnn_assets.graph.samples import Neighborhood
+
+    isolated = Neighborhood(8, 0, {0: np.array([8])}, {0: np.array([[0.5, 0.25]], np.float32)}, {})  # another header shape
+    wrong = _sample()
+    wrong.features[1] = np.zeros((1, 4), np.float32)
+    with pytest.raises(SampleDecodeError, match="node type 1 has 4 features") as raised:
+        decode_packed_batch([encode_packed(isolated), encode_packed(_sample()), encode_packed(isolated), encode_packed(wrong)], DIMS)
+    assert raised.value.record == 3
