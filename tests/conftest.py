@@ -76,12 +76,12 @@ def prepare_job(
     *,
     model_seed: int = 0,
     running_mode: str = "in_memory",
+    num_workers: int = 1,
     storage_root: str = "data",
     **overrides,
 ) -> PreparedJob:
     """Graph source -> enumeration (+ mapping tables) -> samples -> untrained model, in a fresh deployment."""
-    workers = 2 if running_mode == "multi_processing" else 1
-    resources = load_resource_config(str(write_local_resources(directory, running_mode, workers, storage_root)))
+    resources = load_resource_config(str(write_local_resources(directory, running_mode, num_workers, storage_root)))
     task_uri = str(write_task_config(directory, base, **overrides))
     template = load_task_config(task_uri)
     write_graph_source(resources.layout.graph_source_dir(template.graph_name), source)

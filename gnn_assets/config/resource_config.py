@@ -15,7 +15,7 @@ from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import camel_case, load_yaml
 from gnn_assets.proto.resource_config_pb2 import ResourceConfig
 
-_RUNNING_MODES = ("in_memory", "multi_processing")
+_RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
 
 
 @dataclass(frozen=True)

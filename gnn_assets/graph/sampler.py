@@ -29,7 +29,9 @@ from gnn_assets.graph.enumeration import EdgeTypeKey, EnumeratedGraph, check_sam
 from gnn_assets.graph.tfrecord import write_record
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
 
-ROOTS_PER_SHARD = 50_000
+# Shards are the unit that the inference job spreads over its workers: small enough that a
+# job of a few hundred thousand roots keeps several workers busy (about 40 MB each at fanout [10, 10]).
+ROOTS_PER_SHARD = 8_192
 CHUNK_SIZE = 2048
 
 

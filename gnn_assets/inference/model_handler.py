@@ -25,14 +25,17 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, BaseInferencer
     or None) — whole arrays, so nothing downstream pays per sample.
 
     Holds the frozen config as text so that the handler pickles to workers without touching
-    storage; the model itself is loaded once per worker process in load_model.
+    storage; the model itself is loaded once per worker process in load_model. torch_threads,
+    when given, is torch's intra-op thread count for the threads that run batches (torch keeps
+    it per thread, and Beam may run a worker's bundles on any thread of its pool).
     """
 
-    def __init__(self, frozen_config_yaml: str, frozen_config_uri: str, root_node_type: str):
+    def __init__(self, frozen_config_yaml: str, frozen_config_uri: str, root_node_type: str, torch_threads: int | None = None):
         super().__init__()
         self._config_yaml = frozen_config_yaml
         self._config_uri = frozen_config_uri
         self._root_node_type = root_node_type
+        self._torch_threads = torch_threads
         self._types: GraphTypes | None = None
 
     def _config(self) -> TaskConfig:
@@ -46,6 +49,8 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, BaseInferencer
     ) -> Iterable[PredictionResult]:
         if self._types is None:
             self._types = graph_types(self._config())
+        if self._torch_threads and torch.get_num_threads() != self._torch_threads:
+            torch.set_num_threads(self._torch_threads)
         collated = collate(batch, self._types)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         results = model.infer_batch(collated, device)

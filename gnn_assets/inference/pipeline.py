@@ -20,6 +20,7 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 from apache_beam.io import filebasedsink, fileio, parquetio
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.ml.inference.base import PredictionResult, RunInference
@@ -35,7 +36,7 @@ from gnn_assets.graph.samples import edge_endpoint_types
 from gnn_assets.graph.tfrecord import iter_records
 from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
-from gnn_assets.inference.runners import dataflow_console_url, pipeline_options
+from gnn_assets.inference.runners import dataflow_console_url, pipeline_options, torch_threads_per_worker
 from gnn_assets.inference.task_specs import graph_types
 
 EMBEDDINGS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("emb", pa.list_(pa.float32()))])
@@ -225,7 +226,9 @@ class _ToArrowTable(beam.DoFn):
         yield table
 
 
-def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str) -> None:
+def build_branch(
+    pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str, torch_threads: int | None = None
+) -> None:
     label = f"[{node_type}]"
     config_yaml = config.to_yaml()
     # Matched when the job runs, not when it is built: a job described offline (a Dataflow
@@ -244,7 +247,7 @@ def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, ou
             _DecodeBatches.DEAD_LETTERS, main="batches"
         )
     )
-    handler = GnnModelHandler(config_yaml, config.uri, node_type).with_no_batching()
+    handler = GnnModelHandler(config_yaml, config.uri, node_type, torch_threads).with_no_batching()
     results, failures = decoded.batches | f"{label} RunInference" >> RunInference(handler).with_exception_handling()
 
     kinds = [("embeddings", EMBEDDINGS_SCHEMA)]
@@ -284,8 +287,10 @@ def _collect_metrics(result, node_types: list[str]) -> dict[str, float]:
 def build_pipeline(config: TaskConfig, resources: Resources, options: PipelineOptions) -> beam.Pipeline:
     """The inference pipeline for every root node type of a frozen config."""
     pipeline = beam.Pipeline(options=options)
+    threads = torch_threads_per_worker(resources)
     for node_type in config.root_node_types:
-        build_branch(pipeline, config, node_type, resources.layout.job(config.task_name, config.job_name).inference_output_dir(node_type))
+        output_dir = resources.layout.job(config.task_name, config.job_name).inference_output_dir(node_type)
+        build_branch(pipeline, config, node_type, output_dir, threads)
     return pipeline
 
 
@@ -306,20 +311,11 @@ def run_inference_job(
     started = time.monotonic()
     pipeline = build_pipeline(config, resources, options)
     progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind}")
-    result = pipeline.run()
-    job_id, console_url = f"local-{uuid.uuid4().hex[:12]}", None
-    if resources.runner_kind == "dataflow_runner":
-        job_id = result.job_id()
-        cfg = resources.proto.dataflow_runner
-        console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
-        progress(f"Dataflow job {job_id}: {console_url}")
+    torch_threads = torch.get_num_threads()
     try:
-        state = result.wait_until_finish()
-    except BaseException:  # the run was terminated (SIGTERM -> SystemExit) or interrupted
-        if console_url:
-            progress(f"stopping: cancelling Dataflow job {job_id}")
-            result.cancel()
-        raise
+        result, state, job_id, console_url = _run_to_completion(pipeline, resources, progress)
+    finally:
+        torch.set_num_threads(torch_threads)  # workers in this process (in_memory, multi_threading) may have set it
     if state != PipelineState.DONE:
         raise InferenceJobFailed(f"Beam job {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
     metrics = result.metrics()
@@ -343,6 +339,25 @@ def run_inference_job(
         progress(f"{node_type}: {out.samples:,} samples, {out.rows:,} rows written, {out.dead_letters:,} dead letters")
     check_dead_letters(job, config.max_dead_letter_fraction)
     return job
+
+
+def _run_to_completion(pipeline: beam.Pipeline, resources: Resources, progress):
+    """Run the job and wait for it; a Dataflow job is cancelled when this process is stopped."""
+    result = pipeline.run()
+    job_id, console_url = f"local-{uuid.uuid4().hex[:12]}", None
+    if resources.runner_kind == "dataflow_runner":
+        job_id = result.job_id()
+        cfg = resources.proto.dataflow_runner
+        console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
+        progress(f"Dataflow job {job_id}: {console_url}")
+    try:
+        state = result.wait_until_finish()
+    except BaseException:  # the run was terminated (SIGTERM -> SystemExit) or interrupted
+        if console_url:
+            progress(f"stopping: cancelling Dataflow job {job_id}")
+            result.cancel()
+        raise
+    return result, state, job_id, console_url
 
 
 def check_dead_letters(job: InferenceJobResult, max_fraction: float) -> None:

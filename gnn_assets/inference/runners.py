@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from gnn_assets.config.errors import ConfigError
@@ -17,12 +20,25 @@ def dataflow_console_url(project: str, region: str, job_id: str) -> str:
     return f"https://console.cloud.google.com/dataflow/jobs/{region}/{job_id}?project={project}"
 
 
+class _InMemoryWorkersWarning(logging.Filter):
+    """Drops FnApiRunner's warning that in_memory with numWorkers > 1 has no parallelism effect.
+    It has: each stage's bundles run on that many in-process workers, threads of this process.
+    They start faster than multi_threading's, which talk to the runner over gRPC."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("If direct_num_workers is not equal to 1, direct_running_mode")
+
+
+_IN_MEMORY_WORKERS_WARNING = _InMemoryWorkersWarning()
+
+
 def pipeline_options(resources: Resources, task_name: str, job_name: str, *, worker_image: str | None = None) -> PipelineOptions:
     """worker_image (Dataflow's SDK container) overrides the resource config's; locally it has no meaning."""
     if resources.runner_kind == "dataflow_runner":
         return PipelineOptions(dataflow_flags(resources, task_name, job_name, worker_image))
     if resources.runner_kind == "local_runner":
         local = resources.proto.local_runner
+        logging.getLogger("apache_beam.runners.portability.fn_api_runner.fn_runner").addFilter(_IN_MEMORY_WORKERS_WARNING)
         # FnApiRunner, not DirectRunner: DirectRunner may try to download the Prism binary.
         # flags=[]: otherwise Beam parses this process's sys.argv (the CLI's own flags).
         return PipelineOptions(
@@ -34,6 +50,19 @@ def pipeline_options(resources: Resources, task_name: str, job_name: str, *, wor
             save_main_session=False,
         )
     raise ConfigError(f"{resources.uri}: runner {resources.runner_kind!r} is not supported by this version")
+
+
+def torch_threads_per_worker(resources: Resources) -> int | None:
+    """Intra-op threads for each worker's model, or None to leave torch's default (one per core).
+
+    Several local workers share this machine's cores: each gets its share, at least one, so that
+    N workers do not each start a thread per core and make the cores take turns. (Dataflow
+    workers are left at torch's default.)
+    """
+    if resources.runner_kind != "local_runner":
+        return None
+    workers = resources.proto.local_runner.num_workers or 1
+    return max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
 
 
 def dataflow_flags(resources: Resources, task_name: str, job_name: str, worker_image: str | None = None) -> list[str]:

@@ -1,9 +1,12 @@
+import os
+
 import pytest
 
 from gnn_assets.config import ConfigError
 from gnn_assets.config.job_name import job_name_for_model_file, validate_job_name
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskKind, freeze_task_config, load_task_config
+from gnn_assets.inference.runners import pipeline_options, torch_threads_per_worker
 from tests.conftest import CONFIGS, write_local_resources
 
 
@@ -81,6 +84,18 @@ def test_resource_config_names_missing_fields(tmp_path):
     path.write_text("localRunner: {runningMode: threads}\n")
     with pytest.raises(ConfigError, match=r"r\.yaml: storage\.root: required field is missing; localRunner\.runningMode: 'threads'"):
         load_resource_config(str(path))
+
+
+@pytest.mark.parametrize(
+    "mode, workers, threads",
+    [("in_memory", 1, None), ("multi_threading", 2, 4), ("multi_processing", 3, 2), ("multi_threading", 16, 1)],
+)
+def test_local_workers_share_the_cores(tmp_path, monkeypatch, mode, workers, threads):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    resources = load_resource_config(str(write_local_resources(tmp_path, mode, workers)))
+    options = pipeline_options(resources, "task", "job").get_all_options()
+    assert (options["direct_running_mode"], options["direct_num_workers"]) == (mode, workers)
+    assert torch_threads_per_worker(resources) == threads
 
 
 def test_resource_config_reads_environment(tmp_path, monkeypatch):

@@ -6,6 +6,8 @@ indexing, no enumeration, no sampler) and runs the same model on it.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -36,16 +38,33 @@ def _full_graph(source):
     return index, x, edge_index
 
 
+def _torch_threads_of_a_new_thread() -> int:
+    """torch keeps its thread count per thread; a new thread starts from the last count set anywhere."""
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    return seen[0]
+
+
 def _final_rows(job, node_type, kind="embeddings"):
     table = open_warehouse(job.resources).read_table(job.frozen.output_tables(node_type)[kind]).to_pydict()
     return dict(zip(table["node_id"], table["emb" if kind == "embeddings" else "pred"]))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("running_mode", ["in_memory", "multi_processing"])
-def test_homogeneous_classification_matches_full_graph_forward(tmp_path, small_homogeneous_graph, running_mode):
-    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, running_mode=running_mode, **FULL)
+@pytest.mark.parametrize(
+    "running_mode, num_workers", [("in_memory", 1), ("in_memory", 2), ("multi_threading", 2), ("multi_processing", 2)]
+)
+def test_homogeneous_classification_matches_full_graph_forward(tmp_path, caplog, small_homogeneous_graph, running_mode, num_workers):
+    job = prepare_job(
+        tmp_path, "demo_node_classification", small_homogeneous_graph, running_mode=running_mode, num_workers=num_workers,
+        **FULL, **{"gnnAssetsConfig.sampler.numShards": 3},  # for the workers to share
+    )
+    threads = _torch_threads_of_a_new_thread()
     driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
+    assert _torch_threads_of_a_new_thread() == threads  # workers in this process set theirs; the job set it back
+    assert "direct_num_workers" not in caplog.text  # FnApiRunner's word that in_memory workers do nothing
 
     index, x, edge_index = _full_graph(small_homogeneous_graph)
     model = load_inferencer(job.frozen).model
