@@ -2,16 +2,18 @@
 
 Everything is measured in one run on this machine, so the ratios hold on any machine. The
 graph is the homogeneous demo generator scaled up (125,000 papers, about 1,000,000 edges);
-the model a 2-layer GraphSAGE (hidden 256) over 2 hops sampled with fanout [10, 10].
+the model a 2-layer GraphSAGE (hidden 256) over 2 hops sampled with fanout [10, 10]; the
+throughput rounds run on 250,000 samples (every paper twice).
 
     python -m benchmarks.bench [--size full|tiny] [--out benchmarks/results]
 
-Throughput is measured in rounds that alternate decode + collate (one thread), the bare forward
-(over batches collated beforehand, back to back; both as one stream with torch's default threads
-and as one stream per core with the Beam job's threads per worker, the faster counting) and the
-whole Beam job (one worker per core), in this one process; each ratio is the median of the
-rounds' own ratios. Memory is measured in child processes (each one's own peak RSS since its
-exec), so one measurement cannot inflate another.
+Throughput is measured in rounds, in this one process: decode + collate (one thread); the bare
+forward over batches collated beforehand, back to back, as one stream with torch's default
+threads and as one stream per core with the Beam job's threads per worker; the whole Beam job
+(one worker per core); the per-core forward again. A round's forward rate is the fastest of
+its three forward measurements; each ratio is the median of the rounds' own ratios. Memory is
+measured in child processes (each one's own peak RSS since its exec), so one measurement cannot
+inflate another.
 """
 
 from __future__ import annotations
@@ -34,20 +36,22 @@ import numpy as np
 import yaml
 
 RESULTS = Path(__file__).resolve().parent / "results"  # not in git: each machine writes its own
-JOB = "bench"
+JOB = "bench"  # the sampler's job: every root of the graph once
+THROUGHPUT_JOB = "throughput"  # the throughput rounds' samples: every root, cycled
 
 
 @dataclass(frozen=True)
 class Size:
     num_nodes: int
+    throughput_samples: int  # the throughput rounds' Beam job and forward run on this many samples
     rss_samples: tuple[int, int]  # peak_rss_growth compares the Beam job at these sample counts
     gigl_samples: int
     rounds: int  # of the throughput measurements
 
 
 SIZES = {
-    "full": Size(num_nodes=125_000, rss_samples=(100_000, 500_000), gigl_samples=5_000, rounds=5),
-    "tiny": Size(num_nodes=2_000, rss_samples=(500, 2_500), gigl_samples=200, rounds=1),
+    "full": Size(num_nodes=125_000, throughput_samples=250_000, rss_samples=(100_000, 500_000), gigl_samples=5_000, rounds=5),
+    "tiny": Size(num_nodes=2_000, throughput_samples=2_000, rss_samples=(500, 2_500), gigl_samples=200, rounds=1),
 }
 BATCH_SIZE = 512
 TASK = {
@@ -126,8 +130,9 @@ def child_sample(workdir: Path) -> dict:
 
 def child_sample_repeated(workdir: Path, job: str, count: int, cycle: int) -> dict:
     """Samples for `count` roots under another job's prefix: the first `cycle` nodes over and
-    over, so that a larger count repeats the smaller one's mix of roots (and batch sizes) and
-    a difference in peak memory can only come from the job holding on to what it processed."""
+    over. (For memory, a larger count then repeats the smaller one's mix of roots and batch
+    sizes, so a difference in peak memory can only come from the job holding on to what it
+    processed.)"""
     from gnn_assets.graph.packed import encode_packed
     from gnn_assets.graph.enumeration import read_enumerated_graph
     from gnn_assets.graph.sampler import NeighborSampler, write_samples
@@ -165,33 +170,47 @@ def _records(frozen) -> list[bytes]:
     return records
 
 
-def measure_decode_collate_forward(frozen, records: list[bytes], threads_per_worker: int | None) -> dict:
-    """Decode + collate every batch of BATCH_SIZE records (timed, one thread), then the bare
-    forward over all the collated batches back to back (timed): once as one stream with torch's
-    default threads, once as one stream per core with the Beam job's threads per worker."""
+def measure_round(workdir: Path, frozen, records: list[bytes], threads_per_worker: int | None) -> dict:
+    """One round, in this process: decode + collate every batch of BATCH_SIZE records (one
+    thread), the bare forward over all the collated batches back to back as one stream with
+    torch's default threads, then as one stream per core with the Beam job's threads per worker,
+    the whole Beam job, and the per-core streams again. The round's forward rate is the fastest
+    of its three measurements, two of them around the job, so that a slow spell of this shared
+    machine cannot make the forward look slow and the job look good."""
     import torch
 
-    from gnn_assets.graph.collate import collate
     from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
-    from gnn_assets.inference.pipeline import sample_decoder
     from gnn_assets.inference.protocol import load_inferencer
+
+    inferencer = load_inferencer(frozen)
+    keep_freed_memory_for_reuse()  # as the Beam job's workers do: same process settings
+    streams, threads = os.cpu_count() or 1, threads_per_worker or 1
+    batches, seconds = _collated_batches(frozen, records)
+    measured = {
+        "decode_collate_per_s": len(records) / seconds,
+        "forward_one_stream_per_s": len(records) / _forward_seconds(inferencer, batches, streams=1, threads=torch.get_num_threads()),
+        "forward_worker_streams_before_job_per_s": len(records) / _forward_seconds(inferencer, batches, streams=streams, threads=threads),
+    }
+    del batches
+    job = child_pipeline(workdir, frozen.job_name)
+    measured["pipeline_per_s"] = job["samples"] / job["seconds"]
+    batches, _ = _collated_batches(frozen, records)
+    measured["forward_worker_streams_after_job_per_s"] = len(records) / _forward_seconds(inferencer, batches, streams=streams, threads=threads)
+    measured["forward_per_s"] = max(measured[name] for name in measured if name.startswith("forward_"))
+    return measured
+
+
+def _collated_batches(frozen, records: list[bytes]) -> tuple[list, float]:
+    """Every batch of BATCH_SIZE records decoded and collated, and the seconds that took."""
+    from gnn_assets.graph.collate import collate
+    from gnn_assets.inference.pipeline import sample_decoder
     from gnn_assets.inference.task_specs import graph_types
 
     types = graph_types(frozen)
     decoder = sample_decoder(frozen, "paper")
-    inferencer = load_inferencer(frozen)
-    keep_freed_memory_for_reuse()  # as the Beam job's workers do: same process settings
     started = time.perf_counter()
     batches = [collate(decoder.decode_batch(records[i : i + BATCH_SIZE])[0], types) for i in range(0, len(records), BATCH_SIZE)]
-    prepared = time.perf_counter()
-    one_stream = _forward_seconds(inferencer, batches, streams=1, threads=torch.get_num_threads())
-    streams = os.cpu_count() or 1
-    many_streams = _forward_seconds(inferencer, batches, streams=streams, threads=threads_per_worker or 1)
-    return {
-        "decode_collate_per_s": len(records) / (prepared - started),
-        "forward_one_stream_per_s": len(records) / one_stream,
-        "forward_worker_streams_per_s": len(records) / many_streams,
-    }
+    return batches, time.perf_counter() - started
 
 
 def _forward_seconds(inferencer, batches: list, *, streams: int, threads: int) -> float:
@@ -261,9 +280,18 @@ def prepare(workdir: Path, size: Size) -> None:
     _say(f"graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges")
 
 
+def _sampled_job(workdir: Path, job: str, count: int, *, cycle: int):
+    """A job with `count` samples (see child_sample_repeated) and an untrained model; its frozen config."""
+    from gnn_assets.inference.task_specs import write_untrained_model
+
+    frozen = _frozen(workdir, job)[1]
+    write_untrained_model(frozen, seed=0)
+    _run_child(["_sample_repeated", str(workdir), job, str(count), str(cycle)])
+    return frozen
+
+
 def run(size_name: str) -> dict:
     from gnn_assets.inference.runners import torch_threads_per_worker
-    from gnn_assets.inference.task_specs import write_untrained_model
 
     size = SIZES[size_name]
     with tempfile.TemporaryDirectory(prefix="gnn-bench-") as tmp:
@@ -271,8 +299,7 @@ def run(size_name: str) -> dict:
         prepare(workdir, size)
         sampled, sampler_rss = _run_child(["_sample", str(workdir)])
         _say(f"sampler: {sampled['roots']:,} roots in {sampled['seconds']:.1f}s, peak RSS {sampler_rss:.0f} MB")
-        _, frozen = _frozen(workdir, JOB)
-        write_untrained_model(frozen, seed=0)
+        frozen = _sampled_job(workdir, THROUGHPUT_JOB, size.throughput_samples, cycle=size.num_nodes)
         records = _records(frozen)
 
         # Rounds alternate the measurements so that a slow spell of a shared machine hits them
@@ -281,15 +308,13 @@ def run(size_name: str) -> dict:
         threads_per_worker = torch_threads_per_worker(_deployment(workdir)[0])
         rounds = []
         for i in range(size.rounds):
-            measured = measure_decode_collate_forward(frozen, records, threads_per_worker)
-            measured["forward_per_s"] = max(measured["forward_one_stream_per_s"], measured["forward_worker_streams_per_s"])
-            job = child_pipeline(workdir, JOB)
-            measured["pipeline_per_s"] = job["samples"] / job["seconds"]
+            measured = measure_round(workdir, frozen, records, threads_per_worker)
             rounds.append(measured)
             _say(
                 f"round {i + 1}/{size.rounds}: decode+collate {measured['decode_collate_per_s']:,.0f}/s, "
                 f"forward {measured['forward_one_stream_per_s']:,.0f}/s in one stream, "
-                f"{measured['forward_worker_streams_per_s']:,.0f}/s in {os.cpu_count()}, "
+                f"{measured['forward_worker_streams_before_job_per_s']:,.0f}/s and "
+                f"{measured['forward_worker_streams_after_job_per_s']:,.0f}/s in {os.cpu_count()}, "
                 f"Beam job {measured['pipeline_per_s']:,.0f}/s ({measured['pipeline_per_s'] / measured['forward_per_s']:.2f} of the forward)"
             )
         codecs = measure_gigl_vs_packed(frozen, records[: size.gigl_samples])
@@ -298,9 +323,7 @@ def run(size_name: str) -> dict:
 
         rss = {}
         for count in size.rss_samples:
-            job_name = f"rss-{count}"
-            write_untrained_model(_frozen(workdir, job_name)[1], seed=0)
-            _run_child(["_sample_repeated", str(workdir), job_name, str(count), str(size.rss_samples[0])])
+            job_name = _sampled_job(workdir, f"rss-{count}", count, cycle=size.rss_samples[0]).job_name
             result, rss[count] = _run_child(["_pipeline", str(workdir), job_name])
             _say(f"Beam job on {result['samples']:,} samples: peak RSS {rss[count]:.0f} MB")
 
