@@ -30,8 +30,10 @@ from gnn_assets.graph.tfrecord import write_record
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
 
 # Shards are the unit that the inference job spreads over its workers: small enough that a
-# job of a few hundred thousand roots keeps several workers busy (about 40 MB each at fanout [10, 10]).
+# job of a few hundred thousand roots keeps several workers busy (about 40 MB each at fanout
+# [10, 10]), and more than one come in multiples of 8, which split evenly over 2, 4 or 8 workers.
 ROOTS_PER_SHARD = 8_192
+SHARD_MULTIPLE = 8
 CHUNK_SIZE = 2048
 
 
@@ -194,6 +196,12 @@ class SamplingReport:
     seconds: float
 
 
+def default_shard_count(num_roots: int) -> int:
+    """One shard per ROOTS_PER_SHARD roots, rounded up to a multiple of SHARD_MULTIPLE if more than one."""
+    shards = math.ceil(num_roots / ROOTS_PER_SHARD)
+    return 1 if shards <= 1 else math.ceil(shards / SHARD_MULTIPLE) * SHARD_MULTIPLE
+
+
 def write_samples(
     sampler: NeighborSampler,
     root_type: str,
@@ -207,7 +215,7 @@ def write_samples(
 ) -> SamplingReport:
     """Sample every root and write '<prefix>NNNNN-of-MMMMM.tfrecord' shards, replacing old ones."""
     started = time.monotonic()
-    num_shards = num_shards or max(1, math.ceil(len(roots) / ROOTS_PER_SHARD))
+    num_shards = num_shards or default_shard_count(len(roots))
     for old in storage.glob(prefix + "*.tfrecord"):
         storage.delete_tree(old)
     root_condensed = sampler.graph.node_types.index(root_type)

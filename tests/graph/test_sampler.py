@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
 
+from gnn_assets.graph import sampler as sampler_module
 from gnn_assets.graph.enumeration import enumerate_graph
-from gnn_assets.graph.sampler import NeighborSampler, _sample_without_replacement, neighborhoods
+from gnn_assets.graph.packed import encode_packed
+from gnn_assets.graph.sampler import NeighborSampler, _sample_without_replacement, default_shard_count, neighborhoods, write_samples
+from gnn_assets.graph.tfrecord import iter_records
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +67,19 @@ def test_fanout_bounds_each_hop_and_edges_are_real(typed):
                 assert per_dst.max() <= max(fanout)
         into_root = _edge_ids(typed, sample, typed.edge_types.index(("user", "buys", "item")))
         assert sum(d == sample.root_node_id for _, d in into_root) <= fanout[0]
+
+
+def test_roots_spread_evenly_over_a_multiple_of_eight_shards(typed, tmp_path, monkeypatch):
+    monkeypatch.setattr(sampler_module, "ROOTS_PER_SHARD", 4)
+    assert [default_shard_count(n) for n in (1, 4, 5, 33, 64, 65)] == [1, 1, 8, 16, 16, 24]
+    report = write_samples(
+        NeighborSampler(typed, [2, 2]), "user", np.arange(20), str(tmp_path / "s-"), encode_packed, seed=0, progress=lambda _: None
+    )
+    counts = []
+    for path in report.shards:
+        with open(path, "rb") as stream:
+            counts.append(sum(1 for _ in iter_records(stream)))
+    assert len(counts) == 8 and sum(counts) == 20 and max(counts) - min(counts) == 1
 
 
 def test_sampling_is_seeded(typed):
