@@ -25,7 +25,7 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, BaseInferencer
     or None) — whole arrays, so nothing downstream pays per sample.
 
     Holds the frozen config as text so that the handler pickles to workers without touching
-    storage; the model itself is loaded once per worker process in load_model. torch_threads,
+    storage; the model itself is loaded once per worker in load_model. torch_threads,
     when given, is torch's intra-op thread count for the threads that run batches (torch keeps
     it per thread, and Beam may run a worker's bundles on any thread of its pool).
     """
