@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gnn_assets import storage
+from gnn_assets.config.job_name import validate_job_name
+from gnn_assets.config.names import validate_name
 
 
 @dataclass(frozen=True)
@@ -12,7 +14,7 @@ class StorageLayout:
     root: str
 
     def graph_dir(self, graph_name: str) -> str:
-        return storage.join(self.root, "graphs", graph_name)
+        return storage.join(self.root, "graphs", validate_name(graph_name, "graph name"))
 
     def graph_source_dir(self, graph_name: str) -> str:
         """Input graph: nodes.parquet and edges.parquet with original string ids."""
@@ -25,7 +27,7 @@ class StorageLayout:
         return storage.join(self.graph_dir(graph_name), "preprocessed_metadata.yaml")
 
     def job(self, task_name: str, job_name: str) -> "JobLayout":
-        return JobLayout(storage.join(self.root, "jobs", task_name, job_name))
+        return JobLayout(storage.join(self.root, "jobs", validate_name(task_name, "task name"), validate_job_name(job_name)))
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,22 @@ class JobLayout:
 
     def samples_prefix(self, sample_set: str) -> str:
         """TFRecord prefix; shards are '<prefix>*.tfrecord', as GiGL reads them."""
-        return storage.join(self.directory, "samples", sample_set, "samples-")
-
-    def inference_output_dir(self, node_type: str) -> str:
-        """Beam job output for one root node type: Parquet shards and dead letters."""
-        return storage.join(self.directory, "inference", node_type)
+        return storage.join(self.directory, "samples", validate_name(sample_set, "sample set"), "samples-")
 
     @property
-    def inference_result_uri(self) -> str:
-        """JSON summary of the job's last Beam run: job id, runner, metrics, outputs."""
-        return storage.join(self.directory, "inference", "result.json")
+    def inference_dir(self) -> str:
+        return storage.join(self.directory, "inference")
+
+    def inference_run_dir(self, run_id: str) -> str:
+        """Everything one run of the Beam job writes; readers see it only once it is committed."""
+        return storage.join(self.inference_dir, "runs", validate_name(run_id, "inference run id"))
+
+    def inference_output_dir(self, run_id: str, node_type: str) -> str:
+        """Beam job output for one root node type: Parquet shards and dead letters."""
+        return storage.join(self.inference_run_dir(run_id), validate_name(node_type, "node type"))
+
+    @property
+    def inference_manifest_uri(self) -> str:
+        """The committed run: which run folder is published, its files, row counts, model hash.
+        Written last, after the Beam job succeeded and its files were counted."""
+        return storage.join(self.inference_dir, "manifest.json")

@@ -8,12 +8,14 @@ output tables per node type), so the frozen file alone says what a job reads and
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import cached_property
 
 from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
+from gnn_assets.config.names import is_plain_name
 from gnn_assets.config.job_name import job_name_for_model_file, validate_job_name
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml, to_yaml
@@ -23,7 +25,6 @@ from gnn_assets.warehouse import tables
 # Default ceiling for dynamic batching; GiGL hard-codes 3000 samples per batch.
 DEFAULT_INFERENCE_BATCH_SIZE = 512
 
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -138,6 +139,11 @@ class TaskConfig:
     def to_yaml(self) -> str:
         return to_yaml(self.proto)
 
+    @property
+    def sha256(self) -> str:
+        """Hash of the config's canonical YAML: what a frozen_config materialization records."""
+        return hashlib.sha256(self.to_yaml().encode()).hexdigest()
+
 
 def load_task_config(uri: str) -> TaskConfig:
     """Load and validate a template or frozen GbmlConfig YAML."""
@@ -164,12 +170,14 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
     require(len(meta.node_types) > 0, "graphMetadata.nodeTypes")
     require(len(meta.edge_types) > 0, "graphMetadata.edgeTypes")
     for name in meta.node_types:
-        require(bool(_NAME.fullmatch(name)), "graphMetadata.nodeTypes", f"{name!r} is not a plain name ([A-Za-z][A-Za-z0-9_]*)")
+        require(is_plain_name(name), "graphMetadata.nodeTypes", f"{name!r} is not a plain name ([A-Za-z][A-Za-z0-9_]*)")
     require(len(set(meta.node_types)) == len(meta.node_types), "graphMetadata.nodeTypes", "duplicate node types")
     relations = [e.relation for e in meta.edge_types]
     require(len(set(relations)) == len(relations), "graphMetadata.edgeTypes", "relation names must be unique")
     for i, edge in enumerate(meta.edge_types):
         require(bool(edge.relation), f"graphMetadata.edgeTypes[{i}].relation")
+        if edge.relation:
+            require(is_plain_name(edge.relation), f"graphMetadata.edgeTypes[{i}].relation", f"{edge.relation!r} is not a plain name")
         for end in ("src_node_type", "dst_node_type"):
             value = getattr(edge, end)
             require(value in meta.node_types, f"graphMetadata.edgeTypes[{i}].{camel_case(end)}", f"{value!r} is not in graphMetadata.nodeTypes")
@@ -202,7 +210,7 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
     ours = proto.gnn_assets_config
     require(bool(ours.graph_name), "gnnAssetsConfig.graphName")
     if ours.graph_name:
-        require(bool(_NAME.fullmatch(ours.graph_name)), "gnnAssetsConfig.graphName", "must match [A-Za-z][A-Za-z0-9_]*")
+        require(is_plain_name(ours.graph_name), "gnnAssetsConfig.graphName", "must match [A-Za-z][A-Za-z0-9_]*")
     require(len(ours.sampler.fanout) > 0, "gnnAssetsConfig.sampler.fanout")
     for hop, k in enumerate(ours.sampler.fanout):
         require(k == -1 or k > 0, f"gnnAssetsConfig.sampler.fanout[{hop}]", f"{k} is neither -1 (all) nor positive")
@@ -211,8 +219,33 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
         "gnnAssetsConfig.maxDeadLetterFraction",
         f"{ours.max_dead_letter_fraction} is not within [0, 1]",
     )
+    if ours.job_name:
+        _check_own_output_tables(proto, require)
     if errors:
         raise ConfigError(f"{uri}: " + "; ".join(errors))
+
+
+def _check_own_output_tables(proto: GbmlConfig, require) -> None:
+    """A frozen config writes only its own job's tables: a path pointing at another table (a
+    mapping table, another job's output) would be replaced by un-enumeration."""
+    ours = proto.gnn_assets_config
+    try:
+        validate_job_name(ours.job_name)
+    except ConfigError as error:
+        require(False, "gnnAssetsConfig.jobName", str(error))
+        return
+    if not _TASK_NAME.fullmatch(ours.task_name):
+        require(False, "gnnAssetsConfig.taskName", "a frozen config names its task ([a-z][a-z0-9_]*)")
+        return
+    outputs = proto.shared_config.inference_metadata.node_type_to_inferencer_output_info_map
+    for node_type, info in outputs.items():
+        field = f"sharedConfig.inferenceMetadata.nodeTypeToInferencerOutputInfoMap[{node_type}]"
+        if not is_plain_name(node_type):
+            require(False, field, "not a node type name")
+            continue
+        for kind, value in (("embeddings", info.embeddings_path), ("predictions", info.predictions_path)):
+            own = tables.output_table(ours.task_name, ours.job_name, node_type, kind)
+            require(not value or value == own, f"{field}.{kind}Path", f"{value!r} is not this job's own table {own!r}")
 
 
 def freeze_task_config(template: TaskConfig, resources: Resources, job_name: str) -> TaskConfig:

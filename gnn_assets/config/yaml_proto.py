@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from google.protobuf import json_format
@@ -18,8 +18,25 @@ M = TypeVar("M", bound=Message)
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand_env(text: str, uri: str) -> str:
-    """Replace ${VAR} and ${VAR:-default}; a variable that is unset and has no default is an error."""
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def expand_env(data: Any, uri: str) -> Any:
+    """Replace ${VAR} and ${VAR:-default} inside the parsed string values (never in the YAML
+    text: a comment may mention ${VAR}, and a value cannot inject YAML). A variable that is
+    unset and has no default is an error."""
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
@@ -28,18 +45,28 @@ def expand_env(text: str, uri: str) -> str:
             raise ConfigError(f"{uri}: environment variable {name} is not set")
         return value
 
-    return _ENV_VAR.sub(substitute, text)
+    if isinstance(data, str):
+        return _ENV_VAR.sub(substitute, data)
+    if isinstance(data, dict):
+        return {key: expand_env(value, uri) for key, value in data.items()}
+    if isinstance(data, list):
+        return [expand_env(value, uri) for value in data]
+    return data
 
 
-def parse_yaml(text: str, message: M, uri: str) -> M:
+def _parse_mapping(text: str, uri: str) -> dict:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{uri}: not valid YAML: {error}") from error
+        raise ConfigError(f"{uri}: not valid YAML: {' '.join(str(error).split())}") from error
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{uri}: expected a mapping at the top level, found {type(data).__name__}")
+    return data
+
+
+def _to_message(data: dict, message: M, uri: str) -> M:
     try:
         return json_format.ParseDict(data, message)
     except json_format.ParseError as error:
@@ -47,14 +74,19 @@ def parse_yaml(text: str, message: M, uri: str) -> M:
         raise ConfigError(f"{uri}: {str(error).splitlines()[0]}") from error
 
 
+def parse_yaml(text: str, message: M, uri: str, *, env: bool = False) -> M:
+    data = _parse_mapping(text, uri)
+    return _to_message(expand_env(data, uri) if env else data, message, uri)
+
+
 def load_yaml(uri: str, message: M, *, env: bool = False) -> M:
     try:
         text = storage.read_text(uri)
     except (OSError, IOError) as error:
         raise ConfigError(f"{uri}: cannot read config: {error}") from error
-    if env:
-        text = expand_env(text, uri)
-    return parse_yaml(text, message, uri)
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{uri}: not UTF-8 text: {error}") from error
+    return parse_yaml(text, message, uri, env=env)
 
 
 def to_yaml(message: Message) -> str:
