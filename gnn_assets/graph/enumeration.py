@@ -81,7 +81,12 @@ def enumerate_graph(source: GraphSource) -> tuple[EnumeratedGraph, dict[str, pa.
         nodes = nodes.take(order)
         ids = nodes["node_id"].combine_chunks()
         if pc.count_distinct(ids).as_py() != len(ids):
-            raise GraphSourceError(f"nodes.parquet: node ids of type {node_type!r} are not unique")
+            counts = pc.value_counts(ids)
+            repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+            raise GraphSourceError(
+                f"nodes.parquet: {len(repeated):,} node ids of type {node_type!r} appear more than once, "
+                f"e.g. {repeated.slice(0, 5).to_pylist()}"
+            )
         sorted_ids[node_type] = ids
         features[node_type] = _fixed_size_features(nodes["features"], f"nodes.parquet type {node_type!r}")
         labels[node_type] = nodes["label"].fill_null(-1).to_numpy().astype(np.int64)

@@ -42,7 +42,7 @@ def test_edges_are_enumerated_and_deduplicated():
 
 
 def test_duplicate_node_ids_are_refused():
-    with pytest.raises(GraphSourceError, match="not unique"):
+    with pytest.raises(GraphSourceError, match=r"1 node ids of type .u. appear more than once, e\.g\. \[.a.\]"):
         enumerate_graph(_source(["a", "a"], []))
 
 
