@@ -64,8 +64,8 @@ def sample(args: argparse.Namespace) -> None:
 
 
 def init_model(args: argparse.Namespace) -> None:
-    frozen, _ = _frozen(args)
-    _say(f"untrained model (seed {args.seed}) written to {write_untrained_model(frozen, args.seed)}")
+    frozen, resources = _frozen(args)
+    _say(f"untrained model (seed {args.seed}) written to {write_untrained_model(frozen, args.seed, resources.model_policy)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ environment so that no project ids or credentials live in the repository.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from gnn_assets import storage
@@ -16,6 +17,18 @@ from gnn_assets.config.yaml_proto import camel_case, load_yaml
 from gnn_assets.proto.resource_config_pb2 import ResourceConfig
 
 _RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
+_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+_CLASS_PREFIX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*\.)+")
+DEFAULT_ALLOWED_CLASS_PREFIXES = ("gnn_assets.",)
+DEFAULT_MAX_MODEL_BYTES = 2 << 30
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    """What a deployment trusts: where inferencer classes may come from, how large a model file may be."""
+
+    allowed_class_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_CLASS_PREFIXES
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,18 @@ class Resources:
     @property
     def warehouse_kind(self) -> str:
         return self.proto.WhichOneof("warehouse")
+
+    @property
+    def model_policy(self) -> ModelPolicy:
+        return ModelPolicy(
+            tuple(self.proto.allowed_class_prefixes) or DEFAULT_ALLOWED_CLASS_PREFIXES,
+            self.proto.max_model_bytes or DEFAULT_MAX_MODEL_BYTES,
+        )
+
+    @property
+    def device(self) -> str:
+        """'auto', 'cpu', 'cuda' or 'cuda:N' (validated)."""
+        return self.proto.device or "auto"
 
     @property
     def duckdb_path(self) -> str:
@@ -65,6 +90,11 @@ def load_resource_config(uri: str) -> Resources:
         for field in ("project", "dataset"):
             if not getattr(proto.bigquery, field):
                 errors.append(f"bigquery.{field}: required field is missing")
+    for prefix in proto.allowed_class_prefixes:
+        if not _CLASS_PREFIX.fullmatch(prefix):
+            errors.append(f"allowedClassPrefixes: {prefix!r} is not a module prefix ending in '.' (e.g. 'my_models.')")
+    if proto.device and not _DEVICE.fullmatch(proto.device):
+        errors.append(f"device: {proto.device!r} is not one of auto, cpu, cuda, cuda:N")
     if errors:
         raise ConfigError(f"{uri}: " + "; ".join(errors))
 

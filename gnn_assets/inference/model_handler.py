@@ -9,10 +9,11 @@ import numpy as np
 import torch
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
+from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.config.task_config import TaskConfig, parse_task_config
 from gnn_assets.graph.samples import SampleBatch
 from gnn_assets.graph.collate import GraphTypes, collate
-from gnn_assets.inference.protocol import BaseInferencer, load_inferencer
+from gnn_assets.inference.protocol import BaseInferencer, load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
 
 
@@ -25,24 +26,47 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, BaseInferencer
     or None) — whole arrays, so nothing downstream pays per sample.
 
     Holds the frozen config as text so that the handler pickles to workers without touching
-    storage; the model itself is loaded once per worker in load_model. torch_threads,
-    when given, is torch's intra-op thread count for the threads that run batches (torch keeps
-    it per thread, and Beam may run a worker's bundles on any thread of its pool).
+    storage; the model itself is loaded once per worker in load_model, which verifies that the
+    file is the one validated before the job (model_sha256) and moves the model to the
+    configured device, where every batch follows it. torch_threads, when given, is torch's
+    intra-op thread count for the threads that run batches (torch keeps it per thread, and
+    Beam may run a worker's bundles on any thread of its pool).
     """
 
-    def __init__(self, frozen_config_yaml: str, frozen_config_uri: str, root_node_type: str, torch_threads: int | None = None):
+    def __init__(
+        self,
+        frozen_config_yaml: str,
+        frozen_config_uri: str,
+        root_node_type: str,
+        *,
+        model_sha256: str,
+        policy: ModelPolicy,
+        device: str = "auto",
+        torch_threads: int | None = None,
+    ):
         super().__init__()
         self._config_yaml = frozen_config_yaml
         self._config_uri = frozen_config_uri
         self._root_node_type = root_node_type
+        self._model_sha256 = model_sha256
+        self._policy = policy
+        self._device_name = device
         self._torch_threads = torch_threads
         self._types: GraphTypes | None = None
+        self._device: torch.device | None = None
 
     def _config(self) -> TaskConfig:
         return parse_task_config(self._config_yaml, self._config_uri)
 
+    def device(self) -> torch.device:
+        if self._device is None:
+            self._device = resolve_device(self._device_name)
+        return self._device
+
     def load_model(self) -> BaseInferencer:
-        return load_inferencer(self._config())
+        inferencer = load_inferencer(self._config(), self._policy, self._model_sha256).inferencer
+        move_to_device(inferencer, self.device())
+        return inferencer
 
     def run_inference(
         self, batch: SampleBatch, model: BaseInferencer, inference_args: Optional[dict[str, Any]] = None
@@ -52,8 +76,8 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, BaseInferencer
         if self._torch_threads and torch.get_num_threads() != self._torch_threads:
             torch.set_num_threads(self._torch_threads)
         collated = collate(batch, self._types)
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        results = model.infer_batch(collated, device)
+        with torch.inference_mode():
+            results = model.infer_batch(collated, self.device())
         embeddings = results.embeddings.detach().to("cpu", torch.float32).numpy()
         predictions = None if results.predictions is None else results.predictions.detach().cpu().numpy().astype(np.int64)
         for name, values in (("embeddings", embeddings), ("predictions", predictions)):

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from gnn_assets import storage
+from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.collate import CollatedBatch, GraphTypes
 from gnn_assets.graph.enumeration import read_preprocessed_metadata
@@ -67,6 +68,9 @@ class GraphSageTaskSpec:
             ) from error
         self.model = model.eval()
 
+    def to(self, device: torch.device) -> None:
+        self.model = self.model.to(device)
+
     def encoder(self) -> nn.Module:
         return self.model
 
@@ -107,12 +111,12 @@ class NodeClassificationTaskSpec(GraphSageTaskSpec):
         return InferBatchResults(embeddings=embeddings, predictions=self.model.head(embeddings).argmax(dim=-1))
 
 
-def write_untrained_model(config: TaskConfig, seed: int = 0) -> str:
+def write_untrained_model(config: TaskConfig, seed: int = 0, policy: ModelPolicy = ModelPolicy()) -> str:
     """Save a seeded, freshly initialized state dict at the config's trained model URI.
 
     Training is outside this project; demos and tests need a model file all the same.
     """
-    inferencer = inferencer_from_config(config)
+    inferencer = inferencer_from_config(config, policy)
     if not isinstance(inferencer, GraphSageTaskSpec):
         raise ModelMismatchError(f"{config.uri}: untrained models can only be written for the built-in task specs")
     torch.manual_seed(seed)

@@ -87,15 +87,21 @@ class BigQueryWarehouseConfig(_message.Message):
     def __init__(self, project: _Optional[str] = ..., dataset: _Optional[str] = ..., location: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ResourceConfig(_message.Message):
-    __slots__ = ("storage", "local_runner", "dataflow_runner", "duckdb", "bigquery")
+    __slots__ = ("storage", "local_runner", "dataflow_runner", "duckdb", "bigquery", "allowed_class_prefixes", "max_model_bytes", "device")
     STORAGE_FIELD_NUMBER: _ClassVar[int]
     LOCAL_RUNNER_FIELD_NUMBER: _ClassVar[int]
     DATAFLOW_RUNNER_FIELD_NUMBER: _ClassVar[int]
     DUCKDB_FIELD_NUMBER: _ClassVar[int]
     BIGQUERY_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_CLASS_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    MAX_MODEL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
     storage: StorageConfig
     local_runner: LocalRunnerConfig
     dataflow_runner: DataflowRunnerConfig
     duckdb: DuckDbWarehouseConfig
     bigquery: BigQueryWarehouseConfig
-    def __init__(self, storage: _Optional[_Union[StorageConfig, _Mapping]] = ..., local_runner: _Optional[_Union[LocalRunnerConfig, _Mapping]] = ..., dataflow_runner: _Optional[_Union[DataflowRunnerConfig, _Mapping]] = ..., duckdb: _Optional[_Union[DuckDbWarehouseConfig, _Mapping]] = ..., bigquery: _Optional[_Union[BigQueryWarehouseConfig, _Mapping]] = ...) -> None: ...
+    allowed_class_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    max_model_bytes: int
+    device: str
+    def __init__(self, storage: _Optional[_Union[StorageConfig, _Mapping]] = ..., local_runner: _Optional[_Union[LocalRunnerConfig, _Mapping]] = ..., dataflow_runner: _Optional[_Union[DataflowRunnerConfig, _Mapping]] = ..., duckdb: _Optional[_Union[DuckDbWarehouseConfig, _Mapping]] = ..., bigquery: _Optional[_Union[BigQueryWarehouseConfig, _Mapping]] = ..., allowed_class_prefixes: _Optional[_Iterable[str]] = ..., max_model_bytes: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...

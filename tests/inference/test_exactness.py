@@ -14,6 +14,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from gnn_assets.inference import driver
+from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.inference.protocol import load_inferencer
 from gnn_assets.warehouse import open_warehouse
 from tests.conftest import prepare_job
@@ -67,7 +68,7 @@ def test_homogeneous_classification_matches_full_graph_forward(tmp_path, caplog,
     assert "direct_num_workers" not in caplog.text  # FnApiRunner's word that in_memory workers do nothing
 
     index, x, edge_index = _full_graph(small_homogeneous_graph)
-    model = load_inferencer(job.frozen).model
+    model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
     with torch.no_grad():
         expected = model.encoder(x["paper"], edge_index[("paper", "cites", "paper")])
         expected_pred = model.head(expected).argmax(-1)
@@ -91,7 +92,7 @@ def test_heterogeneous_link_prediction_matches_full_graph_forward(tmp_path, smal
         full[node_type].x = features
     for key, ei in edge_index.items():
         full[key].edge_index = ei
-    model = load_inferencer(job.frozen).model
+    model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
     with torch.no_grad():
         expected = model(full.x_dict, full.edge_index_dict)
 
