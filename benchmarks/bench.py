@@ -149,10 +149,12 @@ def child_sample_repeated(workdir: Path, job: str, count: int, cycle: int) -> di
 
 def child_pipeline(workdir: Path, job: str) -> dict:
     from gnn_assets.inference.pipeline import run_inference_job
+    from gnn_assets.inference.protocol import load_state_dict
 
     resources, frozen = _frozen(workdir, job)
+    model_sha256 = load_state_dict(frozen.trained_model_uri, resources.model_policy).sha256
     started = time.perf_counter()
-    result = run_inference_job(frozen, resources, progress=lambda _: None)
+    result = run_inference_job(frozen, resources, model_sha256=model_sha256, progress=lambda _: None)
     return {"samples": result.outputs["paper"].samples, "seconds": time.perf_counter() - started}
 
 
@@ -180,9 +182,10 @@ def measure_round(workdir: Path, frozen, records: list[bytes], threads_per_worke
     import torch
 
     from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
+    from gnn_assets.config.resource_config import ModelPolicy
     from gnn_assets.inference.protocol import load_inferencer
 
-    inferencer = load_inferencer(frozen)
+    inferencer = load_inferencer(frozen, ModelPolicy()).inferencer
     keep_freed_memory_for_reuse()  # as the Beam job's workers do: same process settings
     streams, threads = os.cpu_count() or 1, threads_per_worker or 1
     batches, seconds = _collated_batches(frozen, records)

@@ -16,6 +16,9 @@ from gnn_assets.warehouse import Warehouse, open_warehouse
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESOURCE_CONFIG_ENV = "GNN_ASSETS_RESOURCE_CONFIG"
 TASK_CONFIG_DIR_ENV = "GNN_ASSETS_TASK_CONFIG_DIR"
+# Assets that write the warehouse share this Dagster concurrency pool: DuckDB takes one writer
+# at a time, so they queue in Dagster instead of waiting on the file's lock (README).
+WAREHOUSE_POOL = "gnn_assets_warehouse"
 
 
 def default_resource_config_uri() -> str:

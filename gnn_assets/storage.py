@@ -6,8 +6,11 @@ development and the GCS buckets used in production share one code path.
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import io
 import os
+import uuid
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -90,6 +93,17 @@ def write_text(uri: str, text: str) -> None:
     write_bytes(uri, text.encode("utf-8"))
 
 
+def replace_atomically(uri: str, data: bytes) -> None:
+    """Write data so that a reader sees the old content or the new, never a part. A GCS object
+    appears whole when its upload completes; a local file is written next to uri and renamed."""
+    if is_remote(uri):
+        write_bytes(uri, data)
+        return
+    temporary = f"{uri}.tmp-{uuid.uuid4().hex[:12]}"
+    write_bytes(temporary, data)
+    os.replace(temporary, uri)
+
+
 def open_write(uri: str) -> io.BufferedIOBase:
     """A writable stream; parent folders are created as needed."""
     return FileSystems.create(uri)
@@ -108,9 +122,56 @@ def match_files(pattern: str) -> list[FileMatch]:
     return sorted((FileMatch(m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in results), key=lambda m: m.path)
 
 
+@dataclass(frozen=True)
+class FileVersion:
+    path: str
+    size: int
+    version: str  # changes whenever the content may have: a GCS object's generation; locally size, times and inode
+    atomic: bool  # True where a file appears whole (GCS objects), False where a writer may still be writing
+
+
+def file_versions(pattern: str) -> list[FileVersion]:
+    """Files matching a glob pattern with a token that changes on every rewrite, sorted by path.
+
+    Size and mtime miss a rewrite that keeps both (touch -d, a copy with preserved times); the
+    local token also has the inode change time, which no user can set, and GCS has generations.
+    """
+    if not is_remote(pattern):
+        out = []
+        for match in match_files(pattern):
+            st = os.stat(match.path)
+            out.append(FileVersion(match.path, st.st_size, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}", False))
+        return out
+    from google.cloud import storage as gcs
+
+    bucket, _, key_pattern = pattern[len("gs://"):].partition("/")
+    prefix = key_pattern.split("*", 1)[0].rsplit("/", 1)[0] + "/" if "/" in key_pattern else ""
+    blobs = gcs.Client().list_blobs(bucket, prefix=prefix)
+    return sorted(
+        (FileVersion(f"gs://{bucket}/{b.name}", b.size, str(b.generation), True) for b in blobs if fnmatch.fnmatchcase(b.name, key_pattern) and "/" not in b.name[len(prefix):]),
+        key=lambda v: v.path,
+    )
+
+
+def sha256(uri: str) -> str:
+    digest = hashlib.sha256()
+    with open_read(uri) as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def glob(pattern: str) -> list[str]:
     """Sorted URIs of the files matching a glob pattern (empty when none match)."""
     return [m.path for m in match_files(pattern)]
+
+
+def child_names(uri: str) -> list[str]:
+    """Names directly under a folder (or object prefix), sorted; empty when it does not exist."""
+    if not is_remote(uri):
+        return sorted(os.listdir(uri)) if os.path.isdir(uri) else []
+    prefix = uri.rstrip("/") + "/"
+    return sorted({path[len(prefix):].split("/", 1)[0] for path in glob(prefix + "**")})
 
 
 def size(uri: str) -> int:

@@ -29,7 +29,11 @@ CONFIGS = REPO / "configs"
 
 
 def write_local_resources(
-    directory: Path, running_mode: str = "in_memory", num_workers: int = 1, storage_root: str = "data"
+    directory: Path,
+    running_mode: str = "in_memory",
+    num_workers: int = 1,
+    storage_root: str = "data",
+    allowed_class_prefixes: list[str] | None = None,
 ) -> Path:
     """A resource config for the local runner; storage_root may be a gs:// prefix (the emulator's)."""
     path = directory / "resources.yaml"
@@ -41,6 +45,7 @@ def write_local_resources(
             duckdb: {{path: '{directory / "warehouse.duckdb"}'}}
             """
         )
+        + (f"allowedClassPrefixes: {allowed_class_prefixes}\n" if allowed_class_prefixes else "")
     )
     return path
 
@@ -78,10 +83,13 @@ def prepare_job(
     running_mode: str = "in_memory",
     num_workers: int = 1,
     storage_root: str = "data",
+    allowed_class_prefixes: list[str] | None = None,
     **overrides,
 ) -> PreparedJob:
     """Graph source -> enumeration (+ mapping tables) -> samples -> untrained model, in a fresh deployment."""
-    resources = load_resource_config(str(write_local_resources(directory, running_mode, num_workers, storage_root)))
+    resources = load_resource_config(
+        str(write_local_resources(directory, running_mode, num_workers, storage_root, allowed_class_prefixes))
+    )
     task_uri = str(write_task_config(directory, base, **overrides))
     template = load_task_config(task_uri)
     write_graph_source(resources.layout.graph_source_dir(template.graph_name), source)
@@ -90,7 +98,7 @@ def prepare_job(
     frozen = freeze_task_config(template, resources, job_name)
     write_frozen_config(frozen)
     sample_job(frozen, resources, progress=lambda _: None)
-    write_untrained_model(frozen, model_seed)
+    write_untrained_model(frozen, model_seed, resources.model_policy)
     return PreparedJob(job_name, task_uri, resources, frozen, source)
 
 

@@ -84,4 +84,4 @@ def test_terminating_the_cli_stops_the_beam_job(tmp_path, small_homogeneous_grap
             break
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 128 + signal.SIGTERM
-    assert not os.path.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_result_uri)
+    assert not os.path.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_manifest_uri)

@@ -1,22 +1,20 @@
 """Asset checks on a task's inference output. All are blocking: a failure means the data is wrong."""
 
 
-import json
-
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetChecksDefinition, asset_check
 
-from gnn_assets import storage
 from gnn_assets.assets.inference import frozen_config_for, task_asset_key
 from gnn_assets.assets.partitions import job_partitions, partition_job_name
 from gnn_assets.config.task_config import TaskConfig, load_task_config
 from gnn_assets.inference.protocol import inferencer_from_config
+from gnn_assets.inference.published import read_committed
 from gnn_assets.resources import GnnDeployment
 from gnn_assets.warehouse import tables
 from gnn_assets.warehouse.unenumerate import mapping_tables
 
 
 def _frozen(context: AssetCheckExecutionContext, deployment: GnnDeployment, task: str) -> TaskConfig:
-    return frozen_config_for(deployment.resources(), task, partition_job_name(context.partition_key))
+    return frozen_config_for(context.instance, deployment.resources(), task, partition_job_name(context.partition_key))
 
 
 def build_task_checks(template_uri: str) -> list[AssetChecksDefinition]:
@@ -28,13 +26,15 @@ def build_task_checks(template_uri: str) -> list[AssetChecksDefinition]:
     def dead_letters_within_threshold(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:
         """The fraction of samples that went to the dead-letter output is within gnnAssetsConfig.maxDeadLetterFraction."""
         frozen = _frozen(context, deployment, task)
-        result_uri = deployment.resources().layout.job(task, frozen.job_name).inference_result_uri
-        outputs = json.loads(storage.read_text(result_uri))["outputs"]
-        fractions = {t: o["dead_letters"] / max(o["samples"], 1) for t, o in outputs.items()}
+        manifest = read_committed(deployment.resources().layout.job(task, frozen.job_name))
+        outputs = manifest.outputs
+        fractions = {t: o.dead_letters / max(o.samples, 1) for t, o in outputs.items()}
         return AssetCheckResult(
             passed=all(f <= frozen.max_dead_letter_fraction for f in fractions.values()),
             metadata={
-                "dead_letters": {t: o["dead_letters"] for t, o in outputs.items()},
+                "run_id": manifest.run_id,
+                "dead_letters": {t: o.dead_letters for t, o in outputs.items()},
+                "corrupt_shards": {t: o.corrupt_shards for t, o in outputs.items()},
                 "fractions": fractions,
                 "max_dead_letter_fraction": frozen.max_dead_letter_fraction,
             },
@@ -64,7 +64,7 @@ def build_task_checks(template_uri: str) -> list[AssetChecksDefinition]:
     def dimension_matches_model(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:
         """Every embedding has the model's output size (the inferencer's out_dim)."""
         frozen = _frozen(context, deployment, task)
-        expected = getattr(inferencer_from_config(frozen), "out_dim", None)
+        expected = getattr(inferencer_from_config(frozen, deployment.resources().model_policy), "out_dim", None)
         warehouse = deployment.warehouse()
         dims = {}
         for t in frozen.root_node_types:

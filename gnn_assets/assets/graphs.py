@@ -7,7 +7,7 @@ from gnn_assets import storage
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
 from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.source import read_graph_source, write_graph_source
-from gnn_assets.resources import GnnDeployment
+from gnn_assets.resources import WAREHOUSE_POOL, GnnDeployment
 from gnn_assets.warehouse.unenumerate import load_node_id_mappings
 
 # Demo graphs are generated (seeded) when materialized; any other graph is read where it lies.
@@ -56,6 +56,7 @@ def build_graph_assets(graph_name: str, warehouse_kind: str) -> list[AssetsDefin
     @asset(
         key=node_id_mapping_key(graph_name),
         deps=[graph_source],
+        pool=WAREHOUSE_POOL,
         group_name=GROUP,
         kinds={warehouse_kind, "parquet"},
         description=(

@@ -7,13 +7,15 @@ Dagster Pipes, so both paths share one code path.
 """
 
 
-import hashlib
 import sys
+
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     AssetsDefinition,
     AssetSpec,
+    DagsterInstance,
     DataVersion,
     MaterializeResult,
     MetadataValue,
@@ -29,12 +31,13 @@ from dagster import (
 from gnn_assets import storage
 from gnn_assets.assets.graphs import node_id_mapping_key
 from gnn_assets.assets.partitions import job_partitions, partition_job_name
+from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.graph.sampler import sample_job
-from gnn_assets.inference.protocol import load_inferencer, load_state_dict
+from gnn_assets.inference.protocol import load_inferencer
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
-from gnn_assets.resources import GnnDeployment
+from gnn_assets.resources import WAREHOUSE_POOL, GnnDeployment
 from gnn_assets.warehouse.unenumerate import unenumerate_outputs
 
 _OUTPUT_SCHEMAS = {
@@ -58,9 +61,28 @@ def task_asset_key(task_name: str, asset_name: str) -> AssetKey:
     return AssetKey([task_name, asset_name])
 
 
-def frozen_config_for(resources: Resources, task_name: str, job_name: str) -> TaskConfig:
-    """The frozen config a materialized frozen_config partition wrote."""
-    return load_task_config(resources.layout.job(task_name, job_name).frozen_config_uri)
+def recorded_metadata(instance: DagsterInstance, key: AssetKey, partition: str, name: str):
+    """A metadata value of the latest materialization of one partition of an asset."""
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+    if not records:
+        raise ConfigError(f"{key.to_user_string()} has no materialization for partition {partition!r}: materialize it first")
+    entry = records[0].asset_materialization.metadata.get(name)
+    if entry is None:
+        raise ConfigError(f"{key.to_user_string()} partition {partition!r} recorded no {name}: materialize it again")
+    return entry.value
+
+
+def frozen_config_for(instance: DagsterInstance, resources: Resources, task_name: str, job_name: str) -> TaskConfig:
+    """The frozen config as the frozen_config materialization recorded it: the file in storage must
+    still hash to the recorded sha256 (a config rewritten in storage is refused, not run)."""
+    expected = recorded_metadata(instance, task_asset_key(task_name, "frozen_config"), job_name, "sha256")
+    config = load_task_config(resources.layout.job(task_name, job_name).frozen_config_uri)
+    if config.sha256 != expected:
+        raise ConfigError(
+            f"{config.uri} changed since frozen_config recorded it (sha256 {config.sha256[:12]}..., recorded "
+            f"{expected[:12]}...): materialize frozen_config again"
+        )
+    return config
 
 
 def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) -> list[AssetsDefinition]:
@@ -82,16 +104,16 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         job_name = partition_job_name(context.partition_key)
         frozen = freeze_task_config(load_task_config(template_uri), deployment.resources(), job_name)
         write_frozen_config(frozen)
-        text = frozen.to_yaml()
         return MaterializeResult(
             metadata={
                 "uri": MetadataValue.path(frozen.uri),
                 "template_uri": MetadataValue.path(template_uri),
                 "trained_model_uri": MetadataValue.path(frozen.trained_model_uri),
                 "root_node_types": frozen.root_node_types,
-                "config": MetadataValue.md(f"```yaml\n{text}```"),
+                "sha256": frozen.sha256,
+                "config": MetadataValue.md(f"```yaml\n{frozen.to_yaml()}```"),
             },
-            data_version=DataVersion(hashlib.sha256(text.encode()).hexdigest()[:16]),
+            data_version=DataVersion(frozen.sha256[:16]),
         )
 
     @asset(
@@ -106,21 +128,19 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         **common,
     )
     def trained_model(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
-        frozen = frozen_config_for(deployment.resources(), task, partition_job_name(context.partition_key))
-        load_inferencer(frozen)  # raises ModelMismatchError with the mismatching keys and shapes
-        uri = frozen.trained_model_uri
-        content = storage.read_bytes(uri)
-        digest = hashlib.sha256(content).hexdigest()
-        parameters = sum(t.numel() for t in load_state_dict(uri).values() if hasattr(t, "numel"))
+        resources = deployment.resources()
+        frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
+        # Refuses (one line) a file that is too large, not floating point, non-finite or does not fit.
+        weights = load_inferencer(frozen, resources.model_policy).weights
         return MaterializeResult(
             metadata={
-                "uri": MetadataValue.path(uri),
-                "size_bytes": len(content),
-                "parameters": parameters,
-                "sha256": digest,
+                "uri": MetadataValue.path(frozen.trained_model_uri),
+                "size_bytes": weights.size_bytes,
+                "parameters": sum(t.numel() for t in weights.tensors.values()),
+                "sha256": weights.sha256,
                 "inferencer": frozen.proto.inferencer_config.inferencer_cls_path,
             },
-            data_version=DataVersion(digest[:16]),
+            data_version=DataVersion(weights.sha256[:16]),
         )
 
     @asset(
@@ -135,7 +155,7 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
     )
     def sampled_subgraphs(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
         resources = deployment.resources()
-        frozen = frozen_config_for(resources, task, partition_job_name(context.partition_key))
+        frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
         reports = sample_job(frozen, resources, progress=context.log.info)
         return MaterializeResult(
             metadata={
@@ -164,18 +184,24 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
     def raw_embeddings(
         context: AssetExecutionContext, deployment: GnnDeployment, pipes_subprocess_client: PipesSubprocessClient
     ) -> MaterializeResult:
+        job_name = partition_job_name(context.partition_key)
         command = [
             sys.executable,
             "-m",
             "gnn_assets.inference",
             "--job_name",
-            partition_job_name(context.partition_key),
+            job_name,
             "--task_config_uri",
             template_uri,
             "--resource_config_uri",
             deployment.resource_config_uri,
             "--stages",
             "infer",
+            # The job runs exactly the config and model that were recorded upstream, or refuses.
+            "--frozen_config_sha256",
+            recorded_metadata(context.instance, task_asset_key(task, "frozen_config"), job_name, "sha256"),
+            "--trained_model_sha256",
+            recorded_metadata(context.instance, task_asset_key(task, "trained_model"), job_name, "sha256"),
         ]
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 
@@ -198,10 +224,10 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         for kind in kinds
     ]
 
-    @multi_asset(specs=specs, name=f"{task}_unenumerate")
+    @multi_asset(specs=specs, name=f"{task}_unenumerate", pool=WAREHOUSE_POOL)
     def unenumerated(context: AssetExecutionContext, deployment: GnnDeployment):
         resources = deployment.resources()
-        frozen = frozen_config_for(resources, task, partition_job_name(context.partition_key))
+        frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
         reports = unenumerate_outputs(frozen, resources, deployment.warehouse(), progress=context.log.info)
         for kind in kinds:
             tables = {t: frozen.output_tables(t)[kind] for t in frozen.root_node_types}

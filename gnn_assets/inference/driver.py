@@ -2,6 +2,7 @@
 
     python -m gnn_assets.inference --job_name J --task_config_uri T --resource_config_uri R
         [--custom_worker_image_uri I] [--stages infer,unenumerate]
+        [--frozen_config_sha256 H] [--trained_model_sha256 H]
 
 The Dagster assets run this same entry point, so a job behaves the same by hand and in Dagster.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -19,21 +19,16 @@ from typing import Callable, Sequence
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
-from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.layout import JobLayout
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.graph.source import GraphSourceError
-from gnn_assets.inference.pipeline import (
-    DeadLetterThresholdExceeded,
-    InferenceJobFailed,
-    InferenceJobResult,
-    NoSamplesError,
-    run_inference_job,
-)
+from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded, InferenceJobFailed, NoSamplesError, run_inference_job
 from gnn_assets.inference.protocol import ModelMismatchError, load_inferencer
+from gnn_assets.inference.published import IncompleteOutput, InferenceJobResult, NoCommittedOutput
 from gnn_assets.warehouse import UnenumerationReport, open_warehouse
+from gnn_assets.warehouse.protocol import WarehouseBusy
 from gnn_assets.warehouse.tables import InvalidTableName
 from gnn_assets.warehouse.unenumerate import unenumerate_outputs
 
@@ -47,6 +42,9 @@ USER_ERRORS = (
     DeadLetterThresholdExceeded,
     InferenceJobFailed,
     InvalidTableName,
+    NoCommittedOutput,
+    IncompleteOutput,
+    WarehouseBusy,
 )
 
 
@@ -66,29 +64,49 @@ def run(
     custom_worker_image_uri: str | None = None,
     stages: Sequence[str] = STAGES,
     progress: Callable[[str], None] = print,
+    frozen_config_sha256: str | None = None,
+    trained_model_sha256: str | None = None,
+    dagster_run_id: str | None = None,
 ) -> InferenceRun:
+    """frozen_config_sha256 and trained_model_sha256: the hashes recorded when Dagster's
+    frozen_config and trained_model were materialized; the job refuses a config or model file
+    that changed since. Without them, the config frozen here and the hash of the model file
+    validated here are what every worker uses and verifies."""
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ConfigError(f"--stages: unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     resources = load_resource_config(resource_config_uri)
     frozen = freeze_task_config(load_task_config(task_config_uri), resources, job_name)
+    if frozen_config_sha256 and frozen.sha256 != frozen_config_sha256:
+        raise ConfigError(
+            f"{task_config_uri}: the config frozen for job {job_name!r} differs from the one frozen_config recorded "
+            f"(sha256 {frozen.sha256[:12]}... vs {frozen_config_sha256[:12]}...): the template or the deployment changed; "
+            "materialize frozen_config again"
+        )
     write_frozen_config(frozen)
     progress(f"frozen config written to {frozen.uri}")
     run = InferenceRun(frozen, resources.layout.job(frozen.task_name, job_name))
     if frozen.proto.shared_config.should_skip_inference:
         progress("sharedConfig.shouldSkipInference is set: skipping inference")
         return run
+    warehouse = open_warehouse(resources)
     if "infer" in stages:
         # Build the model and load its weights here, so a model that does not fit its config
         # fails before any job is launched.
-        load_inferencer(frozen)
-        progress(f"model {frozen.trained_model_uri} fits {frozen.proto.inferencer_config.inferencer_cls_path}")
-        run.job = run_inference_job(frozen, resources, progress=progress, worker_image=custom_worker_image_uri)
-        storage.write_text(
-            run.job_layout.inference_result_uri, json.dumps(dataclasses.asdict(run.job), indent=2, sort_keys=True)
+        model = load_inferencer(frozen, resources.model_policy, trained_model_sha256).weights
+        progress(f"model {frozen.trained_model_uri} (sha256 {model.sha256[:12]}) fits {frozen.proto.inferencer_config.inferencer_cls_path}")
+        if "unenumerate" in stages:
+            warehouse.ensure_writable()  # a warehouse locked by someone else fails now, not after the Beam job
+        run.job = run_inference_job(
+            frozen,
+            resources,
+            model_sha256=model.sha256,
+            progress=progress,
+            worker_image=custom_worker_image_uri,
+            dagster_run_id=dagster_run_id,
         )
     if "unenumerate" in stages:
-        run.reports = unenumerate_outputs(frozen, resources, open_warehouse(resources), progress=progress)
+        run.reports = unenumerate_outputs(frozen, resources, warehouse, progress=progress)
     return run
 
 
@@ -99,13 +117,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--resource_config_uri", required=True, help="resource config YAML (resources/*.yaml)")
     parser.add_argument("--custom_worker_image_uri", help="Dataflow worker image, overriding the resource config")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    parser.add_argument("--frozen_config_sha256", help="refuse to run unless the frozen config has this SHA-256 (as recorded)")
+    parser.add_argument("--trained_model_sha256", help="refuse the model file unless it has this SHA-256 (as validated)")
     return parser.parse_args(argv)
 
 
 def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
     """What Dagster shows for the inference step (Pipes metadata: raw value and type)."""
     job = run.job
-    outputs = {t: dataclasses.asdict(o) for t, o in job.outputs.items()}
+    # File lists stay in the manifest: a job of thousands of shards would flood the UI.
+    outputs = {t: {k: v for k, v in dataclasses.asdict(o).items() if k != "files"} for t, o in job.outputs.items()}
     return {
         "runner": {"raw_value": job.runner, "type": "text"},
         "beam_job_id": {"raw_value": job.job_id, "type": "text"},
@@ -115,7 +136,9 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
         "samples": {"raw_value": sum(o.samples for o in job.outputs.values()), "type": "int"},
         "dead_letters": {"raw_value": sum(o.dead_letters for o in job.outputs.values()), "type": "int"},
         "dagster/row_count": {"raw_value": sum(o.rows for o in job.outputs.values()), "type": "int"},
-        "output_uri": {"raw_value": storage.join(run.job_layout.directory, "inference"), "type": "path"},
+        "run_id": {"raw_value": job.run_id, "type": "text"},
+        "model_sha256": {"raw_value": job.model_sha256, "type": "text"},
+        "manifest_uri": {"raw_value": run.job_layout.inference_manifest_uri, "type": "path"},
         "outputs": {"raw_value": outputs, "type": "json"},
         "beam_metrics": {"raw_value": job.metrics, "type": "json"},
     }
@@ -155,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 custom_worker_image_uri=args.custom_worker_image_uri,
                 stages=[s for s in args.stages.split(",") if s],
                 progress=progress,
+                frozen_config_sha256=args.frozen_config_sha256,
+                trained_model_sha256=args.trained_model_sha256,
+                dagster_run_id=pipes.run_id if pipes is not None else None,
             )
         except USER_ERRORS as error:
             print(f"error: {error}", file=sys.stderr, flush=True)

@@ -3,9 +3,12 @@
 Shards are matched, spread over workers and streamed in batches of inferenceBatchSize
 records; each batch is decoded at once and runs through RunInference pre-batched, one result
 per batch. One pipeline serves every root node type of a job (one branch each). Records that fail to
-decode, and batches that fail in the model, go to a dead-letter output (JSON lines with the
-error and the record) and are counted; the job fails when their fraction exceeds the
-config's maxDeadLetterFraction.
+decode, batches that fail in the model, and the rest of a shard whose framing is corrupt go to a
+dead-letter output (JSON lines with the error and the record, or the shard and byte offset) and
+are counted; the job fails when their fraction exceeds the config's maxDeadLetterFraction.
+
+Each run writes into its own run folder; only a run that succeeded within the threshold is
+committed (published.py), so a failed or killed run leaves the last published output as it was.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import base64
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
 
 import apache_beam as beam
 import numpy as np
@@ -33,9 +35,10 @@ from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_config
 from gnn_assets.graph.codec import SampleDecoder
 from gnn_assets.graph.samples import edge_endpoint_types
-from gnn_assets.graph.tfrecord import iter_records
+from gnn_assets.graph.tfrecord import TFRecordError, iter_records
 from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
+from gnn_assets.inference.published import InferenceJobResult, NodeTypeOutput, commit, new_run_id
 from gnn_assets.inference.runners import dataflow_console_url, pipeline_options, torch_threads_per_worker
 from gnn_assets.inference.task_specs import graph_types
 
@@ -55,38 +58,6 @@ class InferenceJobFailed(RuntimeError):
     pass
 
 
-def output_shards_glob(output_dir: str, kind: str) -> str:
-    """The Parquet shards of one kind ('embeddings' or 'predictions') under a node type's output dir."""
-    return storage.join(output_dir, kind, "*.parquet")
-
-
-@dataclass
-class NodeTypeOutput:
-    output_dir: str
-    samples: int
-    dead_letters: int
-    rows: int
-
-    @property
-    def embeddings_glob(self) -> str:
-        return output_shards_glob(self.output_dir, "embeddings")
-
-    @property
-    def dead_letters_glob(self) -> str:
-        return storage.join(self.output_dir, "dead_letters", "*.jsonl")
-
-
-@dataclass
-class InferenceJobResult:
-    job_id: str
-    runner: str
-    state: str
-    seconds: float
-    outputs: dict[str, NodeTypeOutput] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    console_url: str | None = None  # the Dataflow console, for Dataflow jobs
-
-
 def sample_decoder(config: TaskConfig, node_type: str) -> SampleDecoder:
     """The decoder for one root node type's samples; reads the graph's feature sizes."""
     return SampleDecoder(
@@ -103,11 +74,18 @@ class _ReadRecordBatches(beam.DoFn):
 
     The pipeline's elements are batches from here on: Beam's per-element work is paid once per
     batch, and a batch is decoded with one numpy call per array instead of one per sample.
+    A shard whose framing breaks (a cut record, a flipped length or checksum bit, a file that
+    is not a TFRecord) gives what it held before the break; the rest of it is one dead letter
+    naming the shard and the byte offset, counted as one sample (how many it held is unknown).
     """
 
+    DEAD_LETTERS = "dead_letters"
+
     def __init__(self, node_type: str, batch_size: int):
+        self._node_type = node_type
         self._batch_size = batch_size
         self._samples_read = Metrics.counter(metrics_namespace(node_type), "samples_read")
+        self._corrupt_shards = Metrics.counter(metrics_namespace(node_type), "corrupt_shards")
 
     def setup(self):
         keep_freed_memory_for_reuse()  # this worker process will churn through batch-sized buffers
@@ -115,12 +93,18 @@ class _ReadRecordBatches(beam.DoFn):
     def process(self, path: str):
         batch = []
         with storage.open_read(path) as stream:
-            for record in iter_records(stream):
-                batch.append(record)
-                if len(batch) == self._batch_size:
-                    self._samples_read.inc(len(batch))
-                    yield batch
-                    batch = []
+            try:
+                for record in iter_records(stream):
+                    batch.append(record)
+                    if len(batch) == self._batch_size:
+                        self._samples_read.inc(len(batch))
+                        yield batch
+                        batch = []
+            except TFRecordError as error:
+                self._samples_read.inc(1)
+                self._corrupt_shards.inc()
+                letter = _dead_letter(self._node_type, "read", f"{path}: {error}; the rest of the shard is skipped", shard=path)
+                yield TaggedOutput(self.DEAD_LETTERS, letter)
         if batch:
             self._samples_read.inc(len(batch))
             yield batch
@@ -147,10 +131,15 @@ class _DecodeBatches(beam.DoFn):
             yield batch
 
 
-def _dead_letter(node_type: str, stage: str, error: str, *, record: bytes | None = None, node_id: int | None = None) -> str:
-    """One dead letter as a JSON line: the record itself when it could not be decoded, else its root."""
+def _dead_letter(
+    node_type: str, stage: str, error: str, *, record: bytes | None = None, node_id: int | None = None, shard: str | None = None
+) -> str:
+    """One dead letter as a JSON line: the record itself when it could not be decoded, its root
+    when the model failed, its shard when the framing broke."""
     Metrics.counter(metrics_namespace(node_type), "dead_letters").inc()
     letter = {"node_type": node_type, "stage": stage, "error": error}
+    if shard is not None:
+        letter["shard"] = shard
     if record is not None:
         letter["record_base64"] = base64.b64encode(record).decode("ascii")
     if node_id is not None:
@@ -226,9 +215,7 @@ class _ToArrowTable(beam.DoFn):
         yield table
 
 
-def build_branch(
-    pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str, torch_threads: int | None = None
-) -> None:
+def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str, handler: GnnModelHandler) -> None:
     label = f"[{node_type}]"
     config_yaml = config.to_yaml()
     # Matched when the job runs, not when it is built: a job described offline (a Dataflow
@@ -237,29 +224,36 @@ def build_branch(
         pipeline | f"{label} Match {i}" >> fileio.MatchFiles(prefix + "*.tfrecord")
         for i, prefix in enumerate(config.sample_prefixes(node_type))
     ]
-    decoded = (
+    read = (
         matches
         | f"{label} Shards" >> beam.Flatten()
         | f"{label} Paths" >> beam.Map(lambda match: match.path)
         | f"{label} Spread shards" >> beam.Reshuffle()
-        | f"{label} Read" >> beam.ParDo(_ReadRecordBatches(node_type, config.inference_batch_size))
-        | f"{label} Decode" >> beam.ParDo(_DecodeBatches(config_yaml, config.uri, node_type)).with_outputs(
-            _DecodeBatches.DEAD_LETTERS, main="batches"
+        | f"{label} Read" >> beam.ParDo(_ReadRecordBatches(node_type, config.inference_batch_size)).with_outputs(
+            _ReadRecordBatches.DEAD_LETTERS, main="records"
         )
     )
-    handler = GnnModelHandler(config_yaml, config.uri, node_type, torch_threads).with_no_batching()
-    results, failures = decoded.batches | f"{label} RunInference" >> RunInference(handler).with_exception_handling()
+    decoded = read.records | f"{label} Decode" >> beam.ParDo(_DecodeBatches(config_yaml, config.uri, node_type)).with_outputs(
+        _DecodeBatches.DEAD_LETTERS, main="batches"
+    )
+    results, failures = decoded.batches | f"{label} RunInference" >> RunInference(handler.with_no_batching()).with_exception_handling()
 
-    kinds = [("embeddings", EMBEDDINGS_SCHEMA)]
-    if config.task_kind is TaskKind.NODE_CLASSIFICATION:
-        kinds.append(("predictions", PREDICTIONS_SCHEMA))
-    for kind, schema in kinds:
+    for kind, schema in output_kinds(config):
         tables = results | f"{label} {kind} to Arrow" >> beam.ParDo(_ToArrowTable(node_type, kind))
         tables | f"{label} Write {kind}" >> beam.io.Write(_PlainParquetSink(storage.join(output_dir, kind, "part"), schema))
     inference_dead = failures.failed_inferences | f"{label} InferenceDeadLetters" >> beam.FlatMap(_failed_batch_dead_letters(node_type))
-    (decoded[_DecodeBatches.DEAD_LETTERS], inference_dead) | f"{label} DeadLetters" >> beam.Flatten() | f"{label} WriteDeadLetters" >> beam.io.WriteToText(
+    dead = (read[_ReadRecordBatches.DEAD_LETTERS], decoded[_DecodeBatches.DEAD_LETTERS], inference_dead)
+    dead | f"{label} DeadLetters" >> beam.Flatten() | f"{label} WriteDeadLetters" >> beam.io.WriteToText(
         storage.join(output_dir, "dead_letters", "part"), file_name_suffix=".jsonl"
     )
+
+
+def output_kinds(config: TaskConfig) -> list[tuple[str, pa.Schema]]:
+    """What the job writes per root node type: embeddings, and predictions for classification."""
+    kinds = [("embeddings", EMBEDDINGS_SCHEMA)]
+    if config.task_kind is TaskKind.NODE_CLASSIFICATION:
+        kinds.append(("predictions", PREDICTIONS_SCHEMA))
+    return kinds
 
 
 def _counter(metrics, namespace: str, name: str) -> int:
@@ -284,33 +278,54 @@ def _collect_metrics(result, node_types: list[str]) -> dict[str, float]:
     return out
 
 
-def build_pipeline(config: TaskConfig, resources: Resources, options: PipelineOptions) -> beam.Pipeline:
-    """The inference pipeline for every root node type of a frozen config."""
+def build_pipeline(
+    config: TaskConfig, resources: Resources, options: PipelineOptions, run_id: str, model_sha256: str
+) -> beam.Pipeline:
+    """The inference pipeline for every root node type of a frozen config, writing into run_id's folder."""
     pipeline = beam.Pipeline(options=options)
-    threads = torch_threads_per_worker(resources)
+    job_layout = resources.layout.job(config.task_name, config.job_name)
+    config_yaml = config.to_yaml()
     for node_type in config.root_node_types:
-        output_dir = resources.layout.job(config.task_name, config.job_name).inference_output_dir(node_type)
-        build_branch(pipeline, config, node_type, output_dir, threads)
+        handler = GnnModelHandler(
+            config_yaml,
+            config.uri,
+            node_type,
+            model_sha256=model_sha256,
+            policy=resources.model_policy,
+            device=resources.device,
+            torch_threads=torch_threads_per_worker(resources),
+        )
+        build_branch(pipeline, config, node_type, job_layout.inference_output_dir(run_id, node_type), handler)
     return pipeline
 
 
 def run_inference_job(
-    config: TaskConfig, resources: Resources, *, progress=print, worker_image: str | None = None
+    config: TaskConfig,
+    resources: Resources,
+    *,
+    model_sha256: str,
+    progress=print,
+    worker_image: str | None = None,
+    dagster_run_id: str | None = None,
 ) -> InferenceJobResult:
-    """Run the Beam job for every root node type of a frozen config; replaces the job's previous outputs."""
+    """Run the Beam job for every root node type of a frozen config into a new run folder, and
+    commit it when it succeeded within the dead-letter threshold. Until then the job's last
+    committed output stays published; a failed run publishes nothing."""
     node_types = config.root_node_types
     job_layout = resources.layout.job(config.task_name, config.job_name)
-    output_dirs = {t: job_layout.inference_output_dir(t) for t in node_types}
+    run_id = new_run_id()
+    output_dirs = {t: job_layout.inference_output_dir(run_id, t) for t in node_types}
     for node_type in node_types:
         for prefix in config.sample_prefixes(node_type):
             if not storage.glob(prefix + "*.tfrecord"):
                 raise NoSamplesError(f"no samples for node type {node_type!r} at {prefix}*.tfrecord: run the sampler first")
-        storage.delete_tree(output_dirs[node_type])
 
-    options = pipeline_options(resources, config.task_name, config.job_name, worker_image=worker_image)
+    options = pipeline_options(
+        resources, config.task_name, config.job_name, worker_image=worker_image, dagster_run_id=dagster_run_id
+    )
     started = time.monotonic()
-    pipeline = build_pipeline(config, resources, options)
-    progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind}")
+    pipeline = build_pipeline(config, resources, options, run_id, model_sha256)
+    progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind} (run {run_id})")
     torch_threads = torch.get_num_threads()
     try:
         result, state, job_id, console_url = _run_to_completion(pipeline, resources, progress)
@@ -320,13 +335,16 @@ def run_inference_job(
         raise InferenceJobFailed(f"Beam job {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
     metrics = result.metrics()
     job = InferenceJobResult(
+        run_id=run_id,
         job_id=job_id,
         runner=options.get_all_options()["runner"],
         state=str(state),
         seconds=time.monotonic() - started,
+        model_sha256=model_sha256,
         metrics=_collect_metrics(result, node_types),
         console_url=console_url,
     )
+    kinds = [kind for kind, _ in output_kinds(config)]
     for node_type in node_types:
         ns = metrics_namespace(node_type)
         job.outputs[node_type] = NodeTypeOutput(
@@ -334,10 +352,14 @@ def run_inference_job(
             samples=_counter(metrics, ns, "samples_read"),
             dead_letters=_counter(metrics, ns, "dead_letters"),
             rows=_counter(metrics, ns, "embeddings_rows_written"),
+            corrupt_shards=_counter(metrics, ns, "corrupt_shards"),
+            rows_by_kind={kind: _counter(metrics, ns, f"{kind}_rows_written") for kind in kinds},
         )
     for node_type, out in job.outputs.items():
         progress(f"{node_type}: {out.samples:,} samples, {out.rows:,} rows written, {out.dead_letters:,} dead letters")
     check_dead_letters(job, config.max_dead_letter_fraction)
+    commit(job_layout, job, kinds)
+    progress(f"committed run {run_id}: {job_layout.inference_manifest_uri}")
     return job
 
 

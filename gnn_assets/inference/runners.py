@@ -32,10 +32,14 @@ class _InMemoryWorkersWarning(logging.Filter):
 _IN_MEMORY_WORKERS_WARNING = _InMemoryWorkersWarning()
 
 
-def pipeline_options(resources: Resources, task_name: str, job_name: str, *, worker_image: str | None = None) -> PipelineOptions:
-    """worker_image (Dataflow's SDK container) overrides the resource config's; locally it has no meaning."""
+def pipeline_options(
+    resources: Resources, task_name: str, job_name: str, *, worker_image: str | None = None, dagster_run_id: str | None = None
+) -> PipelineOptions:
+    """worker_image (Dataflow's SDK container) overrides the resource config's; locally it has no
+    meaning. A Dataflow job started by a Dagster run carries the run's id as a label, so that a
+    job whose run is gone can be found and cancelled (automation/dataflow.py)."""
     if resources.runner_kind == "dataflow_runner":
-        return PipelineOptions(dataflow_flags(resources, task_name, job_name, worker_image))
+        return PipelineOptions(dataflow_flags(resources, task_name, job_name, worker_image, dagster_run_id))
     if resources.runner_kind == "local_runner":
         local = resources.proto.local_runner
         logging.getLogger("apache_beam.runners.portability.fn_api_runner.fn_runner").addFilter(_IN_MEMORY_WORKERS_WARNING)
@@ -65,7 +69,12 @@ def torch_threads_per_worker(resources: Resources) -> int | None:
     return max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
 
 
-def dataflow_flags(resources: Resources, task_name: str, job_name: str, worker_image: str | None = None) -> list[str]:
+DAGSTER_RUN_LABEL = "dagster-run-id"
+
+
+def dataflow_flags(
+    resources: Resources, task_name: str, job_name: str, worker_image: str | None = None, dagster_run_id: str | None = None
+) -> list[str]:
     """DataflowRunner flags, as one would type them, from resources/gcp.yaml's dataflowRunner."""
     cfg = resources.proto.dataflow_runner
     flags = [
@@ -91,7 +100,10 @@ def dataflow_flags(resources: Resources, task_name: str, job_name: str, worker_i
         if value:
             flags.append(f"--{flag}={value}")
     flags += [f"--experiments={e}" for e in cfg.experiments]
-    flags += [f"--labels={k}={v}" for k, v in sorted(cfg.labels.items())]
+    labels = dict(cfg.labels)
+    if dagster_run_id:
+        labels[DAGSTER_RUN_LABEL] = dagster_run_id.lower()
+    flags += [f"--labels={k}={v}" for k, v in sorted(labels.items())]
     if cfg.max_run_time_seconds:
         # GiGL has a timeout field that reaches nothing; this one is Dataflow's own limit.
         flags.append(f"--dataflow_service_options=max_workflow_runtime_walltime_seconds={cfg.max_run_time_seconds}")

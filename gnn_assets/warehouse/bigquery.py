@@ -1,14 +1,18 @@
 """The production warehouse: BigQuery, through google-cloud-bigquery.
 
-Parquet shards on GCS load with load jobs (gs:// URIs); un-enumeration is one CREATE OR
-REPLACE TABLE ... AS SELECT, which BigQuery applies atomically. Every job carries the
-deployment's labels. BIGQUERY_EMULATOR_HOST points the client at an emulator (anonymous).
+Parquet shards on GCS load with load jobs (gs:// URIs). A job's tables are published together:
+every raw table is loaded and un-enumerated into staging tables first (the slow part, where
+things fail), then one multi-statement transaction replaces the contents of all the job's
+tables from them (BigQuery's transactions take DML, not DDL), and the staging tables are
+dropped. Every job carries the deployment's labels. BIGQUERY_EMULATOR_HOST points the client
+at an emulator (anonymous).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import uuid
 
 import pyarrow as pa
 from google.api_core.client_options import ClientOptions
@@ -16,7 +20,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from gnn_assets import storage
-from gnn_assets.warehouse.protocol import EmbeddingQuality, UnenumerationGaps, UnenumerationReport
+from gnn_assets.warehouse.protocol import EmbeddingQuality, TableReplacement, UnenumerationGaps, UnenumerationReport
 from gnn_assets.warehouse.tables import qualified_bigquery_table, validate_identifier
 
 EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
@@ -90,7 +94,32 @@ class BigQueryWarehouse:
             self._query(f"TRUNCATE TABLE {self._q(table)}")
         return self.row_count(table)
 
-    def unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
+    def ensure_writable(self) -> None:
+        """BigQuery has no lock to wait for: its jobs queue and transactions conflict at commit."""
+
+    def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
+        token = uuid.uuid4().hex[:8]
+        staged: list[tuple[str, str]] = []  # (staging table, final table)
+        reports = {}
+        try:
+            for r in replacements:
+                raw_stage, out_stage = f"{r.raw_table}_stage_{token}", f"{r.output_table}_stage_{token}"
+                staged += [(raw_stage, r.raw_table), (out_stage, r.output_table)]
+                self.load_parquet(raw_stage, r.files, r.schema)
+                report = self._unenumerate(raw_stage, r.mapping_table, out_stage, r.value_column)
+                report.output_table = self._name(r.output_table)
+                reports[r.output_table] = report
+            statements = []
+            for stage, final in staged:
+                self.client.create_table(bigquery.Table(self._name(final), schema=self.client.get_table(self._name(stage)).schema), exists_ok=True)
+                statements += [f"DELETE FROM {self._q(final)} WHERE TRUE;", f"INSERT INTO {self._q(final)} SELECT * FROM {self._q(stage)};"]
+            self._query("BEGIN TRANSACTION;\n" + "\n".join(statements) + "\nCOMMIT TRANSACTION;")
+        finally:
+            for stage, _ in staged:
+                self.client.delete_table(self._name(stage), not_found_ok=True)
+        return reports
+
+    def _unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
         raw, mapping, out = self._q(raw_table), self._q(mapping_table), self._q(output_table)
         value = validate_identifier(value_column)
         # One row per id, chosen by the value's JSON text (BigQuery cannot order arrays).

@@ -1,89 +1,96 @@
-"""The embedded warehouse: one DuckDB file under the local storage root."""
+"""The embedded warehouse: one DuckDB file under the local storage root.
+
+DuckDB lets one process write a file, or several read it, at a time. Every operation opens its
+own connection (read-only for reads) and waits for the file with backoff, up to
+LOCK_WAIT_SECONDS, before it says the warehouse is busy; Dagster also queues the assets that
+write it in one concurrency pool (README).
+"""
 
 from __future__ import annotations
 
 import os
+import time
 
 import duckdb
 import pyarrow as pa
 
 from gnn_assets import storage
-from gnn_assets.warehouse.protocol import EmbeddingQuality, UnenumerationGaps, UnenumerationReport
+from gnn_assets.warehouse.protocol import (
+    EmbeddingQuality,
+    TableReplacement,
+    UnenumerationGaps,
+    UnenumerationReport,
+    WarehouseBusy,
+)
 from gnn_assets.warehouse.tables import validate_identifier
 
 _EXAMPLES = 5
+LOCK_WAIT_SECONDS = 120.0
 
 
 def _q(table: str) -> str:
     return f'"{validate_identifier(table)}"'
 
 
-class DuckDbWarehouse:
-    def __init__(self, path: str):
-        self.path = path
+def _is_lock_conflict(error: duckdb.Error) -> bool:
+    return "lock" in str(error).lower()
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        # A connection per operation: the file stays unlocked between steps run by other processes.
+
+class DuckDbWarehouse:
+    def __init__(self, path: str, lock_wait_seconds: float = LOCK_WAIT_SECONDS):
+        self.path = path
+        self.lock_wait_seconds = lock_wait_seconds
+
+    def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """A connection per operation, so the file stays unlocked between steps run by other processes."""
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        return duckdb.connect(self.path)
+        if read_only and not os.path.exists(self.path):
+            read_only = False  # a read-only connection cannot create the file; reads then find no table
+        deadline = time.monotonic() + self.lock_wait_seconds
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only)
+            except duckdb.IOException as error:
+                if not _is_lock_conflict(error):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    first_line = str(error).splitlines()[0]
+                    raise WarehouseBusy(
+                        f"{self.path} stayed locked by another process for {self.lock_wait_seconds:g} s: {first_line}"
+                    ) from error
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def ensure_writable(self) -> None:
+        self._connect().close()
 
     def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
         with self._connect() as con:
-            if uris and not any(storage.is_remote(u) for u in uris):
-                con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM read_parquet(?)", [uris])
-            else:
-                # Remote files come through this project's storage layer (DuckDB's httpfs would
-                # be a download at run time); no files make an empty table of the schema.
-                loaded = pa.concat_tables([storage.read_parquet(u) for u in uris]) if uris else schema.empty_table()  # noqa: F841
-                con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM loaded")
+            _load(con, table, uris, schema)
             return con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()[0]
 
-    def unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
-        raw, mapping, out, value = _q(raw_table), _q(mapping_table), _q(output_table), f'"{validate_identifier(value_column)}"'
+    def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
+        reports = {}
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                # One row per id: the smallest value wins, so repeated runs agree.
-                con.execute(
-                    f"""
-                    CREATE OR REPLACE TABLE {out} AS
-                    WITH one_per_id AS (
-                        SELECT node_id AS int_id, {value}
-                        FROM {raw}
-                        QUALIFY row_number() OVER (PARTITION BY node_id ORDER BY {value}) = 1
-                    )
-                    SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value}
-                    FROM one_per_id r JOIN {mapping} m ON m.int_id = r.int_id
-                    ORDER BY m.node_id
-                    """
-                )
+                for r in replacements:
+                    _load(con, r.raw_table, r.files, r.schema)
+                    reports[r.output_table] = _unenumerate(con, r)
                 con.execute("COMMIT")
-            except Exception:
+            except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
-            output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
-            dup_ids, dup_rows = con.execute(
-                f"SELECT count(*), coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
-            ).fetchone()
-        gaps = self.unenumeration_gaps(raw_table, mapping_table)
-        return UnenumerationReport.from_counts(output_table, raw_rows, output_rows, dup_ids, dup_rows, gaps)
+        return reports
 
     def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
-        raw, mapping = _q(raw_table), _q(mapping_table)
-        unmapped = f"SELECT DISTINCT r.node_id FROM {raw} r ANTI JOIN {mapping} m ON m.int_id = r.node_id"
-        missing = f"SELECT m.node_id FROM {mapping} m ANTI JOIN {raw} r ON r.node_id = m.int_id"
-        with self._connect() as con:
-            return UnenumerationGaps(
-                unmapped_ids=con.execute(f"SELECT count(*) FROM ({unmapped})").fetchone()[0],
-                missing_nodes=con.execute(f"SELECT count(*) FROM ({missing})").fetchone()[0],
-                unmapped_examples=[r[0] for r in con.execute(f"{unmapped} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
-                missing_examples=[r[0] for r in con.execute(f"{missing} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
-            )
+        with self._connect(read_only=True) as con:
+            return _gaps(con, raw_table, mapping_table)
 
     def embedding_quality(self, table: str, column: str = "emb") -> EmbeddingQuality:
         col = f'"{validate_identifier(column)}"'
-        with self._connect() as con:
+        with self._connect(read_only=True) as con:
             rows, null_ids, non_finite, min_dim, max_dim = con.execute(
                 f"""
                 SELECT count(*),
@@ -97,10 +104,57 @@ class DuckDbWarehouse:
         return EmbeddingQuality(rows, null_ids, non_finite, min_dim, max_dim)
 
     def row_count(self, table: str) -> int:
-        with self._connect() as con:
+        with self._connect(read_only=True) as con:
             return con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()[0]
 
     def read_table(self, table: str, limit: int | None = None) -> pa.Table:
         sql = f"SELECT * FROM {_q(table)}" + (f" LIMIT {int(limit)}" if limit is not None else "")
-        with self._connect() as con:
+        with self._connect(read_only=True) as con:
             return con.execute(sql).fetch_arrow_table()
+
+
+def _load(con: duckdb.DuckDBPyConnection, table: str, uris: list[str], schema: pa.Schema) -> None:
+    if uris and not any(storage.is_remote(u) for u in uris):
+        con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM read_parquet(?)", [uris])
+    else:
+        # Remote files come through this project's storage layer (DuckDB's httpfs would be a
+        # download at run time); no files make an empty table of the schema.
+        loaded = pa.concat_tables([storage.read_parquet(u) for u in uris]) if uris else schema.empty_table()  # noqa: F841
+        con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM loaded")
+
+
+def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> UnenumerationReport:
+    raw, mapping, out, value = _q(r.raw_table), _q(r.mapping_table), _q(r.output_table), f'"{validate_identifier(r.value_column)}"'
+    # One row per id: the smallest value wins, so repeated runs agree.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {out} AS
+        WITH one_per_id AS (
+            SELECT node_id AS int_id, {value}
+            FROM {raw}
+            QUALIFY row_number() OVER (PARTITION BY node_id ORDER BY {value}) = 1
+        )
+        SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value}
+        FROM one_per_id r JOIN {mapping} m ON m.int_id = r.int_id
+        ORDER BY m.node_id
+        """
+    )
+    raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
+    output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
+    dup_ids, dup_rows = con.execute(
+        f"SELECT count(*), coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
+    ).fetchone()
+    gaps = _gaps(con, r.raw_table, r.mapping_table)
+    return UnenumerationReport.from_counts(r.output_table, raw_rows, output_rows, dup_ids, dup_rows, gaps)
+
+
+def _gaps(con: duckdb.DuckDBPyConnection, raw_table: str, mapping_table: str) -> UnenumerationGaps:
+    raw, mapping = _q(raw_table), _q(mapping_table)
+    unmapped = f"SELECT DISTINCT r.node_id FROM {raw} r ANTI JOIN {mapping} m ON m.int_id = r.node_id"
+    missing = f"SELECT m.node_id FROM {mapping} m ANTI JOIN {raw} r ON r.node_id = m.int_id"
+    return UnenumerationGaps(
+        unmapped_ids=con.execute(f"SELECT count(*) FROM ({unmapped})").fetchone()[0],
+        missing_nodes=con.execute(f"SELECT count(*) FROM ({missing})").fetchone()[0],
+        unmapped_examples=[r[0] for r in con.execute(f"{unmapped} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
+        missing_examples=[r[0] for r in con.execute(f"{missing} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
+    )

@@ -1,4 +1,5 @@
-"""What inference needs from a warehouse: load Parquet into tables, un-enumerate, inspect."""
+"""What inference needs from a warehouse: load Parquet into tables, publish a job's tables
+together (un-enumerated), inspect."""
 
 from __future__ import annotations
 
@@ -6,6 +7,23 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
+
+
+class WarehouseBusy(RuntimeError):
+    """The warehouse stayed locked by another process for longer than this one waits."""
+
+
+@dataclass(frozen=True)
+class TableReplacement:
+    """One table of a job: its raw (enumerated) output loaded from files, then joined with the
+    node id mapping into output_table."""
+
+    raw_table: str
+    files: list[str]
+    schema: pa.Schema
+    mapping_table: str
+    output_table: str
+    value_column: str
 
 
 @dataclass
@@ -71,8 +89,11 @@ class Warehouse(Protocol):
     def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
         """Replace table with the rows of the Parquet files; returns the row count."""
 
-    def unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
-        """Replace output_table with raw rows keyed by original node id (atomically)."""
+    def ensure_writable(self) -> None:
+        """Raise WarehouseBusy now when a write would not get through (before a long job)."""
+
+    def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
+        """Replace every raw and output table of a job together or not at all; reports by output table."""
 
     def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
         """Raw ids the mapping lacks, and mapped nodes the raw output lacks."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from gnn_assets import storage
+from gnn_assets.inference import published
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.enumeration import MAPPING_SCHEMA, mapping_uri, read_preprocessed_metadata
-from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_shards_glob
+from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
 from gnn_assets.warehouse import tables
-from gnn_assets.warehouse.protocol import UnenumerationReport, Warehouse
+from gnn_assets.warehouse.protocol import TableReplacement, UnenumerationReport, Warehouse
 
 _VALUE = {"embeddings": ("emb", EMBEDDINGS_SCHEMA), "predictions": ("pred", PREDICTIONS_SCHEMA)}
 
@@ -38,24 +38,38 @@ def unenumerate_outputs(
     warehouse: Warehouse,
     progress: Callable[[str], None] = print,
 ) -> dict[str, UnenumerationReport]:
-    """For every root node type and output kind: Parquet -> raw table -> final table.
+    """Publish a job's committed raw output as warehouse tables keyed by original node id.
 
-    Returns reports keyed by the final table name.
+    Reads only what the job's manifest lists, refuses output that lost rows or falls short of
+    its samples (NoCommittedOutput / IncompleteOutput, before any table changes), and replaces
+    every table of the job in one transaction. Returns reports keyed by the final table name.
     """
-    reports = {}
+    manifest = published.read_committed(resources.layout.job(config.task_name, config.job_name))
+    kinds = [kind for kind, _ in output_kinds(config)]
+    missing = [t for t in config.root_node_types if t not in manifest.outputs]
+    if missing:
+        raise published.IncompleteOutput(f"committed run {manifest.run_id} has no output for node types {missing}")
+    published.verify_committed(manifest, kinds)
     mappings = mapping_tables(config)
+    replacements = []
     for node_type in config.root_node_types:
-        output_dir = resources.layout.job(config.task_name, config.job_name).inference_output_dir(node_type)
         for kind, final_table in config.output_tables(node_type).items():
             value_column, schema = _VALUE[kind]
-            files = storage.glob(output_shards_glob(output_dir, kind))
-            raw_table = tables.raw_output_table(config.task_name, config.job_name, node_type, kind)
-            raw_rows = warehouse.load_parquet(raw_table, files, schema)
-            report = warehouse.unenumerate(raw_table, mappings[node_type], final_table, value_column)
-            progress(
-                f"{final_table}: {report.output_rows:,} rows from {raw_rows:,} raw rows; "
-                f"{report.duplicate_rows_dropped} duplicate rows dropped, {report.unmapped_ids} unmapped ids, "
-                f"{report.missing_nodes} nodes without output"
+            replacements.append(
+                TableReplacement(
+                    raw_table=tables.raw_output_table(config.task_name, config.job_name, node_type, kind),
+                    files=manifest.outputs[node_type].files[kind],
+                    schema=schema,
+                    mapping_table=mappings[node_type],
+                    output_table=final_table,
+                    value_column=value_column,
+                )
             )
-            reports[final_table] = report
+    reports = warehouse.publish_job_tables(replacements)
+    for final_table, report in reports.items():
+        progress(
+            f"{final_table}: {report.output_rows:,} rows from {report.raw_rows:,} raw rows (run {manifest.run_id}); "
+            f"{report.duplicate_rows_dropped} duplicate rows dropped, {report.unmapped_ids} unmapped ids, "
+            f"{report.missing_nodes} nodes without output"
+        )
     return reports

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -83,6 +84,48 @@ def test_chain_materializes_a_new_partition_and_checks_pass(materialized, deploy
     assert embeddings.metadata["dagster/table_name"].value == frozen.output_tables("paper")["embeddings"]
 
 
+def _materialize(deployment, *names):
+    defs = deployment.definitions()
+    job = define_asset_job("some", selection=AssetSelection.assets(*[AssetKey([TASK, n]) for n in names]), partitions_def=job_partitions)
+    defs = Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=[job], resources=defs.resources)
+    return defs.resolve_job_def("some").execute_in_process(instance=deployment.instance, partition_key=PARTITION, raise_on_error=False)
+
+
+def _failure_messages(result) -> str:
+    return " ".join(e.event_specific_data.error.to_string() for e in execution_events(result, "STEP_FAILURE"))
+
+
+def test_embeddings_alone_without_raw_output_fails_and_keeps_the_tables(materialized, deployment, tmp_path):
+    """Before: materializing embeddings alone while the raw output was missing replaced 20,000 rows
+    with 0, and the blocking check failed only afterwards."""
+    _, frozen = materialized
+    inference_dir = deployment.resources.layout.job(TASK, PARTITION).inference_dir
+    aside = tmp_path / "inference"
+    shutil.move(inference_dir, aside)
+    try:
+        result = _materialize(deployment, "embeddings", "predictions")
+        assert not result.success and "no committed inference output" in _failure_messages(result)
+    finally:
+        shutil.move(aside, inference_dir)
+    warehouse = open_warehouse(deployment.resources)
+    assert warehouse.row_count(frozen.output_tables("paper")["embeddings"]) == 20_000
+
+
+def test_a_frozen_config_rewritten_in_storage_is_refused(materialized, deployment):
+    """Before: assets and checks used whatever frozen config was in storage now."""
+    _, frozen = materialized
+    original = storage.read_text(frozen.uri)
+    tampered = original.replace("NodeClassificationTaskSpec", "NodeAnchorBasedLinkPredictionTaskSpec")
+    assert tampered != original
+    storage.write_text(frozen.uri, tampered)
+    try:
+        result = _materialize(deployment, "trained_model")
+        assert not result.success and "changed since frozen_config recorded it" in _failure_messages(result)
+    finally:
+        storage.write_text(frozen.uri, original)
+    assert _materialize(deployment, "trained_model").success
+
+
 def _run_checks(deployment, names, asset="embeddings"):
     defs = deployment.definitions()
     checks_only = define_asset_job(
@@ -111,8 +154,8 @@ def test_checks_fail_on_planted_bad_data(materialized, deployment):
         con.execute(f'INSERT INTO "{raw_table}" VALUES (99999999, [0.0]::FLOAT[])')
     assert _run_checks(deployment, EMBEDDING_CHECKS) == {name: False for name in EMBEDDING_CHECKS}
 
-    result_uri = deployment.resources.layout.job(TASK, PARTITION).inference_result_uri
-    result = json.loads(storage.read_text(result_uri))
-    result["outputs"]["paper"]["dead_letters"] = 5
-    storage.write_text(result_uri, json.dumps(result))
+    manifest_uri = deployment.resources.layout.job(TASK, PARTITION).inference_manifest_uri
+    manifest = json.loads(storage.read_text(manifest_uri))
+    manifest["outputs"]["paper"]["dead_letters"] = 5
+    storage.write_text(manifest_uri, json.dumps(manifest))
     assert _run_checks(deployment, ["dead_letters_within_threshold"], asset="raw_embeddings") == {"dead_letters_within_threshold": False}

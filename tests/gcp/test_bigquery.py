@@ -9,6 +9,7 @@ from gnn_assets import storage
 from gnn_assets.graph.enumeration import MAPPING_SCHEMA
 from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA
 from gnn_assets.warehouse.bigquery import BigQueryWarehouse
+from gnn_assets.warehouse.protocol import TableReplacement
 from gnn_assets.warehouse.tables import InvalidTableName, qualified_bigquery_table
 from tests.conftest import BQ_PROJECT
 
@@ -34,7 +35,8 @@ def test_load_from_gcs_and_unenumerate_with_gigl_vectors_and_gaps(warehouse, gcs
     shards = [_to_gcs(bucket, "raw-0", raw[:2], EMBEDDINGS_SCHEMA), _to_gcs(bucket, "raw-1", raw[2:], EMBEDDINGS_SCHEMA)]
     assert warehouse.load_parquet("raw", shards, EMBEDDINGS_SCHEMA) == 5
 
-    report = warehouse.unenumerate("raw", "mapping", "final", "emb")
+    report = warehouse.publish_job_tables([TableReplacement("raw", shards, EMBEDDINGS_SCHEMA, "mapping", "final", "emb")])["final"]
+    assert warehouse.row_count("raw") == 5
     rows = {r["node_id"]: r["emb"] for r in warehouse.read_table("final").to_pylist()}
     assert rows == {"100": [1.0], "1000": [2.0], "5000": [3.0]}
     assert (report.duplicate_ids, report.duplicate_rows_dropped) == (1, 1)
@@ -44,6 +46,25 @@ def test_load_from_gcs_and_unenumerate_with_gigl_vectors_and_gaps(warehouse, gcs
 
     # Loading again replaces the table (WRITE_TRUNCATE), it does not append.
     assert warehouse.load_parquet("raw", shards[:1], EMBEDDINGS_SCHEMA) == 2
+    # No staging table is left behind.
+    assert sorted(t.table_id for t in warehouse.client.list_tables(warehouse.dataset)) == ["final", "mapping", "raw"]
+
+
+def test_a_job_s_tables_are_replaced_together_or_not_at_all(warehouse, gcs_emulator):
+    bucket = gcs_emulator()
+    mapping = _to_gcs(bucket, "m", [{"node_id": "100", "int_id": 1}], MAPPING_SCHEMA)
+    warehouse.load_parquet("mapping", [mapping], MAPPING_SCHEMA)
+    old, new = (_to_gcs(bucket, name, [{"node_id": 1, "emb": [v]}], EMBEDDINGS_SCHEMA) for name, v in (("old", 1.0), ("new", 7.0)))
+    warehouse.publish_job_tables([TableReplacement(f"raw_{t}", [old], EMBEDDINGS_SCHEMA, "mapping", t, "emb") for t in ("a", "b")])
+    failing = [
+        TableReplacement("raw_a", [new], EMBEDDINGS_SCHEMA, "mapping", "a", "emb"),
+        TableReplacement("raw_b", [new], EMBEDDINGS_SCHEMA, "no_such_mapping", "b", "emb"),
+    ]
+    with pytest.raises(Exception):
+        warehouse.publish_job_tables(failing)
+    for table in ("a", "b"):
+        assert warehouse.read_table(table).to_pylist() == [{"node_id": "100", "emb": [1.0]}]
+    assert sorted(t.table_id for t in warehouse.client.list_tables(warehouse.dataset)) == ["a", "b", "mapping", "raw_a", "raw_b"]
 
 
 def test_checks_queries_find_bad_values(warehouse, gcs_emulator):

@@ -41,8 +41,9 @@ def test_template_describes_the_dataflow_job(gcp_resources):
     resources, bucket = gcp_resources
     frozen = freeze_task_config(load_task_config(str(CONFIGS / "demo_link_prediction.yaml")), resources, "daily-1")
     template = f"gs://{bucket}/templates/daily-1.json"
-    options = PipelineOptions([*dataflow_flags(resources, frozen.task_name, frozen.job_name), f"--template_location={template}"])
-    pipeline = build_pipeline(frozen, resources, options)
+    flags = dataflow_flags(resources, frozen.task_name, frozen.job_name, dagster_run_id="0d5e8a9c-1f2b-4c3d-9e8f-7a6b5c4d3e2f")
+    options = PipelineOptions([*flags, f"--template_location={template}"])
+    pipeline = build_pipeline(frozen, resources, options, "run_20261125T000000_0123abcd", model_sha256="0" * 64)
     pipeline.run().wait_until_finish()
 
     job = json.loads(storage.read_text(template))
@@ -54,7 +55,8 @@ def test_template_describes_the_dataflow_job(gcp_resources):
     assert env["serviceAccountEmail"] == "dataflow@gnn-prod-project.iam.gserviceaccount.com"
     assert "use_runner_v2" in env["experiments"]
     assert "max_workflow_runtime_walltime_seconds=21600" in env.get("serviceOptions", [])
-    assert job["labels"] == {"app": "gnn-assets"}
+    # The Dagster run that started the job labels it, so a job whose run is gone can be found.
+    assert job["labels"] == {"app": "gnn-assets", "dagster-run-id": "0d5e8a9c-1f2b-4c3d-9e8f-7a6b5c4d3e2f"}
     assert "us-docker.pkg.dev/gnn-prod-project/gnn/worker:1.0" in json.dumps(job)
     # Runner v2 stages the graph as a pipeline proto: both root node types have their branch.
     names = {t.unique_name for t in pipeline.to_runner_api().components.transforms.values()}

@@ -38,10 +38,10 @@ def test_sampler_and_beam_job_read_and_write_gcs(tmp_path, gcs_emulator, small_h
     run = driver.run(job.job_name, job.task_config_uri, job.resources.uri, stages=["infer"], progress=lambda _: None)
     output = run.job.outputs["paper"]
     assert output.output_dir.startswith("gs://") and (output.samples, output.rows, output.dead_letters) == (1000, 1000, 0)
-    tables = [pq.read_table(io.BytesIO(storage.read_bytes(uri))) for uri in storage.glob(output.embeddings_glob)]
+    tables = [pq.read_table(io.BytesIO(storage.read_bytes(uri))) for uri in output.files["embeddings"]]
     node_ids = np.concatenate([t["node_id"].to_numpy() for t in tables])
     assert sorted(node_ids.tolist()) == list(range(1000))
-    assert storage.exists(run.job_layout.inference_result_uri)
+    assert storage.exists(run.job_layout.inference_manifest_uri)
 
 
 def test_sensor_sees_a_new_model_under_a_gcs_prefix(tmp_path, gcs_emulator):

@@ -29,7 +29,8 @@ def _add_bad_shard(job):
 
 
 def _dead_letters(job):
-    pattern = os.path.join(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_output_dir("paper"), "dead_letters", "*.jsonl")
+    inference_dir = job.resources.layout.job(job.frozen.task_name, job.job_name).inference_dir
+    pattern = os.path.join(inference_dir, "runs", "*", "paper", "dead_letters", "*.jsonl")
     return [json.loads(line) for path in glob.glob(pattern) for line in open(path)]
 
 
@@ -71,6 +72,7 @@ def test_failed_inference_batches_are_dead_lettered_per_sample(tmp_path, small_h
         tmp_path,
         "demo_node_classification",
         small_homogeneous_graph,
+        allowed_class_prefixes=["gnn_assets.", "tests."],
         **{
             "inferencerConfig.inferencerClsPath": f"{__name__}.FailingOnRoot7",
             "inferencerConfig.inferenceBatchSize": 8,
@@ -92,12 +94,56 @@ def test_a_state_dict_of_the_wrong_shape_fails_before_the_pipeline(tmp_path, sma
     torch.save(state, job.frozen.trained_model_uri)
     with pytest.raises(ModelMismatchError, match=r"(?s)does not fit the model .*size mismatch for head\.weight"):
         driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
-    assert not os.path.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_output_dir("paper"))
+    assert not os.path.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_dir)
 
 
 def test_a_model_file_that_is_not_a_state_dict_is_refused(tmp_path, small_homogeneous_graph):
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
     with open(job.frozen.trained_model_uri, "wb") as f:
         f.write(b"not a torch file")
-    with pytest.raises(ModelMismatchError, match="is not a loadable state dict"):
+    with pytest.raises(ModelMismatchError, match=r"is not a torch\.save archive \(a zip file\)"):
         driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+
+
+def _corrupt(path: str, how: str) -> int:
+    """Spoil a shard's framing at its second record; returns the byte offset of the break."""
+    data = bytearray(open(path, "rb").read())
+    first_length = int.from_bytes(data[:8], "little")
+    second = 16 + first_length
+    if how == "cut record":
+        del data[second + 20 :]
+    elif how == "flipped length bit":
+        data[second] ^= 0x04
+    elif how == "flipped crc bit":
+        second_length = int.from_bytes(data[second : second + 8], "little")
+        data[second + 12 + second_length] ^= 0x01
+    elif how == "not a tfrecord":
+        data[:] = b"PAR1 this is some other file that matches the glob" * 10
+        second = 0
+    open(path, "wb").write(bytes(data))
+    return second
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["cut record", "flipped length bit", "flipped crc bit", "not a tfrecord"])
+def test_corrupt_framing_dead_letters_the_rest_of_the_shard(tmp_path, small_homogeneous_graph, how):
+    """Before: one corrupt shard failed the whole job with a traceback that did not name it."""
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.maxDeadLetterFraction": 0.9})
+    labeled, unlabeled = (glob.glob(prefix + "*.tfrecord") for prefix in job.frozen.sample_prefixes("paper"))
+    offset = _corrupt(labeled[0], how)
+    unlabeled_count = sum(1 for _ in open_records(unlabeled[0]))
+    run = driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    out = run.job.outputs["paper"]
+    (letter,) = [d for d in _dead_letters(job) if d["stage"] == "read"]
+    assert letter["shard"] == labeled[0] and f"at byte {offset}" in letter["error"]
+    assert out.corrupt_shards == 1 and out.dead_letters == 1
+    good_before_break = 0 if how == "not a tfrecord" else 1
+    assert out.rows == unlabeled_count + good_before_break and out.samples == out.rows + 1
+    assert open_warehouse(job.resources).row_count(job.frozen.output_tables("paper")["embeddings"]) == out.rows
+
+
+def open_records(path: str):
+    from gnn_assets.graph.tfrecord import iter_records
+
+    with open(path, "rb") as stream:
+        yield from iter_records(stream)

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+import time
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -5,6 +9,7 @@ import pytest
 from gnn_assets.graph.enumeration import MAPPING_SCHEMA
 from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA
 from gnn_assets.warehouse.duckdb import DuckDbWarehouse
+from gnn_assets.warehouse.protocol import TableReplacement, WarehouseBusy
 from gnn_assets.warehouse.tables import InvalidTableName
 
 
@@ -13,36 +18,38 @@ def warehouse(tmp_path):
     return DuckDbWarehouse(str(tmp_path / "w.duckdb"))
 
 
-def _load(warehouse, tmp_path, table, rows, schema):
-    path = tmp_path / f"{table}.parquet"
+def _file(tmp_path, name, rows, schema):
+    path = tmp_path / f"{name}.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
-    return warehouse.load_parquet(table, [str(path)], schema)
+    return str(path)
 
 
-def _mapping(warehouse, tmp_path, pairs):
-    _load(warehouse, tmp_path, "mapping", [{"node_id": n, "int_id": i} for n, i in pairs], MAPPING_SCHEMA)
+def _mapping(warehouse, tmp_path, pairs, table="mapping"):
+    rows = [{"node_id": n, "int_id": i} for n, i in pairs]
+    warehouse.load_parquet(table, [_file(tmp_path, table, rows, MAPPING_SCHEMA)], MAPPING_SCHEMA)
 
 
-def _raw(warehouse, tmp_path, rows):
-    _load(warehouse, tmp_path, "raw", [{"node_id": i, "emb": e} for i, e in rows], EMBEDDINGS_SCHEMA)
+def _replacement(tmp_path, rows, output="final", raw="raw", mapping="mapping", value="emb", schema=EMBEDDINGS_SCHEMA):
+    data = [{"node_id": i, schema.names[1]: e} for i, e in rows]
+    return TableReplacement(raw, [_file(tmp_path, f"{raw}-{output}", data, schema)], schema, mapping, output, value)
 
 
 def test_gigl_vectors(warehouse, tmp_path):
     _mapping(warehouse, tmp_path, [("100", 1), ("1000", 2), ("5000", 3)])
-    _raw(warehouse, tmp_path, [(1, [1.0]), (2, [2.0]), (3, [3.0])])
-    report = warehouse.unenumerate("raw", "mapping", "final", "emb")
+    reports = warehouse.publish_job_tables([_replacement(tmp_path, [(1, [1.0]), (2, [2.0]), (3, [3.0])])])
     assert warehouse.read_table("final").to_pylist() == [
         {"node_id": "100", "emb": [1.0]},
         {"node_id": "1000", "emb": [2.0]},
         {"node_id": "5000", "emb": [3.0]},
     ]
+    report = reports["final"]
     assert report.complete and report.output_rows == 3 and report.duplicate_ids == 0
 
 
 def test_duplicates_unmapped_and_missing_are_resolved_and_reported(warehouse, tmp_path):
     _mapping(warehouse, tmp_path, [("100", 1), ("1000", 2), ("5000", 3), ("7777", 4)])
-    _raw(warehouse, tmp_path, [(1, [1.0]), (2, [2.5]), (2, [2.0]), (2, [2.0, 1.0]), (3, [3.0]), (9, [9.0])])
-    report = warehouse.unenumerate("raw", "mapping", "final", "emb")
+    rows = [(1, [1.0]), (2, [2.5]), (2, [2.0]), (2, [2.0, 1.0]), (3, [3.0]), (9, [9.0])]
+    report = warehouse.publish_job_tables([_replacement(tmp_path, rows)])["final"]
     rows = {r["node_id"]: r["emb"] for r in warehouse.read_table("final").to_pylist()}
     assert rows == {"100": [1.0], "1000": [2.0], "5000": [3.0]}  # the smallest of the duplicates wins
     assert (report.duplicate_ids, report.duplicate_rows_dropped) == (1, 2)
@@ -51,20 +58,27 @@ def test_duplicates_unmapped_and_missing_are_resolved_and_reported(warehouse, tm
     assert not report.complete and report.raw_rows == 6 and report.output_rows == 3
 
 
-def test_a_failed_unenumeration_leaves_the_previous_table(warehouse, tmp_path):
+def test_a_job_s_tables_are_replaced_together_or_not_at_all(warehouse, tmp_path):
+    """The second table's join fails (its value column does not exist): the first table, already
+    rebuilt inside the transaction, and both raw tables keep their previous contents."""
     _mapping(warehouse, tmp_path, [("100", 1)])
-    _raw(warehouse, tmp_path, [(1, [1.0])])
-    warehouse.unenumerate("raw", "mapping", "final", "emb")
-    _load(warehouse, tmp_path, "raw", [{"node_id": 1, "pred": 3}], pa.schema([("node_id", pa.int64()), ("pred", pa.int64())]))
-    with pytest.raises(Exception, match="emb"):
-        warehouse.unenumerate("raw", "mapping", "final", "emb")
-    assert warehouse.read_table("final").to_pylist() == [{"node_id": "100", "emb": [1.0]}]
+    first = [_replacement(tmp_path, [(1, [1.0])], output="a", raw="raw_a"), _replacement(tmp_path, [(1, [1.0])], output="b", raw="raw_b")]
+    warehouse.publish_job_tables(first)
+    second = [
+        _replacement(tmp_path, [(1, [7.0])], output="a", raw="raw_a"),
+        _replacement(tmp_path, [(1, [7.0])], output="b", raw="raw_b", value="not_a_column"),
+    ]
+    with pytest.raises(Exception, match="not_a_column"):
+        warehouse.publish_job_tables(second)
+    for table in ("a", "b"):
+        assert warehouse.read_table(table).to_pylist() == [{"node_id": "100", "emb": [1.0]}]
+    assert warehouse.read_table("raw_a").to_pylist() == [{"node_id": 1, "emb": [1.0]}]
 
 
 def test_loading_replaces_the_table(warehouse, tmp_path):
-    _raw(warehouse, tmp_path, [(1, [1.0]), (2, [2.0])])
-    _raw(warehouse, tmp_path, [(3, [3.0])])
-    assert warehouse.row_count("raw") == 1
+    rows = lambda pairs: [{"node_id": i, "emb": e} for i, e in pairs]  # noqa: E731
+    warehouse.load_parquet("raw", [_file(tmp_path, "one", rows([(1, [1.0]), (2, [2.0])]), EMBEDDINGS_SCHEMA)], EMBEDDINGS_SCHEMA)
+    assert warehouse.load_parquet("raw", [_file(tmp_path, "two", rows([(3, [3.0])]), EMBEDDINGS_SCHEMA)], EMBEDDINGS_SCHEMA) == 1
     assert warehouse.load_parquet("empty", [], EMBEDDINGS_SCHEMA) == 0
 
 
@@ -74,11 +88,52 @@ def test_invalid_table_names_are_refused_before_sql(warehouse, tmp_path, name):
     with pytest.raises(InvalidTableName):
         warehouse.load_parquet(name, [], EMBEDDINGS_SCHEMA)
     with pytest.raises(InvalidTableName):
-        warehouse.unenumerate("raw", "mapping", name, "emb")
+        warehouse.publish_job_tables([_replacement(tmp_path, [(1, [1.0])], output=name)])
     assert warehouse.row_count("mapping") == 1
 
 
 def test_embedding_quality_finds_non_finite_values_and_dimensions(warehouse, tmp_path):
-    _raw(warehouse, tmp_path, [(1, [1.0, 2.0]), (2, [float("nan"), 0.0]), (3, [float("inf"), 1.0]), (4, [1.0])])
+    rows = [{"node_id": i, "emb": e} for i, e in [(1, [1.0, 2.0]), (2, [float("nan"), 0.0]), (3, [float("inf"), 1.0]), (4, [1.0])]]
+    warehouse.load_parquet("raw", [_file(tmp_path, "q", rows, EMBEDDINGS_SCHEMA)], EMBEDDINGS_SCHEMA)
     quality = warehouse.embedding_quality("raw")
     assert (quality.rows, quality.non_finite_rows, quality.min_dim, quality.max_dim) == (4, 2, 1, 2)
+
+
+def _hold_write_lock(path: str, seconds: float) -> subprocess.Popen:
+    """Another process with the DuckDB file open for writing, as a second job or a user's shell would."""
+    code = f"import duckdb, sys, time; con = duckdb.connect({path!r}); print('locked', flush=True); time.sleep({seconds})"
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "locked"
+    return process
+
+
+def test_a_writer_waits_for_a_lock_held_by_another_process(warehouse, tmp_path):
+    """Before: 'Could not set lock on file' at once. Now the write waits with backoff and goes through."""
+    _mapping(warehouse, tmp_path, [("100", 1)])
+    holder = _hold_write_lock(warehouse.path, 2.0)
+    started = time.monotonic()
+    warehouse.publish_job_tables([_replacement(tmp_path, [(1, [1.0])])])
+    assert time.monotonic() - started > 0.5 and holder.wait(timeout=30) == 0
+    assert warehouse.row_count("final") == 1
+
+
+def test_a_lock_held_too_long_is_one_clear_error(tmp_path):
+    warehouse = DuckDbWarehouse(str(tmp_path / "w.duckdb"), lock_wait_seconds=0.5)
+    warehouse.ensure_writable()
+    holder = _hold_write_lock(warehouse.path, 20.0)
+    try:
+        with pytest.raises(WarehouseBusy, match=r"w\.duckdb stayed locked by another process for 0.5 s"):
+            warehouse.ensure_writable()
+    finally:
+        holder.kill()
+
+
+def test_readers_do_not_lock_each_other_out(warehouse, tmp_path):
+    _mapping(warehouse, tmp_path, [("100", 1)])
+    code = f"import duckdb, time; con = duckdb.connect({warehouse.path!r}, read_only=True); print('open', flush=True); time.sleep(5)"
+    reader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        assert warehouse.row_count("mapping") == 1  # a read-only connection beside another reader
+    finally:
+        reader.kill()

@@ -1,0 +1,149 @@
+"""Publish by commit: a job's raw output becomes visible only when its manifest is written.
+
+Each run of the Beam job writes into a folder of its own (`inference/runs/<run id>/`). When the
+job has succeeded, its Parquet files are counted from their footers; if they hold exactly the
+rows the job's counters say it wrote, the manifest (`inference/manifest.json`: the run, its
+files, rows per node type and kind, samples, dead letters, model sha256) replaces the previous
+one in one step, and older run folders are removed. Readers (un-enumeration, checks) read only
+the files a manifest lists, so a failed, killed or concurrent run never changes what they see.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import pyarrow.parquet as pq
+
+from gnn_assets import storage
+from gnn_assets.config.layout import JobLayout
+
+MANIFEST_VERSION = 1
+OUTPUT_KINDS = ("embeddings", "predictions")
+
+
+class NoCommittedOutput(FileNotFoundError):
+    """A job has no committed inference output (never run, or every run failed)."""
+
+
+class IncompleteOutput(RuntimeError):
+    """Output files do not hold the rows their job wrote (lost, cut or foreign files)."""
+
+
+@dataclass
+class NodeTypeOutput:
+    output_dir: str
+    samples: int  # records read (a corrupt rest of a shard counts as one)
+    dead_letters: int
+    rows: int  # embedding rows written
+    corrupt_shards: int = 0
+    files: dict[str, list[str]] = field(default_factory=dict)  # kind -> Parquet files, set at commit
+    rows_by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dead_letters_glob(self) -> str:
+        return storage.join(self.output_dir, "dead_letters", "*.jsonl")
+
+
+@dataclass
+class InferenceJobResult:
+    """One run of the Beam job; once committed, this is the manifest."""
+
+    run_id: str
+    job_id: str
+    runner: str
+    state: str
+    seconds: float
+    model_sha256: str = ""
+    outputs: dict[str, NodeTypeOutput] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    console_url: str | None = None  # the Dataflow console, for Dataflow jobs
+    committed_at: str = ""
+    version: int = MANIFEST_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "InferenceJobResult":
+        data = json.loads(text)
+        outputs = {t: NodeTypeOutput(**o) for t, o in data.pop("outputs").items()}
+        return cls(outputs=outputs, **data)
+
+
+def new_run_id() -> str:
+    """Sorts by start time; a plain name, so it is safe as a folder name."""
+    return f"run_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{uuid.uuid4().hex[:8]}"
+
+
+def parquet_rows(uri: str) -> int:
+    """Rows of a Parquet file, from its footer (a cut file has none and is refused)."""
+    try:
+        with storage.open_read(uri) as stream:
+            return pq.read_metadata(stream).num_rows
+    except Exception as error:  # pyarrow raises ArrowInvalid/OSError alike for cut or foreign files
+        raise IncompleteOutput(f"{uri} is not a complete Parquet file: {error}") from error
+
+
+def _output_glob(output_dir: str, kind: str) -> str:
+    return storage.join(output_dir, kind, "*.parquet")
+
+
+def commit(job_layout: JobLayout, result: InferenceJobResult, kinds: list[str]) -> None:
+    """Count the run's files, then publish its manifest; raises IncompleteOutput instead when the
+    files do not hold the rows written. The previous commit stays published until this one replaces it."""
+    for node_type, out in result.outputs.items():
+        for kind in kinds:
+            files = storage.glob(_output_glob(out.output_dir, kind))
+            rows = sum(parquet_rows(f) for f in files)
+            if rows != out.rows_by_kind.get(kind, 0):
+                raise IncompleteOutput(
+                    f"{node_type} {kind}: the job wrote {out.rows_by_kind.get(kind, 0):,} rows but its files hold {rows:,} "
+                    f"({out.output_dir}); nothing was published"
+                )
+            out.files[kind] = files
+    result.committed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    storage.replace_atomically(job_layout.inference_manifest_uri, result.to_json().encode())
+    _remove_superseded_runs(job_layout, result.run_id)
+
+
+def _remove_superseded_runs(job_layout: JobLayout, committed_run: str) -> None:
+    """Run folders that started before the committed one: published earlier, failed or killed."""
+    for run_id in storage.child_names(storage.join(job_layout.inference_dir, "runs")):
+        if run_id < committed_run:
+            storage.delete_tree(job_layout.inference_run_dir(run_id))
+
+
+def read_committed(job_layout: JobLayout) -> InferenceJobResult:
+    """The committed manifest of a job; NoCommittedOutput when there is none."""
+    uri = job_layout.inference_manifest_uri
+    if not storage.exists(uri):
+        raise NoCommittedOutput(f"no committed inference output at {uri}: run the inference stage (--stages infer) first")
+    try:
+        return InferenceJobResult.from_json(storage.read_text(uri))
+    except (ValueError, TypeError, KeyError) as error:
+        raise IncompleteOutput(f"{uri} is not a manifest this version reads: {error}") from error
+
+
+def verify_committed(result: InferenceJobResult, kinds: list[str]) -> None:
+    """Refuse output whose files lost rows since the commit, or whose rows fall short of its samples."""
+    for node_type, out in result.outputs.items():
+        if out.rows + out.dead_letters < out.samples:
+            raise IncompleteOutput(
+                f"{node_type}: {out.rows:,} rows and {out.dead_letters:,} dead letters fall short of {out.samples:,} samples"
+            )
+        for kind in kinds:
+            files = out.files.get(kind)
+            if files is None:
+                raise IncompleteOutput(f"{node_type}: the committed run {result.run_id} has no {kind} output")
+            missing = [f for f in files if not storage.exists(f)]
+            if missing:
+                raise IncompleteOutput(f"{node_type} {kind}: {len(missing)} committed files are gone, e.g. {missing[0]}")
+            rows = sum(parquet_rows(f) for f in files)
+            if rows != out.rows_by_kind.get(kind):
+                raise IncompleteOutput(
+                    f"{node_type} {kind}: committed files hold {rows:,} rows, the manifest says {out.rows_by_kind.get(kind):,}"
+                )

@@ -1,0 +1,114 @@
+"""Publish by commit: readers see only a job's committed output, and no failure, kill or
+concurrent run replaces published tables with empty or partial ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gnn_assets.inference import driver
+from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded, EMBEDDINGS_SCHEMA
+from gnn_assets.inference.published import IncompleteOutput, InferenceJobResult, NodeTypeOutput, commit, read_committed
+from gnn_assets.warehouse import open_warehouse
+from tests.conftest import prepare_job
+from tests.inference.test_bad_input import _add_bad_shard
+
+QUIET = {"progress": lambda _: None}
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def published(tmp_path, small_homogeneous_graph):
+    """A job whose first run published 1,000 rows."""
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    assert _rows(job) == {"embeddings": 1000, "predictions": 1000}
+    return job
+
+
+def _rows(job) -> dict[str, int]:
+    warehouse = open_warehouse(job.resources)
+    return {kind: warehouse.row_count(table) for kind, table in job.frozen.output_tables("paper").items()}
+
+
+def _layout(job):
+    return job.resources.layout.job(job.frozen.task_name, job.job_name)
+
+
+def _unenumerate(job, capsys) -> tuple[int, str]:
+    code = driver.main(
+        ["--job_name", job.job_name, "--task_config_uri", job.task_config_uri, "--resource_config_uri", job.resources.uri,
+         "--stages", "unenumerate"]
+    )
+    return code, capsys.readouterr().err
+
+
+def test_unenumerating_after_the_output_is_gone_refuses_and_keeps_the_tables(published, capsys):
+    """Before: with the Parquet folder gone (a killed run), --stages unenumerate made both tables 0 rows, exit 0."""
+    shutil.rmtree(_layout(published).inference_dir)
+    code, err = _unenumerate(published, capsys)
+    assert code == 1 and err.count("\n") == 1 and "error: no committed inference output at" in err
+    assert _rows(published) == {"embeddings": 1000, "predictions": 1000}
+
+
+def test_committed_files_that_went_missing_are_refused(published, capsys):
+    manifest = read_committed(_layout(published))
+    os.remove(manifest.outputs["paper"].files["embeddings"][0])
+    code, err = _unenumerate(published, capsys)
+    assert code == 1 and "committed files are gone" in err
+    assert _rows(published) == {"embeddings": 1000, "predictions": 1000}
+
+
+def test_rows_short_of_the_samples_are_refused(published, capsys):
+    uri = _layout(published).inference_manifest_uri
+    manifest = json.loads(open(uri).read())
+    manifest["outputs"]["paper"]["samples"] += 5
+    open(uri, "w").write(json.dumps(manifest))
+    code, err = _unenumerate(published, capsys)
+    assert code == 1 and "1,000 rows and 0 dead letters fall short of 1,005 samples" in err
+    assert _rows(published) == {"embeddings": 1000, "predictions": 1000}
+
+
+def test_a_failed_rerun_leaves_the_published_output(published, capsys):
+    before = read_committed(_layout(published)).run_id
+    _add_bad_shard(published)
+    with pytest.raises(DeadLetterThresholdExceeded):
+        driver.run(published.job_name, published.task_config_uri, published.resources.uri, **QUIET)
+    assert read_committed(_layout(published)).run_id == before
+    assert _unenumerate(published, capsys)[0] == 0
+    assert _rows(published) == {"embeddings": 1000, "predictions": 1000}
+
+
+def test_a_run_in_progress_is_not_read(published, capsys):
+    """Before: un-enumerating while a re-run of the job was in its Beam phase loaded its partial output."""
+    partial = os.path.join(_layout(published).inference_dir, "runs", "run_99991231T235959_inflight", "paper", "embeddings")
+    os.makedirs(partial)
+    pq.write_table(pa.Table.from_pylist([{"node_id": 1, "emb": [0.0] * 32}], schema=EMBEDDINGS_SCHEMA), os.path.join(partial, "part-0.parquet"))
+    assert _unenumerate(published, capsys)[0] == 0
+    assert _rows(published) == {"embeddings": 1000, "predictions": 1000}
+
+
+def test_a_new_commit_removes_the_runs_it_supersedes(published):
+    first = read_committed(_layout(published)).run_id
+    driver.run(published.job_name, published.task_config_uri, published.resources.uri, stages=["infer"], **QUIET)
+    second = read_committed(_layout(published)).run_id
+    assert second > first
+    assert os.listdir(os.path.join(_layout(published).inference_dir, "runs")) == [second]
+
+
+def test_a_run_whose_files_do_not_hold_its_rows_is_not_committed(published):
+    layout = _layout(published)
+    before = open(layout.inference_manifest_uri).read()
+    committed = read_committed(layout)
+    result = InferenceJobResult(
+        run_id="run_99991231T235959_short", job_id="local-x", runner="FnApiRunner", state="DONE", seconds=1.0,
+        outputs={"paper": NodeTypeOutput(committed.outputs["paper"].output_dir, 1000, 0, 1001, rows_by_kind={"embeddings": 1001, "predictions": 1000})},
+    )
+    with pytest.raises(IncompleteOutput, match="the job wrote 1,001 rows but its files hold 1,000"):
+        commit(layout, result, ["embeddings", "predictions"])
+    assert open(layout.inference_manifest_uri).read() == before
