@@ -1,15 +1,20 @@
 """A sensor on the model location: each new trained-model file starts its job's chain.
 
-Model files live at <model root>/<task>/<name>.pt (a folder locally, a GCS prefix on GCP).
-The job name derives from the file name; a file seen before (same size and update time) is
-not requested again, and run keys deduplicate the rest. A file the sensor has never seen whose
-job already has a materialized trained_model (say, after `make demo`, or when the sensor is
-first turned on) is recorded without a run; a replaced file always runs.
+Model files live at <model root>/<task>/<name>.pt (a folder locally, a GCS prefix on GCP). The
+job name derives from the file name. A file is taken only once it is whole: a GCS object
+appears whole, a local file when it has not changed between two ticks (a writer may still be
+writing it). What the sensor remembers per file is its version (GCS generation; locally size,
+times and inode) and its content hash: a rewrite with the same content starts nothing, a
+rewrite with new content always does, whatever its size and time. Two files that stand for
+one job name start nothing and are reported; files that are gone are forgotten. A file never
+seen before whose job already has a materialized trained_model (after `make demo`, or when the
+sensor is first turned on) is recorded without a run.
 """
 
 
 import hashlib
 import json
+from collections import defaultdict
 
 from dagster import (
     AssetObservation,
@@ -28,6 +33,8 @@ from gnn_assets.assets.partitions import job_partitions
 from gnn_assets.config.job_name import job_name_for_model_file
 from gnn_assets.resources import GnnDeployment
 
+PENDING, DONE = "pending", "done"
+
 
 def build_trained_model_sensor(task_jobs: dict[str, UnresolvedAssetJobDefinition]) -> SensorDefinition:
     """task_jobs: the inference job of each task, by task name."""
@@ -41,36 +48,52 @@ def build_trained_model_sensor(task_jobs: dict[str, UnresolvedAssetJobDefinition
     )
     def new_trained_model(context: SensorEvaluationContext, deployment: GnnDeployment) -> SensorResult:
         resources = deployment.resources()
-        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        seen: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
+        remembered: dict[str, dict] = {}  # the next cursor: files that exist now
         known = set(context.instance.get_dynamic_partitions(job_partitions.name))
         run_requests, new_partitions, observations = [], [], []
         for task, job_def in task_jobs.items():
             materialized = context.instance.get_materialized_partitions(task_asset_key(task, "trained_model"))
-            for match in storage.match_files(storage.join(resources.model_root, task, "*.pt")):
-                signature = f"{match.size}:{match.updated}"
-                first_sight = match.path not in seen
-                if seen.get(match.path) == signature:
+            by_job = defaultdict(list)
+            for file in storage.file_versions(storage.join(resources.model_root, task, "*.pt")):
+                by_job[job_name_for_model_file(file.path)].append(file)
+            for job, files in sorted(by_job.items()):
+                if len(files) > 1:
+                    context.log.error(
+                        f"model files {', '.join(f.path for f in files)} all stand for job {job!r}: none starts a run; rename all but one"
+                    )
                     continue
-                seen[match.path] = signature
-                job = job_name_for_model_file(match.path)
-                if first_sight and job in materialized:
+                file = files[0]
+                before = seen.get(file.path, {})
+                if before.get("version") == file.version and before.get("state") == DONE:
+                    remembered[file.path] = before
                     continue
+                if not file.atomic and before.get("version") != file.version:
+                    # Changed since the last tick (or new): a writer may still be at it. Next tick decides.
+                    remembered[file.path] = {"version": file.version, "sha256": before.get("sha256", ""), "state": PENDING}
+                    continue
+                digest = storage.sha256(file.path)
+                remembered[file.path] = {"version": file.version, "sha256": digest, "state": DONE}
+                if digest == before.get("sha256"):
+                    continue  # rewritten with the same content
+                if not before.get("sha256") and job in materialized:
+                    continue  # first sight of a model whose job ran before this sensor knew it
                 if job not in known and job not in new_partitions:
                     new_partitions.append(job)
                 observations.append(
                     AssetObservation(
                         asset_key=task_asset_key(task, "trained_model"),
                         partition=job,
-                        metadata={"uri": match.path, "size_bytes": match.size},
+                        metadata={"uri": file.path, "size_bytes": file.size, "sha256": digest},
                     )
                 )
-                run_key = hashlib.sha256(f"{match.path}:{signature}".encode()).hexdigest()[:20]
+                run_key = hashlib.sha256(f"{file.path}:{file.version}:{digest}".encode()).hexdigest()[:20]
                 run_requests.append(RunRequest(run_key=run_key, partition_key=job, job_name=job_def.name))
         return SensorResult(
             run_requests=run_requests,
             dynamic_partitions_requests=[job_partitions.build_add_request(new_partitions)] if new_partitions else [],
             asset_events=observations,
-            cursor=json.dumps(seen, sort_keys=True),
+            cursor=json.dumps(remembered, sort_keys=True),
         )
 
     return new_trained_model

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -27,6 +28,13 @@ def _tick(deployment, cursor):
         return sensor(context)
 
 
+def _settled_tick(deployment, cursor):
+    """Two ticks: a local file is taken once it did not change between them (it may be half-written)."""
+    first = _tick(deployment, cursor)
+    assert first.run_requests == [], "a file seen changing must wait a tick"
+    return _tick(deployment, first.cursor)
+
+
 def _resources(deployment):
     return {"deployment": GnnDeployment(resource_config_uri=str(deployment.resource_config))}
 
@@ -45,7 +53,7 @@ def _added(tick):
 
 def test_new_model_files_add_partitions_and_request_runs_once(deployment):
     _model_file(deployment, "Sensor Run 1.pt")
-    first = _tick(deployment, None)
+    first = _settled_tick(deployment, None)
     assert _added(first) == ["sensor-run-1"]
     assert [(r.partition_key, r.job_name) for r in first.run_requests] == [("sensor-run-1", f"{TASK}_inference")]
     assert [e.partition for e in first.asset_events] == ["sensor-run-1"]
@@ -54,7 +62,7 @@ def test_new_model_files_add_partitions_and_request_runs_once(deployment):
     assert again.run_requests == [] and _added(again) == []
 
     _model_file(deployment, "sensor-run-2.pt")
-    second = _tick(deployment, again.cursor)
+    second = _settled_tick(deployment, again.cursor)
     assert _added(second) == ["sensor-run-2"]
     assert [r.partition_key for r in second.run_requests] == ["sensor-run-2"]
     assert second.run_requests[0].run_key != first.run_requests[0].run_key
@@ -62,13 +70,66 @@ def test_new_model_files_add_partitions_and_request_runs_once(deployment):
 
 def test_a_replaced_model_file_requests_its_partition_again(deployment):
     path = _model_file(deployment, "sensor-run-3.pt")
-    first = _tick(deployment, None)
+    first = _settled_tick(deployment, None)
     deployment.instance.add_dynamic_partitions(job_partitions.name, _added(first))
     _model_file(deployment, "sensor-run-3.pt", b"retrained weights, a different size")
     os.utime(path, (time.time() + 5, time.time() + 5))
-    replaced = _tick(deployment, first.cursor)
+    replaced = _settled_tick(deployment, first.cursor)
     assert [r.partition_key for r in replaced.run_requests] == ["sensor-run-3"]
     assert _added(replaced) == []  # the partition exists already
+
+
+def test_a_replacement_with_the_same_size_and_mtime_is_seen(deployment):
+    """Before: the sensor compared size and mtime only, and missed this replacement."""
+    path = _model_file(deployment, "same-size.pt", b"weights A")
+    first = _settled_tick(deployment, None)
+    assert [r.partition_key for r in first.run_requests] == ["same-size"]
+    stat = os.stat(path)
+    _model_file(deployment, "same-size.pt", b"weights B")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(path).st_size == stat.st_size and os.stat(path).st_mtime_ns == stat.st_mtime_ns
+    replaced = _settled_tick(deployment, first.cursor)
+    assert [r.partition_key for r in replaced.run_requests] == ["same-size"]
+    assert replaced.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_a_rewrite_with_the_same_content_starts_nothing(deployment):
+    path = _model_file(deployment, "same-content.pt", b"weights")
+    first = _settled_tick(deployment, None)
+    _model_file(deployment, "same-content.pt", b"weights")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    second = _tick(deployment, first.cursor)
+    assert _tick(deployment, second.cursor).run_requests == []
+
+
+def test_a_file_still_being_written_waits(deployment):
+    """Before: a half-written model file started a run at once."""
+    path = _model_file(deployment, "growing.pt", b"part one")
+    first = _tick(deployment, None)
+    assert first.run_requests == []
+    with open(path, "ab") as f:
+        f.write(b", part two")
+    second = _tick(deployment, first.cursor)
+    assert second.run_requests == []  # it changed again: still waiting
+    third = _tick(deployment, second.cursor)
+    assert [r.partition_key for r in third.run_requests] == ["growing"]
+    assert third.asset_events[0].metadata["size_bytes"].value == len(b"part one, part two")
+
+
+def test_two_files_for_one_job_name_start_nothing_and_are_reported(deployment, capsys):
+    _model_file(deployment, "Clash 1.pt")
+    _model_file(deployment, "clash-1.pt")
+    tick = _settled_tick(deployment, None)
+    assert tick.run_requests == [] and _added(tick) == []
+    assert "all stand for job 'clash-1'" in capsys.readouterr().err
+
+
+def test_the_cursor_forgets_deleted_files(deployment):
+    path = _model_file(deployment, "short-lived.pt")
+    first = _settled_tick(deployment, None)
+    assert path in json.loads(first.cursor)
+    os.remove(path)
+    assert json.loads(_tick(deployment, first.cursor).cursor) == {}
 
 
 def test_schedule_reruns_the_newest_job_with_a_partition(deployment):
@@ -88,8 +149,8 @@ def test_models_whose_job_is_already_materialized_are_not_rerun_on_first_sight(d
     _model_file(deployment, "done-before.pt")
     deployment.instance.add_dynamic_partitions(job_partitions.name, ["done-before"])
     deployment.instance.report_runless_asset_event(AssetMaterialization(AssetKey([TASK, "trained_model"]), partition="done-before"))
-    first = _tick(deployment, None)
+    first = _settled_tick(deployment, None)
     assert first.run_requests == [] and _added(first) == []
     path = _model_file(deployment, "done-before.pt", b"retrained: a different size")
     os.utime(path, (time.time() + 5, time.time() + 5))
-    assert [r.partition_key for r in _tick(deployment, first.cursor).run_requests] == ["done-before"]
+    assert [r.partition_key for r in _settled_tick(deployment, first.cursor).run_requests] == ["done-before"]
