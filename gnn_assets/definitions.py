@@ -16,6 +16,7 @@ from gnn_assets.assets.graphs import GROUP as GRAPHS_GROUP
 from gnn_assets.assets.graphs import build_graph_assets
 from gnn_assets.assets.inference import build_task_assets
 from gnn_assets.assets.partitions import job_partitions
+from gnn_assets.automation.dataflow import build_orphaned_dataflow_jobs_sensor
 from gnn_assets.automation.schedules import build_daily_refresh_schedule
 from gnn_assets.automation.sensors import build_trained_model_sensor
 from gnn_assets.config.resource_config import load_resource_config
@@ -51,7 +52,10 @@ def build_definitions(resource_config_uri: str, task_config_dir: str) -> Definit
         assets=assets,
         asset_checks=checks,
         jobs=[*jobs.values(), refresh_graphs],
-        sensors=[build_trained_model_sensor(jobs)],
+        sensors=[
+            build_trained_model_sensor(jobs),
+            *([build_orphaned_dataflow_jobs_sensor()] if resources.runner_kind == "dataflow_runner" else []),
+        ],
         schedules=schedules,
         resources={
             "deployment": GnnDeployment(resource_config_uri=resource_config_uri),
