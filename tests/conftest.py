@@ -23,6 +23,7 @@ from gnn_assets.graph.source import GraphSource, write_graph_source
 from gnn_assets.inference.task_specs import write_untrained_model
 from gnn_assets.warehouse import open_warehouse
 from gnn_assets.warehouse.unenumerate import load_node_id_mappings
+from tests.servers import free_port, start_server, stop_server
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
@@ -173,36 +174,6 @@ def materialized(deployment):
     return result, frozen
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(command: list[str], port: int, log: Path, env: dict | None = None, timeout: float = 60):
-    """Start a server whose output goes to a log file (a pipe nobody reads would fill up and
-    block it) and wait until it accepts connections on port."""
-    import os
-    import socket
-    import subprocess
-    import time
-
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"{command[0]} did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
-
-
 @pytest.fixture(scope="session")
 def gcs_emulator_dir(tmp_path_factory) -> Path:
     """Where the GCS emulator keeps objects: <dir>/<bucket>/<object>, as bqemulator reads gs:// URIs."""
@@ -243,8 +214,7 @@ def gcs_emulator(gcs_emulator_dir):
             return f"gs://{name}"
 
         yield new_bucket
-    process.terminate()
-    process.wait(timeout=10)
+    stop_server(process)
 
 
 BQ_PROJECT = "gnn-test-project"
@@ -277,5 +247,4 @@ def bigquery_emulator(gcs_emulator, gcs_emulator_dir):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(EMULATOR_ENV, endpoint)
         yield endpoint
-    process.terminate()
-    process.wait(timeout=10)
+    stop_server(process)

@@ -30,3 +30,17 @@ def test_images_pin_the_versions_the_project_pins():
         assert f"torch=={_pin('torch')}" in (DOCKER / dockerfile).read_text()
     system = (DOCKER / "system.Dockerfile").read_text()
     assert f"dagster=={_pin('dagster')}" in system and f"dagster-webserver=={_pin('dagster-webserver')}" in system
+
+
+def test_compose_is_closed_by_default():
+    """Before: the UI was published on every interface with no auth, Postgres had a default
+    password, and GOOGLE_APPLICATION_CREDENTIALS named a host path that no container could read."""
+    text = (DOCKER / "compose.yaml").read_text()
+    compose = yaml.safe_load(text)
+    services = compose["services"]
+    assert services["webserver"]["ports"] == ["127.0.0.1:3000:3000"]
+    assert "DAGSTER_POSTGRES_PASSWORD:-" not in text and "${DAGSTER_POSTGRES_PASSWORD:?" in text
+    code = services["code-location"]
+    assert code["environment"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/run/secrets/gcp-credentials.json"
+    assert any(v.startswith("${GOOGLE_APPLICATION_CREDENTIALS:?") and v.endswith(":/run/secrets/gcp-credentials.json:ro") for v in code["volumes"])
+    assert yaml.safe_load((DOCKER / "dagster.yaml").read_text())["concurrency"]["pools"]["default_limit"] == 1

@@ -3,49 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 
 from tests.conftest import PARTITION, REPO, TASK
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, start_server, stop_server
 
 
 @pytest.fixture
-def webserver(deployment, materialized):
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", "gnn_assets.definitions"],
-        cwd=REPO,
-        env={**os.environ, **deployment.env()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def webserver(deployment, materialized, tmp_path):
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/server_info", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"dagster-webserver did not start: {process.stderr.read()[-3000:]}")
-            time.sleep(1)
+    process = start_server(
+        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", "gnn_assets.definitions"],
+        port,
+        tmp_path / "webserver.log",
+        env=deployment.env(),
+        ready_url=f"{url}/server_info",
+        cwd=REPO,
+    )
     yield url
-    process.terminate()
-    process.wait(timeout=30)
+    stop_server(process, grace=30)
 
 
 def _graphql(url: str, query: str) -> dict:
