@@ -27,6 +27,7 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
     }
     assert all(value > 0 for value in data["metrics"].values())
     assert data["machine"]["cpu_cores"] >= 1 and data["machine"]["torch"]
+    assert data["machine"]["gpu"]  # the card's name, or "no GPU"
     table = (tmp_path / "latest.md").read_text()
     assert table == markdown_table(data) and table in result.stdout
     for name in GOALS:

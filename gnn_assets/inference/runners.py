@@ -104,6 +104,9 @@ def dataflow_flags(
     if dagster_run_id:
         labels[DAGSTER_RUN_LABEL] = dagster_run_id.lower()
     flags += [f"--labels={k}={v}" for k, v in sorted(labels.items())]
+    if cfg.worker_accelerator:
+        flags.append(f"--dataflow_service_options=worker_accelerator={cfg.worker_accelerator}")
+    flags += [f"--resource_hints={k}={v}" for k, v in sorted(cfg.resource_hints.items())]
     if cfg.max_run_time_seconds:
         # GiGL has a timeout field that reaches nothing; this one is Dataflow's own limit.
         flags.append(f"--dataflow_service_options=max_workflow_runtime_walltime_seconds={cfg.max_run_time_seconds}")

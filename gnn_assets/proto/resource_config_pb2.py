@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&gnn_assets/proto/resource_config.proto\x12\ngnn_assets\">\n\x11LocalRunnerConfig\x12\x14\n\x0crunning_mode\x18\x01 \x01(\t\x12\x13\n\x0bnum_workers\x18\x02 \x01(\r\"\xb6\x03\n\x14\x44\x61taflowRunnerConfig\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x15\n\rtemp_location\x18\x03 \x01(\t\x12\x18\n\x10staging_location\x18\x04 \x01(\t\x12\x14\n\x0cworker_image\x18\x05 \x01(\t\x12\x14\n\x0cmachine_type\x18\x06 \x01(\t\x12\x13\n\x0bnum_workers\x18\x07 \x01(\r\x12\x17\n\x0fmax_num_workers\x18\x08 \x01(\r\x12\x14\n\x0c\x64isk_size_gb\x18\t \x01(\r\x12\x1d\n\x15\x61utoscaling_algorithm\x18\n \x01(\t\x12\x13\n\x0b\x65xperiments\x18\x0b \x03(\t\x12<\n\x06labels\x18\x0c \x03(\x0b\x32,.gnn_assets.DataflowRunnerConfig.LabelsEntry\x12\x1d\n\x15service_account_email\x18\r \x01(\t\x12\x1c\n\x14max_run_time_seconds\x18\x0e \x01(\r\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"1\n\rStorageConfig\x12\x0c\n\x04root\x18\x01 \x01(\t\x12\x12\n\nmodel_root\x18\x02 \x01(\t\"%\n\x15\x44uckDbWarehouseConfig\x12\x0c\n\x04path\x18\x01 \x01(\t\"\xbd\x01\n\x17\x42igQueryWarehouseConfig\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12?\n\x06labels\x18\x04 \x03(\x0b\x32/.gnn_assets.BigQueryWarehouseConfig.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xfe\x02\n\x0eResourceConfig\x12*\n\x07storage\x18\x01 \x01(\x0b\x32\x19.gnn_assets.StorageConfig\x12\x35\n\x0clocal_runner\x18\x02 \x01(\x0b\x32\x1d.gnn_assets.LocalRunnerConfigH\x00\x12;\n\x0f\x64\x61taflow_runner\x18\x03 \x01(\x0b\x32 .gnn_assets.DataflowRunnerConfigH\x00\x12\x33\n\x06\x64uckdb\x18\x04 \x01(\x0b\x32!.gnn_assets.DuckDbWarehouseConfigH\x01\x12\x37\n\x08\x62igquery\x18\x05 \x01(\x0b\x32#.gnn_assets.BigQueryWarehouseConfigH\x01\x12\x1e\n\x16\x61llowed_class_prefixes\x18\x06 \x03(\t\x12\x17\n\x0fmax_model_bytes\x18\x07 \x01(\x04\x12\x0e\n\x06\x64\x65vice\x18\x08 \x01(\tB\x08\n\x06runnerB\x0b\n\twarehouseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&gnn_assets/proto/resource_config.proto\x12\ngnn_assets\">\n\x11LocalRunnerConfig\x12\x14\n\x0crunning_mode\x18\x01 \x01(\t\x12\x13\n\x0bnum_workers\x18\x02 \x01(\r\"\xd5\x04\n\x14\x44\x61taflowRunnerConfig\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x15\n\rtemp_location\x18\x03 \x01(\t\x12\x18\n\x10staging_location\x18\x04 \x01(\t\x12\x14\n\x0cworker_image\x18\x05 \x01(\t\x12\x14\n\x0cmachine_type\x18\x06 \x01(\t\x12\x13\n\x0bnum_workers\x18\x07 \x01(\r\x12\x17\n\x0fmax_num_workers\x18\x08 \x01(\r\x12\x14\n\x0c\x64isk_size_gb\x18\t \x01(\r\x12\x1d\n\x15\x61utoscaling_algorithm\x18\n \x01(\t\x12\x13\n\x0b\x65xperiments\x18\x0b \x03(\t\x12<\n\x06labels\x18\x0c \x03(\x0b\x32,.gnn_assets.DataflowRunnerConfig.LabelsEntry\x12\x1d\n\x15service_account_email\x18\r \x01(\t\x12\x1c\n\x14max_run_time_seconds\x18\x0e \x01(\r\x12\x1a\n\x12worker_accelerator\x18\x0f \x01(\t\x12K\n\x0eresource_hints\x18\x10 \x03(\x0b\x32\x33.gnn_assets.DataflowRunnerConfig.ResourceHintsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x34\n\x12ResourceHintsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"1\n\rStorageConfig\x12\x0c\n\x04root\x18\x01 \x01(\t\x12\x12\n\nmodel_root\x18\x02 \x01(\t\"%\n\x15\x44uckDbWarehouseConfig\x12\x0c\n\x04path\x18\x01 \x01(\t\"\xbd\x01\n\x17\x42igQueryWarehouseConfig\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12?\n\x06labels\x18\x04 \x03(\x0b\x32/.gnn_assets.BigQueryWarehouseConfig.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xfe\x02\n\x0eResourceConfig\x12*\n\x07storage\x18\x01 \x01(\x0b\x32\x19.gnn_assets.StorageConfig\x12\x35\n\x0clocal_runner\x18\x02 \x01(\x0b\x32\x1d.gnn_assets.LocalRunnerConfigH\x00\x12;\n\x0f\x64\x61taflow_runner\x18\x03 \x01(\x0b\x32 .gnn_assets.DataflowRunnerConfigH\x00\x12\x33\n\x06\x64uckdb\x18\x04 \x01(\x0b\x32!.gnn_assets.DuckDbWarehouseConfigH\x01\x12\x37\n\x08\x62igquery\x18\x05 \x01(\x0b\x32#.gnn_assets.BigQueryWarehouseConfigH\x01\x12\x1e\n\x16\x61llowed_class_prefixes\x18\x06 \x03(\t\x12\x17\n\x0fmax_model_bytes\x18\x07 \x01(\x04\x12\x0e\n\x06\x64\x65vice\x18\x08 \x01(\tB\x08\n\x06runnerB\x0b\n\twarehouseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,22 +33,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DATAFLOWRUNNERCONFIG_LABELSENTRY']._loaded_options = None
   _globals['_DATAFLOWRUNNERCONFIG_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_DATAFLOWRUNNERCONFIG_RESOURCEHINTSENTRY']._loaded_options = None
+  _globals['_DATAFLOWRUNNERCONFIG_RESOURCEHINTSENTRY']._serialized_options = b'8\001'
   _globals['_BIGQUERYWAREHOUSECONFIG_LABELSENTRY']._loaded_options = None
   _globals['_BIGQUERYWAREHOUSECONFIG_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_LOCALRUNNERCONFIG']._serialized_start=54
   _globals['_LOCALRUNNERCONFIG']._serialized_end=116
   _globals['_DATAFLOWRUNNERCONFIG']._serialized_start=119
-  _globals['_DATAFLOWRUNNERCONFIG']._serialized_end=557
-  _globals['_DATAFLOWRUNNERCONFIG_LABELSENTRY']._serialized_start=512
-  _globals['_DATAFLOWRUNNERCONFIG_LABELSENTRY']._serialized_end=557
-  _globals['_STORAGECONFIG']._serialized_start=559
-  _globals['_STORAGECONFIG']._serialized_end=608
-  _globals['_DUCKDBWAREHOUSECONFIG']._serialized_start=610
-  _globals['_DUCKDBWAREHOUSECONFIG']._serialized_end=647
-  _globals['_BIGQUERYWAREHOUSECONFIG']._serialized_start=650
-  _globals['_BIGQUERYWAREHOUSECONFIG']._serialized_end=839
-  _globals['_BIGQUERYWAREHOUSECONFIG_LABELSENTRY']._serialized_start=512
-  _globals['_BIGQUERYWAREHOUSECONFIG_LABELSENTRY']._serialized_end=557
-  _globals['_RESOURCECONFIG']._serialized_start=842
-  _globals['_RESOURCECONFIG']._serialized_end=1224
+  _globals['_DATAFLOWRUNNERCONFIG']._serialized_end=716
+  _globals['_DATAFLOWRUNNERCONFIG_LABELSENTRY']._serialized_start=617
+  _globals['_DATAFLOWRUNNERCONFIG_LABELSENTRY']._serialized_end=662
+  _globals['_DATAFLOWRUNNERCONFIG_RESOURCEHINTSENTRY']._serialized_start=664
+  _globals['_DATAFLOWRUNNERCONFIG_RESOURCEHINTSENTRY']._serialized_end=716
+  _globals['_STORAGECONFIG']._serialized_start=718
+  _globals['_STORAGECONFIG']._serialized_end=767
+  _globals['_DUCKDBWAREHOUSECONFIG']._serialized_start=769
+  _globals['_DUCKDBWAREHOUSECONFIG']._serialized_end=806
+  _globals['_BIGQUERYWAREHOUSECONFIG']._serialized_start=809
+  _globals['_BIGQUERYWAREHOUSECONFIG']._serialized_end=998
+  _globals['_BIGQUERYWAREHOUSECONFIG_LABELSENTRY']._serialized_start=617
+  _globals['_BIGQUERYWAREHOUSECONFIG_LABELSENTRY']._serialized_end=662
+  _globals['_RESOURCECONFIG']._serialized_start=1001
+  _globals['_RESOURCECONFIG']._serialized_end=1383
 # @@protoc_insertion_point(module_scope)

@@ -15,8 +15,15 @@ class LocalRunnerConfig(_message.Message):
     def __init__(self, running_mode: _Optional[str] = ..., num_workers: _Optional[int] = ...) -> None: ...
 
 class DataflowRunnerConfig(_message.Message):
-    __slots__ = ("project", "region", "temp_location", "staging_location", "worker_image", "machine_type", "num_workers", "max_num_workers", "disk_size_gb", "autoscaling_algorithm", "experiments", "labels", "service_account_email", "max_run_time_seconds")
+    __slots__ = ("project", "region", "temp_location", "staging_location", "worker_image", "machine_type", "num_workers", "max_num_workers", "disk_size_gb", "autoscaling_algorithm", "experiments", "labels", "service_account_email", "max_run_time_seconds", "worker_accelerator", "resource_hints")
     class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ResourceHintsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +44,8 @@ class DataflowRunnerConfig(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     SERVICE_ACCOUNT_EMAIL_FIELD_NUMBER: _ClassVar[int]
     MAX_RUN_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ACCELERATOR_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_HINTS_FIELD_NUMBER: _ClassVar[int]
     project: str
     region: str
     temp_location: str
@@ -51,7 +60,9 @@ class DataflowRunnerConfig(_message.Message):
     labels: _containers.ScalarMap[str, str]
     service_account_email: str
     max_run_time_seconds: int
-    def __init__(self, project: _Optional[str] = ..., region: _Optional[str] = ..., temp_location: _Optional[str] = ..., staging_location: _Optional[str] = ..., worker_image: _Optional[str] = ..., machine_type: _Optional[str] = ..., num_workers: _Optional[int] = ..., max_num_workers: _Optional[int] = ..., disk_size_gb: _Optional[int] = ..., autoscaling_algorithm: _Optional[str] = ..., experiments: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., service_account_email: _Optional[str] = ..., max_run_time_seconds: _Optional[int] = ...) -> None: ...
+    worker_accelerator: str
+    resource_hints: _containers.ScalarMap[str, str]
+    def __init__(self, project: _Optional[str] = ..., region: _Optional[str] = ..., temp_location: _Optional[str] = ..., staging_location: _Optional[str] = ..., worker_image: _Optional[str] = ..., machine_type: _Optional[str] = ..., num_workers: _Optional[int] = ..., max_num_workers: _Optional[int] = ..., disk_size_gb: _Optional[int] = ..., autoscaling_algorithm: _Optional[str] = ..., experiments: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., service_account_email: _Optional[str] = ..., max_run_time_seconds: _Optional[int] = ..., worker_accelerator: _Optional[str] = ..., resource_hints: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class StorageConfig(_message.Message):
     __slots__ = ("root", "model_root")

@@ -35,6 +35,8 @@ def test_flags_follow_gcp_yaml_and_the_image_override(gcp_resources):
     assert f"--temp_location=gs://{bucket}/dataflow/temp" in flags
     assert "--sdk_container_image=gcr.io/x/custom:2" in flags  # --custom_worker_image_uri wins over the config
     assert "--dataflow_service_options=max_workflow_runtime_walltime_seconds=21600" in flags
+    resources.proto.dataflow_runner.resource_hints["min_ram"] = "32GB"
+    assert "--resource_hints=min_ram=32GB" in dataflow_flags(resources, "demo_link_prediction", "daily-1")
 
 
 def test_template_describes_the_dataflow_job(gcp_resources):
@@ -61,3 +63,23 @@ def test_template_describes_the_dataflow_job(gcp_resources):
     # Runner v2 stages the graph as a pipeline proto: both root node types have their branch.
     names = {t.unique_name for t in pipeline.to_runner_api().components.transforms.values()}
     assert {"[user] RunInference", "[item] RunInference"} <= names
+
+
+def test_gpu_workers_are_configured_in_the_template(gcp_resources, monkeypatch):
+    """resources/gcp-gpu.yaml: a GPU machine type, the worker_accelerator service option, the
+    model on CUDA. (No GPU job can run here: the template Beam writes offline is checked.)"""
+    _, bucket = gcp_resources
+    monkeypatch.setenv("GNN_GPU_WORKER_IMAGE", "us-docker.pkg.dev/gnn-prod-project/gnn/worker-cuda:1.0")
+    resources = load_resource_config(str(REPO / "resources" / "gcp-gpu.yaml"))
+    assert resources.device == "cuda"
+    frozen = freeze_task_config(load_task_config(str(CONFIGS / "demo_node_classification.yaml")), resources, "gpu-1")
+    template = f"gs://{bucket}/templates/gpu-1.json"
+    options = PipelineOptions([*dataflow_flags(resources, frozen.task_name, frozen.job_name), f"--template_location={template}"])
+    build_pipeline(frozen, resources, options, "run_20261125T000000_0123abcd", model_sha256="0" * 64).run().wait_until_finish()
+    job = json.loads(storage.read_text(template))
+    env = job["environment"]
+    assert env["workerPools"][0]["machineType"] == "g2-standard-8"
+    assert "worker_accelerator=type:nvidia-l4;count:1;install-nvidia-driver" in env.get("serviceOptions", [])
+    assert "us-docker.pkg.dev/gnn-prod-project/gnn/worker-cuda:1.0" in json.dumps(job)
+    flags = dataflow_flags(resources, frozen.task_name, frozen.job_name)
+    assert not any(f.startswith("--resource_hints") for f in flags)
