@@ -51,16 +51,17 @@ def write_local_resources(
     return path
 
 
-def write_task_config(directory: Path, base: str, **overrides) -> Path:
-    """A copy of configs/<base>.yaml with gnnAssetsConfig / inferencerConfig fields overridden."""
-    data = yaml.safe_load((CONFIGS / f"{base}.yaml").read_text())
+def write_task_config(directory: Path, base: str | Path, **overrides) -> Path:
+    """A copy of configs/<base>.yaml (or of the file base names) with fields overridden by dotted path."""
+    source = base if isinstance(base, Path) else CONFIGS / f"{base}.yaml"
+    data = yaml.safe_load(source.read_text())
     for dotted, value in overrides.items():
         node = data
         *parents, leaf = dotted.split(".")
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
-    path = directory / f"{base}.yaml"
+    path = directory / source.name
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -76,7 +77,7 @@ class PreparedJob:
 
 def prepare_job(
     directory: Path,
-    base: str,
+    base: str | Path,
     source: GraphSource,
     job_name: str = "test-job",
     *,

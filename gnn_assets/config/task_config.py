@@ -172,8 +172,9 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
     for name in meta.node_types:
         require(is_plain_name(name), "graphMetadata.nodeTypes", f"{name!r} is not a plain name ([A-Za-z][A-Za-z0-9_]*)")
     require(len(set(meta.node_types)) == len(meta.node_types), "graphMetadata.nodeTypes", "duplicate node types")
-    relations = [e.relation for e in meta.edge_types]
-    require(len(set(relations)) == len(relations), "graphMetadata.edgeTypes", "relation names must be unique")
+    # Edge types are keyed by (src type, relation, dst type): GiGL configs reuse relation names.
+    keys = [(e.src_node_type, e.relation, e.dst_node_type) for e in meta.edge_types]
+    require(len(set(keys)) == len(keys), "graphMetadata.edgeTypes", "an edge type (srcNodeType, relation, dstNodeType) is listed twice")
     for i, edge in enumerate(meta.edge_types):
         require(bool(edge.relation), f"graphMetadata.edgeTypes[{i}].relation")
         if edge.relation:
@@ -205,7 +206,20 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
             key = (e.src_node_type, e.relation, e.dst_node_type)
             require(key in known, field, f"{key} is not in graphMetadata.edgeTypes")
 
-    require(bool(proto.inferencer_config.inferencer_cls_path), "inferencerConfig.inferencerClsPath")
+    inferencer = proto.inferencer_config
+    executable = inferencer.WhichOneof("executable")
+    if not inferencer.inferencer_cls_path and executable == "command":
+        errors.append(
+            "inferencerConfig.command: a command-style (GiGL v2) inferencer launches a job of its own, which is not run "
+            "here; also set inferencerConfig.inferencerClsPath to a class with init_model and infer_batch (the command is kept)"
+        )
+    elif not inferencer.inferencer_cls_path and executable == "cls_path":
+        errors.append(
+            "inferencerConfig.clsPath: GiGL v2's inferencer class is not run here; set inferencerConfig.inferencerClsPath to "
+            "a class with init_model and infer_batch"
+        )
+    else:
+        require(bool(inferencer.inferencer_cls_path), "inferencerConfig.inferencerClsPath")
 
     ours = proto.gnn_assets_config
     require(bool(ours.graph_name), "gnnAssetsConfig.graphName")
@@ -286,6 +300,7 @@ def freeze_task_config(template: TaskConfig, resources: Resources, job_name: str
         lp = flat.node_anchor_based_link_prediction_output
         for node_type in template.root_node_types:
             lp.node_type_to_random_negative_tfrecord_uri_prefix[node_type] = job.samples_prefix(node_type)
+    outputs.clear()  # only this job's own tables: a template's paths are GiGL's, not ours
     for node_type in template.root_node_types:
         outputs[node_type].embeddings_path = tables.output_table(task_name, job_name, node_type, "embeddings")
         if template.task_kind is TaskKind.NODE_CLASSIFICATION:

@@ -73,12 +73,15 @@ def _nodes_table(ids: np.ndarray, node_type: str, features: np.ndarray, labels: 
     )
 
 
-def _edges_table(src_ids: np.ndarray, dst_ids: np.ndarray, relation: str) -> pa.Table:
+def _edges_table(src_ids: np.ndarray, dst_ids: np.ndarray, edge_type: tuple[str, str, str]) -> pa.Table:
+    src_type, relation, dst_type = edge_type
     return pa.table(
         {
             "src": pa.array(src_ids.tolist(), pa.string()),
             "dst": pa.array(dst_ids.tolist(), pa.string()),
             "edge_type": pa.array([relation] * len(src_ids), pa.string()),
+            "src_type": pa.array([src_type] * len(src_ids), pa.string()),
+            "dst_type": pa.array([dst_type] * len(src_ids), pa.string()),
         },
         schema=EDGES_SCHEMA,
     )
@@ -118,9 +121,9 @@ def generate_typed_demo_graph(
     )
     edges = pa.concat_tables(
         [
-            _edges_table(user_ids[buy_src], item_ids[buy_dst], "buys"),
-            _edges_table(item_ids[buy_dst], user_ids[buy_src], "bought_by"),
-            _edges_table(user_ids[follow_src], user_ids[follow_dst], "follows"),
+            _edges_table(user_ids[buy_src], item_ids[buy_dst], ("user", "buys", "item")),
+            _edges_table(item_ids[buy_dst], user_ids[buy_src], ("item", "bought_by", "user")),
+            _edges_table(user_ids[follow_src], user_ids[follow_dst], ("user", "follows", "user")),
         ]
     )
     metadata = GraphMetadata(
@@ -157,4 +160,4 @@ def generate_homogeneous_demo_graph(
     metadata = GraphMetadata(
         node_types=["paper"], edge_types=[EdgeType(src_node_type="paper", relation="cites", dst_node_type="paper")]
     )
-    return GraphSource(metadata, nodes, _edges_table(ids[src], ids[dst], "cites"))
+    return GraphSource(metadata, nodes, _edges_table(ids[src], ids[dst], ("paper", "cites", "paper")))

@@ -94,29 +94,39 @@ def enumerate_graph(source: GraphSource) -> tuple[EnumeratedGraph, dict[str, pa.
         report.nodes[node_type] = len(ids)
 
     edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]] = {}
-    known_relations = {e.relation for e in source.metadata.edge_types}
-    unknown = set(pc.unique(source.edges["edge_type"]).to_pylist()) - known_relations
-    if unknown:
-        raise GraphSourceError(f"edges.parquet: edge types {sorted(unknown)} are not in graph_metadata.yaml")
+    table = source.edges
     for edge_meta in source.metadata.edge_types:
         key = (edge_meta.src_node_type, edge_meta.relation, edge_meta.dst_node_type)
-        rows = source.edges.filter(pc.equal(source.edges["edge_type"], edge_meta.relation))
+        # Keyed by the whole (src type, relation, dst type): GiGL configs reuse relation names.
+        mask = pc.and_(
+            pc.and_(pc.equal(table["edge_type"], key[1]), pc.equal(table["src_type"], key[0])), pc.equal(table["dst_type"], key[2])
+        )
+        rows = table.filter(mask)
         ends = []
         for column, node_type in (("src", key[0]), ("dst", key[2])):
             ints = pc.index_in(rows[column], value_set=sorted_ids[node_type])
             if ints.null_count:
                 bad = rows[column].filter(pc.is_null(ints)).to_pylist()[:5]
                 raise GraphSourceError(
-                    f"edges.parquet: {ints.null_count} edges of type {edge_meta.relation!r} have a {column} that is not a "
+                    f"edges.parquet: {ints.null_count} edges of type {edge_type_name(key)!r} have a {column} that is not a "
                     f"{node_type!r} node, e.g. {bad}"
                 )
             ends.append(ints.to_numpy().astype(np.int64))
         # Samples merge edges as sets, so the graph must be simple per edge type.
         pairs = np.unique(np.stack(ends, axis=1), axis=0) if len(ends[0]) else np.zeros((0, 2), np.int64)
         edges[key] = (pairs[:, 0].copy(), pairs[:, 1].copy())
-        report.edges[edge_meta.relation] = len(pairs)
-        report.duplicate_edges_dropped[edge_meta.relation] = rows.num_rows - len(pairs)
+        report.edges[edge_type_name(key)] = len(pairs)
+        report.duplicate_edges_dropped[edge_type_name(key)] = rows.num_rows - len(pairs)
     return EnumeratedGraph(source.metadata, features, labels, edges), mappings, report
+
+
+def edge_type_name(key: EdgeTypeKey) -> str:
+    """'src-relation-dst': one name per edge type, safe in file names ('-' is in no type name)."""
+    return "-".join(key)
+
+
+def _edges_uri(directory: str, key: EdgeTypeKey) -> str:
+    return storage.join(directory, f"edges_{edge_type_name(key)}.parquet")
 
 
 def mapping_uri(directory: str, node_type: str) -> str:
@@ -136,8 +146,8 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
         )
         storage.write_parquet(storage.join(directory, f"nodes_{node_type}.parquet"), table)
         storage.write_parquet(mapping_uri(directory, node_type), mappings[node_type])
-    for (_, relation, _), (src, dst) in graph.edges.items():
-        storage.write_parquet(storage.join(directory, f"edges_{relation}.parquet"), pa.table({"src": src, "dst": dst}))
+    for key, (src, dst) in graph.edges.items():
+        storage.write_parquet(_edges_uri(directory, key), pa.table({"src": src, "dst": dst}))
 
 
 def read_enumerated_graph(directory: str) -> EnumeratedGraph:
@@ -152,8 +162,12 @@ def read_enumerated_graph(directory: str) -> EnumeratedGraph:
         features[node_type] = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
         labels[node_type] = table["label"].to_numpy()
     for e in metadata.edge_types:
-        table = storage.read_parquet(storage.join(directory, f"edges_{e.relation}.parquet"))
-        edges[(e.src_node_type, e.relation, e.dst_node_type)] = (table["src"].to_numpy(), table["dst"].to_numpy())
+        key = (e.src_node_type, e.relation, e.dst_node_type)
+        uri = _edges_uri(directory, key)
+        if not storage.exists(uri):  # enumerated before edge types were keyed by their ends
+            uri = storage.join(directory, f"edges_{e.relation}.parquet")
+        table = storage.read_parquet(uri)
+        edges[key] = (table["src"].to_numpy(), table["dst"].to_numpy())
     return EnumeratedGraph(metadata, features, labels, edges)
 
 

@@ -2,7 +2,9 @@
 
 A graph source is a folder with three files:
   nodes.parquet        node_id string, node_type string, features list<float32>, label int64 (nullable)
-  edges.parquet        src string, dst string, edge_type string (the relation name)
+  edges.parquet        src string, dst string, edge_type string (the relation name), and
+                       src_type, dst_type strings (the end types; needed only where one relation
+                       name serves several node-type pairs, as in GiGL configs)
   graph_metadata.yaml  GraphMetadata: node types and edge types (src type, relation, dst type)
 Messages flow along edges from src to dst.
 
@@ -40,8 +42,11 @@ EDGES_SCHEMA = pa.schema(
         pa.field("src", pa.string(), nullable=False),
         pa.field("dst", pa.string(), nullable=False),
         pa.field("edge_type", pa.string(), nullable=False),
+        pa.field("src_type", pa.string(), nullable=False),
+        pa.field("dst_type", pa.string(), nullable=False),
     ]
 )
+_OPTIONAL_EDGE_COLUMNS = ("src_type", "dst_type")
 
 
 class GraphSourceError(ValueError):
@@ -54,11 +59,10 @@ class GraphSource:
     nodes: pa.Table
     edges: pa.Table
 
-    def edge_type_of(self, relation: str) -> tuple[str, str, str]:
-        for e in self.metadata.edge_types:
-            if e.relation == relation:
-                return (e.src_node_type, e.relation, e.dst_node_type)
-        raise GraphSourceError(f"edge_type {relation!r} is not in graph_metadata.yaml")
+    def edge_keys(self) -> list[tuple[str, str, str]]:
+        """Each edge's type as (src type, relation, dst type), in row order."""
+        columns = [self.edges[c].to_pylist() for c in ("src_type", "edge_type", "dst_type")]
+        return list(zip(*columns))
 
 
 def write_graph_source(directory: str, source: GraphSource) -> None:
@@ -76,14 +80,16 @@ def read_graph_source(directory: str) -> GraphSource:
     nodes_uri, edges_uri = storage.join(directory, "nodes.parquet"), storage.join(directory, "edges.parquet")
     nodes, edges = _read_table(nodes_uri), _read_table(edges_uri)
     for table, schema, uri in ((nodes, NODES_SCHEMA, nodes_uri), (edges, EDGES_SCHEMA, edges_uri)):
-        missing = [f.name for f in schema if f.name not in table.column_names and f.name != "label"]
+        optional = ("label", *_OPTIONAL_EDGE_COLUMNS)
+        missing = [f.name for f in schema if f.name not in table.column_names and f.name not in optional]
         if missing:
             raise GraphSourceError(f"{uri}: missing columns {missing}")
     if "label" not in nodes.column_names:
         nodes = nodes.append_column("label", pa.nulls(nodes.num_rows, pa.int64()))
-    nodes, edges = nodes.select(NODES_SCHEMA.names), edges.select(EDGES_SCHEMA.names)
     _check_not_null(nodes, nodes_uri, ("node_id", "node_type", "features"))
     _check_not_null(edges, edges_uri, ("src", "dst", "edge_type"))
+    edges = _with_end_types(edges, metadata, edges_uri)
+    nodes, edges = nodes.select(NODES_SCHEMA.names), edges.select(EDGES_SCHEMA.names)
     try:
         nodes = nodes.cast(NODES_SCHEMA)
         edges = edges.cast(EDGES_SCHEMA)
@@ -112,6 +118,46 @@ def _check_metadata(metadata: GraphMetadata, uri: str) -> None:
         raise GraphSourceError(f"{uri}: {error}") from None
     if not metadata.node_types:
         raise GraphSourceError(f"{uri}: nodeTypes is empty")
+    keys = [(e.src_node_type, e.relation, e.dst_node_type) for e in metadata.edge_types]
+    if len(set(keys)) != len(keys):
+        raise GraphSourceError(f"{uri}: an edge type (src type, relation, dst type) is listed twice")
+    undeclared = sorted({t for k in keys for t in (k[0], k[2])} - set(metadata.node_types))
+    if undeclared:
+        raise GraphSourceError(f"{uri}: edge types name node types {undeclared} that nodeTypes does not list")
+
+
+def _with_end_types(edges: pa.Table, metadata: GraphMetadata, uri: str) -> pa.Table:
+    """Edges with src_type and dst_type: as given, or derived from graph_metadata.yaml where each
+    relation name belongs to one edge type. Every (src type, relation, dst type) must be declared."""
+    declared = {(e.src_node_type, e.relation, e.dst_node_type) for e in metadata.edge_types}
+    given = [c for c in _OPTIONAL_EDGE_COLUMNS if c in edges.column_names]
+    if len(given) == 1:
+        raise GraphSourceError(f"{uri}: has {given[0]} but not {({'src_type', 'dst_type'} - set(given)).pop()}; give both or neither")
+    if not given:
+        ends: dict[str, list[tuple[str, str]]] = {}
+        for src, relation, dst in sorted(declared):
+            ends.setdefault(relation, []).append((src, dst))
+        present = set(pc.unique(edges["edge_type"]).to_pylist())
+        unknown = sorted(present - set(ends))
+        if unknown:
+            raise GraphSourceError(f"{uri}: edge types {unknown} are not in graph_metadata.yaml")
+        ambiguous = sorted(r for r in present if len(ends[r]) > 1)
+        if ambiguous:
+            raise GraphSourceError(
+                f"{uri}: relations {ambiguous} name several edge types in graph_metadata.yaml; give every edge its src_type and dst_type"
+            )
+        relations = sorted(ends)
+        position = pc.index_in(edges["edge_type"], value_set=pa.array(relations, pa.string()))
+        for column, end in (("src_type", 0), ("dst_type", 1)):
+            types = pa.array([ends[r][0][end] for r in relations], pa.string())
+            edges = edges.append_column(column, types.take(position))
+        return edges
+    _check_not_null(edges, uri, _OPTIONAL_EDGE_COLUMNS)
+    found = edges.group_by(["src_type", "edge_type", "dst_type"]).aggregate([]).to_pylist()
+    unknown = sorted({(r["src_type"], r["edge_type"], r["dst_type"]) for r in found} - declared)
+    if unknown:
+        raise GraphSourceError(f"{uri}: edge types {unknown} are not in graph_metadata.yaml")
+    return edges
 
 
 def _examples(ids: pa.Array | pa.ChunkedArray) -> list:

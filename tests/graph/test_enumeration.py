@@ -16,7 +16,9 @@ def _source(ids, edges):
         schema=NODES_SCHEMA,
     )
     src, dst = zip(*edges) if edges else ((), ())
-    return GraphSource(META, nodes, pa.table({"src": list(src), "dst": list(dst), "edge_type": ["r"] * len(edges)}, schema=EDGES_SCHEMA))
+    n = len(edges)
+    table = pa.table({"src": list(src), "dst": list(dst), "edge_type": ["r"] * n, "src_type": ["u"] * n, "dst_type": ["u"] * n}, schema=EDGES_SCHEMA)
+    return GraphSource(META, nodes, table)
 
 
 def test_int_ids_follow_sql_order_by_node_id(small_typed_graph):
@@ -38,7 +40,7 @@ def test_edges_are_enumerated_and_deduplicated():
     graph, _, report = enumerate_graph(_source(["b", "a", "c"], [("a", "b"), ("a", "b"), ("c", "a")]))
     src, dst = graph.edges[("u", "r", "u")]
     assert sorted(zip(src.tolist(), dst.tolist())) == [(0, 1), (2, 0)]  # a=0, b=1, c=2
-    assert report.duplicate_edges_dropped == {"r": 1}
+    assert report.duplicate_edges_dropped == {"u-r-u": 1}
 
 
 def test_duplicate_node_ids_are_refused():
@@ -47,5 +49,5 @@ def test_duplicate_node_ids_are_refused():
 
 
 def test_dangling_edges_are_refused():
-    with pytest.raises(GraphSourceError, match=r"1 edges of type 'r' have a dst that is not a 'u' node, e\.g\. \['zz'\]"):
+    with pytest.raises(GraphSourceError, match=r"1 edges of type 'u-r-u' have a dst that is not a 'u' node, e\.g\. \['zz'\]"):
         enumerate_graph(_source(["a", "b"], [("a", "zz")]))

@@ -11,7 +11,13 @@ import threading
 import numpy as np
 import pytest
 import torch
+import pyarrow as pa
+import pyarrow.compute as pc
 from torch_geometric.data import HeteroData
+
+from gnn_assets.graph.source import GraphSource
+from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
+from tests.config.test_gigl_configs import EVERY_FIELD
 
 from gnn_assets.inference import driver
 from gnn_assets.config.resource_config import ModelPolicy
@@ -31,8 +37,7 @@ def _full_graph(source):
         features.setdefault(node_type, []).append(x)
     edges = source.edges.to_pydict()
     edge_lists = {}
-    for src, dst, relation in zip(edges["src"], edges["dst"], edges["edge_type"]):
-        key = source.edge_type_of(relation)
+    for src, dst, key in zip(edges["src"], edges["dst"], source.edge_keys()):
         edge_lists.setdefault(key, []).append((index[key[0]][src], index[key[2]][dst]))
     x = {t: torch.tensor(v, dtype=torch.float32) for t, v in features.items()}
     edge_index = {k: torch.tensor(v, dtype=torch.long).t().contiguous() for k, v in edge_lists.items()}
@@ -86,7 +91,11 @@ def test_heterogeneous_link_prediction_matches_full_graph_forward(tmp_path, smal
     job = prepare_job(tmp_path, "demo_link_prediction", small_typed_graph, **FULL)
     driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
 
-    index, x, edge_index = _full_graph(small_typed_graph)
+    _assert_matches_hetero_full_graph_forward(job, small_typed_graph, ["user", "item"])
+
+
+def _assert_matches_hetero_full_graph_forward(job, source, node_types):
+    index, x, edge_index = _full_graph(source)
     full = HeteroData()
     for node_type, features in x.items():
         full[node_type].x = features
@@ -96,9 +105,33 @@ def test_heterogeneous_link_prediction_matches_full_graph_forward(tmp_path, smal
     with torch.no_grad():
         expected = model(full.x_dict, full.edge_index_dict)
 
-    for node_type in ("user", "item"):
+    for node_type in node_types:
         rows = _final_rows(job, node_type)
         assert len(rows) == len(index[node_type])
         order = [index[node_type][node_id] for node_id in rows]
         got = torch.tensor(np.array(list(rows.values()), dtype=np.float32))
         assert (got - expected[node_type][order]).abs().max().item() < 1e-4
+
+
+def _with_one_relation_name(source: GraphSource, relation: str) -> GraphSource:
+    """The typed demo graph as GiGL's heterogeneous examples name it: item -> story, every relation 'to'."""
+    rename = lambda column: pc.replace_substring_regex(column, "^item$", "story")  # noqa: E731
+    nodes = source.nodes.set_column(1, "node_type", rename(source.nodes["node_type"]))
+    edges = source.edges
+    for name in ("src_type", "dst_type"):
+        edges = edges.set_column(edges.schema.get_field_index(name), name, rename(edges[name]))
+    edges = edges.set_column(edges.schema.get_field_index("edge_type"), "edge_type", pa.array([relation] * edges.num_rows))
+    metadata = GraphMetadata(node_types=["user", "story"])
+    for src, dst in (("user", "story"), ("story", "user"), ("user", "user")):
+        metadata.edge_types.add(src_node_type=src, relation=relation, dst_node_type=dst)
+    return GraphSource(metadata, nodes, edges)
+
+
+@pytest.mark.slow
+def test_a_gigl_config_whose_relation_names_repeat_matches_full_graph_forward(tmp_path, small_typed_graph):
+    """Before: relation names had to be unique, so GiGL's configs (several edge types called 'to')
+    did not load; edge types are now keyed by (src type, relation, dst type) everywhere."""
+    source = _with_one_relation_name(small_typed_graph, "to")
+    job = prepare_job(tmp_path, EVERY_FIELD, source, **{"sharedConfig.trainedModelMetadata": {}})
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
+    _assert_matches_hetero_full_graph_forward(job, source, ["user", "story"])
