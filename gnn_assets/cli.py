@@ -13,16 +13,10 @@ import argparse
 import sys
 from typing import Sequence
 
-from gnn_assets.config.resource_config import load_resource_config
-from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
-from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
-from gnn_assets.graph.enumeration import enumerate_graph_source
-from gnn_assets.graph.sampler import sample_job
-from gnn_assets.graph.source import write_graph_source
-from gnn_assets.inference import driver
-from gnn_assets.inference.task_specs import write_untrained_model
-from gnn_assets.warehouse import open_warehouse
-from gnn_assets.warehouse.unenumerate import load_node_id_mappings
+from gnn_assets.errors import UserError
+
+# Each command imports what it needs when it runs: `gnn-assets --help` and a config error answer
+# without loading torch, PyG or Beam.
 
 
 def _say(line: str) -> None:
@@ -30,6 +24,9 @@ def _say(line: str) -> None:
 
 
 def _frozen(args: argparse.Namespace):
+    from gnn_assets.config.resource_config import load_resource_config
+    from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
+
     resources = load_resource_config(args.resource_config_uri)
     frozen = freeze_task_config(load_task_config(args.task_config_uri), resources, args.job_name)
     write_frozen_config(frozen)
@@ -37,6 +34,11 @@ def _frozen(args: argparse.Namespace):
 
 
 def demo_graph(args: argparse.Namespace) -> None:
+    """Generate a seeded demo graph source."""
+    from gnn_assets.config.resource_config import load_resource_config
+    from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
+    from gnn_assets.graph.source import write_graph_source
+
     resources = load_resource_config(args.resource_config_uri)
     # Without --seed, the generators' own seeds: the same graphs the Dagster graph_source asset makes.
     seed = {} if args.seed is None else {"seed": args.seed}
@@ -50,6 +52,12 @@ def demo_graph(args: argparse.Namespace) -> None:
 
 
 def enumerate_(args: argparse.Namespace) -> None:
+    """Enumerate a graph source and load its node id mapping tables."""
+    from gnn_assets.config.resource_config import load_resource_config
+    from gnn_assets.graph.enumeration import enumerate_graph_source
+    from gnn_assets.warehouse import open_warehouse
+    from gnn_assets.warehouse.unenumerate import load_node_id_mappings
+
     resources = load_resource_config(args.resource_config_uri)
     report = enumerate_graph_source(resources.layout, args.graph_name)
     _say(f"enumerated {args.graph_name}: nodes {report.nodes}, edges {report.edges}, duplicate edges dropped {report.duplicate_edges_dropped}")
@@ -58,12 +66,18 @@ def enumerate_(args: argparse.Namespace) -> None:
 
 
 def sample(args: argparse.Namespace) -> None:
+    """Sample every root's neighbourhood for a job."""
+    from gnn_assets.graph.sampler import sample_job
+
     frozen, resources = _frozen(args)
     for prefix, report in sample_job(frozen, resources, progress=_say).items():
         _say(f"{report.roots:,} samples in {len(report.shards)} shards at {prefix}*.tfrecord ({report.seconds:.1f}s)")
 
 
 def init_model(args: argparse.Namespace) -> None:
+    """Write a seeded, untrained model file for a job."""
+    from gnn_assets.inference.task_specs import write_untrained_model
+
     frozen, resources = _frozen(args)
     _say(f"untrained model (seed {args.seed}) written to {write_untrained_model(frozen, args.seed, resources.model_policy)}")
 
@@ -71,6 +85,8 @@ def init_model(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "inference":
+        from gnn_assets.inference import driver
+
         return driver.main(argv[1:])
     parser = argparse.ArgumentParser(prog="gnn-assets", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except driver.USER_ERRORS as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 1
     return 0

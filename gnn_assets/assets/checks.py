@@ -6,7 +6,6 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetChecksDef
 from gnn_assets.assets.inference import frozen_config_for, task_asset_key
 from gnn_assets.assets.partitions import job_partitions, partition_job_name
 from gnn_assets.config.task_config import TaskConfig, load_task_config
-from gnn_assets.inference.protocol import inferencer_from_config
 from gnn_assets.inference.published import read_committed
 from gnn_assets.resources import GnnDeployment
 from gnn_assets.warehouse import tables
@@ -64,6 +63,8 @@ def build_task_checks(template_uri: str) -> list[AssetChecksDefinition]:
     def dimension_matches_model(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:
         """Every embedding has the model's output size (the inferencer's out_dim)."""
         frozen = _frozen(context, deployment, task)
+        from gnn_assets.inference.protocol import inferencer_from_config
+
         expected = getattr(inferencer_from_config(frozen, deployment.resources().model_policy), "out_dim", None)
         warehouse = deployment.warehouse()
         dims = {}

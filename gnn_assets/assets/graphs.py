@@ -12,7 +12,11 @@ from gnn_assets.warehouse.unenumerate import load_node_id_mappings
 
 # Demo graphs are generated (seeded) when materialized; any other graph is read where it lies.
 DEMO_GRAPHS = {"demo_typed": generate_typed_demo_graph, "demo_homogeneous": generate_homogeneous_demo_graph}
-GROUP = "graphs"
+
+
+def graph_group(graph_name: str) -> str:
+    """Each graph's assets in a group of their own, so that global lineage tells the graphs apart."""
+    return f"graph_{graph_name}"
 
 
 def graph_source_key(graph_name: str) -> AssetKey:
@@ -23,15 +27,30 @@ def node_id_mapping_key(graph_name: str) -> AssetKey:
     return AssetKey([graph_name, "node_id_mapping"])
 
 
-def build_graph_assets(graph_name: str, warehouse_kind: str) -> list[AssetsDefinition]:
+def graph_source_missing(layout, graph_name: str) -> bool:
+    """A graph that is not a demo graph and has no source where its name says it is (a misspelt graphName)."""
+    return graph_name not in DEMO_GRAPHS and not storage.exists(storage.join(layout.graph_source_dir(graph_name), "graph_metadata.yaml"))
+
+
+def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_of: list[str] | None = None) -> list[AssetsDefinition]:
+    """missing_source_of: the templates naming this graph, when it has no source (flagged in the UI)."""
+    warning = (
+        f"NO GRAPH SOURCE FOUND for '{graph_name}', named by gnnAssetsConfig.graphName in {', '.join(missing_source_of)}: "
+        "check the name, or put the source in place; materializing fails until then. "
+        if missing_source_of
+        else ""
+    )
+
     @asset(
         key=graph_source_key(graph_name),
-        group_name=GROUP,
+        group_name=graph_group(graph_name),
         kinds={"parquet"},
-        description=(
+        tags={"gnn_assets/graph_source": "missing"} if missing_source_of else None,
+        description=warning
+        + (
             f"The {graph_name} graph as handed in: nodes.parquet (string node_id, node_type, features, label), "
-            "edges.parquet (src, dst, edge_type) and graph_metadata.yaml. Demo graphs are generated with a fixed "
-            "seed; other graphs are validated where they lie."
+            "edges.parquet (src, dst, edge_type, src_type, dst_type) and graph_metadata.yaml. Demo graphs are "
+            "generated with a fixed seed; other graphs are validated where they lie."
         ),
     )
     def graph_source(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
@@ -57,7 +76,7 @@ def build_graph_assets(graph_name: str, warehouse_kind: str) -> list[AssetsDefin
         key=node_id_mapping_key(graph_name),
         deps=[graph_source],
         pool=WAREHOUSE_POOL,
-        group_name=GROUP,
+        group_name=graph_group(graph_name),
         kinds={warehouse_kind, "parquet"},
         description=(
             f"Enumeration of {graph_name}, as GiGL's Data Preprocessor does it: per node type, original ids map to "

@@ -3,7 +3,9 @@
 frozen_config -> trained_model -> sampled_subgraphs -> raw_embeddings -> embeddings (+ predictions)
 
 Every asset calls the library; raw_embeddings runs the same CLI a user runs by hand, through
-Dagster Pipes, so both paths share one code path.
+Dagster Pipes, so both paths share one code path. Library modules that pull in torch, PyG or
+Beam are imported inside the assets that use them: the code location, its sensors and every run
+start without them.
 """
 
 
@@ -34,11 +36,8 @@ from gnn_assets.assets.partitions import job_partitions, partition_job_name
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, freeze_task_config, load_task_config, write_frozen_config
-from gnn_assets.graph.sampler import sample_job
-from gnn_assets.inference.protocol import load_inferencer
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
 from gnn_assets.resources import WAREHOUSE_POOL, GnnDeployment
-from gnn_assets.warehouse.unenumerate import unenumerate_outputs
 
 _OUTPUT_SCHEMAS = {
     "embeddings": TableSchema(
@@ -130,6 +129,8 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
     def trained_model(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
         resources = deployment.resources()
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
+        from gnn_assets.inference.protocol import load_inferencer
+
         # Refuses (one line) a file that is too large, not floating point, non-finite or does not fit.
         weights = load_inferencer(frozen, resources.model_policy).weights
         return MaterializeResult(
@@ -156,6 +157,8 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
     def sampled_subgraphs(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
         resources = deployment.resources()
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
+        from gnn_assets.graph.sampler import sample_job
+
         reports = sample_job(frozen, resources, progress=context.log.info)
         return MaterializeResult(
             metadata={
@@ -228,6 +231,8 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
     def unenumerated(context: AssetExecutionContext, deployment: GnnDeployment):
         resources = deployment.resources()
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
+        from gnn_assets.warehouse.unenumerate import unenumerate_outputs
+
         reports = unenumerate_outputs(frozen, resources, deployment.warehouse(), progress=context.log.info)
         for kind in kinds:
             tables = {t: frozen.output_tables(t)[kind] for t in frozen.root_node_types}
@@ -238,6 +243,12 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
                 "rows_per_node_type": {t: r.output_rows for t, r in table_reports.items()},
                 "unenumeration": {t: r.to_dict() for t, r in table_reports.items()},
                 "dagster/column_schema": _OUTPUT_SCHEMAS[kind],
+                # The open-source UI lists dagster/column_lineage as raw metadata only; this table reads.
+                "lineage": MetadataValue.md(
+                    "| column | comes from | how |\n|---|---|---|\n"
+                    f"| `node_id` | `{template.graph_name}/node_id_mapping`.`node_id` | the mapping row whose `int_id` is the raw row's `node_id` |\n"
+                    f"| `{_VALUE_COLUMN[kind]}` | `{task}/raw_embeddings`.`{_VALUE_COLUMN[kind]}` | as the Beam job wrote it; of several rows for one id, the smallest |\n"
+                ),
                 "dagster/column_lineage": TableColumnLineage(
                     deps_by_column={
                         "node_id": [TableColumnDep(asset_key=node_id_mapping_key(template.graph_name), column_name="node_id")],

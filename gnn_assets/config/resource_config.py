@@ -30,6 +30,15 @@ class ModelPolicy:
     allowed_class_prefixes: tuple[str, ...] = DEFAULT_ALLOWED_CLASS_PREFIXES
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES
 
+    def check_class_path(self, path: str, where: str) -> str:
+        """Refuse a class path outside the allowed module prefixes, before anything is imported."""
+        if not any(path.startswith(prefix) for prefix in self.allowed_class_prefixes):
+            raise ConfigError(
+                f"{where}: {path!r} is outside the allowed module prefixes {list(self.allowed_class_prefixes)} "
+                "(resource config: allowedClassPrefixes)"
+            )
+        return path
+
 
 @dataclass(frozen=True)
 class Resources:

@@ -26,6 +26,7 @@ from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.names import validate_name
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
+from gnn_assets.errors import UserError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 
 _EXAMPLES = 5
@@ -49,7 +50,7 @@ EDGES_SCHEMA = pa.schema(
 _OPTIONAL_EDGE_COLUMNS = ("src_type", "dst_type")
 
 
-class GraphSourceError(ValueError):
+class GraphSourceError(UserError, ValueError):
     pass
 
 

@@ -2,7 +2,7 @@
 
 A driver cancels its Dataflow job when it is stopped (SIGTERM); a driver that is killed (OOM,
 SIGKILL, a lost machine) cannot, and its job would run on, billed, until it ends. Every job a
-Dagster run starts carries the run id as a label (runners.DAGSTER_RUN_LABEL), so whatever
+Dagster run starts carries the run id as a label (DAGSTER_RUN_LABEL), so whatever
 still runs for a run that is no longer in progress can be found and cancelled.
 """
 
@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from gnn_assets.inference.runners import DAGSTER_RUN_LABEL
+# The label every Dataflow job started by a Dagster run carries (runners.dataflow_flags).
+DAGSTER_RUN_LABEL = "dagster-run-id"
+
 
 
 @dataclass(frozen=True)

@@ -15,37 +15,22 @@ import dataclasses
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
+from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.layout import JobLayout
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
-from gnn_assets.graph.source import GraphSourceError
-from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded, InferenceJobFailed, NoSamplesError, run_inference_job
-from gnn_assets.inference.protocol import ModelMismatchError, load_inferencer
-from gnn_assets.inference.published import IncompleteOutput, InferenceJobResult, NoCommittedOutput
-from gnn_assets.warehouse import UnenumerationReport, open_warehouse
-from gnn_assets.warehouse.protocol import WarehouseBusy
-from gnn_assets.warehouse.tables import InvalidTableName
-from gnn_assets.warehouse.unenumerate import unenumerate_outputs
+from gnn_assets.errors import UserError
+
+if TYPE_CHECKING:
+    from gnn_assets.inference.published import InferenceJobResult
+    from gnn_assets.warehouse import UnenumerationReport
 
 STAGES = ("infer", "unenumerate")
-# Errors that say what is wrong in the user's inputs: printed as one line, no traceback.
-USER_ERRORS = (
-    ConfigError,
-    GraphSourceError,
-    ModelMismatchError,
-    NoSamplesError,
-    DeadLetterThresholdExceeded,
-    InferenceJobFailed,
-    InvalidTableName,
-    NoCommittedOutput,
-    IncompleteOutput,
-    WarehouseBusy,
-)
 
 
 @dataclass
@@ -89,6 +74,18 @@ def run(
     if frozen.proto.shared_config.should_skip_inference:
         progress("sharedConfig.shouldSkipInference is set: skipping inference")
         return run
+    resources.model_policy.check_class_path(frozen.proto.inferencer_config.inferencer_cls_path, f"{task_config_uri}: inferencerConfig.inferencerClsPath")
+    if "infer" in stages and not storage.exists(frozen.trained_model_uri):
+        raise ConfigError(
+            f"trained model {frozen.trained_model_uri} cannot be read: no such file "
+            "(sharedConfig.trainedModelMetadata.trainedModelUri, or the job's file under the model root)"
+        )
+    # Torch and Beam are imported only now, past every cheap check: --help and input errors answer at once.
+    from gnn_assets.inference.pipeline import run_inference_job
+    from gnn_assets.inference.protocol import load_inferencer
+    from gnn_assets.warehouse import open_warehouse
+    from gnn_assets.warehouse.unenumerate import unenumerate_outputs
+
     warehouse = open_warehouse(resources)
     if "infer" in stages:
         # Build the model and load its weights here, so a model that does not fit its config
@@ -182,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 trained_model_sha256=args.trained_model_sha256,
                 dagster_run_id=pipes.run_id if pipes is not None else None,
             )
-        except USER_ERRORS as error:
+        except UserError as error:
             print(f"error: {error}", file=sys.stderr, flush=True)
             if pipes is not None:
                 pipes.log.error(str(error))

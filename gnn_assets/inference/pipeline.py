@@ -33,28 +33,35 @@ from apache_beam.runners.runner import PipelineState
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_config
+from gnn_assets.errors import UserError
 from gnn_assets.graph.codec import SampleDecoder
 from gnn_assets.graph.samples import edge_endpoint_types
 from gnn_assets.graph.tfrecord import TFRecordError, iter_records
 from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
-from gnn_assets.inference.published import InferenceJobResult, NodeTypeOutput, commit, new_run_id
+from gnn_assets.inference.published import (
+    EMBEDDINGS_SCHEMA,
+    PREDICTIONS_SCHEMA,
+    InferenceJobResult,
+    NodeTypeOutput,
+    commit,
+    new_run_id,
+    output_kinds,
+)
 from gnn_assets.inference.runners import dataflow_console_url, pipeline_options, torch_threads_per_worker
 from gnn_assets.inference.task_specs import graph_types
 
-EMBEDDINGS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("emb", pa.list_(pa.float32()))])
-PREDICTIONS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("pred", pa.int64())])
 
 
-class DeadLetterThresholdExceeded(RuntimeError):
+class DeadLetterThresholdExceeded(UserError, RuntimeError):
     pass
 
 
-class NoSamplesError(FileNotFoundError):
+class NoSamplesError(UserError, FileNotFoundError):
     pass
 
 
-class InferenceJobFailed(RuntimeError):
+class InferenceJobFailed(UserError, RuntimeError):
     pass
 
 
@@ -246,14 +253,6 @@ def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, ou
     dead | f"{label} DeadLetters" >> beam.Flatten() | f"{label} WriteDeadLetters" >> beam.io.WriteToText(
         storage.join(output_dir, "dead_letters", "part"), file_name_suffix=".jsonl"
     )
-
-
-def output_kinds(config: TaskConfig) -> list[tuple[str, pa.Schema]]:
-    """What the job writes per root node type: embeddings, and predictions for classification."""
-    kinds = [("embeddings", EMBEDDINGS_SCHEMA)]
-    if config.task_kind is TaskKind.NODE_CLASSIFICATION:
-        kinds.append(("predictions", PREDICTIONS_SCHEMA))
-    return kinds
 
 
 def _counter(metrics, namespace: str, name: str) -> int:

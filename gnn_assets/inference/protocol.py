@@ -25,6 +25,7 @@ import torch
 from gnn_assets import storage
 from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.config.task_config import TaskConfig
+from gnn_assets.errors import UserError
 from gnn_assets.graph.collate import CollatedBatch
 
 
@@ -46,7 +47,7 @@ class BaseInferencer(Protocol):
 # Optional: `to(device)` moves the inferencer's model to a device (see move_to_device).
 
 
-class ModelMismatchError(ValueError):
+class ModelMismatchError(UserError, ValueError):
     """A trained model cannot be loaded into the model its config describes, or is refused."""
 
 
@@ -57,12 +58,7 @@ _INTEGER_COUNTERS = ("num_batches_tracked",)
 
 def inferencer_class(config: TaskConfig, policy: ModelPolicy):
     """The class inferencerClsPath names, imported only from the deployment's allowed prefixes."""
-    path = config.proto.inferencer_config.inferencer_cls_path
-    if not any(path.startswith(prefix) for prefix in policy.allowed_class_prefixes):
-        raise ModelMismatchError(
-            f"{config.uri}: inferencerConfig.inferencerClsPath {path!r} is outside the allowed module prefixes "
-            f"{list(policy.allowed_class_prefixes)} (resource config: allowedClassPrefixes)"
-        )
+    path = policy.check_class_path(config.proto.inferencer_config.inferencer_cls_path, f"{config.uri}: inferencerConfig.inferencerClsPath")
     module_name, _, class_name = path.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)

@@ -16,20 +16,32 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gnn_assets import storage
 from gnn_assets.config.layout import JobLayout
+from gnn_assets.config.task_config import TaskConfig, TaskKind
+from gnn_assets.errors import UserError
 
 MANIFEST_VERSION = 1
-OUTPUT_KINDS = ("embeddings", "predictions")
+EMBEDDINGS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("emb", pa.list_(pa.float32()))])
+PREDICTIONS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("pred", pa.int64())])
 
 
-class NoCommittedOutput(FileNotFoundError):
+def output_kinds(config: TaskConfig) -> list[tuple[str, pa.Schema]]:
+    """What a job writes per root node type: embeddings, and predictions for classification."""
+    kinds = [("embeddings", EMBEDDINGS_SCHEMA)]
+    if config.task_kind is TaskKind.NODE_CLASSIFICATION:
+        kinds.append(("predictions", PREDICTIONS_SCHEMA))
+    return kinds
+
+
+class NoCommittedOutput(UserError, FileNotFoundError):
     """A job has no committed inference output (never run, or every run failed)."""
 
 
-class IncompleteOutput(RuntimeError):
+class IncompleteOutput(UserError, RuntimeError):
     """Output files do not hold the rows their job wrote (lost, cut or foreign files)."""
 
 

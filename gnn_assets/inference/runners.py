@@ -9,6 +9,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
+from gnn_assets.inference.dataflow_jobs import DAGSTER_RUN_LABEL
 
 
 def beam_job_name(task_name: str, job_name: str) -> str:
@@ -67,9 +68,6 @@ def torch_threads_per_worker(resources: Resources) -> int | None:
         return None
     workers = resources.proto.local_runner.num_workers or 1
     return max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-
-
-DAGSTER_RUN_LABEL = "dagster-run-id"
 
 
 def dataflow_flags(

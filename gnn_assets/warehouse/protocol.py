@@ -8,8 +8,10 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from gnn_assets.errors import UserError
 
-class WarehouseBusy(RuntimeError):
+
+class WarehouseBusy(UserError, RuntimeError):
     """The warehouse stayed locked by another process for longer than this one waits."""
 
 

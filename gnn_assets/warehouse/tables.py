@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from gnn_assets.errors import UserError
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,1023}")
 
 
-class InvalidTableName(ValueError):
+class InvalidTableName(UserError, ValueError):
     pass
 
 

@@ -8,7 +8,7 @@ from gnn_assets.inference import published
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.enumeration import MAPPING_SCHEMA, mapping_uri, read_preprocessed_metadata
-from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
+from gnn_assets.inference.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
 from gnn_assets.warehouse import tables
 from gnn_assets.warehouse.protocol import TableReplacement, UnenumerationReport, Warehouse
 

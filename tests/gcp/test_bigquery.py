@@ -7,7 +7,7 @@ import pytest
 
 from gnn_assets import storage
 from gnn_assets.graph.enumeration import MAPPING_SCHEMA
-from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA
+from gnn_assets.inference.published import EMBEDDINGS_SCHEMA
 from gnn_assets.warehouse.bigquery import BigQueryWarehouse
 from gnn_assets.warehouse.protocol import TableReplacement
 from gnn_assets.warehouse.tables import InvalidTableName, qualified_bigquery_table

@@ -11,6 +11,7 @@ import zipfile
 import pytest
 import torch
 
+from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.inference import driver
 from gnn_assets.inference.model_handler import GnnModelHandler
@@ -117,7 +118,7 @@ def test_inferencer_classes_outside_the_allowed_prefixes_are_never_imported(job,
         "demo_node_classification",
         **{"inferencerConfig.inferencerClsPath": "os.system", "inferencerConfig.inferencerArgs": {"command": f"touch {marker}"}},
     )
-    with pytest.raises(ModelMismatchError, match=r"'os\.system' is outside the allowed module prefixes \['gnn_assets\.'\]"):
+    with pytest.raises(ConfigError, match=r"inferencerClsPath: 'os\.system' is outside the allowed module prefixes \['gnn_assets\.'\]"):
         driver.run("attack", str(uri), job.resources.uri, **QUIET)
     assert not marker.exists()
 

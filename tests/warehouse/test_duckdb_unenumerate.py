@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gnn_assets.graph.enumeration import MAPPING_SCHEMA
-from gnn_assets.inference.pipeline import EMBEDDINGS_SCHEMA
+from gnn_assets.inference.published import EMBEDDINGS_SCHEMA
 from gnn_assets.warehouse.duckdb import DuckDbWarehouse
 from gnn_assets.warehouse.protocol import TableReplacement, WarehouseBusy
 from gnn_assets.warehouse.tables import InvalidTableName
