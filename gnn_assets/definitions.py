@@ -12,14 +12,14 @@ import os
 
 from dagster import AssetSelection, Definitions, PipesSubprocessClient, define_asset_job, in_process_executor
 
-from gnn_assets.assets.checks import build_task_checks
-from gnn_assets.assets.graphs import build_graph_assets, graph_group, graph_source_missing
-from gnn_assets.assets.inference import build_task_assets
-from gnn_assets.assets.invalid import build_invalid_template_asset
-from gnn_assets.assets.partitions import job_partitions
-from gnn_assets.automation.dataflow import build_orphaned_dataflow_jobs_sensor
-from gnn_assets.automation.schedules import build_daily_refresh_schedule
-from gnn_assets.automation.sensors import build_trained_model_sensor
+from gnn_assets.defs.inference.checks import build_task_checks
+from gnn_assets.defs.graphs.assets import build_graph_assets, graph_group, graph_source_missing
+from gnn_assets.defs.inference.assets import build_task_assets
+from gnn_assets.defs.inference.invalid_configs import build_invalid_template_asset
+from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets.defs.inference.dataflow_sensor import build_orphaned_dataflow_jobs_sensor
+from gnn_assets.defs.inference.schedules import build_daily_refresh_schedule
+from gnn_assets.defs.inference.sensors import build_trained_model_sensor
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import load_task_config
 from gnn_assets.errors import UserError

@@ -15,7 +15,7 @@ warnings.filterwarnings("ignore", message=".*currently in preview")
 
 from dagster import DagsterInstance  # noqa: E402
 
-from gnn_assets.assets.partitions import job_partitions  # noqa: E402
+from gnn_assets.defs.inference.partitions import job_partitions  # noqa: E402
 from gnn_assets.config.resource_config import load_resource_config  # noqa: E402
 from gnn_assets.config.task_config import freeze_task_config, load_task_config  # noqa: E402
 from gnn_assets.definitions import defs  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from dagster import DagsterInstance
 
-from gnn_assets.assets.partitions import job_partitions
+from gnn_assets.defs.inference.partitions import job_partitions
 from gnn_assets.config.resource_config import Resources, load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.definitions import build_definitions

@@ -37,6 +37,7 @@ from gnn_assets.errors import UserError
 from gnn_assets.graph.codec import SampleDecoder
 from gnn_assets.graph.samples import edge_endpoint_types
 from gnn_assets.graph.tfrecord import TFRecordError, iter_records
+from gnn_assets.inference.progress import ProgressReporter, WorkerProgress, describe, read_progress_files
 from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
 from gnn_assets.inference.published import (
@@ -65,6 +66,11 @@ class InferenceJobFailed(UserError, RuntimeError):
     pass
 
 
+_RECORD_FRAMING_BYTES = 16  # a TFRecord's length, its checksum and the data's checksum
+# How often the driver logs the job's progress; a module setting so that tests can shorten it.
+PROGRESS_INTERVAL_SECONDS = 15.0
+
+
 def sample_decoder(config: TaskConfig, node_type: str) -> SampleDecoder:
     """The decoder for one root node type's samples; reads the graph's feature sizes."""
     return SampleDecoder(
@@ -88,14 +94,25 @@ class _ReadRecordBatches(beam.DoFn):
 
     DEAD_LETTERS = "dead_letters"
 
-    def __init__(self, node_type: str, batch_size: int):
+    def __init__(self, node_type: str, batch_size: int, progress_dir: str | None = None):
         self._node_type = node_type
         self._batch_size = batch_size
+        self._progress_dir = progress_dir
         self._samples_read = Metrics.counter(metrics_namespace(node_type), "samples_read")
+        self._bytes_read = Metrics.counter(metrics_namespace(node_type), "bytes_read")
         self._corrupt_shards = Metrics.counter(metrics_namespace(node_type), "corrupt_shards")
 
     def setup(self):
         keep_freed_memory_for_reuse()  # this worker process will churn through batch-sized buffers
+        self._progress = WorkerProgress(self._progress_dir) if self._progress_dir else None
+
+    def _count(self, batch: list[bytes]) -> list[bytes]:
+        num_bytes = sum(len(r) for r in batch) + _RECORD_FRAMING_BYTES * len(batch)
+        self._samples_read.inc(len(batch))
+        self._bytes_read.inc(num_bytes)
+        if self._progress is not None:
+            self._progress.add(len(batch), num_bytes)
+        return batch
 
     def process(self, path: str):
         batch = []
@@ -104,8 +121,7 @@ class _ReadRecordBatches(beam.DoFn):
                 for record in iter_records(stream):
                     batch.append(record)
                     if len(batch) == self._batch_size:
-                        self._samples_read.inc(len(batch))
-                        yield batch
+                        yield self._count(batch)
                         batch = []
             except TFRecordError as error:
                 self._samples_read.inc(1)
@@ -113,8 +129,11 @@ class _ReadRecordBatches(beam.DoFn):
                 letter = _dead_letter(self._node_type, "read", f"{path}: {error}; the rest of the shard is skipped", shard=path)
                 yield TaggedOutput(self.DEAD_LETTERS, letter)
         if batch:
-            self._samples_read.inc(len(batch))
-            yield batch
+            yield self._count(batch)
+
+    def finish_bundle(self):
+        if self._progress is not None:
+            self._progress.write()
 
 
 class _DecodeBatches(beam.DoFn):
@@ -222,7 +241,9 @@ class _ToArrowTable(beam.DoFn):
         yield table
 
 
-def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str, handler: GnnModelHandler) -> None:
+def build_branch(
+    pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str, handler: GnnModelHandler, progress_dir: str | None
+) -> None:
     label = f"[{node_type}]"
     config_yaml = config.to_yaml()
     # Matched when the job runs, not when it is built: a job described offline (a Dataflow
@@ -236,7 +257,7 @@ def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, ou
         | f"{label} Shards" >> beam.Flatten()
         | f"{label} Paths" >> beam.Map(lambda match: match.path)
         | f"{label} Spread shards" >> beam.Reshuffle()
-        | f"{label} Read" >> beam.ParDo(_ReadRecordBatches(node_type, config.inference_batch_size)).with_outputs(
+        | f"{label} Read" >> beam.ParDo(_ReadRecordBatches(node_type, config.inference_batch_size, progress_dir)).with_outputs(
             _ReadRecordBatches.DEAD_LETTERS, main="records"
         )
     )
@@ -253,6 +274,13 @@ def build_branch(pipeline: beam.Pipeline, config: TaskConfig, node_type: str, ou
     dead | f"{label} DeadLetters" >> beam.Flatten() | f"{label} WriteDeadLetters" >> beam.io.WriteToText(
         storage.join(output_dir, "dead_letters", "part"), file_name_suffix=".jsonl"
     )
+
+
+def _attempted(result, node_types: list[str], name: str) -> int:
+    """A counter's running (attempted) value over every node type, while the job runs."""
+    found = result.metrics().query(MetricsFilter().with_name(name))["counters"]
+    namespaces = {metrics_namespace(t) for t in node_types}
+    return int(sum(c.attempted or 0 for c in found if c.key.metric.namespace in namespaces))
 
 
 def _counter(metrics, namespace: str, name: str) -> int:
@@ -294,8 +322,13 @@ def build_pipeline(
             device=resources.device,
             torch_threads=torch_threads_per_worker(resources),
         )
-        build_branch(pipeline, config, node_type, job_layout.inference_output_dir(run_id, node_type), handler)
+        build_branch(pipeline, config, node_type, job_layout.inference_output_dir(run_id, node_type), handler, _progress_dir(resources, job_layout, run_id))
     return pipeline
+
+
+def _progress_dir(resources: Resources, job_layout, run_id: str) -> str | None:
+    """Where local workers write their counts; Dataflow's driver reads the job's metrics instead."""
+    return None if resources.runner_kind == "dataflow_runner" else storage.join(job_layout.inference_run_dir(run_id), "progress")
 
 
 def run_inference_job(
@@ -314,10 +347,13 @@ def run_inference_job(
     job_layout = resources.layout.job(config.task_name, config.job_name)
     run_id = new_run_id()
     output_dirs = {t: job_layout.inference_output_dir(run_id, t) for t in node_types}
+    total_bytes = 0
     for node_type in node_types:
         for prefix in config.sample_prefixes(node_type):
-            if not storage.glob(prefix + "*.tfrecord"):
+            shards = storage.match_files(prefix + "*.tfrecord")
+            if not shards:
                 raise NoSamplesError(f"no samples for node type {node_type!r} at {prefix}*.tfrecord: run the sampler first")
+            total_bytes += sum(s.size for s in shards)
 
     options = pipeline_options(
         resources, config.task_name, config.job_name, worker_image=worker_image, dagster_run_id=dagster_run_id
@@ -326,8 +362,13 @@ def run_inference_job(
     pipeline = build_pipeline(config, resources, options, run_id, model_sha256)
     progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind} (run {run_id})")
     torch_threads = torch.get_num_threads()
+    progress_dir = _progress_dir(resources, job_layout, run_id)
     try:
-        result, state, job_id, console_url = _run_to_completion(pipeline, resources, progress)
+        if progress_dir is None:
+            result, state, job_id, console_url = _run_to_completion(pipeline, resources, progress, total_bytes, node_types)
+        else:
+            with ProgressReporter(lambda: read_progress_files(progress_dir), total_bytes, progress, PROGRESS_INTERVAL_SECONDS):
+                result, state, job_id, console_url = _run_to_completion(pipeline, resources, progress, total_bytes, node_types)
     finally:
         torch.set_num_threads(torch_threads)  # workers in this process (in_memory, multi_threading) may have set it
     if state != PipelineState.DONE:
@@ -362,8 +403,9 @@ def run_inference_job(
     return job
 
 
-def _run_to_completion(pipeline: beam.Pipeline, resources: Resources, progress):
-    """Run the job and wait for it; a Dataflow job is cancelled when this process is stopped."""
+def _run_to_completion(pipeline: beam.Pipeline, resources: Resources, progress, total_bytes: int, node_types: list[str]):
+    """Run the job and wait for it; a Dataflow job reports its metrics as progress while it runs
+    and is cancelled when this process is stopped."""
     result = pipeline.run()
     job_id, console_url = f"local-{uuid.uuid4().hex[:12]}", None
     if resources.runner_kind == "dataflow_runner":
@@ -372,6 +414,13 @@ def _run_to_completion(pipeline: beam.Pipeline, resources: Resources, progress):
         console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
         progress(f"Dataflow job {job_id}: {console_url}")
     try:
+        if console_url:
+            started = time.monotonic()
+            while not PipelineState.is_terminal(result.state):
+                result.wait_until_finish(duration=int(PROGRESS_INTERVAL_SECONDS * 1000))
+                samples, done = (_attempted(result, node_types, name) for name in ("samples_read", "bytes_read"))
+                if samples:
+                    progress(describe(samples, done, total_bytes, time.monotonic() - started))
         state = result.wait_until_finish()
     except BaseException:  # the run was terminated (SIGTERM -> SystemExit) or interrupted
         if console_url:

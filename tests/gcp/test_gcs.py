@@ -10,7 +10,7 @@ import pytest
 
 from gnn_assets import storage
 from gnn_assets.inference import driver
-from tests.automation.test_sensor_and_schedule import _added, _tick
+from tests.defs.test_sensor_and_schedule import _added, _tick
 from tests.conftest import TASK, make_deployment, prepare_job
 
 pytestmark = pytest.mark.gcp

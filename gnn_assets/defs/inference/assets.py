@@ -31,8 +31,8 @@ from dagster import (
 )
 
 from gnn_assets import storage
-from gnn_assets.assets.graphs import node_id_mapping_key
-from gnn_assets.assets.partitions import job_partitions, partition_job_name
+from gnn_assets.defs.graphs.assets import node_id_mapping_key
+from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, freeze_task_config, load_task_config, write_frozen_config

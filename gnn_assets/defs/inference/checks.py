@@ -3,8 +3,8 @@
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetChecksDefinition, asset_check
 
-from gnn_assets.assets.inference import frozen_config_for, task_asset_key
-from gnn_assets.assets.partitions import job_partitions, partition_job_name
+from gnn_assets.defs.inference.assets import frozen_config_for, task_asset_key
+from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
 from gnn_assets.config.task_config import TaskConfig, load_task_config
 from gnn_assets.inference.published import read_committed
 from gnn_assets.resources import GnnDeployment

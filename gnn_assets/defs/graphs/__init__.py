@@ -1,0 +1,1 @@
+"""The graphs domain: each graph's source and its enumeration."""
