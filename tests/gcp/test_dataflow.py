@@ -83,3 +83,64 @@ def test_gpu_workers_are_configured_in_the_template(gcp_resources, monkeypatch):
     assert "us-docker.pkg.dev/gnn-prod-project/gnn/worker-cuda:1.0" in json.dumps(job)
     flags = dataflow_flags(resources, frozen.task_name, frozen.job_name)
     assert not any(f.startswith("--resource_hints") for f in flags)
+
+
+class _RunningDataflowJob:
+    """Stands in for the DataflowPipelineResult of a job that runs three polls long (Dataflow
+    itself cannot be reached here): its state, its running counters, cancel()."""
+
+    def __init__(self, node_type: str):
+        from apache_beam.metrics.execution import MetricKey, MetricResult
+        from apache_beam.metrics.metricbase import MetricName
+
+        self._namespace = f"gnn_assets.{node_type}"
+        self._polls = 0
+        self.cancelled = False
+        self._metric = lambda name, value: MetricResult(MetricKey("Read", MetricName(self._namespace, name)), value, value)
+
+    def job_id(self):
+        return "2026-11-25_00_00_00-1234"
+
+    @property
+    def state(self):
+        from apache_beam.runners.runner import PipelineState
+
+        return PipelineState.DONE if self._polls >= 3 else PipelineState.RUNNING
+
+    def wait_until_finish(self, duration=None):
+        self._polls += 1
+        return self.state
+
+    def cancel(self):
+        self.cancelled = True
+
+    def metrics(self):
+        job = self
+
+        class _Metrics:
+            def query(self, metric_filter):
+                name = next(iter(metric_filter.names))
+                value = {"samples_read": 1000 * job._polls, "bytes_read": 250 * job._polls}[name]
+                return {"counters": [job._metric(name, value)]}
+
+        return _Metrics()
+
+
+def test_a_dataflow_job_reports_its_metrics_as_progress_while_it_runs(gcp_resources, monkeypatch):
+    from gnn_assets.inference import pipeline as inference_pipeline
+
+    resources, _ = gcp_resources
+    monkeypatch.setattr(inference_pipeline, "PROGRESS_INTERVAL_SECONDS", 0.01)
+    job = _RunningDataflowJob("user")
+
+    class _Pipeline:
+        def run(self):
+            return job
+
+    lines = []
+    result, state, job_id, console_url = inference_pipeline._run_to_completion(_Pipeline(), resources, lines.append, 1000, ["user"])
+    assert job_id == job.job_id() and console_url.endswith(f"{job.job_id()}?project=gnn-prod-project")
+    progress = [line for line in lines if line.startswith("progress: ")]
+    assert progress[0].startswith("progress: 1,000 samples read (25% of the input)") and "s left" in progress[0]
+    assert progress[-1].startswith("progress: 3,000 samples read (75% of the input)")
+    assert not job.cancelled

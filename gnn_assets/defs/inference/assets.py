@@ -220,7 +220,7 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
                 f"{kind.capitalize()} of {task} keyed by original node id: the raw output joined with the node id "
                 "mapping in the warehouse, one table per root node type (node_id STRING, "
                 f"{_VALUE_COLUMN[kind]}). Duplicates resolve deterministically; unmapped ids and nodes without "
-                "output are counted. Each table is replaced atomically."
+                "output are counted. All of a job's tables are replaced in one transaction, from its committed output only."
             ),
             metadata={"dagster/column_schema": _OUTPUT_SCHEMAS[kind]},
         )

@@ -1,0 +1,96 @@
+"""End-to-end tests of the Dagster UI in a real browser: Debian's chromium driven by Playwright
+(Playwright's own browser download is not used). A failing test leaves a screenshot under
+test-artifacts/ui/."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from gnn_assets.config.task_config import freeze_task_config, load_task_config
+from gnn_assets.inference.task_specs import write_untrained_model
+from tests.conftest import REPO, TASK, make_deployment
+from tests.servers import free_port, start_server, stop_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+# Runs launch straight from the webserver (no daemon to take them off a queue).
+INSTANCE = "telemetry:\n  enabled: false\nrun_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"
+UI_JOB = "ui-job"
+
+
+@pytest.fixture(scope="session")
+def ui_deployment(tmp_path_factory):
+    """Graphs materialized, and a model file waiting for the partition the test adds by clicking."""
+    deployment = make_deployment(tmp_path_factory.mktemp("ui"))
+    (deployment.home / "dagster.yaml").write_text(INSTANCE)
+    assert deployment.definitions().resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
+    template = load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml"))
+    write_untrained_model(freeze_task_config(template, deployment.resources, UI_JOB), seed=1)
+    return deployment
+
+
+@pytest.fixture(scope="session")
+def ui_url(ui_deployment, tmp_path_factory):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_server(
+        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", "gnn_assets.definitions"],
+        port,
+        tmp_path_factory.mktemp("ui-log") / "webserver.log",
+        env=ui_deployment.env(),
+        ready_url=f"{url}/server_info",
+        cwd=REPO,
+    )
+    yield url
+    stop_server(process, grace=30)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # The flags keep chromium off the network this machine does not have.
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(30_000)
+    # The UI greets a new browser with a community sign-up dialog, whenever it likes: dismiss it
+    # whenever it is in the way.
+    skip = page.get_by_role("button", name="Skip")
+    page.add_locator_handler(skip, lambda: skip.click())
+    yield page
+    if request.node.stash.get(_FAILED, False):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    page.close()
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")

@@ -1,0 +1,101 @@
+"""The chain as a user drives it from the Dagster UI, clicked through in chromium."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from dagster import AssetKey, DagsterRunStatus, RunsFilter
+
+from tests.conftest import TASK
+from tests.ui.conftest import UI_JOB, open_page
+
+pytestmark = pytest.mark.slow
+CHECKS = ["all_values_finite", "dimension_matches_model", "every_row_unenumerated", "one_row_per_node"]
+
+
+def test_the_lineage_shows_each_graph_and_task_group(page, ui_url):
+    open_page(page, f"{ui_url}/asset-groups/{TASK}")
+    for group in (TASK, "graph_demo_homogeneous"):
+        assert page.get_by_text(group).first.is_visible()
+
+
+def test_adding_a_partition_and_launching_the_chain_by_clicking(page, ui_url, ui_deployment):
+    open_page(page, f"{ui_url}/locations/gnn_assets.definitions/jobs/{TASK}_inference")
+    page.get_by_role("button", name="Materialize all").first.click()
+    page.get_by_text("Add a partition").click()
+    dialog = page.get_by_role("dialog").last
+    dialog.get_by_role("textbox").fill(UI_JOB)
+    dialog.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Launch 1 run").click()
+
+    instance = ui_deployment.instance
+    deadline = time.monotonic() + 60
+    while not (runs := instance.get_runs(RunsFilter(tags={"dagster/partition": UI_JOB}))):
+        assert time.monotonic() < deadline, "no run was launched"
+        time.sleep(0.5)
+    run_id = runs[0].run_id
+    open_page(page, f"{ui_url}/runs/{run_id}")
+    deadline = time.monotonic() + 300
+    while instance.get_run_by_id(run_id).status not in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE):
+        assert time.monotonic() < deadline, "the run did not finish in 5 minutes"
+        time.sleep(1)
+    page.reload()
+    page.get_by_text("Success", exact=True).first.wait_for()
+    assert instance.get_run_by_id(run_id).status == DagsterRunStatus.SUCCESS
+    evaluations = {
+        e.dagster_event.asset_check_evaluation_data.check_name: e.dagster_event.asset_check_evaluation_data.passed
+        for e in instance.all_logs(run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert evaluations == {name: True for name in [*CHECKS, "dead_letters_within_threshold"]}
+
+
+def test_the_embeddings_page_shows_the_row_count_and_the_checks(page, ui_url, ui_deployment):
+    event = ui_deployment.instance.get_latest_materialization_event(AssetKey([TASK, "embeddings"]))
+    assert event is not None and event.asset_materialization.partition == UI_JOB  # after the launch above
+    open_page(page, f"{ui_url}/assets/{TASK}/embeddings?view=overview")
+    page.get_by_text("Row count").first.wait_for()
+    assert page.get_by_text("20,000").first.is_visible()
+    open_page(page, f"{ui_url}/assets/{TASK}/embeddings?view=checks")
+    for name in CHECKS:
+        page.get_by_text(name).first.wait_for()
+    assert page.get_by_text("Succeeded").count() >= len(CHECKS)
+
+
+def _sensor_running(deployment) -> bool:
+    from dagster._core.scheduler.instigation import InstigatorStatus
+
+    states = [s for s in deployment.instance.all_instigator_state() if s.name == "new_trained_model"]
+    # No stored state: the sensor runs as its code declares (DefaultSensorStatus.RUNNING).
+    return not states or states[0].status in (InstigatorStatus.RUNNING, InstigatorStatus.DECLARED_IN_CODE)
+
+
+def _sensor_switch(page):
+    """The on/off switch in the sensor's row of the Automation page (a styled checkbox)."""
+    row = page.locator("div", has_text="new_trained_model").filter(has=page.locator("input[type=checkbox]")).last
+    return row.locator("input[type=checkbox]").last
+
+
+def _flip(switch) -> None:
+    # The checkbox itself is drawn over by its switch; a click on the element is what a click on the switch does.
+    switch.evaluate("element => element.click()")
+
+
+def test_turning_the_sensor_off_and_on(page, ui_url, ui_deployment):
+    open_page(page, f"{ui_url}/automation")
+    assert _sensor_switch(page).is_checked()
+    _flip(_sensor_switch(page))
+    deadline = time.monotonic() + 30
+    while _sensor_running(ui_deployment):
+        assert time.monotonic() < deadline, "the sensor was not stopped"
+        time.sleep(0.5)
+    open_page(page, f"{ui_url}/automation")
+    assert not _sensor_switch(page).is_checked()
+    _flip(_sensor_switch(page))
+    deadline = time.monotonic() + 30
+    while not _sensor_running(ui_deployment):
+        assert time.monotonic() < deadline, "the sensor was not started again"
+        time.sleep(0.5)
+    open_page(page, f"{ui_url}/automation")
+    assert _sensor_switch(page).is_checked()
