@@ -15,10 +15,10 @@ warnings.filterwarnings("ignore", message=".*currently in preview")
 
 from dagster import DagsterInstance  # noqa: E402
 
-from gnn_assets.defs.inference.partitions import job_partitions  # noqa: E402
 from gnn_assets.config.resource_config import load_resource_config  # noqa: E402
 from gnn_assets.config.task_config import freeze_task_config, load_task_config  # noqa: E402
 from gnn_assets.definitions import defs  # noqa: E402
+from gnn_assets.defs.inference.partitions import job_partitions  # noqa: E402
 from gnn_assets.inference.task_specs import write_untrained_model  # noqa: E402
 from gnn_assets.resources import default_resource_config_uri, default_task_config_dir  # noqa: E402
 from gnn_assets.warehouse import open_warehouse  # noqa: E402
