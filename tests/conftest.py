@@ -35,6 +35,7 @@ def write_local_resources(
     num_workers: int = 1,
     storage_root: str = "data",
     allowed_class_prefixes: list[str] | None = None,
+    share_model_across_processes: bool | None = None,
 ) -> Path:
     """A resource config for the local runner; storage_root may be a gs:// prefix (the emulator's)."""
     path = directory / "resources.yaml"
@@ -47,6 +48,7 @@ def write_local_resources(
             """
         )
         + (f"allowedClassPrefixes: {allowed_class_prefixes}\n" if allowed_class_prefixes else "")
+        + (f"shareModelAcrossProcesses: {str(share_model_across_processes).lower()}\n" if share_model_across_processes is not None else "")
     )
     return path
 
@@ -86,11 +88,16 @@ def prepare_job(
     num_workers: int = 1,
     storage_root: str = "data",
     allowed_class_prefixes: list[str] | None = None,
+    share_model_across_processes: bool | None = None,
     **overrides,
 ) -> PreparedJob:
     """Graph source -> enumeration (+ mapping tables) -> samples -> untrained model, in a fresh deployment."""
     resources = load_resource_config(
-        str(write_local_resources(directory, running_mode, num_workers, storage_root, allowed_class_prefixes))
+        str(
+            write_local_resources(
+                directory, running_mode, num_workers, storage_root, allowed_class_prefixes, share_model_across_processes
+            )
+        )
     )
     task_uri = str(write_task_config(directory, base, **overrides))
     template = load_task_config(task_uri)

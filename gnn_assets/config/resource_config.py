@@ -70,6 +70,13 @@ class Resources:
         return self.proto.device or "auto"
 
     @property
+    def share_model_across_processes(self) -> bool:
+        """As configured; by default on a configured CUDA device (a GPU holds one copy for all workers)."""
+        if self.proto.HasField("share_model_across_processes"):
+            return self.proto.share_model_across_processes
+        return self.device.startswith("cuda")
+
+    @property
     def duckdb_path(self) -> str:
         return storage.resolve(self.proto.duckdb.path or "warehouse.duckdb", self.layout.root)
 

@@ -12,12 +12,29 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.config.task_config import TaskConfig, parse_task_config
 from gnn_assets.graph.samples import SampleBatch
-from gnn_assets.graph.collate import GraphTypes, collate
+from gnn_assets.graph.collate import CollatedBatch, GraphTypes, collate
 from gnn_assets.inference.protocol import BaseInferencer, load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
 
 
-class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, BaseInferencer]):
+class DeviceModel:
+    """A loaded inferencer on its device, answering with host arrays. This is what a worker holds
+    or, with share_across_processes, what one server process per machine holds for all workers
+    (Beam's MultiProcessShared): its calls and answers then cross processes, so they are arrays."""
+
+    def __init__(self, inferencer: BaseInferencer, device: torch.device):
+        self.inferencer, self.device = inferencer, device
+
+    def predict(self, collated: CollatedBatch) -> tuple[np.ndarray, np.ndarray | None]:
+        """Embeddings [roots, dim] and predicted classes (or None), copied back once per batch."""
+        with torch.inference_mode():
+            results = self.inferencer.infer_batch(collated, self.device)
+        embeddings = results.embeddings.detach().to("cpu", torch.float32).numpy()
+        predictions = None if results.predictions is None else results.predictions.detach().cpu().numpy().astype(np.int64)
+        return embeddings, predictions
+
+
+class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, DeviceModel]):
     """Runs a decoded batch of neighbourhoods through the config's inferencer.
 
     Batches arrive made (the pipeline reads samples in batches and decodes them together), so
@@ -28,9 +45,11 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, BaseInferencer
     Holds the frozen config as text so that the handler pickles to workers without touching
     storage; the model itself is loaded once per worker in load_model, which verifies that the
     file is the one validated before the job (model_sha256) and moves the model to the
-    configured device, where every batch follows it. torch_threads, when given, is torch's
-    intra-op thread count for the threads that run batches (torch keeps it per thread, and
-    Beam may run a worker's bundles on any thread of its pool).
+    configured device, where every batch follows it. With share_across_processes, the worker
+    processes of a machine share one model (one copy on a GPU instead of one per worker).
+    torch_threads, when given, is torch's intra-op thread count for the threads that run
+    batches (torch keeps it per thread, and Beam may run a worker's bundles on any thread of
+    its pool).
     """
 
     def __init__(
@@ -43,8 +62,10 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, BaseInferencer
         policy: ModelPolicy,
         device: str = "auto",
         torch_threads: int | None = None,
+        share_across_processes: bool = False,
     ):
-        super().__init__()
+        # large_model: Beam loads the model once per machine (MultiProcessShared) for all workers.
+        super().__init__(large_model=share_across_processes)
         self._config_yaml = frozen_config_yaml
         self._config_uri = frozen_config_uri
         self._root_node_type = root_node_type
@@ -63,26 +84,23 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, BaseInferencer
             self._device = resolve_device(self._device_name)
         return self._device
 
-    def load_model(self) -> BaseInferencer:
+    def load_model(self) -> DeviceModel:
         inferencer = load_inferencer(self._config(), self._policy, self._model_sha256).inferencer
         move_to_device(inferencer, self.device())
-        return inferencer
+        return DeviceModel(inferencer, self.device())
 
     def run_inference(
-        self, batch: SampleBatch, model: BaseInferencer, inference_args: Optional[dict[str, Any]] = None
+        self, batch: SampleBatch, model: DeviceModel, inference_args: Optional[dict[str, Any]] = None
     ) -> Iterable[PredictionResult]:
         if self._types is None:
             self._types = graph_types(self._config())
         if self._torch_threads and torch.get_num_threads() != self._torch_threads:
             torch.set_num_threads(self._torch_threads)
         collated = collate(batch, self._types)
-        with torch.inference_mode():
-            results = model.infer_batch(collated, self.device())
-        embeddings = results.embeddings.detach().to("cpu", torch.float32).numpy()
-        predictions = None if results.predictions is None else results.predictions.detach().cpu().numpy().astype(np.int64)
+        embeddings, predictions = model.predict(collated)
         for name, values in (("embeddings", embeddings), ("predictions", predictions)):
             if values is not None and len(values) != len(batch):
-                raise ValueError(f"{type(model).__name__}.infer_batch returned {len(values)} {name} for {len(batch)} roots")
+                raise ValueError(f"infer_batch returned {len(values)} {name} for {len(batch)} roots")
         return [PredictionResult(batch.root_node_ids, (embeddings, predictions))]
 
     def get_num_bytes(self, batch: SampleBatch) -> int:

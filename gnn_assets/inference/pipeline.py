@@ -321,6 +321,7 @@ def build_pipeline(
             policy=resources.model_policy,
             device=resources.device,
             torch_threads=torch_threads_per_worker(resources),
+            share_across_processes=resources.share_model_across_processes,
         )
         build_branch(pipeline, config, node_type, job_layout.inference_output_dir(run_id, node_type), handler, _progress_dir(resources, job_layout, run_id))
     return pipeline

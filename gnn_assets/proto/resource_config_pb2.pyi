@@ -98,7 +98,7 @@ class BigQueryWarehouseConfig(_message.Message):
     def __init__(self, project: _Optional[str] = ..., dataset: _Optional[str] = ..., location: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ResourceConfig(_message.Message):
-    __slots__ = ("storage", "local_runner", "dataflow_runner", "duckdb", "bigquery", "allowed_class_prefixes", "max_model_bytes", "device")
+    __slots__ = ("storage", "local_runner", "dataflow_runner", "duckdb", "bigquery", "allowed_class_prefixes", "max_model_bytes", "device", "share_model_across_processes")
     STORAGE_FIELD_NUMBER: _ClassVar[int]
     LOCAL_RUNNER_FIELD_NUMBER: _ClassVar[int]
     DATAFLOW_RUNNER_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +107,7 @@ class ResourceConfig(_message.Message):
     ALLOWED_CLASS_PREFIXES_FIELD_NUMBER: _ClassVar[int]
     MAX_MODEL_BYTES_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    SHARE_MODEL_ACROSS_PROCESSES_FIELD_NUMBER: _ClassVar[int]
     storage: StorageConfig
     local_runner: LocalRunnerConfig
     dataflow_runner: DataflowRunnerConfig
@@ -115,4 +116,5 @@ class ResourceConfig(_message.Message):
     allowed_class_prefixes: _containers.RepeatedScalarFieldContainer[str]
     max_model_bytes: int
     device: str
-    def __init__(self, storage: _Optional[_Union[StorageConfig, _Mapping]] = ..., local_runner: _Optional[_Union[LocalRunnerConfig, _Mapping]] = ..., dataflow_runner: _Optional[_Union[DataflowRunnerConfig, _Mapping]] = ..., duckdb: _Optional[_Union[DuckDbWarehouseConfig, _Mapping]] = ..., bigquery: _Optional[_Union[BigQueryWarehouseConfig, _Mapping]] = ..., allowed_class_prefixes: _Optional[_Iterable[str]] = ..., max_model_bytes: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
+    share_model_across_processes: bool
+    def __init__(self, storage: _Optional[_Union[StorageConfig, _Mapping]] = ..., local_runner: _Optional[_Union[LocalRunnerConfig, _Mapping]] = ..., dataflow_runner: _Optional[_Union[DataflowRunnerConfig, _Mapping]] = ..., duckdb: _Optional[_Union[DuckDbWarehouseConfig, _Mapping]] = ..., bigquery: _Optional[_Union[BigQueryWarehouseConfig, _Mapping]] = ..., allowed_class_prefixes: _Optional[_Iterable[str]] = ..., max_model_bytes: _Optional[int] = ..., device: _Optional[str] = ..., share_model_across_processes: bool = ...) -> None: ...

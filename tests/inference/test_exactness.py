@@ -60,12 +60,22 @@ def _final_rows(job, node_type, kind="embeddings"):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "running_mode, num_workers", [("in_memory", 1), ("in_memory", 2), ("multi_threading", 2), ("multi_processing", 2)]
+    "running_mode, num_workers, shared",
+    [
+        ("in_memory", 1, None),
+        ("in_memory", 2, None),
+        ("multi_threading", 2, None),
+        ("multi_processing", 2, None),
+        # One model for both worker processes, in a process of its own (what a GPU machine does).
+        ("multi_processing", 2, True),
+    ],
 )
-def test_homogeneous_classification_matches_full_graph_forward(tmp_path, caplog, small_homogeneous_graph, running_mode, num_workers):
+def test_homogeneous_classification_matches_full_graph_forward(
+    tmp_path, caplog, small_homogeneous_graph, running_mode, num_workers, shared
+):
     job = prepare_job(
         tmp_path, "demo_node_classification", small_homogeneous_graph, running_mode=running_mode, num_workers=num_workers,
-        **FULL, **{"gnnAssetsConfig.sampler.numShards": 3},  # for the workers to share
+        share_model_across_processes=shared, **FULL, **{"gnnAssetsConfig.sampler.numShards": 3},  # for the workers to share
     )
     threads = _torch_threads_of_a_new_thread()
     driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)

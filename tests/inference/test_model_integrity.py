@@ -14,7 +14,7 @@ import torch
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.inference import driver
-from gnn_assets.inference.model_handler import GnnModelHandler
+from gnn_assets.inference.model_handler import DeviceModel, GnnModelHandler
 from gnn_assets.inference.protocol import ModelMismatchError, inferencer_from_config, load_state_dict
 from gnn_assets.inference.task_specs import write_untrained_model
 from tests.conftest import prepare_job, write_task_config
@@ -163,7 +163,7 @@ def test_the_model_and_every_batch_land_on_the_configured_device(job):
     for name in ("cpu", "auto"):
         expected = torch.device("cuda" if torch.cuda.is_available() and name == "auto" else "cpu")
         handler = GnnModelHandler(job.frozen.to_yaml(), job.frozen.uri, "paper", model_sha256=validated, policy=ModelPolicy(), device=name)
-        inferencer = handler.load_model()
+        inferencer = handler.load_model().inferencer
         assert {p.device.type for p in inferencer.model.parameters()} == {expected.type}
         devices = []
         run_batch = inferencer.infer_batch
@@ -173,7 +173,7 @@ def test_the_model_and_every_batch_land_on_the_configured_device(job):
             return run_batch(collated, device)
 
         inferencer.infer_batch = spy
-        (result,) = handler.run_inference(batch, inferencer)
+        (result,) = handler.run_inference(batch, DeviceModel(inferencer, handler.device()))
         assert devices == [expected]
         embeddings, predictions = result.inference
         assert embeddings.shape == (len(batch), 32) and len(predictions) == len(batch)  # copied back to the host
