@@ -37,7 +37,7 @@ from gnn_assets.errors import UserError
 from gnn_assets.graph.codec import SampleDecoder
 from gnn_assets.graph.samples import edge_endpoint_types
 from gnn_assets.graph.tfrecord import TFRecordError, iter_records
-from gnn_assets.inference.progress import ProgressReporter, WorkerProgress, describe, read_progress_files
+from gnn_assets.inference.progress import ProgressReporter, WorkerProgress, read_progress_files
 from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
 from gnn_assets.inference.published import (
@@ -312,6 +312,7 @@ def build_pipeline(
     pipeline = beam.Pipeline(options=options)
     job_layout = resources.layout.job(config.task_name, config.job_name)
     config_yaml = config.to_yaml()
+    progress_dir = _progress_dir(resources, job_layout, run_id)
     for node_type in config.root_node_types:
         handler = GnnModelHandler(
             config_yaml,
@@ -323,7 +324,7 @@ def build_pipeline(
             torch_threads=torch_threads_per_worker(resources),
             share_across_processes=resources.share_model_across_processes,
         )
-        build_branch(pipeline, config, node_type, job_layout.inference_output_dir(run_id, node_type), handler, _progress_dir(resources, job_layout, run_id))
+        build_branch(pipeline, config, node_type, job_layout.inference_output_dir(run_id, node_type), handler, progress_dir)
     return pipeline
 
 
@@ -363,13 +364,10 @@ def run_inference_job(
     pipeline = build_pipeline(config, resources, options, run_id, model_sha256)
     progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind} (run {run_id})")
     torch_threads = torch.get_num_threads()
-    progress_dir = _progress_dir(resources, job_layout, run_id)
     try:
-        if progress_dir is None:
-            result, state, job_id, console_url = _run_to_completion(pipeline, resources, progress, total_bytes, node_types)
-        else:
-            with ProgressReporter(lambda: read_progress_files(progress_dir), total_bytes, progress, PROGRESS_INTERVAL_SECONDS):
-                result, state, job_id, console_url = _run_to_completion(pipeline, resources, progress, total_bytes, node_types)
+        result, state, job_id, console_url = _run_to_completion(
+            pipeline, resources, progress, total_bytes, node_types, _progress_dir(resources, job_layout, run_id)
+        )
     finally:
         torch.set_num_threads(torch_threads)  # workers in this process (in_memory, multi_threading) may have set it
     if state != PipelineState.DONE:
@@ -392,9 +390,8 @@ def run_inference_job(
             output_dir=output_dirs[node_type],
             samples=_counter(metrics, ns, "samples_read"),
             dead_letters=_counter(metrics, ns, "dead_letters"),
-            rows=_counter(metrics, ns, "embeddings_rows_written"),
-            corrupt_shards=_counter(metrics, ns, "corrupt_shards"),
             rows_by_kind={kind: _counter(metrics, ns, f"{kind}_rows_written") for kind in kinds},
+            corrupt_shards=_counter(metrics, ns, "corrupt_shards"),
         )
     for node_type, out in job.outputs.items():
         progress(f"{node_type}: {out.samples:,} samples, {out.rows:,} rows written, {out.dead_letters:,} dead letters")
@@ -404,29 +401,29 @@ def run_inference_job(
     return job
 
 
-def _run_to_completion(pipeline: beam.Pipeline, resources: Resources, progress, total_bytes: int, node_types: list[str]):
-    """Run the job and wait for it; a Dataflow job reports its metrics as progress while it runs
-    and is cancelled when this process is stopped."""
+def _run_to_completion(
+    pipeline: beam.Pipeline, resources: Resources, progress, total_bytes: int, node_types: list[str], progress_dir: str | None
+):
+    """Run the job and wait for it, reporting progress meanwhile: local runners run the whole job
+    inside pipeline.run(), so their workers' count files are read while it runs; a Dataflow job
+    returns at once, and its own metrics are read while it runs. A Dataflow job is cancelled
+    when this process is stopped."""
+    if progress_dir is not None:
+        with ProgressReporter(lambda: read_progress_files(progress_dir), total_bytes, progress, PROGRESS_INTERVAL_SECONDS):
+            result = pipeline.run()
+            return result, result.wait_until_finish(), f"local-{uuid.uuid4().hex[:12]}", None
     result = pipeline.run()
-    job_id, console_url = f"local-{uuid.uuid4().hex[:12]}", None
-    if resources.runner_kind == "dataflow_runner":
-        job_id = result.job_id()
-        cfg = resources.proto.dataflow_runner
-        console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
-        progress(f"Dataflow job {job_id}: {console_url}")
+    job_id = result.job_id()
+    cfg = resources.proto.dataflow_runner
+    console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
+    progress(f"Dataflow job {job_id}: {console_url}")
+    counts = lambda: (_attempted(result, node_types, "samples_read"), _attempted(result, node_types, "bytes_read"))  # noqa: E731
     try:
-        if console_url:
-            started = time.monotonic()
-            while not PipelineState.is_terminal(result.state):
-                result.wait_until_finish(duration=int(PROGRESS_INTERVAL_SECONDS * 1000))
-                samples, done = (_attempted(result, node_types, name) for name in ("samples_read", "bytes_read"))
-                if samples:
-                    progress(describe(samples, done, total_bytes, time.monotonic() - started))
-        state = result.wait_until_finish()
+        with ProgressReporter(counts, total_bytes, progress, PROGRESS_INTERVAL_SECONDS):
+            state = result.wait_until_finish()
     except BaseException:  # the run was terminated (SIGTERM -> SystemExit) or interrupted
-        if console_url:
-            progress(f"stopping: cancelling Dataflow job {job_id}")
-            result.cancel()
+        progress(f"stopping: cancelling Dataflow job {job_id}")
+        result.cancel()
         raise
     return result, state, job_id, console_url
 

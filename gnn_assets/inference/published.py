@@ -50,10 +50,14 @@ class NodeTypeOutput:
     output_dir: str
     samples: int  # records read (a corrupt rest of a shard counts as one)
     dead_letters: int
-    rows: int  # embedding rows written
+    rows_by_kind: dict[str, int]  # rows written per kind ('embeddings', 'predictions')
     corrupt_shards: int = 0
     files: dict[str, list[str]] = field(default_factory=dict)  # kind -> Parquet files, set at commit
-    rows_by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        """Embedding rows written: one per root that did not end in the dead letters."""
+        return self.rows_by_kind.get("embeddings", 0)
 
     @property
     def dead_letters_glob(self) -> str:

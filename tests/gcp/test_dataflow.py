@@ -86,8 +86,9 @@ def test_gpu_workers_are_configured_in_the_template(gcp_resources, monkeypatch):
 
 
 class _RunningDataflowJob:
-    """Stands in for the DataflowPipelineResult of a job that runs three polls long (Dataflow
-    itself cannot be reached here): its state, its running counters, cancel()."""
+    """Stands in for the DataflowPipelineResult of a job that finishes after its metrics were
+    read three times (Dataflow itself cannot be reached here): its state, its running counters
+    (a step further at each read of samples_read), cancel()."""
 
     def __init__(self, node_type: str):
         from apache_beam.metrics.execution import MetricKey, MetricResult
@@ -108,7 +109,10 @@ class _RunningDataflowJob:
         return PipelineState.DONE if self._polls >= 3 else PipelineState.RUNNING
 
     def wait_until_finish(self, duration=None):
-        self._polls += 1
+        import time
+
+        while self._polls < 3:
+            time.sleep(0.01)
         return self.state
 
     def cancel(self):
@@ -120,6 +124,8 @@ class _RunningDataflowJob:
         class _Metrics:
             def query(self, metric_filter):
                 name = next(iter(metric_filter.names))
+                if name == "samples_read":
+                    job._polls = min(job._polls + 1, 3)
                 value = {"samples_read": 1000 * job._polls, "bytes_read": 250 * job._polls}[name]
                 return {"counters": [job._metric(name, value)]}
 
@@ -138,7 +144,7 @@ def test_a_dataflow_job_reports_its_metrics_as_progress_while_it_runs(gcp_resour
             return job
 
     lines = []
-    result, state, job_id, console_url = inference_pipeline._run_to_completion(_Pipeline(), resources, lines.append, 1000, ["user"])
+    result, state, job_id, console_url = inference_pipeline._run_to_completion(_Pipeline(), resources, lines.append, 1000, ["user"], None)
     assert job_id == job.job_id() and console_url.endswith(f"{job.job_id()}?project=gnn-prod-project")
     progress = [line for line in lines if line.startswith("progress: ")]
     assert progress[0].startswith("progress: 1,000 samples read (25% of the input)") and "s left" in progress[0]

@@ -107,7 +107,7 @@ def test_a_run_whose_files_do_not_hold_its_rows_is_not_committed(published):
     committed = read_committed(layout)
     result = InferenceJobResult(
         run_id="run_99991231T235959_short", job_id="local-x", runner="FnApiRunner", state="DONE", seconds=1.0,
-        outputs={"paper": NodeTypeOutput(committed.outputs["paper"].output_dir, 1000, 0, 1001, rows_by_kind={"embeddings": 1001, "predictions": 1000})},
+        outputs={"paper": NodeTypeOutput(committed.outputs["paper"].output_dir, 1000, 0, rows_by_kind={"embeddings": 1001, "predictions": 1000})},
     )
     with pytest.raises(IncompleteOutput, match="the job wrote 1,001 rows but its files hold 1,000"):
         commit(layout, result, ["embeddings", "predictions"])
