@@ -48,6 +48,7 @@ EDGES_SCHEMA = pa.schema(
     ]
 )
 _OPTIONAL_EDGE_COLUMNS = ("src_type", "dst_type")
+EDGE_TYPE_COLUMNS = ("src_type", "edge_type", "dst_type")  # an edge's (src type, relation, dst type)
 
 
 class GraphSourceError(UserError, ValueError):
@@ -62,8 +63,13 @@ class GraphSource:
 
     def edge_keys(self) -> list[tuple[str, str, str]]:
         """Each edge's type as (src type, relation, dst type), in row order."""
-        columns = [self.edges[c].to_pylist() for c in ("src_type", "edge_type", "dst_type")]
+        columns = [self.edges[c].to_pylist() for c in EDGE_TYPE_COLUMNS]
         return list(zip(*columns))
+
+    def edges_per_type(self) -> dict[tuple[str, str, str], int]:
+        """Edge count per (src type, relation, dst type)."""
+        counts = self.edges.group_by(list(EDGE_TYPE_COLUMNS)).aggregate([([], "count_all")]).to_pylist()
+        return {tuple(row[c] for c in EDGE_TYPE_COLUMNS): row["count_all"] for row in counts}
 
 
 def write_graph_source(directory: str, source: GraphSource) -> None:
@@ -72,8 +78,17 @@ def write_graph_source(directory: str, source: GraphSource) -> None:
     storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(source.metadata))
 
 
+def has_graph_source(directory: str) -> bool:
+    """Whether a graph source lies in directory (its graph_metadata.yaml does)."""
+    return storage.exists(_metadata_uri(directory))
+
+
+def _metadata_uri(directory: str) -> str:
+    return storage.join(directory, "graph_metadata.yaml")
+
+
 def read_graph_source(directory: str) -> GraphSource:
-    metadata_uri = storage.join(directory, "graph_metadata.yaml")
+    metadata_uri = _metadata_uri(directory)
     if not storage.exists(metadata_uri):
         raise GraphSourceError(f"{directory}: no graph source here (graph_metadata.yaml is missing)")
     metadata = load_yaml(metadata_uri, GraphMetadata())
@@ -154,8 +169,8 @@ def _with_end_types(edges: pa.Table, metadata: GraphMetadata, uri: str) -> pa.Ta
             edges = edges.append_column(column, types.take(position))
         return edges
     _check_not_null(edges, uri, _OPTIONAL_EDGE_COLUMNS)
-    found = edges.group_by(["src_type", "edge_type", "dst_type"]).aggregate([]).to_pylist()
-    unknown = sorted({(r["src_type"], r["edge_type"], r["dst_type"]) for r in found} - declared)
+    found = edges.group_by(list(EDGE_TYPE_COLUMNS)).aggregate([]).to_pylist()
+    unknown = sorted({tuple(r[c] for c in EDGE_TYPE_COLUMNS) for r in found} - declared)
     if unknown:
         raise GraphSourceError(f"{uri}: edge types {unknown} are not in graph_metadata.yaml")
     return edges

@@ -90,3 +90,14 @@ def test_names_that_would_escape_the_storage_root_are_refused(tmp_path, metadata
 def test_a_graph_name_that_would_escape_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"invalid graph name '\.\./\.\./\.\./x'"):
         StorageLayout(str(tmp_path)).graph_source_dir("../../../x")
+
+
+def test_edges_are_counted_per_edge_type_when_relation_names_repeat(tmp_path):
+    """graph_source's metadata counted edges by relation name alone, merging every edge type called 'to'."""
+    metadata = "nodeTypes: [u, v]\nedgeTypes: [{srcNodeType: u, relation: to, dstNodeType: v}, {srcNodeType: v, relation: to, dstNodeType: u}]\n"
+    directory = _write(tmp_path / "g", ["a", "b"], [[1.0], [2.0]], metadata=metadata, types=["u", "v"], edges=())
+    edges = pa.table(
+        {"src": ["a", "a", "b"], "dst": ["b", "b", "a"], "edge_type": ["to"] * 3, "src_type": ["u", "u", "v"], "dst_type": ["v", "v", "u"]}
+    )
+    pq.write_table(edges, tmp_path / "g" / "edges.parquet")
+    assert read_graph_source(directory).edges_per_type() == {("u", "to", "v"): 2, ("v", "to", "u"): 1}

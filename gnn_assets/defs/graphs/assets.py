@@ -5,8 +5,8 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 
 from gnn_assets import storage
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
-from gnn_assets.graph.enumeration import enumerate_graph_source
-from gnn_assets.graph.source import read_graph_source, write_graph_source
+from gnn_assets.graph.enumeration import edge_type_name, enumerate_graph_source
+from gnn_assets.graph.source import has_graph_source, read_graph_source, write_graph_source
 from gnn_assets.resources import WAREHOUSE_POOL, GnnDeployment
 from gnn_assets.warehouse.unenumerate import load_node_id_mappings
 
@@ -29,7 +29,7 @@ def node_id_mapping_key(graph_name: str) -> AssetKey:
 
 def graph_source_missing(layout, graph_name: str) -> bool:
     """A graph that is not a demo graph and has no source where its name says it is (a misspelt graphName)."""
-    return graph_name not in DEMO_GRAPHS and not storage.exists(storage.join(layout.graph_source_dir(graph_name), "graph_metadata.yaml"))
+    return graph_name not in DEMO_GRAPHS and not has_graph_source(layout.graph_source_dir(graph_name))
 
 
 def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_of: list[str] | None = None) -> list[AssetsDefinition]:
@@ -60,14 +60,14 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
             context.log.info(f"generated demo graph {graph_name} in {directory}")
         source = read_graph_source(directory)
         node_types = source.nodes["node_type"].value_counts().to_pylist()
-        edge_types = source.edges["edge_type"].value_counts().to_pylist()
         return MaterializeResult(
             metadata={
                 "uri": MetadataValue.path(directory),
                 "nodes": source.nodes.num_rows,
                 "edges": source.edges.num_rows,
                 "nodes_per_type": {d["values"]: d["counts"] for d in node_types},
-                "edges_per_type": {d["values"]: d["counts"] for d in edge_types},
+                # Keyed like the enumeration's report: relation names may repeat across node-type pairs.
+                "edges_per_type": {edge_type_name(key): n for key, n in sorted(source.edges_per_type().items())},
                 "size_bytes": sum(storage.size(storage.join(directory, f)) for f in ("nodes.parquet", "edges.parquet")),
             }
         )
