@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 import shutil
+import stat
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -156,9 +157,11 @@ def file_versions(pattern: str) -> list[FileVersion]:
     """
     if not is_remote(pattern):
         out = []
-        for match in match_files(pattern):
-            st = os.stat(match.path)
-            out.append(FileVersion(match.path, st.st_size, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}", False))
+        for path in sorted(_glob.glob(pattern)):
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            out.append(FileVersion(path, st.st_size, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}", False))
         return out
     from google.cloud import storage as gcs
 
