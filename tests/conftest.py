@@ -23,9 +23,8 @@ from gnn_assets.graph.source import GraphSource, write_graph_source
 from gnn_assets.inference.task_specs import write_untrained_model
 from gnn_assets.warehouse import open_warehouse
 from gnn_assets.warehouse.unenumerate import load_node_id_mappings
-from tests.servers import free_port, start_server, stop_server
+from tests.servers import REPO, free_port, start_server, stop_server
 
-REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
 
 

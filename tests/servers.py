@@ -8,15 +8,19 @@ plainly would ignore terminate() and outlive the tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 START_TIMEOUT = 180.0  # a cold start on a busy 2-core machine took over 10 s
+REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -82,3 +86,23 @@ def stop_server(process: subprocess.Popen, grace: float = 10.0) -> None:
         process.wait(timeout=grace)
     except ProcessLookupError:
         process.wait(timeout=grace)
+
+
+@contextlib.contextmanager
+def dagster_webserver(env: dict, log: Path) -> Iterator[str]:
+    """dagster-webserver for this project's code location on loopback, with the deployment's
+    environment; yields its URL once it answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_server(
+        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", "gnn_assets.definitions"],
+        port,
+        log,
+        env=env,
+        ready_url=f"{url}/server_info",
+        cwd=REPO,
+    )
+    try:
+        yield url
+    finally:
+        stop_server(process, grace=30)

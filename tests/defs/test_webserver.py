@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
 import urllib.request
 
 import pytest
 
-from tests.conftest import PARTITION, REPO, TASK
-from tests.servers import free_port, start_server, stop_server
+from tests.conftest import PARTITION, TASK
+from tests.servers import dagster_webserver
 
 
 @pytest.fixture
 def webserver(deployment, materialized, tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server(
-        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", "gnn_assets.definitions"],
-        port,
-        tmp_path / "webserver.log",
-        env=deployment.env(),
-        ready_url=f"{url}/server_info",
-        cwd=REPO,
-    )
-    yield url
-    stop_server(process, grace=30)
+    with dagster_webserver(deployment.env(), tmp_path / "webserver.log") as url:
+        yield url
 
 
 def _graphql(url: str, query: str) -> dict:

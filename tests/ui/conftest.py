@@ -5,15 +5,13 @@ test-artifacts/ui/."""
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.inference.task_specs import write_untrained_model
 from tests.conftest import REPO, TASK, make_deployment
-from tests.servers import free_port, start_server, stop_server
+from tests.servers import dagster_webserver
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -35,18 +33,8 @@ def ui_deployment(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ui_url(ui_deployment, tmp_path_factory):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server(
-        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", "gnn_assets.definitions"],
-        port,
-        tmp_path_factory.mktemp("ui-log") / "webserver.log",
-        env=ui_deployment.env(),
-        ready_url=f"{url}/server_info",
-        cwd=REPO,
-    )
-    yield url
-    stop_server(process, grace=30)
+    with dagster_webserver(ui_deployment.env(), tmp_path_factory.mktemp("ui-log") / "webserver.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,9 @@ import time
 
 import pytest
 from dagster import AssetKey, DagsterRunStatus, RunsFilter
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from gnn_assets.defs.inference.partitions import job_partitions
 
 from tests.conftest import TASK
 from tests.ui.conftest import UI_JOB, open_page
@@ -27,9 +30,22 @@ def test_adding_a_partition_and_launching_the_chain_by_clicking(page, ui_url, ui
     dialog = page.get_by_role("dialog").last
     dialog.get_by_role("textbox").fill(UI_JOB)
     dialog.get_by_role("button", name="Save").click()
-    page.get_by_role("button", name="Launch 1 run").click()
-
     instance = ui_deployment.instance
+    deadline = time.monotonic() + 30
+    while UI_JOB not in instance.get_dynamic_partitions(job_partitions.name):
+        assert time.monotonic() < deadline, "the partition was not added"
+        time.sleep(0.5)
+    launch = page.get_by_role("button", name="Launch 1 run")
+    try:
+        launch.wait_for(timeout=10_000)
+    except PlaywrightTimeoutError:
+        # Now and then the dialog does not select the partition it has just added: pick it by name.
+        page.get_by_text("Select a partition or create one").click()
+        page.keyboard.type(UI_JOB)
+        page.locator("label").filter(has_text=UI_JOB).last.click()
+        page.keyboard.press("Escape")
+    launch.click()
+
     deadline = time.monotonic() + 60
     while not (runs := instance.get_runs(RunsFilter(tags={"dagster/partition": UI_JOB}))):
         assert time.monotonic() < deadline, "no run was launched"
