@@ -129,6 +129,18 @@ def _edges_uri(directory: str, key: EdgeTypeKey) -> str:
     return storage.join(directory, f"edges_{edge_type_name(key)}.parquet")
 
 
+def edges_uri(directory: str, key: EdgeTypeKey) -> str:
+    """The enumerated edges of one type (under the relation's name alone, if enumerated before
+    edge types were keyed by their ends)."""
+    uri = _edges_uri(directory, key)
+    return uri if storage.exists(uri) else storage.join(directory, f"edges_{key[1]}.parquet")
+
+
+def nodes_uri(directory: str, node_type: str) -> str:
+    """Features and labels of one node type, row i for int id i."""
+    return storage.join(directory, f"nodes_{node_type}.parquet")
+
+
 def mapping_uri(directory: str, node_type: str) -> str:
     return storage.join(directory, f"node_id_mapping_{node_type}.parquet")
 
@@ -144,7 +156,7 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
                 "label": pa.array(graph.labels[node_type]),
             }
         )
-        storage.write_parquet(storage.join(directory, f"nodes_{node_type}.parquet"), table)
+        storage.write_parquet(nodes_uri(directory, node_type), table)
         storage.write_parquet(mapping_uri(directory, node_type), mappings[node_type])
     for key, (src, dst) in graph.edges.items():
         storage.write_parquet(_edges_uri(directory, key), pa.table({"src": src, "dst": dst}))
@@ -157,16 +169,13 @@ def read_enumerated_graph(directory: str) -> EnumeratedGraph:
     metadata = load_yaml(metadata_uri, GraphMetadata())
     features, labels, edges = {}, {}, {}
     for node_type in metadata.node_types:
-        table = storage.read_parquet(storage.join(directory, f"nodes_{node_type}.parquet"))
+        table = storage.read_parquet(nodes_uri(directory, node_type))
         column = table["features"].combine_chunks()
         features[node_type] = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
         labels[node_type] = table["label"].to_numpy()
     for e in metadata.edge_types:
         key = (e.src_node_type, e.relation, e.dst_node_type)
-        uri = _edges_uri(directory, key)
-        if not storage.exists(uri):  # enumerated before edge types were keyed by their ends
-            uri = storage.join(directory, f"edges_{e.relation}.parquet")
-        table = storage.read_parquet(uri)
+        table = storage.read_parquet(edges_uri(directory, key))
         edges[key] = (table["src"].to_numpy(), table["dst"].to_numpy())
     return EnumeratedGraph(metadata, features, labels, edges)
 

@@ -1,0 +1,417 @@
+"""Run a split model layer by layer over a whole graph, in chunks of destination nodes.
+
+For each stage (one message-passing hop) and node type, the nodes are processed in chunks
+sized from a memory budget: a message-passing call reads the in-edges of the chunk's nodes
+(CSR) and the previous stage's states of their sources, for all nodes, and the node-wise
+operations after it run on the chunk's rows. States that later stages read are kept for all
+nodes, in memory or, when they do not fit the budget, in memory-mapped files (spill.py).
+
+How a call sees a chunk:
+- the whole node set in one chunk: the call as the model makes it, on the whole graph;
+- a call given (x_src, x_dst) (bipartite, as HeteroConv makes them), or a single x to a
+  convolution whose bipartite form is the same computation (SAGEConv, GraphConv, GINConv):
+  (all sources, the chunk's rows) and the chunk's in-edges;
+- any other convolution (GATConv, GCNConv, a user's): the subgraph of the chunk's nodes and
+  their in-neighbours, whose first rows are the chunk. Everything such a layer computes for a
+  node from its in-edges is then exact: attention softmax, self loops. GCNConv's normalization
+  needs the degrees of the sources too, so it is computed once on the whole graph and passed
+  as edge weights (normalization off for the call).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.fx as fx
+from torch_geometric.nn import GCNConv, GINConv, GraphConv, SAGEConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+from gnn_assets.graph.csr import InEdges, build_in_edges
+from gnn_assets.layerwise.spill import SpillArea
+from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel, probe_graph
+
+# Convolutions whose output for (x_src, x_dst) equals their output for x on the same edges.
+BIPARTITE_EXACT = (SAGEConv, GraphConv, GINConv)
+_PAGE = 4096
+_REPORT_EVERY_SECONDS = 5.0
+
+
+@dataclass
+class LayerwiseGraph:
+    """A graph in integer ids: features per node type (CPU tensors, possibly file-backed) and
+    the in-edges of each edge type."""
+
+    features: dict[str, torch.Tensor]
+    in_edges: dict[EdgeTypeKey, InEdges]
+
+    def num_nodes(self, node_type: str) -> int:
+        return self.features[node_type].shape[0]
+
+    @classmethod
+    def from_edge_index(cls, x: dict[str, torch.Tensor], edge_index: dict[EdgeTypeKey, torch.Tensor]) -> "LayerwiseGraph":
+        return cls(
+            dict(x),
+            {
+                key: build_in_edges(e[0].numpy(), e[1].numpy(), x[key[2]].shape[0])
+                for key, e in edge_index.items()
+            },
+        )
+
+
+@dataclass
+class StageStats:
+    stage: int
+    node_type: str
+    nodes: int
+    chunks: int
+    chunk_nodes: int
+    seconds: float
+
+
+@dataclass
+class LayerwiseStats:
+    device: str
+    budget_bytes: int
+    states_bytes: int  # kept states at their largest, all nodes
+    spilled: bool
+    spill_bytes: int = 0
+    oom_retries: int = 0
+    stages: list[StageStats] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "device": self.device,
+            "budget_bytes": self.budget_bytes,
+            "states_bytes": self.states_bytes,
+            "spilled": self.spilled,
+            "spill_bytes": self.spill_bytes,
+            "oom_retries": self.oom_retries,
+            "layers": max((s.stage for s in self.stages), default=0),
+            "stages": [vars(s) for s in self.stages],
+        }
+
+
+def _row_bytes(value, rows: int) -> int:
+    """Bytes per node of a value computed for `rows` nodes (a stack over edge types is larger)."""
+    if not isinstance(value, torch.Tensor) or rows == 0:
+        return 0
+    return value.numel() * value.element_size() // rows
+
+
+@contextlib.contextmanager
+def _normalization_off(module):
+    saved = module.normalize
+    module.normalize = False
+    try:
+        yield
+    finally:
+        module.normalize = saved
+
+
+class LayerwiseExecutor:
+    def __init__(
+        self,
+        program: LayerProgram,
+        graph: LayerwiseGraph,
+        device: torch.device,
+        *,
+        budget_bytes: int,
+        spill: SpillArea | None = None,
+        progress: Callable[[str], None] = print,
+        chunk_nodes: int | None = None,
+        row_bytes: dict[fx.Node, int] | None = None,
+    ):
+        """row_bytes: bytes per node of each state (from the probe), for planning; spill: where
+        states go when they do not fit the budget (None: they must fit). chunk_nodes fixes the
+        chunk size (the probe uses it to force many chunks)."""
+        self.program = program
+        self.graph = graph
+        self.device = device
+        self.budget_bytes = budget_bytes
+        self.progress = progress
+        self.fixed_chunk = chunk_nodes
+        self.row_bytes: dict[fx.Node, int] = dict(row_bytes or {})
+        self.states: dict[fx.Node, torch.Tensor] = {}
+        self.constants: dict[fx.Node, object] = {}
+        self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = {}
+        for node, node_type in program.inputs.items():
+            self.row_bytes[node] = _row_bytes(graph.features[node_type], graph.num_nodes(node_type))
+        states_bytes = self._peak_state_bytes()
+        self.spill = spill if spill is not None and states_bytes + self._graph_bytes() > 0.8 * budget_bytes else None
+        self.stats = LayerwiseStats(str(device), budget_bytes, states_bytes, self.spill is not None)
+        # States stay where the computation runs when they are in memory; spilled ones on the host.
+        self.state_device = device if self.spill is None else torch.device("cpu")
+
+    # ---- planning -------------------------------------------------------------------------
+
+    def _graph_bytes(self) -> int:
+        return sum(c.nbytes for c in self.graph.in_edges.values())
+
+    def _peak_state_bytes(self) -> int:
+        """Kept states alive at once, at the largest (inputs included)."""
+        program = self.program
+        peak = 0
+        for stage in range(len(program.stages)):
+            alive = [n for n, last in program.last_read.items() if program.stage[n] <= stage <= last]
+            peak = max(peak, sum(self.row_bytes.get(n, 0) * self.graph.num_nodes(program.node_type[n]) for n in alive))
+        return peak
+
+    def _chunk_nodes(self, stage: int, node_type: str, nodes: list[fx.Node]) -> int:
+        if self.fixed_chunk:
+            return self.fixed_chunk
+        working = self.budget_bytes - self._graph_bytes() - (0 if self.spill else self.stats.states_bytes)
+        working = max(working, self.budget_bytes // 5)
+        per_node = sum(2 * self.row_bytes.get(n, 0) for n in nodes)
+        for node in nodes:
+            call = self.program.calls.get(node)
+            if call is None:
+                continue
+            in_edges = self.graph.in_edges[call.edge_type]
+            degree = 1 + in_edges.num_edges / max(in_edges.num_dst, 1)
+            width = max([self.row_bytes.get(node, 0)] + [self.row_bytes.get(n, 0) for n in node.all_input_nodes])
+            per_node += degree * (3 * width + 48 + (_PAGE if self.spill else 0))
+        return int(max(1, min(self.graph.num_nodes(node_type), working // max(per_node, 1))))
+
+    # ---- running --------------------------------------------------------------------------
+
+    def run(self) -> dict[str, torch.Tensor]:
+        """Every stage over every node; the final states per node type (host tensors)."""
+        program = self.program
+        for node, node_type in program.inputs.items():
+            if node in program.last_read:
+                self.states[node] = self.graph.features[node_type]
+                if self.spill is None:
+                    self.states[node] = self.states[node].to(self.state_device)
+        self._evaluate_constants()
+        for stage, by_type in enumerate(program.stages):
+            for node_type, nodes in by_type.items():
+                self._run_stage(stage, node_type, nodes)
+            self._free_after(stage)
+        return {t: self.states[n].cpu() if self.spill is None else self.states[n] for t, n in program.outputs.items()}
+
+    def _evaluate_constants(self) -> None:
+        module = self.program.graph_module
+        for node in self.program.constants:
+            if node.op == "get_attr":
+                value = module
+                for part in node.target.split("."):
+                    value = getattr(value, part)
+                self.constants[node] = value
+            else:
+                self.constants[node] = self._call(node, self.constants)
+
+    def _run_stage(self, stage: int, node_type: str, nodes: list[fx.Node]) -> None:
+        total = self.graph.num_nodes(node_type)
+        chunk = self._chunk_nodes(stage, node_type, nodes)
+        started = last_report = time.monotonic()
+        start, chunks = 0, 0
+        while start < total:
+            stop = min(total, start + chunk)
+            try:
+                self._run_chunk(stage, node_type, nodes, start, stop)
+            except torch.OutOfMemoryError:
+                if chunk == 1:
+                    raise
+                chunk = max(1, chunk // 2)  # DGL's AutoInferenceHelper: shrink and retry the chunk
+                self.stats.oom_retries += 1
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            start, chunks = stop, chunks + 1
+            if self.spill is not None:
+                self.spill.release_pages()
+            now = time.monotonic()
+            if now - last_report >= _REPORT_EVERY_SECONDS or start == total:
+                rate = start / max(now - started, 1e-9)
+                self.progress(
+                    f"layer {stage}/{self.program.num_layers} {node_type}: {start:,}/{total:,} nodes, {rate:,.0f} nodes/s"
+                    + (f", {chunks} chunks of up to {chunk:,}" if start == total else "")
+                )
+                last_report = now
+        self.stats.stages.append(StageStats(stage, node_type, total, chunks, chunk, round(time.monotonic() - started, 3)))
+
+    def _run_chunk(self, stage: int, node_type: str, nodes: list[fx.Node], start: int, stop: int) -> None:
+        local: dict[fx.Node, object] = {}
+        for node in nodes:
+            if node in self.program.calls:
+                value = self._message_passing(node, start, stop)
+            else:
+                value = self._call(node, local, start, stop)
+            local[node] = value
+            if node not in self.row_bytes:
+                self.row_bytes[node] = _row_bytes(value, stop - start)
+            if node in self.program.last_read:
+                self._keep(node, value, start, stop)
+
+    def _keep(self, node: fx.Node, value, start: int, stop: int) -> None:
+        if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape[0] != stop - start:
+            raise UnsplittableModel(
+                f"{self.program.model_name}: `{node.format_node()}` is read by a later layer but is not one row per node "
+                f"({type(value).__name__} {tuple(getattr(value, 'shape', ()))})"
+            )
+        kept = self.states.get(node)
+        if kept is None:
+            shape = (self.graph.num_nodes(self.program.node_type[node]), *value.shape[1:])
+            if self.spill is not None:
+                kept = self.spill.allocate(node.name, shape, value.dtype)
+            else:
+                kept = torch.empty(shape, dtype=value.dtype, device=self.state_device)
+            self.states[node] = kept
+        kept[start:stop] = value.to(kept.device)
+
+    def _free_after(self, stage: int) -> None:
+        for node, last in self.program.last_read.items():
+            if last == stage and node in self.states and node not in self.program.inputs:
+                del self.states[node]
+                if self.spill is not None:
+                    self.spill.free(node.name)
+        if self.spill is not None:
+            self.stats.spill_bytes = self.spill.bytes_written
+
+    def _value(self, node: fx.Node, local: dict, start: int, stop: int):
+        if node in local:
+            return local[node]
+        if node in self.constants:
+            return self.constants[node]
+        state = self.states.get(node)
+        if state is None:
+            raise UnsplittableModel(f"{self.program.model_name}: `{node.format_node()}` is read where it is not computed")
+        return state[start:stop].to(self.device)
+
+    def _call(self, node: fx.Node, local: dict, start: int = 0, stop: int = 0):
+        args = fx.node.map_arg(node.args, lambda n: self._value(n, local, start, stop))
+        kwargs = fx.node.map_arg(node.kwargs, lambda n: self._value(n, local, start, stop))
+        if node.op == "call_function":
+            return node.target(*args, **kwargs)
+        if node.op == "call_method":
+            return getattr(args[0], node.target)(*args[1:], **kwargs)
+        if node.op == "call_module":
+            return self.program.module(node)(*args, **kwargs)
+        raise UnsplittableModel(f"{self.program.model_name}: cannot run `{node.format_node()}`")
+
+    # ---- message passing ------------------------------------------------------------------
+
+    def _full(self, node: fx.Node) -> torch.Tensor:
+        return self.states[node]
+
+    def _message_passing(self, node: fx.Node, start: int, stop: int) -> torch.Tensor:
+        call = self.program.calls[node]
+        module = call.module
+        src_type, _, dst_type = call.edge_type
+        whole = start == 0 and stop == self.graph.num_nodes(dst_type)
+        gcn = isinstance(module, GCNConv) and module.normalize
+        in_edges, weights = self._gcn_in_edges(call) if gcn else (self.graph.in_edges[call.edge_type], None)
+        sources, local_dst = in_edges.chunk(start, stop)
+        if weights is not None:
+            lo, hi = in_edges.indptr[start], in_edges.indptr[stop]
+            weights = weights[lo:hi].to(self.device)
+        on_device = self.state_device == self.device
+
+        def x_of(n, rows):  # a kept state, all its rows or some of them, on the compute device
+            return self._full(n) if rows is None else self._full(n)[rows].to(self.device)
+
+        x_arg = node.args[0] if node.args else node.kwargs.get("x")
+        bipartite = isinstance(x_arg, (tuple, list))
+        if whole and on_device:
+            # The whole node set at once: the call as the model makes it.
+            edge_index = torch.stack([torch.from_numpy(sources), torch.from_numpy(local_dst)]).to(self.device)
+            replace = lambda n: x_of(n, None)  # noqa: E731
+        elif bipartite or isinstance(module, BIPARTITE_EXACT):
+            if on_device:
+                src_rows, src_index = None, torch.from_numpy(sources)
+            else:
+                unique, inverse = np.unique(sources, return_inverse=True)
+                src_rows, src_index = torch.from_numpy(unique), torch.from_numpy(inverse.reshape(-1))
+            edge_index = torch.stack([src_index, torch.from_numpy(local_dst)]).to(self.device)
+            dst_rows = slice(start, stop)
+            if bipartite:
+                x_src, x_dst = x_arg
+                pair = (
+                    x_of(x_src, src_rows) if isinstance(x_src, fx.Node) else x_src,
+                    self._full(x_dst)[dst_rows].to(self.device) if isinstance(x_dst, fx.Node) else x_dst,
+                )
+            else:
+                pair = (x_of(x_arg, src_rows), self._full(x_arg)[dst_rows].to(self.device))
+            return self._invoke(node, call, pair, edge_index, weights, size=(pair[0].shape[0], stop - start))
+        else:
+            # The chunk's nodes and their in-neighbours; the chunk's rows come first.
+            chunk_ids = np.arange(start, stop, dtype=np.int64)
+            others = np.setdiff1d(sources, chunk_ids, assume_unique=False)
+            rows = np.concatenate([chunk_ids, others])
+            order = np.argsort(rows, kind="stable")
+            src_local = order[np.searchsorted(rows[order], sources)]
+            edge_index = torch.stack([torch.from_numpy(src_local), torch.from_numpy(local_dst)]).to(self.device)
+            index = torch.from_numpy(rows)
+            replace = lambda n: x_of(n, index)  # noqa: E731
+            out = self._invoke(node, call, fx.node.map_arg(x_arg, replace), edge_index, weights)
+            return out[: stop - start]
+        return self._invoke(node, call, fx.node.map_arg(x_arg, replace), edge_index, weights)
+
+    def _invoke(self, node, call, x, edge_index, weights, size=None):
+        args = list(fx.node.map_arg(node.args, lambda n: self._value(n, {}, 0, 0) if n in self.constants else n))
+        kwargs = dict(fx.node.map_arg(node.kwargs, lambda n: self._value(n, {}, 0, 0) if n in self.constants else n))
+        if node.args:
+            args[0] = x
+        else:
+            kwargs["x"] = x
+        kind, key = call.edge_arg
+        if kind == "arg":
+            args[key] = edge_index
+        else:
+            kwargs[key] = edge_index
+        if size is not None:
+            kwargs["size"] = size
+        module = call.module
+        if weights is not None:
+            kwargs["edge_weight"] = weights
+            with _normalization_off(module):
+                return module(*args, **kwargs)
+        return module(*args, **kwargs)
+
+    def _gcn_in_edges(self, call) -> tuple[InEdges, torch.Tensor]:
+        """GCN's normalized edges (self loops included) over the whole graph, grouped by destination."""
+        module = call.module
+        key = (call.edge_type, module.improved, module.add_self_loops)
+        if key not in self._gcn_edges:
+            in_edges = self.graph.in_edges[call.edge_type]
+            num = in_edges.num_dst
+            dst = np.repeat(np.arange(num, dtype=np.int64), np.diff(in_edges.indptr))
+            edge_index = torch.stack([torch.from_numpy(in_edges.sources), torch.from_numpy(dst)])
+            edge_index, weight = gcn_norm(edge_index, None, num, module.improved, module.add_self_loops, "source_to_target", torch.float32)
+            src, dst = edge_index[0].numpy(), edge_index[1].numpy()
+            order = np.lexsort((src, dst))
+            normalized = build_in_edges(src, dst, num)
+            self._gcn_edges[key] = (normalized, weight[torch.from_numpy(order)])
+        return self._gcn_edges[key]
+
+
+def probe(program: LayerProgram, model, feature_dims: dict[str, int], device: torch.device) -> dict[fx.Node, int]:
+    """Run the split program in small chunks on a random graph and compare it with the model's
+    own forward; refuse the model (one line) when they differ. Returns each state's bytes per
+    node, for planning the real run."""
+    x, edge_index = probe_graph(program.signature, feature_dims)
+    with torch.inference_mode():
+        if program.signature.heterogeneous:
+            expected = model({t: v.to(device) for t, v in x.items()}, {k: e.to(device) for k, e in edge_index.items()})
+        else:
+            t, key = program.signature.node_types[0], program.signature.edge_types[0]
+            expected = {t: model(x[t].to(device), edge_index[key].to(device))}
+        executor = LayerwiseExecutor(
+            program, LayerwiseGraph.from_edge_index(x, edge_index), device, budget_bytes=1 << 40, progress=lambda _: None, chunk_nodes=5
+        )
+        got = executor.run()
+    for node_type, value in got.items():
+        reference = expected[node_type].float().cpu()
+        difference = float((value.float().cpu() - reference).abs().max()) if value.numel() else 0.0
+        if value.shape != reference.shape or difference > 1e-4 * (1 + float(reference.abs().max())):
+            raise UnsplittableModel(
+                f"{program.model_name}: computed layer by layer in chunks of nodes, it differs from its own forward on a probe "
+                f"graph (node type {node_type!r}, max difference {difference:.2e}): an operation outside message passing mixes "
+                "nodes (a normalization or pooling over all nodes, say); use inferenceMode SAMPLED"
+            )
+    return executor.row_bytes

@@ -1,0 +1,57 @@
+"""Node states that do not fit the memory budget, in memory-mapped files (DGL's SSD variant).
+
+Each array is a file mapped into memory; torch reads and writes it like any tensor, and the
+kernel pages it in and out. Pages a chunk touched are dropped from this process after the
+chunk (madvise DONTNEED: a shared file mapping keeps its data in the page cache and the file),
+so the process's resident memory stays near the budget however large the states are.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import shutil
+
+import numpy as np
+import torch
+
+
+class SpillArea:
+    def __init__(self, directory: str):
+        self.directory = directory
+        self._maps: dict[str, mmap.mmap] = {}
+        self.bytes_written = 0
+
+    def allocate(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """A zero-filled tensor backed by the file <directory>/<name>.bin."""
+        os.makedirs(self.directory, exist_ok=True)
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        size = int(np.prod(shape)) * itemsize
+        path = os.path.join(self.directory, f"{name}.bin")
+        with open(path, "w+b") as f:
+            f.truncate(max(size, 1))
+            mapped = mmap.mmap(f.fileno(), max(size, 1))
+        self._maps[name] = mapped
+        self.bytes_written += size
+        array = np.frombuffer(mapped, dtype=np.uint8, count=size)
+        return torch.from_numpy(array).view(dtype).view(shape)
+
+    def release_pages(self) -> None:
+        """Drop every mapped page from this process's memory; the data stays in the files."""
+        for mapped in self._maps.values():
+            mapped.madvise(mmap.MADV_DONTNEED)
+
+    def free(self, name: str) -> None:
+        """Forget one array (its tensor must no longer be used) and delete its file."""
+        mapped = self._maps.pop(name, None)
+        if mapped is not None:
+            try:
+                mapped.close()
+            except BufferError:  # a tensor still views it: the mapping goes with the last view
+                pass
+            os.remove(os.path.join(self.directory, f"{name}.bin"))
+
+    def close(self) -> None:
+        for name in list(self._maps):
+            self.free(name)
+        shutil.rmtree(self.directory, ignore_errors=True)
