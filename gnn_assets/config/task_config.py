@@ -19,7 +19,7 @@ from gnn_assets.config.names import is_plain_name
 from gnn_assets.config.job_name import job_name_for_model_file, validate_job_name
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml, to_yaml
-from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, SampleEncoding
+from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, InferenceMode, SampleEncoding
 from gnn_assets.warehouse import tables
 
 # Default ceiling for dynamic batching; GiGL hard-codes 3000 samples per batch.
@@ -87,6 +87,20 @@ class TaskConfig:
                 if node_type not in ordered:
                     ordered.append(node_type)
         return ordered
+
+    @property
+    def is_layerwise(self) -> bool:
+        """gnnAssetsConfig.inferenceMode is LAYERWISE: exact, each layer once over all nodes; no samples."""
+        return self.proto.gnn_assets_config.inference_mode == InferenceMode.LAYERWISE
+
+    @property
+    def inference_mode(self) -> str:
+        return "LAYERWISE" if self.is_layerwise else "SAMPLED"
+
+    @property
+    def layerwise_memory_budget_mb(self) -> int:
+        """0: half of the memory available when the job starts."""
+        return self.proto.gnn_assets_config.layerwise.memory_budget_mb
 
     @property
     def fanout(self) -> list[int]:
@@ -225,7 +239,8 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
     require(bool(ours.graph_name), "gnnAssetsConfig.graphName")
     if ours.graph_name:
         require(is_plain_name(ours.graph_name), "gnnAssetsConfig.graphName", "must match [A-Za-z][A-Za-z0-9_]*")
-    require(len(ours.sampler.fanout) > 0, "gnnAssetsConfig.sampler.fanout")
+    layerwise = ours.inference_mode == InferenceMode.LAYERWISE
+    require(layerwise or len(ours.sampler.fanout) > 0, "gnnAssetsConfig.sampler.fanout", "required in SAMPLED inference mode")
     for hop, k in enumerate(ours.sampler.fanout):
         require(k == -1 or k > 0, f"gnnAssetsConfig.sampler.fanout[{hop}]", f"{k} is neither -1 (all) nor positive")
     require(

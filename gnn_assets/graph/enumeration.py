@@ -162,11 +162,16 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
         storage.write_parquet(_edges_uri(directory, key), pa.table({"src": src, "dst": dst}))
 
 
-def read_enumerated_graph(directory: str) -> EnumeratedGraph:
+def read_graph_metadata(directory: str) -> GraphMetadata:
+    """The node and edge types of an enumerated graph."""
     metadata_uri = storage.join(directory, "graph_metadata.yaml")
     if not storage.exists(metadata_uri):
         raise GraphSourceError(f"{directory}: the graph has not been enumerated yet (graph_metadata.yaml is missing)")
-    metadata = load_yaml(metadata_uri, GraphMetadata())
+    return load_yaml(metadata_uri, GraphMetadata())
+
+
+def read_enumerated_graph(directory: str) -> EnumeratedGraph:
+    metadata = read_graph_metadata(directory)
     features, labels, edges = {}, {}, {}
     for node_type in metadata.node_types:
         table = storage.read_parquet(nodes_uri(directory, node_type))

@@ -90,18 +90,24 @@ def run(
     if "infer" in stages:
         # Build the model and load its weights here, so a model that does not fit its config
         # fails before any job is launched.
-        model = load_inferencer(frozen, resources.model_policy, trained_model_sha256).weights
+        loaded = load_inferencer(frozen, resources.model_policy, trained_model_sha256)
+        model = loaded.weights
         progress(f"model {frozen.trained_model_uri} (sha256 {model.sha256[:12]}) fits {frozen.proto.inferencer_config.inferencer_cls_path}")
         if "unenumerate" in stages:
-            warehouse.ensure_writable()  # a warehouse locked by someone else fails now, not after the Beam job
-        run.job = run_inference_job(
-            frozen,
-            resources,
-            model_sha256=model.sha256,
-            progress=progress,
-            worker_image=custom_worker_image_uri,
-            dagster_run_id=dagster_run_id,
-        )
+            warehouse.ensure_writable()  # a warehouse locked by someone else fails now, not after the job
+        if frozen.is_layerwise:
+            from gnn_assets.layerwise.job import run_layerwise_job
+
+            run.job = run_layerwise_job(frozen, resources, loaded, progress=progress)
+        else:
+            run.job = run_inference_job(
+                frozen,
+                resources,
+                model_sha256=model.sha256,
+                progress=progress,
+                worker_image=custom_worker_image_uri,
+                dagster_run_id=dagster_run_id,
+            )
     if "unenumerate" in stages:
         run.reports = unenumerate_outputs(frozen, resources, warehouse, progress=progress)
     return run
@@ -124,11 +130,9 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
     job = run.job
     # File lists stay in the manifest: a job of thousands of shards would flood the UI.
     outputs = {t: {k: v for k, v in dataclasses.asdict(o).items() if k != "files"} for t, o in job.outputs.items()}
-    return {
+    common = {
+        "inference_mode": {"raw_value": job.mode, "type": "text"},
         "runner": {"raw_value": job.runner, "type": "text"},
-        "beam_job_id": {"raw_value": job.job_id, "type": "text"},
-        **({"dataflow_console_url": {"raw_value": job.console_url, "type": "url"}} if job.console_url else {}),
-        "beam_state": {"raw_value": job.state, "type": "text"},
         "seconds": {"raw_value": round(job.seconds, 2), "type": "float"},
         "samples": {"raw_value": sum(o.samples for o in job.outputs.values()), "type": "int"},
         "dead_letters": {"raw_value": sum(o.dead_letters for o in job.outputs.values()), "type": "int"},
@@ -137,6 +141,23 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
         "model_sha256": {"raw_value": job.model_sha256, "type": "text"},
         "manifest_uri": {"raw_value": run.job_layout.inference_manifest_uri, "type": "path"},
         "outputs": {"raw_value": outputs, "type": "json"},
+    }
+    if job.mode == "LAYERWISE":
+        details = job.details
+        return {
+            **common,
+            "device": {"raw_value": details["device"], "type": "text"},
+            "layers": {"raw_value": details["layers"], "type": "int"},
+            "chunks": {"raw_value": int(job.metrics["layerwise/chunks"]), "type": "int"},
+            "spill_bytes": {"raw_value": details["spill_bytes"], "type": "int"},
+            "memory_budget_bytes": {"raw_value": details["budget_bytes"], "type": "int"},
+            "layerwise": {"raw_value": details, "type": "json"},
+        }
+    return {
+        **common,
+        "beam_job_id": {"raw_value": job.job_id, "type": "text"},
+        **({"dataflow_console_url": {"raw_value": job.console_url, "type": "url"}} if job.console_url else {}),
+        "beam_state": {"raw_value": job.state, "type": "text"},
         "beam_metrics": {"raw_value": job.metrics, "type": "json"},
     }
 

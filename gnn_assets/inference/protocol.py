@@ -37,6 +37,17 @@ class InferBatchResults:
     predictions: torch.Tensor | None = None
 
 
+@dataclass
+class LayerwiseModel:
+    """What layer-wise inference runs (an inferencer's optional layerwise_model()): module is
+    called as module(x, edge_index) on a homogeneous graph, module(x_dict, edge_index_dict) keyed
+    by node type and (src, relation, dst) on a typed one, and returns the embeddings (a tensor,
+    or a dict by node type); head, for classification, maps embeddings to class scores."""
+
+    module: torch.nn.Module
+    head: torch.nn.Module | None = None
+
+
 @runtime_checkable
 class BaseInferencer(Protocol):
     def init_model(self, config: TaskConfig, state_dict: dict[str, torch.Tensor]) -> None: ...
@@ -44,7 +55,8 @@ class BaseInferencer(Protocol):
     def infer_batch(self, batch: CollatedBatch, device: torch.device) -> InferBatchResults: ...
 
 
-# Optional: `to(device)` moves the inferencer's model to a device (see move_to_device).
+# Optional: `to(device)` moves the inferencer's model to a device (see move_to_device);
+# `layerwise_model() -> LayerwiseModel` lets inferenceMode LAYERWISE run it.
 
 
 class ModelMismatchError(UserError, ValueError):

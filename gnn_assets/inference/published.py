@@ -79,6 +79,8 @@ class InferenceJobResult:
     console_url: str | None = None  # the Dataflow console, for Dataflow jobs
     committed_at: str = ""
     version: int = MANIFEST_VERSION
+    mode: str = "SAMPLED"  # gnnAssetsConfig.inferenceMode of the run
+    details: dict = field(default_factory=dict)  # layer-wise runs: device, layers, chunks, spill
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -16,7 +16,7 @@ from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.collate import CollatedBatch, GraphTypes
 from gnn_assets.graph.enumeration import read_preprocessed_metadata
-from gnn_assets.inference.protocol import InferBatchResults, ModelMismatchError, inferencer_from_config
+from gnn_assets.inference.protocol import InferBatchResults, LayerwiseModel, ModelMismatchError, inferencer_from_config
 from gnn_assets.models.graphsage import GraphSAGE, HeteroGraphSAGE, NodeClassifier
 
 
@@ -74,6 +74,9 @@ class GraphSageTaskSpec:
     def encoder(self) -> nn.Module:
         return self.model
 
+    def layerwise_model(self) -> LayerwiseModel:
+        return LayerwiseModel(self.encoder())
+
     def embed(self, batch: CollatedBatch, device: torch.device) -> torch.Tensor:
         data = batch.data.to(device)
         encoder = self.encoder()
@@ -104,6 +107,9 @@ class NodeClassificationTaskSpec(GraphSageTaskSpec):
 
     def encoder(self) -> nn.Module:
         return self.model.encoder
+
+    def layerwise_model(self) -> LayerwiseModel:
+        return LayerwiseModel(self.encoder(), head=self.model.head)
 
     @torch.inference_mode()
     def infer_batch(self, batch: CollatedBatch, device: torch.device) -> InferBatchResults:

@@ -113,6 +113,20 @@ def _normalization_off(module):
         module.normalize = saved
 
 
+def peak_state_bytes(program: LayerProgram, row_bytes: dict[fx.Node, int], num_nodes: dict[str, int]) -> int:
+    """Bytes of the kept states alive at once, at the largest (input features included)."""
+    peak = 0
+    for stage in range(len(program.stages)):
+        alive = [n for n, last in program.last_read.items() if program.stage[n] <= stage <= last]
+        peak = max(peak, sum(row_bytes.get(n, 0) * num_nodes[program.node_type[n]] for n in alive))
+    return peak
+
+
+def must_spill(states_bytes: int, graph_bytes: int, budget_bytes: int) -> bool:
+    """States go to files when, with the graph's in-edges, they would take most of the budget."""
+    return states_bytes + graph_bytes > 0.8 * budget_bytes
+
+
 class LayerwiseExecutor:
     def __init__(
         self,
@@ -141,8 +155,9 @@ class LayerwiseExecutor:
         self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = {}
         for node, node_type in program.inputs.items():
             self.row_bytes[node] = _row_bytes(graph.features[node_type], graph.num_nodes(node_type))
-        states_bytes = self._peak_state_bytes()
-        self.spill = spill if spill is not None and states_bytes + self._graph_bytes() > 0.8 * budget_bytes else None
+        num_nodes = {t: graph.num_nodes(t) for t in graph.features}
+        states_bytes = peak_state_bytes(program, self.row_bytes, num_nodes)
+        self.spill = spill if spill is not None and must_spill(states_bytes, self._graph_bytes(), budget_bytes) else None
         self.stats = LayerwiseStats(str(device), budget_bytes, states_bytes, self.spill is not None)
         # States stay where the computation runs when they are in memory; spilled ones on the host.
         self.state_device = device if self.spill is None else torch.device("cpu")
@@ -151,15 +166,6 @@ class LayerwiseExecutor:
 
     def _graph_bytes(self) -> int:
         return sum(c.nbytes for c in self.graph.in_edges.values())
-
-    def _peak_state_bytes(self) -> int:
-        """Kept states alive at once, at the largest (inputs included)."""
-        program = self.program
-        peak = 0
-        for stage in range(len(program.stages)):
-            alive = [n for n, last in program.last_read.items() if program.stage[n] <= stage <= last]
-            peak = max(peak, sum(self.row_bytes.get(n, 0) * self.graph.num_nodes(program.node_type[n]) for n in alive))
-        return peak
 
     def _chunk_nodes(self, stage: int, node_type: str, nodes: list[fx.Node]) -> int:
         if self.fixed_chunk:

@@ -18,11 +18,20 @@ class SampleEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SAMPLE_ENCODING_UNSPECIFIED: _ClassVar[SampleEncoding]
     PACKED: _ClassVar[SampleEncoding]
     GIGL_PROTO: _ClassVar[SampleEncoding]
+
+class InferenceMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INFERENCE_MODE_UNSPECIFIED: _ClassVar[InferenceMode]
+    SAMPLED: _ClassVar[InferenceMode]
+    LAYERWISE: _ClassVar[InferenceMode]
 INCOMING: SamplingDirection
 OUTGOING: SamplingDirection
 SAMPLE_ENCODING_UNSPECIFIED: SampleEncoding
 PACKED: SampleEncoding
 GIGL_PROTO: SampleEncoding
+INFERENCE_MODE_UNSPECIFIED: InferenceMode
+SAMPLED: InferenceMode
+LAYERWISE: InferenceMode
 
 class TrainedModelMetadata(_message.Message):
     __slots__ = ("trained_model_uri", "scripted_model_uri", "eval_metrics_uri", "tensorboard_logs_uri")
@@ -586,7 +595,7 @@ class GbmlConfig(_message.Message):
     def __init__(self, task_metadata: _Optional[_Union[GbmlConfig.TaskMetadata, _Mapping]] = ..., graph_metadata: _Optional[_Union[_graph_schema_pb2.GraphMetadata, _Mapping]] = ..., shared_config: _Optional[_Union[GbmlConfig.SharedConfig, _Mapping]] = ..., dataset_config: _Optional[_Union[GbmlConfig.DatasetConfig, _Mapping]] = ..., trainer_config: _Optional[_Union[GbmlConfig.TrainerConfig, _Mapping]] = ..., inferencer_config: _Optional[_Union[GbmlConfig.InferencerConfig, _Mapping]] = ..., metrics_config: _Optional[_Union[GbmlConfig.MetricsConfig, _Mapping]] = ..., profiler_config: _Optional[_Union[GbmlConfig.ProfilerConfig, _Mapping]] = ..., post_processor_config: _Optional[_Union[GbmlConfig.PostProcessorConfig, _Mapping]] = ..., feature_flags: _Optional[_Mapping[str, str]] = ..., gnn_assets_config: _Optional[_Union[GnnAssetsConfig, _Mapping]] = ...) -> None: ...
 
 class GnnAssetsConfig(_message.Message):
-    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name")
+    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise")
     class SamplerConfig(_message.Message):
         __slots__ = ("fanout", "seed", "sample_encoding", "num_shards")
         FANOUT_FIELD_NUMBER: _ClassVar[int]
@@ -598,14 +607,23 @@ class GnnAssetsConfig(_message.Message):
         sample_encoding: SampleEncoding
         num_shards: int
         def __init__(self, fanout: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., sample_encoding: _Optional[_Union[SampleEncoding, str]] = ..., num_shards: _Optional[int] = ...) -> None: ...
+    class LayerwiseConfig(_message.Message):
+        __slots__ = ("memory_budget_mb",)
+        MEMORY_BUDGET_MB_FIELD_NUMBER: _ClassVar[int]
+        memory_budget_mb: int
+        def __init__(self, memory_budget_mb: _Optional[int] = ...) -> None: ...
     GRAPH_NAME_FIELD_NUMBER: _ClassVar[int]
     SAMPLER_FIELD_NUMBER: _ClassVar[int]
     MAX_DEAD_LETTER_FRACTION_FIELD_NUMBER: _ClassVar[int]
     TASK_NAME_FIELD_NUMBER: _ClassVar[int]
     JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_MODE_FIELD_NUMBER: _ClassVar[int]
+    LAYERWISE_FIELD_NUMBER: _ClassVar[int]
     graph_name: str
     sampler: GnnAssetsConfig.SamplerConfig
     max_dead_letter_fraction: float
     task_name: str
     job_name: str
-    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ...) -> None: ...
+    inference_mode: InferenceMode
+    layerwise: GnnAssetsConfig.LayerwiseConfig
+    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ..., inference_mode: _Optional[_Union[InferenceMode, str]] = ..., layerwise: _Optional[_Union[GnnAssetsConfig.LayerwiseConfig, _Mapping]] = ...) -> None: ...

@@ -2,6 +2,9 @@
 
 frozen_config -> trained_model -> sampled_subgraphs -> raw_embeddings -> embeddings (+ predictions)
 
+A LAYERWISE task (gnnAssetsConfig.inferenceMode) has no samples: its raw_embeddings reads the
+graph's enumeration and computes every layer once over all nodes.
+
 Every asset calls the library; raw_embeddings runs the same CLI a user runs by hand, through
 Dagster Pipes, so both paths share one code path. Library modules that pull in torch, PyG or
 Beam are imported inside the assets that use them: the code location, its sensors and every run
@@ -172,18 +175,27 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
             }
         )
 
-    @asset(
-        key=task_asset_key(task, "raw_embeddings"),
-        deps=[sampled_subgraphs, trained_model],
-        kinds={"beam", "parquet", *({"dataflow"} if runner_kind == "dataflow_runner" else set())},
-        description=(
-            f"Embeddings{' and predictions' if template.task_kind is TaskKind.NODE_CLASSIFICATION else ''} of "
-            f"{task} keyed by enumerated node id, as Parquet shards written by the Beam inference job "
-            "(RunInference over the samples). Runs `python -m gnn_assets.inference --stages infer` through Dagster "
-            "Pipes: the same entry point a user runs by hand."
-        ),
-        **common,
+    outputs_named = f"Embeddings{' and predictions' if template.task_kind is TaskKind.NODE_CLASSIFICATION else ''} of {task}"
+    entry_point = (
+        "Runs `python -m gnn_assets.inference --stages infer` through Dagster Pipes: the same entry point a user runs by hand."
     )
+    if template.is_layerwise:
+        raw_deps = [trained_model, node_id_mapping_key(template.graph_name)]
+        raw_kinds = {"pytorch", "parquet"}
+        raw_description = (
+            f"{outputs_named} keyed by enumerated node id, computed layer-wise (inferenceMode LAYERWISE): the model is "
+            "split at its message-passing layers and each layer runs once over every node of the enumerated graph, "
+            f"exactly (no sampling). Its metadata says the device, layers, chunks and spilled bytes. {entry_point}"
+        )
+    else:
+        raw_deps = [sampled_subgraphs, trained_model]
+        raw_kinds = {"beam", "parquet", *({"dataflow"} if runner_kind == "dataflow_runner" else set())}
+        raw_description = (
+            f"{outputs_named} keyed by enumerated node id, as Parquet shards written by the Beam inference job "
+            f"(RunInference over the samples). {entry_point}"
+        )
+
+    @asset(key=task_asset_key(task, "raw_embeddings"), deps=raw_deps, kinds=raw_kinds, description=raw_description, **common)
     def raw_embeddings(
         context: AssetExecutionContext, deployment: GnnDeployment, pipes_subprocess_client: PipesSubprocessClient
     ) -> MaterializeResult:
@@ -260,4 +272,5 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
                 metadata["dagster/table_name"] = next(iter(tables.values()))
             yield MaterializeResult(asset_key=task_asset_key(task, kind), metadata=metadata)
 
-    return [frozen_config, trained_model, sampled_subgraphs, raw_embeddings, unenumerated]
+    sampling = [] if template.is_layerwise else [sampled_subgraphs]
+    return [frozen_config, trained_model, *sampling, raw_embeddings, unenumerated]

@@ -1,0 +1,197 @@
+"""The layer-wise inference job (gnnAssetsConfig.inferenceMode: LAYERWISE), on one machine.
+
+Reads the enumerated graph (features per node type, in-edges per edge type from the cached
+CSR), splits the inferencer's model into layers, checks the split on a probe graph, runs every
+layer once over all nodes, and writes the same raw Parquet layout as the sampled Beam job into a
+run folder of its own, committed the same way: un-enumeration, checks and both warehouses read
+it unchanged. No samples are read or needed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from gnn_assets import storage
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.config.task_config import TaskConfig
+from gnn_assets.errors import UserError
+from gnn_assets.graph.csr import load_in_edges
+from gnn_assets.graph.enumeration import check_same_graph, nodes_uri, read_graph_metadata
+from gnn_assets.inference.published import (
+    EMBEDDINGS_SCHEMA,
+    PREDICTIONS_SCHEMA,
+    InferenceJobResult,
+    NodeTypeOutput,
+    commit,
+    new_run_id,
+    output_kinds,
+    parquet_rows,
+)
+from gnn_assets.inference.protocol import LayerwiseModel, LoadedInferencer, move_to_device, resolve_device
+from gnn_assets.inference.task_specs import graph_types
+from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph, must_spill, peak_state_bytes, probe
+from gnn_assets.layerwise.spill import SpillArea
+from gnn_assets.layerwise.split import GraphSignature, UnsplittableModel, split_model
+
+_DEFAULT_BUDGET_FRACTION = 0.5
+_WRITE_ROWS = 65_536
+
+
+def memory_budget_bytes(config: TaskConfig) -> int:
+    """gnnAssetsConfig.layerwise.memoryBudgetMb, or half of the memory available now."""
+    if config.layerwise_memory_budget_mb:
+        return config.layerwise_memory_budget_mb << 20
+    try:
+        with open("/proc/meminfo") as meminfo:
+            available_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:"))
+        return int(available_kb * 1024 * _DEFAULT_BUDGET_FRACTION)
+    except (OSError, StopIteration, ValueError):
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") * _DEFAULT_BUDGET_FRACTION)
+
+
+def layerwise_model_of(inferencer, config: TaskConfig) -> LayerwiseModel:
+    make = getattr(inferencer, "layerwise_model", None)
+    if not callable(make):
+        raise UnsplittableModel(
+            f"{config.uri}: {type(inferencer).__name__} has no layerwise_model(), so inferenceMode LAYERWISE cannot run it; "
+            "add one returning LayerwiseModel(module, head) or use inferenceMode SAMPLED"
+        )
+    return make()
+
+
+def read_features(uri: str, into: torch.Tensor) -> torch.Tensor:
+    """Row i of the enumeration's node table into row i of `into`, a batch of rows at a time."""
+    with storage.open_read(uri) as stream:
+        offset = 0
+        for batch in pq.ParquetFile(stream).iter_batches(batch_size=_WRITE_ROWS, columns=["features"]):
+            column = batch.column(0)
+            rows = column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), -1)
+            into[offset : offset + len(rows)].numpy()[...] = rows
+            offset += len(rows)
+    if offset != into.shape[0]:
+        raise UserError(f"{uri}: holds {offset:,} nodes, the graph's metadata says {into.shape[0]:,}; enumerate the graph again")
+    return into
+
+
+def _spill_directory(resources: Resources, run_dir: str) -> str:
+    """Under the run's folder where storage is local; a local temporary folder otherwise (files
+    in object storage cannot be memory-mapped)."""
+    if storage.is_remote(run_dir):
+        return tempfile.mkdtemp(prefix="gnn_assets_layerwise_")
+    return os.path.join(run_dir, "layerwise_states")
+
+
+def _write_outputs(config: TaskConfig, states: torch.Tensor, head, device, output_dir: str) -> dict[str, int]:
+    """One Parquet file per kind, written a batch of rows at a time; rows written per kind."""
+    kinds = dict(output_kinds(config))
+    streams = {kind: storage.open_write(storage.join(output_dir, kind, "part-00000-of-00001.parquet")) for kind in kinds}
+    try:
+        writers = {
+            kind: pq.ParquetWriter(streams[kind], schema, compression="none", use_dictionary=False, write_statistics=["node_id"])
+            for kind, schema in kinds.items()
+        }
+        for start in range(0, states.shape[0], _WRITE_ROWS):
+            rows = states[start : start + _WRITE_ROWS]
+            ids = pa.array(np.arange(start, start + len(rows), dtype=np.int64))
+            values = rows.float().numpy().reshape(len(rows), -1)
+            dim = values.shape[1]
+            offsets = pa.array(np.arange(0, (len(values) + 1) * dim, dim, dtype=np.int32))
+            embeddings = pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1)))
+            writers["embeddings"].write_table(pa.Table.from_arrays([ids, embeddings], schema=EMBEDDINGS_SCHEMA))
+            if "predictions" in writers:
+                predictions = head(rows.to(device)).argmax(dim=-1).cpu().numpy()
+                writers["predictions"].write_table(pa.Table.from_arrays([ids, pa.array(predictions)], schema=PREDICTIONS_SCHEMA))
+        for writer in writers.values():
+            writer.close()
+    finally:
+        for stream in streams.values():
+            stream.close()
+    return {kind: states.shape[0] for kind in kinds}
+
+
+def run_layerwise_job(
+    config: TaskConfig, resources: Resources, loaded: LoadedInferencer, *, progress=print
+) -> InferenceJobResult:
+    """Every root node type's embeddings (and predictions) computed layer by layer with the
+    loaded inferencer, committed as a run like the sampled job's; the job's last committed
+    output stays published until then."""
+    started = time.monotonic()
+    job_layout = resources.layout.job(config.task_name, config.job_name)
+    run_id = new_run_id()
+    graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
+    meta = read_graph_metadata(graph_dir)
+    check_same_graph(config.proto.graph_metadata, meta, config.uri)
+    device = resolve_device(resources.device)
+
+    move_to_device(loaded.inferencer, device)
+    model = layerwise_model_of(loaded.inferencer, config)
+    types = graph_types(config)
+    dims = dict(zip(types.node_types, types.feature_dims))
+    signature = GraphSignature(tuple(types.node_types), tuple(types.edge_types), types.is_heterogeneous)
+    program = split_model(model.module, signature)
+    row_bytes = probe(program, model.module, dims, device)  # refuses a split that is not exact, before any work
+    progress(f"{program.model_name} split into {program.num_layers} message-passing layers; the split matches its forward on a probe graph")
+
+    num_nodes = {t: parquet_rows(nodes_uri(graph_dir, t)) for t in meta.node_types}
+    in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]]) for key in types.edge_types}
+    budget = memory_budget_bytes(config)
+    spill_dir = _spill_directory(resources, job_layout.inference_run_dir(run_id))
+    spill = SpillArea(spill_dir)
+    try:
+        spilled = must_spill(peak_state_bytes(program, row_bytes, num_nodes), sum(c.nbytes for c in in_edges.values()), budget)
+        features = {}
+        for node_type in types.node_types:
+            shape = (num_nodes[node_type], dims[node_type])
+            target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
+            features[node_type] = read_features(nodes_uri(graph_dir, node_type), target)
+        executor = LayerwiseExecutor(
+            program,
+            LayerwiseGraph(features, in_edges),
+            device,
+            budget_bytes=budget,
+            spill=spill,
+            progress=progress,
+            row_bytes=row_bytes,
+        )
+        progress(
+            f"layer-wise on {device}: budget {budget / 2**20:,.0f} MiB, kept states {executor.stats.states_bytes / 2**20:,.1f} MiB"
+            + (f", spilled to {spill_dir}" if executor.stats.spilled else ", in memory")
+        )
+        with torch.inference_mode():
+            finals = executor.run()
+            result = InferenceJobResult(
+                run_id=run_id,
+                job_id=run_id,
+                runner="layerwise",
+                state="DONE",
+                seconds=0.0,
+                model_sha256=loaded.weights.sha256,
+                mode="LAYERWISE",
+            )
+            for node_type in config.root_node_types:
+                output_dir = job_layout.inference_output_dir(run_id, node_type)
+                rows = _write_outputs(config, finals[node_type], model.head, device, output_dir)
+                result.outputs[node_type] = NodeTypeOutput(output_dir, samples=num_nodes[node_type], dead_letters=0, rows_by_kind=rows)
+    finally:
+        spill.close()
+    stats = executor.stats.to_dict()
+    stats["spill_bytes"] = spill.bytes_written
+    result.seconds = time.monotonic() - started
+    result.details = {**stats, "model": program.model_name, "nodes": num_nodes, "edges": {"-".join(k): c.num_edges for k, c in in_edges.items()}}
+    total_nodes = sum(num_nodes.values())
+    result.metrics = {
+        "layerwise/layers": program.num_layers,
+        "layerwise/chunks": sum(s["chunks"] for s in stats["stages"]),
+        "layerwise/spill_bytes": stats["spill_bytes"],
+        "layerwise/nodes_per_second": round(total_nodes * program.num_layers / max(result.seconds, 1e-9), 1),
+    }
+    commit(job_layout, result, [kind for kind, _ in output_kinds(config)])
+    progress(f"committed run {run_id}: {job_layout.inference_manifest_uri} ({result.seconds:.1f} s)")
+    return result

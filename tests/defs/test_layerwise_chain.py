@@ -1,0 +1,48 @@
+"""The LAYERWISE demo task in Dagster: no samples in its chain, every check passes."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from dagster import AssetKey
+
+from gnn_assets.config.task_config import freeze_task_config, load_task_config
+from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets.inference.task_specs import write_untrained_model
+from gnn_assets.warehouse import open_warehouse
+from tests.conftest import CONFIGS, execution_events, make_deployment
+
+TASK = "demo_node_classification_layerwise"
+
+
+@pytest.mark.slow
+def test_layerwise_demo_chain_materializes_without_samples_and_checks_pass(tmp_path):
+    deployment = make_deployment(tmp_path)
+    for config in deployment.task_config_dir.glob("*.yaml"):
+        config.unlink()
+    shutil.copy(CONFIGS / f"{TASK}.yaml", deployment.task_config_dir)
+    defs = deployment.definitions()
+    keys = {tuple(k.path) for k in defs.resolve_all_asset_keys()}
+    assert (TASK, "sampled_subgraphs") not in keys and (TASK, "raw_embeddings") in keys
+    raw_deps = defs.resolve_assets_def(AssetKey([TASK, "raw_embeddings"])).asset_deps[AssetKey([TASK, "raw_embeddings"])]
+    assert AssetKey(["demo_homogeneous", "node_id_mapping"]) in raw_deps and AssetKey([TASK, "trained_model"]) in raw_deps
+
+    assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
+    deployment.instance.add_dynamic_partitions(job_partitions.name, ["exact-1"])
+    frozen = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "exact-1")
+    write_untrained_model(frozen, seed=1)
+    result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(
+        instance=deployment.instance, partition_key="exact-1", raise_on_error=False
+    )
+    assert result.success
+    materialized = {e.asset_key.path[1] for e in execution_events(result, "ASSET_MATERIALIZATION")}
+    assert materialized == {"frozen_config", "trained_model", "raw_embeddings", "embeddings", "predictions"}
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed for e in execution_events(result, "ASSET_CHECK_EVALUATION")}
+    assert checks and all(checks.values()), checks
+
+    raw = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "raw_embeddings"])).asset_materialization
+    meta = {k: v.value for k, v in raw.metadata.items()}
+    assert meta["inference_mode"] == "LAYERWISE" and meta["layers"] == 2 and meta["device"] == "cpu"
+    assert meta["spill_bytes"] == 0 and meta["chunks"] >= 2 and meta["dagster/row_count"] == 20_000
+    assert open_warehouse(deployment.resources).row_count(frozen.output_tables("paper")["predictions"]) == 20_000
