@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from benchmarks.harness import MAIN_TASK, deployment, frozen_job, own_peak_rss_mb, run_child, say
+
 RESULTS = Path(__file__).resolve().parent / "results"  # not in git: each machine writes its own
 JOB = "bench"  # the sampler's job: every root of the graph once
 THROUGHPUT_JOB = "throughput"  # the throughput rounds' samples: every root, cycled
@@ -73,47 +75,6 @@ TASK = {
 }
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def _deployment(workdir: Path):
-    from gnn_assets.config.resource_config import load_resource_config
-    from gnn_assets.config.task_config import load_task_config
-
-    return load_resource_config(str(workdir / "resources.yaml")), load_task_config(str(workdir / "bench_task.yaml"))
-
-
-def _frozen(workdir: Path, job: str):
-    from gnn_assets.config.task_config import freeze_task_config, write_frozen_config
-
-    resources, template = _deployment(workdir)
-    frozen = freeze_task_config(template, resources, job)
-    write_frozen_config(frozen)
-    return resources, frozen
-
-
-def _run_child(args: list[str]) -> tuple[dict, float]:
-    """Run `python -m benchmarks.bench <args>`; returns its JSON output and its peak RSS in MB."""
-    process = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", *args], stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent, check=False
-    )
-    if process.returncode != 0:
-        raise RuntimeError(f"benchmark child {args[0]} failed with status {process.returncode}")
-    output = json.loads(process.stdout)
-    return output, output.pop("peak_rss_mb")
-
-
-def _own_peak_rss_mb() -> float:
-    """This process's peak RSS since it started its program. Not getrusage's ru_maxrss: that
-    keeps the high-water mark from before exec, i.e. the parent's whole memory at fork time."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
-
-
 # --- children: each runs in a process of its own -------------------------------------------
 
 
@@ -121,14 +82,14 @@ def child_sample(workdir: Path) -> dict:
     """Sample every root of the 1M-edge graph for the throughput job."""
     from gnn_assets.graph.sampler import sample_job
 
-    resources, frozen = _frozen(workdir, JOB)
+    resources, frozen = frozen_job(workdir, JOB)
     reports = sample_job(frozen, resources, progress=lambda _: None)
     roots = sum(r.roots for r in reports.values())
     seconds = sum(r.seconds for r in reports.values())
     return {"roots": roots, "seconds": seconds}
 
 
-def child_sample_repeated(workdir: Path, job: str, count: int, cycle: int) -> dict:
+def child_sample_repeated(workdir: Path, job: str, count: int, cycle: int, task_file: str = MAIN_TASK) -> dict:
     """Samples for `count` roots under another job's prefix: the first `cycle` nodes over and
     over. (For memory, a larger count then repeats the smaller one's mix of roots and batch
     sizes, so a difference in peak memory can only come from the job holding on to what it
@@ -137,21 +98,21 @@ def child_sample_repeated(workdir: Path, job: str, count: int, cycle: int) -> di
     from gnn_assets.graph.enumeration import read_enumerated_graph
     from gnn_assets.graph.sampler import NeighborSampler, write_samples
 
-    resources, frozen = _frozen(workdir, job)
+    resources, frozen = frozen_job(workdir, job, task_file)
     graph = read_enumerated_graph(resources.layout.enumerated_graph_dir(frozen.graph_name))
     roots = np.arange(count, dtype=np.int64) % min(cycle, graph.num_nodes("paper"))
     report = write_samples(
         NeighborSampler(graph, frozen.fanout), "paper", roots, frozen.sample_prefixes("paper")[0], encode_packed,
         seed=frozen.sampler_seed, progress=lambda _: None,
     )
-    return {"roots": report.roots}
+    return {"roots": report.roots, "seconds": report.seconds}
 
 
-def child_pipeline(workdir: Path, job: str) -> dict:
+def child_pipeline(workdir: Path, job: str, task_file: str = MAIN_TASK) -> dict:
     from gnn_assets.inference.pipeline import run_inference_job
     from gnn_assets.inference.protocol import load_state_dict
 
-    resources, frozen = _frozen(workdir, job)
+    resources, frozen = frozen_job(workdir, job, task_file)
     model_sha256 = load_state_dict(frozen.trained_model_uri, resources.model_policy).sha256
     started = time.perf_counter()
     result = run_inference_job(frozen, resources, model_sha256=model_sha256, progress=lambda _: None)
@@ -277,22 +238,23 @@ def prepare(workdir: Path, size: Size) -> None:
         # The ratios compare the job with a forward on the CPU: on a GPU machine too.
         "device: cpu\n"
     )
-    (workdir / "bench_task.yaml").write_text(yaml.safe_dump(TASK))
-    resources, template = _deployment(workdir)
+    (workdir / MAIN_TASK).write_text(yaml.safe_dump(TASK))
+    resources, template = deployment(workdir)
     source = generate_homogeneous_demo_graph(size.num_nodes)
     write_graph_source(resources.layout.graph_source_dir(template.graph_name), source)
     enumerate_graph_source(resources.layout, template.graph_name)
-    _say(f"graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges")
+    say(f"graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges")
 
 
-def _sampled_job(workdir: Path, job: str, count: int, *, cycle: int):
-    """A job with `count` samples (see child_sample_repeated) and an untrained model; its frozen config."""
+def sampled_job(workdir: Path, job: str, count: int, *, cycle: int, task_file: str = MAIN_TASK):
+    """A job with `count` samples (see child_sample_repeated) and an untrained model; its frozen
+    config and the sampler's seconds."""
     from gnn_assets.inference.task_specs import write_untrained_model
 
-    frozen = _frozen(workdir, job)[1]
+    frozen = frozen_job(workdir, job, task_file)[1]
     write_untrained_model(frozen, seed=0)
-    _run_child(["_sample_repeated", str(workdir), job, str(count), str(cycle)])
-    return frozen
+    sampled, _ = run_child(["_sample_repeated", str(workdir), job, str(count), str(cycle), task_file])
+    return frozen, sampled["seconds"]
 
 
 def run(size_name: str) -> dict:
@@ -302,20 +264,20 @@ def run(size_name: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="gnn-bench-") as tmp:
         workdir = Path(tmp)
         prepare(workdir, size)
-        sampled, sampler_rss = _run_child(["_sample", str(workdir)])
-        _say(f"sampler: {sampled['roots']:,} roots in {sampled['seconds']:.1f}s, peak RSS {sampler_rss:.0f} MB")
-        frozen = _sampled_job(workdir, THROUGHPUT_JOB, size.throughput_samples, cycle=size.num_nodes)
+        sampled, sampler_rss = run_child(["_sample", str(workdir)])
+        say(f"sampler: {sampled['roots']:,} roots in {sampled['seconds']:.1f}s, peak RSS {sampler_rss:.0f} MB")
+        frozen, _ = sampled_job(workdir, THROUGHPUT_JOB, size.throughput_samples, cycle=size.num_nodes)
         records = _records(frozen)
 
         # Rounds alternate the measurements so that a slow spell of a shared machine hits them
         # alike, and each round is compared within itself; the ratios are medians over rounds.
         # The Beam job runs in this process, as the forward does: same machine state.
-        threads_per_worker = torch_threads_per_worker(_deployment(workdir)[0])
+        threads_per_worker = torch_threads_per_worker(deployment(workdir)[0])
         rounds = []
         for i in range(size.rounds):
             measured = measure_round(workdir, frozen, records, threads_per_worker)
             rounds.append(measured)
-            _say(
+            say(
                 f"round {i + 1}/{size.rounds}: decode+collate {measured['decode_collate_per_s']:,.0f}/s, "
                 f"forward {measured['forward_one_stream_per_s']:,.0f}/s in one stream, "
                 f"{measured['forward_worker_streams_before_job_per_s']:,.0f}/s and "
@@ -323,14 +285,14 @@ def run(size_name: str) -> dict:
                 f"Beam job {measured['pipeline_per_s']:,.0f}/s ({measured['pipeline_per_s'] / measured['forward_per_s']:.2f} of the forward)"
             )
         codecs = measure_gigl_vs_packed(frozen, records[: size.gigl_samples])
-        _say(f"decode: packed {codecs['packed_decode_per_s']:,.0f}/s, GiGL layout {codecs['gigl_decode_per_s']:,.0f}/s")
+        say(f"decode: packed {codecs['packed_decode_per_s']:,.0f}/s, GiGL layout {codecs['gigl_decode_per_s']:,.0f}/s")
         del records
 
         rss = {}
         for count in size.rss_samples:
-            job_name = _sampled_job(workdir, f"rss-{count}", count, cycle=size.rss_samples[0]).job_name
-            result, rss[count] = _run_child(["_pipeline", str(workdir), job_name])
-            _say(f"Beam job on {result['samples']:,} samples: peak RSS {rss[count]:.0f} MB")
+            job_name = sampled_job(workdir, f"rss-{count}", count, cycle=size.rss_samples[0])[0].job_name
+            result, rss[count] = run_child(["_pipeline", str(workdir), job_name])
+            say(f"Beam job on {result['samples']:,} samples: peak RSS {rss[count]:.0f} MB")
 
     small, large = size.rss_samples
     metrics = {
@@ -428,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in children:
         workdir, *rest = argv[1:]
         extra = [int(x) if x.isdigit() else x for x in rest]
-        print(json.dumps({**children[argv[0]](Path(workdir), *extra), "peak_rss_mb": _own_peak_rss_mb()}))
+        print(json.dumps({**children[argv[0]](Path(workdir), *extra), "peak_rss_mb": own_peak_rss_mb()}))
         return 0
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="full")

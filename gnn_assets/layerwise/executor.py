@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -323,17 +324,28 @@ class LayerwiseExecutor:
 
         x_arg = node.args[0] if node.args else node.kwargs.get("x")
         bipartite = isinstance(x_arg, (tuple, list))
+        # A convolution with a fused sparse kernel (message_and_aggregate) gets the chunk's rows of
+        # the CSR as a sparse adjacency: the same sums, several times faster than gather-scatter.
+        fused = weights is None and getattr(module, "fuse", False)
         if whole and on_device:
             # The whole node set at once: the call as the model makes it.
-            edge_index = torch.stack([torch.from_numpy(sources), torch.from_numpy(local_dst)]).to(self.device)
+            if fused:
+                edge_index = self._adjacency(in_edges.indptr, in_edges.sources, self.graph.num_nodes(src_type))
+            else:
+                edge_index = torch.stack([torch.from_numpy(sources), torch.from_numpy(local_dst)]).to(self.device)
             replace = lambda n: x_of(n, None)  # noqa: E731
         elif bipartite or isinstance(module, BIPARTITE_EXACT):
             if on_device:
-                src_rows, src_index = None, torch.from_numpy(sources)
+                src_rows, src_index = None, sources
             else:
                 unique, inverse = np.unique(sources, return_inverse=True)
-                src_rows, src_index = torch.from_numpy(unique), torch.from_numpy(inverse.reshape(-1))
-            edge_index = torch.stack([src_index, torch.from_numpy(local_dst)]).to(self.device)
+                src_rows, src_index = torch.from_numpy(unique), inverse.reshape(-1)
+            num_src = self.graph.num_nodes(src_type) if src_rows is None else len(src_rows)
+            if fused:
+                indptr = in_edges.indptr[start : stop + 1] - in_edges.indptr[start]
+                edge_index = self._adjacency(indptr, src_index, num_src)
+            else:
+                edge_index = torch.stack([torch.from_numpy(src_index), torch.from_numpy(local_dst)]).to(self.device)
             dst_rows = slice(start, stop)
             if bipartite:
                 x_src, x_dst = x_arg
@@ -343,7 +355,7 @@ class LayerwiseExecutor:
                 )
             else:
                 pair = (x_of(x_arg, src_rows), self._full(x_arg)[dst_rows].to(self.device))
-            return self._invoke(node, call, pair, edge_index, weights, size=(pair[0].shape[0], stop - start))
+            return self._invoke(node, call, pair, edge_index, weights, size=None if fused else (num_src, stop - start))
         else:
             # The chunk's nodes and their in-neighbours; the chunk's rows come first.
             chunk_ids = np.arange(start, stop, dtype=np.int64)
@@ -357,6 +369,17 @@ class LayerwiseExecutor:
             out = self._invoke(node, call, fx.node.map_arg(x_arg, replace), edge_index, weights)
             return out[: stop - start]
         return self._invoke(node, call, fx.node.map_arg(x_arg, replace), edge_index, weights)
+
+    def _adjacency(self, indptr: np.ndarray, columns: np.ndarray, num_src: int) -> torch.Tensor:
+        """The transposed adjacency (destinations x sources) as a torch sparse CSR tensor."""
+        with warnings.catch_warnings():  # torch calls its sparse CSR support beta
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(
+                torch.from_numpy(indptr),
+                torch.from_numpy(columns),
+                torch.ones(len(columns)),
+                size=(len(indptr) - 1, num_src),
+            ).to(self.device)
 
     def _invoke(self, node, call, x, edge_index, weights, size=None):
         args = list(fx.node.map_arg(node.args, lambda n: self._value(n, {}, 0, 0) if n in self.constants else n))

@@ -66,8 +66,9 @@ def layerwise_model_of(inferencer, config: TaskConfig) -> LayerwiseModel:
     return make()
 
 
-def read_features(uri: str, into: torch.Tensor) -> torch.Tensor:
-    """Row i of the enumeration's node table into row i of `into`, a batch of rows at a time."""
+def read_features(uri: str, into: torch.Tensor, after_batch=lambda: None) -> torch.Tensor:
+    """Row i of the enumeration's node table into row i of `into`, a batch of rows at a time
+    (after_batch() after each)."""
     with storage.open_read(uri) as stream:
         offset = 0
         for batch in pq.ParquetFile(stream).iter_batches(batch_size=_WRITE_ROWS, columns=["features"]):
@@ -75,6 +76,7 @@ def read_features(uri: str, into: torch.Tensor) -> torch.Tensor:
             rows = column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), -1)
             into[offset : offset + len(rows)].numpy()[...] = rows
             offset += len(rows)
+            after_batch()
     if offset != into.shape[0]:
         raise UserError(f"{uri}: holds {offset:,} nodes, the graph's metadata says {into.shape[0]:,}; enumerate the graph again")
     return into
@@ -88,8 +90,11 @@ def _spill_directory(resources: Resources, run_dir: str) -> str:
     return os.path.join(run_dir, "layerwise_states")
 
 
-def _write_outputs(config: TaskConfig, states: torch.Tensor, head, device, output_dir: str) -> dict[str, int]:
-    """One Parquet file per kind, written a batch of rows at a time; rows written per kind."""
+def _write_outputs(
+    config: TaskConfig, states: torch.Tensor, head, device, output_dir: str, batch_rows: int, after_batch
+) -> dict[str, int]:
+    """One Parquet file per kind, written batch_rows rows at a time (after_batch() after each:
+    spilled states drop the pages just read); rows written per kind."""
     kinds = dict(output_kinds(config))
     streams = {kind: storage.open_write(storage.join(output_dir, kind, "part-00000-of-00001.parquet")) for kind in kinds}
     try:
@@ -97,8 +102,8 @@ def _write_outputs(config: TaskConfig, states: torch.Tensor, head, device, outpu
             kind: pq.ParquetWriter(streams[kind], schema, compression="none", use_dictionary=False, write_statistics=["node_id"])
             for kind, schema in kinds.items()
         }
-        for start in range(0, states.shape[0], _WRITE_ROWS):
-            rows = states[start : start + _WRITE_ROWS]
+        for start in range(0, states.shape[0], batch_rows):
+            rows = states[start : start + batch_rows]
             ids = pa.array(np.arange(start, start + len(rows), dtype=np.int64))
             values = rows.float().numpy().reshape(len(rows), -1)
             dim = values.shape[1]
@@ -108,6 +113,7 @@ def _write_outputs(config: TaskConfig, states: torch.Tensor, head, device, outpu
             if "predictions" in writers:
                 predictions = head(rows.to(device)).argmax(dim=-1).cpu().numpy()
                 writers["predictions"].write_table(pa.Table.from_arrays([ids, pa.array(predictions)], schema=PREDICTIONS_SCHEMA))
+            after_batch()
         for writer in writers.values():
             writer.close()
     finally:
@@ -150,13 +156,13 @@ def run_layerwise_job(
         for node_type in types.node_types:
             shape = (num_nodes[node_type], dims[node_type])
             target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
-            features[node_type] = read_features(nodes_uri(graph_dir, node_type), target)
+            features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
         executor = LayerwiseExecutor(
             program,
             LayerwiseGraph(features, in_edges),
             device,
             budget_bytes=budget,
-            spill=spill,
+            spill=spill if spilled else None,
             progress=progress,
             row_bytes=row_bytes,
         )
@@ -177,7 +183,11 @@ def run_layerwise_job(
             )
             for node_type in config.root_node_types:
                 output_dir = job_layout.inference_output_dir(run_id, node_type)
-                rows = _write_outputs(config, finals[node_type], model.head, device, output_dir)
+                states = finals[node_type]
+                # Arrow copies a batch about three times over: keep that within a fifth of the budget.
+                copied_row_bytes = states[:1].numel() * 4 * 4
+                batch_rows = int(min(_WRITE_ROWS, max(1024, budget // 5 // max(copied_row_bytes, 1))))
+                rows = _write_outputs(config, states, model.head, device, output_dir, batch_rows, spill.release_pages)
                 result.outputs[node_type] = NodeTypeOutput(output_dir, samples=num_nodes[node_type], dead_letters=0, rows_by_kind=rows)
     finally:
         spill.close()

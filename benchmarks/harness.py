@@ -1,0 +1,62 @@
+"""What every benchmark shares: the deployment in a work folder, frozen jobs of its task
+configs, and children (`python -m benchmarks.bench _<name> ...`) whose peak memory is their own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+MAIN_TASK = "bench_task.yaml"  # the sampled 2-layer GraphSAGE task every measurement starts from
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def deployment(workdir: Path, task_file: str = MAIN_TASK):
+    from gnn_assets.config.resource_config import load_resource_config
+    from gnn_assets.config.task_config import load_task_config
+
+    return load_resource_config(str(workdir / "resources.yaml")), load_task_config(str(workdir / task_file))
+
+
+def frozen_job(workdir: Path, job: str, task_file: str = MAIN_TASK):
+    """(resources, the task's config frozen for job and written)."""
+    from gnn_assets.config.task_config import freeze_task_config, write_frozen_config
+
+    resources, template = deployment(workdir, task_file)
+    frozen = freeze_task_config(template, resources, job)
+    write_frozen_config(frozen)
+    return resources, frozen
+
+
+def run_child(args: list[str]) -> tuple[dict, float]:
+    """Run `python -m benchmarks.bench <args>`; returns its JSON output and its peak RSS in MB."""
+    process = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", *args], stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent, check=False
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"benchmark child {args[0]} failed with status {process.returncode}")
+    output = json.loads(process.stdout)
+    return output, output.pop("peak_rss_mb")
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"no {field} in /proc/self/status: memory is measured on Linux only")
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak RSS since it started its program. Not getrusage's ru_maxrss: that
+    keeps the high-water mark from before exec, i.e. the parent's whole memory at fork time."""
+    return _status_mb("VmHWM")
+
+
+def own_rss_mb() -> float:
+    """This process's resident memory now."""
+    return _status_mb("VmRSS")
