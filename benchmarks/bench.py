@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmarks.harness import MAIN_TASK, deployment, frozen_job, own_peak_rss_mb, run_child, say
+from benchmarks import layerwise
+from benchmarks.harness import MAIN_TASK, deployment, frozen_job, own_peak_rss_mb, run_child, sampled_job, say
 
 RESULTS = Path(__file__).resolve().parent / "results"  # not in git: each machine writes its own
 JOB = "bench"  # the sampler's job: every root of the graph once
@@ -49,13 +50,15 @@ class Size:
     rss_samples: tuple[int, int]  # peak_rss_growth compares the Beam job at these sample counts
     gigl_samples: int
     rounds: int  # of the throughput measurements
+    layerwise_subset: int  # roots of the smaller 3-layer sampled job (layerwise.py)
 
 
 SIZES = {
-    "full": Size(num_nodes=125_000, throughput_samples=250_000, rss_samples=(100_000, 500_000), gigl_samples=5_000, rounds=5),
-    "tiny": Size(num_nodes=2_000, throughput_samples=2_000, rss_samples=(500, 2_500), gigl_samples=200, rounds=1),
+    "full": Size(num_nodes=125_000, throughput_samples=250_000, rss_samples=(100_000, 500_000), gigl_samples=5_000, rounds=5, layerwise_subset=3_000),
+    "tiny": Size(num_nodes=2_000, throughput_samples=2_000, rss_samples=(500, 2_500), gigl_samples=200, rounds=1, layerwise_subset=100),
 }
 BATCH_SIZE = 512
+FEATURE_DIM, HIDDEN = 32, 256  # the demo generator's features; the model's hidden and output width
 TASK = {
     "taskMetadata": {
         "nodeAnchorBasedLinkPredictionTaskMetadata": {
@@ -68,7 +71,7 @@ TASK = {
     },
     "inferencerConfig": {
         "inferencerClsPath": "gnn_assets.inference.task_specs.NodeAnchorBasedLinkPredictionTaskSpec",
-        "inferencerArgs": {"hid_dim": "256", "out_dim": "256", "num_layers": "2"},
+        "inferencerArgs": {"hid_dim": str(HIDDEN), "out_dim": str(HIDDEN), "num_layers": "2"},
         "inferenceBatchSize": BATCH_SIZE,
     },
     "gnnAssetsConfig": {"graphName": "bench", "sampler": {"fanout": [10, 10], "seed": "1"}},
@@ -246,17 +249,6 @@ def prepare(workdir: Path, size: Size) -> None:
     say(f"graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges")
 
 
-def sampled_job(workdir: Path, job: str, count: int, *, cycle: int, task_file: str = MAIN_TASK):
-    """A job with `count` samples (see child_sample_repeated) and an untrained model; its frozen
-    config and the sampler's seconds."""
-    from gnn_assets.inference.task_specs import write_untrained_model
-
-    frozen = frozen_job(workdir, job, task_file)[1]
-    write_untrained_model(frozen, seed=0)
-    sampled, _ = run_child(["_sample_repeated", str(workdir), job, str(count), str(cycle), task_file])
-    return frozen, sampled["seconds"]
-
-
 def run(size_name: str) -> dict:
     from gnn_assets.inference.runners import torch_threads_per_worker
 
@@ -266,6 +258,12 @@ def run(size_name: str) -> dict:
         prepare(workdir, size)
         sampled, sampler_rss = run_child(["_sample", str(workdir)])
         say(f"sampler: {sampled['roots']:,} roots in {sampled['seconds']:.1f}s, peak RSS {sampler_rss:.0f} MB")
+        # The layer-wise budget run gets a quarter of what its states need (features, two layers).
+        states_mb = size.num_nodes * (FEATURE_DIM + 2 * HIDDEN) * 4 / 2**20
+        layerwise.write_tasks(workdir, TASK, budget_mb=max(1, int(states_mb / 4)))
+        exact = layerwise.measure(
+            workdir, TASK, num_nodes=size.num_nodes, all_nodes_job=JOB, sampler_seconds=sampled["seconds"], subset=size.layerwise_subset
+        )
         frozen, _ = sampled_job(workdir, THROUGHPUT_JOB, size.throughput_samples, cycle=size.num_nodes)
         records = _records(frozen)
 
@@ -302,6 +300,7 @@ def run(size_name: str) -> dict:
         "sampler_roots_per_s": sampled["roots"] / sampled["seconds"],
         "sampler_peak_rss_mb": sampler_rss,
         "peak_rss_growth": rss[large] / rss[small],
+        **exact["metrics"],
     }
     return {
         "size": size_name,
@@ -315,6 +314,7 @@ def run(size_name: str) -> dict:
             "sampler_roots": sampled["roots"],
             f"beam_job_peak_rss_mb_at_{small}": rss[small],
             f"beam_job_peak_rss_mb_at_{large}": rss[large],
+            "layerwise": exact["measurements"],
         },
         "machine": _machine(),
     }
@@ -325,6 +325,10 @@ GOALS = {
     "pipeline_vs_forward": (">=", 0.8),
     "decode_collate_vs_forward": (">=", 4.0),
     "peak_rss_growth": ("<=", 1.1),
+    "layerwise_vs_sampled_all_nodes": (">=", 5.0),
+    "layerwise_vs_sampled_all_nodes_3_layers": (">=", 30.0),
+    "layerwise_vs_bare_forward": (">=", 0.8),
+    "layerwise_anonymous_rss_vs_budget": ("<=", 1.2),
 }
 DESCRIPTIONS = {
     "pipeline_vs_forward": "whole Beam job (read, decode, collate, forward, write) ÷ bare forward, samples/s",
@@ -333,6 +337,12 @@ DESCRIPTIONS = {
     "sampler_roots_per_s": "sampler on the 1M-edge graph, roots/s (sampling, encoding and writing)",
     "sampler_peak_rss_mb": "sampler on the 1M-edge graph, peak RSS (MB)",
     "peak_rss_growth": "Beam job peak RSS at the larger sample count ÷ at the smaller (the same roots repeated)",
+    "layerwise_vs_sampled_all_nodes": "every node, 2 layers: sampler + sampled Beam job (fanout [10, 10]) ÷ layer-wise job, wall time",
+    "layerwise_vs_sampled_all_nodes_3_layers": "the same for 3 layers, fanout [15, 10, 5] (sampled side extrapolated from two subsets)",
+    "layerwise_vs_bare_forward": "PyG's full-graph forward in memory (faster of edge index and CSR) ÷ layer-wise job, wall time",
+    "layerwise_nodes_per_s": "layer-wise job, 2 layers, nodes/s end to end (reading, probe, layers, writing, commit)",
+    "layerwise_peak_rss_mb": "layer-wise job with a budget a quarter of its states: peak RSS of its process (MB)",
+    "layerwise_anonymous_rss_vs_budget": "that job's peak growth in anonymous memory ÷ (budget + model + graph CSR); file pages of spilled states are not counted",
 }
 
 
@@ -386,7 +396,7 @@ def markdown_table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    children = {"_sample": child_sample, "_sample_repeated": child_sample_repeated, "_pipeline": child_pipeline}
+    children = {"_sample": child_sample, "_sample_repeated": child_sample_repeated, "_pipeline": child_pipeline, **layerwise.CHILDREN}
     if argv and argv[0] in children:
         workdir, *rest = argv[1:]
         extra = [int(x) if x.isdigit() else x for x in rest]

@@ -60,3 +60,46 @@ def own_peak_rss_mb() -> float:
 def own_rss_mb() -> float:
     """This process's resident memory now."""
     return _status_mb("VmRSS")
+
+
+def own_anonymous_rss_mb() -> float:
+    """This process's resident anonymous memory now: what it allocated, without the pages of
+    files it maps (libraries, memory-mapped arrays), which the kernel can drop and re-read."""
+    return _status_mb("RssAnon")
+
+
+class AnonymousPeak:
+    """The largest anonymous RSS seen while the block runs, polled every millisecond (the
+    kernel keeps a high-water mark only for the whole RSS)."""
+
+    def __enter__(self) -> "AnonymousPeak":
+        import threading
+
+        self.baseline_mb = own_anonymous_rss_mb()
+        self.peak_mb = self.baseline_mb
+        self._running = True
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        import time
+
+        while self._running:
+            self.peak_mb = max(self.peak_mb, own_anonymous_rss_mb())
+            time.sleep(0.001)
+
+    def __exit__(self, *exc) -> None:
+        self._running = False
+        self._thread.join()
+
+
+def sampled_job(workdir: Path, job: str, count: int, *, cycle: int, task_file: str = MAIN_TASK):
+    """A job with `count` samples (see child_sample_repeated) and an untrained model; its frozen
+    config and the sampler's seconds."""
+    from gnn_assets.inference.task_specs import write_untrained_model
+
+    frozen = frozen_job(workdir, job, task_file)[1]
+    write_untrained_model(frozen, seed=0)
+    sampled, _ = run_child(["_sample_repeated", str(workdir), job, str(count), str(cycle), task_file])
+    return frozen, sampled["seconds"]

@@ -24,6 +24,12 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
         "sampler_roots_per_s",
         "sampler_peak_rss_mb",
         "peak_rss_growth",
+        "layerwise_vs_sampled_all_nodes",
+        "layerwise_vs_sampled_all_nodes_3_layers",
+        "layerwise_vs_bare_forward",
+        "layerwise_nodes_per_s",
+        "layerwise_peak_rss_mb",
+        "layerwise_anonymous_rss_vs_budget",
     }
     assert all(value > 0 for value in data["metrics"].values())
     assert data["machine"]["cpu_cores"] >= 1 and data["machine"]["torch"]

@@ -218,8 +218,13 @@ def check_same_graph(expected: GraphMetadata, actual: GraphMetadata, what: str) 
 
 def enumerate_graph_source(layout: StorageLayout, graph_name: str) -> EnumerationReport:
     """Enumerate the graph source named graph_name and write everything that derives from it."""
+    from gnn_assets.graph.csr import load_in_edges  # csr reads this module's files
+
     graph, mappings, report = enumerate_graph(read_graph_source(layout.graph_source_dir(graph_name)))
-    write_enumerated_graph(layout.enumerated_graph_dir(graph_name), graph, mappings)
+    directory = layout.enumerated_graph_dir(graph_name)
+    write_enumerated_graph(directory, graph, mappings)
+    for src_type, relation, dst_type in graph.edge_types:  # layer-wise jobs read the in-edges by destination
+        load_in_edges(directory, (src_type, relation, dst_type), graph.num_nodes(src_type), graph.num_nodes(dst_type))
     mapping_tables = {t: tables.node_id_mapping_table(graph_name, t) for t in graph.node_types}
     write_preprocessed_metadata(layout.preprocessed_metadata_uri(graph_name), preprocessed_metadata(graph, mapping_tables))
     return report

@@ -262,6 +262,9 @@ class LayerwiseExecutor:
                 f"({type(value).__name__} {tuple(getattr(value, 'shape', ()))})"
             )
         kept = self.states.get(node)
+        if kept is None and self.spill is None and start == 0 and stop == self.graph.num_nodes(self.program.node_type[node]):
+            self.states[node] = value.to(self.state_device)  # all nodes in one chunk: keep it as it is
+            return
         if kept is None:
             shape = (self.graph.num_nodes(self.program.node_type[node]), *value.shape[1:])
             if self.spill is not None:
