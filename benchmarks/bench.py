@@ -339,8 +339,8 @@ DESCRIPTIONS = {
     "peak_rss_growth": "Beam job peak RSS at the larger sample count ÷ at the smaller (the same roots repeated)",
     "layerwise_vs_sampled_all_nodes": "every node, 2 layers: sampler + sampled Beam job (fanout [10, 10]) ÷ layer-wise job, wall time",
     "layerwise_vs_sampled_all_nodes_3_layers": "the same for 3 layers, fanout [15, 10, 5] (sampled side extrapolated from two subsets)",
-    "layerwise_vs_bare_forward": "PyG's full-graph forward in memory (faster of edge index and CSR) ÷ layer-wise job, wall time",
-    "layerwise_nodes_per_s": "layer-wise job, 2 layers, nodes/s end to end (reading, probe, layers, writing, commit)",
+    "layerwise_vs_bare_forward": "PyG's full-graph forward in memory (faster of edge index and CSR) ÷ layer-wise job, wall time, both run a second time in their process",
+    "layerwise_nodes_per_s": "layer-wise job in a fresh process, 2 layers, nodes/s end to end (reading, probe, layers, writing, commit)",
     "layerwise_peak_rss_mb": "layer-wise job with a budget a quarter of its states: peak RSS of its process (MB)",
     "layerwise_anonymous_rss_vs_budget": "that job's peak growth in anonymous memory ÷ (budget + model + graph CSR); file pages of spilled states are not counted",
 }

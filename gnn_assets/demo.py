@@ -1,4 +1,4 @@
-"""`make demo`: materialize both demo tasks for partition 'demo' in the persistent instance.
+"""`make demo`: materialize every demo task for partition 'demo' in the persistent instance.
 
 Graphs first (generated, enumerated), then a seeded untrained model per task in the model
 location (training is outside this project: the file stands in for one a trainer wrote),

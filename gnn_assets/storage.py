@@ -217,11 +217,12 @@ def delete_tree(uri: str) -> None:
         os.remove(uri)
 
 
-def write_parquet(uri: str, table: "pa.Table") -> None:
+def write_parquet(uri: str, table: "pa.Table", row_group_size: int | None = None) -> None:
+    """row_group_size: rows per row group (the unit a reader decodes at once); default pyarrow's."""
     import pyarrow.parquet as pq
 
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
+    pq.write_table(table, buffer, compression="zstd", row_group_size=row_group_size)
     write_bytes(uri, buffer.getvalue())
 
 

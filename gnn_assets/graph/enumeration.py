@@ -20,6 +20,7 @@ from gnn_assets.proto.gbml_config_pb2 import PreprocessedMetadata
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 
 EdgeTypeKey = tuple[str, str, str]
+NODE_ROW_GROUP_BYTES = 4 << 20
 MAPPING_SCHEMA = pa.schema([pa.field("node_id", pa.string(), nullable=False), pa.field("int_id", pa.int64(), nullable=False)])
 
 
@@ -156,7 +157,9 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
                 "label": pa.array(graph.labels[node_type]),
             }
         )
-        storage.write_parquet(nodes_uri(directory, node_type), table)
+        # Row groups of about 4 MB of features: the layer-wise job streams them one at a time.
+        rows_per_group = max(1024, NODE_ROW_GROUP_BYTES // max(4 * dim, 1))
+        storage.write_parquet(nodes_uri(directory, node_type), table, row_group_size=rows_per_group)
         storage.write_parquet(mapping_uri(directory, node_type), mappings[node_type])
     for key, (src, dst) in graph.edges.items():
         storage.write_parquet(_edges_uri(directory, key), pa.table({"src": src, "dst": dst}))

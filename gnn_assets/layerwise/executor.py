@@ -160,8 +160,11 @@ class LayerwiseExecutor:
         states_bytes = peak_state_bytes(program, self.row_bytes, num_nodes)
         self.spill = spill if spill is not None and must_spill(states_bytes, self._graph_bytes(), budget_bytes) else None
         self.stats = LayerwiseStats(str(device), budget_bytes, states_bytes, self.spill is not None)
-        # States stay where the computation runs when they are in memory; spilled ones on the host.
+        # States stay where the computation runs when they are in memory and, on a GPU, take at
+        # most half of its free memory; otherwise on the host, their rows sent with each chunk.
         self.state_device = device if self.spill is None else torch.device("cpu")
+        if self.state_device.type == "cuda" and states_bytes > 0.5 * torch.cuda.mem_get_info(device)[0]:
+            self.state_device = torch.device("cpu")
 
     # ---- planning -------------------------------------------------------------------------
 

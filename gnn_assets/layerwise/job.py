@@ -68,16 +68,18 @@ def layerwise_model_of(inferencer, config: TaskConfig) -> LayerwiseModel:
 
 
 def read_features(uri: str, into: torch.Tensor, after_batch=lambda: None) -> torch.Tensor:
-    """Row i of the enumeration's node table into row i of `into`, a batch of rows at a time
-    (after_batch() after each)."""
+    """Row i of the enumeration's node table into row i of `into`, a row group at a time
+    (after_batch() after each); Arrow's reader holds about four times a row group while it decodes
+    one, and pre-buffering would hold the whole file."""
     with storage.open_read(uri) as stream:
         offset = 0
-        for batch in pq.ParquetFile(stream).iter_batches(batch_size=_WRITE_ROWS, columns=["features"]):
+        for batch in pq.ParquetFile(stream, pre_buffer=False).iter_batches(batch_size=_WRITE_ROWS, columns=["features"]):
             column = batch.column(0)
             rows = column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), -1)
             into[offset : offset + len(rows)].numpy()[...] = rows
             offset += len(rows)
             after_batch()
+    pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed buffers; torch cannot use them
     if offset != into.shape[0]:
         raise UserError(f"{uri}: holds {offset:,} nodes, the graph's metadata says {into.shape[0]:,}; enumerate the graph again")
     return into
@@ -131,7 +133,8 @@ def _write_outputs(config: TaskConfig, states: torch.Tensor, head, device, outpu
     core, each in batches that keep Arrow's copies within a fifth of the budget. Rows per kind."""
     kinds = dict(output_kinds(config))
     total = states.shape[0]
-    parts = max(1, min(os.cpu_count() or 1, total // 8192))
+    # A part's writer holds about 25 MB of Arrow's buffers: one part per 256 MB of budget at most.
+    parts = max(1, min(os.cpu_count() or 1, total // 8192, budget >> 28))
     bytes_per_row = max(states[:1].numel(), 1) * 4 * 4  # a batch is copied about three times over
     batch_rows = int(min(_WRITE_ROWS, max(1024, budget // 5 // parts // bytes_per_row)))
     bounds = np.linspace(0, total, parts + 1).astype(int)
@@ -145,6 +148,7 @@ def _write_outputs(config: TaskConfig, states: torch.Tensor, head, device, outpu
         ]
         for future in futures:
             future.result()
+    pa.default_memory_pool().release_unused()
     return {kind: total for kind in kinds}
 
 
