@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from gnn_assets import storage
+from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind
 from gnn_assets.graph.codec import encode_gigl
@@ -238,6 +239,8 @@ def write_samples(
 
 def sample_job(config: TaskConfig, resources: Resources, progress: Callable[[str], None] = print) -> dict[str, SamplingReport]:
     """Write the samples a frozen config's inference reads, for every root node type."""
+    if config.is_layerwise:
+        raise ConfigError(f"{config.uri}: gnnAssetsConfig.inferenceMode is LAYERWISE, which reads the graph itself: there is nothing to sample")
     graph = read_enumerated_graph(resources.layout.enumerated_graph_dir(config.graph_name))
     check_same_graph(config.proto.graph_metadata, graph.metadata, config.uri)
     sampler = NeighborSampler(graph, config.fanout)

@@ -126,3 +126,16 @@ def test_a_model_that_cannot_be_split_is_refused_before_the_job(tmp_path, small_
     assert not storage.exists(layout.inference_manifest_uri) and not storage.glob(storage.join(layout.inference_dir, "runs", "*"))
     with pytest.raises(UnsplittableModel):
         _run(job)
+
+
+def test_sampling_a_layerwise_task_is_refused_in_one_line(tmp_path, small_homogeneous_graph):
+    from gnn_assets.config.errors import ConfigError
+    from gnn_assets.graph.sampler import sample_job
+
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
+    _rewrite_template(job, "demo_node_classification", **LAYERWISE)
+    from gnn_assets.config.task_config import freeze_task_config, load_task_config
+
+    frozen = freeze_task_config(load_task_config(job.task_config_uri), job.resources, job.job_name)
+    with pytest.raises(ConfigError, match="LAYERWISE, which reads the graph itself"):
+        sample_job(frozen, job.resources, progress=lambda _: None)
