@@ -3,6 +3,7 @@
     gnn-assets demo-graph  --resource_config_uri R --graph_name G --kind typed|homogeneous
     gnn-assets enumerate   --resource_config_uri R --graph_name G
     gnn-assets sample      --resource_config_uri R --task_config_uri T --job_name J
+    gnn-assets train       --resource_config_uri R --task_config_uri T --job_name J
     gnn-assets init-model  --resource_config_uri R --task_config_uri T --job_name J [--seed S]
     gnn-assets inference   (the same as python -m gnn_assets.inference)
 """
@@ -74,8 +75,20 @@ def sample(args: argparse.Namespace) -> None:
         _say(f"{report.roots:,} samples in {len(report.shards)} shards at {prefix}*.tfrecord ({report.seconds:.1f}s)")
 
 
+def train(args: argparse.Namespace) -> None:
+    """Train a job's model with the task's trainerConfig and write it where the job reads it."""
+    from gnn_assets.training.protocol import TrainingError, has_trainer
+    from gnn_assets.training.run import train_model
+
+    frozen, resources = _frozen(args)
+    if not has_trainer(frozen):
+        raise TrainingError(f"{args.task_config_uri}: no trainerConfig.trainerClsPath to train with")
+    trained = train_model(frozen, resources, progress=_say)
+    _say(f"metrics and training curve: {trained.report_uris['metrics']}, {trained.report_uris['curve']}")
+
+
 def init_model(args: argparse.Namespace) -> None:
-    """Write a seeded, untrained model file for a job."""
+    """Write a seeded, untrained model file for a job (plumbing tests: it fails model_beats_baseline)."""
     from gnn_assets.inference.task_specs import write_untrained_model
 
     frozen, resources = _frozen(args)
@@ -95,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("demo-graph", demo_graph, False),
         ("enumerate", enumerate_, False),
         ("sample", sample, True),
+        ("train", train, True),
         ("init-model", init_model, True),
     ):
         sub = commands.add_parser(name, help=func.__doc__)

@@ -1,8 +1,9 @@
 """`make demo`: materialize every demo task for partition 'demo' in the persistent instance.
 
-Graphs first (generated, enumerated), then a seeded untrained model per task in the model
-location (training is outside this project: the file stands in for one a trainer wrote),
-then each task's chain with its checks. `make dev` opens the same instance in the UI.
+Graphs first (generated, enumerated), then each task's chain with its checks: its trained_model
+trains the task's model (its trainerConfig) unless a model file for the job is already there.
+Prints each job's held-out quality next to a trivial baseline. `make dev` opens the same
+instance in the UI.
 """
 
 import glob
@@ -19,7 +20,7 @@ from gnn_assets.config.resource_config import load_resource_config  # noqa: E402
 from gnn_assets.config.task_config import freeze_task_config, load_task_config  # noqa: E402
 from gnn_assets.definitions import defs  # noqa: E402
 from gnn_assets.defs.inference.partitions import job_partitions  # noqa: E402
-from gnn_assets.inference.task_specs import write_untrained_model  # noqa: E402
+from gnn_assets.training.evaluation import job_quality  # noqa: E402
 from gnn_assets.resources import default_resource_config_uri, default_task_config_dir  # noqa: E402
 from gnn_assets.warehouse import open_warehouse  # noqa: E402
 
@@ -55,8 +56,6 @@ def main() -> int:
     _execute("refresh_graphs", instance)
     instance.add_dynamic_partitions(job_partitions.name, [JOB_NAME])
     for template in templates:
-        frozen = freeze_task_config(template, resources, JOB_NAME)
-        _say(f"untrained model for {template.task_name} written to {write_untrained_model(frozen, seed=0)}")
         _execute(f"{template.task_name}_inference", instance, JOB_NAME)
 
     warehouse = open_warehouse(resources)
@@ -73,6 +72,14 @@ def main() -> int:
                     value = row.get("emb")
                     shown = f"emb[{len(value)}] = [{', '.join(f'{v:+.4f}' for v in value[:4])}, ...]" if value else f"pred = {row['pred']}"
                     _say(f"  {row['node_id']:<16} {shown}")
+    _say("\n== held-out quality (model vs trivial baseline)")
+    for template in templates:
+        frozen = freeze_task_config(template, resources, JOB_NAME)
+        for name, quality in job_quality(frozen, resources, warehouse).items():
+            _say(
+                f"{template.task_name} {name}: {quality.metric} {quality.value:.3f} vs baseline {quality.baseline:.3f} "
+                f"on {quality.count:,} held-out {'labels' if quality.metric == 'accuracy' else 'edges'}"
+            )
     _say("\nBrowse the runs, partitions, checks and lineage with `make dev` (http://127.0.0.1:3000).")
     return 0
 

@@ -21,6 +21,7 @@ from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.sampler import sample_job
 from gnn_assets.graph.source import GraphSource, write_graph_source
 from gnn_assets.inference.task_specs import write_untrained_model
+from gnn_assets.training.run import train_model
 from gnn_assets.warehouse import open_warehouse
 from gnn_assets.warehouse.unenumerate import load_node_id_mappings
 from tests.servers import REPO, free_port, start_server, stop_server
@@ -90,7 +91,7 @@ def prepare_job(
     share_model_across_processes: bool | None = None,
     **overrides,
 ) -> PreparedJob:
-    """Graph source -> enumeration (+ mapping tables) -> samples -> untrained model, in a fresh deployment."""
+    """Graph source -> enumeration (+ mapping tables) -> samples (sampled mode) -> untrained model, in a fresh deployment."""
     resources = load_resource_config(
         str(
             write_local_resources(
@@ -105,7 +106,8 @@ def prepare_job(
     load_node_id_mappings(open_warehouse(resources), resources, template.graph_name, list(report.nodes))
     frozen = freeze_task_config(template, resources, job_name)
     write_frozen_config(frozen)
-    sample_job(frozen, resources, progress=lambda _: None)
+    if not frozen.is_layerwise:  # a layer-wise job reads the graph, not samples
+        sample_job(frozen, resources, progress=lambda _: None)
     write_untrained_model(frozen, model_seed, resources.model_policy)
     return PreparedJob(job_name, task_uri, resources, frozen, source)
 
@@ -174,7 +176,8 @@ def materialized(deployment):
     assert graphs.success
     deployment.instance.add_dynamic_partitions(job_partitions.name, [PARTITION])
     frozen = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, PARTITION)
-    write_untrained_model(frozen, seed=1)
+    # A model file dropped for the job before the run, as a trainer elsewhere would: used, not retrained.
+    train_model(frozen, deployment.resources, progress=lambda _: None)
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(
         instance=deployment.instance, partition_key=PARTITION, raise_on_error=False
     )

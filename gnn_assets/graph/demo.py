@@ -97,8 +97,10 @@ def generate_typed_demo_graph(
     user_feature_dim: int = 16,
     item_feature_dim: int = 24,
     seed: int = 7,
+    held_out_purchases: float = 0.1,
 ) -> GraphSource:
-    """Users buy items and follow users; items point back at their buyers (bought_by)."""
+    """Users buy items and follow users; items point back at their buyers (bought_by). A share
+    of the purchases is left out of the graph as evaluation edges."""
     rng = np.random.default_rng(seed)
     user_community = rng.integers(0, num_communities, num_users)
     item_community = rng.integers(0, num_communities, num_items)
@@ -111,6 +113,10 @@ def generate_typed_demo_graph(
     )
     keep = follow_src != follow_dst
     follow_src, follow_dst = follow_src[keep], follow_dst[keep]
+    # Purchases held out of the graph (both directions), to measure link prediction on.
+    held_out = rng.random(len(buy_src)) < held_out_purchases
+    held_src, held_dst = buy_src[held_out], buy_dst[held_out]
+    buy_src, buy_dst = buy_src[~held_out], buy_dst[~held_out]
 
     user_ids, item_ids = _string_ids("user_", num_users), _string_ids("item_", num_items)
     nodes = pa.concat_tables(
@@ -134,7 +140,8 @@ def generate_typed_demo_graph(
             EdgeType(src_node_type="user", relation="follows", dst_node_type="user"),
         ],
     )
-    return GraphSource(metadata, nodes, edges)
+    evaluation = _edges_table(user_ids[held_src], item_ids[held_dst], ("user", "buys", "item"))
+    return GraphSource(metadata, nodes, edges, evaluation_edges=evaluation)
 
 
 def generate_homogeneous_demo_graph(
@@ -146,7 +153,8 @@ def generate_homogeneous_demo_graph(
     labeled_fraction: float = 0.7,
     seed: int = 11,
 ) -> GraphSource:
-    """Papers citing papers; a paper's label is its community, some labels are withheld."""
+    """Papers citing papers; a paper's label is its community, some labels are withheld (kept
+    apart as evaluation labels)."""
     rng = np.random.default_rng(seed)
     community = rng.integers(0, num_communities, num_nodes)
     src, dst = _edges_by_preference(
@@ -160,4 +168,8 @@ def generate_homogeneous_demo_graph(
     metadata = GraphMetadata(
         node_types=["paper"], edge_types=[EdgeType(src_node_type="paper", relation="cites", dst_node_type="paper")]
     )
-    return GraphSource(metadata, nodes, _edges_table(ids[src], ids[dst], ("paper", "cites", "paper")))
+    withheld = labels < 0
+    evaluation = pa.table(
+        {"node_id": pa.array(ids[withheld]), "node_type": pa.array(["paper"] * int(withheld.sum())), "label": pa.array(community[withheld])}
+    )
+    return GraphSource(metadata, nodes, _edges_table(ids[src], ids[dst], ("paper", "cites", "paper")), evaluation_labels=evaluation)

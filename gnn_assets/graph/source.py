@@ -60,6 +60,10 @@ class GraphSource:
     metadata: GraphMetadata
     nodes: pa.Table
     edges: pa.Table
+    # Held out for measuring models, never read by enumeration, sampling or training: labels the
+    # nodes table withholds (node_id, node_type, label) and edges left out of the graph (as edges).
+    evaluation_labels: pa.Table | None = None
+    evaluation_edges: pa.Table | None = None
 
     def edge_keys(self) -> list[tuple[str, str, str]]:
         """Each edge's type as (src type, relation, dst type), in row order."""
@@ -76,6 +80,9 @@ def write_graph_source(directory: str, source: GraphSource) -> None:
     storage.write_parquet(storage.join(directory, "nodes.parquet"), source.nodes.cast(NODES_SCHEMA))
     storage.write_parquet(storage.join(directory, "edges.parquet"), source.edges.cast(EDGES_SCHEMA))
     storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(source.metadata))
+    for name, table in (("evaluation_labels.parquet", source.evaluation_labels), ("evaluation_edges.parquet", source.evaluation_edges)):
+        if table is not None:
+            storage.write_parquet(storage.join(directory, name), table)
 
 
 def has_graph_source(directory: str) -> bool:

@@ -68,6 +68,10 @@ class GraphSageTaskSpec:
             ) from error
         self.model = model.eval()
 
+    def use_model(self, types: GraphTypes, model: nn.Module) -> None:
+        """Run `model` (built by build_model, e.g. while a trainer trains it) instead of a loaded one."""
+        self.types, self.model = types, model
+
     def to(self, device: torch.device) -> None:
         self.model = self.model.to(device)
 
@@ -111,10 +115,14 @@ class NodeClassificationTaskSpec(GraphSageTaskSpec):
     def layerwise_model(self) -> LayerwiseModel:
         return LayerwiseModel(self.encoder(), head=self.model.head)
 
+    def scores(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Class scores (logits) of embedded nodes."""
+        return self.model.head(embeddings)
+
     @torch.inference_mode()
     def infer_batch(self, batch: CollatedBatch, device: torch.device) -> InferBatchResults:
         embeddings = self.embed(batch, device)
-        return InferBatchResults(embeddings=embeddings, predictions=self.model.head(embeddings).argmax(dim=-1))
+        return InferBatchResults(embeddings=embeddings, predictions=self.scores(embeddings).argmax(dim=-1))
 
 
 def write_untrained_model(config: TaskConfig, seed: int = 0, policy: ModelPolicy = ModelPolicy()) -> str:

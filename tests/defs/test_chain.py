@@ -60,7 +60,7 @@ def test_chain_materializes_a_new_partition_and_checks_pass(materialized, deploy
     materialized_keys = {tuple(e.asset_key.path) for e in execution_events(result, "ASSET_MATERIALIZATION")}
     assert materialized_keys == {(TASK, name) for name in CHAIN}
     evaluations = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed for e in execution_events(result, "ASSET_CHECK_EVALUATION")}
-    assert evaluations == {name: True for name in [*EMBEDDING_CHECKS, "dead_letters_within_threshold"]}
+    assert evaluations == {name: True for name in [*EMBEDDING_CHECKS, "dead_letters_within_threshold", "model_beats_baseline"]}
 
     warehouse = open_warehouse(deployment.resources)
     assert warehouse.row_count(frozen.output_tables("paper")["embeddings"]) == 20_000
@@ -75,6 +75,10 @@ def test_chain_materializes_a_new_partition_and_checks_pass(materialized, deploy
 
     model = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "trained_model"])).asset_materialization
     assert model.metadata["parameters"].value > 0 and len(model.metadata["sha256"].value) == 64
+    assert "trained_here" not in model.metadata  # the file dropped before the run was used, not retrained
+    predictions = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "predictions"])).asset_materialization
+    quality = predictions.metadata["held_out_quality"].value["paper"]
+    assert quality["source"] == "evaluation_labels.parquet" and quality["value"] > quality["baseline"] + 0.3
     assert model.tags["dagster/data_version"] == model.metadata["sha256"].value[:16]
 
     embeddings = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "embeddings"])).asset_materialization
@@ -159,3 +163,24 @@ def test_checks_fail_on_planted_bad_data(materialized, deployment):
     manifest["outputs"]["paper"]["dead_letters"] = 5
     storage.write_text(manifest_uri, json.dumps(manifest))
     assert _run_checks(deployment, ["dead_letters_within_threshold"], asset="raw_embeddings") == {"dead_letters_within_threshold": False}
+
+
+def test_a_job_without_a_model_file_or_a_trainer_fails_at_trained_model_in_one_line(tmp_path):
+    """Before: the chain sampled every root, then failed at trained_model; now trained_model
+    runs first and says both ways to get a model."""
+    from tests.conftest import CONFIGS, make_deployment, write_task_config
+
+    deployment = make_deployment(tmp_path)
+    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", trainerConfig={})
+    defs = deployment.definitions()
+    assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
+    deployment.instance.add_dynamic_partitions(job_partitions.name, ["no-model"])
+    result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(
+        instance=deployment.instance, partition_key="no-model", raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in execution_events(result, "STEP_FAILURE"))
+    message = failure.event_specific_data.error.cause.message  # the step error wraps ours
+    assert "no model file for job 'no-model'" in message and "sensor new_trained_model" in message and "trainerConfig" in message
+    materialized = {e.asset_key.path[1] for e in execution_events(result, "ASSET_MATERIALIZATION")}
+    assert "sampled_subgraphs" not in materialized and "trained_model" not in materialized

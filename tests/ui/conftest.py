@@ -8,8 +8,6 @@ import os
 
 import pytest
 
-from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.inference.task_specs import write_untrained_model
 from tests.conftest import REPO, TASK, make_deployment
 from tests.servers import dagster_webserver
 
@@ -22,12 +20,11 @@ UI_JOB = "ui-job"
 
 @pytest.fixture(scope="session")
 def ui_deployment(tmp_path_factory):
-    """Graphs materialized, and a model file waiting for the partition the test adds by clicking."""
+    """Graphs materialized; no model file for the partition the test adds by clicking, so the
+    chain trains one (the task's trainerConfig), as a new user's first job does."""
     deployment = make_deployment(tmp_path_factory.mktemp("ui"))
     (deployment.home / "dagster.yaml").write_text(INSTANCE)
     assert deployment.definitions().resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
-    template = load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml"))
-    write_untrained_model(freeze_task_config(template, deployment.resources, UI_JOB), seed=1)
     return deployment
 
 

@@ -64,7 +64,9 @@ def test_adding_a_partition_and_launching_the_chain_by_clicking(page, ui_url, ui
         for e in instance.all_logs(run_id)
         if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
     }
-    assert evaluations == {name: True for name in [*CHECKS, "dead_letters_within_threshold"]}
+    assert evaluations == {name: True for name in [*CHECKS, "dead_letters_within_threshold", "model_beats_baseline"]}
+    trained = instance.get_latest_materialization_event(AssetKey([TASK, "trained_model"])).asset_materialization
+    assert trained.partition == UI_JOB and trained.metadata["trained_here"].value is True  # no model file: trained in the run
 
 
 def test_the_embeddings_page_shows_the_row_count_and_the_checks(page, ui_url, ui_deployment):

@@ -12,6 +12,7 @@ start without them.
 """
 
 
+import base64
 import sys
 
 from dagster import (
@@ -123,9 +124,11 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         deps=[frozen_config],
         kinds={"pytorch"},
         description=(
-            f"A trained model for {task}, produced outside Dagster (the sensor sees new files under the model "
-            "location). Materializing checks that its state dict loads into the model the frozen config describes "
-            "and records its size, parameter count and content hash, which is also its data version."
+            f"The trained model of {task} for one job: a file dropped under the model location (the sensor sees "
+            "new files there), or, when the job has none and the config names a trainerConfig, one trained here "
+            "(progress per epoch in the run's log; metrics and the training curve as metadata). Materializing checks "
+            "that its state dict loads into the model the frozen config describes and records its size, parameter "
+            "count and content hash, which is also its data version."
         ),
         **common,
     )
@@ -133,7 +136,29 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         resources = deployment.resources()
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
         from gnn_assets.inference.protocol import load_inferencer
+        from gnn_assets.training.protocol import has_trainer
 
+        training = {}
+        if not storage.exists(frozen.trained_model_uri):
+            if not has_trainer(frozen):
+                raise ConfigError(
+                    f"no model file for job {frozen.job_name!r} at {frozen.trained_model_uri}, and {template_uri} names no "
+                    "trainerConfig.trainerClsPath: put a trained model there (the sensor new_trained_model picks it up) "
+                    "or add a trainerConfig so that this asset trains one"
+                )
+            from gnn_assets.training.run import train_model
+
+            trained = train_model(frozen, resources, progress=context.log.info)
+            training = {
+                "trained_here": True,
+                "trainer": frozen.proto.trainer_config.trainer_cls_path,
+                "training_metrics": trained.result.metrics,
+                "training_history": trained.result.history,
+                "training_curve": MetadataValue.path(trained.report_uris["curve"]),
+                "training_curve_png": MetadataValue.md(
+                    f"![training curve](data:image/png;base64,{base64.b64encode(trained.curve_png).decode()})"
+                ),
+            }
         # Refuses (one line) a file that is too large, not floating point, non-finite or does not fit.
         weights = load_inferencer(frozen, resources.model_policy).weights
         return MaterializeResult(
@@ -143,13 +168,15 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
                 "parameters": sum(t.numel() for t in weights.tensors.values()),
                 "sha256": weights.sha256,
                 "inferencer": frozen.proto.inferencer_config.inferencer_cls_path,
+                **training,
             },
             data_version=DataVersion(weights.sha256[:16]),
         )
 
     @asset(
         key=task_asset_key(task, "sampled_subgraphs"),
-        deps=[frozen_config, node_id_mapping_key(template.graph_name)],
+        # After trained_model: no sampling pass for a job whose model is missing or does not fit.
+        deps=[frozen_config, trained_model, node_id_mapping_key(template.graph_name)],
         kinds={"tfrecord", "numpy"},
         description=(
             f"For every root node of {task}, its k-hop in-neighbourhood sampled with the config's fanout per hop, "
@@ -221,6 +248,7 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 
     kinds = ["embeddings"] + (["predictions"] if template.task_kind is TaskKind.NODE_CLASSIFICATION else [])
+    quality_kind = kinds[-1]  # held-out quality: of the predictions for classification, else of the embeddings
     specs = [
         AssetSpec(
             key=task_asset_key(task, kind),
@@ -243,6 +271,7 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
     def unenumerated(context: AssetExecutionContext, deployment: GnnDeployment):
         resources = deployment.resources()
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
+        from gnn_assets.training.evaluation import job_quality
         from gnn_assets.warehouse.unenumerate import unenumerate_outputs
 
         reports = unenumerate_outputs(frozen, resources, deployment.warehouse(), progress=context.log.info)
@@ -270,6 +299,8 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
             }
             if len(tables) == 1:
                 metadata["dagster/table_name"] = next(iter(tables.values()))
+            if kind == quality_kind:
+                metadata["held_out_quality"] = {name: q.to_dict() for name, q in job_quality(frozen, resources, deployment.warehouse()).items()}
             yield MaterializeResult(asset_key=task_asset_key(task, kind), metadata=metadata)
 
     sampling = [] if template.is_layerwise else [sampled_subgraphs]

@@ -5,7 +5,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetChecksDef
 
 from gnn_assets.defs.inference.assets import frozen_config_for, task_asset_key
 from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
-from gnn_assets.config.task_config import TaskConfig, load_task_config
+from gnn_assets.config.task_config import TaskConfig, TaskKind, load_task_config
 from gnn_assets.inference.published import read_committed
 from gnn_assets.resources import GnnDeployment
 from gnn_assets.warehouse import tables
@@ -90,4 +90,20 @@ def build_task_checks(template_uri: str) -> list[AssetChecksDefinition]:
             passed=all(f["unmapped_ids"] == 0 and f["null_node_ids"] == 0 for f in found.values()), metadata={"found": found}
         )
 
-    return [dead_letters_within_threshold, one_row_per_node, all_values_finite, dimension_matches_model, every_row_unenumerated]
+    template = load_task_config(template_uri)
+    quality_asset = task_asset_key(task, "predictions" if template.task_kind is TaskKind.NODE_CLASSIFICATION else "embeddings")
+
+    @asset_check(asset=quality_asset, name="model_beats_baseline", **common)
+    def model_beats_baseline(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:
+        """On held-out data, the job's output beats a trivial baseline: classification accuracy above
+        always predicting the most common label; link prediction recall@10 above random ranking."""
+        frozen = _frozen(context, deployment, task)
+        from gnn_assets.training.evaluation import job_quality
+
+        quality = job_quality(frozen, deployment.resources(), deployment.warehouse())
+        return AssetCheckResult(
+            passed=bool(quality) and all(q.beats_baseline for q in quality.values()),
+            metadata={name: q.to_dict() for name, q in quality.items()},
+        )
+
+    return [dead_letters_within_threshold, one_row_per_node, all_values_finite, dimension_matches_model, every_row_unenumerated, model_beats_baseline]

@@ -1,0 +1,31 @@
+"""The training curve as a PNG: loss and the validation figure per epoch."""
+
+from __future__ import annotations
+
+import io
+
+
+def training_curve_png(history: list[dict], figure_name: str, baseline: float | None = None, title: str = "") -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, loss_axis = plt.subplots(figsize=(6, 3.4), dpi=110)
+    loss_axis.plot(epochs, [h["loss"] for h in history], color="tab:red", marker="o", label="training loss")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("training loss", color="tab:red")
+    figure_axis = loss_axis.twinx()
+    figure_axis.plot(epochs, [h[figure_name] for h in history], color="tab:blue", marker="s", label=f"validation {figure_name}")
+    if baseline is not None:
+        figure_axis.axhline(baseline, color="tab:gray", linestyle="--", label="trivial baseline")
+    figure_axis.set_ylabel(f"validation {figure_name}", color="tab:blue")
+    handles = loss_axis.get_legend_handles_labels()[0] + figure_axis.get_legend_handles_labels()[0]
+    figure_axis.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
+    loss_axis.set_title(title, fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,147 @@
+"""Held-out quality of a model's output against a trivial baseline.
+
+Node classification: accuracy on labels the model never saw (the demo generator withholds some
+and writes them to the graph source's evaluation_labels.parquet) against always predicting the
+most common training label. Link prediction: recall@k of held-out edges (evaluation_edges.parquet,
+edges the generator left out of the graph) when each source ranks every destination node by
+the dot product of their embeddings, against random ranking (k / destinations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pyarrow.compute as pc
+
+from gnn_assets import storage
+from gnn_assets.graph.source import GraphSourceError
+
+EVALUATION_LABELS = "evaluation_labels.parquet"  # node_id, node_type, label
+EVALUATION_EDGES = "evaluation_edges.parquet"  # src, dst, edge_type, src_type, dst_type
+RECALL_K = 10
+
+
+@dataclass
+class Quality:
+    metric: str  # "accuracy" or "recall@10"
+    value: float
+    baseline: float  # the trivial baseline's figure
+    count: int  # labels or edges evaluated
+    source: str  # where the held-out labels or edges came from
+
+    @property
+    def beats_baseline(self) -> bool:
+        return self.count > 0 and self.value > self.baseline
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "beats_baseline": self.beats_baseline}
+
+
+def accuracy_against_majority(predicted: np.ndarray, truth: np.ndarray, training_labels: np.ndarray, source: str) -> Quality:
+    majority = np.bincount(training_labels).argmax() if len(training_labels) else -1
+    return Quality(
+        "accuracy",
+        float((predicted == truth).mean()) if len(truth) else 0.0,
+        float((truth == majority).mean()) if len(truth) else 0.0,
+        len(truth),
+        source,
+    )
+
+
+def recall_at_k(src_embeddings: np.ndarray, dst_embeddings: np.ndarray, true_dst: np.ndarray, source: str, k: int = RECALL_K) -> Quality:
+    """For edge i, whether true_dst[i] is among the k destinations scoring highest for
+    src_embeddings[i] (rows of dst_embeddings are destination ids)."""
+    hits = 0
+    for start in range(0, len(true_dst), 1024):
+        scores = src_embeddings[start : start + 1024] @ dst_embeddings.T
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+        hits += int((top == true_dst[start : start + 1024, None]).any(axis=1).sum())
+    return Quality(f"recall@{k}", hits / max(len(true_dst), 1), min(1.0, k / max(len(dst_embeddings), 1)), len(true_dst), source)
+
+
+def evaluation_labels(source_dir: str, node_type: str) -> dict[str, int] | None:
+    """Withheld labels of one node type by original id, or None when the graph has none."""
+    uri = storage.join(source_dir, EVALUATION_LABELS)
+    if not storage.exists(uri):
+        return None
+    table = storage.read_parquet(uri)
+    missing = {"node_id", "node_type", "label"} - set(table.column_names)
+    if missing:
+        raise GraphSourceError(f"{uri}: columns {sorted(missing)} are missing")
+    table = table.filter(pc.equal(table["node_type"], node_type))
+    return dict(zip(table["node_id"].to_pylist(), table["label"].to_pylist()))
+
+
+def evaluation_edges(source_dir: str, edge_type: tuple[str, str, str]) -> list[tuple[str, str]] | None:
+    """Held-out edges of one type as (src id, dst id), or None when the graph has none."""
+    uri = storage.join(source_dir, EVALUATION_EDGES)
+    if not storage.exists(uri):
+        return None
+    table = storage.read_parquet(uri)
+    missing = {"src", "dst", "edge_type", "src_type", "dst_type"} - set(table.column_names)
+    if missing:
+        raise GraphSourceError(f"{uri}: columns {sorted(missing)} are missing")
+    src_type, relation, dst_type = edge_type
+    mask = pc.and_(
+        pc.and_(pc.equal(table["edge_type"], relation), pc.equal(table["src_type"], src_type)), pc.equal(table["dst_type"], dst_type)
+    )
+    table = table.filter(mask)
+    return list(zip(table["src"].to_pylist(), table["dst"].to_pylist()))
+
+
+def _table_embeddings(warehouse, table: str) -> tuple[list[str], np.ndarray]:
+    data = warehouse.read_table(table)
+    ids = data["node_id"].to_pylist()
+    values = data["emb"].combine_chunks()
+    return ids, values.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(ids), -1)
+
+
+def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str, Quality]:
+    """Held-out quality of a job's published output: per supervision node type (classification)
+    or edge type (link prediction). Without held-out data in the graph source, the graph's own
+    labels or a seeded sample of its edges stand in (marked in `source`: optimistic, the model
+    may have trained on them)."""
+    from gnn_assets.config.task_config import TaskKind
+    from gnn_assets.graph.enumeration import edge_type_name
+
+    source_dir = resources.layout.graph_source_dir(config.graph_name)
+    out = {}
+    if config.task_kind is TaskKind.NODE_CLASSIFICATION:
+        node_type = config.root_node_types[0]
+        predictions = warehouse.read_table(config.output_tables(node_type)["predictions"])
+        predicted = dict(zip(predictions["node_id"].to_pylist(), predictions["pred"].to_pylist()))
+        nodes = storage.read_parquet(storage.join(source_dir, "nodes.parquet")).select(["node_id", "node_type", "label"])
+        nodes = nodes.filter(pc.and_(pc.equal(nodes["node_type"], node_type), pc.is_valid(nodes["label"])))
+        training_labels = np.asarray(nodes["label"].to_numpy(), dtype=np.int64)
+        held_out = evaluation_labels(source_dir, node_type)
+        origin = EVALUATION_LABELS
+        if held_out is None:
+            held_out, origin = dict(zip(nodes["node_id"].to_pylist(), training_labels.tolist())), "the graph's own labels (optimistic)"
+        ids = [n for n in held_out if n in predicted]
+        out[node_type] = accuracy_against_majority(
+            np.array([predicted[n] for n in ids], dtype=np.int64), np.array([held_out[n] for n in ids], dtype=np.int64), training_labels, origin
+        )
+        return out
+    tasks = config.proto.task_metadata.node_anchor_based_link_prediction_task_metadata
+    for edge in tasks.supervision_edge_types:
+        key = (edge.src_node_type, edge.relation, edge.dst_node_type)
+        src_ids, src_emb = _table_embeddings(warehouse, config.output_tables(key[0])["embeddings"])
+        dst_ids, dst_emb = _table_embeddings(warehouse, config.output_tables(key[2])["embeddings"])
+        pairs, origin = evaluation_edges(source_dir, key), EVALUATION_EDGES
+        if pairs is None:
+            edges = storage.read_parquet(storage.join(source_dir, "edges.parquet"))
+            edges = edges.filter(pc.equal(edges["edge_type"], key[1]))
+            pairs, origin = list(zip(edges["src"].to_pylist(), edges["dst"].to_pylist())), "a sample of the graph's own edges (optimistic)"
+        rng = np.random.default_rng(0)
+        if len(pairs) > max_edges:
+            pairs = [pairs[i] for i in np.sort(rng.choice(len(pairs), max_edges, replace=False))]
+        src_row, dst_row = {n: i for i, n in enumerate(src_ids)}, {n: i for i, n in enumerate(dst_ids)}
+        pairs = [(s, d) for s, d in pairs if s in src_row and d in dst_row]
+        out[edge_type_name(key)] = recall_at_k(
+            src_emb[[src_row[s] for s, _ in pairs]] if pairs else np.zeros((0, dst_emb.shape[1]), np.float32),
+            dst_emb,
+            np.array([dst_row[d] for _, d in pairs], dtype=np.int64),
+            origin,
+        )
+    return out

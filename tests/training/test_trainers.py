@@ -1,0 +1,74 @@
+"""The built-in trainers: trained models beat trivial baselines on held-out data of the demo
+graphs, and the same seed gives the same model file, byte for byte."""
+
+from __future__ import annotations
+
+import pytest
+
+from gnn_assets import storage
+from gnn_assets.config.task_config import freeze_task_config, load_task_config
+from gnn_assets.inference import driver
+from gnn_assets.training.evaluation import job_quality
+from gnn_assets.training.protocol import TrainingError
+from gnn_assets.training.run import train_model
+from gnn_assets.warehouse import open_warehouse
+from tests.conftest import prepare_job, write_task_config
+
+
+def _train_and_infer(job):
+    trained = train_model(job.frozen, job.resources, progress=lambda _: None)
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
+    return trained, job_quality(job.frozen, job.resources, open_warehouse(job.resources))
+
+
+@pytest.mark.slow
+def test_node_classification_beats_the_majority_class_on_withheld_labels(tmp_path, small_homogeneous_graph):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
+    storage.delete_tree(job.frozen.trained_model_uri)  # prepare_job drops an untrained file: train instead
+    trained, quality = _train_and_infer(job)
+    accuracy = quality["paper"]
+    assert accuracy.source == "evaluation_labels.parquet" and accuracy.count > 100
+    assert accuracy.value > accuracy.baseline + 0.3, accuracy
+    assert trained.result.metrics["validation_accuracy"] > trained.result.metrics["validation_majority_baseline"] + 0.3
+    assert [h["epoch"] for h in trained.result.history] == list(range(1, len(trained.result.history) + 1))
+    assert storage.read_bytes(trained.report_uris["curve"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_link_prediction_beats_random_ranking_on_held_out_edges(tmp_path, small_typed_graph):
+    job = prepare_job(tmp_path, "demo_link_prediction", small_typed_graph)
+    storage.delete_tree(job.frozen.trained_model_uri)
+    trained, quality = _train_and_infer(job)
+    recall = quality["user-buys-item"]
+    assert recall.source == "evaluation_edges.parquet" and recall.count > 100
+    assert recall.value > 3 * recall.baseline, recall
+    assert trained.result.metrics["validation_recall@10"] > 3 * trained.result.metrics["validation_random_baseline"]
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_model_bytes_and_another_seed_does_not(tmp_path, small_homogeneous_graph):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"trainerConfig.trainerArgs.epochs": "2"})
+    files = []
+    for seed in ("0", "0", "1"):
+        write_task_config(tmp_path, "demo_node_classification", **{"trainerConfig.trainerArgs.epochs": "2", "trainerConfig.trainerArgs.seed": seed})
+        frozen = freeze_task_config(load_task_config(job.task_config_uri), job.resources, job.job_name)
+        files.append(storage.read_bytes(train_model(frozen, job.resources, progress=lambda _: None).uri))
+    assert files[0] == files[1] and files[0] != files[2]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"epochs": "0"}, "trainerArgs.epochs must be at least 1"),
+        ({"learning_rate": "fast"}, "trainerArgs.learning_rate must be a number"),
+        ({"fanout": "10,0"}, "trainerArgs.fanout: 0 is neither"),
+        ({"momentum": "0.9"}, "trainerArgs do not fit NodeClassificationTrainer"),
+    ],
+)
+def test_bad_trainer_args_are_refused_in_one_line(tmp_path, small_homogeneous_graph, args, message):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
+    write_task_config(tmp_path, "demo_node_classification", **{f"trainerConfig.trainerArgs.{k}": v for k, v in args.items()})
+    frozen = freeze_task_config(load_task_config(job.task_config_uri), job.resources, job.job_name)
+    with pytest.raises(TrainingError, match=message) as refused:
+        train_model(frozen, job.resources, progress=lambda _: None)
+    assert "\n" not in str(refused.value)
