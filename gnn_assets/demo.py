@@ -1,7 +1,7 @@
 """`make demo`: materialize every demo task for partition 'demo' in the persistent instance.
 
 Graphs first (generated, enumerated), then each task's chain with its checks: its trained_model
-trains the task's model (its trainerConfig) unless a model file for the job is already there.
+trains the task's model (its trainerConfig), the demo job's model file having been removed.
 Prints each job's held-out quality next to a trivial baseline. `make dev` opens the same
 instance in the UI.
 """
@@ -16,6 +16,7 @@ warnings.filterwarnings("ignore", message=".*currently in preview")
 
 from dagster import DagsterInstance  # noqa: E402
 
+from gnn_assets import storage  # noqa: E402
 from gnn_assets.config.resource_config import load_resource_config  # noqa: E402
 from gnn_assets.config.task_config import freeze_task_config, load_task_config  # noqa: E402
 from gnn_assets.definitions import defs  # noqa: E402
@@ -56,6 +57,9 @@ def main() -> int:
     _execute("refresh_graphs", instance)
     instance.add_dynamic_partitions(job_partitions.name, [JOB_NAME])
     for template in templates:
+        # The demo's job trains its model every time (seeded: the same file), replacing any file
+        # an earlier demo left there.
+        storage.delete_tree(freeze_task_config(template, resources, JOB_NAME).trained_model_uri)
         _execute(f"{template.task_name}_inference", instance, JOB_NAME)
 
     warehouse = open_warehouse(resources)
