@@ -309,9 +309,6 @@ class LayerwiseExecutor:
 
     # ---- message passing ------------------------------------------------------------------
 
-    def _full(self, node: fx.Node) -> torch.Tensor:
-        return self.states[node]
-
     def _message_passing(self, node: fx.Node, start: int, stop: int) -> torch.Tensor:
         call = self.program.calls[node]
         module = call.module
@@ -326,7 +323,7 @@ class LayerwiseExecutor:
         on_device = self.state_device == self.device
 
         def x_of(n, rows):  # a kept state, all its rows or some of them, on the compute device
-            return self._full(n) if rows is None else self._full(n)[rows].to(self.device)
+            return self.states[n] if rows is None else self.states[n][rows].to(self.device)
 
         x_arg = node.args[0] if node.args else node.kwargs.get("x")
         bipartite = isinstance(x_arg, (tuple, list))
@@ -357,10 +354,10 @@ class LayerwiseExecutor:
                 x_src, x_dst = x_arg
                 pair = (
                     x_of(x_src, src_rows) if isinstance(x_src, fx.Node) else x_src,
-                    self._full(x_dst)[dst_rows].to(self.device) if isinstance(x_dst, fx.Node) else x_dst,
+                    self.states[x_dst][dst_rows].to(self.device) if isinstance(x_dst, fx.Node) else x_dst,
                 )
             else:
-                pair = (x_of(x_arg, src_rows), self._full(x_arg)[dst_rows].to(self.device))
+                pair = (x_of(x_arg, src_rows), self.states[x_arg][dst_rows].to(self.device))
             return self._invoke(node, call, pair, edge_index, weights, size=None if fused else (num_src, stop - start))
         else:
             # The chunk's nodes and their in-neighbours; the chunk's rows come first.

@@ -24,7 +24,7 @@ program with the model's own forward on a small random graph before any work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.fx as fx
@@ -97,17 +97,11 @@ class LayerProgram:
     last_read: dict[fx.Node, int]  # a kept state -> the last stage that reads it (len(stages) for outputs)
     outputs: dict[str, fx.Node]  # node type -> its final state
     model_name: str = ""
-    _modules: dict[str, nn.Module] = field(default_factory=dict)
 
     @property
     def num_layers(self) -> int:
         """Message-passing hops (stages after stage 0)."""
         return len(self.stages) - 1
-
-    @property
-    def kept(self) -> list[fx.Node]:
-        """States kept for all nodes (read by a later stage or returned), inputs included."""
-        return list(self.last_read)
 
     def module(self, node: fx.Node) -> nn.Module:
         return self.graph_module.get_submodule(node.target)

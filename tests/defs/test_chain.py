@@ -184,3 +184,22 @@ def test_a_job_without_a_model_file_or_a_trainer_fails_at_trained_model_in_one_l
     assert "no model file for job 'no-model'" in message and "sensor new_trained_model" in message and "trainerConfig" in message
     materialized = {e.asset_key.path[1] for e in execution_events(result, "ASSET_MATERIALIZATION")}
     assert "sampled_subgraphs" not in materialized and "trained_model" not in materialized
+
+
+def test_a_corrupt_model_file_is_refused_not_trained_over(tmp_path):
+    from gnn_assets.config.task_config import freeze_task_config, load_task_config
+    from tests.conftest import make_deployment
+
+    deployment = make_deployment(tmp_path)
+    defs = deployment.definitions()
+    assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
+    deployment.instance.add_dynamic_partitions(job_partitions.name, ["corrupt"])
+    frozen = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "corrupt")
+    storage.write_bytes(frozen.trained_model_uri, b"not a model")
+    result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(
+        instance=deployment.instance, partition_key="corrupt", raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in execution_events(result, "STEP_FAILURE"))
+    assert "trained_model" in failure.step_key and "is not a torch.save archive" in failure.event_specific_data.error.cause.message
+    assert storage.read_bytes(frozen.trained_model_uri) == b"not a model"  # left as it was for its owner to see

@@ -10,10 +10,10 @@ import pytest
 from dagster import DagsterInstance
 
 from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets import storage
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.definitions import build_definitions
-from gnn_assets.inference.task_specs import write_untrained_model
 from gnn_assets.warehouse import open_warehouse
 from tests.conftest import BQ_PROJECT, CONFIGS, TASK, execution_events
 
@@ -43,14 +43,14 @@ def test_chain_materializes_on_gcs_and_bigquery(tmp_path, gcs_emulator, bigquery
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=instance).success
     resources = load_resource_config(str(resource_config))
     frozen = freeze_task_config(load_task_config(str(configs / f"{TASK}.yaml")), resources, "on-gcp")
-    write_untrained_model(frozen, seed=2)
-    assert frozen.trained_model_uri.startswith("gs://")
+    assert frozen.trained_model_uri.startswith("gs://")  # no file there: trained_model trains and writes it to GCS
     instance.add_dynamic_partitions(job_partitions.name, ["on-gcp"])
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=instance, partition_key="on-gcp")
 
     assert result.success
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed for e in execution_events(result, "ASSET_CHECK_EVALUATION")}
-    assert checks and all(checks.values()), checks
+    assert "model_beats_baseline" in checks and all(checks.values()), checks
+    assert storage.exists(frozen.trained_model_uri)
     warehouse = open_warehouse(resources)
     assert warehouse.row_count(frozen.output_tables("paper")["embeddings"]) == 20_000
     assert warehouse.row_count(frozen.output_tables("paper")["predictions"]) == 20_000
