@@ -5,6 +5,7 @@
     gnn-assets sample      --resource_config_uri R --task_config_uri T --job_name J
     gnn-assets train       --resource_config_uri R --task_config_uri T --job_name J
     gnn-assets init-model  --resource_config_uri R --task_config_uri T --job_name J [--seed S]
+    gnn-assets serve       --task_config_uri T --resource_config_uri R [--job_name J] [--host H --port P]
     gnn-assets inference   (the same as python -m gnn_assets.inference)
 """
 
@@ -95,6 +96,18 @@ def init_model(args: argparse.Namespace) -> None:
     _say(f"untrained model (seed {args.seed}) written to {write_untrained_model(frozen, args.seed, resources.model_policy)}")
 
 
+def serve(args: argparse.Namespace) -> None:
+    """Serve a job's model over HTTP (default: the task's deployed model, swapped when it changes)."""
+    from gnn_assets.config.resource_config import load_resource_config
+    from gnn_assets.config.task_config import load_task_config
+    from gnn_assets.serving.app import serve as run_server
+
+    resources = load_resource_config(args.resource_config_uri)
+    task_name = load_task_config(args.task_config_uri).task_name
+    _say(f"serving {task_name} on http://{args.host}:{args.port} ({'job ' + args.job_name if args.job_name else 'the deployed model'})")
+    run_server(resources, task_name, args.job_name, args.host, args.port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "inference":
@@ -119,6 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             sub.add_argument("--job_name", required=True)
         parser_for[name] = sub
     commands.add_parser("inference", help="run inference (python -m gnn_assets.inference --help)")
+    served = commands.add_parser("serve", help=serve.__doc__)
+    served.set_defaults(func=serve)
+    served.add_argument("--resource_config_uri", required=True)
+    served.add_argument("--task_config_uri", required=True)
+    served.add_argument("--job_name", help="serve this job's model (default: the deployed one)")
+    served.add_argument("--host", default="127.0.0.1")
+    served.add_argument("--port", type=int, default=8080)
     parser_for["demo-graph"].add_argument("--graph_name", required=True)
     parser_for["demo-graph"].add_argument("--kind", choices=("typed", "homogeneous"), required=True)
     parser_for["demo-graph"].add_argument("--num_nodes", type=int, default=20_000)

@@ -20,6 +20,7 @@ from gnn_assets.defs.inference.partitions import job_partitions
 from gnn_assets.defs.inference.dataflow_sensor import build_orphaned_dataflow_jobs_sensor
 from gnn_assets.defs.inference.schedules import build_daily_refresh_schedule
 from gnn_assets.defs.inference.sensors import build_trained_model_sensor
+from gnn_assets.defs.serving.assets import build_deployment_assets
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import load_task_config
 from gnn_assets.errors import UserError
@@ -35,6 +36,7 @@ def build_definitions(resource_config_uri: str, task_config_dir: str) -> Definit
     warehouse_kind = _WAREHOUSE_KINDS[resources.warehouse_kind]
     templates = sorted(glob.glob(os.path.join(task_config_dir, "*.yaml")))
     assets, checks, jobs, schedules, graphs = [], [], {}, [], {}
+    deploy_jobs, promoters = {}, {}
     for template_uri in templates:
         try:
             template = load_task_config(template_uri)
@@ -56,6 +58,10 @@ def build_definitions(resource_config_uri: str, task_config_dir: str) -> Definit
             executor_def=in_process_executor,
         )
         schedules.append(build_daily_refresh_schedule(template.task_name, jobs[template.task_name]))
+        deployed, deploy_jobs[template.task_name], promoters[template.task_name] = build_deployment_assets(
+            template_uri, jobs[template.task_name]
+        )
+        assets += deployed
     for graph_name, users in graphs.items():
         missing = graph_source_missing(resources.layout, graph_name)
         if missing:
@@ -70,9 +76,10 @@ def build_definitions(resource_config_uri: str, task_config_dir: str) -> Definit
     return Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=[*jobs.values(), *([refresh_graphs] if graphs else [])],
+        jobs=[*jobs.values(), *deploy_jobs.values(), *([refresh_graphs] if graphs else [])],
         sensors=[
             build_trained_model_sensor(jobs),
+            *promoters.values(),
             *([build_orphaned_dataflow_jobs_sensor()] if resources.runner_kind == "dataflow_runner" else []),
         ],
         schedules=schedules,

@@ -91,7 +91,7 @@ def collate(batch: SampleBatch, types: GraphTypes) -> CollatedBatch:
 
     root_index = torch.from_numpy(np.searchsorted(node_ids[root_type], batch.root_node_ids))
     return CollatedBatch(
-        data=_to_pyg(node_ids, features, edge_index, types),
+        data=to_pyg(node_ids, features, edge_index, types),
         root_node_type=types.node_types[root_type],
         root_node_ids=batch.root_node_ids,
         root_index=root_index,
@@ -99,7 +99,7 @@ def collate(batch: SampleBatch, types: GraphTypes) -> CollatedBatch:
     )
 
 
-def _to_pyg(node_ids, features, edge_index, types: GraphTypes) -> Data | HeteroData:
+def to_pyg(node_ids, features, edge_index, types: GraphTypes) -> Data | HeteroData:
     """Every node and edge type is present (possibly empty), so models need no special cases."""
     empty_edges = np.zeros((2, 0), np.int64)
     xs = [torch.from_numpy(features.get(t, np.zeros((0, dim), np.float32))) for t, dim in enumerate(types.feature_dims)]

@@ -1,0 +1,226 @@
+"""The real-time server over real sockets: GraphStorm's payload and /v1/embed answer as the batch
+job does; every error code comes from a real malformed request and the server keeps answering;
+a model swap under load loses no request and every response names its model."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from gnn_assets.graph.enumeration import read_enumerated_graph
+from gnn_assets.inference import driver
+from gnn_assets.serving.deployment import write_deployment
+from gnn_assets.inference.protocol import load_state_dict
+from tests.conftest import prepare_job
+from tests.inference.test_exactness import FULL, _final_rows
+from tests.servers import free_port, start_server, stop_server
+
+
+def _post(url: str, body: bytes | dict, timeout: float = 30) -> tuple[int, dict, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read()), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), dict(error.headers)
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture(scope="module")
+def served_job(tmp_path_factory, small_homogeneous_graph):
+    """A node classification job with full neighbourhoods, run in batch, and its model deployed."""
+    tmp_path = tmp_path_factory.mktemp("served")
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **FULL)
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
+    sha = load_state_dict(job.frozen.trained_model_uri, job.resources.model_policy).sha256
+    write_deployment(job.resources.layout, job.frozen.task_name, job.job_name, sha)
+    return job, tmp_path
+
+
+@pytest.fixture(scope="module")
+def server(served_job):
+    job, tmp_path = served_job
+    port = free_port()
+    command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", job.task_config_uri,
+               "--resource_config_uri", job.resources.uri, "--port", str(port)]
+    process = start_server(command, port, tmp_path / "server.log", ready_url=f"http://127.0.0.1:{port}/readyz", timeout=120)
+    yield f"http://127.0.0.1:{port}"
+    stop_server(process)
+
+
+def _two_hop_payload(job, paper_int_id: int, mapping: dict[int, str]) -> dict:
+    """The paper's whole 2-hop in-neighbourhood with features, as GraphStorm's request."""
+    graph = read_enumerated_graph(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name))
+    src, dst = graph.edges[("paper", "cites", "paper")]
+    hop1 = src[dst == paper_int_id]
+    into_hop1 = np.isin(dst, hop1)
+    edges = [(int(s), paper_int_id) for s in hop1] + list(zip(src[into_hop1].tolist(), dst[into_hop1].tolist()))
+    nodes = sorted({paper_int_id, *[s for s, _ in edges], *[d for _, d in edges]})
+    features = graph.features["paper"]
+    return {
+        "version": "gs-realtime-v0.1",
+        "gml_task": "node_classification",
+        "graph": {
+            "nodes": [{"node_type": "paper", "node_id": mapping[n], "features": {"features": features[n].tolist()}} for n in nodes],
+            "edges": [{"edge_type": ["paper", "cites", "paper"], "src_node_id": mapping[s], "dest_node_id": mapping[d]} for s, d in edges],
+        },
+        "targets": [{"node_type": "paper", "node_id": mapping[paper_int_id]}],
+    }
+
+
+def _mapping(job) -> dict[int, str]:
+    from gnn_assets import storage
+    from gnn_assets.graph.enumeration import mapping_uri
+
+    table = storage.read_parquet(mapping_uri(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "paper"))
+    return dict(zip(table["int_id"].to_pylist(), table["node_id"].to_pylist()))
+
+
+def test_graphstorm_request_and_embed_by_id_equal_the_batch_job(server, served_job):
+    job, _ = served_job
+    mapping = _mapping(job)
+    batch_embeddings, batch_predictions = _final_rows(job, "paper"), _final_rows(job, "paper", "predictions")
+    for paper in (3, 417):
+        code, body, headers = _post(f"{server}/invocations", _two_hop_payload(job, paper, mapping))
+        assert code == 200 and body["status_code"] == 200, body
+        (result,) = body["data"]["results"]
+        node_id = mapping[paper]
+        assert result["node_id"] == node_id
+        assert np.abs(np.array(result["embedding"]) - np.array(batch_embeddings[node_id])).max() < 1e-4
+        assert result["predicted_class"] == batch_predictions[node_id] == int(np.argmax(result["predictions"]))
+        assert body["model"]["job_name"] == job.job_name == headers["x-model-job"]
+    ids = [mapping[5], mapping[900], mapping[5]]
+    code, body, _ = _post(f"{server}/v1/embed", {"node_ids": ids})
+    assert code == 200, body
+    for result, node_id in zip(body["data"]["results"], ids):
+        assert result["node_id"] == node_id
+        assert np.abs(np.array(result["embedding"]) - np.array(batch_embeddings[node_id])).max() < 1e-4
+
+
+def test_every_error_code_comes_from_a_real_malformed_request(server, served_job):
+    job, _ = served_job
+    mapping = _mapping(job)
+    good = _two_hop_payload(job, 3, mapping)
+
+    def variant(change) -> dict:
+        payload = json.loads(json.dumps(good))
+        change(payload)
+        return payload
+
+    cases = {
+        # NaN, Infinity and numbers beyond a double (1e999) in features are refused where the JSON is parsed.
+        400: [
+            b"{not json",
+            b"[1, 2]",
+            json.dumps(good).replace("]", ", NaN]", 1).encode(),
+            json.dumps(variant(lambda p: p["graph"]["nodes"][0]["features"].update(features=[123.0] * 32))).replace("123.0", "1e999", 1).encode(),
+        ],
+        401: [variant(lambda p: p.pop("gml_task")), variant(lambda p: p["graph"]["nodes"][0].pop("node_id")), variant(lambda p: p.pop("targets"))],
+        402: [variant(lambda p: p.update(gml_task="")), variant(lambda p: p["graph"]["nodes"][0].update(node_id=None))],
+        403: [variant(lambda p: p.update(targets=[{"node_type": "author", "node_id": "a1"}]))],
+        404: [variant(lambda p: p.update(targets=[{"node_type": "paper", "node_id": "no-such-paper"}]))],
+        411: [
+            variant(lambda p: p["graph"]["nodes"][0]["features"].update(features=[1.0, 2.0])),  # wrong dimension
+            variant(lambda p: p["graph"]["edges"].append({"edge_type": ["paper", "cites", "paper"], "src_node_id": "x", "dest_node_id": mapping[3]})),
+            variant(lambda p: p["graph"]["nodes"][0].update(node_type="author")),
+        ],
+        421: [variant(lambda p: p.update(gml_task="link_prediction"))],
+        413: [b" " * (9 << 20), variant(lambda p: p.update(targets=[p["targets"][0]] * 1001))],
+    }
+    for code, payloads in cases.items():
+        for payload in payloads:
+            status, body, _ = _post(f"{server}/invocations", payload)
+            assert (status, body["status_code"]) == (code, code), (code, body)
+            assert body["error"] and "\n" not in body["error"] and body["data"] == {}
+    status, body, _ = _post(f"{server}/v1/embed", {"node_ids": ["no-such-paper", mapping[1]]})
+    assert status == 404 and body["unknown_ids"] == ["no-such-paper"]
+    assert _get(f"{server}/healthz")[0] == 200 and _post(f"{server}/invocations", good)[0] == 200  # still answering
+    metrics = _get(f"{server}/metrics")[1].decode()
+    assert 'gnn_requests_total{code="421",endpoint="/invocations"} 1.0' in metrics
+    assert f'gnn_model_info{{job_name="{job.job_name}"' in metrics
+
+
+def test_a_swap_under_load_loses_no_request_and_every_answer_names_its_model(server, served_job):
+    job, tmp_path = served_job
+    mapping = _mapping(job)
+    from gnn_assets.inference.task_specs import write_untrained_model
+    from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
+
+    other = freeze_task_config(load_task_config(job.task_config_uri), job.resources, "other-job")
+    write_frozen_config(other)
+    write_untrained_model(other, seed=7)
+    other_sha = load_state_dict(other.trained_model_uri, job.resources.model_policy).sha256
+    answers, failures, stop = [], [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            code, body, _ = _post(f"{server}/v1/embed", {"node_ids": [mapping[11], mapping[12]]})
+            (answers if code == 200 else failures).append(body)
+
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    for thread in clients:
+        thread.start()
+    import time
+
+    time.sleep(1.5)
+    write_deployment(job.resources.layout, job.frozen.task_name, "other-job", other_sha)
+    deadline = time.monotonic() + 30
+    while not any(a["model"]["job_name"] == "other-job" for a in answers[-4:]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    stop.set()
+    for thread in clients:
+        thread.join()
+    assert not failures, failures[:2]
+    names = [a["model"]["job_name"] for a in answers]
+    assert names[0] == job.job_name and names[-1] == "other-job"
+    switched = names.index("other-job")
+    assert all(n == "other-job" for n in names[switched + 8 :])  # the threads' in-flight requests may finish on the old model
+    assert {a["model"]["sha256"] for a in answers if a["model"]["job_name"] == "other-job"} == {other_sha}
+
+
+def test_materializing_deployed_model_makes_a_running_server_serve_that_job(deployment, materialized, tmp_path):
+    """The chain of the shared Dagster deployment succeeded for PARTITION: deploying with no job
+    named picks it, and a server started before any deployment starts serving it."""
+    import time
+
+    from dagster import AssetKey
+
+    from tests.conftest import PARTITION, TASK
+
+    result, frozen = materialized
+    assert result.success
+    port = free_port()
+    command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", str(deployment.task_config_dir / f"{TASK}.yaml"),
+               "--resource_config_uri", str(deployment.resource_config), "--port", str(port)]
+    process = start_server(command, port, tmp_path / "server.log", timeout=120)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        status, body = _get(f"{url}/readyz")
+        assert status == 503 and "no model is deployed" in json.loads(body)["error"]
+        deployed = deployment.definitions().resolve_job_def(f"{TASK}_deploy").execute_in_process(instance=deployment.instance)
+        assert deployed.success
+        record = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "deployed_model"])).asset_materialization
+        assert record.metadata["job_name"].value == PARTITION
+        deadline = time.monotonic() + 60
+        while _get(f"{url}/readyz")[0] != 200:
+            assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-2000:]
+            time.sleep(0.5)
+        code, body, headers = _post(f"{url}/v1/embed", {"node_ids": ["paper_00000000"]})
+        assert code == 200 and headers["x-model-job"] == PARTITION and body["model"]["sha256"] == record.metadata["model_sha256"].value
+    finally:
+        stop_server(process)
