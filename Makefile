@@ -20,7 +20,14 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
-test: $(STAMP) $(CHROMIUM)
+# The serving benchmark's HTTP load generator, from Debian (the benchmark test runs it too).
+HEY := /usr/bin/hey
+
+$(HEY):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends hey
+
+test: $(STAMP) $(CHROMIUM) $(HEY)
 	$(BIN)/python -m pytest -q
 
 proto: $(STAMP)
@@ -40,5 +47,5 @@ dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 # Ratios measured side by side in one run: writes benchmarks/results/latest.{json,md}.
-bench: $(STAMP)
+bench: $(STAMP) $(HEY)
 	$(BIN)/python -m benchmarks.bench

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmarks import layerwise
+from benchmarks import layerwise, serving
 from benchmarks.harness import MAIN_TASK, deployment, frozen_job, own_peak_rss_mb, run_child, sampled_job, say
 
 RESULTS = Path(__file__).resolve().parent / "results"  # not in git: each machine writes its own
@@ -51,11 +51,12 @@ class Size:
     gigl_samples: int
     rounds: int  # of the throughput measurements
     layerwise_subset: int  # roots of the smaller 3-layer sampled job (layerwise.py)
+    serving_seconds: int  # each load-generator run against the server (serving.py)
 
 
 SIZES = {
-    "full": Size(num_nodes=125_000, throughput_samples=250_000, rss_samples=(100_000, 500_000), gigl_samples=5_000, rounds=5, layerwise_subset=3_000),
-    "tiny": Size(num_nodes=2_000, throughput_samples=2_000, rss_samples=(500, 2_500), gigl_samples=200, rounds=1, layerwise_subset=100),
+    "full": Size(num_nodes=125_000, throughput_samples=250_000, rss_samples=(100_000, 500_000), gigl_samples=5_000, rounds=5, layerwise_subset=3_000, serving_seconds=10),
+    "tiny": Size(num_nodes=2_000, throughput_samples=2_000, rss_samples=(500, 2_500), gigl_samples=200, rounds=1, layerwise_subset=100, serving_seconds=1),
 }
 BATCH_SIZE = 512
 FEATURE_DIM, HIDDEN = 32, 256  # the demo generator's features; the model's hidden and output width
@@ -264,6 +265,7 @@ def run(size_name: str) -> dict:
         exact = layerwise.measure(
             workdir, TASK, num_nodes=size.num_nodes, all_nodes_job=JOB, sampler_seconds=sampled["seconds"], subset=size.layerwise_subset
         )
+        served = serving.measure(workdir, JOB, size.serving_seconds)  # JOB's model was written for the layer-wise comparison
         frozen, _ = sampled_job(workdir, THROUGHPUT_JOB, size.throughput_samples, cycle=size.num_nodes)
         records = _records(frozen)
 
@@ -301,6 +303,7 @@ def run(size_name: str) -> dict:
         "sampler_peak_rss_mb": sampler_rss,
         "peak_rss_growth": rss[large] / rss[small],
         **exact["metrics"],
+        **served["metrics"],
     }
     return {
         "size": size_name,
@@ -315,6 +318,7 @@ def run(size_name: str) -> dict:
             f"beam_job_peak_rss_mb_at_{small}": rss[small],
             f"beam_job_peak_rss_mb_at_{large}": rss[large],
             "layerwise": exact["measurements"],
+            "serving": served["measurements"],
         },
         "machine": _machine(),
     }
@@ -329,6 +333,9 @@ GOALS = {
     "layerwise_vs_sampled_all_nodes_3_layers": (">=", 30.0),
     "layerwise_vs_bare_forward": (">=", 0.8),
     "layerwise_anonymous_rss_vs_budget": ("<=", 1.2),
+    "serving_p50_ms": ("<=", 5.0),
+    "serving_p99_ms": ("<=", 20.0),
+    "serving_rps": (">=", 500.0),
 }
 DESCRIPTIONS = {
     "pipeline_vs_forward": "whole Beam job (read, decode, collate, forward, write) ÷ bare forward, samples/s",
@@ -343,6 +350,9 @@ DESCRIPTIONS = {
     "layerwise_nodes_per_s": "layer-wise job in a fresh process, 2 layers, nodes/s end to end (reading, probe, layers, writing, commit)",
     "layerwise_peak_rss_mb": "layer-wise job with a budget a quarter of its states: peak RSS of its process (MB)",
     "layerwise_anonymous_rss_vs_budget": "that job's peak growth in anonymous memory ÷ (budget + model + graph CSR); file pages of spilled states are not counted",
+    "serving_p50_ms": "`gnn-assets serve` (one worker per core) under `hey` at concurrency 8, GraphStorm requests of a 2-hop neighbourhood: median latency",
+    "serving_p99_ms": "the same run's 99th percentile latency",
+    "serving_rps": "the same run's answered requests per second",
 }
 
 

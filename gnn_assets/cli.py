@@ -5,7 +5,7 @@
     gnn-assets sample      --resource_config_uri R --task_config_uri T --job_name J
     gnn-assets train       --resource_config_uri R --task_config_uri T --job_name J
     gnn-assets init-model  --resource_config_uri R --task_config_uri T --job_name J [--seed S]
-    gnn-assets serve       --task_config_uri T --resource_config_uri R [--job_name J] [--host H --port P]
+    gnn-assets serve       --task_config_uri T --resource_config_uri R [--job_name J] [--host H --port P] [--workers N]
     gnn-assets inference   (the same as python -m gnn_assets.inference)
 """
 
@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import Sequence
 
+from gnn_assets.config.errors import ConfigError
 from gnn_assets.errors import UserError
 
 # Each command imports what it needs when it runs: `gnn-assets --help` and a config error answer
@@ -102,10 +103,13 @@ def serve(args: argparse.Namespace) -> None:
     from gnn_assets.config.task_config import load_task_config
     from gnn_assets.serving.app import serve as run_server
 
-    resources = load_resource_config(args.resource_config_uri)
+    load_resource_config(args.resource_config_uri)  # a bad config fails here, in one line, not in each worker
     task_name = load_task_config(args.task_config_uri).task_name
-    _say(f"serving {task_name} on http://{args.host}:{args.port} ({'job ' + args.job_name if args.job_name else 'the deployed model'})")
-    run_server(resources, task_name, args.job_name, args.host, args.port)
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    what = f"job {args.job_name}" if args.job_name else "the deployed model"
+    _say(f"serving {task_name} ({what}) on http://{args.host}:{args.port} with {args.workers} worker process(es)")
+    run_server(args.resource_config_uri, task_name, args.job_name, args.host, args.port, args.workers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     served.add_argument("--job_name", help="serve this job's model (default: the deployed one)")
     served.add_argument("--host", default="127.0.0.1")
     served.add_argument("--port", type=int, default=8080)
+    served.add_argument("--workers", type=int, default=1, help="server processes sharing the port (one per core serves most)")
     parser_for["demo-graph"].add_argument("--graph_name", required=True)
     parser_for["demo-graph"].add_argument("--kind", choices=("typed", "homogeneous"), required=True)
     parser_for["demo-graph"].add_argument("--num_nodes", type=int, default=20_000)

@@ -30,6 +30,9 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
         "layerwise_nodes_per_s",
         "layerwise_peak_rss_mb",
         "layerwise_anonymous_rss_vs_budget",
+        "serving_p50_ms",
+        "serving_p99_ms",
+        "serving_rps",
     }
     assert all(value > 0 for value in data["metrics"].values())
     assert data["machine"]["cpu_cores"] >= 1 and data["machine"]["torch"]

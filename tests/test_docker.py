@@ -15,7 +15,8 @@ def _pin(package: str) -> str:
 
 def test_compose_services_build_from_dockerfiles_that_exist():
     compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
-    assert set(compose["services"]) == {"postgres", "code-location", "webserver", "daemon"}
+    assert set(compose["services"]) == {"postgres", "code-location", "webserver", "daemon", "server"}
+    assert compose["services"]["server"]["image"] == compose["services"]["code-location"]["image"]  # the same build
     for service in compose["services"].values():
         if "build" in service:
             assert (REPO / service["build"]["dockerfile"]).is_file()
@@ -39,6 +40,7 @@ def test_compose_is_closed_by_default():
     compose = yaml.safe_load(text)
     services = compose["services"]
     assert services["webserver"]["ports"] == ["127.0.0.1:3000:3000"]
+    assert services["server"]["ports"] == ["127.0.0.1:8080:8080"]
     assert "DAGSTER_POSTGRES_PASSWORD:-" not in text and "${DAGSTER_POSTGRES_PASSWORD:?" in text
     code = services["code-location"]
     assert code["environment"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/run/secrets/gcp-credentials.json"

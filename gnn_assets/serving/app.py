@@ -7,7 +7,10 @@
     GET  /metrics       Prometheus: requests by endpoint and code, latency, the model served
 
 Every response names the model that computed it (body "model", headers X-Model-Job and
-X-Model-Sha256). The model is held in one reference: a request takes it when it starts, so a
+X-Model-Sha256). A request is computed on the process's event loop, one at a time (a thread pool
+added a hop per request and let requests pile up behind each other's torch work: the tail
+latency at concurrency 32 was four times as long); a machine's cores are used by worker
+processes (`--workers`). The model is held in one reference: a request takes it when it starts, so a
 swap (a new deployment record, checked every second) never changes a request in flight.
 """
 
@@ -147,7 +150,7 @@ def create_app(holder: ModelHolder, limits: Limits = Limits(), on_shutdown: Call
             parsed = parse_realtime_request(raw, limits)
             return {"results": [a.to_result() for a in model.answer_subgraph(parsed)]}
 
-        return await _in_thread(handle, "/invocations", body, answer)
+        return handle("/invocations", body, answer)
 
     @app.post("/v1/embed")
     async def embed(request: Request) -> Response:
@@ -157,7 +160,7 @@ def create_app(holder: ModelHolder, limits: Limits = Limits(), on_shutdown: Call
             node_type, ids = parse_embed_request(raw, limits)
             return {"results": [a.to_result() for a in model.answer_ids(node_type, ids)]}
 
-        return await _in_thread(handle, "/v1/embed", body, answer)
+        return handle("/v1/embed", body, answer)
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -179,19 +182,22 @@ def create_app(holder: ModelHolder, limits: Limits = Limits(), on_shutdown: Call
     return app
 
 
-async def _in_thread(func, *args):
-    """Model work off the event loop (torch releases the GIL while it computes)."""
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(func, *args)
+_ENV = {"resource_config_uri": "GNN_SERVE_RESOURCE_CONFIG", "task_name": "GNN_SERVE_TASK", "job_name": "GNN_SERVE_JOB"}
 
 
-def serve(resources, task_name: str, job_name: str | None, host: str, port: int, limits: Limits = Limits()) -> None:
-    """Serve job_name's model, or the task's deployed one (swapped when the deployment changes)."""
-    import uvicorn
+def app_from_environment() -> FastAPI:
+    """The app of one server process (uvicorn's factory: each worker process builds its own
+    model and watcher from the environment serve() sets)."""
+    import os
 
+    import torch
+
+    from gnn_assets.config.resource_config import load_resource_config
     from gnn_assets.serving.deployment import read_deployment
 
+    resources = load_resource_config(os.environ[_ENV["resource_config_uri"]])
+    task_name, job_name = os.environ[_ENV["task_name"]], os.environ.get(_ENV["job_name"], "")
+    torch.set_num_threads(int(os.environ.get("GNN_SERVE_TORCH_THREADS", "1")))
     holder = ModelHolder()
     stop = None
     if job_name:
@@ -202,4 +208,30 @@ def serve(resources, task_name: str, job_name: str | None, host: str, port: int,
         )
         watcher.start()
         stop = watcher.stop
-    uvicorn.run(create_app(holder, limits, on_shutdown=stop), host=host, port=port, log_level="warning", access_log=False)
+    return create_app(holder, on_shutdown=stop)
+
+
+def serve(resource_config_uri: str, task_name: str, job_name: str | None, host: str, port: int, workers: int = 1) -> None:
+    """Serve job_name's model, or the task's deployed one (swapped when the deployment changes),
+    in `workers` processes sharing the port; each runs its model on cores / workers torch threads."""
+    import os
+
+    import uvicorn
+
+    os.environ.update(
+        {
+            _ENV["resource_config_uri"]: resource_config_uri,
+            _ENV["task_name"]: task_name,
+            _ENV["job_name"]: job_name or "",
+            "GNN_SERVE_TORCH_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
+        }
+    )
+    uvicorn.run(
+        "gnn_assets.serving.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )

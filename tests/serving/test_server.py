@@ -222,5 +222,10 @@ def test_materializing_deployed_model_makes_a_running_server_serve_that_job(depl
             time.sleep(0.5)
         code, body, headers = _post(f"{url}/v1/embed", {"node_ids": ["paper_00000000"]})
         assert code == 200 and headers["x-model-job"] == PARTITION and body["model"]["sha256"] == record.metadata["model_sha256"].value
+        # The README's example request is a subgraph of this demo graph.
+        from tests.conftest import REPO
+
+        code, body, _ = _post(f"{url}/invocations", (REPO / "examples" / "invocation_node_classification.json").read_bytes())
+        assert code == 200 and body["data"]["results"][0]["node_id"] == "paper_00000000", body
     finally:
         stop_server(process)
