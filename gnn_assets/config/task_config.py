@@ -103,6 +103,24 @@ class TaskConfig:
         return self.proto.gnn_assets_config.layerwise.memory_budget_mb
 
     @property
+    def champion(self) -> str:
+        """gnnAssetsConfig.champion: a job name, PREVIOUS or DEPLOYED; empty when none."""
+        return self.proto.gnn_assets_config.champion
+
+    @property
+    def drift_neighbours(self) -> int:
+        return self.proto.gnn_assets_config.drift.neighbours or 10
+
+    @property
+    def drift_min_mean_overlap(self) -> float:
+        drift = self.proto.gnn_assets_config.drift
+        return drift.min_mean_overlap if drift.HasField("min_mean_overlap") else 0.5
+
+    @property
+    def drift_sample_nodes(self) -> int:
+        return self.proto.gnn_assets_config.drift.sample_nodes or 2000
+
+    @property
     def fanout(self) -> list[int]:
         return list(self.proto.gnn_assets_config.sampler.fanout)
 
@@ -248,6 +266,13 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
         "gnnAssetsConfig.maxDeadLetterFraction",
         f"{ours.max_dead_letter_fraction} is not within [0, 1]",
     )
+    if ours.champion and ours.champion not in ("PREVIOUS", "DEPLOYED"):
+        try:
+            validate_job_name(ours.champion)
+        except ConfigError as error:
+            require(False, "gnnAssetsConfig.champion", f"neither PREVIOUS, DEPLOYED nor a job name: {error}")
+    if ours.drift.HasField("min_mean_overlap"):
+        require(0.0 <= ours.drift.min_mean_overlap <= 1.0, "gnnAssetsConfig.drift.minMeanOverlap", "must be within [0, 1]")
     if ours.job_name:
         _check_own_output_tables(proto, require)
     if errors:

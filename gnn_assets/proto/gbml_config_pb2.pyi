@@ -595,7 +595,7 @@ class GbmlConfig(_message.Message):
     def __init__(self, task_metadata: _Optional[_Union[GbmlConfig.TaskMetadata, _Mapping]] = ..., graph_metadata: _Optional[_Union[_graph_schema_pb2.GraphMetadata, _Mapping]] = ..., shared_config: _Optional[_Union[GbmlConfig.SharedConfig, _Mapping]] = ..., dataset_config: _Optional[_Union[GbmlConfig.DatasetConfig, _Mapping]] = ..., trainer_config: _Optional[_Union[GbmlConfig.TrainerConfig, _Mapping]] = ..., inferencer_config: _Optional[_Union[GbmlConfig.InferencerConfig, _Mapping]] = ..., metrics_config: _Optional[_Union[GbmlConfig.MetricsConfig, _Mapping]] = ..., profiler_config: _Optional[_Union[GbmlConfig.ProfilerConfig, _Mapping]] = ..., post_processor_config: _Optional[_Union[GbmlConfig.PostProcessorConfig, _Mapping]] = ..., feature_flags: _Optional[_Mapping[str, str]] = ..., gnn_assets_config: _Optional[_Union[GnnAssetsConfig, _Mapping]] = ...) -> None: ...
 
 class GnnAssetsConfig(_message.Message):
-    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise")
+    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise", "champion", "drift")
     class SamplerConfig(_message.Message):
         __slots__ = ("fanout", "seed", "sample_encoding", "num_shards")
         FANOUT_FIELD_NUMBER: _ClassVar[int]
@@ -612,6 +612,15 @@ class GnnAssetsConfig(_message.Message):
         MEMORY_BUDGET_MB_FIELD_NUMBER: _ClassVar[int]
         memory_budget_mb: int
         def __init__(self, memory_budget_mb: _Optional[int] = ...) -> None: ...
+    class DriftConfig(_message.Message):
+        __slots__ = ("neighbours", "min_mean_overlap", "sample_nodes")
+        NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]
+        MIN_MEAN_OVERLAP_FIELD_NUMBER: _ClassVar[int]
+        SAMPLE_NODES_FIELD_NUMBER: _ClassVar[int]
+        neighbours: int
+        min_mean_overlap: float
+        sample_nodes: int
+        def __init__(self, neighbours: _Optional[int] = ..., min_mean_overlap: _Optional[float] = ..., sample_nodes: _Optional[int] = ...) -> None: ...
     GRAPH_NAME_FIELD_NUMBER: _ClassVar[int]
     SAMPLER_FIELD_NUMBER: _ClassVar[int]
     MAX_DEAD_LETTER_FRACTION_FIELD_NUMBER: _ClassVar[int]
@@ -619,6 +628,8 @@ class GnnAssetsConfig(_message.Message):
     JOB_NAME_FIELD_NUMBER: _ClassVar[int]
     INFERENCE_MODE_FIELD_NUMBER: _ClassVar[int]
     LAYERWISE_FIELD_NUMBER: _ClassVar[int]
+    CHAMPION_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_FIELD_NUMBER: _ClassVar[int]
     graph_name: str
     sampler: GnnAssetsConfig.SamplerConfig
     max_dead_letter_fraction: float
@@ -626,4 +637,6 @@ class GnnAssetsConfig(_message.Message):
     job_name: str
     inference_mode: InferenceMode
     layerwise: GnnAssetsConfig.LayerwiseConfig
-    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ..., inference_mode: _Optional[_Union[InferenceMode, str]] = ..., layerwise: _Optional[_Union[GnnAssetsConfig.LayerwiseConfig, _Mapping]] = ...) -> None: ...
+    champion: str
+    drift: GnnAssetsConfig.DriftConfig
+    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ..., inference_mode: _Optional[_Union[InferenceMode, str]] = ..., layerwise: _Optional[_Union[GnnAssetsConfig.LayerwiseConfig, _Mapping]] = ..., champion: _Optional[str] = ..., drift: _Optional[_Union[GnnAssetsConfig.DriftConfig, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,54 @@
+"""embedding_drift in Dagster: a job whose champion has the same model reports overlap 1.0 and
+full agreement; a model of another seed moves the neighbourhoods, and the pictures exist."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import AssetKey
+
+from gnn_assets import storage
+from gnn_assets.config.task_config import freeze_task_config, load_task_config
+from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets.training.run import train_model
+from tests.conftest import CONFIGS, execution_events, make_deployment, write_task_config
+
+TASK = "demo_node_classification"
+
+
+@pytest.mark.slow
+def test_drift_against_the_champion_job(tmp_path):
+    deployment = make_deployment(tmp_path)
+    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{"gnnAssetsConfig.champion": "first", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
+    defs = deployment.definitions()
+    assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
+    template = load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml"))
+    first = freeze_task_config(template, deployment.resources, "first")
+    train_model(first, deployment.resources, progress=lambda _: None)
+    model_bytes = storage.read_bytes(first.trained_model_uri)
+    # "same" gets the champion's model file; "reseeded" a model trained from another seed.
+    same = freeze_task_config(template, deployment.resources, "same")
+    storage.write_bytes(same.trained_model_uri, model_bytes)
+    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{
+        "gnnAssetsConfig.champion": "first", "gnnAssetsConfig.drift": {"sampleNodes": 500}, "trainerConfig.trainerArgs.seed": "5",
+    })
+    reseeded = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "reseeded")
+    train_model(reseeded, deployment.resources, progress=lambda _: None)
+    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{"gnnAssetsConfig.champion": "first", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
+
+    drift = {}
+    for job in ("first", "same", "reseeded"):
+        deployment.instance.add_dynamic_partitions(job_partitions.name, [job])
+        result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=deployment.instance, partition_key=job, raise_on_error=False)
+        assert result.success, job
+        checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data for e in execution_events(result, "ASSET_CHECK_EVALUATION")}
+        assert "neighbour_overlap_above_floor" in checks
+        event = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "embedding_drift"])).asset_materialization
+        assert event.partition == job
+        drift[job] = {k: v.value for k, v in event.metadata.items()}
+    assert drift["first"]["compared"] is True  # compared with itself: the champion names a job, not PREVIOUS
+    same_paper = drift["same"]["drift"]["paper"]
+    assert same_paper["mean_overlap"] == 1.0 and same_paper["prediction_agreement"] == 1.0 and same_paper["sampled"] == 500
+    moved = drift["reseeded"]["drift"]["paper"]
+    assert moved["mean_overlap"] < 1.0 and moved["most_changed"][0]["overlap"] <= moved["mean_overlap"]
+    for name in ("paper_overlap", "paper_projection"):
+        assert storage.read_bytes(drift["reseeded"][f"picture_{name}"])[:4] == b"\x89PNG"
