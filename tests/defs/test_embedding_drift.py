@@ -52,3 +52,13 @@ def test_drift_against_the_champion_job(tmp_path):
     assert moved["mean_overlap"] < 1.0 and moved["most_changed"][0]["overlap"] <= moved["mean_overlap"]
     for name in ("paper_overlap", "paper_projection"):
         assert storage.read_bytes(drift["reseeded"][f"picture_{name}"])[:4] == b"\x89PNG"
+
+    # PREVIOUS: the job whose embeddings were materialized last before this one's ("reseeded").
+    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{"gnnAssetsConfig.champion": "PREVIOUS", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
+    later = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "later")
+    storage.write_bytes(later.trained_model_uri, storage.read_bytes(reseeded.trained_model_uri))
+    deployment.instance.add_dynamic_partitions(job_partitions.name, ["later"])
+    defs = deployment.definitions()
+    assert defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=deployment.instance, partition_key="later").success
+    event = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "embedding_drift"])).asset_materialization
+    assert event.metadata["champion_job"].value == "reseeded" and event.metadata["mean_overlap"].value["paper"] == 1.0
