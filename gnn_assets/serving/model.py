@@ -30,6 +30,7 @@ from gnn_assets.serving.payloads import (
     TASK_MISMATCH,
     PayloadError,
     RealtimeRequest,
+    feature_matrix,
 )
 
 GML_TASKS = {TaskKind.NODE_CLASSIFICATION: "node_classification", TaskKind.LINK_PREDICTION: "link_prediction"}
@@ -115,7 +116,7 @@ class ServedModel:
                 raise PayloadError(TARGET_ID_NOT_IN_GRAPH, f"targets[{i}]: node {node_id!r} of type {node_type!r} is not in the request's graph")
             by_type.setdefault(node_type, []).append((node_id, position))
         node_ids = {c: np.arange(len(features[t]), dtype=np.int64) for c, t in enumerate(types.node_types) if features[t]}
-        arrays = {c: np.stack(features[t]) for c, t in enumerate(types.node_types) if features[t]}
+        arrays = {c: feature_matrix(features[t], t) for c, t in enumerate(types.node_types) if features[t]}
         edge_index = {}
         for e, (src, dst) in edge_lists.items():
             pairs = np.unique(np.array([src, dst], dtype=np.int64), axis=1)  # the graph is simple per edge type

@@ -1,5 +1,7 @@
-"""GraphStorm's real-time request and response (payload version gs-realtime-v0.1), parsed and
-validated once, where the request enters; every failure is a PayloadError with GraphStorm's code.
+"""GraphStorm's real-time request and response (payload version gs-realtime-v0.1), parsed (orjson)
+and validated (pydantic models) once, where the request enters; every failure is a PayloadError
+with GraphStorm's code: 401 a missing field, 402 a field without a usable value, 411 features
+that cannot make a graph, 413 over this server's limits.
 
 A request: {"version": "gs-realtime-v0.1", "gml_task": ..., "graph": {"nodes": [...], "edges":
 [...]}, "targets": [...]} (targets inside "graph" are accepted too, as older payloads put them).
@@ -11,9 +13,11 @@ one feature named FEATURE_NAME. An edge: {"edge_type": [src type, relation, dst 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 import numpy as np
 import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 VERSION = "gs-realtime-v0.1"
 FEATURE_NAME = "features"
@@ -49,7 +53,7 @@ class PayloadError(Exception):
 class Node:
     node_type: str
     node_id: str
-    features: np.ndarray | None  # float32
+    features: list | None  # the numbers as given; see feature_matrix
 
 
 @dataclass
@@ -67,49 +71,77 @@ class RealtimeRequest:
     targets: list[tuple[str, str]]  # (node_type, node_id)
 
 
-def _field(obj: dict, name: str, where: str):
-    if not isinstance(obj, dict):
-        raise PayloadError(MISSING_FIELD, f"{where} must be a JSON object")
-    if name not in obj:
-        raise PayloadError(MISSING_FIELD, f"{where}: field {name!r} is missing")
-    value = obj[name]
-    if value is None or value == "" or value == []:
-        raise PayloadError(MISSING_VALUE, f"{where}: field {name!r} has no value")
-    return value
+NonEmpty = Annotated[str, Field(min_length=1)]
+# Ids may come as JSON numbers; they are compared as strings.
+NodeId = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v), Field(min_length=1)]
 
 
-def _text(obj: dict, name: str, where: str) -> str:
-    value = _field(obj, name, where)
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise PayloadError(MISSING_VALUE, f"{where}: {name!r} must be a string")
-    return str(value)
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-def _list(obj: dict, name: str, where: str, limit: int, what: str) -> list:
-    value = _field(obj, name, where)
-    if not isinstance(value, list):
-        raise PayloadError(MISSING_VALUE, f"{where}: {name!r} must be a list")
-    if len(value) > limit:
-        raise PayloadError(TOO_LARGE, f"{where}: {len(value):,} {what}, more than this server's limit of {limit:,}")
-    return value
+class NodeIn(_In):
+    node_type: NonEmpty
+    node_id: NodeId
+    features: dict[str, Any] | None = None  # {FEATURE_NAME: [numbers]}, checked with numpy below
 
 
-def _features(node: dict, where: str) -> np.ndarray | None:
-    if "features" not in node or node["features"] is None:
-        return None
-    named = node["features"]
-    if not isinstance(named, dict) or FEATURE_NAME not in named:
-        raise PayloadError(MISSING_FIELD, f"{where}: features must hold the feature {FEATURE_NAME!r} (the node's feature vector)")
-    values = named[FEATURE_NAME]
-    if not isinstance(values, list) or not values:
-        raise PayloadError(MISSING_VALUE, f"{where}: features.{FEATURE_NAME} must be a non-empty list of numbers")
-    array = np.asarray(values)  # one call per node: a list of numbers becomes a float or integer array
-    if array.ndim != 1 or array.dtype.kind not in "iuf":
-        raise PayloadError(GRAPH_CONVERSION_FAILED, f"{where}: features.{FEATURE_NAME} must be a flat list of numbers")
-    array = array.astype(np.float32)
-    if not np.isfinite(array).all():  # JSON has no NaN or inf, but a huge number overflows a float32
-        raise PayloadError(GRAPH_CONVERSION_FAILED, f"{where}: features.{FEATURE_NAME} holds a value a float32 cannot hold")
-    return array
+class EdgeIn(_In):
+    edge_type: tuple[NonEmpty, NonEmpty, NonEmpty]
+    src_node_id: NodeId
+    dest_node_id: NodeId
+
+
+class TargetIn(_In):
+    node_type: NonEmpty
+    node_id: NodeId
+
+
+class GraphIn(_In):
+    nodes: Annotated[list[NodeIn], Field(min_length=1)]
+    edges: list[EdgeIn] = []
+    targets: list[TargetIn] | None = None  # where older payloads put them
+
+
+class RealtimeRequestIn(_In):
+    version: NonEmpty
+    gml_task: NonEmpty
+    graph: GraphIn
+    targets: list[TargetIn] | None = None
+
+
+class EmbedRequestIn(_In):
+    node_ids: Annotated[list[NodeId], Field(min_length=1)]
+    node_type: NonEmpty | None = None
+
+
+def _validated(model: type[BaseModel], payload) -> BaseModel:
+    """The payload as the model, or PayloadError with GraphStorm's code for the first problem:
+    401 for a missing field, 402 for a field without a usable value."""
+    if not isinstance(payload, dict):
+        raise PayloadError(BAD_JSON, "the request must be a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".") or "request"
+        if first["type"] == "missing":
+            raise PayloadError(MISSING_FIELD, f"{where}: required field is missing") from None
+        raise PayloadError(MISSING_VALUE, f"{where}: {first['msg']} (got {str(first.get('input'))[:60]!r})") from None
+
+
+def _check_sizes(payload, limits: Limits) -> None:
+    """413 before validation: the lists' lengths, against this server's limits."""
+    graph = payload.get("graph") if isinstance(payload, dict) else None
+    graph = graph if isinstance(graph, dict) else {}
+    targets = payload.get("targets") if isinstance(payload, dict) and "targets" in payload else graph.get("targets")
+    for what, value, limit in (
+        ("graph.nodes", graph.get("nodes"), limits.max_nodes),
+        ("graph.edges", graph.get("edges"), limits.max_edges),
+        ("targets", targets, limits.max_targets),
+    ):
+        if isinstance(value, list) and len(value) > limit:
+            raise PayloadError(TOO_LARGE, f"{what}: {len(value):,} entries, more than this server's limit of {limit:,}")
 
 
 def parse_body(body: bytes, limits: Limits):
@@ -121,53 +153,53 @@ def parse_body(body: bytes, limits: Limits):
         raise PayloadError(BAD_JSON, f"the request body is not JSON: {error}") from None
 
 
+def _features(named: dict | None, where: str) -> list | None:
+    """The node's feature vector as given; the numbers are checked when the graph is built,
+    one array per node type (numpy per node cost more than the whole forward)."""
+    if named is None:
+        return None
+    if FEATURE_NAME not in named:
+        raise PayloadError(MISSING_FIELD, f"{where}.features: the feature {FEATURE_NAME!r} (the node's feature vector) is missing")
+    values = named[FEATURE_NAME]
+    if not isinstance(values, list) or not values:
+        raise PayloadError(MISSING_VALUE, f"{where}.features.{FEATURE_NAME} must be a non-empty list of numbers")
+    return values
+
+
+def feature_matrix(rows: list[list], node_type: str) -> np.ndarray:
+    """Feature vectors of one node type (each already of the model's size) as float32; 411
+    unless every value is a number a float32 holds."""
+    try:
+        array = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PayloadError(GRAPH_CONVERSION_FAILED, f"graph.nodes of type {node_type!r}: features.{FEATURE_NAME} must hold numbers only") from None
+    if array.ndim != 2:  # (JSON true and false count as 1 and 0, as numpy reads them)
+        raise PayloadError(GRAPH_CONVERSION_FAILED, f"graph.nodes of type {node_type!r}: features.{FEATURE_NAME} must hold numbers only")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():  # JSON has no NaN or inf, but a huge number overflows a float32
+        raise PayloadError(GRAPH_CONVERSION_FAILED, f"graph.nodes of type {node_type!r}: a feature value is beyond what a float32 holds")
+    return array
+
+
 def parse_realtime_request(body: bytes, limits: Limits) -> RealtimeRequest:
     payload = parse_body(body, limits)
-    if not isinstance(payload, dict):
-        raise PayloadError(BAD_JSON, "the request must be a JSON object")
-    version = _text(payload, "version", "request")
-    if version != VERSION:
-        raise PayloadError(MISSING_VALUE, f"request: version {version!r} is not supported; use {VERSION!r}")
-    task = _text(payload, "gml_task", "request")
-    graph = _field(payload, "graph", "request")
-    if not isinstance(graph, dict):
-        raise PayloadError(MISSING_VALUE, "request: 'graph' must be an object with nodes and edges")
-    raw_nodes = _list(graph, "nodes", "graph", limits.max_nodes, "nodes")
-    raw_edges = graph.get("edges") or []
-    if not isinstance(raw_edges, list):
-        raise PayloadError(MISSING_VALUE, "graph: 'edges' must be a list")
-    if len(raw_edges) > limits.max_edges:
-        raise PayloadError(TOO_LARGE, f"graph: {len(raw_edges):,} edges, more than this server's limit of {limits.max_edges:,}")
-    holder = payload if "targets" in payload else graph  # older payloads put targets inside graph
-    raw_targets = _list(holder, "targets", "request", limits.max_targets, "targets")
-    nodes = []
-    for i, node in enumerate(raw_nodes):
-        where = f"graph.nodes[{i}]"
-        nodes.append(Node(_text(node, "node_type", where), _text(node, "node_id", where), _features(node, where)))
-    edges = []
-    for i, edge in enumerate(raw_edges):
-        where = f"graph.edges[{i}]"
-        edge_type = _field(edge, "edge_type", where)
-        if not (isinstance(edge_type, list) and len(edge_type) == 3 and all(isinstance(p, str) and p for p in edge_type)):
-            raise PayloadError(MISSING_VALUE, f"{where}: edge_type must be [source type, relation, destination type]")
-        edges.append(Edge(tuple(edge_type), _text(edge, "src_node_id", where), _text(edge, "dest_node_id", where)))
-    targets = []
-    for i, target in enumerate(raw_targets):
-        where = f"targets[{i}]"
-        targets.append((_text(target, "node_type", where), _text(target, "node_id", where)))
-    return RealtimeRequest(task, nodes, edges, targets)
+    _check_sizes(payload, limits)
+    request = _validated(RealtimeRequestIn, payload)
+    if request.version != VERSION:
+        raise PayloadError(MISSING_VALUE, f"version: {request.version!r} is not supported; use {VERSION!r}")
+    targets = request.targets if request.targets is not None else request.graph.targets
+    if not targets:
+        code = MISSING_FIELD if targets is None else MISSING_VALUE
+        raise PayloadError(code, "targets: required field is missing" if targets is None else "targets: no target given")
+    nodes = [Node(n.node_type, n.node_id, _features(n.features, f"graph.nodes[{i}]")) for i, n in enumerate(request.graph.nodes)]
+    edges = [Edge(e.edge_type, e.src_node_id, e.dest_node_id) for e in request.graph.edges]
+    return RealtimeRequest(request.gml_task, nodes, edges, [(t.node_type, t.node_id) for t in targets])
 
 
 def parse_embed_request(body: bytes, limits: Limits) -> tuple[str | None, list[str]]:
     """/v1/embed: {"node_type": optional, "node_ids": [original ids]}."""
     payload = parse_body(body, limits)
-    if not isinstance(payload, dict):
-        raise PayloadError(BAD_JSON, "the request must be a JSON object")
-    ids = _list(payload, "node_ids", "request", limits.max_targets, "node ids")
-    node_type = payload.get("node_type")
-    if node_type is not None and not isinstance(node_type, str):
-        raise PayloadError(MISSING_VALUE, "request: node_type must be a string")
-    for value in ids:
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise PayloadError(MISSING_VALUE, f"request: node id {value!r} is not a string")
-    return node_type, [str(v) for v in ids]
+    if isinstance(payload, dict) and isinstance(payload.get("node_ids"), list) and len(payload["node_ids"]) > limits.max_targets:
+        raise PayloadError(TOO_LARGE, f"node_ids: {len(payload['node_ids']):,} ids, more than this server's limit of {limits.max_targets:,}")
+    request = _validated(EmbedRequestIn, payload)
+    return request.node_type, list(request.node_ids)
