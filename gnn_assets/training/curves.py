@@ -10,11 +10,13 @@ def training_curve_png(history: list[dict], figure_name: str, baseline: float | 
 
     matplotlib.use("Agg")  # files only: no display
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
     fig, loss_axis = plt.subplots(figsize=(6, 3.4), dpi=110)
     loss_axis.plot(epochs, [h["loss"] for h in history], color="tab:red", marker="o", label="training loss")
     loss_axis.set_xlabel("epoch")
+    loss_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_axis.set_ylabel("training loss", color="tab:red")
     figure_axis = loss_axis.twinx()
     figure_axis.plot(epochs, [h[figure_name] for h in history], color="tab:blue", marker="s", label=f"validation {figure_name}")
