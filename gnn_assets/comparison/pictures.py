@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    _pyplot().close(fig)
-    return buffer.getvalue()
+from gnn_assets.pictures import png_bytes, pyplot
 
 
 def overlap_histogram_png(overlaps: np.ndarray, neighbours: int, title: str) -> bytes:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axis = plt.subplots(figsize=(6, 3.4), dpi=110)
     bins = np.linspace(0, 1, neighbours + 2) - 0.5 / (neighbours + 1)
     axis.hist(overlaps, bins=bins, color="tab:blue", edgecolor="white")
@@ -34,12 +17,12 @@ def overlap_histogram_png(overlaps: np.ndarray, neighbours: int, title: str) -> 
     axis.set_ylabel("nodes")
     axis.set_title(title, fontsize=9)
     axis.legend(fontsize=8)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def projection_png(champion: np.ndarray, challenger: np.ndarray, overlaps: np.ndarray, names: tuple[str, str], title: str) -> bytes:
     """Each set's first two principal components, the nodes coloured by their overlap."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=110)
     for axis, values, name in zip(axes, (champion, challenger), names):
         centred = values - values.mean(axis=0)
@@ -51,7 +34,4 @@ def projection_png(champion: np.ndarray, challenger: np.ndarray, overlaps: np.nd
         axis.set_yticks([])
     fig.colorbar(shown, ax=axes, label="neighbour overlap", shrink=0.8)
     fig.suptitle(title, fontsize=9)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig, tight=False)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
+from gnn_assets.pictures import png_bytes, pyplot
 
 
 def training_curve_png(history: list[dict], figure_name: str, baseline: float | None = None, title: str = "") -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
 
     epochs = [h["epoch"] for h in history]
     fig, loss_axis = plt.subplots(figsize=(6, 3.4), dpi=110)
@@ -26,8 +24,4 @@ def training_curve_png(history: list[dict], figure_name: str, baseline: float | 
     handles = loss_axis.get_legend_handles_labels()[0] + figure_axis.get_legend_handles_labels()[0]
     figure_axis.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
     loss_axis.set_title(title, fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)

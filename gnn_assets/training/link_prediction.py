@@ -15,7 +15,7 @@ from gnn_assets.config.task_config import TaskConfig, TaskKind
 from gnn_assets.graph.enumeration import EnumeratedGraph
 from gnn_assets.training.evaluation import recall_at_k
 from gnn_assets.training.protocol import TrainingError, TrainingResult, int_arg
-from gnn_assets.training.sampled import EarlyStopping, SampledTrainer, report_epoch
+from gnn_assets.training.sampled import EarlyStopping, SampledTrainer, optimize, report_epoch
 
 
 class LinkPredictionTrainer(SampledTrainer):
@@ -60,10 +60,7 @@ class LinkPredictionTrainer(SampledTrainer):
                 scores = torch.cat([positive, negative])
                 wanted = torch.cat([torch.ones_like(positive), torch.zeros_like(negative)])
                 loss = F.binary_cross_entropy_with_logits(scores, wanted)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total, count = total + float(loss.detach()) * len(edges), count + len(edges)
+                total, count = total + optimize(optimizer, loss) * len(edges), count + len(edges)
             recall = self._validation_recall(inferencer, batches, src_type, dst_type, src[validation], dst[validation], all_dst, device, rng)
             history.append(report_epoch(progress, epoch, settings.epochs, total / count, "recall@10", recall.value, started))
             if stopping.update(epoch, recall.value, model):

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from gnn_assets.config.task_config import TaskConfig, TaskKind
 from gnn_assets.graph.enumeration import EnumeratedGraph
 from gnn_assets.training.protocol import TrainingError, TrainingResult
-from gnn_assets.training.sampled import EarlyStopping, SampledTrainer, report_epoch
+from gnn_assets.training.sampled import EarlyStopping, SampledTrainer, optimize, report_epoch
 
 
 class NodeClassificationTrainer(SampledTrainer):
@@ -46,10 +46,7 @@ class NodeClassificationTrainer(SampledTrainer):
                 batch = batches.collate(node_type, roots, rng)
                 scores = inferencer.scores(inferencer.embed(batch, device))
                 loss = F.cross_entropy(scores, torch.from_numpy(labels[roots]).to(device))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total, count = total + float(loss.detach()) * len(roots), count + len(roots)
+                total, count = total + optimize(optimizer, loss) * len(roots), count + len(roots)
             embeddings = self.embed_all(inferencer, batches, node_type, validation, device, rng)
             with torch.no_grad():
                 predicted = inferencer.scores(embeddings).argmax(-1).cpu().numpy()

@@ -103,6 +103,14 @@ class SampledTrainer:
         return torch.cat(out) if out else torch.zeros(0)
 
 
+def optimize(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One optimizer step on the loss; the loss's value."""
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
 class EarlyStopping:
     """Keeps the best state seen (by a validation figure, higher is better); says when to stop."""
 

@@ -3,8 +3,6 @@ a job name, PREVIOUS or DEPLOYED), over the same nodes, with pictures; built for
 champion. Its check warns (it does not block) when the mean neighbour overlap falls under
 gnnAssetsConfig.drift.minMeanOverlap."""
 
-import base64
-
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -23,7 +21,7 @@ from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, load_task_config
-from gnn_assets.defs.inference.assets import frozen_config_for, recorded_metadata, task_asset_key
+from gnn_assets.defs.inference.assets import frozen_config_for, png_metadata, recorded_metadata, task_asset_key
 from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
 from gnn_assets.resources import GnnDeployment
 
@@ -115,7 +113,7 @@ def build_drift_assets(template_uri: str) -> list[AssetsDefinition]:
         }
         for name, (uri, png) in pictures.items():
             metadata[f"picture_{name}"] = MetadataValue.path(uri)
-            metadata[f"picture_{name}_png"] = MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
+            metadata[f"picture_{name}_png"] = png_metadata(name, png)
         return MaterializeResult(metadata=metadata)
 
     @asset_check(asset=key, name="neighbour_overlap_above_floor", partitions_def=job_partitions, blocking=False)

@@ -75,6 +75,11 @@ def recorded_metadata(instance: DagsterInstance, key: AssetKey, partition: str, 
     return entry.value
 
 
+def png_metadata(name: str, png: bytes) -> MetadataValue:
+    """A picture shown on the asset page (markdown with the PNG inline)."""
+    return MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+
 def frozen_config_for(instance: DagsterInstance, resources: Resources, task_name: str, job_name: str) -> TaskConfig:
     """The frozen config as the frozen_config materialization recorded it: the file in storage must
     still hash to the recorded sha256 (a config rewritten in storage is refused, not run)."""
@@ -155,9 +160,7 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
                 "training_metrics": trained.result.metrics,
                 "training_history": trained.result.history,
                 "training_curve": MetadataValue.path(trained.report_uris["curve"]),
-                "training_curve_png": MetadataValue.md(
-                    f"![training curve](data:image/png;base64,{base64.b64encode(trained.curve_png).decode()})"
-                ),
+                "training_curve_png": png_metadata("training curve", trained.curve_png),
             }
         # Refuses (one line) a file that is too large, not floating point, non-finite or does not fit.
         weights = load_inferencer(frozen, resources.model_policy).weights
