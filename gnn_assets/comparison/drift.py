@@ -1,6 +1,7 @@
 """How different a job's embeddings are from its champion's, over the same nodes.
 
-Per root node type: for a seeded sample of the nodes both jobs embedded, each node's k nearest
+Both come from one run of the job (the champion's model ran on the same input, comparison/
+champion.py), read from the raw output the run committed. Per root node type: for a seeded sample of the nodes both jobs embedded, each node's k nearest
 neighbours (cosine similarity, among every node both embedded) in the two embedding spaces, and
 their overlap (|both| / k: 1.0 when the neighbourhoods are the same); the nodes whose
 neighbourhoods changed most, with their ids; norm statistics of both; and for classification, the
@@ -13,6 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gnn_assets import storage
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.config.task_config import TaskConfig
+from gnn_assets.graph.enumeration import mapping_uri
+from gnn_assets.inference.published import InferenceJobResult
 
 CHUNK_ROWS = 512  # sampled nodes per matrix product: 512 x nodes float32 scores at a time
 
@@ -53,7 +62,7 @@ def nearest_neighbours(embeddings: np.ndarray, queries: np.ndarray, k: int) -> n
 
 
 def compare_embeddings(
-    ids: list[str],
+    ids: list,
     champion: np.ndarray,
     challenger: np.ndarray,
     *,
@@ -64,7 +73,8 @@ def compare_embeddings(
     challenger_predictions: np.ndarray | None = None,
     names: tuple[str, str] = ("champion", "challenger"),
 ) -> TypeDrift:
-    """ids[i] is row i of both arrays (the nodes both jobs embedded, in one order)."""
+    """ids[i] is row i of both arrays (the nodes both models embedded, in one order); most_changed
+    names nodes by these ids."""
     if len(ids) < 2:
         raise ValueError(f"{len(ids)} nodes are embedded by both jobs: nothing to compare")
     rng = np.random.default_rng(seed)
@@ -95,18 +105,64 @@ def compare_embeddings(
     )
 
 
-def aligned(table_a, table_b, value: str = "emb") -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Rows of two (node_id, value) Arrow tables for the node ids both hold, sorted by id."""
-    def by_id(table):
-        ids = table["node_id"].to_pylist()
-        column = table[value].combine_chunks()
-        if value == "emb":
-            values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(ids), -1)
-        else:
-            values = column.to_numpy(zero_copy_only=False)
-        return dict(zip(ids, range(len(ids)))), values
+def _read_raw(files: list[str], value: str) -> tuple[np.ndarray, np.ndarray]:
+    """Enumerated ids and values of a run's raw Parquet files of one kind, sorted by id."""
+    table = pa.concat_tables([storage.read_parquet(f) for f in files]) if files else None
+    if table is None or table.num_rows == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    ids = table["node_id"].to_numpy()
+    column = table[value].combine_chunks()
+    if value == "emb":
+        values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(ids), -1)
+    else:
+        values = column.to_numpy(zero_copy_only=False)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], values[order]
 
-    index_a, values_a = by_id(table_a)
-    index_b, values_b = by_id(table_b)
-    common = sorted(set(index_a) & set(index_b))
-    return common, values_a[[index_a[i] for i in common]], values_b[[index_b[i] for i in common]]
+
+def aligned(files_a: list[str], files_b: list[str], value: str = "emb") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The enumerated ids both outputs hold, sorted, and each output's values for them."""
+    ids_a, values_a = _read_raw(files_a, value)
+    ids_b, values_b = _read_raw(files_b, value)
+    common, rows_a, rows_b = np.intersect1d(ids_a, ids_b, assume_unique=True, return_indices=True)
+    return common, values_a[rows_a], values_b[rows_b]
+
+
+def original_ids(mapping_file: str, int_ids: list[int]) -> dict[int, str]:
+    """Original node ids of a few enumerated ids, from the enumeration's mapping file."""
+    mapping = storage.read_parquet(mapping_file)
+    found = mapping.filter(pc.is_in(mapping["int_id"], value_set=pa.array(int_ids, pa.int64())))
+    return dict(zip(found["int_id"].to_pylist(), found["node_id"].to_pylist()))
+
+
+@dataclass
+class RunDrift:
+    """One node type's comparison, with the arrays its pictures are drawn from."""
+
+    drift: TypeDrift
+    champion: np.ndarray
+    challenger: np.ndarray
+
+
+def drift_of_run(config: TaskConfig, resources: Resources, manifest: InferenceJobResult) -> dict[str, RunDrift]:
+    """Each root node type's drift between the job's own output and its champion's in the
+    committed run; the most changed nodes are named by original id."""
+    enumerated = resources.layout.enumerated_graph_dir(config.graph_name)
+    names = (f"champion {manifest.champion['job_name']}", f"challenger {config.job_name}")
+    found = {}
+    for node_type in config.root_node_types:
+        ours, theirs = manifest.outputs[node_type], manifest.champion_outputs[node_type]
+        ids, a, b = aligned(theirs.files["embeddings"], ours.files["embeddings"])
+        predictions = (None, None)
+        if "predictions" in ours.files and "predictions" in theirs.files:
+            pred_ids, pa_, pb_ = aligned(theirs.files["predictions"], ours.files["predictions"], "pred")
+            if np.array_equal(pred_ids, ids):
+                predictions = (pa_, pb_)
+        drift = compare_embeddings(
+            ids.tolist(), a, b, neighbours=config.drift_neighbours, sample_nodes=config.drift_sample_nodes, seed=config.sampler_seed,
+            champion_predictions=predictions[0], challenger_predictions=predictions[1], names=names,
+        )
+        originals = original_ids(mapping_uri(enumerated, node_type), [m["node_id"] for m in drift.most_changed])
+        drift.most_changed = [{**m, "node_id": originals.get(m["node_id"], str(m["node_id"]))} for m in drift.most_changed]
+        found[node_type] = RunDrift(drift, a, b)
+    return found

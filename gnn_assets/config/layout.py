@@ -56,6 +56,10 @@ class JobLayout:
         """Beam job output for one root node type: Parquet shards and dead letters."""
         return storage.join(self.inference_run_dir(run_id), validate_name(node_type, "node type"))
 
+    def champion_output_dir(self, run_id: str, node_type: str) -> str:
+        """The champion's output of the same run (gnnAssetsConfig.champion), beside the job's own."""
+        return storage.join(self.inference_output_dir(run_id, node_type), "champion")
+
     @property
     def inference_manifest_uri(self) -> str:
         """The committed run: which run folder is published, its files, row counts, model hash.

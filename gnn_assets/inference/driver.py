@@ -81,6 +81,7 @@ def run(
             "(sharedConfig.trainedModelMetadata.trainedModelUri, or the job's file under the model root)"
         )
     # Torch and Beam are imported only now, past every cheap check: --help and input errors answer at once.
+    from gnn_assets.comparison.champion import resolve_champion
     from gnn_assets.inference.pipeline import run_inference_job
     from gnn_assets.inference.protocol import load_inferencer
     from gnn_assets.warehouse import open_warehouse
@@ -93,12 +94,19 @@ def run(
         loaded = load_inferencer(frozen, resources.model_policy, trained_model_sha256)
         model = loaded.weights
         progress(f"model {frozen.trained_model_uri} (sha256 {model.sha256[:12]}) fits {frozen.proto.inferencer_config.inferencer_cls_path}")
+        champion = resolve_champion(frozen, resources)
+        if champion is not None:
+            # Loaded here too, so that a champion whose file changed or does not fit fails before the job.
+            load_inferencer(champion.config, resources.model_policy, champion.model_sha256)
+            progress(f"champion ({frozen.champion}): job {champion.job_name}, model sha256 {champion.model_sha256[:12]}; it runs on the same input")
+        elif frozen.champion:
+            progress(f"no champion to run beside this job yet (gnnAssetsConfig.champion {frozen.champion})")
         if "unenumerate" in stages:
             warehouse.ensure_writable()  # a warehouse locked by someone else fails now, not after the job
         if frozen.is_layerwise:
             from gnn_assets.layerwise.job import run_layerwise_job
 
-            run.job = run_layerwise_job(frozen, resources, loaded, progress=progress)
+            run.job = run_layerwise_job(frozen, resources, loaded, progress=progress, champion=champion)
         else:
             run.job = run_inference_job(
                 frozen,
@@ -107,6 +115,7 @@ def run(
                 progress=progress,
                 worker_image=custom_worker_image_uri,
                 dagster_run_id=dagster_run_id,
+                champion=champion,
             )
     if "unenumerate" in stages:
         run.reports = unenumerate_outputs(frozen, resources, warehouse, progress=progress)
@@ -141,6 +150,7 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
         "model_sha256": {"raw_value": job.model_sha256, "type": "text"},
         "manifest_uri": {"raw_value": run.job_layout.inference_manifest_uri, "type": "path"},
         "outputs": {"raw_value": outputs, "type": "json"},
+        **({"champion": {"raw_value": job.champion, "type": "json"}} if job.champion else {}),
     }
     if job.mode == "LAYERWISE":
         details = job.details

@@ -63,12 +63,14 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, DeviceModel]):
         device: str = "auto",
         torch_threads: int | None = None,
         share_across_processes: bool = False,
+        role: str = "",
     ):
         # large_model: Beam loads the model once per machine (MultiProcessShared) for all workers.
         super().__init__(large_model=share_across_processes)
         self._config_yaml = frozen_config_yaml
         self._config_uri = frozen_config_uri
         self._root_node_type = root_node_type
+        self.role = role  # "" for the job's own model, "champion" for the model it is compared with
         self._model_sha256 = model_sha256
         self._policy = policy
         self._device_name = device
@@ -107,8 +109,10 @@ class GnnModelHandler(ModelHandler[SampleBatch, PredictionResult, DeviceModel]):
         return sum(x.nbytes for x in batch.features.values())
 
     def get_metrics_namespace(self) -> str:
-        return metrics_namespace(self._root_node_type)
+        return metrics_namespace(self._root_node_type, self.role)
 
 
-def metrics_namespace(node_type: str) -> str:
-    return f"gnn_assets.{node_type}"
+def metrics_namespace(node_type: str, role: str = "") -> str:
+    """Beam metrics of one root node type's model: gnn_assets.<type>, or gnn_assets.<type>.<role>
+    for a second model of the job (its champion)."""
+    return f"gnn_assets.{node_type}" + (f".{role}" if role else "")

@@ -17,6 +17,7 @@ import base64
 import json
 import time
 import uuid
+from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
@@ -33,6 +34,7 @@ from apache_beam.runners.runner import PipelineState
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_config
+from gnn_assets.comparison.champion import Champion
 from gnn_assets.errors import UserError
 from gnn_assets.graph.codec import SampleDecoder
 from gnn_assets.graph.samples import edge_endpoint_types
@@ -66,6 +68,7 @@ class InferenceJobFailed(UserError, RuntimeError):
     pass
 
 
+CHAMPION = "champion"  # the role of the champion's model: its metrics namespace and output folder
 _RECORD_FRAMING_BYTES = 16  # a TFRecord's length, its checksum and the data's checksum
 # How often the driver logs the job's progress; a module setting so that tests can shorten it.
 PROGRESS_INTERVAL_SECONDS = 15.0
@@ -158,11 +161,19 @@ class _DecodeBatches(beam.DoFn):
 
 
 def _dead_letter(
-    node_type: str, stage: str, error: str, *, record: bytes | None = None, node_id: int | None = None, shard: str | None = None
+    node_type: str,
+    stage: str,
+    error: str,
+    *,
+    record: bytes | None = None,
+    node_id: int | None = None,
+    shard: str | None = None,
+    namespace: str | None = None,
 ) -> str:
     """One dead letter as a JSON line: the record itself when it could not be decoded, its root
-    when the model failed, its shard when the framing broke."""
-    Metrics.counter(metrics_namespace(node_type), "dead_letters").inc()
+    when the model failed, its shard when the framing broke. Counted in the namespace of the model
+    that failed (the node type's by default)."""
+    Metrics.counter(namespace or metrics_namespace(node_type), "dead_letters").inc()
     letter = {"node_type": node_type, "stage": stage, "error": error}
     if shard is not None:
         letter["shard"] = shard
@@ -173,11 +184,11 @@ def _dead_letter(
     return json.dumps(letter, sort_keys=True)
 
 
-def _failed_batch_dead_letters(node_type: str):
+def _failed_batch_dead_letters(node_type: str, namespace: str, stage: str):
     def to_json(failure):
         batch, error = failure
         for node_id in batch.root_node_ids.tolist():
-            yield _dead_letter(node_type, "inference", _describe(error), node_id=node_id)
+            yield _dead_letter(node_type, stage, _describe(error), node_id=node_id, namespace=namespace)
 
     return to_json
 
@@ -223,9 +234,9 @@ class _PlainParquetSink(parquetio._ParquetSink):
 class _ToArrowTable(beam.DoFn):
     """One batch's PredictionResult -> an Arrow table of one kind ('embeddings' or 'predictions')."""
 
-    def __init__(self, node_type: str, kind: str):
+    def __init__(self, namespace: str, kind: str):
         self._kind = kind
-        self._rows = Metrics.counter(metrics_namespace(node_type), f"{kind}_rows_written")
+        self._rows = Metrics.counter(namespace, f"{kind}_rows_written")
 
     def process(self, result: PredictionResult):
         ids = pa.array(result.example)
@@ -241,9 +252,34 @@ class _ToArrowTable(beam.DoFn):
         yield table
 
 
+@dataclass(frozen=True)
+class ModelBranch:
+    """One model of a branch: its handler and where its output goes. A job that names a champion
+    has two per root node type, fed by one read and decode of the samples."""
+
+    handler: GnnModelHandler
+    output_dir: str
+
+
+def _infer_and_write(batches, config: TaskConfig, node_type: str, model: ModelBranch):
+    """RunInference of one model over the decoded batches, its outputs written as Parquet; returns
+    its failed batches as dead letters."""
+    role = model.handler.role
+    label = f"[{node_type}]" + (f" {role}" if role else "")
+    namespace = model.handler.get_metrics_namespace()
+    results, failures = batches | f"{label} RunInference" >> RunInference(model.handler.with_no_batching()).with_exception_handling()
+    for kind, schema in output_kinds(config):
+        tables = results | f"{label} {kind} to Arrow" >> beam.ParDo(_ToArrowTable(namespace, kind))
+        tables | f"{label} Write {kind}" >> beam.io.Write(_PlainParquetSink(storage.join(model.output_dir, kind, "part"), schema))
+    stage = f"{role} inference" if role else "inference"
+    return failures.failed_inferences | f"{label} InferenceDeadLetters" >> beam.FlatMap(_failed_batch_dead_letters(node_type, namespace, stage))
+
+
 def build_branch(
-    pipeline: beam.Pipeline, config: TaskConfig, node_type: str, output_dir: str, handler: GnnModelHandler, progress_dir: str | None
+    pipeline: beam.Pipeline, config: TaskConfig, node_type: str, models: list[ModelBranch], progress_dir: str | None
 ) -> None:
+    """Read, decode and infer one root node type's samples; the first model is the job's own, the
+    others (a champion) run on the same decoded batches."""
     label = f"[{node_type}]"
     config_yaml = config.to_yaml()
     # Matched when the job runs, not when it is built: a job described offline (a Dataflow
@@ -264,23 +300,22 @@ def build_branch(
     decoded = read.records | f"{label} Decode" >> beam.ParDo(_DecodeBatches(config_yaml, config.uri, node_type)).with_outputs(
         _DecodeBatches.DEAD_LETTERS, main="batches"
     )
-    results, failures = decoded.batches | f"{label} RunInference" >> RunInference(handler.with_no_batching()).with_exception_handling()
-
-    for kind, schema in output_kinds(config):
-        tables = results | f"{label} {kind} to Arrow" >> beam.ParDo(_ToArrowTable(node_type, kind))
-        tables | f"{label} Write {kind}" >> beam.io.Write(_PlainParquetSink(storage.join(output_dir, kind, "part"), schema))
-    inference_dead = failures.failed_inferences | f"{label} InferenceDeadLetters" >> beam.FlatMap(_failed_batch_dead_letters(node_type))
-    dead = (read[_ReadRecordBatches.DEAD_LETTERS], decoded[_DecodeBatches.DEAD_LETTERS], inference_dead)
+    inference_dead = [_infer_and_write(decoded.batches, config, node_type, model) for model in models]
+    dead = (read[_ReadRecordBatches.DEAD_LETTERS], decoded[_DecodeBatches.DEAD_LETTERS], *inference_dead)
     dead | f"{label} DeadLetters" >> beam.Flatten() | f"{label} WriteDeadLetters" >> beam.io.WriteToText(
-        storage.join(output_dir, "dead_letters", "part"), file_name_suffix=".jsonl"
+        storage.join(models[0].output_dir, "dead_letters", "part"), file_name_suffix=".jsonl"
     )
 
 
 def _attempted(result, node_types: list[str], name: str) -> int:
     """A counter's running (attempted) value over every node type, while the job runs."""
     found = result.metrics().query(MetricsFilter().with_name(name))["counters"]
-    namespaces = {metrics_namespace(t) for t in node_types}
+    namespaces = _namespaces(node_types)
     return int(sum(c.attempted or 0 for c in found if c.key.metric.namespace in namespaces))
+
+
+def _namespaces(node_types: list[str]) -> set[str]:
+    return {metrics_namespace(t, role) for t in node_types for role in ("", CHAMPION)}
 
 
 def _counter(metrics, namespace: str, name: str) -> int:
@@ -292,7 +327,7 @@ def _collect_metrics(result, node_types: list[str]) -> dict[str, float]:
     """Every Beam counter and distribution of the job, flattened to 'namespace/name[.stat]'."""
     out: dict[str, float] = {}
     queried = result.metrics().query()
-    namespaces = {metrics_namespace(t) for t in node_types}
+    namespaces = _namespaces(node_types)
     for counter in queried["counters"]:
         if counter.key.metric.namespace in namespaces:
             key = f"{counter.key.metric.namespace}/{counter.key.metric.name}"
@@ -306,25 +341,37 @@ def _collect_metrics(result, node_types: list[str]) -> dict[str, float]:
 
 
 def build_pipeline(
-    config: TaskConfig, resources: Resources, options: PipelineOptions, run_id: str, model_sha256: str
+    config: TaskConfig,
+    resources: Resources,
+    options: PipelineOptions,
+    run_id: str,
+    model_sha256: str,
+    champion: Champion | None = None,
 ) -> beam.Pipeline:
-    """The inference pipeline for every root node type of a frozen config, writing into run_id's folder."""
+    """The inference pipeline for every root node type of a frozen config, writing into run_id's
+    folder; with a champion, its model runs on the same decoded samples and writes beside."""
     pipeline = beam.Pipeline(options=options)
     job_layout = resources.layout.job(config.task_name, config.job_name)
-    config_yaml = config.to_yaml()
     progress_dir = _progress_dir(resources, job_layout, run_id)
+    settings = dict(
+        policy=resources.model_policy,
+        device=resources.device,
+        torch_threads=torch_threads_per_worker(resources),
+        share_across_processes=resources.share_model_across_processes,
+    )
     for node_type in config.root_node_types:
-        handler = GnnModelHandler(
-            config_yaml,
-            config.uri,
-            node_type,
-            model_sha256=model_sha256,
-            policy=resources.model_policy,
-            device=resources.device,
-            torch_threads=torch_threads_per_worker(resources),
-            share_across_processes=resources.share_model_across_processes,
-        )
-        build_branch(pipeline, config, node_type, job_layout.inference_output_dir(run_id, node_type), handler, progress_dir)
+        models = [
+            ModelBranch(
+                GnnModelHandler(config.to_yaml(), config.uri, node_type, model_sha256=model_sha256, **settings),
+                job_layout.inference_output_dir(run_id, node_type),
+            )
+        ]
+        if champion is not None:
+            handler = GnnModelHandler(
+                champion.config.to_yaml(), champion.config.uri, node_type, model_sha256=champion.model_sha256, role=CHAMPION, **settings
+            )
+            models.append(ModelBranch(handler, job_layout.champion_output_dir(run_id, node_type)))
+        build_branch(pipeline, config, node_type, models, progress_dir)
     return pipeline
 
 
@@ -341,10 +388,12 @@ def run_inference_job(
     progress=print,
     worker_image: str | None = None,
     dagster_run_id: str | None = None,
+    champion: Champion | None = None,
 ) -> InferenceJobResult:
     """Run the Beam job for every root node type of a frozen config into a new run folder, and
     commit it when it succeeded within the dead-letter threshold. Until then the job's last
-    committed output stays published; a failed run publishes nothing."""
+    committed output stays published; a failed run publishes nothing. With a champion, its
+    model runs on the same samples, read and decoded once, and its output is committed beside."""
     node_types = config.root_node_types
     job_layout = resources.layout.job(config.task_name, config.job_name)
     run_id = new_run_id()
@@ -361,8 +410,9 @@ def run_inference_job(
         resources, config.task_name, config.job_name, worker_image=worker_image, dagster_run_id=dagster_run_id
     )
     started = time.monotonic()
-    pipeline = build_pipeline(config, resources, options, run_id, model_sha256)
-    progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind} (run {run_id})")
+    pipeline = build_pipeline(config, resources, options, run_id, model_sha256, champion)
+    also = f", with champion {champion.job_name}'s model on the same samples" if champion else ""
+    progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind} (run {run_id}){also}")
     torch_threads = torch.get_num_threads()
     try:
         result, state, job_id, console_url = _run_to_completion(
@@ -393,8 +443,22 @@ def run_inference_job(
             rows_by_kind={kind: _counter(metrics, ns, f"{kind}_rows_written") for kind in kinds},
             corrupt_shards=_counter(metrics, ns, "corrupt_shards"),
         )
+        if champion is not None:
+            theirs = metrics_namespace(node_type, CHAMPION)
+            job.champion_outputs[node_type] = NodeTypeOutput(
+                output_dir=job_layout.champion_output_dir(run_id, node_type),
+                samples=job.outputs[node_type].samples,  # the same samples, read once
+                dead_letters=_counter(metrics, theirs, "dead_letters"),
+                rows_by_kind={kind: _counter(metrics, theirs, f"{kind}_rows_written") for kind in kinds},
+            )
+    if champion is not None:
+        job.champion = champion.to_dict()
     for node_type, out in job.outputs.items():
-        progress(f"{node_type}: {out.samples:,} samples, {out.rows:,} rows written, {out.dead_letters:,} dead letters")
+        line = f"{node_type}: {out.samples:,} samples, {out.rows:,} rows written, {out.dead_letters:,} dead letters"
+        if node_type in job.champion_outputs:
+            theirs = job.champion_outputs[node_type]
+            line += f"; champion {theirs.rows:,} rows, {theirs.dead_letters:,} dead letters"
+        progress(line)
     check_dead_letters(job, config.max_dead_letter_fraction)
     commit(job_layout, job, kinds)
     progress(f"committed run {run_id}: {job_layout.inference_manifest_uri}")

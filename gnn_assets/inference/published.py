@@ -81,6 +81,10 @@ class InferenceJobResult:
     version: int = MANIFEST_VERSION
     mode: str = "SAMPLED"  # gnnAssetsConfig.inferenceMode of the run
     details: dict = field(default_factory=dict)  # layer-wise runs: device, layers, chunks, spill
+    # The champion's model run on the same input (comparison/champion.py): job_name, model_sha256,
+    # config_uri; its output per root node type. Not published as tables: embedding_drift reads it.
+    champion: dict = field(default_factory=dict)
+    champion_outputs: dict[str, NodeTypeOutput] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -89,7 +93,8 @@ class InferenceJobResult:
     def from_json(cls, text: str) -> "InferenceJobResult":
         data = json.loads(text)
         outputs = {t: NodeTypeOutput(**o) for t, o in data.pop("outputs").items()}
-        return cls(outputs=outputs, **data)
+        champion_outputs = {t: NodeTypeOutput(**o) for t, o in data.pop("champion_outputs", {}).items()}
+        return cls(outputs=outputs, champion_outputs=champion_outputs, **data)
 
 
 def new_run_id() -> str:
@@ -113,7 +118,7 @@ def _output_glob(output_dir: str, kind: str) -> str:
 def commit(job_layout: JobLayout, result: InferenceJobResult, kinds: list[str]) -> None:
     """Count the run's files, then publish its manifest; raises IncompleteOutput instead when the
     files do not hold the rows written. The previous commit stays published until this one replaces it."""
-    for node_type, out in result.outputs.items():
+    for node_type, out in [*result.outputs.items(), *result.champion_outputs.items()]:
         for kind in kinds:
             files = storage.glob(_output_glob(out.output_dir, kind))
             rows = sum(parquet_rows(f) for f in files)

@@ -23,7 +23,9 @@ class SpillArea:
         self.bytes_written = 0
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        """A zero-filled tensor backed by the file <directory>/<name>.bin."""
+        """A zero-filled tensor backed by the file <directory>/<name>.bin (a new file when the name
+        was allocated before: a second model's states never write into the first's)."""
+        self.free(name)
         os.makedirs(self.directory, exist_ok=True)
         itemsize = torch.empty((), dtype=dtype).element_size()
         size = int(np.prod(shape)) * itemsize

@@ -1,5 +1,6 @@
-"""embedding_drift in Dagster: a job whose champion has the same model reports overlap 1.0 and
-full agreement; a model of another seed moves the neighbourhoods, and the pictures exist."""
+"""embedding_drift in Dagster: the inference job ran the champion's model on the same samples; a
+job whose champion has the same model reports overlap 1.0 and full agreement, a model of another
+seed moves the neighbourhoods, and the pictures exist. A job is not its own champion."""
 
 from __future__ import annotations
 
@@ -45,15 +46,17 @@ def test_drift_against_the_champion_job(tmp_path):
         event = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "embedding_drift"])).asset_materialization
         assert event.partition == job
         drift[job] = {k: v.value for k, v in event.metadata.items()}
-    assert drift["first"]["compared"] is True  # compared with itself: the champion names a job, not PREVIOUS
+    assert drift["first"]["compared"] is False  # a job is not its own champion
     same_paper = drift["same"]["drift"]["paper"]
     assert same_paper["mean_overlap"] == 1.0 and same_paper["prediction_agreement"] == 1.0 and same_paper["sampled"] == 500
+    assert drift["same"]["champion_job"] == "first"
     moved = drift["reseeded"]["drift"]["paper"]
     assert moved["mean_overlap"] < 1.0 and moved["most_changed"][0]["overlap"] <= moved["mean_overlap"]
+    assert all(m["node_id"].startswith("paper_") for m in moved["most_changed"])  # original ids
     for name in ("paper_overlap", "paper_projection"):
         assert storage.read_bytes(drift["reseeded"][f"picture_{name}"])[:4] == b"\x89PNG"
 
-    # PREVIOUS: the job whose embeddings were materialized last before this one's ("reseeded").
+    # PREVIOUS: the task's other job whose output was committed last ("reseeded").
     write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{"gnnAssetsConfig.champion": "PREVIOUS", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
     later = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "later")
     storage.write_bytes(later.trained_model_uri, storage.read_bytes(reseeded.trained_model_uri))

@@ -1,16 +1,15 @@
 """<task>/embedding_drift: a job's embeddings against its champion's (gnnAssetsConfig.champion:
 a job name, PREVIOUS or DEPLOYED), over the same nodes, with pictures; built for tasks that name a
-champion. Its check warns (it does not block) when the mean neighbour overlap falls under
-gnnAssetsConfig.drift.minMeanOverlap."""
+champion. The inference job ran the champion's model on the same input and committed both
+outputs; this asset compares them. Its check warns (it does not block) when the mean neighbour
+overlap falls under gnnAssetsConfig.drift.minMeanOverlap."""
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
-    AssetRecordsFilter,
     AssetsDefinition,
-    DagsterInstance,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -18,32 +17,10 @@ from dagster import (
 )
 
 from gnn_assets import storage
-from gnn_assets.config.errors import ConfigError
-from gnn_assets.config.resource_config import Resources
-from gnn_assets.config.task_config import TaskConfig, TaskKind, load_task_config
+from gnn_assets.config.task_config import load_task_config
 from gnn_assets.defs.inference.assets import frozen_config_for, png_metadata, recorded_metadata, task_asset_key
 from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
 from gnn_assets.resources import GnnDeployment
-
-
-def champion_job(instance: DagsterInstance, resources: Resources, frozen: TaskConfig) -> str | None:
-    """The job to compare with, or None when there is none yet (the task's first job for
-    PREVIOUS, no deployment for DEPLOYED)."""
-    task, champion = frozen.task_name, frozen.champion
-    if champion == "DEPLOYED":
-        from gnn_assets.serving.deployment import NoDeployment, read_deployment
-
-        try:
-            return read_deployment(resources.layout, task).job_name
-        except NoDeployment:
-            return None
-    if champion == "PREVIOUS":
-        records = instance.fetch_materializations(AssetRecordsFilter(asset_key=task_asset_key(task, "embeddings")), limit=100).records
-        mine = [r.timestamp for r in records if r.partition_key == frozen.job_name]
-        before = min(mine) if mine else float("inf")
-        earlier = [r for r in records if r.partition_key != frozen.job_name and r.timestamp < before]
-        return max(earlier, key=lambda r: r.timestamp).partition_key if earlier else None
-    return champion
 
 
 def build_drift_assets(template_uri: str) -> list[AssetsDefinition]:
@@ -67,47 +44,40 @@ def build_drift_assets(template_uri: str) -> list[AssetsDefinition]:
         ),
     )
     def embedding_drift(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
-        from gnn_assets.comparison.drift import aligned, compare_embeddings
+        from gnn_assets.comparison.drift import drift_of_run
         from gnn_assets.comparison.pictures import overlap_histogram_png, projection_png
+        from gnn_assets.inference.published import read_committed
 
         resources = deployment.resources()
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
-        champion = champion_job(context.instance, resources, frozen)
-        if champion is None:
-            context.log.info(f"no {frozen.champion} job to compare {frozen.job_name} with yet")
-            return MaterializeResult(metadata={"compared": False, "reason": f"no {frozen.champion} job yet", "mean_overlap": {}})
-        champion_config = load_task_config(resources.layout.job(task, champion).frozen_config_uri)
-        warehouse = deployment.warehouse()
-        directory = storage.join(resources.layout.job(task, frozen.job_name).directory, "drift")
+        layout = resources.layout.job(task, frozen.job_name)
+        manifest = read_committed(layout)
+        if not manifest.champion:
+            reason = f"the committed run {manifest.run_id} ran no champion ({frozen.champion}: none yet)"
+            context.log.info(reason)
+            return MaterializeResult(metadata={"compared": False, "reason": reason, "mean_overlap": {}})
+        champion = manifest.champion["job_name"]
         names = (f"champion {champion}", f"challenger {frozen.job_name}")
         results, pictures = {}, {}
-        for node_type in frozen.root_node_types:
-            tables = [c.output_tables(node_type) for c in (champion_config, frozen)]
-            ids, a, b = aligned(warehouse.read_table(tables[0]["embeddings"]), warehouse.read_table(tables[1]["embeddings"]))
-            predictions = (None, None)
-            if frozen.task_kind is TaskKind.NODE_CLASSIFICATION:
-                pred_ids, pa_, pb_ = aligned(warehouse.read_table(tables[0]["predictions"]), warehouse.read_table(tables[1]["predictions"]), "pred")
-                if pred_ids == ids:
-                    predictions = (pa_, pb_)
-            drift = compare_embeddings(
-                ids, a, b, neighbours=frozen.drift_neighbours, sample_nodes=frozen.drift_sample_nodes, seed=frozen.sampler_seed,
-                champion_predictions=predictions[0], challenger_predictions=predictions[1], names=names,
-            )
+        for node_type, found in drift_of_run(frozen, resources, manifest).items():
+            drift = found.drift
             results[node_type] = drift
             title = f"{task} {node_type}: {frozen.job_name} vs {champion}"
             rows = drift.sample_rows
             images = {
                 "overlap": overlap_histogram_png(drift.overlaps, drift.neighbours, title),
-                "projection": projection_png(a[rows], b[rows], drift.overlaps, names, title),
+                "projection": projection_png(found.champion[rows], found.challenger[rows], drift.overlaps, names, title),
             }
             for name, png in images.items():
-                uri = storage.join(directory, f"{node_type}_{name}.png")
+                uri = storage.join(layout.directory, "drift", f"{node_type}_{name}.png")
                 storage.write_bytes(uri, png)
                 pictures[f"{node_type}_{name}"] = (uri, png)
             context.log.info(f"{node_type}: mean neighbour overlap {drift.mean_overlap:.3f} over {drift.sampled:,} nodes")
         metadata = {
             "compared": True,
             "champion_job": champion,
+            "champion_model_sha256": manifest.champion["model_sha256"],
+            "run_id": manifest.run_id,
             "mean_overlap": {t: d.mean_overlap for t, d in results.items()},
             "drift": {t: d.to_dict() for t, d in results.items()},
         }
