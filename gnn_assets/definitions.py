@@ -12,6 +12,7 @@ import os
 
 from dagster import AssetSelection, Definitions, PipesSubprocessClient, define_asset_job, in_process_executor
 
+from gnn_assets.defs.candidates.assets import build_candidate_assets
 from gnn_assets.defs.comparison.assets import build_drift_assets
 from gnn_assets.defs.inference.checks import build_task_checks
 from gnn_assets.defs.graphs.assets import build_graph_assets, graph_group, graph_source_missing
@@ -44,14 +45,15 @@ def build_definitions(resource_config_uri: str, task_config_dir: str) -> Definit
             task_assets = build_task_assets(template_uri, warehouse_kind, resources.runner_kind)
             task_checks = build_task_checks(template_uri)
             drift = build_drift_assets(template_uri)
+            candidates = build_candidate_assets(template_uri, warehouse_kind)
         except UserError as error:
             # One broken template must not take the other tasks, the sensor and the schedules down.
             _log.warning("task config %s does not load: %s", template_uri, error)
             assets.append(build_invalid_template_asset(template_uri, error))
             continue
         graphs.setdefault(template.graph_name, []).append(os.path.basename(template_uri))
-        assets += task_assets + drift[:1]
-        checks += task_checks + drift[1:]
+        assets += task_assets + drift[:1] + candidates[:1]
+        checks += task_checks + drift[1:] + candidates[1:]
         jobs[template.task_name] = define_asset_job(
             f"{template.task_name}_inference",
             selection=AssetSelection.groups(template.task_name),

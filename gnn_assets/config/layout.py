@@ -65,3 +65,15 @@ class JobLayout:
         """The committed run: which run folder is published, its files, row counts, model hash.
         Written last, after the Beam job succeeded and its files were counted."""
         return storage.join(self.inference_dir, "manifest.json")
+
+    @property
+    def candidates_dir(self) -> str:
+        """The link candidates stage: run folders and its own manifest, published like inference output."""
+        return storage.join(self.directory, "link_candidates")
+
+    def candidates_run_dir(self, run_id: str) -> str:
+        return storage.join(self.candidates_dir, "runs", validate_name(run_id, "candidates run id"))
+
+    @property
+    def candidates_manifest_uri(self) -> str:
+        return storage.join(self.candidates_dir, "manifest.json")

@@ -19,11 +19,13 @@ from gnn_assets.config.names import is_plain_name
 from gnn_assets.config.job_name import job_name_for_model_file, validate_job_name
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml, to_yaml
-from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, InferenceMode, SampleEncoding
+from gnn_assets.proto.gbml_config_pb2 import CandidateScore, GbmlConfig, InferenceMode, SampleEncoding
 from gnn_assets.warehouse import tables
 
 # Default ceiling for dynamic batching; GiGL hard-codes 3000 samples per batch.
 DEFAULT_INFERENCE_BATCH_SIZE = 512
+
+MAX_LINK_CANDIDATES = 1000  # per source node: a table of sources x k rows
 
 _TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -119,6 +121,31 @@ class TaskConfig:
     @property
     def drift_sample_nodes(self) -> int:
         return self.proto.gnn_assets_config.drift.sample_nodes or 2000
+
+    @property
+    def supervision_edge_types(self) -> list[tuple[str, str, str]]:
+        """Link prediction: the (src, relation, dst) edge types the model learned to predict."""
+        task = self.proto.task_metadata.node_anchor_based_link_prediction_task_metadata
+        return [(e.src_node_type, e.relation, e.dst_node_type) for e in task.supervision_edge_types]
+
+    @property
+    def link_candidates_k(self) -> int:
+        """gnnAssetsConfig.linkCandidates.k: candidates per source node; 0 when none are computed."""
+        return self.proto.gnn_assets_config.link_candidates.k
+
+    @property
+    def candidate_score(self) -> str:
+        """DOT (default) or COSINE."""
+        return "COSINE" if self.proto.gnn_assets_config.link_candidates.score == CandidateScore.COSINE else "DOT"
+
+    @property
+    def exclude_existing_edges(self) -> bool:
+        candidates = self.proto.gnn_assets_config.link_candidates
+        return candidates.exclude_existing_edges if candidates.HasField("exclude_existing_edges") else True
+
+    def link_candidates_tables(self) -> dict[tuple[str, str, str], str]:
+        """The link_candidates table of each supervision edge type (derived from task, job and edge type)."""
+        return {e: tables.link_candidates_table(self.task_name, self.job_name, e) for e in self.supervision_edge_types}
 
     @property
     def fanout(self) -> list[int]:
@@ -273,6 +300,13 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
             require(False, "gnnAssetsConfig.champion", f"neither PREVIOUS, DEPLOYED nor a job name: {error}")
     if ours.drift.HasField("min_mean_overlap"):
         require(0.0 <= ours.drift.min_mean_overlap <= 1.0, "gnnAssetsConfig.drift.minMeanOverlap", "must be within [0, 1]")
+    if ours.link_candidates.k:
+        require(
+            proto.task_metadata.WhichOneof("task_metadata") == "node_anchor_based_link_prediction_task_metadata",
+            "gnnAssetsConfig.linkCandidates.k",
+            "link candidates need a link prediction task (nodeAnchorBasedLinkPredictionTaskMetadata)",
+        )
+        require(ours.link_candidates.k <= MAX_LINK_CANDIDATES, "gnnAssetsConfig.linkCandidates.k", f"at most {MAX_LINK_CANDIDATES}")
     if ours.job_name:
         _check_own_output_tables(proto, require)
     if errors:

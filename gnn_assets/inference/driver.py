@@ -1,7 +1,7 @@
 """The inference component, GiGL-style: freeze the config, run the Beam job, un-enumerate.
 
     python -m gnn_assets.inference --job_name J --task_config_uri T --resource_config_uri R
-        [--custom_worker_image_uri I] [--stages infer,unenumerate]
+        [--custom_worker_image_uri I] [--stages infer,unenumerate,candidates]
         [--frozen_config_sha256 H] [--trained_model_sha256 H]
 
 The Dagster assets run this same entry point, so a job behaves the same by hand and in Dagster.
@@ -27,10 +27,13 @@ from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_t
 from gnn_assets.errors import UserError
 
 if TYPE_CHECKING:
+    from gnn_assets.candidates.job import CandidatesManifest
     from gnn_assets.inference.published import InferenceJobResult
     from gnn_assets.warehouse import UnenumerationReport
+    from gnn_assets.warehouse.protocol import LinkTableReport
 
-STAGES = ("infer", "unenumerate")
+# candidates: the link candidates stage, for link prediction tasks with gnnAssetsConfig.linkCandidates.k.
+STAGES = ("infer", "unenumerate", "candidates")
 
 
 @dataclass
@@ -39,6 +42,9 @@ class InferenceRun:
     job_layout: JobLayout
     job: InferenceJobResult | None = None
     reports: dict[str, UnenumerationReport] = field(default_factory=dict)
+    candidates: CandidatesManifest | None = None
+    candidate_reports: dict[str, LinkTableReport] = field(default_factory=dict)
+    candidate_recall: dict[str, dict] = field(default_factory=dict)
 
 
 def run(
@@ -119,6 +125,18 @@ def run(
             )
     if "unenumerate" in stages:
         run.reports = unenumerate_outputs(frozen, resources, warehouse, progress=progress)
+    if "candidates" in stages:
+        if not frozen.link_candidates_k:
+            progress("no link candidates: gnnAssetsConfig.linkCandidates.k is 0")
+        else:
+            from gnn_assets.candidates.job import candidate_recall, run_candidates_job
+            from gnn_assets.warehouse.unenumerate import publish_link_candidates
+
+            run.candidates = run_candidates_job(frozen, resources, progress=progress, dagster_run_id=dagster_run_id)
+            run.candidate_reports = publish_link_candidates(frozen, resources, warehouse, progress=progress)
+            run.candidate_recall = candidate_recall(frozen, resources, run.candidates)
+            for name, recall in run.candidate_recall.items():
+                progress(f"{name}: {recall['metric']} {recall['value']:.3f} on {recall['count']:,} held-out edges (random: {recall['baseline']:.4f})")
     return run
 
 
@@ -132,6 +150,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--frozen_config_sha256", help="refuse to run unless the frozen config has this SHA-256 (as recorded)")
     parser.add_argument("--trained_model_sha256", help="refuse the model file unless it has this SHA-256 (as validated)")
     return parser.parse_args(argv)
+
+
+def candidates_metadata(run: InferenceRun) -> dict[str, dict]:
+    """What Dagster shows for the link candidates stage."""
+    found = run.candidates
+    from gnn_assets.graph.enumeration import edge_type_name
+
+    tables = {edge_type_name(e): t for e, t in run.frozen_config.link_candidates_tables().items()}
+    return {
+        "k": {"raw_value": found.k, "type": "int"},
+        "score": {"raw_value": found.score, "type": "text"},
+        "exclude_existing_edges": {"raw_value": found.exclude_existing_edges, "type": "bool"},
+        "dagster/row_count": {"raw_value": sum(e.rows for e in found.edges.values()), "type": "int"},
+        "sources": {"raw_value": {n: e.sources for n, e in found.edges.items()}, "type": "json"},
+        "seconds": {"raw_value": round(found.seconds, 2), "type": "float"},
+        "candidates_per_second": {"raw_value": round(sum(e.sources for e in found.edges.values()) / max(found.seconds, 1e-9), 1), "type": "float"},
+        "tables": {"raw_value": tables, "type": "json"},
+        "unenumeration": {"raw_value": {t: r.to_dict() for t, r in run.candidate_reports.items()}, "type": "json"},
+        "held_out_recall": {"raw_value": run.candidate_recall, "type": "json"},
+        "run_id": {"raw_value": found.run_id, "type": "text"},
+        "inference_run_id": {"raw_value": found.inference_run_id, "type": "text"},
+        "runner": {"raw_value": found.runner, "type": "text"},
+        "beam_metrics": {"raw_value": found.metrics, "type": "json"},
+    }
 
 
 def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
@@ -217,4 +259,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         if pipes is not None and result.job is not None:
             pipes.report_asset_materialization(metadata=materialization_metadata(result))
+        elif pipes is not None and result.candidates is not None:
+            pipes.report_asset_materialization(metadata=candidates_metadata(result))
     return 0

@@ -200,15 +200,16 @@ def _describe(error) -> str:
     return repr(error)
 
 
-class _PlainParquetSink(parquetio._ParquetSink):
-    """Beam's batched Parquet sink with dictionary encoding off, statistics for node ids only.
+class PlainParquetSink(parquetio._ParquetSink):
+    """Beam's batched Parquet sink with dictionary encoding off, statistics for id columns only.
 
     Arrow's default tries a dictionary for every column; for embeddings (distinct floats) that
     pass costs five times the write itself and makes files half again as large. Beam exposes
     no option for it, hence this subclass of its (pinned) sink.
     """
 
-    def __init__(self, file_path_prefix: str, schema: pa.Schema):
+    def __init__(self, file_path_prefix: str, schema: pa.Schema, statistics: tuple[str, ...] = ("node_id",)):
+        self._statistics = list(statistics)
         super().__init__(
             file_path_prefix,
             schema,
@@ -224,10 +225,10 @@ class _PlainParquetSink(parquetio._ParquetSink):
 
     def open(self, temp_path):
         self._file_handle = filebasedsink.FileBasedSink.open(self, temp_path)
-        # Statistics only for node ids (row groups can be skipped by id); min/max of embedding
+        # Statistics only for ids (row groups can be skipped by id); min/max of embedding
         # floats serve no query and cost a tenth of the write.
         return pq.ParquetWriter(
-            self._file_handle, self._schema, compression=self._codec, use_dictionary=False, write_statistics=["node_id"]
+            self._file_handle, self._schema, compression=self._codec, use_dictionary=False, write_statistics=self._statistics
         )
 
 
@@ -270,7 +271,7 @@ def _infer_and_write(batches, config: TaskConfig, node_type: str, model: ModelBr
     results, failures = batches | f"{label} RunInference" >> RunInference(model.handler.with_no_batching()).with_exception_handling()
     for kind, schema in output_kinds(config):
         tables = results | f"{label} {kind} to Arrow" >> beam.ParDo(_ToArrowTable(namespace, kind))
-        tables | f"{label} Write {kind}" >> beam.io.Write(_PlainParquetSink(storage.join(model.output_dir, kind, "part"), schema))
+        tables | f"{label} Write {kind}" >> beam.io.Write(PlainParquetSink(storage.join(model.output_dir, kind, "part"), schema))
     stage = f"{role} inference" if role else "inference"
     return failures.failed_inferences | f"{label} InferenceDeadLetters" >> beam.FlatMap(_failed_batch_dead_letters(node_type, namespace, stage))
 

@@ -19,6 +19,12 @@ class SampleEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PACKED: _ClassVar[SampleEncoding]
     GIGL_PROTO: _ClassVar[SampleEncoding]
 
+class CandidateScore(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CANDIDATE_SCORE_UNSPECIFIED: _ClassVar[CandidateScore]
+    DOT: _ClassVar[CandidateScore]
+    COSINE: _ClassVar[CandidateScore]
+
 class InferenceMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     INFERENCE_MODE_UNSPECIFIED: _ClassVar[InferenceMode]
@@ -29,6 +35,9 @@ OUTGOING: SamplingDirection
 SAMPLE_ENCODING_UNSPECIFIED: SampleEncoding
 PACKED: SampleEncoding
 GIGL_PROTO: SampleEncoding
+CANDIDATE_SCORE_UNSPECIFIED: CandidateScore
+DOT: CandidateScore
+COSINE: CandidateScore
 INFERENCE_MODE_UNSPECIFIED: InferenceMode
 SAMPLED: InferenceMode
 LAYERWISE: InferenceMode
@@ -595,7 +604,7 @@ class GbmlConfig(_message.Message):
     def __init__(self, task_metadata: _Optional[_Union[GbmlConfig.TaskMetadata, _Mapping]] = ..., graph_metadata: _Optional[_Union[_graph_schema_pb2.GraphMetadata, _Mapping]] = ..., shared_config: _Optional[_Union[GbmlConfig.SharedConfig, _Mapping]] = ..., dataset_config: _Optional[_Union[GbmlConfig.DatasetConfig, _Mapping]] = ..., trainer_config: _Optional[_Union[GbmlConfig.TrainerConfig, _Mapping]] = ..., inferencer_config: _Optional[_Union[GbmlConfig.InferencerConfig, _Mapping]] = ..., metrics_config: _Optional[_Union[GbmlConfig.MetricsConfig, _Mapping]] = ..., profiler_config: _Optional[_Union[GbmlConfig.ProfilerConfig, _Mapping]] = ..., post_processor_config: _Optional[_Union[GbmlConfig.PostProcessorConfig, _Mapping]] = ..., feature_flags: _Optional[_Mapping[str, str]] = ..., gnn_assets_config: _Optional[_Union[GnnAssetsConfig, _Mapping]] = ...) -> None: ...
 
 class GnnAssetsConfig(_message.Message):
-    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise", "champion", "drift")
+    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise", "champion", "drift", "link_candidates")
     class SamplerConfig(_message.Message):
         __slots__ = ("fanout", "seed", "sample_encoding", "num_shards")
         FANOUT_FIELD_NUMBER: _ClassVar[int]
@@ -621,6 +630,15 @@ class GnnAssetsConfig(_message.Message):
         min_mean_overlap: float
         sample_nodes: int
         def __init__(self, neighbours: _Optional[int] = ..., min_mean_overlap: _Optional[float] = ..., sample_nodes: _Optional[int] = ...) -> None: ...
+    class LinkCandidatesConfig(_message.Message):
+        __slots__ = ("k", "score", "exclude_existing_edges")
+        K_FIELD_NUMBER: _ClassVar[int]
+        SCORE_FIELD_NUMBER: _ClassVar[int]
+        EXCLUDE_EXISTING_EDGES_FIELD_NUMBER: _ClassVar[int]
+        k: int
+        score: CandidateScore
+        exclude_existing_edges: bool
+        def __init__(self, k: _Optional[int] = ..., score: _Optional[_Union[CandidateScore, str]] = ..., exclude_existing_edges: bool = ...) -> None: ...
     GRAPH_NAME_FIELD_NUMBER: _ClassVar[int]
     SAMPLER_FIELD_NUMBER: _ClassVar[int]
     MAX_DEAD_LETTER_FRACTION_FIELD_NUMBER: _ClassVar[int]
@@ -630,6 +648,7 @@ class GnnAssetsConfig(_message.Message):
     LAYERWISE_FIELD_NUMBER: _ClassVar[int]
     CHAMPION_FIELD_NUMBER: _ClassVar[int]
     DRIFT_FIELD_NUMBER: _ClassVar[int]
+    LINK_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     graph_name: str
     sampler: GnnAssetsConfig.SamplerConfig
     max_dead_letter_fraction: float
@@ -639,4 +658,5 @@ class GnnAssetsConfig(_message.Message):
     layerwise: GnnAssetsConfig.LayerwiseConfig
     champion: str
     drift: GnnAssetsConfig.DriftConfig
-    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ..., inference_mode: _Optional[_Union[InferenceMode, str]] = ..., layerwise: _Optional[_Union[GnnAssetsConfig.LayerwiseConfig, _Mapping]] = ..., champion: _Optional[str] = ..., drift: _Optional[_Union[GnnAssetsConfig.DriftConfig, _Mapping]] = ...) -> None: ...
+    link_candidates: GnnAssetsConfig.LinkCandidatesConfig
+    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ..., inference_mode: _Optional[_Union[InferenceMode, str]] = ..., layerwise: _Optional[_Union[GnnAssetsConfig.LayerwiseConfig, _Mapping]] = ..., champion: _Optional[str] = ..., drift: _Optional[_Union[GnnAssetsConfig.DriftConfig, _Mapping]] = ..., link_candidates: _Optional[_Union[GnnAssetsConfig.LinkCandidatesConfig, _Mapping]] = ...) -> None: ...

@@ -20,7 +20,15 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from gnn_assets import storage
-from gnn_assets.warehouse.protocol import EmbeddingQuality, TableReplacement, UnenumerationGaps, UnenumerationReport
+from gnn_assets.warehouse.protocol import (
+    CandidateQuality,
+    EmbeddingQuality,
+    LinkTableReplacement,
+    LinkTableReport,
+    TableReplacement,
+    UnenumerationGaps,
+    UnenumerationReport,
+)
 from gnn_assets.warehouse.tables import qualified_bigquery_table, validate_identifier
 
 EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
@@ -98,6 +106,41 @@ class BigQueryWarehouse:
         """BigQuery has no lock to wait for: its jobs queue and transactions conflict at commit."""
 
     def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
+        def stage(r: TableReplacement, raw_stage: str, out_stage: str) -> UnenumerationReport:
+            report = self._unenumerate(raw_stage, r.mapping_table, out_stage, r.value_column)
+            report.output_table = self._name(r.output_table)
+            return report
+
+        return self._publish_staged(replacements, stage)
+
+    def publish_link_tables(self, replacements: list[LinkTableReplacement]) -> dict[str, LinkTableReport]:
+        def stage(r: LinkTableReplacement, raw_stage: str, out_stage: str) -> LinkTableReport:
+            self._query(
+                f"""
+                CREATE OR REPLACE TABLE {self._q(out_stage)} AS
+                SELECT CAST(s.node_id AS STRING) AS src_node_id, CAST(d.node_id AS STRING) AS dst_node_id, r.score, r.rank
+                FROM {self._q(raw_stage)} r
+                JOIN {self._q(r.src_mapping_table)} s ON s.int_id = r.src_node_id
+                JOIN {self._q(r.dst_mapping_table)} d ON d.int_id = r.dst_node_id
+                """
+            )
+            raw_rows, output_rows = self.row_count(raw_stage), self.row_count(out_stage)
+            return LinkTableReport(self._name(r.output_table), raw_rows, output_rows, raw_rows - output_rows)
+
+        return self._publish_staged(replacements, stage)
+
+    def candidate_quality(self, table: str) -> CandidateQuality:
+        row = self._query(
+            f"""
+            SELECT COALESCE(SUM(c), 0) AS n, COUNT(*) AS sources, MIN(c) AS lo, MAX(c) AS hi, COALESCE(SUM(same), 0) AS same
+            FROM (SELECT COUNT(*) AS c, COUNTIF(src_node_id = dst_node_id) AS same FROM {self._q(table)} GROUP BY src_node_id)
+            """
+        )[0]
+        return CandidateQuality(*row)
+
+    def _publish_staged(self, replacements, stage) -> dict:
+        """Load each raw table and build its output into staging tables (stage(r, raw, out)), then
+        replace every final table from them in one transaction; staging tables are dropped."""
         token = uuid.uuid4().hex[:8]
         staged: list[tuple[str, str]] = []  # (staging table, final table)
         reports = {}
@@ -106,9 +149,7 @@ class BigQueryWarehouse:
                 raw_stage, out_stage = f"{r.raw_table}_stage_{token}", f"{r.output_table}_stage_{token}"
                 staged += [(raw_stage, r.raw_table), (out_stage, r.output_table)]
                 self.load_parquet(raw_stage, r.files, r.schema)
-                report = self._unenumerate(raw_stage, r.mapping_table, out_stage, r.value_column)
-                report.output_table = self._name(r.output_table)
-                reports[r.output_table] = report
+                reports[r.output_table] = stage(r, raw_stage, out_stage)
             statements = []
             for stage, final in staged:
                 self.client.create_table(bigquery.Table(self._name(final), schema=self.client.get_table(self._name(stage)).schema), exists_ok=True)

@@ -16,7 +16,10 @@ import pyarrow as pa
 
 from gnn_assets import storage
 from gnn_assets.warehouse.protocol import (
+    CandidateQuality,
     EmbeddingQuality,
+    LinkTableReplacement,
+    LinkTableReport,
     TableReplacement,
     UnenumerationGaps,
     UnenumerationReport,
@@ -83,6 +86,44 @@ class DuckDbWarehouse:
                 con.execute("ROLLBACK")
                 raise
         return reports
+
+    def publish_link_tables(self, replacements: list[LinkTableReplacement]) -> dict[str, LinkTableReport]:
+        reports = {}
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for r in replacements:
+                    _load(con, r.raw_table, r.files, r.schema)
+                    raw, out = _q(r.raw_table), _q(r.output_table)
+                    con.execute(
+                        f"""
+                        CREATE OR REPLACE TABLE {out} AS
+                        SELECT CAST(s.node_id AS VARCHAR) AS src_node_id, CAST(d.node_id AS VARCHAR) AS dst_node_id, r.score, r.rank
+                        FROM {raw} r
+                        JOIN {_q(r.src_mapping_table)} s ON s.int_id = r.src_node_id
+                        JOIN {_q(r.dst_mapping_table)} d ON d.int_id = r.dst_node_id
+                        ORDER BY src_node_id, r.rank
+                        """
+                    )
+                    raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
+                    output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
+                    reports[r.output_table] = LinkTableReport(r.output_table, raw_rows, output_rows, raw_rows - output_rows)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return reports
+
+    def candidate_quality(self, table: str) -> CandidateQuality:
+        with self._connect(read_only=True) as con:
+            row = con.execute(
+                f"""
+                SELECT coalesce(sum(c), 0), count(*), min(c), max(c), coalesce(sum(self), 0)
+                FROM (SELECT count(*) AS c, count(*) FILTER (WHERE src_node_id = dst_node_id) AS self
+                      FROM {_q(table)} GROUP BY src_node_id)
+                """
+            ).fetchone()
+        return CandidateQuality(*row)
 
     def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
         with self._connect(read_only=True) as con:

@@ -28,6 +28,42 @@ class TableReplacement:
     value_column: str
 
 
+@dataclass(frozen=True)
+class LinkTableReplacement:
+    """A table of node pairs (link candidates): raw rows with enumerated src_node_id and
+    dst_node_id loaded from files, both ids mapped to original ids into output_table."""
+
+    raw_table: str
+    files: list[str]
+    schema: pa.Schema
+    src_mapping_table: str
+    dst_mapping_table: str
+    output_table: str
+
+
+@dataclass
+class LinkTableReport:
+    output_table: str
+    raw_rows: int
+    output_rows: int
+    unmapped_rows: int  # raw rows with an id the mapping lacks: not in the output
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CandidateQuality:
+    rows: int
+    sources: int
+    min_per_source: int | None
+    max_per_source: int | None
+    self_pairs: int  # rows whose source and destination are the same id
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class UnenumerationGaps:
     unmapped_ids: int  # enumerated ids in the raw output with no row in the mapping table
@@ -96,6 +132,12 @@ class Warehouse(Protocol):
 
     def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
         """Replace every raw and output table of a job together or not at all; reports by output table."""
+
+    def publish_link_tables(self, replacements: list[LinkTableReplacement]) -> dict[str, LinkTableReport]:
+        """Replace every pair table of a job together or not at all; reports by output table."""
+
+    def candidate_quality(self, table: str) -> CandidateQuality:
+        """Rows, distinct sources, rows per source and self pairs of a link candidates table."""
 
     def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
         """Raw ids the mapping lacks, and mapped nodes the raw output lacks."""

@@ -41,6 +41,12 @@ def output_table(task_name: str, job_name: str, node_type: str, kind: str) -> st
     return validate_identifier(f"{task_name}_{_job_part(job_name)}_{node_type}_{kind}")
 
 
+def link_candidates_table(task_name: str, job_name: str, edge_type: tuple[str, str, str], raw: bool = False) -> str:
+    """Top-k destinations per source node of one supervision edge type, by original (or, raw, enumerated) id."""
+    src, relation, dst = edge_type
+    return validate_identifier(f"{task_name}_{_job_part(job_name)}_{src}_{relation}_{dst}_{'raw_' if raw else ''}link_candidates")
+
+
 _PROJECT = re.compile(r"[a-z][-a-z0-9.:]{4,61}[a-z0-9]")
 _DATASET = re.compile(r"[A-Za-z0-9_]{1,1024}")
 

@@ -7,10 +7,10 @@ from typing import Callable
 from gnn_assets.inference import published
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
-from gnn_assets.graph.enumeration import MAPPING_SCHEMA, mapping_uri, read_preprocessed_metadata
+from gnn_assets.graph.enumeration import MAPPING_SCHEMA, edge_type_name, mapping_uri, read_preprocessed_metadata
 from gnn_assets.inference.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
 from gnn_assets.warehouse import tables
-from gnn_assets.warehouse.protocol import TableReplacement, UnenumerationReport, Warehouse
+from gnn_assets.warehouse.protocol import LinkTableReplacement, LinkTableReport, TableReplacement, UnenumerationReport, Warehouse
 
 _VALUE = {"embeddings": ("emb", EMBEDDINGS_SCHEMA), "predictions": ("pred", PREDICTIONS_SCHEMA)}
 
@@ -72,4 +72,32 @@ def unenumerate_outputs(
             f"{report.duplicate_rows_dropped} duplicate rows dropped, {report.unmapped_ids} unmapped ids, "
             f"{report.missing_nodes} nodes without output"
         )
+    return reports
+
+
+def publish_link_candidates(
+    config: TaskConfig, resources: Resources, warehouse: Warehouse, progress: Callable[[str], None] = print
+) -> dict[str, LinkTableReport]:
+    """Publish a job's committed link candidates as warehouse tables keyed by original ids (both
+    columns mapped), every table of the job in one transaction. Reports by final table name."""
+    from gnn_assets.candidates.job import CANDIDATES_SCHEMA, read_committed_candidates
+
+    manifest = read_committed_candidates(config, resources)
+    mappings = mapping_tables(config)
+    replacements = []
+    for edge_type, final_table in config.link_candidates_tables().items():
+        edge = manifest.edges[edge_type_name(edge_type)]
+        replacements.append(
+            LinkTableReplacement(
+                raw_table=tables.link_candidates_table(config.task_name, config.job_name, edge_type, raw=True),
+                files=edge.files,
+                schema=CANDIDATES_SCHEMA,
+                src_mapping_table=mappings[edge_type[0]],
+                dst_mapping_table=mappings[edge_type[2]],
+                output_table=final_table,
+            )
+        )
+    reports = warehouse.publish_link_tables(replacements)
+    for final_table, report in reports.items():
+        progress(f"{final_table}: {report.output_rows:,} candidates (run {manifest.run_id}); {report.unmapped_rows} rows with unmapped ids")
     return reports
