@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmarks import layerwise, serving
+from benchmarks import layerwise, serving, several_models
 from benchmarks.harness import MAIN_TASK, deployment, frozen_job, own_peak_rss_mb, run_child, sampled_job, say
 
 RESULTS = Path(__file__).resolve().parent / "results"  # not in git: each machine writes its own
@@ -52,11 +52,14 @@ class Size:
     rounds: int  # of the throughput measurements
     layerwise_subset: int  # roots of the smaller 3-layer sampled job (layerwise.py)
     serving_seconds: int  # each load-generator run against the server (serving.py)
+    ab_rounds: int  # A/B job vs single job, alternated (several_models.py)
+    candidate_sources: int  # sources scored against candidate_destinations (several_models.py)
+    candidate_destinations: int
 
 
 SIZES = {
-    "full": Size(num_nodes=125_000, throughput_samples=250_000, rss_samples=(100_000, 500_000), gigl_samples=5_000, rounds=5, layerwise_subset=3_000, serving_seconds=10),
-    "tiny": Size(num_nodes=2_000, throughput_samples=2_000, rss_samples=(500, 2_500), gigl_samples=200, rounds=1, layerwise_subset=100, serving_seconds=1),
+    "full": Size(num_nodes=125_000, throughput_samples=250_000, rss_samples=(100_000, 500_000), gigl_samples=5_000, rounds=5, layerwise_subset=3_000, serving_seconds=10, ab_rounds=3, candidate_sources=20_000, candidate_destinations=100_000),
+    "tiny": Size(num_nodes=2_000, throughput_samples=2_000, rss_samples=(500, 2_500), gigl_samples=200, rounds=1, layerwise_subset=100, serving_seconds=1, ab_rounds=1, candidate_sources=600, candidate_destinations=2_000),
 }
 BATCH_SIZE = 512
 FEATURE_DIM, HIDDEN = 32, 256  # the demo generator's features; the model's hidden and output width
@@ -284,6 +287,8 @@ def run(size_name: str) -> dict:
                 f"{measured['forward_worker_streams_after_job_per_s']:,.0f}/s in {os.cpu_count()}, "
                 f"Beam job {measured['pipeline_per_s']:,.0f}/s ({measured['pipeline_per_s'] / measured['forward_per_s']:.2f} of the forward)"
             )
+        ab = several_models.measure_ab(workdir, frozen, size.ab_rounds)
+        candidates = several_models.measure_candidates(size.candidate_sources, size.candidate_destinations)
         codecs = measure_gigl_vs_packed(frozen, records[: size.gigl_samples])
         say(f"decode: packed {codecs['packed_decode_per_s']:,.0f}/s, GiGL layout {codecs['gigl_decode_per_s']:,.0f}/s")
         del records
@@ -304,6 +309,8 @@ def run(size_name: str) -> dict:
         "peak_rss_growth": rss[large] / rss[small],
         **exact["metrics"],
         **served["metrics"],
+        **ab["metrics"],
+        **candidates["metrics"],
     }
     return {
         "size": size_name,
@@ -319,6 +326,8 @@ def run(size_name: str) -> dict:
             f"beam_job_peak_rss_mb_at_{large}": rss[large],
             "layerwise": exact["measurements"],
             "serving": served["measurements"],
+            "ab": ab["measurements"],
+            "link_candidates": candidates["measurements"],
         },
         "machine": _machine(),
     }
@@ -336,6 +345,8 @@ GOALS = {
     "serving_p50_ms": ("<=", 5.0),
     "serving_p99_ms": ("<=", 20.0),
     "serving_rps": (">=", 500.0),
+    "ab_vs_single": ("<=", 0.75),
+    "candidates_vs_numpy_brute_force": (">=", 1.0),
 }
 DESCRIPTIONS = {
     "pipeline_vs_forward": "whole Beam job (read, decode, collate, forward, write) ÷ bare forward, samples/s",
@@ -353,6 +364,9 @@ DESCRIPTIONS = {
     "serving_p50_ms": "`gnn-assets serve` (one worker per core) under `hey` at concurrency 8, GraphStorm requests of a 2-hop neighbourhood: median latency",
     "serving_p99_ms": "the same run's 99th percentile latency",
     "serving_rps": "the same run's answered requests per second",
+    "ab_vs_single": "sampled Beam job running a champion beside its own model (one read and decode) ÷ twice the job with one model, wall time",
+    "candidates_per_s": "link candidates stage's exact top-10 index: sources/s against 100,000 destinations of dimension 32",
+    "candidates_vs_numpy_brute_force": "numpy brute force (matrix product, argpartition, sort) ÷ the index, wall time on the same batches",
 }
 
 

@@ -33,6 +33,9 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
         "serving_p50_ms",
         "serving_p99_ms",
         "serving_rps",
+        "ab_vs_single",
+        "candidates_per_s",
+        "candidates_vs_numpy_brute_force",
     }
     assert all(value > 0 for value in data["metrics"].values())
     assert data["machine"]["cpu_cores"] >= 1 and data["machine"]["torch"]
