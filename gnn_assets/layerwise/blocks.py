@@ -1,0 +1,353 @@
+"""Layer-wise inference over blocks of nodes, as a batch engine computes it (InferTurbo's shape).
+
+Nodes of each type are cut into blocks of `block_nodes` consecutive ids. One message-passing
+stage is three steps, each a function of plain arrays so that Beam workers (beam.py) and the
+in-process probe below run the same code:
+
+1. gather, per source block: for every message-passing call of the stage whose edges start at
+   that block's node type, the sources' states travel along the block's out-edges to their
+   destination blocks. A call whose messages are its sources' states and whose aggregation is
+   mean, sum, max or min (SAGEConv without projection, GraphConv, GINConv) sends one partial
+   aggregate per destination row it reaches (partial gather: a hub's in-edges are combined on
+   each worker before the shuffle); any other call (GATConv's attention, a user's message
+   function) sends the edges and the sources' rows themselves (full gather), so that the call
+   sees every in-edge of a destination, as on one machine.
+2. merge, per destination block: partial aggregates combine exactly (sums and counts add, maxima
+   take the larger); gathered edges concatenate. Beam's combiner lifting runs this on each
+   worker before the shuffle and again after it.
+3. apply, per destination block: the stage's part of the split program runs with the local
+   executor's own code on a small graph: the block's rows first, then for each partial call one
+   virtual source row per destination holding its aggregate (one in-edge each: aggregating one
+   message gives the message, so the call computes its exact output), or for each gathered call
+   the gathered sources and their edges.
+
+GCNConv's normalization needs every source's degree, which a block does not see: refused.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.fx as fx
+from torch_geometric.nn import GCNConv, GINConv, GraphConv, SAGEConv
+
+from gnn_assets.graph.csr import InEdges
+from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph
+from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel
+
+_PARTIAL_CONVS = (SAGEConv, GraphConv, GINConv)
+_AGGREGATIONS = {"mean": "mean", "add": "sum", "sum": "sum", "max": "max", "min": "min"}
+_REDUCE = {"sum": np.add, "mean": np.add, "max": np.maximum, "min": np.minimum}
+
+
+def partial_aggregation(module) -> str | None:
+    """The aggregation a call's messages can be combined with before the shuffle, or None when
+    its destinations need their in-edges themselves (full gather)."""
+    if not isinstance(module, _PARTIAL_CONVS) or getattr(module, "project", False):
+        return None
+    aggr = getattr(module, "aggr", None)
+    return _AGGREGATIONS.get(aggr) if isinstance(aggr, str) else None
+
+
+@dataclass(frozen=True)
+class Blocks:
+    block_nodes: int
+    num_nodes: dict[str, int]
+
+    def count(self, node_type: str) -> int:
+        return max(1, math.ceil(self.num_nodes[node_type] / self.block_nodes))
+
+    def range(self, node_type: str, block: int) -> tuple[int, int]:
+        start = block * self.block_nodes
+        return start, min(start + self.block_nodes, self.num_nodes[node_type])
+
+
+@dataclass
+class Partial:
+    """One call's messages to one destination block. rows: destination ids counted from the
+    block's start. Partial calls: values[i] combines the messages to rows[i] (a sum for sum and
+    mean), counts[i] how many. Gathered calls: sources[i] -> rows[i] with the source's state values[i]."""
+
+    call: str
+    kind: str  # "sum", "mean", "max", "min" or "gather"
+    rows: np.ndarray
+    values: np.ndarray
+    counts: np.ndarray | None = None
+    sources: np.ndarray | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.rows, self.values, self.counts, self.sources) if a is not None)
+
+
+def combine(rows: np.ndarray, values: np.ndarray, counts: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Messages to repeated rows reduced to one per row (sorted by row)."""
+    order = np.argsort(rows, kind="stable")
+    rows, values, counts = rows[order], values[order], counts[order]
+    unique, starts = np.unique(rows, return_index=True)
+    if len(unique) == len(rows):
+        return rows, values, counts
+    return unique, _REDUCE[kind].reduceat(values, starts, axis=0), np.add.reduceat(counts, starts)
+
+
+def merge(a: Partial, b: Partial) -> Partial:
+    if a.kind == "gather":
+        return Partial(a.call, a.kind, np.concatenate([a.rows, b.rows]), np.concatenate([a.values, b.values]), sources=np.concatenate([a.sources, b.sources]))
+    rows, values, counts = combine(
+        np.concatenate([a.rows, b.rows]), np.concatenate([a.values, b.values]), np.concatenate([a.counts, b.counts]), a.kind
+    )
+    return Partial(a.call, a.kind, rows, values, counts)
+
+
+@dataclass
+class CallPlan:
+    name: str
+    edge_type: EdgeTypeKey
+    source_state: str  # the state the call reads at its sources
+    kind: str
+
+
+@dataclass
+class StagePlan:
+    stage: int
+    node_types: list[str]  # destination types computed in this stage
+    calls: dict[str, list[CallPlan]] = field(default_factory=dict)  # source type -> calls from it
+    own_states: dict[str, list[str]] = field(default_factory=dict)  # type -> states it reads of its own rows
+    kept: dict[str, list[str]] = field(default_factory=dict)  # type -> states computed here and read later
+
+    def calls_into(self, node_type: str) -> list[CallPlan]:
+        return [c for calls in self.calls.values() for c in calls if c.edge_type[2] == node_type]
+
+
+class BlockEngine:
+    """The stages of a split program as gather / merge / apply over blocks of nodes."""
+
+    def __init__(self, program: LayerProgram, widths: dict[str, int], device: torch.device = torch.device("cpu")):
+        """widths: each state's values per node (from the probe), by fx node name."""
+        self.program, self.widths, self.device = program, widths, device
+        self.nodes = {n.name: n for n in program.graph_module.graph.nodes}
+        self.inputs = {n.name: t for n, t in program.inputs.items()}
+        self.plans = [self._plan(stage) for stage in range(len(program.stages))]
+        self.outputs = {t: n.name for t, n in program.outputs.items()}
+        self._executor: LayerwiseExecutor | None = None
+
+    def _plan(self, stage: int) -> StagePlan:
+        program = self.program
+        plan = StagePlan(stage, list(program.stages[stage]))
+        for node_type, nodes in program.stages[stage].items():
+            seen_edges = set()
+            for node in nodes:
+                call = program.calls.get(node)
+                if call is None:
+                    continue
+                if isinstance(call.module, GCNConv) and call.module.normalize:
+                    raise UnsplittableModel(
+                        f"{program.model_name}: {node.target} (GCNConv) normalizes by every source's degree, which engine BEAM's "
+                        "blocks do not see; use layerwise.engine LOCAL"
+                    )
+                if call.edge_type in seen_edges:
+                    raise UnsplittableModel(
+                        f"{program.model_name}: two message-passing calls of layer {stage} read edge type {call.edge_type}; "
+                        "engine BEAM runs one per edge type and layer (use layerwise.engine LOCAL)"
+                    )
+                seen_edges.add(call.edge_type)
+                source = self._source_state(node)
+                kind = partial_aggregation(call.module) or "gather"
+                plan.calls.setdefault(call.edge_type[0], []).append(CallPlan(node.name, call.edge_type, source.name, kind))
+            alive = [
+                n.name
+                for n, last in program.last_read.items()
+                if program.node_type[n] == node_type and (program.stage[n] < stage or n in program.inputs) and stage <= last
+            ]
+            plan.own_states[node_type] = alive
+            plan.kept[node_type] = [n.name for n in nodes if n in program.last_read]
+        return plan
+
+    def _source_state(self, node: fx.Node) -> fx.Node:
+        program = self.program
+        x = node.args[0] if node.args else node.kwargs.get("x")
+        source = x[0] if isinstance(x, (tuple, list)) else x
+        extra = [n for n in node.all_input_nodes if n in program.node_type and n is not source and not (isinstance(x, (tuple, list)) and n in x)]
+        if not isinstance(source, fx.Node) or source not in program.node_type or extra:
+            raise UnsplittableModel(
+                f"{program.model_name}: {node.target} must read its sources' states as its first argument x (or x[0]) and no "
+                "other node states, for engine BEAM (use layerwise.engine LOCAL)"
+            )
+        return source
+
+    # ---- gather ---------------------------------------------------------------------------
+
+    def source_states(self, stage: int, node_type: str) -> list[str]:
+        return sorted({c.source_state for c in self.plans[stage].calls.get(node_type, [])})
+
+    def gather(
+        self, stage: int, blocks: Blocks, src_type: str, block: int, states: dict[str, np.ndarray], edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]]
+    ):
+        """(destination type, destination block), Partial for each call and destination block
+        the source block's out-edges reach. states: the block's rows of each source state."""
+        start, _ = blocks.range(src_type, block)
+        for call in self.plans[stage].calls.get(src_type, []):
+            src, dst = edges.get(call.edge_type, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+            if not len(src):
+                continue
+            x = states[call.source_state]
+            dst_type = call.edge_type[2]
+            dst_block = dst // blocks.block_nodes
+            order = np.argsort(dst_block, kind="stable")
+            src, dst, dst_block = src[order], dst[order], dst_block[order]
+            targets, starts = np.unique(dst_block, return_index=True)
+            for target, lo, hi in zip(targets.tolist(), starts, np.append(starts[1:], len(dst))):
+                rows = dst[lo:hi] - target * blocks.block_nodes
+                values = x[src[lo:hi] - start]
+                if call.kind == "gather":
+                    part = Partial(call.name, "gather", rows, values, sources=src[lo:hi])
+                else:
+                    merged = combine(rows, values, np.ones(len(rows), np.int64), call.kind)
+                    part = Partial(call.name, call.kind, *merged)
+                yield (dst_type, int(target)), part
+
+    # ---- apply ----------------------------------------------------------------------------
+
+    def apply(
+        self, stage: int, blocks: Blocks, node_type: str, block: int, own: dict[str, np.ndarray], partials: dict[str, Partial]
+    ) -> dict[str, np.ndarray]:
+        """The stage's kept states for the block's rows. own: the block's rows of the states it
+        reads (plan.own_states, input features included); partials: merged, by call."""
+        start, stop = blocks.range(node_type, block)
+        size = stop - start
+        plan = self.plans[stage]
+        calls = plan.calls_into(node_type)
+        # Local rows per node type: the block's own rows first (for its own type), then a part per call.
+        counts = {node_type: size}
+        offsets: dict[str, int] = {}
+        local_sources: dict[str, np.ndarray] = {}
+        for call in calls:
+            src_type = call.edge_type[0]
+            offsets[call.name] = counts.get(src_type, 0)
+            part = partials.get(call.name)
+            if call.kind == "gather":
+                sources = part.sources if part is not None else np.zeros(0, np.int64)
+                if src_type == node_type:  # sources inside the block are its own rows: a self-edge stays a self loop
+                    sources = sources[(sources < start) | (sources >= stop)]
+                unique = np.unique(sources)
+                local_sources[call.name] = unique
+                counts[src_type] = offsets[call.name] + len(unique)
+            else:
+                counts[src_type] = offsets[call.name] + size
+        states: dict[str, torch.Tensor] = {}
+
+        def state(name: str) -> torch.Tensor:
+            if name not in states:
+                node_t = self.program.node_type[self.nodes[name]]
+                states[name] = torch.zeros((counts.get(node_t, 0), self.widths[name]))
+            return states[name]
+
+        for name, values in own.items():
+            state(name)[:size] = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).reshape(size, -1)
+        in_edges: dict[EdgeTypeKey, InEdges] = {}
+        for call in calls:
+            part, offset = partials.get(call.name), offsets[call.name]
+            target = state(call.source_state)
+            if part is None:
+                dst_rows, src_rows = np.zeros(0, np.int64), np.zeros(0, np.int64)
+            elif call.kind == "gather":
+                unique = local_sources[call.name]
+                inside = (part.sources >= start) & (part.sources < stop) if call.edge_type[0] == node_type else np.zeros(len(part.sources), bool)
+                position = np.searchsorted(unique, part.sources[~inside])
+                first = np.unique(position, return_index=True)[1]  # one row per distinct source
+                target[offset + position[first]] = torch.from_numpy(np.ascontiguousarray(part.values[~inside][first], dtype=np.float32))
+                src_rows = np.empty(len(part.sources), dtype=np.int64)
+                src_rows[inside] = part.sources[inside] - start
+                src_rows[~inside] = offset + position
+                dst_rows = part.rows
+            else:
+                values = part.values / part.counts[:, None] if call.kind == "mean" else part.values
+                target[offset + part.rows] = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+                dst_rows, src_rows = part.rows, offset + part.rows
+            order = np.lexsort((src_rows, dst_rows))
+            indptr = np.zeros(size + 1, dtype=np.int64)
+            np.cumsum(np.bincount(dst_rows, minlength=size), out=indptr[1:])
+            in_edges[call.edge_type] = InEdges(indptr, np.ascontiguousarray(src_rows[order], dtype=np.int64))
+        # Every type the program reads needs a (possibly empty) feature tensor of its local size.
+        features = {t: states.get(name, torch.zeros((counts.get(t, 0), 0))) for name, t in self.inputs.items()}
+        for t in counts:
+            features.setdefault(t, torch.zeros((counts[t], 0)))
+        executor = LayerwiseExecutor(
+            self.program, LayerwiseGraph(features, in_edges), self.device, budget_bytes=1 << 40, progress=lambda _: None, chunk_nodes=max(size, 1)
+        )
+        executor.states = {self.nodes[name]: value.to(self.device) for name, value in states.items()}
+        executor._evaluate_constants()
+        nodes = self.program.stages[stage].get(node_type, [])
+        if size:
+            executor._run_chunk(stage, node_type, nodes, 0, size)
+        return {
+            name: executor.states[self.nodes[name]][:size].detach().cpu().float().numpy() if size else np.zeros((0, self.widths[name]), np.float32)
+            for name in plan.kept[node_type]
+        }
+
+
+def run_in_process(
+    engine: BlockEngine, blocks: Blocks, features: dict[str, np.ndarray], edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """Every stage's gather, merge and apply, block by block in this process: what the Beam job
+    computes, for the probe. The final states per node type."""
+    kept: dict[tuple[str, str], np.ndarray] = {}  # (type, state name) -> all rows
+    for name, node_type in engine.inputs.items():
+        kept[(node_type, name)] = features[node_type]
+    for plan in engine.plans:
+        merged: dict[tuple[str, int], dict[str, Partial]] = {}
+        for src_type in plan.calls:
+            for block in range(blocks.count(src_type)):
+                lo, hi = blocks.range(src_type, block)
+                states = {name: kept[(src_type, name)][lo:hi] for name in engine.source_states(plan.stage, src_type)}
+                block_edges = {}
+                for key, (src, dst) in edges.items():
+                    inside = (src >= lo) & (src < hi)
+                    block_edges[key] = (src[inside], dst[inside])
+                for key, part in engine.gather(plan.stage, blocks, src_type, block, states, block_edges):
+                    have = merged.setdefault(key, {})
+                    have[part.call] = merge(have[part.call], part) if part.call in have else part
+        for node_type in plan.node_types:
+            new: dict[str, list[np.ndarray]] = {}
+            for block in range(blocks.count(node_type)):
+                lo, hi = blocks.range(node_type, block)
+                own = {name: kept[(node_type, name)][lo:hi] for name in plan.own_states[node_type]}
+                for name, values in engine.apply(plan.stage, blocks, node_type, block, own, merged.get((node_type, block), {})).items():
+                    new.setdefault(name, []).append(values)
+            for name, parts in new.items():
+                kept[(node_type, name)] = np.concatenate(parts)
+    return {t: kept[(t, name)] for t, name in engine.outputs.items()}
+
+
+def probe_blocks(program: LayerProgram, model, feature_dims: dict[str, int], row_bytes: dict, device: torch.device) -> dict[str, int]:
+    """Run the block engine in process on the executor's probe graph, in blocks of 5 nodes, and
+    compare with the model's own forward; refuse (one line) when they differ. Returns the widths."""
+    from gnn_assets.layerwise.split import probe_graph
+
+    widths = {node.name: max(row_bytes.get(node, 0) // 4, 0) for node in program.node_type}
+    engine = BlockEngine(program, widths, device)
+    x, edge_index = probe_graph(program.signature, feature_dims)
+    with torch.inference_mode():
+        if program.signature.heterogeneous:
+            expected = model({t: v.to(device) for t, v in x.items()}, {k: e.to(device) for k, e in edge_index.items()})
+        else:
+            t, key = program.signature.node_types[0], program.signature.edge_types[0]
+            expected = {t: model(x[t].to(device), edge_index[key].to(device))}
+        got = run_in_process(
+            engine,
+            Blocks(5, {t: v.shape[0] for t, v in x.items()}),
+            {t: v.numpy() for t, v in x.items()},
+            {k: (e[0].numpy(), e[1].numpy()) for k, e in edge_index.items()},
+        )
+    for node_type, value in got.items():
+        reference = expected[node_type].float().cpu().numpy()
+        difference = float(np.abs(value - reference).max()) if value.size else 0.0
+        if value.shape != reference.shape or difference > 1e-4 * (1 + float(np.abs(reference).max())):
+            raise UnsplittableModel(
+                f"{program.model_name}: computed in blocks by engine BEAM it differs from its own forward on a probe graph "
+                f"(node type {node_type!r}, max difference {difference:.2e}); use layerwise.engine LOCAL"
+            )
+    return widths
