@@ -19,12 +19,13 @@ from gnn_assets.config.names import is_plain_name
 from gnn_assets.config.job_name import job_name_for_model_file, validate_job_name
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml, to_yaml
-from gnn_assets.proto.gbml_config_pb2 import CandidateScore, GbmlConfig, InferenceMode, SampleEncoding
+from gnn_assets.proto.gbml_config_pb2 import CandidateScore, GbmlConfig, InferenceMode, LayerwiseEngine, SampleEncoding
 from gnn_assets.warehouse import tables
 
 # Default ceiling for dynamic batching; GiGL hard-codes 3000 samples per batch.
 DEFAULT_INFERENCE_BATCH_SIZE = 512
 
+DEFAULT_BLOCK_NODES = 65_536  # layerwise.blockNodes for engine BEAM
 MAX_LINK_CANDIDATES = 1000  # per source node: a table of sources x k rows
 
 _TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -103,6 +104,15 @@ class TaskConfig:
     def layerwise_memory_budget_mb(self) -> int:
         """0: half of the memory available when the job starts."""
         return self.proto.gnn_assets_config.layerwise.memory_budget_mb
+
+    @property
+    def layerwise_engine(self) -> str:
+        """LOCAL (default): the layers on this machine; BEAM: a Beam job over blocks of nodes."""
+        return "BEAM" if self.proto.gnn_assets_config.layerwise.engine == LayerwiseEngine.BEAM else "LOCAL"
+
+    @property
+    def layerwise_block_nodes(self) -> int:
+        return self.proto.gnn_assets_config.layerwise.block_nodes or DEFAULT_BLOCK_NODES
 
     @property
     def champion(self) -> str:

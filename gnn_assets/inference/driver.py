@@ -109,7 +109,11 @@ def run(
             progress(f"no champion to run beside this job yet (gnnAssetsConfig.champion {frozen.champion})")
         if "unenumerate" in stages:
             warehouse.ensure_writable()  # a warehouse locked by someone else fails now, not after the job
-        if frozen.is_layerwise:
+        if frozen.is_layerwise and frozen.layerwise_engine == "BEAM":
+            from gnn_assets.layerwise.beam import run_layerwise_beam_job
+
+            run.job = run_layerwise_beam_job(frozen, resources, loaded, progress=progress, champion=champion, dagster_run_id=dagster_run_id)
+        elif frozen.is_layerwise:
             from gnn_assets.layerwise.job import run_layerwise_job
 
             run.job = run_layerwise_job(frozen, resources, loaded, progress=progress, champion=champion)

@@ -37,21 +37,27 @@ def _int_arg(name: str, value: str) -> int:
         raise ValueError(f"inferencerArgs.{name} must be an integer, got {value!r}") from None
 
 
+SAGE_AGGREGATIONS = ("mean", "max", "sum")  # inferencerArgs.aggr: how a layer combines its in-neighbours
+
+
 class GraphSageTaskSpec:
     """Embeddings of the root nodes from a GraphSAGE encoder (hetero when the graph is typed)."""
 
-    def __init__(self, hid_dim: str = "64", out_dim: str = "64", num_layers: str = "2"):
+    def __init__(self, hid_dim: str = "64", out_dim: str = "64", num_layers: str = "2", aggr: str = "mean"):
         self.hid_dim = _int_arg("hid_dim", hid_dim)
         self.out_dim = _int_arg("out_dim", out_dim)
         self.num_layers = _int_arg("num_layers", num_layers)
+        if aggr not in SAGE_AGGREGATIONS:
+            raise ValueError(f"inferencerArgs.aggr: {aggr!r} is not one of {', '.join(SAGE_AGGREGATIONS)}")
+        self.aggr = aggr
         self.model: nn.Module | None = None
         self.types: GraphTypes | None = None
 
     def build_encoder(self, types: GraphTypes) -> nn.Module:
         if types.is_heterogeneous:
             in_dims = dict(zip(types.node_types, types.feature_dims))
-            return HeteroGraphSAGE(in_dims, types.edge_types, self.hid_dim, self.out_dim, self.num_layers)
-        return GraphSAGE(types.feature_dims[0], self.hid_dim, self.out_dim, self.num_layers)
+            return HeteroGraphSAGE(in_dims, types.edge_types, self.hid_dim, self.out_dim, self.num_layers, aggr=self.aggr)
+        return GraphSAGE(types.feature_dims[0], self.hid_dim, self.out_dim, self.num_layers, aggr=self.aggr)
 
     def build_model(self, types: GraphTypes) -> nn.Module:
         return self.build_encoder(types)

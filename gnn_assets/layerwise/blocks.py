@@ -246,7 +246,7 @@ class BlockEngine:
             return states[name]
 
         for name, values in own.items():
-            state(name)[:size] = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).reshape(size, -1)
+            state(name)[:size] = torch.from_numpy(np.array(values, dtype=np.float32)).reshape(size, -1)
         in_edges: dict[EdgeTypeKey, InEdges] = {}
         for call in calls:
             part, offset = partials.get(call.name), offsets[call.name]

@@ -153,7 +153,7 @@ def _write_outputs(config: TaskConfig, states: torch.Tensor, head, device, outpu
     return {kind: total for kind in kinds}
 
 
-def _split_and_probe(loaded: LoadedInferencer, config: TaskConfig, signature: GraphSignature, dims, device, progress):
+def split_and_probe(loaded: LoadedInferencer, config: TaskConfig, signature: GraphSignature, dims, device, progress):
     move_to_device(loaded.inferencer, device)
     model = layerwise_model_of(loaded.inferencer, config)
     program = split_model(model.module, signature)
@@ -180,10 +180,10 @@ def run_layerwise_job(
     types = graph_types(config)
     dims = dict(zip(types.node_types, types.feature_dims))
     signature = GraphSignature(tuple(types.node_types), tuple(types.edge_types), types.is_heterogeneous)
-    models = [(_split_and_probe(loaded, config, signature, dims, device, progress), loaded.weights.sha256, job_layout.inference_output_dir)]
+    models = [(split_and_probe(loaded, config, signature, dims, device, progress), loaded.weights.sha256, job_layout.inference_output_dir)]
     if champion is not None:
         theirs = load_inferencer(champion.config, resources.model_policy, champion.model_sha256)
-        split = _split_and_probe(theirs, champion.config, signature, dims, device, progress)
+        split = split_and_probe(theirs, champion.config, signature, dims, device, progress)
         models.append((split, champion.model_sha256, job_layout.champion_output_dir))
 
     num_nodes = {t: parquet_rows(nodes_uri(graph_dir, t)) for t in meta.node_types}

@@ -1,4 +1,4 @@
-"""GraphSAGE encoders (mean aggregation), homogeneous and heterogeneous, plus a classifier."""
+"""GraphSAGE encoders (mean aggregation by default), homogeneous and heterogeneous, plus a classifier."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ EdgeTypeKey = tuple[str, str, str]
 
 
 class GraphSAGE(nn.Module):
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int = 2):
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int = 2, aggr: str = "mean"):
         super().__init__()
         dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
-        self.convs = nn.ModuleList(SAGEConv(a, b, aggr="mean") for a, b in zip(dims[:-1], dims[1:]))
+        self.convs = nn.ModuleList(SAGEConv(a, b, aggr=aggr) for a, b in zip(dims[:-1], dims[1:]))
 
     @property
     def out_dim(self) -> int:
@@ -40,6 +40,7 @@ class HeteroGraphSAGE(nn.Module):
         hidden_dim: int,
         out_dim: int,
         num_layers: int = 2,
+        aggr: str = "mean",
     ):
         super().__init__()
         receivers = {dst for _, _, dst in edge_types}
@@ -52,7 +53,7 @@ class HeteroGraphSAGE(nn.Module):
         for layer in range(num_layers):
             width = out_dim if layer == num_layers - 1 else hidden_dim
             self.convs.append(
-                HeteroConv({et: SAGEConv((dims[et[0]], dims[et[2]]), width, aggr="mean") for et in edge_types}, aggr="sum")
+                HeteroConv({et: SAGEConv((dims[et[0]], dims[et[2]]), width, aggr=aggr) for et in edge_types}, aggr="sum")
             )
             dims = {t: width for t in dims}
         self.out_dim = out_dim

@@ -25,6 +25,12 @@ class CandidateScore(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DOT: _ClassVar[CandidateScore]
     COSINE: _ClassVar[CandidateScore]
 
+class LayerwiseEngine(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LAYERWISE_ENGINE_UNSPECIFIED: _ClassVar[LayerwiseEngine]
+    LOCAL: _ClassVar[LayerwiseEngine]
+    BEAM: _ClassVar[LayerwiseEngine]
+
 class InferenceMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     INFERENCE_MODE_UNSPECIFIED: _ClassVar[InferenceMode]
@@ -38,6 +44,9 @@ GIGL_PROTO: SampleEncoding
 CANDIDATE_SCORE_UNSPECIFIED: CandidateScore
 DOT: CandidateScore
 COSINE: CandidateScore
+LAYERWISE_ENGINE_UNSPECIFIED: LayerwiseEngine
+LOCAL: LayerwiseEngine
+BEAM: LayerwiseEngine
 INFERENCE_MODE_UNSPECIFIED: InferenceMode
 SAMPLED: InferenceMode
 LAYERWISE: InferenceMode
@@ -617,10 +626,14 @@ class GnnAssetsConfig(_message.Message):
         num_shards: int
         def __init__(self, fanout: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., sample_encoding: _Optional[_Union[SampleEncoding, str]] = ..., num_shards: _Optional[int] = ...) -> None: ...
     class LayerwiseConfig(_message.Message):
-        __slots__ = ("memory_budget_mb",)
+        __slots__ = ("memory_budget_mb", "engine", "block_nodes")
         MEMORY_BUDGET_MB_FIELD_NUMBER: _ClassVar[int]
+        ENGINE_FIELD_NUMBER: _ClassVar[int]
+        BLOCK_NODES_FIELD_NUMBER: _ClassVar[int]
         memory_budget_mb: int
-        def __init__(self, memory_budget_mb: _Optional[int] = ...) -> None: ...
+        engine: LayerwiseEngine
+        block_nodes: int
+        def __init__(self, memory_budget_mb: _Optional[int] = ..., engine: _Optional[_Union[LayerwiseEngine, str]] = ..., block_nodes: _Optional[int] = ...) -> None: ...
     class DriftConfig(_message.Message):
         __slots__ = ("neighbours", "min_mean_overlap", "sample_nodes")
         NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]

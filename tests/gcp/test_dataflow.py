@@ -150,3 +150,48 @@ def test_a_dataflow_job_reports_its_metrics_as_progress_while_it_runs(gcp_resour
     assert progress[0].startswith("progress: 1,000 samples read (25% of the input)") and "s left" in progress[0]
     assert progress[-1].startswith("progress: 3,000 samples read (75% of the input)")
     assert not job.cancelled
+
+
+def test_layerwise_beam_template_has_a_join_and_group_stage_per_layer(gcp_resources, small_homogeneous_graph, tmp_path):
+    """engine BEAM on Dataflow, described offline: the graph is enumerated in the bucket (the job
+    reads its row groups' count when it is built), and every message-passing layer has its join of
+    states to edges, its combine and its group per destination block."""
+    import apache_beam as beam
+
+    from gnn_assets.config.task_config import write_frozen_config
+    from gnn_assets.graph.enumeration import enumerate_graph_source
+    from gnn_assets.graph.source import write_graph_source
+    from gnn_assets.inference.protocol import load_inferencer
+    from gnn_assets.inference.task_specs import write_untrained_model
+    from gnn_assets.layerwise.beam import Blocks, build_job, prepare_models
+    from tests.conftest import write_task_config
+
+    resources, bucket = gcp_resources
+    uri = write_task_config(
+        tmp_path, "demo_node_classification",
+        **{"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise": {"engine": "BEAM", "blockNodes": 256}},
+    )  # fmt: skip
+    frozen = freeze_task_config(load_task_config(str(uri)), resources, "layers-1")
+    write_frozen_config(frozen)
+    write_graph_source(resources.layout.graph_source_dir(frozen.graph_name), small_homogeneous_graph)
+    enumerate_graph_source(resources.layout, frozen.graph_name)
+    write_untrained_model(frozen, 0, resources.model_policy)
+    models = prepare_models(frozen, resources, load_inferencer(frozen, resources.model_policy), progress=lambda _: None)
+    template = f"gs://{bucket}/templates/layers-1.json"
+    options = PipelineOptions([*dataflow_flags(resources, frozen.task_name, frozen.job_name), f"--template_location={template}"])
+    pipeline = beam.Pipeline(options=options)
+    build_job(pipeline, frozen, resources, models, Blocks(256, {"paper": 1000}), "run_20261125T000000_0123abcd")
+    pipeline.run().wait_until_finish()
+
+    assert json.loads(storage.read_text(template))["name"] == "gnn-demo-node-classification-layers-1"
+    names = {t.unique_name for t in pipeline.to_runner_api().components.transforms.values()}
+    for layer in (1, 2):
+        assert {
+            f"[layer {layer}] Join paper states to edges",
+            f"[layer {layer}] Gather from paper",
+            f"[layer {layer}] Combine per destination block",
+            f"[layer {layer}] Group by destination block",
+            f"[layer {layer}] Apply",
+            f"[layer {layer}] Mark complete",
+        } <= names
+    assert not any(name.startswith("[layer 3]") for name in names) and "Write outputs" in names

@@ -1,0 +1,110 @@
+"""layerwise.engine BEAM: the layers as a Beam job over blocks of nodes, with 2 worker processes
+(multi_processing), equal to the LOCAL engine and to PyG's full-graph forward for the
+homogeneous and heterogeneous reference models and for max aggregation; a run that failed at
+layer 2 resumes there and gives the same output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gnn_assets.comparison.drift import aligned
+from gnn_assets.config.resource_config import ModelPolicy
+from gnn_assets.inference import driver
+from gnn_assets.inference.protocol import load_inferencer
+from gnn_assets import storage
+from gnn_assets.layerwise import beam as beam_engine
+from tests.conftest import prepare_job, write_task_config
+from tests.inference.test_exactness import _assert_matches_hetero_full_graph_forward, _final_rows, _full_graph
+
+BEAM = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise": {"engine": "BEAM", "blockNodes": 96}}
+LOCAL = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise": {"engine": "LOCAL"}}
+
+
+def _run(job, job_name=None):
+    return driver.run(job_name or job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None).job
+
+
+def _local_run(job, base: str, **overrides):
+    """The same job computed by the LOCAL engine, as another job of the same deployment."""
+    write_task_config(Path(job.task_config_uri).parent, base, **LOCAL, **overrides)
+    from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
+
+    frozen = freeze_task_config(load_task_config(job.task_config_uri), job.resources, "local")
+    write_frozen_config(frozen)
+    storage.write_bytes(frozen.trained_model_uri, storage.read_bytes(job.frozen.trained_model_uri))
+    return _run(job, "local")
+
+
+def _assert_equal_outputs(a, b, node_types, kinds=("embeddings",)):
+    for node_type in node_types:
+        for kind in kinds:
+            value = "emb" if kind == "embeddings" else "pred"
+            ids, x, y = aligned(a.outputs[node_type].files[kind], b.outputs[node_type].files[kind], value)
+            assert len(ids) == a.outputs[node_type].rows == b.outputs[node_type].rows
+            if value == "emb":
+                assert np.abs(x - y).max() < 1e-4
+            else:
+                assert np.array_equal(x, y)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aggr", ["mean", "max"])
+def test_homogeneous_beam_engine_equals_local_engine_and_full_graph_forward(tmp_path, small_homogeneous_graph, aggr):
+    args = {"inferencerConfig.inferencerArgs": {"hid_dim": "32", "out_dim": "16", "num_classes": "8", "aggr": aggr}}
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, running_mode="multi_processing", num_workers=2, **BEAM, **args)
+    beam = _run(job)
+    assert beam.runner == "FnApiRunner" and beam.details["engine"] == "BEAM" and beam.details["blocks"] == {"paper": 11}
+    assert set(beam.details["message_kinds"]["1"].values()) == {aggr}  # combined before the shuffle
+    assert all(v > 0 for v in beam.details["shuffle_bytes_per_edge"].values())
+
+    index, x, edge_index = _full_graph(small_homogeneous_graph)
+    model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
+    with torch.no_grad():
+        expected = model.encoder(x["paper"], edge_index[("paper", "cites", "paper")])
+    embeddings, predictions = _final_rows(job, "paper"), _final_rows(job, "paper", "predictions")
+    order = [index["paper"][node_id] for node_id in embeddings]
+    got = torch.tensor(np.array(list(embeddings.values()), dtype=np.float32))
+    assert len(embeddings) == len(index["paper"]) and (got - expected[order]).abs().max().item() < 1e-4
+    assert [predictions[n] for n in embeddings] == model.head(expected).argmax(-1)[order].tolist()
+
+    local = _local_run(job, "demo_node_classification", **args)
+    _assert_equal_outputs(beam, local, ["paper"], ("embeddings", "predictions"))
+
+
+@pytest.mark.slow
+def test_heterogeneous_beam_engine_equals_local_engine_and_full_graph_forward(tmp_path, small_typed_graph):
+    job = prepare_job(tmp_path, "demo_link_prediction", small_typed_graph, running_mode="multi_processing", num_workers=2, **BEAM)
+    beam = _run(job)
+    assert beam.details["blocks"] == {"user": 7, "item": 5}
+    _assert_matches_hetero_full_graph_forward(job, small_typed_graph, ["user", "item"])
+    _assert_equal_outputs(beam, _local_run(job, "demo_link_prediction"), ["user", "item"])
+
+
+@pytest.mark.slow
+def test_a_run_that_failed_at_layer_2_resumes_there(tmp_path, small_homogeneous_graph, monkeypatch):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **BEAM)
+    process = beam_engine._Apply.process
+    applied: list[int] = []
+
+    def fail_at_layer_2(self, element):  # a worker of layer 2 is lost, after layers 0 and 1 completed
+        if self._stage == 2:
+            raise RuntimeError("worker lost")
+        return process(self, element)
+
+    monkeypatch.setattr(beam_engine._Apply, "process", fail_at_layer_2)
+    with pytest.raises(Exception, match="worker lost"):
+        _run(job)
+    assert not storage.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_manifest_uri)
+
+    def counting(self, element):
+        applied.append(self._stage)
+        return process(self, element)
+
+    monkeypatch.setattr(beam_engine._Apply, "process", counting)
+    resumed = _run(job)
+    assert resumed.details["resumed_at_layer"] == 2 and set(applied) == {2}  # layers 0 and 1 were not computed again
+    _assert_equal_outputs(resumed, _local_run(job, "demo_node_classification"), ["paper"], ("embeddings", "predictions"))
