@@ -345,6 +345,7 @@ GOALS = {
     "serving_p50_ms": ("<=", 5.0),
     "serving_p99_ms": ("<=", 20.0),
     "serving_rps": (">=", 500.0),
+    "layerwise_beam_vs_local": (">=", 0.5),
     "ab_vs_single": ("<=", 0.75),
     "candidates_vs_numpy_brute_force": (">=", 1.0),
 }
@@ -364,6 +365,8 @@ DESCRIPTIONS = {
     "serving_p50_ms": "`gnn-assets serve` (one worker per core) under `hey` at concurrency 8, GraphStorm requests of a 2-hop neighbourhood: median latency",
     "serving_p99_ms": "the same run's 99th percentile latency",
     "serving_rps": "the same run's answered requests per second",
+    "layerwise_beam_vs_local": "layer-wise job, engine LOCAL ÷ engine BEAM (FnApiRunner multi_processing, one worker per core, blocks of 16,384 nodes), wall time",
+    "layerwise_beam_shuffle_bytes_per_edge": "that BEAM job's gather output (partial aggregates per destination block) per edge and layer, bytes",
     "ab_vs_single": "sampled Beam job running a champion beside its own model (one read and decode) ÷ twice the job with one model, wall time",
     "candidates_per_s": "link candidates stage's exact top-10 index: sources/s against 100,000 destinations of dimension 32",
     "candidates_vs_numpy_brute_force": "numpy brute force (matrix product, argpartition, sort) ÷ the index, wall time on the same batches",

@@ -11,6 +11,10 @@ every task holds the same weights):
   (edge index or CSR adjacency, whichever is faster; its second call) ÷ the layer-wise job run
   a second time in its process (both warm; the comparisons with the sampled path use the
   job's first run, in a fresh process like the Beam job's);
+- layerwise_beam_vs_local: the layer-wise job with engine BEAM on FnApiRunner in
+  multi_processing mode, one worker per core (blocks of 16,384 nodes), ÷ the LOCAL engine's job
+  (the first run above), wall time; and the BEAM job's shuffle: bytes its gather step sends per
+  edge and layer (partial aggregates: at most one row per destination and source block);
 - layerwise_peak_rss_mb / layerwise_anonymous_rss_vs_budget: the layer-wise job under a memory
   budget a quarter of its states: its process's peak RSS, and its peak growth in anonymous
   memory ÷ (budget + model + CSR). The whole RSS also counts the spilled states' file pages
@@ -36,10 +40,13 @@ LAYERWISE_2 = "bench_layerwise.yaml"
 LAYERWISE_2_BUDGET = "bench_layerwise_budget.yaml"
 SAMPLED_3 = "bench_sampled3.yaml"
 LAYERWISE_3 = "bench_layerwise3.yaml"
+LAYERWISE_BEAM = "bench_layerwise_beam.yaml"
+BEAM_RESOURCES = "resources_multiprocessing.yaml"
+BEAM_BLOCK_NODES = 16_384
 
 
 def write_tasks(workdir: Path, main_task: dict, budget_mb: int) -> None:
-    def variant(name: str, layers: int, mode: str, fanout: list[int] | None = None, budget: int | None = None) -> None:
+    def variant(name: str, layers: int, mode: str, fanout: list[int] | None = None, budget: int | None = None, beam: bool = False) -> None:
         task = copy.deepcopy(main_task)
         task["inferencerConfig"]["inferencerArgs"]["num_layers"] = str(layers)
         ours = task["gnnAssetsConfig"]
@@ -48,12 +55,18 @@ def write_tasks(workdir: Path, main_task: dict, budget_mb: int) -> None:
             ours["sampler"]["fanout"] = fanout
         if budget:
             ours["layerwise"] = {"memoryBudgetMb": budget}
+        if beam:
+            ours["layerwise"] = {"engine": "BEAM", "blockNodes": BEAM_BLOCK_NODES}
         (workdir / name).write_text(yaml.safe_dump(task))
 
     variant(LAYERWISE_2, 2, "LAYERWISE")
     variant(LAYERWISE_2_BUDGET, 2, "LAYERWISE", budget=budget_mb)
     variant(SAMPLED_3, 3, "SAMPLED", fanout=[15, 10, 5])
     variant(LAYERWISE_3, 3, "LAYERWISE")
+    variant(LAYERWISE_BEAM, 2, "LAYERWISE", beam=True)
+    resources = yaml.safe_load((workdir / "resources.yaml").read_text())
+    resources["localRunner"]["runningMode"] = "multi_processing"
+    (workdir / BEAM_RESOURCES).write_text(yaml.safe_dump(resources))
 
 
 # --- children ------------------------------------------------------------------------------
@@ -124,7 +137,31 @@ def child_bare_forward(workdir: Path, task_file: str, job: str) -> dict:
     return {"seconds": min(seconds.values()), "seconds_edge_index": seconds["edge_index"], "seconds_csr": seconds["csr"], "nodes": len(x)}
 
 
-CHILDREN = {"_layerwise": child_layerwise, "_bare_forward": child_bare_forward}
+def child_layerwise_beam(workdir: Path, task_file: str, job: str) -> dict:
+    """The layer-wise job with engine BEAM on worker processes, one per core."""
+    from gnn_assets.config.resource_config import load_resource_config
+    from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
+    from gnn_assets.inference.protocol import load_inferencer
+    from gnn_assets.inference.task_specs import write_untrained_model
+    from gnn_assets.layerwise.beam import run_layerwise_beam_job
+
+    resources = load_resource_config(str(workdir / BEAM_RESOURCES))
+    frozen = freeze_task_config(load_task_config(str(workdir / task_file)), resources, job)
+    write_frozen_config(frozen)
+    write_untrained_model(frozen, seed=0)
+    result = run_layerwise_beam_job(frozen, resources, load_inferencer(frozen, resources.model_policy), progress=lambda _: None)
+    per_edge = result.details["shuffle_bytes_per_edge"]
+    return {
+        "seconds": result.seconds,
+        "workers": resources.proto.local_runner.num_workers,
+        "blocks": result.details["blocks"],
+        "shuffle_bytes": result.details["shuffle_bytes"],
+        "shuffle_bytes_per_edge": per_edge,
+        "mean_shuffle_bytes_per_edge": sum(per_edge.values()) / max(len(per_edge), 1),
+    }
+
+
+CHILDREN = {"_layerwise": child_layerwise, "_bare_forward": child_bare_forward, "_layerwise_beam": child_layerwise_beam}
 
 
 # --- measurements --------------------------------------------------------------------------
@@ -159,6 +196,11 @@ def measure(workdir: Path, main_task: dict, *, num_nodes: int, all_nodes_job: st
         f"bare forward {bare['seconds']:.2f}s "
         f"(edge index {bare['seconds_edge_index']:.2f}s, CSR {bare['seconds_csr']:.2f}s)"
     )
+    on_beam, _ = run_child(["_layerwise_beam", str(workdir), LAYERWISE_BEAM, "layerwise-beam"])
+    say(
+        f"layer-wise on Beam ({on_beam['workers']} worker processes, blocks {on_beam['blocks']}): {on_beam['seconds']:.1f}s vs "
+        f"{layerwise2['seconds']:.2f}s LOCAL; shuffle {on_beam['mean_shuffle_bytes_per_edge']:.0f} bytes per edge and layer"
+    )
     sampled3 = _sampled_seconds_all_nodes(workdir, num_nodes, subset)
     layerwise3, _ = run_child(["_layerwise", str(workdir), LAYERWISE_3, "layerwise3"])
     say(
@@ -181,6 +223,8 @@ def measure(workdir: Path, main_task: dict, *, num_nodes: int, all_nodes_job: st
             "layerwise_vs_sampled_all_nodes_3_layers": (sampled3["sampler_seconds"] + sampled3["beam_seconds"]) / layerwise3["seconds"],
             "layerwise_vs_bare_forward": bare["seconds"] / layerwise2["warm_seconds"],
             "layerwise_nodes_per_s": layerwise2["nodes"] / layerwise2["seconds"],
+            "layerwise_beam_vs_local": layerwise2["seconds"] / on_beam["seconds"],
+            "layerwise_beam_shuffle_bytes_per_edge": on_beam["mean_shuffle_bytes_per_edge"],
             "layerwise_peak_rss_mb": budget_rss,
             "layerwise_anonymous_rss_vs_budget": budget["anonymous_growth_mb"] / bound,
         },
@@ -190,6 +234,7 @@ def measure(workdir: Path, main_task: dict, *, num_nodes: int, all_nodes_job: st
             "bare_forward_2_layers": bare,
             "sampled_3_layers": sampled3,
             "layerwise_3_layers": layerwise3,
+            "layerwise_beam_2_layers": on_beam,
             "layerwise_under_budget": {**budget, "peak_rss_mb": budget_rss},
         },
     }
