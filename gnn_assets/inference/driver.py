@@ -202,6 +202,7 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
         details = job.details
         return {
             **common,
+            "layerwise_engine": {"raw_value": details.get("engine", "LOCAL"), "type": "text"},
             "device": {"raw_value": details["device"], "type": "text"},
             "layers": {"raw_value": details["layers"], "type": "int"},
             "chunks": {"raw_value": int(job.metrics["layerwise/chunks"]), "type": "int"},

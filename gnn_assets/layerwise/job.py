@@ -230,6 +230,7 @@ def run_layerwise_job(
     stats["spill_bytes"] = spill.bytes_written
     result.seconds = time.monotonic() - started
     result.details = {
+        "engine": "LOCAL",
         **stats,
         "model": program.model_name,
         "nodes": num_nodes,

@@ -211,11 +211,18 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
     )
     if template.is_layerwise:
         raw_deps = [trained_model, node_id_mapping_key(template.graph_name)]
-        raw_kinds = {"pytorch", "parquet"}
+        on_beam = template.layerwise_engine == "BEAM"
+        raw_kinds = {"pytorch", "parquet", *({"beam"} if on_beam else set())}
+        where = (
+            "as a Beam job over blocks of nodes (layerwise.engine BEAM: per layer, states joined to edges and messages "
+            "combined per destination block; resumable at its first incomplete layer)"
+            if on_beam
+            else "on one machine, in chunks of nodes"
+        )
         raw_description = (
             f"{outputs_named} keyed by enumerated node id, computed layer-wise (inferenceMode LAYERWISE): the model is "
-            "split at its message-passing layers and each layer runs once over every node of the enumerated graph, "
-            f"exactly (no sampling). Its metadata says the device, layers, chunks and spilled bytes. {entry_point}"
+            f"split at its message-passing layers and each layer runs once over every node of the enumerated graph, {where}, "
+            f"exactly (no sampling). Its metadata says the engine, device, layers, chunks or blocks and spilled or shuffled bytes. {entry_point}"
         )
     else:
         raw_deps = [sampled_subgraphs, trained_model]
