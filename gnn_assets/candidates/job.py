@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
@@ -25,7 +24,6 @@ import pyarrow.parquet as pq
 import torch
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
-from apache_beam.runners.runner import PipelineState
 
 from gnn_assets import storage
 from gnn_assets.candidates.index import CandidateIndex, Candidates
@@ -34,10 +32,10 @@ from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.errors import UserError
 from gnn_assets.graph.csr import build_in_edges
 from gnn_assets.graph.enumeration import edge_type_name, edges_uri, mapping_uri
-from gnn_assets.inference.pipeline import InferenceJobFailed, PlainParquetSink
+from gnn_assets.inference.pipeline import PlainParquetSink
 from gnn_assets.inference.protocol import resolve_device
 from gnn_assets.inference.published import IncompleteOutput, new_run_id, parquet_rows, read_committed
-from gnn_assets.inference.runners import dataflow_console_url, pipeline_options
+from gnn_assets.inference.runners import pipeline_options, run_to_completion
 
 CANDIDATES_SCHEMA = pa.schema(
     [
@@ -234,7 +232,7 @@ def run_candidates_job(config: TaskConfig, resources: Resources, *, progress=pri
         result.edges[name] = EdgeCandidates(list(edge_type), output_dir, 0, 0)
     started = time.monotonic()
     progress(f"link candidates: top {result.k} by {result.score} for {', '.join(result.edges)} (run {run_id}) on {resources.runner_kind}")
-    beam_result = _run(pipeline, resources, progress)
+    beam_result, _, _ = run_to_completion(pipeline, resources, progress, "link candidates job")
     result.seconds = time.monotonic() - started
     counters = beam_result.metrics().query(MetricsFilter())["counters"]
     result.metrics = {
@@ -256,26 +254,6 @@ def run_candidates_job(config: TaskConfig, resources: Resources, *, progress=pri
         if old < run_id:
             storage.delete_tree(job_layout.candidates_run_dir(old))
     return result
-
-
-def _run(pipeline: beam.Pipeline, resources: Resources, progress):
-    """Run the job to its end; a Dataflow job is cancelled when this process is stopped."""
-    beam_result = pipeline.run()
-    job_id = f"local-{uuid.uuid4().hex[:12]}"
-    if resources.runner_kind == "dataflow_runner":
-        job_id = beam_result.job_id()
-        cfg = resources.proto.dataflow_runner
-        progress(f"Dataflow job {job_id}: {dataflow_console_url(cfg.project, cfg.region, job_id)}")
-    try:
-        state = beam_result.wait_until_finish()
-    except BaseException:
-        if resources.runner_kind == "dataflow_runner":
-            progress(f"stopping: cancelling Dataflow job {job_id}")
-            beam_result.cancel()
-        raise
-    if state != PipelineState.DONE:
-        raise InferenceJobFailed(f"link candidates job {job_id} ended in state {state}")
-    return beam_result
 
 
 def candidate_recall(config: TaskConfig, resources: Resources, manifest: CandidatesManifest, max_edges: int = 2000) -> dict[str, dict]:

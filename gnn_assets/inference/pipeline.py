@@ -51,7 +51,7 @@ from gnn_assets.inference.published import (
     new_run_id,
     output_kinds,
 )
-from gnn_assets.inference.runners import dataflow_console_url, pipeline_options, torch_threads_per_worker
+from gnn_assets.inference.runners import BeamJobFailed, dataflow_console_url, pipeline_options, torch_threads_per_worker
 from gnn_assets.inference.task_specs import graph_types
 
 
@@ -61,10 +61,6 @@ class DeadLetterThresholdExceeded(UserError, RuntimeError):
 
 
 class NoSamplesError(UserError, FileNotFoundError):
-    pass
-
-
-class InferenceJobFailed(UserError, RuntimeError):
     pass
 
 
@@ -422,7 +418,7 @@ def run_inference_job(
     finally:
         torch.set_num_threads(torch_threads)  # workers in this process (in_memory, multi_threading) may have set it
     if state != PipelineState.DONE:
-        raise InferenceJobFailed(f"Beam job {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
+        raise BeamJobFailed(f"Beam job {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
     metrics = result.metrics()
     job = InferenceJobResult(
         run_id=run_id,

@@ -9,6 +9,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
+from gnn_assets.errors import UserError
 from gnn_assets.inference.dataflow_jobs import DAGSTER_RUN_LABEL
 
 
@@ -109,3 +110,34 @@ def dataflow_flags(
         # GiGL has a timeout field that reaches nothing; this one is Dataflow's own limit.
         flags.append(f"--dataflow_service_options=max_workflow_runtime_walltime_seconds={cfg.max_run_time_seconds}")
     return flags
+
+
+class BeamJobFailed(UserError, RuntimeError):
+    """A Beam job ended in a state other than DONE."""
+
+
+def run_to_completion(pipeline, resources: Resources, progress, what: str):
+    """Run a Beam job to its end: (result, job id, Dataflow console URL or None). Local runners
+    run it inside pipeline.run(); a Dataflow job is waited for, and cancelled when this process
+    is stopped. BeamJobFailed names the job when it did not end DONE."""
+    import uuid
+
+    from apache_beam.runners.runner import PipelineState
+
+    result = pipeline.run()
+    job_id, console_url = f"local-{uuid.uuid4().hex[:12]}", None
+    if resources.runner_kind == "dataflow_runner":
+        job_id = result.job_id()
+        cfg = resources.proto.dataflow_runner
+        console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
+        progress(f"Dataflow job {job_id}: {console_url}")
+    try:
+        state = result.wait_until_finish()
+    except BaseException:  # the run was terminated (SIGTERM -> SystemExit) or interrupted
+        if resources.runner_kind == "dataflow_runner":
+            progress(f"stopping: cancelling Dataflow job {job_id}")
+            result.cancel()
+        raise
+    if state != PipelineState.DONE:
+        raise BeamJobFailed(f"{what} {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
+    return result, job_id, console_url

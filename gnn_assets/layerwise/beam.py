@@ -21,10 +21,8 @@ every other mode and the job commits it the same way (published.py).
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -33,14 +31,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from apache_beam.metrics.metric import Metrics, MetricsFilter
-from apache_beam.runners.runner import PipelineState
 
 from gnn_assets import storage
 from gnn_assets.config.resource_config import ModelPolicy, Resources
 from gnn_assets.config.task_config import TaskConfig, parse_task_config
 from gnn_assets.graph.enumeration import edges_uri, nodes_uri
 from gnn_assets.inference.model_handler import metrics_namespace
-from gnn_assets.inference.pipeline import InferenceJobFailed
 from gnn_assets.inference.protocol import load_inferencer, resolve_device
 from gnn_assets.inference.pipeline import CHAMPION
 from gnn_assets.inference.published import (
@@ -53,7 +49,7 @@ from gnn_assets.inference.published import (
     output_kinds,
     parquet_rows,
 )
-from gnn_assets.inference.runners import dataflow_console_url, pipeline_options
+from gnn_assets.inference.runners import pipeline_options, run_to_completion
 from gnn_assets.layerwise.blocks import BlockEngine, Blocks, Partial, merge
 from gnn_assets.layerwise.split import GraphSignature, split_model
 
@@ -416,27 +412,6 @@ class _StageWatcher:
         self._thread.join()
 
 
-def run_pipeline(pipeline: beam.Pipeline, resources: Resources, progress) -> tuple[object, str, str | None]:
-    """Run to the end; a Dataflow job is cancelled when this process is stopped."""
-    result = pipeline.run()
-    job_id, console_url = f"local-{uuid.uuid4().hex[:12]}", None
-    if resources.runner_kind == "dataflow_runner":
-        job_id = result.job_id()
-        cfg = resources.proto.dataflow_runner
-        console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
-        progress(f"Dataflow job {job_id}: {console_url}")
-    try:
-        state = result.wait_until_finish()
-    except BaseException:
-        if resources.runner_kind == "dataflow_runner":
-            progress(f"stopping: cancelling Dataflow job {job_id}")
-            result.cancel()
-        raise
-    if state != PipelineState.DONE:
-        raise InferenceJobFailed(f"layer-wise Beam job {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
-    return result, job_id, console_url
-
-
 def layer_metrics(result) -> dict[str, float]:
     counters = result.metrics().query(MetricsFilter())["counters"]
     out: dict[str, float] = {}
@@ -562,7 +537,7 @@ def run_layerwise_beam_job(
         f"blocks of up to {blocks.block_nodes:,}, {layers - 1} message-passing layers (run {run_id})"
     )
     with _StageWatcher(states_dir_of(job_layout, run_id, ""), range(firsts[""], layers), progress):
-        result, job_id, console_url = run_pipeline(pipeline, resources, progress)
+        result, job_id, console_url = run_to_completion(pipeline, resources, progress, "layer-wise Beam job")
     metrics = layer_metrics(result)
     kinds = [kind for kind, _ in output_kinds(config)]
     job = InferenceJobResult(

@@ -36,7 +36,7 @@ from torch_geometric.nn import GCNConv, GINConv, GraphConv, SAGEConv
 
 from gnn_assets.graph.csr import InEdges
 from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph
-from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel
+from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel, forward_by_type, probe_graph
 
 _PARTIAL_CONVS = (SAGEConv, GraphConv, GINConv)
 _AGGREGATIONS = {"mean": "mean", "add": "sum", "sum": "sum", "max": "max", "min": "min"}
@@ -325,17 +325,11 @@ def run_in_process(
 def probe_blocks(program: LayerProgram, model, feature_dims: dict[str, int], row_bytes: dict, device: torch.device) -> dict[str, int]:
     """Run the block engine in process on the executor's probe graph, in blocks of 5 nodes, and
     compare with the model's own forward; refuse (one line) when they differ. Returns the widths."""
-    from gnn_assets.layerwise.split import probe_graph
-
     widths = {node.name: max(row_bytes.get(node, 0) // 4, 0) for node in program.node_type}
     engine = BlockEngine(program, widths, device)
     x, edge_index = probe_graph(program.signature, feature_dims)
     with torch.inference_mode():
-        if program.signature.heterogeneous:
-            expected = model({t: v.to(device) for t, v in x.items()}, {k: e.to(device) for k, e in edge_index.items()})
-        else:
-            t, key = program.signature.node_types[0], program.signature.edge_types[0]
-            expected = {t: model(x[t].to(device), edge_index[key].to(device))}
+        expected = forward_by_type(model, program.signature, x, edge_index, device)
         got = run_in_process(
             engine,
             Blocks(5, {t: v.shape[0] for t, v in x.items()}),

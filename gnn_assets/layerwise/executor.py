@@ -34,7 +34,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from gnn_assets.graph.csr import InEdges, build_in_edges
 from gnn_assets.layerwise.spill import SpillArea
-from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel, probe_graph
+from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel, forward_by_type, probe_graph
 
 # Convolutions whose output for (x_src, x_dst) equals their output for x on the same edges.
 BIPARTITE_EXACT = (SAGEConv, GraphConv, GINConv)
@@ -428,11 +428,7 @@ def probe(program: LayerProgram, model, feature_dims: dict[str, int], device: to
     node, for planning the real run."""
     x, edge_index = probe_graph(program.signature, feature_dims)
     with torch.inference_mode():
-        if program.signature.heterogeneous:
-            expected = model({t: v.to(device) for t, v in x.items()}, {k: e.to(device) for k, e in edge_index.items()})
-        else:
-            t, key = program.signature.node_types[0], program.signature.edge_types[0]
-            expected = {t: model(x[t].to(device), edge_index[key].to(device))}
+        expected = forward_by_type(model, program.signature, x, edge_index, device)
         executor = LayerwiseExecutor(
             program, LayerwiseGraph.from_edge_index(x, edge_index), device, budget_bytes=1 << 40, progress=lambda _: None, chunk_nodes=5
         )

@@ -256,3 +256,11 @@ def probe_graph(signature: GraphSignature, feature_dims: dict[str, int], num_nod
         pairs = torch.unique(torch.stack([src, dst]), dim=1)
         edge_index[key] = pairs
     return x, edge_index
+
+
+def forward_by_type(model: nn.Module, signature: GraphSignature, x: dict, edge_index: dict, device: torch.device) -> dict:
+    """The model's own forward on a whole graph, as node type -> states (the probes' oracle)."""
+    if signature.heterogeneous:
+        return model({t: v.to(device) for t, v in x.items()}, {k: e.to(device) for k, e in edge_index.items()})
+    node_type, key = signature.node_types[0], signature.edge_types[0]
+    return {node_type: model(x[node_type].to(device), edge_index[key].to(device))}

@@ -8,6 +8,7 @@ write it in one concurrency pool (README).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -73,45 +74,45 @@ class DuckDbWarehouse:
             _load(con, table, uris, schema)
             return con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()[0]
 
-    def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
-        reports = {}
+    @contextlib.contextmanager
+    def _transaction(self):
+        """One connection, one transaction: committed when the block ends, rolled back when it raises."""
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for r in replacements:
-                    _load(con, r.raw_table, r.files, r.schema)
-                    reports[r.output_table] = _unenumerate(con, r)
+                yield con
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+
+    def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
+        reports = {}
+        with self._transaction() as con:
+            for r in replacements:
+                _load(con, r.raw_table, r.files, r.schema)
+                reports[r.output_table] = _unenumerate(con, r)
         return reports
 
     def publish_link_tables(self, replacements: list[LinkTableReplacement]) -> dict[str, LinkTableReport]:
         reports = {}
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for r in replacements:
-                    _load(con, r.raw_table, r.files, r.schema)
-                    raw, out = _q(r.raw_table), _q(r.output_table)
-                    con.execute(
-                        f"""
-                        CREATE OR REPLACE TABLE {out} AS
-                        SELECT CAST(s.node_id AS VARCHAR) AS src_node_id, CAST(d.node_id AS VARCHAR) AS dst_node_id, r.score, r.rank
-                        FROM {raw} r
-                        JOIN {_q(r.src_mapping_table)} s ON s.int_id = r.src_node_id
-                        JOIN {_q(r.dst_mapping_table)} d ON d.int_id = r.dst_node_id
-                        ORDER BY src_node_id, r.rank
-                        """
-                    )
-                    raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
-                    output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
-                    reports[r.output_table] = LinkTableReport(r.output_table, raw_rows, output_rows, raw_rows - output_rows)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            for r in replacements:
+                _load(con, r.raw_table, r.files, r.schema)
+                raw, out = _q(r.raw_table), _q(r.output_table)
+                con.execute(
+                    f"""
+                    CREATE OR REPLACE TABLE {out} AS
+                    SELECT CAST(s.node_id AS VARCHAR) AS src_node_id, CAST(d.node_id AS VARCHAR) AS dst_node_id, r.score, r.rank
+                    FROM {raw} r
+                    JOIN {_q(r.src_mapping_table)} s ON s.int_id = r.src_node_id
+                    JOIN {_q(r.dst_mapping_table)} d ON d.int_id = r.dst_node_id
+                    ORDER BY src_node_id, r.rank
+                    """
+                )
+                raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
+                output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
+                reports[r.output_table] = LinkTableReport(r.output_table, raw_rows, output_rows, raw_rows - output_rows)
         return reports
 
     def candidate_quality(self, table: str) -> CandidateQuality:
