@@ -212,25 +212,29 @@ class _Gather(_WithEngine):
 
 
 class _MergePartials(beam.CombineFn):
-    """Partial aggregates of one destination block, by call: exact to combine in any order."""
+    """Partial aggregates of one destination block, by call: exact to combine in any order.
+    Parts are collected and merged in one pass when the accumulator is compacted (before the
+    shuffle, where Beam lifts the combine) or read."""
 
     def create_accumulator(self):
         return {}
 
     def add_input(self, accumulator, part: Partial):
-        have = accumulator.get(part.call)
-        accumulator[part.call] = part if have is None else merge(have, part)
+        accumulator.setdefault(part.call, []).append(part)
         return accumulator
 
     def merge_accumulators(self, accumulators):
         merged = {}
         for accumulator in accumulators:
-            for part in accumulator.values():
-                self.add_input(merged, part)
+            for call, parts in accumulator.items():
+                merged.setdefault(call, []).extend(parts)
         return merged
 
+    def compact(self, accumulator):
+        return {call: [merge(parts)] for call, parts in accumulator.items()}
+
     def extract_output(self, accumulator):
-        return accumulator
+        return {call: merge(parts) for call, parts in accumulator.items()}
 
 
 class _Apply(_WithEngine):
