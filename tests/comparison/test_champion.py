@@ -110,3 +110,23 @@ def test_champion_without_committed_output_is_refused(tmp_path, small_homogeneou
         _run(job, "chall")
     assert "\n" not in str(error.value)
     assert not storage.exists(job.resources.layout.job(TASK, "chall").inference_manifest_uri)  # nothing ran
+
+
+def test_deployed_and_previous_champions_resolve_from_storage(tmp_path, small_homogeneous_graph):
+    from gnn_assets.comparison.champion import resolve_champion
+    from gnn_assets.serving.deployment import write_deployment
+
+    job = prepare_job(tmp_path, TASK, small_homogeneous_graph, job_name="champ", **FULL)
+    champ = _run(job, "champ")
+    template = lambda champion: freeze_task_config(  # noqa: E731
+        load_task_config(str(write_task_config(tmp_path, tmp_path / f"{TASK}.yaml", **{"gnnAssetsConfig.champion": champion}))),
+        job.resources,
+        "chall",
+    )
+    assert resolve_champion(template("DEPLOYED"), job.resources) is None  # nothing deployed yet
+    write_deployment(job.resources.layout, TASK, "champ", champ.model_sha256)
+    deployed = resolve_champion(template("DEPLOYED"), job.resources)
+    assert (deployed.job_name, deployed.model_sha256) == ("champ", champ.model_sha256)
+    previous = resolve_champion(template("PREVIOUS"), job.resources)
+    assert previous.job_name == "champ" and previous.config.job_name == "champ"
+    assert resolve_champion(freeze_task_config(load_task_config(job.task_config_uri), job.resources, "champ"), job.resources) is None  # not its own

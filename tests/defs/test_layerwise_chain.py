@@ -1,5 +1,5 @@
-"""The LAYERWISE demo task in Dagster: no samples in its chain, the model trained in the run
-(no model file for the job), every check passes."""
+"""The LAYERWISE demo task in Dagster, on either engine: no samples in its chain, the model trained
+in the run (no model file for the job), every check passes."""
 
 from __future__ import annotations
 
@@ -11,17 +11,21 @@ from dagster import AssetKey
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.defs.inference.partitions import job_partitions
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import CONFIGS, execution_events, make_deployment
+from tests.conftest import CONFIGS, execution_events, make_deployment, write_task_config
 
 TASK = "demo_node_classification_layerwise"
 
 
 @pytest.mark.slow
-def test_layerwise_demo_chain_materializes_without_samples_and_checks_pass(tmp_path):
+@pytest.mark.parametrize("engine", ["LOCAL", "BEAM"])
+def test_layerwise_demo_chain_materializes_without_samples_and_checks_pass(tmp_path, engine):
     deployment = make_deployment(tmp_path)
     for config in deployment.task_config_dir.glob("*.yaml"):
         config.unlink()
-    shutil.copy(CONFIGS / f"{TASK}.yaml", deployment.task_config_dir)
+    if engine == "LOCAL":
+        shutil.copy(CONFIGS / f"{TASK}.yaml", deployment.task_config_dir)
+    else:
+        write_task_config(deployment.task_config_dir, TASK, **{"gnnAssetsConfig.layerwise": {"engine": "BEAM", "blockNodes": 4096}})
     defs = deployment.definitions()
     keys = {tuple(k.path) for k in defs.resolve_all_asset_keys()}
     assert (TASK, "sampled_subgraphs") not in keys and (TASK, "raw_embeddings") in keys
@@ -43,5 +47,6 @@ def test_layerwise_demo_chain_materializes_without_samples_and_checks_pass(tmp_p
     raw = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "raw_embeddings"])).asset_materialization
     meta = {k: v.value for k, v in raw.metadata.items()}
     assert meta["inference_mode"] == "LAYERWISE" and meta["layers"] == 2 and meta["device"] == "cpu"
-    assert meta["spill_bytes"] == 0 and meta["chunks"] >= 2 and meta["dagster/row_count"] == 20_000
+    assert meta["layerwise_engine"] == engine and meta["spill_bytes"] == 0 and meta["dagster/row_count"] == 20_000
+    assert meta["chunks"] == 5 if engine == "BEAM" else meta["chunks"] >= 2  # BEAM: blocks of 4,096 of the 20,000 papers
     assert open_warehouse(deployment.resources).row_count(frozen.output_tables("paper")["predictions"]) == 20_000
