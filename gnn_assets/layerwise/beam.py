@@ -115,6 +115,9 @@ class _ModelSpec:
         self.model_yaml, self.model_uri = model_config.to_yaml(), model_config.uri
         self.model_sha256, self.policy, self.widths, self.device = model_sha256, policy, widths, device
 
+    def key(self) -> tuple:
+        return (self.model_uri, self.model_sha256, self.graph_uri, self.device, tuple(sorted(self.widths.items())))
+
     def load(self) -> tuple[BlockEngine, torch.nn.Module]:
         from gnn_assets.inference.task_specs import graph_types
         from gnn_assets.layerwise.job import layerwise_model_of
@@ -131,12 +134,23 @@ class _ModelSpec:
         return BlockEngine(split_model(model.module, signature), self.widths, device), model.head
 
 
+_LOADED: dict[tuple, tuple[BlockEngine, torch.nn.Module]] = {}
+_LOADING = threading.Lock()
+
+
 class _WithEngine(beam.DoFn):
+    """A step that needs the model: loaded and split once per worker process, whichever of the
+    job's steps (gather, apply, write, for every layer) sets up first."""
+
     def __init__(self, spec: _ModelSpec, blocks: Blocks):
         self._spec, self._blocks = spec, blocks
 
     def setup(self):
-        self.engine, self.head = self._spec.load()
+        key = self._spec.key()
+        with _LOADING:
+            if key not in _LOADED:
+                _LOADED[key] = self._spec.load()
+            self.engine, self.head = _LOADED[key]
 
 
 # ---- transforms ------------------------------------------------------------------------------
@@ -162,18 +176,6 @@ class _ReadEdgeGroup(beam.DoFn):
             yield (key[0], int(b)), (key, src[lo:hi], dst[lo:hi])
 
 
-class _ReadBlockStates(beam.DoFn):
-    """(node type, block) -> the block's rows of the named states (features or a layer's files)."""
-
-    def __init__(self, graph_dir: str, states_dir: str, blocks: Blocks, names: dict[str, int], inputs: dict[str, str]):
-        """names: state -> the stage whose files hold it; inputs: feature state -> node type."""
-        self._graph_dir, self._states_dir, self._blocks, self._names, self._inputs = graph_dir, states_dir, blocks, names, inputs
-
-    def process(self, element):
-        (node_type, block), _ = element
-        yield (node_type, block), read_block_states(self._graph_dir, self._states_dir, self._blocks, node_type, block, self._names, self._inputs)
-
-
 def read_block_states(graph_dir, states_dir, blocks: Blocks, node_type, block, names: dict[str, int], inputs: dict[str, str]) -> dict[str, np.ndarray]:
     start, stop = blocks.range(node_type, block)
     found, by_stage = {}, {}
@@ -188,25 +190,27 @@ def read_block_states(graph_dir, states_dir, blocks: Blocks, node_type, block, n
 
 
 class _Gather(_WithEngine):
-    def __init__(self, spec, blocks, stage: int):
+    """A source block's out-edges joined to its states (read from the layer before's files: states
+    travel through storage, not the shuffle) -> partial messages per destination block. Runs
+    once the layer before is complete (its completion is a side input)."""
+
+    def __init__(self, spec, blocks, stage: int, graph_dir: str, states_dir: str, names: dict[str, int], inputs: dict[str, str]):
         super().__init__(spec, blocks)
-        self._stage = stage
+        self._stage, self._graph_dir, self._states_dir, self._names, self._inputs = stage, graph_dir, states_dir, names, inputs
         self._bytes = Metrics.counter(NAMESPACE, f"layer_{stage}_shuffle_bytes")
         self._edges = Metrics.counter(NAMESPACE, f"layer_{stage}_edges")
 
-    def process(self, element):
-        (src_type, block), grouped = element
-        states = list(grouped["states"])
-        if not states:
-            return
+    def process(self, element, layer_before_complete):
+        (src_type, block), chunks = element
         edges: dict[tuple, tuple[list, list]] = {}
-        for key, src, dst in grouped["edges"]:
+        for key, src, dst in chunks:
             have = edges.setdefault(tuple(key), ([], []))
             have[0].append(src)
             have[1].append(dst)
         joined = {k: (np.concatenate(s), np.concatenate(d)) for k, (s, d) in edges.items()}
         self._edges.inc(sum(len(s) for s, _ in joined.values()))
-        for key, part in self.engine.gather(self._stage, self._blocks, src_type, block, states[0], joined):
+        states = read_block_states(self._graph_dir, self._states_dir, self._blocks, src_type, block, self._names, self._inputs)
+        for key, part in self.engine.gather(self._stage, self._blocks, src_type, block, states, joined):
             self._bytes.inc(part.nbytes)
             yield key, part
 
@@ -336,11 +340,13 @@ def build_pipeline(
             with storage.open_read(edges_uri(graph_dir, edge_key)) as stream:
                 groups = pq.ParquetFile(stream).num_row_groups
             tasks += [(list(edge_key), g) for g in range(groups)]
+        # Grouped by source block once; every layer's gather reads the same groups.
         edges_by_source[key] = (
             pipeline
             | f"{label}Edges from {key}" >> beam.Create(tasks)
             | f"{label}Spread edges from {key}" >> beam.Reshuffle()
             | f"{label}Read edges from {key}" >> beam.ParDo(_ReadEdgeGroup(graph_dir, blocks))
+            | f"{label}Group edges from {key} by source block" >> beam.GroupByKey()
         )
     tick = pipeline | f"{label}Start at layer {first_stage}" >> beam.Create([0])
     for plan in engine.plans[first_stage:]:
@@ -349,16 +355,10 @@ def build_pipeline(
         partials = []
         for src_type in plan.calls:
             needed = {s: stage_of[s] for s in engine.source_states(k, src_type)}
-            states = (
-                tick
-                | f"{name}{src_type} source blocks" >> beam.FlatMap(lambda _, t=src_type: [((t, b), None) for b in range(blocks.count(t))])
-                | f"{name}Spread {src_type} source blocks" >> beam.Reshuffle()
-                | f"{name}Read {src_type} states" >> beam.ParDo(_ReadBlockStates(graph_dir, states_dir, blocks, needed, inputs))
-            )
+            gather = _Gather(spec, blocks, k, graph_dir, states_dir, needed, inputs)
             partials.append(
-                {"states": states, "edges": edges_by_source[src_type]}
-                | f"{name}Join {src_type} states to edges" >> beam.CoGroupByKey()
-                | f"{name}Gather from {src_type}" >> beam.ParDo(_Gather(spec, blocks, k))
+                edges_by_source[src_type]
+                | f"{name}Gather from {src_type}" >> beam.ParDo(gather, layer_before_complete=beam.pvalue.AsSingleton(tick))
             )
         destinations = tick | f"{name}Destination blocks" >> beam.FlatMap(
             lambda _, types=tuple(plan.node_types): [((t, b), None) for t in types for b in range(blocks.count(t))]
