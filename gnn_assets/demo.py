@@ -76,6 +76,11 @@ def main() -> int:
                     value = row.get("emb")
                     shown = f"emb[{len(value)}] = [{', '.join(f'{v:+.4f}' for v in value[:4])}, ...]" if value else f"pred = {row['pred']}"
                     _say(f"  {row['node_id']:<16} {shown}")
+        for table in frozen.link_candidates_tables().values():
+            rows = warehouse.read_table(table, limit=3).to_pylist()  # the first source's best candidates
+            _say(f"\n{table}  ({warehouse.row_count(table):,} rows)")
+            for row in rows:
+                _say(f"  {row['src_node_id']:<16} -> {row['dst_node_id']:<16} rank {row['rank']}, score {row['score']:+.3f}")
     _say("\n== held-out quality (model vs trivial baseline)")
     for template in templates:
         frozen = freeze_task_config(template, resources, JOB_NAME)

@@ -154,7 +154,10 @@ class TaskConfig:
         return candidates.exclude_existing_edges if candidates.HasField("exclude_existing_edges") else True
 
     def link_candidates_tables(self) -> dict[tuple[str, str, str], str]:
-        """The link_candidates table of each supervision edge type (derived from task, job and edge type)."""
+        """The link_candidates table of each supervision edge type (derived from task, job and edge
+        type); none when the task computes no candidates."""
+        if not self.link_candidates_k:
+            return {}
         return {e: tables.link_candidates_table(self.task_name, self.job_name, e) for e in self.supervision_edge_types}
 
     @property
