@@ -37,7 +37,8 @@ from gnn_assets.config.resource_config import ModelPolicy, Resources
 from gnn_assets.config.task_config import TaskConfig, parse_task_config
 from gnn_assets.graph.enumeration import edges_uri, nodes_uri
 from gnn_assets.inference.model_handler import metrics_namespace
-from gnn_assets.inference.protocol import load_inferencer, resolve_device
+from gnn_assets.inference.protocol import load_inferencer, move_to_device, resolve_device
+from gnn_assets.inference.task_specs import graph_types
 from gnn_assets.inference.pipeline import CHAMPION
 from gnn_assets.inference.published import (
     EMBEDDINGS_SCHEMA,
@@ -51,9 +52,15 @@ from gnn_assets.inference.published import (
 )
 from gnn_assets.inference.runners import pipeline_options, run_to_completion
 from gnn_assets.layerwise.blocks import BlockEngine, Blocks, Partial, merge
+from gnn_assets.layerwise.job import layerwise_model_of, split_and_probe
 from gnn_assets.layerwise.split import GraphSignature, split_model
 
 NAMESPACE = "gnn_assets.layerwise"
+
+
+def layer_namespace(role: str) -> str:
+    """Beam metrics of the job's own model's layers, or of its champion's (role "champion")."""
+    return NAMESPACE + (f".{role}" if role else "")
 PROGRESS_POLL_SECONDS = 2.0
 
 
@@ -119,14 +126,9 @@ class _ModelSpec:
         return (self.model_uri, self.model_sha256, self.graph_uri, self.device, tuple(sorted(self.widths.items())))
 
     def load(self) -> tuple[BlockEngine, torch.nn.Module]:
-        from gnn_assets.inference.task_specs import graph_types
-        from gnn_assets.layerwise.job import layerwise_model_of
-
         model_config = parse_task_config(self.model_yaml, self.model_uri)
         device = resolve_device(self.device)
         loaded = load_inferencer(model_config, self.policy, self.model_sha256)
-        from gnn_assets.inference.protocol import move_to_device
-
         move_to_device(loaded.inferencer, device)
         model = layerwise_model_of(loaded.inferencer, model_config)
         types = graph_types(parse_task_config(self.graph_yaml, self.graph_uri))
@@ -194,11 +196,11 @@ class _Gather(_WithEngine):
     travel through storage, not the shuffle) -> partial messages per destination block. Runs
     once the layer before is complete (its completion is a side input)."""
 
-    def __init__(self, spec, blocks, stage: int, graph_dir: str, states_dir: str, names: dict[str, int], inputs: dict[str, str]):
+    def __init__(self, spec, blocks, stage: int, graph_dir: str, states_dir: str, names: dict[str, int], inputs: dict[str, str], role: str):
         super().__init__(spec, blocks)
         self._stage, self._graph_dir, self._states_dir, self._names, self._inputs = stage, graph_dir, states_dir, names, inputs
-        self._bytes = Metrics.counter(NAMESPACE, f"layer_{stage}_shuffle_bytes")
-        self._edges = Metrics.counter(NAMESPACE, f"layer_{stage}_edges")
+        self._bytes = Metrics.counter(layer_namespace(role), f"layer_{stage}_shuffle_bytes")
+        self._edges = Metrics.counter(layer_namespace(role), f"layer_{stage}_edges")
 
     def process(self, element, layer_before_complete):
         (src_type, block), chunks = element
@@ -244,10 +246,10 @@ class _MergePartials(beam.CombineFn):
 class _Apply(_WithEngine):
     """A destination block's layer: own states + merged messages -> its new states, written."""
 
-    def __init__(self, spec, blocks, stage: int, graph_dir: str, states_dir: str, own: dict[str, dict[str, int]], inputs: dict[str, str]):
+    def __init__(self, spec, blocks, stage: int, graph_dir: str, states_dir: str, own: dict[str, dict[str, int]], inputs: dict[str, str], role: str):
         super().__init__(spec, blocks)
         self._stage, self._graph_dir, self._states_dir, self._own, self._inputs = stage, graph_dir, states_dir, own, inputs
-        self._nodes = Metrics.counter(NAMESPACE, f"layer_{stage}_nodes")
+        self._nodes = Metrics.counter(layer_namespace(role), f"layer_{stage}_nodes")
 
     def process(self, element):
         (node_type, block), grouped = element
@@ -355,7 +357,7 @@ def build_pipeline(
         partials = []
         for src_type in plan.calls:
             needed = {s: stage_of[s] for s in engine.source_states(k, src_type)}
-            gather = _Gather(spec, blocks, k, graph_dir, states_dir, needed, inputs)
+            gather = _Gather(spec, blocks, k, graph_dir, states_dir, needed, inputs, role)
             partials.append(
                 edges_by_source[src_type]
                 | f"{name}Gather from {src_type}" >> beam.ParDo(gather, layer_before_complete=beam.pvalue.AsSingleton(tick))
@@ -374,7 +376,7 @@ def build_pipeline(
         applied = (
             grouped
             | f"{name}Group by destination block" >> beam.CoGroupByKey()
-            | f"{name}Apply" >> beam.ParDo(_Apply(spec, blocks, k, graph_dir, states_dir, own, inputs))
+            | f"{name}Apply" >> beam.ParDo(_Apply(spec, blocks, k, graph_dir, states_dir, own, inputs, role))
         )
         tick = (
             applied
@@ -445,9 +447,7 @@ class BeamModel:
 def prepare_models(config: TaskConfig, resources: Resources, loaded, champion=None, progress=print) -> list[BeamModel]:
     """Split each model and check, on the probe graph, both the split and the block engine's
     answer against its own forward: a model engine BEAM cannot compute exactly is refused here."""
-    from gnn_assets.inference.task_specs import graph_types
     from gnn_assets.layerwise.blocks import probe_blocks
-    from gnn_assets.layerwise.job import split_and_probe
 
     types = graph_types(config)
     dims = dict(zip(types.node_types, types.feature_dims))

@@ -90,8 +90,9 @@ def test_ab_job_reads_once_and_equals_single_model_runs(tmp_path, small_homogene
 
 
 @pytest.mark.slow
-def test_layerwise_job_runs_its_champion_layerwise(tmp_path, small_typed_graph):
-    layerwise = {"gnnAssetsConfig.inferenceMode": "LAYERWISE"}
+@pytest.mark.parametrize("engine", ["LOCAL", "BEAM"])
+def test_layerwise_job_runs_its_champion_layerwise(tmp_path, small_typed_graph, engine):
+    layerwise = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise": {"engine": engine, "blockNodes": 128}}
     job = prepare_job(tmp_path, "demo_link_prediction", small_typed_graph, job_name="champ", model_seed=1, **layerwise)
     champ = _run(job, "champ")
     write_task_config(tmp_path, tmp_path / "demo_link_prediction.yaml", **layerwise, **{"gnnAssetsConfig.champion": "PREVIOUS"})
