@@ -81,7 +81,7 @@ class IndexSpec:
         if len(ids) and (ids.min() < 0 or ids.max() >= self.num_destinations):
             raise IncompleteOutput(f"destination embeddings hold ids outside 0..{self.num_destinations - 1}")
         destinations = torch.zeros((self.num_destinations, matrix.shape[1] if len(ids) else 1))
-        destinations[torch.from_numpy(ids)] = torch.tensor(matrix)
+        destinations[torch.tensor(ids)] = torch.tensor(matrix)
         absent = np.setdiff1d(np.arange(self.num_destinations), ids)  # no embedding (a dead letter): never a candidate
         exclude = None
         if self.existing_edges_uri is not None:
