@@ -34,7 +34,7 @@ from gnn_assets.graph.csr import build_in_edges
 from gnn_assets.graph.enumeration import edge_type_name, edges_uri, mapping_uri
 from gnn_assets.inference.pipeline import PlainParquetSink
 from gnn_assets.inference.protocol import resolve_device
-from gnn_assets.inference.published import IncompleteOutput, new_run_id, parquet_rows, read_committed
+from gnn_assets.inference.published import IncompleteOutput, new_run_id, parquet_rows, read_committed, read_output_files
 from gnn_assets.inference.runners import pipeline_options, run_to_completion
 
 CANDIDATES_SCHEMA = pa.schema(
@@ -53,17 +53,6 @@ class NoLinkCandidates(UserError, ValueError):
     """The task computes no link candidates (gnnAssetsConfig.linkCandidates.k is 0)."""
 
 
-def read_embeddings(files: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Enumerated ids and an embedding matrix from raw embedding Parquet files."""
-    tables = [storage.read_parquet(f) for f in files]
-    if not tables:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    table = pa.concat_tables(tables)
-    values = table["emb"].combine_chunks()
-    matrix = values.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(table.num_rows, -1)
-    return table["node_id"].to_numpy(), matrix
-
-
 @dataclass(frozen=True)
 class IndexSpec:
     """Everything a worker needs to build one edge type's index (plain values: it pickles)."""
@@ -77,7 +66,7 @@ class IndexSpec:
     exclude_self: bool
 
     def build(self, device: torch.device) -> CandidateIndex:
-        ids, matrix = read_embeddings(list(self.destination_files))
+        ids, matrix = read_output_files(list(self.destination_files))
         if len(ids) and (ids.min() < 0 or ids.max() >= self.num_destinations):
             raise IncompleteOutput(f"destination embeddings hold ids outside 0..{self.num_destinations - 1}")
         destinations = torch.zeros((self.num_destinations, matrix.shape[1] if len(ids) else 1))

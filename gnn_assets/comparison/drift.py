@@ -21,7 +21,7 @@ from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.enumeration import mapping_uri
-from gnn_assets.inference.published import InferenceJobResult
+from gnn_assets.inference.published import InferenceJobResult, read_output_files
 
 CHUNK_ROWS = 512  # sampled nodes per matrix product: 512 x nodes float32 scores at a time
 
@@ -105,25 +105,10 @@ def compare_embeddings(
     )
 
 
-def _read_raw(files: list[str], value: str) -> tuple[np.ndarray, np.ndarray]:
-    """Enumerated ids and values of a run's raw Parquet files of one kind, sorted by id."""
-    table = pa.concat_tables([storage.read_parquet(f) for f in files]) if files else None
-    if table is None or table.num_rows == 0:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    ids = table["node_id"].to_numpy()
-    column = table[value].combine_chunks()
-    if value == "emb":
-        values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(ids), -1)
-    else:
-        values = column.to_numpy(zero_copy_only=False)
-    order = np.argsort(ids, kind="stable")
-    return ids[order], values[order]
-
-
 def aligned(files_a: list[str], files_b: list[str], value: str = "emb") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The enumerated ids both outputs hold, sorted, and each output's values for them."""
-    ids_a, values_a = _read_raw(files_a, value)
-    ids_b, values_b = _read_raw(files_b, value)
+    ids_a, values_a = read_output_files(files_a, value)
+    ids_b, values_b = read_output_files(files_b, value)
     common, rows_a, rows_b = np.intersect1d(ids_a, ids_b, assume_unique=True, return_indices=True)
     return common, values_a[rows_a], values_b[rows_b]
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -100,6 +101,22 @@ class InferenceJobResult:
 def new_run_id() -> str:
     """Sorts by start time; a plain name, so it is safe as a folder name."""
     return f"run_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{uuid.uuid4().hex[:8]}"
+
+
+def read_output_files(files: list[str], value: str = "emb") -> tuple[np.ndarray, np.ndarray]:
+    """Enumerated ids and values (a matrix for 'emb', a vector for 'pred') of raw output Parquet
+    files of one kind, sorted by id."""
+    table = pa.concat_tables([storage.read_parquet(f) for f in files]) if files else None
+    if table is None or table.num_rows == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 0) if value == "emb" else 0, np.float32)
+    ids = table["node_id"].to_numpy()
+    column = table[value].combine_chunks()
+    if value == "emb":
+        values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(ids), -1)
+    else:
+        values = column.to_numpy(zero_copy_only=False)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], values[order]
 
 
 def parquet_rows(uri: str) -> int:

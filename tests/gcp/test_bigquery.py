@@ -87,3 +87,31 @@ def test_jobs_carry_labels(warehouse, gcs_emulator):
 def test_qualified_names_are_validated(project, dataset, table):
     with pytest.raises(InvalidTableName):
         qualified_bigquery_table(project, dataset, table)
+
+
+def test_link_candidates_are_unenumerated_on_both_ids(warehouse, gcs_emulator):
+    """Both id columns of a pair table map through their node types' mappings; a row with an
+    unmapped id is left out and counted; the quality query sees k per source and self pairs."""
+    from gnn_assets.candidates.job import CANDIDATES_SCHEMA
+    from gnn_assets.warehouse.protocol import LinkTableReplacement
+
+    bucket = gcs_emulator()
+    users = _to_gcs(bucket, "users", [{"node_id": f"user_{i}", "int_id": i} for i in range(3)], MAPPING_SCHEMA)
+    items = _to_gcs(bucket, "items", [{"node_id": f"item_{i}", "int_id": i} for i in range(4)], MAPPING_SCHEMA)
+    warehouse.load_parquet("user_mapping", [users], MAPPING_SCHEMA)
+    warehouse.load_parquet("item_mapping", [items], MAPPING_SCHEMA)
+    rows = [
+        {"src_node_id": s, "dst_node_id": d, "score": float(10 - r), "rank": r}
+        for s, ranked in ((0, [3, 1]), (1, [0, 2]), (2, [2, 9]))  # item 9 is unmapped
+        for r, d in enumerate(ranked, start=1)
+    ]
+    raw = _to_gcs(bucket, "candidates", rows, CANDIDATES_SCHEMA)
+    report = warehouse.publish_link_tables(
+        [LinkTableReplacement("raw_candidates", [raw], CANDIDATES_SCHEMA, "user_mapping", "item_mapping", "candidates")]
+    )["candidates"]
+    assert (report.raw_rows, report.output_rows, report.unmapped_rows) == (6, 5, 1)
+    got = sorted((r["src_node_id"], r["rank"], r["dst_node_id"]) for r in warehouse.read_table("candidates").to_pylist())
+    assert got == [("user_0", 1, "item_3"), ("user_0", 2, "item_1"), ("user_1", 1, "item_0"), ("user_1", 2, "item_2"), ("user_2", 1, "item_2")]
+    quality = warehouse.candidate_quality("candidates")
+    assert (quality.rows, quality.sources, quality.min_per_source, quality.max_per_source, quality.self_pairs) == (5, 3, 1, 2, 0)
+    assert "candidates_stage" not in " ".join(t.table_id for t in warehouse.client.list_tables(warehouse.dataset))
