@@ -37,7 +37,8 @@ def build_drift_assets(template_uri: str) -> list[AssetsDefinition]:
         group_name=task,
         kinds={"numpy", "png"},
         description=(
-            f"How far a {task} job's embeddings moved from its champion's ({template.champion}) over the same nodes: "
+            f"How far a {task} job's embeddings moved from its champion's ({template.champion}), whose model the job ran "
+            "on the same input: over the same nodes, "
             "overlap of each sampled node's nearest neighbours in the two spaces (mean, quantiles, the nodes that "
             "changed most), norm statistics, prediction agreement for classification; a histogram of the overlap "
             "and a 2-D projection of both sets as pictures."
