@@ -440,8 +440,16 @@ class BeamModel:
     def spec(self, config: TaskConfig, resources: Resources) -> _ModelSpec:
         return _ModelSpec(config, self.config, self.model_sha256, resources.model_policy, self.engine.widths, resources.device)
 
-    def fingerprint(self, blocks: Blocks) -> dict:
-        return {"config_sha256": self.config.sha256, "model_sha256": self.model_sha256, "block_nodes": blocks.block_nodes}
+    def fingerprint(self, blocks: Blocks, graph: dict[str, str]) -> dict:
+        """What a layer's states depend on: a run resumes only when all of it is unchanged."""
+        return {"config_sha256": self.config.sha256, "model_sha256": self.model_sha256, "block_nodes": blocks.block_nodes, "graph": graph}
+
+
+def graph_version(config: TaskConfig, resources: Resources) -> dict[str, str]:
+    """The version token of every node and edge file the job reads (a graph enumerated again has new ones)."""
+    graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
+    uris = [nodes_uri(graph_dir, t) for t in config.node_types] + [edges_uri(graph_dir, k) for k in config.edge_types]
+    return {storage.basename(uri): "".join(v.version for v in storage.file_versions(uri)) for uri in uris}
 
 
 def prepare_models(config: TaskConfig, resources: Resources, loaded, champion=None, progress=print) -> list[BeamModel]:
@@ -479,9 +487,10 @@ def build_job(pipeline: beam.Pipeline, config: TaskConfig, resources: Resources,
     job_layout = resources.layout.job(config.task_name, config.job_name)
     graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
     firsts = {}
+    graph = graph_version(config, resources)
     for model in models:
         states_dir = states_dir_of(job_layout, run_id, model.role)
-        fingerprint = model.fingerprint(blocks)
+        fingerprint = model.fingerprint(blocks, graph)
         firsts[model.role] = first = completed_stages(states_dir, fingerprint)
         build_pipeline(
             pipeline,
@@ -500,7 +509,7 @@ def build_job(pipeline: beam.Pipeline, config: TaskConfig, resources: Resources,
     return firsts
 
 
-def resumable_run(job_layout, models: list[BeamModel], blocks: Blocks) -> str | None:
+def resumable_run(job_layout, models: list[BeamModel], blocks: Blocks, graph: dict[str, str]) -> str | None:
     """The newest uncommitted run of this job with layers complete for the same models and blocks."""
     from gnn_assets.inference.published import NoCommittedOutput, read_committed
 
@@ -509,7 +518,7 @@ def resumable_run(job_layout, models: list[BeamModel], blocks: Blocks) -> str | 
     except (NoCommittedOutput, Exception):  # noqa: BLE001 - an unreadable manifest resumes nothing
         committed = ""
     for run_id in sorted(storage.child_names(storage.join(job_layout.inference_dir, "runs")), reverse=True):
-        if run_id > committed and completed_stages(states_dir_of(job_layout, run_id, ""), models[0].fingerprint(blocks)) > 0:
+        if run_id > committed and completed_stages(states_dir_of(job_layout, run_id, ""), models[0].fingerprint(blocks, graph)) > 0:
             return run_id
     return None
 
@@ -529,7 +538,7 @@ def run_layerwise_beam_job(
     num_nodes = {t: parquet_rows(nodes_uri(graph_dir, t)) for t in config.node_types}
     blocks = Blocks(config.layerwise_block_nodes, num_nodes)
     models = prepare_models(config, resources, loaded, champion, progress)
-    run_id = resumable_run(job_layout, models, blocks) or new_run_id()
+    run_id = resumable_run(job_layout, models, blocks, graph_version(config, resources)) or new_run_id()
     options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=dagster_run_id)
     pipeline = beam.Pipeline(options=options)
     firsts = build_job(pipeline, config, resources, models, blocks, run_id)

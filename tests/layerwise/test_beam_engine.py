@@ -108,3 +108,26 @@ def test_a_run_that_failed_at_layer_2_resumes_there(tmp_path, small_homogeneous_
     resumed = _run(job)
     assert resumed.details["resumed_at_layer"] == 2 and set(applied) == {2}  # layers 0 and 1 were not computed again
     _assert_equal_outputs(resumed, _local_run(job, "demo_node_classification"), ["paper"], ("embeddings", "predictions"))
+
+
+@pytest.mark.slow
+def test_a_graph_enumerated_again_is_not_resumed_on(tmp_path, small_homogeneous_graph, monkeypatch):
+    """Layers computed over the graph's old files are not reused once the graph was enumerated again."""
+    from gnn_assets.graph.enumeration import enumerate_graph_source
+
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **BEAM)
+    process = beam_engine._Apply.process
+
+    def fail_at_layer_2(self, element):
+        if self._stage == 2:
+            raise RuntimeError("worker lost")
+        return process(self, element)
+
+    monkeypatch.setattr(beam_engine._Apply, "process", fail_at_layer_2)
+    with pytest.raises(Exception, match="worker lost"):
+        _run(job)
+    monkeypatch.setattr(beam_engine._Apply, "process", process)
+    enumerate_graph_source(job.resources.layout, job.frozen.graph_name)  # the same graph, written again
+    again = _run(job)
+    assert again.details["resumed_at_layer"] == 0
+    _assert_equal_outputs(again, _local_run(job, "demo_node_classification"), ["paper"], ("embeddings", "predictions"))
