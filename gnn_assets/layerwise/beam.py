@@ -4,18 +4,19 @@ outgrow one machine: FnApiRunner locally, Dataflow from resources/gcp.yaml.
 The same split program and block functions (blocks.py) as everywhere else; one Beam stage group
 per message-passing layer:
 
-    edges (read once, keyed by source block) ─┐
-    source blocks' states (files of the layer before) ─ CoGroupByKey ─ Gather ─ CombinePerKey(merge)
-    destination blocks ─ CoGroupByKey ──────────────────────────────────────────┘ ─ Apply ─ state files
-    ─ CombineGlobally(count) ─ mark the layer complete ─ (next layer) ... ─ write outputs
+    edges, grouped by source block once ─ Gather (reads the source block's states from the layer
+        before's files; that layer's completion is a side input) ─ CombinePerKey(merge) per
+        destination block ─┐
+    destination blocks ─ CoGroupByKey ─ Apply (writes the block's state file) ─ CombineGlobally(count)
+        ─ mark the layer complete ─ (next layer) ... ─ write outputs
 
 Node features and edges enter from the enumeration's Parquet in storage, read by the workers
 (row groups of the edge files, blocks of the node files), never through the driver. Each layer's
 states are Parquet files per node type and block (`node_id` and one column per state) under the
 run's folder, and a layer is marked complete (`stage-<k>.done`) once all its blocks are written;
 a run that failed or was killed resumes at the first layer not complete when the same job runs
-again with the same config, model and block size. The last step writes the raw output layout of
-every other mode and the job commits it the same way (published.py).
+again with the same config, model, block size and graph files. The last step writes the raw
+output layout of every other mode and the job commits it the same way (published.py).
 """
 
 from __future__ import annotations
