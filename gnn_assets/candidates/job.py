@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
-from apache_beam.metrics.metric import Metrics, MetricsFilter
+from apache_beam.metrics.metric import Metrics
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from gnn_assets import storage
@@ -35,7 +35,7 @@ from gnn_assets.graph.enumeration import edge_type_name, edges_uri, mapping_uri
 from gnn_assets.inference.pipeline import PlainParquetSink
 from gnn_assets.inference.protocol import resolve_device
 from gnn_assets.inference.published import IncompleteOutput, new_run_id, parquet_rows, read_committed, read_output_files
-from gnn_assets.inference.runners import pipeline_options, run_to_completion
+from gnn_assets.inference.runners import beam_counters, pipeline_options, run_to_completion
 
 CANDIDATES_SCHEMA = pa.schema(
     [
@@ -223,12 +223,7 @@ def run_candidates_job(config: TaskConfig, resources: Resources, *, progress=pri
     progress(f"link candidates: top {result.k} by {result.score} for {', '.join(result.edges)} (run {run_id}) on {resources.runner_kind}")
     beam_result, _, _ = run_to_completion(pipeline, resources, progress, "link candidates job")
     result.seconds = time.monotonic() - started
-    counters = beam_result.metrics().query(MetricsFilter())["counters"]
-    result.metrics = {
-        f"{c.key.metric.namespace}/{c.key.metric.name}": c.committed or 0
-        for c in counters
-        if c.key.metric.namespace.startswith(METRICS_NAMESPACE)
-    }
+    result.metrics = beam_counters(beam_result, METRICS_NAMESPACE)
     for name, edge in result.edges.items():
         edge.sources = int(result.metrics.get(f"{METRICS_NAMESPACE}.{name}/sources", 0))
         edge.rows = int(result.metrics.get(f"{METRICS_NAMESPACE}.{name}/rows_written", 0))

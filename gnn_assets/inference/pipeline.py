@@ -356,16 +356,18 @@ def build_pipeline(
         torch_threads=torch_threads_per_worker(resources),
         share_across_processes=resources.share_model_across_processes,
     )
+    own_yaml = config.to_yaml()
+    champion_yaml = champion.config.to_yaml() if champion is not None else ""
     for node_type in config.root_node_types:
         models = [
             ModelBranch(
-                GnnModelHandler(config.to_yaml(), config.uri, node_type, model_sha256=model_sha256, **settings),
+                GnnModelHandler(own_yaml, config.uri, node_type, model_sha256=model_sha256, **settings),
                 job_layout.inference_output_dir(run_id, node_type),
             )
         ]
         if champion is not None:
             handler = GnnModelHandler(
-                champion.config.to_yaml(), champion.config.uri, node_type, model_sha256=champion.model_sha256, role=CHAMPION, **settings
+                champion_yaml, champion.config.uri, node_type, model_sha256=champion.model_sha256, role=CHAMPION, **settings
             )
             models.append(ModelBranch(handler, job_layout.champion_output_dir(run_id, node_type)))
         build_branch(pipeline, config, node_type, models, progress_dir)

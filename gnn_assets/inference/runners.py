@@ -141,3 +141,16 @@ def run_to_completion(pipeline, resources: Resources, progress, what: str):
     if state != PipelineState.DONE:
         raise BeamJobFailed(f"{what} {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
     return result, job_id, console_url
+
+
+def beam_counters(result, namespace_prefix: str) -> dict[str, float]:
+    """The finished job's counters whose namespace starts with namespace_prefix, as
+    'namespace/name' -> committed value (summed over the steps that report it)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    out: dict[str, float] = {}
+    for counter in result.metrics().query(MetricsFilter())["counters"]:
+        if counter.key.metric.namespace.startswith(namespace_prefix):
+            key = f"{counter.key.metric.namespace}/{counter.key.metric.name}"
+            out[key] = out.get(key, 0) + (counter.committed or 0)
+    return out

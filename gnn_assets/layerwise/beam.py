@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from apache_beam.metrics.metric import Metrics, MetricsFilter
+from apache_beam.metrics.metric import Metrics
 
 from gnn_assets import storage
 from gnn_assets.config.resource_config import ModelPolicy, Resources
@@ -51,7 +51,7 @@ from gnn_assets.inference.published import (
     output_kinds,
     parquet_rows,
 )
-from gnn_assets.inference.runners import pipeline_options, run_to_completion
+from gnn_assets.inference.runners import beam_counters, pipeline_options, run_to_completion
 from gnn_assets.layerwise.blocks import BlockEngine, Blocks, Partial, merge
 from gnn_assets.layerwise.job import layerwise_model_of, split_and_probe
 from gnn_assets.layerwise.split import GraphSignature, split_model
@@ -419,16 +419,6 @@ class _StageWatcher:
         self._thread.join()
 
 
-def layer_metrics(result) -> dict[str, float]:
-    counters = result.metrics().query(MetricsFilter())["counters"]
-    out: dict[str, float] = {}
-    for c in counters:
-        if c.key.metric.namespace.startswith("gnn_assets."):
-            key = f"{c.key.metric.namespace}/{c.key.metric.name}"
-            out[key] = out.get(key, 0) + (c.committed or 0)
-    return out
-
-
 @dataclass
 class BeamModel:
     """One model the job runs: the job's own (role "") or its champion's."""
@@ -483,12 +473,20 @@ def output_dir_of(job_layout, run_id: str, node_type: str, role: str) -> str:
     return job_layout.champion_output_dir(run_id, node_type) if role else job_layout.inference_output_dir(run_id, node_type)
 
 
-def build_job(pipeline: beam.Pipeline, config: TaskConfig, resources: Resources, models: list[BeamModel], blocks: Blocks, run_id: str) -> dict[str, int]:
-    """Every model's remaining layers and outputs onto the pipeline; the first layer each starts at."""
+def build_job(
+    pipeline: beam.Pipeline,
+    config: TaskConfig,
+    resources: Resources,
+    models: list[BeamModel],
+    blocks: Blocks,
+    run_id: str,
+    graph: dict[str, str],
+) -> dict[str, int]:
+    """Every model's remaining layers and outputs onto the pipeline; the first layer each starts
+    at. graph: the version of the graph's files (graph_version), part of each layer's mark."""
     job_layout = resources.layout.job(config.task_name, config.job_name)
     graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
     firsts = {}
-    graph = graph_version(config, resources)
     for model in models:
         states_dir = states_dir_of(job_layout, run_id, model.role)
         fingerprint = model.fingerprint(blocks, graph)
@@ -539,10 +537,11 @@ def run_layerwise_beam_job(
     num_nodes = {t: parquet_rows(nodes_uri(graph_dir, t)) for t in config.node_types}
     blocks = Blocks(config.layerwise_block_nodes, num_nodes)
     models = prepare_models(config, resources, loaded, champion, progress)
-    run_id = resumable_run(job_layout, models, blocks, graph_version(config, resources)) or new_run_id()
+    graph = graph_version(config, resources)
+    run_id = resumable_run(job_layout, models, blocks, graph) or new_run_id()
     options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=dagster_run_id)
     pipeline = beam.Pipeline(options=options)
-    firsts = build_job(pipeline, config, resources, models, blocks, run_id)
+    firsts = build_job(pipeline, config, resources, models, blocks, run_id, graph)
     layers = len(models[0].engine.plans)
     if firsts[""]:
         progress(f"resuming run {run_id} at layer {firsts['']}: layers 0..{firsts[''] - 1} are complete")
@@ -552,7 +551,7 @@ def run_layerwise_beam_job(
     )
     with _StageWatcher(states_dir_of(job_layout, run_id, ""), range(firsts[""], layers), progress):
         result, job_id, console_url = run_to_completion(pipeline, resources, progress, "layer-wise Beam job")
-    metrics = layer_metrics(result)
+    metrics = beam_counters(result, "gnn_assets.")
     kinds = [kind for kind, _ in output_kinds(config)]
     job = InferenceJobResult(
         run_id=run_id,

@@ -164,7 +164,7 @@ def test_layerwise_beam_template_has_a_join_and_group_stage_per_layer(gcp_resour
     from gnn_assets.graph.source import write_graph_source
     from gnn_assets.inference.protocol import load_inferencer
     from gnn_assets.inference.task_specs import write_untrained_model
-    from gnn_assets.layerwise.beam import Blocks, build_job, prepare_models
+    from gnn_assets.layerwise.beam import Blocks, build_job, graph_version, prepare_models
     from tests.conftest import write_task_config
 
     resources, bucket = gcp_resources
@@ -181,7 +181,7 @@ def test_layerwise_beam_template_has_a_join_and_group_stage_per_layer(gcp_resour
     template = f"gs://{bucket}/templates/layers-1.json"
     options = PipelineOptions([*dataflow_flags(resources, frozen.task_name, frozen.job_name), f"--template_location={template}"])
     pipeline = beam.Pipeline(options=options)
-    build_job(pipeline, frozen, resources, models, Blocks(256, {"paper": 1000}), "run_20261125T000000_0123abcd")
+    build_job(pipeline, frozen, resources, models, Blocks(256, {"paper": 1000}), "run_20261125T000000_0123abcd", graph_version(frozen, resources))
     pipeline.run().wait_until_finish()
 
     assert json.loads(storage.read_text(template))["name"] == "gnn-demo-node-classification-layers-1"

@@ -39,6 +39,23 @@ def _local_run(job, base: str, **overrides):
     return _run(job, "local")
 
 
+def _fail_at_layer_2(job, monkeypatch):
+    """Run the job with every layer-2 worker lost (after layers 0 and 1 completed); it fails and
+    publishes nothing. Returns the real Apply step, which the monkeypatch replaced."""
+    process = beam_engine._Apply.process
+
+    def fail_at_layer_2(self, element):
+        if self._stage == 2:
+            raise RuntimeError("worker lost")
+        return process(self, element)
+
+    monkeypatch.setattr(beam_engine._Apply, "process", fail_at_layer_2)
+    with pytest.raises(Exception, match="worker lost"):
+        _run(job)
+    assert not storage.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_manifest_uri)
+    return process
+
+
 def _assert_equal_outputs(a, b, node_types, kinds=("embeddings",)):
     for node_type in node_types:
         for kind in kinds:
@@ -87,18 +104,8 @@ def test_heterogeneous_beam_engine_equals_local_engine_and_full_graph_forward(tm
 @pytest.mark.slow
 def test_a_run_that_failed_at_layer_2_resumes_there(tmp_path, small_homogeneous_graph, monkeypatch):
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **BEAM)
-    process = beam_engine._Apply.process
+    process = _fail_at_layer_2(job, monkeypatch)
     applied: list[int] = []
-
-    def fail_at_layer_2(self, element):  # a worker of layer 2 is lost, after layers 0 and 1 completed
-        if self._stage == 2:
-            raise RuntimeError("worker lost")
-        return process(self, element)
-
-    monkeypatch.setattr(beam_engine._Apply, "process", fail_at_layer_2)
-    with pytest.raises(Exception, match="worker lost"):
-        _run(job)
-    assert not storage.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_manifest_uri)
 
     def counting(self, element):
         applied.append(self._stage)
@@ -116,16 +123,7 @@ def test_a_graph_enumerated_again_is_not_resumed_on(tmp_path, small_homogeneous_
     from gnn_assets.graph.enumeration import enumerate_graph_source
 
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **BEAM)
-    process = beam_engine._Apply.process
-
-    def fail_at_layer_2(self, element):
-        if self._stage == 2:
-            raise RuntimeError("worker lost")
-        return process(self, element)
-
-    monkeypatch.setattr(beam_engine._Apply, "process", fail_at_layer_2)
-    with pytest.raises(Exception, match="worker lost"):
-        _run(job)
+    process = _fail_at_layer_2(job, monkeypatch)
     monkeypatch.setattr(beam_engine._Apply, "process", process)
     enumerate_graph_source(job.resources.layout, job.frozen.graph_name)  # the same graph, written again
     again = _run(job)
