@@ -25,6 +25,7 @@ from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind
 from gnn_assets.graph.codec import encode_gigl
 from gnn_assets.graph.packed import encode_packed
+from gnn_assets.graph.sample_manifest import delete_sample_manifest, write_sample_manifest
 from gnn_assets.graph.samples import Neighborhood, edge_endpoint_types
 from gnn_assets.graph.enumeration import EdgeTypeKey, EnumeratedGraph, check_same_graph, read_enumerated_graph
 from gnn_assets.graph.tfrecord import write_record
@@ -217,23 +218,29 @@ def write_samples(
     """Sample every root and write '<prefix>NNNNN-of-MMMMM.tfrecord' shards, replacing old ones."""
     started = time.monotonic()
     num_shards = num_shards or default_shard_count(len(roots))
+    delete_sample_manifest(prefix)
     for old in storage.glob(prefix + "*.tfrecord"):
         storage.delete_tree(old)
     root_condensed = sampler.graph.node_types.index(root_type)
     shards = []
+    samples_per_shard = {}
     done = 0
     for shard, shard_roots in enumerate(np.array_split(roots, num_shards)):
         uri = f"{prefix}{shard:05d}-of-{num_shards:05d}.tfrecord"
+        written = 0
         with storage.open_write(uri) as stream:
             for chunk_start in range(0, len(shard_roots), CHUNK_SIZE):
                 rng = np.random.default_rng([seed, root_condensed, shard, chunk_start])
                 chunk = sampler.sample(root_type, shard_roots[chunk_start : chunk_start + CHUNK_SIZE], rng)
                 for sample in neighborhoods(sampler.graph, root_type, chunk):
                     write_record(stream, encode(sample))
+                    written += 1
                 done += len(chunk.roots)
                 rate = done / max(time.monotonic() - started, 1e-9)
                 progress(f"sampled {done:,}/{len(roots):,} {root_type} roots ({rate:,.0f} roots/s)")
         shards.append(uri)
+        samples_per_shard[storage.basename(uri)] = written
+    write_sample_manifest(prefix, samples_per_shard)
     return SamplingReport(len(roots), shards, time.monotonic() - started)
 
 

@@ -37,6 +37,7 @@ from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_confi
 from gnn_assets.comparison.champion import Champion
 from gnn_assets.errors import UserError
 from gnn_assets.graph.codec import SampleDecoder
+from gnn_assets.graph.sample_manifest import read_sample_manifest
 from gnn_assets.graph.samples import edge_endpoint_types
 from gnn_assets.graph.tfrecord import TFRecordError, iter_records
 from gnn_assets.inference.progress import ProgressReporter, WorkerProgress, read_progress_files
@@ -58,6 +59,10 @@ from gnn_assets.inference.task_specs import graph_types
 
 class DeadLetterThresholdExceeded(UserError, RuntimeError):
     pass
+
+
+class SamplesIncomplete(UserError, RuntimeError):
+    """The samples the job read do not account for what the sampler wrote: nothing is published."""
 
 
 class NoSamplesError(UserError, FileNotFoundError):
@@ -88,22 +93,37 @@ class _ReadRecordBatches(beam.DoFn):
     batch, and a batch is decoded with one numpy call per array instead of one per sample.
     A shard whose framing breaks (a cut record, a flipped length or checksum bit, a file that
     is not a TFRecord) gives what it held before the break; the rest of it is one dead letter
-    naming the shard and the byte offset, counted as one sample (how many it held is unknown).
+    naming the shard and the byte offset. Every sample the sampler recorded for the shard and
+    this read did not yield (the rest of a broken shard, records cut off at a record boundary)
+    counts as a failed sample; where no sampler recorded the shard, a break is counted apart
+    (`uncounted_breaks`) and the job refuses to publish.
     """
 
     DEAD_LETTERS = "dead_letters"
 
-    def __init__(self, node_type: str, batch_size: int, progress_dir: str | None = None):
+    def __init__(self, node_type: str, batch_size: int, sample_prefixes: list[str], progress_dir: str | None = None):
         self._node_type = node_type
         self._batch_size = batch_size
+        self._sample_prefixes = sample_prefixes
         self._progress_dir = progress_dir
-        self._samples_read = Metrics.counter(metrics_namespace(node_type), "samples_read")
-        self._bytes_read = Metrics.counter(metrics_namespace(node_type), "bytes_read")
-        self._corrupt_shards = Metrics.counter(metrics_namespace(node_type), "corrupt_shards")
+        namespace = metrics_namespace(node_type)
+        self._samples_read = Metrics.counter(namespace, "samples_read")
+        self._bytes_read = Metrics.counter(namespace, "bytes_read")
+        self._corrupt_shards = Metrics.counter(namespace, "corrupt_shards")
+        self._uncounted_breaks = Metrics.counter(namespace, "uncounted_breaks")
+        self._extra_samples = Metrics.counter(namespace, "samples_beyond_manifest")
 
     def setup(self):
         keep_freed_memory_for_reuse()  # this worker process will churn through batch-sized buffers
         self._progress = WorkerProgress(self._progress_dir) if self._progress_dir else None
+        # Read when the job runs (not when it is built): an offline template's samples come later.
+        self._manifests = {prefix: read_sample_manifest(prefix) for prefix in self._sample_prefixes}
+
+    def _recorded_samples(self, path: str) -> int | None:
+        for prefix, manifest in self._manifests.items():
+            if path.startswith(prefix) and manifest is not None:
+                return manifest.get(storage.basename(path))
+        return None
 
     def _count(self, batch: list[bytes]) -> list[bytes]:
         num_bytes = sum(len(r) for r in batch) + _RECORD_FRAMING_BYTES * len(batch)
@@ -114,21 +134,37 @@ class _ReadRecordBatches(beam.DoFn):
         return batch
 
     def process(self, path: str):
-        batch = []
+        batch, read, broken = [], 0, None
         with storage.open_read(path) as stream:
             try:
                 for record in iter_records(stream):
                     batch.append(record)
+                    read += 1
                     if len(batch) == self._batch_size:
                         yield self._count(batch)
                         batch = []
             except TFRecordError as error:
-                self._samples_read.inc(1)
-                self._corrupt_shards.inc()
-                letter = _dead_letter(self._node_type, "read", f"{path}: {error}; the rest of the shard is skipped", shard=path)
-                yield TaggedOutput(self.DEAD_LETTERS, letter)
+                broken = error
         if batch:
             yield self._count(batch)
+        recorded = self._recorded_samples(path)
+        if recorded is None:
+            if broken is not None:
+                self._samples_read.inc(1)
+                self._corrupt_shards.inc()
+                self._uncounted_breaks.inc()
+                letter = f"{path}: {broken}; the rest of the shard is skipped, and no sample manifest says how many samples it held"
+                yield TaggedOutput(self.DEAD_LETTERS, _dead_letter(self._node_type, "read", letter, shard=path))
+            return
+        if read > recorded:
+            self._extra_samples.inc(read - recorded)
+        lost = recorded - read
+        if broken is not None or lost > 0:
+            self._corrupt_shards.inc()
+            self._samples_read.inc(max(lost, 0))
+            cause = f"{broken}; the rest of the shard is skipped" if broken is not None else "the shard ends early"
+            letter = f"{path}: {cause}: {max(lost, 0):,} of the {recorded:,} samples the sampler wrote are lost"
+            yield TaggedOutput(self.DEAD_LETTERS, _dead_letter(self._node_type, "read", letter, shard=path, count=max(lost, 0)))
 
     def finish_bundle(self):
         if self._progress is not None:
@@ -165,11 +201,13 @@ def _dead_letter(
     node_id: int | None = None,
     shard: str | None = None,
     namespace: str | None = None,
+    count: int = 1,
 ) -> str:
     """One dead letter as a JSON line: the record itself when it could not be decoded, its root
     when the model failed, its shard when the framing broke. Counted in the namespace of the model
-    that failed (the node type's by default)."""
-    Metrics.counter(namespace or metrics_namespace(node_type), "dead_letters").inc()
+    that failed (the node type's by default); a letter for a shard's lost rest stands for its
+    `count` lost samples."""
+    Metrics.counter(namespace or metrics_namespace(node_type), "dead_letters").inc(count)
     letter = {"node_type": node_type, "stage": stage, "error": error}
     if shard is not None:
         letter["shard"] = shard
@@ -290,7 +328,7 @@ def build_branch(
         | f"{label} Shards" >> beam.Flatten()
         | f"{label} Paths" >> beam.Map(lambda match: match.path)
         | f"{label} Spread shards" >> beam.Reshuffle()
-        | f"{label} Read" >> beam.ParDo(_ReadRecordBatches(node_type, config.inference_batch_size, progress_dir)).with_outputs(
+        | f"{label} Read" >> beam.ParDo(_ReadRecordBatches(node_type, config.inference_batch_size, config.sample_prefixes(node_type), progress_dir)).with_outputs(
             _ReadRecordBatches.DEAD_LETTERS, main="records"
         )
     )
@@ -398,12 +436,15 @@ def run_inference_job(
     run_id = new_run_id()
     output_dirs = {t: job_layout.inference_output_dir(run_id, t) for t in node_types}
     total_bytes = 0
+    recorded_samples = {}
     for node_type in node_types:
+        recorded_samples[node_type] = 0
         for prefix in config.sample_prefixes(node_type):
             shards = storage.match_files(prefix + "*.tfrecord")
             if not shards:
                 raise NoSamplesError(f"no samples for node type {node_type!r} at {prefix}*.tfrecord: run the sampler first")
             total_bytes += sum(s.size for s in shards)
+            recorded_samples[node_type] += _check_recorded_shards(prefix, shards, progress)
 
     options = pipeline_options(
         resources, config.task_name, config.job_name, worker_image=worker_image, dagster_run_id=dagster_run_id
@@ -458,6 +499,10 @@ def run_inference_job(
             theirs = job.champion_outputs[node_type]
             line += f"; champion {theirs.rows:,} rows, {theirs.dead_letters:,} dead letters"
         progress(line)
+    for node_type, out in job.outputs.items():
+        _check_every_sample_accounted_for(
+            node_type, out, recorded_samples[node_type], _counter(metrics, metrics_namespace(node_type), "uncounted_breaks")
+        )
     check_dead_letters(job, config.max_dead_letter_fraction)
     commit(job_layout, job, kinds)
     progress(f"committed run {run_id}: {job_layout.inference_manifest_uri}")
@@ -489,6 +534,41 @@ def _run_to_completion(
         result.cancel()
         raise
     return result, state, job_id, console_url
+
+
+def _check_recorded_shards(prefix: str, shards: list, progress) -> int:
+    """The samples the sampler recorded under a prefix (0 where none did); a recorded shard that
+    is gone is refused before the job starts."""
+    recorded = read_sample_manifest(prefix)
+    if recorded is None:
+        progress(f"{prefix}*.tfrecord: no sample manifest (not written by our sampler): a lost shard cannot be noticed")
+        return 0
+    present = {storage.basename(shard.path) for shard in shards}
+    missing = sorted(set(recorded) - present)
+    if missing:
+        raise SamplesIncomplete(
+            f"{prefix}*.tfrecord: {len(missing)} of the {len(recorded)} shards the sampler wrote are missing "
+            f"(e.g. {missing[0]}): sample the job again"
+        )
+    return sum(recorded.values())
+
+
+def _check_every_sample_accounted_for(node_type: str, out: NodeTypeOutput, recorded: int, uncounted_breaks: int) -> None:
+    """Every sample the sampler wrote is either a row or a dead letter, or nothing is published."""
+    if uncounted_breaks:
+        raise SamplesIncomplete(
+            f"{node_type}: {uncounted_breaks} shard(s) broke with no sample manifest to count what was lost "
+            f"(see {out.dead_letters_glob}): sample the job again"
+        )
+    if recorded and out.samples < recorded:
+        raise SamplesIncomplete(
+            f"{node_type}: the job read {out.samples:,} of the {recorded:,} samples the sampler wrote: sample the job again"
+        )
+    if out.rows + out.dead_letters < out.samples:
+        raise SamplesIncomplete(
+            f"{node_type}: {out.samples - out.rows - out.dead_letters:,} of {out.samples:,} samples are neither an "
+            "output row nor a dead letter: nothing published"
+        )
 
 
 def check_dead_letters(job: InferenceJobResult, max_fraction: float) -> None:

@@ -49,7 +49,7 @@ class IncompleteOutput(UserError, RuntimeError):
 @dataclass
 class NodeTypeOutput:
     output_dir: str
-    samples: int  # records read (a corrupt rest of a shard counts as one)
+    samples: int  # samples read, plus those a broken shard lost (all the sampler recorded for it)
     dead_letters: int
     rows_by_kind: dict[str, int]  # rows written per kind ('embeddings', 'predictions')
     corrupt_shards: int = 0

@@ -11,7 +11,7 @@ import torch
 
 from gnn_assets.graph.tfrecord import write_record
 from gnn_assets.inference import driver
-from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded
+from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded, SamplesIncomplete
 from gnn_assets.inference.protocol import ModelMismatchError
 from gnn_assets.inference.task_specs import NodeClassificationTaskSpec
 from gnn_assets.proto.graph_schema_pb2 import Graph, Node
@@ -127,19 +127,80 @@ def _corrupt(path: str, how: str) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["cut record", "flipped length bit", "flipped crc bit", "not a tfrecord"])
 def test_corrupt_framing_dead_letters_the_rest_of_the_shard(tmp_path, small_homogeneous_graph, how):
-    """Before: one corrupt shard failed the whole job with a traceback that did not name it."""
+    """Before: one corrupt shard failed the whole job with a traceback that did not name it; then
+    its lost rest counted as one dead letter however many samples it held."""
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.maxDeadLetterFraction": 0.9})
     labeled, unlabeled = (glob.glob(prefix + "*.tfrecord") for prefix in job.frozen.sample_prefixes("paper"))
+    labeled_count = sum(1 for _ in open_records(labeled[0]))
     offset = _corrupt(labeled[0], how)
     unlabeled_count = sum(1 for _ in open_records(unlabeled[0]))
     run = driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
     out = run.job.outputs["paper"]
     (letter,) = [d for d in _dead_letters(job) if d["stage"] == "read"]
     assert letter["shard"] == labeled[0] and f"at byte {offset}" in letter["error"]
-    assert out.corrupt_shards == 1 and out.dead_letters == 1
     good_before_break = 0 if how == "not a tfrecord" else 1
-    assert out.rows == unlabeled_count + good_before_break and out.samples == out.rows + 1
+    assert out.corrupt_shards == 1 and out.dead_letters == labeled_count - good_before_break
+    assert out.rows == unlabeled_count + good_before_break and out.samples == labeled_count + unlabeled_count
     assert open_warehouse(job.resources).row_count(job.frozen.output_tables("paper")["embeddings"]) == out.rows
+
+
+def _published_rows(job) -> int:
+    return open_warehouse(job.resources).row_count(job.frozen.output_tables("paper")["embeddings"])
+
+
+@pytest.mark.slow
+def test_a_broken_shard_beyond_the_threshold_publishes_nothing(tmp_path, small_homogeneous_graph):
+    """Before: a shard cut after its first record counted as one dead letter of 1,000 samples, so at
+    maxDeadLetterFraction 0.01 the job exited 0 and replaced the tables with a fraction of the nodes."""
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.maxDeadLetterFraction": 0.01})
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    before = _published_rows(job)
+    labeled = glob.glob(job.frozen.sample_prefixes("paper")[0] + "*.tfrecord")
+    _corrupt(labeled[0], "cut record")
+    with pytest.raises(DeadLetterThresholdExceeded, match=r"paper: \d+ of 1000 samples failed"):
+        driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    assert _published_rows(job) == before == 1000
+
+
+def _cut_at_a_record_boundary(path: str, keep: int) -> None:
+    records = list(open_records(path))
+    with open(path, "wb") as stream:
+        for record in records[:keep]:
+            write_record(stream, record)
+
+
+@pytest.mark.slow
+def test_samples_missing_without_a_framing_error_are_counted(tmp_path, small_homogeneous_graph):
+    """A shard cut exactly at a record boundary reads cleanly; only the sampler's record shows the loss."""
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.maxDeadLetterFraction": 0.9})
+    labeled = glob.glob(job.frozen.sample_prefixes("paper")[0] + "*.tfrecord")
+    count = sum(1 for _ in open_records(labeled[0]))
+    _cut_at_a_record_boundary(labeled[0], 3)
+    out = driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET).job.outputs["paper"]
+    assert (out.samples, out.dead_letters, out.rows) == (1000, count - 3, 1000 - (count - 3))
+    (letter,) = [d for d in _dead_letters(job) if d["stage"] == "read"]
+    assert f"{count - 3:,} of the {count:,} samples the sampler wrote are lost" in letter["error"]
+
+
+def test_a_shard_the_sampler_wrote_that_is_gone_is_refused_before_the_job(tmp_path, small_homogeneous_graph):
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.sampler.numShards": 3})
+    labeled = sorted(glob.glob(job.frozen.sample_prefixes("paper")[0] + "*.tfrecord"))
+    os.remove(labeled[0])
+    with pytest.raises(SamplesIncomplete, match=r"1 of the \d+ shards the sampler wrote are missing \(e\.g\. samples-00000-of-"):
+        driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    assert not os.path.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_dir)
+
+
+@pytest.mark.slow
+def test_a_broken_shard_nobody_recorded_publishes_nothing(tmp_path, small_homogeneous_graph):
+    """Samples from another sampler (no manifest): how many a broken shard lost is unknown, so nothing is published."""
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.maxDeadLetterFraction": 0.9})
+    for prefix in job.frozen.sample_prefixes("paper"):
+        os.remove(prefix + "manifest.json")
+    _corrupt(glob.glob(job.frozen.sample_prefixes("paper")[0] + "*.tfrecord")[0], "cut record")
+    with pytest.raises(SamplesIncomplete, match=r"paper: 1 shard\(s\) broke with no sample manifest"):
+        driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
+    assert not glob.glob(os.path.join(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_dir, "manifest*"))
 
 
 def open_records(path: str):
