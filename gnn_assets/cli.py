@@ -93,20 +93,29 @@ def init_model(args: argparse.Namespace) -> None:
     """Write a seeded, untrained model file for a job (plumbing tests: it fails model_beats_baseline)."""
     from gnn_assets.inference.task_specs import write_untrained_model
 
+    from gnn_assets import storage
+
     frozen, resources = _frozen(args)
+    if storage.exists(frozen.trained_model_uri) and not args.overwrite:
+        raise ConfigError(f"{frozen.trained_model_uri} exists (job {args.job_name}'s model): pass --overwrite to replace it")
     _say(f"untrained model (seed {args.seed}) written to {write_untrained_model(frozen, args.seed, resources.model_policy)}")
 
 
 def serve(args: argparse.Namespace) -> None:
     """Serve a job's model over HTTP (default: the task's deployed model, swapped when it changes)."""
+    from gnn_assets import storage
     from gnn_assets.config.resource_config import load_resource_config
     from gnn_assets.config.task_config import load_task_config
     from gnn_assets.serving.app import serve as run_server
 
-    load_resource_config(args.resource_config_uri)  # a bad config fails here, in one line, not in each worker
+    resources = load_resource_config(args.resource_config_uri)  # a bad config fails here, in one line, not in each worker
     task_name = load_task_config(args.task_config_uri).task_name
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if args.job_name:
+        frozen = resources.layout.job(task_name, args.job_name).frozen_config_uri
+        if not storage.exists(frozen):
+            raise ConfigError(f"--job_name {args.job_name}: task {task_name} has no such job ({frozen} is missing): run the job first")
     what = f"job {args.job_name}" if args.job_name else "the deployed model"
     _say(f"serving {task_name} ({what}) on http://{args.host}:{args.port} with {args.workers} worker process(es)")
     run_server(args.resource_config_uri, task_name, args.job_name, args.host, args.port, args.workers)
@@ -150,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser_for["demo-graph"].add_argument("--seed", type=int)
     parser_for["enumerate"].add_argument("--graph_name", required=True)
     parser_for["init-model"].add_argument("--seed", type=int, default=0)
+    parser_for["init-model"].add_argument("--overwrite", action="store_true", help="replace the job's model file if there is one")
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -76,6 +76,13 @@ def basename(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
+def is_inside(uri: str, root: str) -> bool:
+    """Whether uri lies under root once local links are resolved (a folder linked out of it is not)."""
+    if is_remote(uri) or is_remote(root):
+        return uri.startswith(root.rstrip("/") + "/")
+    return os.path.realpath(uri).startswith(os.path.realpath(root) + os.sep)
+
+
 def exists(uri: str) -> bool:
     return _remote().exists(uri) if is_remote(uri) else os.path.exists(uri)
 
@@ -150,7 +157,8 @@ class FileVersion:
 
 
 def file_versions(pattern: str) -> list[FileVersion]:
-    """Files matching a glob pattern with a token that changes on every rewrite, sorted by path.
+    """Regular files matching a glob pattern with a token that changes on every rewrite, sorted
+    by path; locally, symbolic links are left out.
 
     Size and mtime miss a rewrite that keeps both (touch -d, a copy with preserved times); the
     local token also has the inode change time, which no user can set, and GCS has generations.
@@ -158,7 +166,7 @@ def file_versions(pattern: str) -> list[FileVersion]:
     if not is_remote(pattern):
         out = []
         for path in sorted(_glob.glob(pattern)):
-            st = os.stat(path)
+            st = os.lstat(path)  # a symbolic link is not followed: it may point anywhere
             if not stat.S_ISREG(st.st_mode):
                 continue
             out.append(FileVersion(path, st.st_size, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}", False))

@@ -6,6 +6,8 @@ environment so that no project ids or credentials live in the repository.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import re
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ _DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 _CLASS_PREFIX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*\.)+")
 DEFAULT_ALLOWED_CLASS_PREFIXES = ("gnn_assets.",)
 DEFAULT_MAX_MODEL_BYTES = 2 << 30
+# Modules that run a program when imported (or load a whole code location): never class paths.
+ENTRY_POINT_MODULES = ("gnn_assets.cli", "gnn_assets.demo", "gnn_assets.definitions", "gnn_assets.defs")
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,26 @@ class ModelPolicy:
                 f"{where}: {path!r} is outside the allowed module prefixes {list(self.allowed_class_prefixes)} "
                 "(resource config: allowedClassPrefixes)"
             )
+        module_name = path.rpartition(".")[0]
+        if any(part == "__main__" for part in module_name.split(".")) or any(
+            module_name == entry or module_name.startswith(entry + ".") for entry in ENTRY_POINT_MODULES
+        ):
+            raise ConfigError(f"{where}: {path!r} is in an entry-point module, which runs a program when imported")
         return path
+
+    def import_class(self, path: str, where: str, error: type[Exception], methods: tuple[str, ...]) -> type:
+        """The class a checked class path names, defined (not just imported) in an allowed module
+        and having `methods`; anything else is refused with `error`."""
+        module_name, _, class_name = self.check_class_path(path, where).rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError, ValueError) as failure:
+            raise error(f"{where} {path!r} cannot be imported: {failure}") from failure
+        if not inspect.isclass(cls) or not all(callable(getattr(cls, m, None)) for m in methods):
+            raise error(f"{where}: {path} is not a class with {' and '.join(methods)}")
+        if not any(cls.__module__.startswith(prefix) for prefix in self.allowed_class_prefixes):
+            raise error(f"{where}: {path} is {cls.__module__}.{cls.__qualname__}, defined outside the allowed module prefixes")
+        return cls
 
 
 @dataclass(frozen=True)

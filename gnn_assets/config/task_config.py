@@ -27,6 +27,7 @@ DEFAULT_INFERENCE_BATCH_SIZE = 512
 
 DEFAULT_BLOCK_NODES = 65_536  # layerwise.blockNodes for engine BEAM
 MAX_LINK_CANDIDATES = 1000  # per source node: a table of sources x k rows
+MAX_HOPS = 16  # of a sampler fanout: more hops than any model has layers
 
 _TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -299,7 +300,8 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
         require(is_plain_name(ours.graph_name), "gnnAssetsConfig.graphName", "must match [A-Za-z][A-Za-z0-9_]*")
     layerwise = ours.inference_mode == InferenceMode.LAYERWISE
     require(layerwise or len(ours.sampler.fanout) > 0, "gnnAssetsConfig.sampler.fanout", "required in SAMPLED inference mode")
-    for hop, k in enumerate(ours.sampler.fanout):
+    require(len(ours.sampler.fanout) <= MAX_HOPS, "gnnAssetsConfig.sampler.fanout", f"{len(ours.sampler.fanout):,} hops, more than {MAX_HOPS}")
+    for hop, k in enumerate(ours.sampler.fanout[:MAX_HOPS]):
         require(k == -1 or k > 0, f"gnnAssetsConfig.sampler.fanout[{hop}]", f"{k} is neither -1 (all) nor positive")
     require(
         0.0 <= ours.max_dead_letter_fraction <= 1.0,

@@ -18,8 +18,21 @@ M = TypeVar("M", bound=Message)
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+MAX_CONFIG_BYTES = 1 << 20  # every config the project reads: task, resource, graph metadata
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)
+    and every alias: a few hundred bytes of nested aliases expand to gigabytes once the parsed
+    value is walked (by ${VAR} substitution, by protobuf), and no config of ours needs one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not allowed in configs", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
@@ -55,6 +68,8 @@ def expand_env(data: Any, uri: str) -> Any:
 
 
 def _parse_mapping(text: str, uri: str) -> dict:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{uri}: {len(text):,} characters, more than a config may hold ({MAX_CONFIG_BYTES:,})")
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
@@ -81,6 +96,9 @@ def parse_yaml(text: str, message: M, uri: str, *, env: bool = False) -> M:
 
 def load_yaml(uri: str, message: M, *, env: bool = False) -> M:
     try:
+        size = storage.size(uri)
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{uri}: {size:,} bytes, more than a config may hold ({MAX_CONFIG_BYTES:,})")
         text = storage.read_text(uri)
     except (OSError, IOError) as error:
         raise ConfigError(f"{uri}: cannot read config: {error}") from error

@@ -13,8 +13,6 @@ since it was validated, not a state dict of floating-point tensors, or holds NaN
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
 import io
 import zipfile
 from dataclasses import dataclass
@@ -70,15 +68,9 @@ _INTEGER_COUNTERS = ("num_batches_tracked",)
 
 def inferencer_class(config: TaskConfig, policy: ModelPolicy):
     """The class inferencerClsPath names, imported only from the deployment's allowed prefixes."""
-    path = policy.check_class_path(config.proto.inferencer_config.inferencer_cls_path, f"{config.uri}: inferencerConfig.inferencerClsPath")
-    module_name, _, class_name = path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise ModelMismatchError(f"{config.uri}: inferencerConfig.inferencerClsPath {path!r} cannot be imported: {error}") from error
-    if not inspect.isclass(cls) or not all(callable(getattr(cls, m, None)) for m in ("init_model", "infer_batch")):
-        raise ModelMismatchError(f"{config.uri}: {path} is not a class with init_model and infer_batch")
-    return cls
+    path = config.proto.inferencer_config.inferencer_cls_path
+    where = f"{config.uri}: inferencerConfig.inferencerClsPath"
+    return policy.import_class(path, where, ModelMismatchError, ("init_model", "infer_batch"))
 
 
 def inferencer_from_config(config: TaskConfig, policy: ModelPolicy) -> BaseInferencer:

@@ -3,7 +3,8 @@
 Each run of the Beam job writes into a folder of its own (`inference/runs/<run id>/`). When the
 job has succeeded, its Parquet files are counted from their footers; if they hold exactly the
 rows the job's counters say it wrote, the manifest (`inference/manifest.json`: the run, its
-files, rows per node type and kind, samples, dead letters, model sha256) replaces the previous
+files and their content hashes, rows per node type and kind, samples, dead letters, model
+sha256) replaces the previous
 one in one step, and older run folders are removed. Readers (un-enumeration, checks) read only
 the files a manifest lists, so a failed, killed or concurrent run never changes what they see.
 """
@@ -54,6 +55,7 @@ class NodeTypeOutput:
     rows_by_kind: dict[str, int]  # rows written per kind ('embeddings', 'predictions')
     corrupt_shards: int = 0
     files: dict[str, list[str]] = field(default_factory=dict)  # kind -> Parquet files, set at commit
+    file_sha256: dict[str, str] = field(default_factory=dict)  # file -> content hash, set at commit
 
     @property
     def rows(self) -> int:
@@ -145,6 +147,7 @@ def commit(job_layout: JobLayout, result: InferenceJobResult, kinds: list[str]) 
                     f"({out.output_dir}); nothing was published"
                 )
             out.files[kind] = files
+            out.file_sha256.update({f: storage.sha256(f) for f in files})
     result.committed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     storage.replace_atomically(job_layout.inference_manifest_uri, result.to_json().encode())
     _remove_superseded_runs(job_layout, result.run_id)
@@ -186,4 +189,10 @@ def verify_committed(result: InferenceJobResult, kinds: list[str]) -> None:
             if rows != out.rows_by_kind.get(kind):
                 raise IncompleteOutput(
                     f"{node_type} {kind}: committed files hold {rows:,} rows, the manifest says {out.rows_by_kind.get(kind):,}"
+                )
+            # Manifests written before hashes were recorded have none: their row counts are checked above.
+            changed = [f for f in files if f in out.file_sha256 and storage.sha256(f) != out.file_sha256[f]]
+            if changed:
+                raise IncompleteOutput(
+                    f"{node_type} {kind}: {len(changed)} committed files changed since the commit (content hash), e.g. {changed[0]}"
                 )

@@ -29,6 +29,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from gnn_assets.serving.model import ServedModel, UnknownIds
+from gnn_assets.serving.slow_clients import READ_SECONDS_ENV, DeadlineHttpProtocol
 from gnn_assets.serving.payloads import (
     INTERNAL_ERROR,
     OK,
@@ -79,8 +80,10 @@ class DeploymentWatcher:
                 _log.info("now serving job %s", record.job_name)
             self.holder.error = None
         except Exception as error:  # keep serving the current model; say why in /readyz
-            self.holder.error = " ".join(str(error).split())[:300]
-            _log.warning("deployment not loaded: %s", self.holder.error)
+            reason = " ".join(str(error).split())[:300]
+            if reason != self.holder.error:  # logged once, and again when the reason changes
+                _log.warning("deployment not loaded: %s", reason)
+            self.holder.error = reason
 
     def _run(self) -> None:
         while not self._stop.wait(SWAP_POLL_SECONDS):
@@ -226,6 +229,7 @@ def serve(resource_config_uri: str, task_name: str, job_name: str | None, host: 
             "GNN_SERVE_TORCH_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
         }
     )
+    os.environ.setdefault(READ_SECONDS_ENV, str(Limits().request_read_seconds))
     uvicorn.run(
         "gnn_assets.serving.app:app_from_environment",
         factory=True,
@@ -234,4 +238,5 @@ def serve(resource_config_uri: str, task_name: str, job_name: str | None, host: 
         workers=workers,
         log_level="warning",
         access_log=False,
+        http=DeadlineHttpProtocol,
     )

@@ -7,8 +7,6 @@ result), so a trained file always fits its task's inferencer.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import io
 import json
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ import torch
 from gnn_assets import storage
 from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.config.task_config import TaskConfig
-from gnn_assets.errors import UserError
+from gnn_assets.errors import UserError, shorten
 from gnn_assets.graph.enumeration import EnumeratedGraph
 
 
@@ -49,14 +47,8 @@ def trainer_from_config(config: TaskConfig, policy: ModelPolicy) -> BaseTrainer:
     """The class trainerClsPath names, imported only from the deployment's allowed prefixes and
     built with trainerArgs."""
     where = f"{config.uri}: trainerConfig.trainerClsPath"
-    path = policy.check_class_path(config.proto.trainer_config.trainer_cls_path, where)
-    module_name, _, class_name = path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise TrainingError(f"{where} {path!r} cannot be imported: {error}") from error
-    if not inspect.isclass(cls) or not callable(getattr(cls, "train", None)):
-        raise TrainingError(f"{where}: {path} is not a class with train()")
+    path = config.proto.trainer_config.trainer_cls_path
+    cls = policy.import_class(path, where, TrainingError, ("train",))
     try:
         return cls(**dict(config.proto.trainer_config.trainer_args))
     except (TypeError, ValueError) as error:
@@ -78,13 +70,20 @@ def write_training_report(directory: str, result: TrainingResult, curve_png: byt
     return {"metrics": metrics_uri, "curve": curve_uri}
 
 
-def int_arg(name: str, value: str, minimum: int = 1) -> int:
+MAX_INT_ARG = 1_000_000_000  # more epochs, hops or rows than any training finishes
+
+
+def int_arg(name: str, value: str, minimum: int = 1, maximum: int = MAX_INT_ARG) -> int:
     try:
-        number = int(value)
+        number = int(value) if len(value) <= 20 else None
     except ValueError:
-        raise ValueError(f"trainerArgs.{name} must be an integer, got {value!r}") from None
+        number = None
+    if number is None:
+        raise ValueError(f"trainerArgs.{name} must be an integer, got {shorten(value)!r}") from None
     if number < minimum:
         raise ValueError(f"trainerArgs.{name} must be at least {minimum}, got {number}")
+    if number > maximum:
+        raise ValueError(f"trainerArgs.{name} must be at most {maximum:,}, got {number}")
     return number
 
 
@@ -92,7 +91,7 @@ def float_arg(name: str, value: str, low: float = 0.0, high: float = float("inf"
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"trainerArgs.{name} must be a number, got {value!r}") from None
+        raise ValueError(f"trainerArgs.{name} must be a number, got {shorten(value)!r}") from None
     if not low < number <= high:
         raise ValueError(f"trainerArgs.{name} must be in ({low:g}, {high:g}], got {number:g}")
     return number

@@ -56,6 +56,9 @@ def build_trained_model_sensor(task_jobs: dict[str, UnresolvedAssetJobDefinition
             materialized = context.instance.get_materialized_partitions(task_asset_key(task, "trained_model"))
             by_job = defaultdict(list)
             for file in storage.file_versions(storage.join(resources.model_root, task, "*.pt")):
+                if not storage.is_inside(file.path, resources.model_root):
+                    context.log.warning(f"{file.path} resolves outside the model root {resources.model_root}: ignored")
+                    continue
                 by_job[job_name_for_model_file(file.path)].append(file)
             for job, files in sorted(by_job.items()):
                 if len(files) > 1:
