@@ -169,5 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The console script: main(), then the process ends (gnn_assets/process_exit.py says why)."""
+    from gnn_assets.process_exit import run_and_exit
+
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -206,7 +206,13 @@ def run_candidates_job(config: TaskConfig, resources: Resources, *, progress=pri
     for edge_type in config.supervision_edge_types:
         name = edge_type_name(edge_type)
         output_dir = storage.join(job_layout.candidates_run_dir(run_id), name)
-        handler = CandidateModelHandler(_index_spec(config, resources, edge_type, inference), name, resources.device)
+        spec = _index_spec(config, resources, edge_type, inference)
+        if spec.k > spec.num_destinations:
+            progress(
+                f"[{name}] linkCandidates.k is {spec.k:,} but there are only {spec.num_destinations:,} {edge_type[2]} nodes: "
+                f"each source gets at most {spec.num_destinations:,} candidates (fewer where existing edges are excluded)"
+            )
+        handler = CandidateModelHandler(spec, name, resources.device)
         (
             pipeline
             | f"[{name}] Sources" >> beam.Create(inference.outputs[edge_type[0]].files["embeddings"])

@@ -56,10 +56,10 @@ class ModelPolicy:
             cls = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError, ValueError) as failure:
             raise error(f"{where} {path!r} cannot be imported: {failure}") from failure
+        if inspect.isclass(cls) and not any(cls.__module__.startswith(prefix) for prefix in self.allowed_class_prefixes):
+            raise error(f"{where}: {path} is {cls.__module__}.{cls.__qualname__}, defined outside the allowed module prefixes")
         if not inspect.isclass(cls) or not all(callable(getattr(cls, m, None)) for m in methods):
             raise error(f"{where}: {path} is not a class with {' and '.join(methods)}")
-        if not any(cls.__module__.startswith(prefix) for prefix in self.allowed_class_prefixes):
-            raise error(f"{where}: {path} is {cls.__module__}.{cls.__qualname__}, defined outside the allowed module prefixes")
         return cls
 
 

@@ -63,6 +63,8 @@ def run(
     frozen_config and trained_model were materialized; the job refuses a config or model file
     that changed since. Without them, the config frozen here and the hash of the model file
     validated here are what every worker uses and verifies."""
+    if not stages:
+        raise ConfigError(f"--stages: no stage given; choose from {', '.join(STAGES)}")
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ConfigError(f"--stages: unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")

@@ -187,7 +187,8 @@ def feature_matrix(rows: list[list], node_type: str) -> np.ndarray:
         array = np.asarray(rows, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # an integer beyond a float64
         raise PayloadError(GRAPH_CONVERSION_FAILED, f"{where}: a feature value is beyond what a float32 holds") from None
-    array = array.astype(np.float32)
+    with np.errstate(over="ignore"):  # a value beyond a float32 becomes inf, refused just below
+        array = array.astype(np.float32)
     if not np.isfinite(array).all():  # JSON has no NaN or inf, but a huge number overflows a float32
         raise PayloadError(GRAPH_CONVERSION_FAILED, f"graph.nodes of type {node_type!r}: a feature value is beyond what a float32 holds")
     return array

@@ -87,3 +87,13 @@ def test_stage_equals_brute_force_on_published_embeddings(tmp_path, small_typed_
 def test_link_candidates_need_a_link_prediction_task(tmp_path, small_homogeneous_graph):
     with pytest.raises(ConfigError, match="gnnAssetsConfig.linkCandidates.k: link candidates need a link prediction task"):
         prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.linkCandidates": {"k": 5}})
+
+
+@pytest.mark.slow
+def test_k_beyond_the_destinations_says_so(tmp_path, small_typed_graph):
+    """Before: k larger than the destinations gave fewer rows per source without a word."""
+    job = prepare_job(tmp_path, "demo_link_prediction", small_typed_graph, **{"gnnAssetsConfig.linkCandidates": {"k": 1000}})
+    lines = []
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lines.append)
+    (warning,) = [line for line in lines if "linkCandidates.k is 1,000" in line]
+    assert "there are only 400 item nodes: each source gets at most 400 candidates" in warning

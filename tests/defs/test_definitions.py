@@ -69,3 +69,20 @@ def test_the_code_location_and_the_cli_start_without_torch_or_beam():
     assert _imported_after("from gnn_assets import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass") == set()
     bad = "from gnn_assets.inference import driver\ndriver.main(['--job_name', 'Bad_Name', '--task_config_uri', 'x', '--resource_config_uri', 'y'])"
     assert _imported_after(bad) == set()
+
+
+def test_a_demo_graph_made_by_the_cli_is_kept_when_graph_source_is_materialized(tmp_path):
+    """Before: materializing demo_homogeneous/graph_source silently regenerated a source the CLI had
+    made with another --num_nodes."""
+    deployment = make_deployment(tmp_path)
+    made = subprocess.run(
+        [sys.executable, "-m", "gnn_assets.cli", "demo-graph", "--resource_config_uri", str(deployment.resource_config),
+         "--graph_name", "demo_homogeneous", "--kind", "homogeneous", "--num_nodes", "500"],
+        capture_output=True, text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    result = deployment.definitions().resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=deployment.instance, asset_selection=[AssetKey(["demo_homogeneous", "graph_source"])]
+    )
+    (materialization,) = result.asset_materializations_for_node("demo_homogeneous__graph_source")
+    assert materialization.metadata["nodes"].value == 500

@@ -154,3 +154,15 @@ def test_models_whose_job_is_already_materialized_are_not_rerun_on_first_sight(d
     path = _model_file(deployment, "done-before.pt", b"retrained: a different size")
     os.utime(path, (time.time() + 5, time.time() + 5))
     assert [r.partition_key for r in _settled_tick(deployment, first.cursor).run_requests] == ["done-before"]
+
+
+def test_links_out_of_the_model_root_start_nothing(deployment, tmp_path):
+    """Before: passwd-link.pt -> /etc/passwd added a partition and requested its chain."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "elsewhere.pt").write_bytes(b"not ours")
+    task_dir = os.path.dirname(_model_file(deployment, "real.pt"))
+    os.symlink("/etc/passwd", os.path.join(task_dir, "passwd-link.pt"))
+    os.symlink(outside / "elsewhere.pt", os.path.join(task_dir, "elsewhere-link.pt"))
+    tick = _settled_tick(deployment, None)
+    assert _added(tick) == ["real"] and [r.partition_key for r in tick.run_requests] == ["real"]

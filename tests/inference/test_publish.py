@@ -112,3 +112,20 @@ def test_a_run_whose_files_do_not_hold_its_rows_is_not_committed(published):
     with pytest.raises(IncompleteOutput, match="the job wrote 1,001 rows but its files hold 1,000"):
         commit(layout, result, ["embeddings", "predictions"])
     assert open(layout.inference_manifest_uri).read() == before
+
+
+@pytest.mark.parametrize("fill", [0.0, float("nan")])
+def test_committed_files_replaced_with_the_same_row_count_are_refused(published, capsys, fill):
+    """Before: files with the right row count but all zeros (or all NaN) were published, exit 0."""
+    manifest = read_committed(_layout(published))
+    path = manifest.outputs["paper"].files["embeddings"][0]
+    table = pq.read_table(path)
+    width = len(table["emb"][0])
+    forged = pa.table(
+        {"node_id": table["node_id"], "emb": pa.array([[fill] * width] * table.num_rows, pa.list_(pa.float32()))},
+        schema=EMBEDDINGS_SCHEMA,
+    )
+    pq.write_table(forged, path)
+    code, err = _unenumerate(published, capsys)
+    assert code == 1 and "committed files changed since the commit (content hash)" in err
+    assert _rows(published) == {"embeddings": 1000, "predictions": 1000}

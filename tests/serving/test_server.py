@@ -5,6 +5,7 @@ a model swap under load loses no request and every response names its model."""
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import urllib.error
@@ -19,6 +20,7 @@ from gnn_assets.serving.deployment import write_deployment
 from gnn_assets.inference.protocol import load_state_dict
 from tests.conftest import prepare_job
 from tests.inference.test_exactness import FULL, _final_rows
+from gnn_assets.serving.slow_clients import READ_SECONDS_ENV
 from tests.servers import free_port, start_server, stop_server
 
 
@@ -57,7 +59,9 @@ def server(served_job):
     port = free_port()
     command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", job.task_config_uri,
                "--resource_config_uri", job.resources.uri, "--port", str(port)]
-    process = start_server(command, port, tmp_path / "server.log", ready_url=f"http://127.0.0.1:{port}/readyz", timeout=120)
+    # A short read deadline, so that the slow-client test waits seconds, not the default 10 s per socket.
+    env = {READ_SECONDS_ENV: "3"}
+    process = start_server(command, port, tmp_path / "server.log", env, ready_url=f"http://127.0.0.1:{port}/readyz", timeout=120)
     yield f"http://127.0.0.1:{port}"
     stop_server(process)
 
@@ -229,3 +233,19 @@ def test_materializing_deployed_model_makes_a_running_server_serve_that_job(depl
         assert code == 200 and body["data"]["results"][0]["node_id"] == "paper_00000000", body
     finally:
         stop_server(process)
+
+
+def test_slow_clients_are_cut_off_and_others_still_served(server, served_job):
+    """Before: twenty sockets dripping their headers stayed open for ever."""
+    job, _ = served_job
+    port = int(server.rsplit(":", 1)[1])
+    slow = []
+    for i in range(20):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\n" if i % 2 else b"")  # half send nothing at all
+        slow.append(sock)
+    assert _post(f"{server}/invocations", _two_hop_payload(job, 3, _mapping(job)))[0] == 200
+    for sock in slow:
+        assert sock.recv(1024) == b""  # closed by the server (recv waits up to the socket's 60 s)
+        sock.close()
+    assert _get(f"{server}/healthz")[0] == 200

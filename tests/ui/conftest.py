@@ -10,11 +10,19 @@ import pytest
 
 from tests.conftest import REPO, TASK, make_deployment
 from tests.servers import dagster_webserver
+from playwright.sync_api import expect
+
+# Auto-waiting assertions wait as long as actions do: a busy machine renders slowly.
+expect.set_options(timeout=30_000)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-# Runs launch straight from the webserver (no daemon to take them off a queue).
-INSTANCE = "telemetry:\n  enabled: false\nrun_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"
+# Runs launch straight from the webserver (no daemon to take them off a queue). No community
+# sign-up dialog (nux): it appears over the page whenever it likes and hides what a test reads.
+INSTANCE = (
+    "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
+    "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"
+)
 UI_JOB = "ui-job"
 
 

@@ -50,12 +50,15 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
         + (
             f"The {graph_name} graph as handed in: nodes.parquet (string node_id, node_type, features, label), "
             "edges.parquet (src, dst, edge_type, src_type, dst_type) and graph_metadata.yaml. Demo graphs are "
-            "generated with a fixed seed; other graphs are validated where they lie."
+            "generated with a fixed seed where no source lies yet; other graphs are validated where they lie."
         ),
     )
     def graph_source(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
         directory = deployment.resources().layout.graph_source_dir(graph_name)
-        if graph_name in DEMO_GRAPHS:
+        if graph_name in DEMO_GRAPHS and has_graph_source(directory):
+            # Made by `gnn-assets demo-graph` (perhaps with another --num_nodes) or an earlier run: kept.
+            context.log.info(f"demo graph {graph_name}: using the source already in {directory} (delete it to regenerate)")
+        elif graph_name in DEMO_GRAPHS:
             write_graph_source(directory, DEMO_GRAPHS[graph_name]())
             context.log.info(f"generated demo graph {graph_name} in {directory}")
         source = read_graph_source(directory)
