@@ -116,13 +116,14 @@ def child_sample_repeated(workdir: Path, job: str, count: int, cycle: int, task_
 
 
 def child_pipeline(workdir: Path, job: str, task_file: str = MAIN_TASK) -> dict:
+    from gnn_assets.config.job import Job
     from gnn_assets.inference.pipeline import run_inference_job
     from gnn_assets.inference.protocol import load_state_dict
 
     resources, frozen = frozen_job(workdir, job, task_file)
     model_sha256 = load_state_dict(frozen.trained_model_uri, resources.model_policy).sha256
     started = time.perf_counter()
-    result = run_inference_job(frozen, resources, model_sha256=model_sha256, progress=lambda _: None)
+    result = run_inference_job(Job.of(frozen, resources), model_sha256=model_sha256, progress=lambda _: None)
     return {"samples": result.outputs["paper"].samples, "seconds": time.perf_counter() - started}
 
 
@@ -149,7 +150,7 @@ def measure_round(workdir: Path, frozen, records: list[bytes], threads_per_worke
     machine cannot make the forward look slow and the job look good."""
     import torch
 
-    from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
+    from gnn_assets.beam.allocator import keep_freed_memory_for_reuse
     from gnn_assets.config.resource_config import ModelPolicy
     from gnn_assets.inference.protocol import load_inferencer
 
@@ -254,7 +255,7 @@ def prepare(workdir: Path, size: Size) -> None:
 
 
 def run(size_name: str) -> dict:
-    from gnn_assets.inference.runners import torch_threads_per_worker
+    from gnn_assets.beam.runners import torch_threads_per_worker
 
     size = SIZES[size_name]
     with tempfile.TemporaryDirectory(prefix="gnn-bench-") as tmp:

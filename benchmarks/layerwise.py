@@ -77,14 +77,16 @@ def child_layerwise(workdir: Path, task_file: str, job: str, runs: int = 1) -> d
     process, as a scheduled job runs) and of the last (warm, as the bare forward is timed)."""
     from gnn_assets.inference.protocol import load_inferencer
     from gnn_assets.inference.task_specs import write_untrained_model
-    from gnn_assets.layerwise.job import run_layerwise_job
+    from gnn_assets.config.job import Job
+    from gnn_assets.layerwise.frame import run_layerwise
+    from gnn_assets.layerwise.job import LocalEngine
 
     resources, frozen = frozen_job(workdir, job, task_file)
     write_untrained_model(frozen, seed=0)
     loaded = load_inferencer(frozen, resources.model_policy)
     baseline = own_rss_mb()
     with AnonymousPeak() as anonymous:
-        results = [run_layerwise_job(frozen, resources, loaded, progress=lambda _: None) for _ in range(runs)]
+        results = [run_layerwise(Job.of(frozen, resources), loaded, LocalEngine(), progress=lambda _: None) for _ in range(runs)]
     result = results[0]
     details = result.details
     return {
@@ -143,13 +145,15 @@ def child_layerwise_beam(workdir: Path, task_file: str, job: str) -> dict:
     from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
     from gnn_assets.inference.protocol import load_inferencer
     from gnn_assets.inference.task_specs import write_untrained_model
-    from gnn_assets.layerwise.beam import run_layerwise_beam_job
+    from gnn_assets.config.job import Job
+    from gnn_assets.layerwise.beam import BeamEngine
+    from gnn_assets.layerwise.frame import run_layerwise
 
     resources = load_resource_config(str(workdir / BEAM_RESOURCES))
     frozen = freeze_task_config(load_task_config(str(workdir / task_file)), resources, job)
     write_frozen_config(frozen)
     write_untrained_model(frozen, seed=0)
-    result = run_layerwise_beam_job(frozen, resources, load_inferencer(frozen, resources.model_policy), progress=lambda _: None)
+    result = run_layerwise(Job.of(frozen, resources), load_inferencer(frozen, resources.model_policy), BeamEngine(), progress=lambda _: None)
     per_edge = result.details["shuffle_bytes_per_edge"]
     return {
         "seconds": result.seconds,

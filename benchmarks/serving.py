@@ -30,7 +30,8 @@ HEY = "/usr/bin/hey"
 def _payloads(workdir: Path, job: str, roots: int = 256) -> tuple[list[bytes], list[bytes]]:
     """GraphStorm requests, each a sampled 2-hop neighbourhood of one root, and /v1/embed requests."""
     from gnn_assets import storage
-    from gnn_assets.graph.enumeration import mapping_uri, read_enumerated_graph
+    from gnn_assets.graph.enumerated_layout import mapping_uri
+    from gnn_assets.graph.enumeration import read_enumerated_graph
     from gnn_assets.graph.sampler import NeighborSampler, neighborhoods
 
     resources, frozen = frozen_job(workdir, job, MAIN_TASK)

@@ -27,8 +27,9 @@ CANDIDATE_DIM = 32
 
 def measure_ab(workdir: Path, frozen, rounds: int) -> dict:
     """frozen: a sampled job with samples and its model; the champion is a second model file."""
-    from gnn_assets.comparison.champion import Champion
+    from gnn_assets.outputs.champion import Champion
     from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
+    from gnn_assets.config.job import Job
     from gnn_assets.inference.pipeline import run_inference_job
     from gnn_assets.inference.protocol import load_state_dict
     from gnn_assets.inference.task_specs import write_untrained_model
@@ -43,10 +44,10 @@ def measure_ab(workdir: Path, frozen, rounds: int) -> dict:
     singles, pairs = [], []
     for _ in range(rounds):
         started = time.monotonic()
-        job = run_inference_job(frozen, resources, model_sha256=sha256, progress=quiet)
+        job = run_inference_job(Job.of(frozen, resources), model_sha256=sha256, progress=quiet)
         singles.append(time.monotonic() - started)
         started = time.monotonic()
-        both = run_inference_job(frozen, resources, model_sha256=sha256, progress=quiet, champion=champion)
+        both = run_inference_job(Job.of(frozen, resources), model_sha256=sha256, progress=quiet, champion=champion)
         pairs.append(time.monotonic() - started)
         samples = sum(o.samples for o in job.outputs.values())
         assert sum(o.samples for o in both.outputs.values()) == samples  # one read for both models

@@ -59,7 +59,7 @@ def enumerate_(args: argparse.Namespace) -> None:
     from gnn_assets.config.resource_config import load_resource_config
     from gnn_assets.graph.enumeration import enumerate_graph_source
     from gnn_assets.warehouse import open_warehouse
-    from gnn_assets.warehouse.unenumerate import load_node_id_mappings
+    from gnn_assets.jobs.unenumerate import load_node_id_mappings
 
     resources = load_resource_config(args.resource_config_uri)
     report = enumerate_graph_source(resources.layout, args.graph_name)
@@ -104,6 +104,7 @@ def init_model(args: argparse.Namespace) -> None:
 def serve(args: argparse.Namespace) -> None:
     """Serve a job's model over HTTP (default: the task's deployed model, swapped when it changes)."""
     from gnn_assets import storage
+    from gnn_assets.config.job import job_layout
     from gnn_assets.config.resource_config import load_resource_config
     from gnn_assets.config.task_config import load_task_config
     from gnn_assets.serving.app import serve as run_server
@@ -113,7 +114,7 @@ def serve(args: argparse.Namespace) -> None:
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if args.job_name:
-        frozen = resources.layout.job(task_name, args.job_name).frozen_config_uri
+        frozen = job_layout(resources.layout, task_name, args.job_name).frozen_config_uri
         if not storage.exists(frozen):
             raise ConfigError(f"--job_name {args.job_name}: task {task_name} has no such job ({frozen} is missing): run the job first")
     what = f"job {args.job_name}" if args.job_name else "the deployed model"
@@ -124,7 +125,7 @@ def serve(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "inference":
-        from gnn_assets.inference import driver
+        from gnn_assets.jobs import driver
 
         return driver.main(argv[1:])
     parser = argparse.ArgumentParser(prog="gnn-assets", description=__doc__.splitlines()[0])

@@ -20,9 +20,9 @@ from gnn_assets import storage  # noqa: E402
 from gnn_assets.config.resource_config import load_resource_config  # noqa: E402
 from gnn_assets.config.task_config import freeze_task_config, load_task_config  # noqa: E402
 from gnn_assets.definitions import defs  # noqa: E402
-from gnn_assets.defs.inference.partitions import job_partitions  # noqa: E402
+from gnn_assets.defs.common import job_partitions  # noqa: E402
 from gnn_assets.training.evaluation import job_quality  # noqa: E402
-from gnn_assets.resources import default_resource_config_uri, default_task_config_dir  # noqa: E402
+from gnn_assets.defs.resources import default_resource_config_uri, default_task_config_dir  # noqa: E402
 from gnn_assets.warehouse import open_warehouse  # noqa: E402
 
 JOB_NAME = "demo"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from dagster import DagsterInstance
 
-from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets.defs.common import job_partitions
 from gnn_assets.config.resource_config import Resources, load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.definitions import build_definitions
@@ -23,7 +23,7 @@ from gnn_assets.graph.source import GraphSource, write_graph_source
 from gnn_assets.inference.task_specs import write_untrained_model
 from gnn_assets.training.run import train_model
 from gnn_assets.warehouse import open_warehouse
-from gnn_assets.warehouse.unenumerate import load_node_id_mappings
+from gnn_assets.jobs.unenumerate import load_node_id_mappings
 from tests.servers import REPO, free_port, start_server, stop_server
 
 CONFIGS = REPO / "configs"

@@ -4,16 +4,14 @@ For each supervision edge type (src, relation, dst) of a link prediction task, t
 index of every dst node's embedding (index.py) and its input is every src node's embedding, both
 from the job's committed inference output; the output is the k best destinations of each source
 (src_node_id, dst_node_id, score, rank; enumerated ids) as Parquet in a run folder of its own,
-committed with a manifest like the inference output (published.py), then un-enumerated in the
-warehouse with both id columns mapped (warehouse/unenumerate.py).
+committed with a manifest like the inference output (outputs/published.py), then un-enumerated in the
+warehouse with both id columns mapped (jobs/unenumerate.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 import apache_beam as beam
@@ -27,24 +25,18 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInf
 
 from gnn_assets import storage
 from gnn_assets.candidates.index import CandidateIndex, Candidates
+from gnn_assets.config.job import Job
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.errors import UserError
 from gnn_assets.graph.csr import build_in_edges
-from gnn_assets.graph.enumeration import edge_type_name, edges_uri, mapping_uri
-from gnn_assets.inference.pipeline import PlainParquetSink
+from gnn_assets.graph.enumerated_layout import edge_type_name, edges_uri, mapping_uri
+from gnn_assets.beam.sinks import PlainParquetSink
 from gnn_assets.inference.protocol import resolve_device
-from gnn_assets.inference.published import IncompleteOutput, new_run_id, parquet_rows, read_committed, read_output_files
-from gnn_assets.inference.runners import beam_counters, pipeline_options, run_to_completion
+from gnn_assets.outputs.candidates import CANDIDATES_SCHEMA, CandidatesManifest, EdgeCandidates
+from gnn_assets.outputs.published import IncompleteOutput, commit_time, count_files, new_run_id, parquet_rows, publish_manifest, read_committed, read_output_files
+from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion
 
-CANDIDATES_SCHEMA = pa.schema(
-    [
-        pa.field("src_node_id", pa.int64(), nullable=False),
-        pa.field("dst_node_id", pa.int64(), nullable=False),
-        pa.field("score", pa.float32(), nullable=False),
-        pa.field("rank", pa.int32(), nullable=False),
-    ]
-)
 SOURCE_BATCH_ROWS = 1024
 METRICS_NAMESPACE = "gnn_assets.link_candidates"
 
@@ -130,45 +122,6 @@ class _CandidatesToArrow(beam.DoFn):
         )
 
 
-@dataclass
-class EdgeCandidates:
-    edge_type: list[str]
-    output_dir: str
-    sources: int
-    rows: int
-    files: list[str] = field(default_factory=list)
-
-
-@dataclass
-class CandidatesManifest:
-    run_id: str
-    inference_run_id: str  # the committed inference run whose embeddings were read
-    k: int
-    score: str
-    exclude_existing_edges: bool
-    runner: str
-    seconds: float
-    edges: dict[str, EdgeCandidates] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    committed_at: str = ""
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "CandidatesManifest":
-        data = json.loads(text)
-        edges = {name: EdgeCandidates(**e) for name, e in data.pop("edges").items()}
-        return cls(edges=edges, **data)
-
-
-def read_committed_candidates(config: TaskConfig, resources: Resources) -> CandidatesManifest:
-    uri = resources.layout.job(config.task_name, config.job_name).candidates_manifest_uri
-    if not storage.exists(uri):
-        raise IncompleteOutput(f"no committed link candidates at {uri}: run the candidates stage (--stages candidates) first")
-    return CandidatesManifest.from_json(storage.read_text(uri))
-
-
 def _index_spec(config: TaskConfig, resources: Resources, edge_type, manifest) -> IndexSpec:
     src, _, dst = edge_type
     enumerated = resources.layout.enumerated_graph_dir(config.graph_name)
@@ -184,12 +137,12 @@ def _index_spec(config: TaskConfig, resources: Resources, edge_type, manifest) -
     )
 
 
-def run_candidates_job(config: TaskConfig, resources: Resources, *, progress=print, dagster_run_id: str | None = None) -> CandidatesManifest:
+def run_candidates_job(job: Job, *, progress=print, dagster_run_id: str | None = None) -> CandidatesManifest:
     """Top-k destinations for every source node of each supervision edge type, from the job's
     committed embeddings; committed when every file holds the rows the job counted."""
+    config, resources, job_layout = job.config, job.resources, job.layout
     if not config.link_candidates_k:
         raise NoLinkCandidates(f"{config.uri}: gnnAssetsConfig.linkCandidates.k is 0: this task computes no link candidates")
-    job_layout = resources.layout.job(config.task_name, config.job_name)
     inference = read_committed(job_layout)
     run_id = new_run_id()
     options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=dagster_run_id)
@@ -234,26 +187,21 @@ def run_candidates_job(config: TaskConfig, resources: Resources, *, progress=pri
         edge.sources = int(result.metrics.get(f"{METRICS_NAMESPACE}.{name}/sources", 0))
         edge.rows = int(result.metrics.get(f"{METRICS_NAMESPACE}.{name}/rows_written", 0))
         edge.files = storage.glob(storage.join(edge.output_dir, "*.parquet"))
-        held = sum(parquet_rows(f) for f in edge.files)
-        if held != edge.rows:
-            raise IncompleteOutput(f"{name}: the job wrote {edge.rows:,} candidates but its files hold {held:,}; nothing was published")
+        edge.file_sha256 = count_files(edge.files, edge.rows, f"{name} candidates")
         progress(f"{name}: {edge.rows:,} candidates for {edge.sources:,} sources in {result.seconds:.1f} s")
-    result.committed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    storage.replace_atomically(job_layout.candidates_manifest_uri, result.to_json().encode())
-    for old in storage.child_names(storage.join(job_layout.candidates_dir, "runs")):
-        if old < run_id:
-            storage.delete_tree(job_layout.candidates_run_dir(old))
+    result.committed_at = commit_time()
+    publish_manifest(job_layout.candidates_manifest_uri, storage.join(job_layout.candidates_dir, "runs"), run_id, result.to_json())
     return result
 
 
-def candidate_recall(config: TaskConfig, resources: Resources, manifest: CandidatesManifest, max_edges: int = 2000) -> dict[str, dict]:
+def candidate_recall(job: Job, manifest: CandidatesManifest, max_edges: int = 2000) -> dict[str, dict]:
     """Per supervision edge type: the share of held-out edges (the graph source's evaluation
     edges; else a seeded sample of its own edges, marked optimistic) whose destination is among
     its source's candidates, against what k random candidates would find."""
     from gnn_assets.training.evaluation import EVALUATION_EDGES, evaluation_edges
 
-    source_dir = resources.layout.graph_source_dir(config.graph_name)
-    enumerated = resources.layout.enumerated_graph_dir(config.graph_name)
+    source_dir = job.resources.layout.graph_source_dir(job.config.graph_name)
+    enumerated = job.graph_dir
     out = {}
     for name, edge in manifest.edges.items():
         src_type, relation, dst_type = edge.edge_type

@@ -13,23 +13,14 @@ A job is never its own champion, and a task's first job has no PREVIOUS: then th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from gnn_assets.config.job import job_layout
 from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, load_task_config
-from gnn_assets.inference.published import IncompleteOutput, NoCommittedOutput, read_committed
-
-
-@dataclass(frozen=True)
-class Champion:
-    job_name: str
-    config: TaskConfig  # the champion job's frozen config: its inferencer and model file
-    model_sha256: str  # the model file must still hash to this
-
-    def to_dict(self) -> dict:
-        return {"job_name": self.job_name, "model_sha256": self.model_sha256, "config_uri": self.config.uri}
+from gnn_assets.outputs.champion import Champion
+from gnn_assets.outputs.published import IncompleteOutput, NoCommittedOutput, read_committed
 
 
 def _committed_jobs(resources: Resources, task_name: str) -> dict[str, str]:
@@ -38,7 +29,7 @@ def _committed_jobs(resources: Resources, task_name: str) -> dict[str, str]:
     committed = {}
     for job_name in storage.child_names(root):
         try:
-            committed[job_name] = read_committed(resources.layout.job(task_name, job_name)).committed_at
+            committed[job_name] = read_committed(job_layout(resources.layout, task_name, job_name)).committed_at
         except (NoCommittedOutput, IncompleteOutput, ValueError):
             continue  # never run, failed, or not a job folder
     return committed
@@ -70,7 +61,7 @@ def resolve_champion(config: TaskConfig, resources: Resources) -> Champion | Non
     if found is None or found[0] == config.job_name:
         return None
     job_name, deployed_sha256 = found
-    layout = resources.layout.job(config.task_name, job_name)
+    layout = job_layout(resources.layout, config.task_name, job_name)
     where = f"{config.uri}: gnnAssetsConfig.champion {config.champion}"
     try:
         manifest = read_committed(layout)

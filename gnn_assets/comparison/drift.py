@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
-from gnn_assets.graph.enumeration import mapping_uri
-from gnn_assets.inference.published import InferenceJobResult, read_output_files
+from gnn_assets.graph.enumerated_layout import mapping_uri
+from gnn_assets.outputs.published import InferenceJobResult, read_output_files
 
 CHUNK_ROWS = 512  # sampled nodes per matrix product: 512 x nodes float32 scores at a time
 

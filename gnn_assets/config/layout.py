@@ -77,3 +77,10 @@ class JobLayout:
     @property
     def candidates_manifest_uri(self) -> str:
         return storage.join(self.candidates_dir, "manifest.json")
+
+
+def job_layout(layout: StorageLayout, task_name: str, job_name: str) -> JobLayout:
+    """Where a job's files lie on a deployment: the one place a job's layout is made. Code that
+    has the job itself (config.job.Job) takes it from there; this is for the job being frozen and
+    for jobs known by name only (a champion, a deployed model)."""
+    return layout.job(task_name, job_name)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from gnn_assets.config.layout import job_layout
 from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.names import is_plain_name
@@ -20,7 +21,7 @@ from gnn_assets.config.job_name import job_name_for_model_file, validate_job_nam
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml, to_yaml
 from gnn_assets.proto.gbml_config_pb2 import CandidateScore, GbmlConfig, InferenceMode, LayerwiseEngine, SampleEncoding
-from gnn_assets.warehouse import tables
+from gnn_assets.config import tables
 
 # Default ceiling for dynamic batching; GiGL hard-codes 3000 samples per batch.
 DEFAULT_INFERENCE_BATCH_SIZE = 512
@@ -363,7 +364,7 @@ def freeze_task_config(template: TaskConfig, resources: Resources, job_name: str
     frozen.CopyFrom(template.proto)
     frozen.gnn_assets_config.task_name = task_name
     frozen.gnn_assets_config.job_name = job_name
-    job = resources.layout.job(task_name, job_name)
+    job = job_layout(resources.layout, task_name, job_name)
     layout = resources.layout
     meta = frozen.graph_metadata
     if not meta.condensed_node_type_map:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gnn_assets import storage
-from gnn_assets.graph.enumeration import EdgeTypeKey, edge_type_name, edges_uri
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edge_type_name, edges_uri
 from gnn_assets.graph.source import GraphSourceError
 
 

@@ -15,13 +15,22 @@ from gnn_assets import storage
 from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
 from gnn_assets.graph.source import GraphSource, GraphSourceError, read_graph_source
-from gnn_assets.warehouse import tables
+from gnn_assets.config import tables
+from gnn_assets.graph.csr import load_in_edges
+from gnn_assets.graph.enumerated_layout import (
+    MAPPING_SCHEMA,
+    EdgeTypeKey,
+    edge_type_name,
+    edges_uri,
+    keyed_edges_uri,
+    mapping_uri,
+    nodes_uri,
+    read_graph_metadata,
+)
 from gnn_assets.proto.gbml_config_pb2 import PreprocessedMetadata
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 
-EdgeTypeKey = tuple[str, str, str]
 NODE_ROW_GROUP_BYTES = 4 << 20
-MAPPING_SCHEMA = pa.schema([pa.field("node_id", pa.string(), nullable=False), pa.field("int_id", pa.int64(), nullable=False)])
 
 
 @dataclass
@@ -121,31 +130,6 @@ def enumerate_graph(source: GraphSource) -> tuple[EnumeratedGraph, dict[str, pa.
     return EnumeratedGraph(source.metadata, features, labels, edges), mappings, report
 
 
-def edge_type_name(key: EdgeTypeKey) -> str:
-    """'src-relation-dst': one name per edge type, safe in file names ('-' is in no type name)."""
-    return "-".join(key)
-
-
-def _edges_uri(directory: str, key: EdgeTypeKey) -> str:
-    return storage.join(directory, f"edges_{edge_type_name(key)}.parquet")
-
-
-def edges_uri(directory: str, key: EdgeTypeKey) -> str:
-    """The enumerated edges of one type (under the relation's name alone, if enumerated before
-    edge types were keyed by their ends)."""
-    uri = _edges_uri(directory, key)
-    return uri if storage.exists(uri) else storage.join(directory, f"edges_{key[1]}.parquet")
-
-
-def nodes_uri(directory: str, node_type: str) -> str:
-    """Features and labels of one node type, row i for int id i."""
-    return storage.join(directory, f"nodes_{node_type}.parquet")
-
-
-def mapping_uri(directory: str, node_type: str) -> str:
-    return storage.join(directory, f"node_id_mapping_{node_type}.parquet")
-
-
 def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dict[str, pa.Table]) -> None:
     storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(graph.metadata))
     for node_type in graph.node_types:
@@ -162,15 +146,7 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
         storage.write_parquet(nodes_uri(directory, node_type), table, row_group_size=rows_per_group)
         storage.write_parquet(mapping_uri(directory, node_type), mappings[node_type])
     for key, (src, dst) in graph.edges.items():
-        storage.write_parquet(_edges_uri(directory, key), pa.table({"src": src, "dst": dst}))
-
-
-def read_graph_metadata(directory: str) -> GraphMetadata:
-    """The node and edge types of an enumerated graph."""
-    metadata_uri = storage.join(directory, "graph_metadata.yaml")
-    if not storage.exists(metadata_uri):
-        raise GraphSourceError(f"{directory}: the graph has not been enumerated yet (graph_metadata.yaml is missing)")
-    return load_yaml(metadata_uri, GraphMetadata())
+        storage.write_parquet(keyed_edges_uri(directory, key), pa.table({"src": src, "dst": dst}))
 
 
 def read_enumerated_graph(directory: str) -> EnumeratedGraph:
@@ -221,8 +197,6 @@ def check_same_graph(expected: GraphMetadata, actual: GraphMetadata, what: str) 
 
 def enumerate_graph_source(layout: StorageLayout, graph_name: str) -> EnumerationReport:
     """Enumerate the graph source named graph_name and write everything that derives from it."""
-    from gnn_assets.graph.csr import load_in_edges  # csr reads this module's files
-
     graph, mappings, report = enumerate_graph(read_graph_source(layout.graph_source_dir(graph_name)))
     directory = layout.enumerated_graph_dir(graph_name)
     write_enumerated_graph(directory, graph, mappings)

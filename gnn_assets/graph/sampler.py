@@ -27,7 +27,8 @@ from gnn_assets.graph.codec import encode_gigl
 from gnn_assets.graph.packed import encode_packed
 from gnn_assets.graph.sample_manifest import delete_sample_manifest, write_sample_manifest
 from gnn_assets.graph.samples import Neighborhood, edge_endpoint_types
-from gnn_assets.graph.enumeration import EdgeTypeKey, EnumeratedGraph, check_same_graph, read_enumerated_graph
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey
+from gnn_assets.graph.enumeration import EnumeratedGraph, check_same_graph, read_enumerated_graph
 from gnn_assets.graph.tfrecord import write_record
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
 

@@ -8,7 +8,7 @@ dead-letter output (JSON lines with the error and the record, or the shard and b
 are counted; the job fails when their fraction exceeds the config's maxDeadLetterFraction.
 
 Each run writes into its own run folder; only a run that succeeded within the threshold is
-committed (published.py), so a failed or killed run leaves the last published output as it was.
+committed (outputs/published.py), so a failed or killed run leaves the last published output as it was.
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from __future__ import annotations
 import base64
 import json
 import time
-import uuid
 from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
-from apache_beam.io import filebasedsink, fileio, parquetio
+from apache_beam.io import fileio
 from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.ml.inference.base import PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -32,29 +30,23 @@ from apache_beam.pvalue import TaggedOutput
 from apache_beam.runners.runner import PipelineState
 
 from gnn_assets import storage
+from gnn_assets.config.job import Job
+from gnn_assets.config.job import job_layout as job_layout_of
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_config
-from gnn_assets.comparison.champion import Champion
+from gnn_assets.outputs.champion import CHAMPION, Champion
 from gnn_assets.errors import UserError
 from gnn_assets.graph.codec import SampleDecoder
 from gnn_assets.graph.sample_manifest import read_sample_manifest
 from gnn_assets.graph.samples import edge_endpoint_types
 from gnn_assets.graph.tfrecord import TFRecordError, iter_records
-from gnn_assets.inference.progress import ProgressReporter, WorkerProgress, read_progress_files
-from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
+from gnn_assets.beam.progress import ProgressReporter, WorkerProgress, read_progress_files
+from gnn_assets.beam.allocator import keep_freed_memory_for_reuse
 from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
-from gnn_assets.inference.published import (
-    EMBEDDINGS_SCHEMA,
-    PREDICTIONS_SCHEMA,
-    InferenceJobResult,
-    NodeTypeOutput,
-    commit,
-    new_run_id,
-    output_kinds,
-)
-from gnn_assets.inference.runners import BeamJobFailed, dataflow_console_url, pipeline_options, torch_threads_per_worker
+from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, InferenceJobResult, NodeTypeOutput, commit, new_run_id, output_kinds
+from gnn_assets.beam.sinks import PlainParquetSink
+from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion, torch_threads_per_worker
 from gnn_assets.inference.task_specs import graph_types
-
 
 
 class DeadLetterThresholdExceeded(UserError, RuntimeError):
@@ -69,10 +61,10 @@ class NoSamplesError(UserError, FileNotFoundError):
     pass
 
 
-CHAMPION = "champion"  # the role of the champion's model: its metrics namespace and output folder
 _RECORD_FRAMING_BYTES = 16  # a TFRecord's length, its checksum and the data's checksum
 # How often the driver logs the job's progress; a module setting so that tests can shorten it.
 PROGRESS_INTERVAL_SECONDS = 15.0
+METRICS_PREFIX = "gnn_assets."  # every namespace of this job: metrics_namespace(node type, role)
 
 
 def sample_decoder(config: TaskConfig, node_type: str) -> SampleDecoder:
@@ -234,38 +226,6 @@ def _describe(error) -> str:
     return repr(error)
 
 
-class PlainParquetSink(parquetio._ParquetSink):
-    """Beam's batched Parquet sink with dictionary encoding off, statistics for id columns only.
-
-    Arrow's default tries a dictionary for every column; for embeddings (distinct floats) that
-    pass costs five times the write itself and makes files half again as large. Beam exposes
-    no option for it, hence this subclass of its (pinned) sink.
-    """
-
-    def __init__(self, file_path_prefix: str, schema: pa.Schema, statistics: tuple[str, ...] = ("node_id",)):
-        self._statistics = list(statistics)
-        super().__init__(
-            file_path_prefix,
-            schema,
-            codec="none",
-            use_deprecated_int96_timestamps=False,
-            use_compliant_nested_type=False,
-            file_name_suffix=".parquet",
-            num_shards=0,
-            shard_name_template=None,
-            mime_type="application/x-parquet",
-            triggering_frequency=None,
-        )
-
-    def open(self, temp_path):
-        self._file_handle = filebasedsink.FileBasedSink.open(self, temp_path)
-        # Statistics only for ids (row groups can be skipped by id); min/max of embedding
-        # floats serve no query and cost a tenth of the write.
-        return pq.ParquetWriter(
-            self._file_handle, self._schema, compression=self._codec, use_dictionary=False, write_statistics=self._statistics
-        )
-
-
 class _ToArrowTable(beam.DoFn):
     """One batch's PredictionResult -> an Arrow table of one kind ('embeddings' or 'predictions')."""
 
@@ -342,6 +302,10 @@ def build_branch(
     )
 
 
+def _counter(metrics: dict[str, float], namespace: str, name: str) -> int:
+    return int(metrics.get(f"{namespace}/{name}", 0))
+
+
 def _attempted(result, node_types: list[str], name: str) -> int:
     """A counter's running (attempted) value over every node type, while the job runs."""
     found = result.metrics().query(MetricsFilter().with_name(name))["counters"]
@@ -351,28 +315,6 @@ def _attempted(result, node_types: list[str], name: str) -> int:
 
 def _namespaces(node_types: list[str]) -> set[str]:
     return {metrics_namespace(t, role) for t in node_types for role in ("", CHAMPION)}
-
-
-def _counter(metrics, namespace: str, name: str) -> int:
-    found = metrics.query(MetricsFilter().with_namespace(namespace).with_name(name))["counters"]
-    return int(sum(c.committed or 0 for c in found))
-
-
-def _collect_metrics(result, node_types: list[str]) -> dict[str, float]:
-    """Every Beam counter and distribution of the job, flattened to 'namespace/name[.stat]'."""
-    out: dict[str, float] = {}
-    queried = result.metrics().query()
-    namespaces = _namespaces(node_types)
-    for counter in queried["counters"]:
-        if counter.key.metric.namespace in namespaces:
-            key = f"{counter.key.metric.namespace}/{counter.key.metric.name}"
-            out[key] = out.get(key, 0) + (counter.committed or 0)
-    for dist in queried["distributions"]:
-        if dist.key.metric.namespace in namespaces and dist.committed is not None and dist.committed.count:
-            key = f"{dist.key.metric.namespace}/{dist.key.metric.name}"
-            d = dist.committed
-            out.update({f"{key}.count": d.count, f"{key}.mean": d.mean, f"{key}.min": d.min, f"{key}.max": d.max})
-    return out
 
 
 def build_pipeline(
@@ -386,7 +328,7 @@ def build_pipeline(
     """The inference pipeline for every root node type of a frozen config, writing into run_id's
     folder; with a champion, its model runs on the same decoded samples and writes beside."""
     pipeline = beam.Pipeline(options=options)
-    job_layout = resources.layout.job(config.task_name, config.job_name)
+    job_layout = job_layout_of(resources.layout, config.task_name, config.job_name)
     progress_dir = _progress_dir(resources, job_layout, run_id)
     settings = dict(
         policy=resources.model_policy,
@@ -418,8 +360,7 @@ def _progress_dir(resources: Resources, job_layout, run_id: str) -> str | None:
 
 
 def run_inference_job(
-    config: TaskConfig,
-    resources: Resources,
+    job: Job,
     *,
     model_sha256: str,
     progress=print,
@@ -431,8 +372,8 @@ def run_inference_job(
     commit it when it succeeded within the dead-letter threshold. Until then the job's last
     committed output stays published; a failed run publishes nothing. With a champion, its
     model runs on the same samples, read and decoded once, and its output is committed beside."""
+    config, resources, job_layout = job.config, job.resources, job.layout
     node_types = config.root_node_types
-    job_layout = resources.layout.job(config.task_name, config.job_name)
     run_id = new_run_id()
     output_dirs = {t: job_layout.inference_output_dir(run_id, t) for t in node_types}
     total_bytes = 0
@@ -455,28 +396,26 @@ def run_inference_job(
     progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind} (run {run_id}){also}")
     torch_threads = torch.get_num_threads()
     try:
-        result, state, job_id, console_url = _run_to_completion(
+        beam_result, _, job_id, console_url = _run_to_completion(
             pipeline, resources, progress, total_bytes, node_types, _progress_dir(resources, job_layout, run_id)
         )
     finally:
         torch.set_num_threads(torch_threads)  # workers in this process (in_memory, multi_threading) may have set it
-    if state != PipelineState.DONE:
-        raise BeamJobFailed(f"Beam job {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
-    metrics = result.metrics()
-    job = InferenceJobResult(
+    metrics = beam_counters(beam_result, METRICS_PREFIX, distributions=True)
+    result = InferenceJobResult(
         run_id=run_id,
         job_id=job_id,
         runner=options.get_all_options()["runner"],
-        state=str(state),
+        state=str(PipelineState.DONE),
         seconds=time.monotonic() - started,
         model_sha256=model_sha256,
-        metrics=_collect_metrics(result, node_types),
+        metrics=metrics,
         console_url=console_url,
     )
     kinds = [kind for kind, _ in output_kinds(config)]
     for node_type in node_types:
         ns = metrics_namespace(node_type)
-        job.outputs[node_type] = NodeTypeOutput(
+        result.outputs[node_type] = NodeTypeOutput(
             output_dir=output_dirs[node_type],
             samples=_counter(metrics, ns, "samples_read"),
             dead_letters=_counter(metrics, ns, "dead_letters"),
@@ -485,55 +424,46 @@ def run_inference_job(
         )
         if champion is not None:
             theirs = metrics_namespace(node_type, CHAMPION)
-            job.champion_outputs[node_type] = NodeTypeOutput(
+            result.champion_outputs[node_type] = NodeTypeOutput(
                 output_dir=job_layout.champion_output_dir(run_id, node_type),
-                samples=job.outputs[node_type].samples,  # the same samples, read once
+                samples=result.outputs[node_type].samples,  # the same samples, read once
                 dead_letters=_counter(metrics, theirs, "dead_letters"),
                 rows_by_kind={kind: _counter(metrics, theirs, f"{kind}_rows_written") for kind in kinds},
             )
     if champion is not None:
-        job.champion = champion.to_dict()
-    for node_type, out in job.outputs.items():
+        result.champion = champion.to_dict()
+    for node_type, out in result.outputs.items():
         line = f"{node_type}: {out.samples:,} samples, {out.rows:,} rows written, {out.dead_letters:,} dead letters"
-        if node_type in job.champion_outputs:
-            theirs = job.champion_outputs[node_type]
+        if node_type in result.champion_outputs:
+            theirs = result.champion_outputs[node_type]
             line += f"; champion {theirs.rows:,} rows, {theirs.dead_letters:,} dead letters"
         progress(line)
-    for node_type, out in job.outputs.items():
+    for node_type, out in result.outputs.items():
         _check_every_sample_accounted_for(
             node_type, out, recorded_samples[node_type], _counter(metrics, metrics_namespace(node_type), "uncounted_breaks")
         )
-    check_dead_letters(job, config.max_dead_letter_fraction)
-    commit(job_layout, job, kinds)
+    check_dead_letters(result, config.max_dead_letter_fraction)
+    commit(job_layout, result, kinds)
     progress(f"committed run {run_id}: {job_layout.inference_manifest_uri}")
-    return job
+    return result
 
 
 def _run_to_completion(
     pipeline: beam.Pipeline, resources: Resources, progress, total_bytes: int, node_types: list[str], progress_dir: str | None
 ):
-    """Run the job and wait for it, reporting progress meanwhile: local runners run the whole job
-    inside pipeline.run(), so their workers' count files are read while it runs; a Dataflow job
-    returns at once, and its own metrics are read while it runs. A Dataflow job is cancelled
-    when this process is stopped."""
-    if progress_dir is not None:
-        with ProgressReporter(lambda: read_progress_files(progress_dir), total_bytes, progress, PROGRESS_INTERVAL_SECONDS):
-            result = pipeline.run()
-            return result, result.wait_until_finish(), f"local-{uuid.uuid4().hex[:12]}", None
-    result = pipeline.run()
-    job_id = result.job_id()
-    cfg = resources.proto.dataflow_runner
-    console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
-    progress(f"Dataflow job {job_id}: {console_url}")
-    counts = lambda: (_attempted(result, node_types, "samples_read"), _attempted(result, node_types, "bytes_read"))  # noqa: E731
-    try:
-        with ProgressReporter(counts, total_bytes, progress, PROGRESS_INTERVAL_SECONDS):
-            state = result.wait_until_finish()
-    except BaseException:  # the run was terminated (SIGTERM -> SystemExit) or interrupted
-        progress(f"stopping: cancelling Dataflow job {job_id}")
-        result.cancel()
-        raise
-    return result, state, job_id, console_url
+    """The job run to its end (beam/runners.py) with progress reported meanwhile: local runners
+    from their workers' count files, a Dataflow job from its own running counters.
+    (result, DONE, job id, console URL)."""
+
+    def watch(result):
+        if result is None:
+            counts = lambda: read_progress_files(progress_dir)  # noqa: E731
+        else:
+            counts = lambda: (_attempted(result, node_types, "samples_read"), _attempted(result, node_types, "bytes_read"))  # noqa: E731
+        return ProgressReporter(counts, total_bytes, progress, PROGRESS_INTERVAL_SECONDS)
+
+    result, job_id, console_url = run_to_completion(pipeline, resources, progress, "Beam job", watch)
+    return result, PipelineState.DONE, job_id, console_url
 
 
 def _check_recorded_shards(prefix: str, shards: list, progress) -> int:

@@ -16,7 +16,7 @@ states are Parquet files per node type and block (`node_id` and one column per s
 run's folder, and a layer is marked complete (`stage-<k>.done`) once all its blocks are written;
 a run that failed or was killed resumes at the first layer not complete when the same job runs
 again with the same config, model, block size and graph files. The last step writes the raw
-output layout of every other mode and the job commits it the same way (published.py).
+output layout of every other mode and the job commits it the same way (outputs/published.py).
 """
 
 from __future__ import annotations
@@ -33,26 +33,19 @@ import pyarrow.parquet as pq
 import torch
 from apache_beam.metrics.metric import Metrics
 
+from gnn_assets.config.job import job_layout as job_layout_of
 from gnn_assets import storage
 from gnn_assets.config.resource_config import ModelPolicy, Resources
 from gnn_assets.config.task_config import TaskConfig, parse_task_config
-from gnn_assets.graph.enumeration import edges_uri, nodes_uri
+from gnn_assets.graph.enumerated_layout import edges_uri, nodes_uri
 from gnn_assets.inference.model_handler import metrics_namespace
 from gnn_assets.inference.protocol import load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
-from gnn_assets.inference.pipeline import CHAMPION
-from gnn_assets.inference.published import (
-    EMBEDDINGS_SCHEMA,
-    PREDICTIONS_SCHEMA,
-    InferenceJobResult,
-    NodeTypeOutput,
-    commit,
-    new_run_id,
-    output_kinds,
-    parquet_rows,
-)
-from gnn_assets.inference.runners import beam_counters, pipeline_options, run_to_completion
+from gnn_assets.outputs.champion import CHAMPION
+from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, InferenceJobResult, NodeTypeOutput, new_run_id, output_kinds, parquet_rows
+from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion
 from gnn_assets.layerwise.blocks import BlockEngine, Blocks, Partial, merge
+from gnn_assets.layerwise.frame import LayerwiseRun
 from gnn_assets.layerwise.job import layerwise_model_of, split_and_probe
 from gnn_assets.layerwise.split import GraphSignature, split_model
 
@@ -484,7 +477,7 @@ def build_job(
 ) -> dict[str, int]:
     """Every model's remaining layers and outputs onto the pipeline; the first layer each starts
     at. graph: the version of the graph's files (graph_version), part of each layer's mark."""
-    job_layout = resources.layout.job(config.task_name, config.job_name)
+    job_layout = job_layout_of(resources.layout, config.task_name, config.job_name)
     graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
     firsts = {}
     for model in models:
@@ -510,7 +503,7 @@ def build_job(
 
 def resumable_run(job_layout, models: list[BeamModel], blocks: Blocks, graph: dict[str, str]) -> str | None:
     """The newest uncommitted run of this job with layers complete for the same models and blocks."""
-    from gnn_assets.inference.published import NoCommittedOutput, read_committed
+    from gnn_assets.outputs.published import NoCommittedOutput, read_committed
 
     try:
         committed = read_committed(job_layout).run_id
@@ -522,86 +515,84 @@ def resumable_run(job_layout, models: list[BeamModel], blocks: Blocks, graph: di
     return None
 
 
-def run_layerwise_beam_job(
-    config: TaskConfig, resources: Resources, loaded, *, progress=print, champion=None, dagster_run_id: str | None = None
-) -> InferenceJobResult:
-    """The layer-wise job on Beam: every root node type's embeddings (and predictions), and the
-    champion's beside them, committed like every other mode's output. Resumes a run of the same
-    job, config, model and block size at its first incomplete layer."""
-    from gnn_assets.graph.enumeration import check_same_graph, read_graph_metadata
+class BeamEngine:
+    """Engine BEAM: the graph in blocks of nodes, each layer a Beam stage (gather, combine, apply),
+    states through storage between layers; a failed run resumes at its first incomplete layer."""
 
-    started = time.monotonic()
-    job_layout = resources.layout.job(config.task_name, config.job_name)
-    graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
-    check_same_graph(config.proto.graph_metadata, read_graph_metadata(graph_dir), config.uri)
-    num_nodes = {t: parquet_rows(nodes_uri(graph_dir, t)) for t in config.node_types}
-    blocks = Blocks(config.layerwise_block_nodes, num_nodes)
-    models = prepare_models(config, resources, loaded, champion, progress)
-    graph = graph_version(config, resources)
-    run_id = resumable_run(job_layout, models, blocks, graph) or new_run_id()
-    options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=dagster_run_id)
-    pipeline = beam.Pipeline(options=options)
-    firsts = build_job(pipeline, config, resources, models, blocks, run_id, graph)
-    layers = len(models[0].engine.plans)
-    if firsts[""]:
-        progress(f"resuming run {run_id} at layer {firsts['']}: layers 0..{firsts[''] - 1} are complete")
-    progress(
-        f"layer-wise on Beam ({resources.runner_kind}): {sum(num_nodes.values()):,} nodes in {sum(blocks.count(t) for t in num_nodes)} "
-        f"blocks of up to {blocks.block_nodes:,}, {layers - 1} message-passing layers (run {run_id})"
-    )
-    with _StageWatcher(states_dir_of(job_layout, run_id, ""), range(firsts[""], layers), progress):
-        result, job_id, console_url = run_to_completion(pipeline, resources, progress, "layer-wise Beam job")
-    metrics = beam_counters(result, "gnn_assets.")
-    kinds = [kind for kind, _ in output_kinds(config)]
-    job = InferenceJobResult(
-        run_id=run_id,
-        job_id=job_id,
-        runner=options.get_all_options()["runner"],
-        state="DONE",
-        seconds=0.0,
-        model_sha256=loaded.weights.sha256,
-        mode="LAYERWISE",
-        console_url=console_url,
-    )
-    for model in models:
-        outputs = job.champion_outputs if model.role else job.outputs
-        for node_type in config.root_node_types:
-            namespace = metrics_namespace(node_type, model.role)
-            outputs[node_type] = NodeTypeOutput(
-                output_dir_of(job_layout, run_id, node_type, model.role),
-                samples=num_nodes[node_type],
-                dead_letters=0,
-                rows_by_kind={kind: int(metrics.get(f"{namespace}/{kind}_rows_written", 0)) for kind in kinds},
-            )
-    if champion is not None:
-        job.champion = champion.to_dict()
-    edges = {k: parquet_rows(edges_uri(graph_dir, k)) for k in config.edge_types}
-    shuffle = {
-        plan.stage: int(metrics.get(f"{NAMESPACE}/layer_{plan.stage}_shuffle_bytes", 0)) for plan in models[0].engine.plans if plan.calls
-    }
-    layer_edges = {
-        plan.stage: sum(edges[c.edge_type] for calls in plan.calls.values() for c in calls) for plan in models[0].engine.plans if plan.calls
-    }
-    job.seconds = time.monotonic() - started
-    job.details = {
-        "engine": "BEAM",
-        "device": str(resolve_device(resources.device)) if resources.runner_kind != "dataflow_runner" else resources.device,
-        "layers": layers - 1,
-        "blocks": {t: blocks.count(t) for t in num_nodes},
-        "block_nodes": blocks.block_nodes,
-        "resumed_at_layer": firsts[""],
-        "message_kinds": {
-            str(plan.stage): {c.name: c.kind for calls in plan.calls.values() for c in calls} for plan in models[0].engine.plans if plan.calls
-        },
-        "shuffle_bytes": {str(k): v for k, v in shuffle.items()},
-        "shuffle_bytes_per_edge": {str(k): round(v / max(layer_edges[k], 1), 1) for k, v in shuffle.items() if k >= firsts[""]},
-        "nodes": num_nodes,
-        "edges": {"-".join(k): v for k, v in edges.items()},
-        "spill_bytes": 0,
-        "budget_bytes": 0,
-    }
-    job.metrics = {**metrics, "layerwise/layers": layers - 1, "layerwise/chunks": sum(blocks.count(t) for t in num_nodes)}
-    commit(job_layout, job, kinds)
-    storage.delete_tree(storage.join(job_layout.inference_run_dir(run_id), "layerwise_states"))  # published: the states are spent
-    progress(f"committed run {run_id}: {job_layout.inference_manifest_uri} ({job.seconds:.1f} s)")
-    return job
+    name = "BEAM"
+
+    def __init__(self, dagster_run_id: str | None = None):
+        self.dagster_run_id = dagster_run_id
+
+    def compute(self, run: LayerwiseRun) -> InferenceJobResult:
+        config, resources, job_layout = run.job.config, run.job.resources, run.job.layout
+        loaded, champion, progress, num_nodes = run.loaded, run.champion, run.progress, run.num_nodes
+        graph_dir = run.job.graph_dir
+        blocks = Blocks(config.layerwise_block_nodes, num_nodes)
+        models = prepare_models(config, resources, loaded, champion, progress)
+        graph = graph_version(config, resources)
+        run_id = resumable_run(job_layout, models, blocks, graph) or new_run_id()
+        options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=self.dagster_run_id)
+        pipeline = beam.Pipeline(options=options)
+        firsts = build_job(pipeline, config, resources, models, blocks, run_id, graph)
+        layers = len(models[0].engine.plans)
+        if firsts[""]:
+            progress(f"resuming run {run_id} at layer {firsts['']}: layers 0..{firsts[''] - 1} are complete")
+        progress(
+            f"layer-wise on Beam ({resources.runner_kind}): {sum(num_nodes.values()):,} nodes in {sum(blocks.count(t) for t in num_nodes)} "
+            f"blocks of up to {blocks.block_nodes:,}, {layers - 1} message-passing layers (run {run_id})"
+        )
+        with _StageWatcher(states_dir_of(job_layout, run_id, ""), range(firsts[""], layers), progress):
+            result, job_id, console_url = run_to_completion(pipeline, resources, progress, "layer-wise Beam job")
+        metrics = beam_counters(result, "gnn_assets.")
+        kinds = [kind for kind, _ in output_kinds(config)]
+        job = InferenceJobResult(
+            run_id=run_id,
+            job_id=job_id,
+            runner=options.get_all_options()["runner"],
+            state="DONE",
+            seconds=0.0,
+            model_sha256=loaded.weights.sha256,
+            mode="LAYERWISE",
+            console_url=console_url,
+        )
+        for model in models:
+            outputs = job.champion_outputs if model.role else job.outputs
+            for node_type in config.root_node_types:
+                namespace = metrics_namespace(node_type, model.role)
+                outputs[node_type] = NodeTypeOutput(
+                    output_dir_of(job_layout, run_id, node_type, model.role),
+                    samples=num_nodes[node_type],
+                    dead_letters=0,
+                    rows_by_kind={kind: int(metrics.get(f"{namespace}/{kind}_rows_written", 0)) for kind in kinds},
+                )
+        edges = {k: parquet_rows(edges_uri(graph_dir, k)) for k in config.edge_types}
+        shuffle = {
+            plan.stage: int(metrics.get(f"{NAMESPACE}/layer_{plan.stage}_shuffle_bytes", 0)) for plan in models[0].engine.plans if plan.calls
+        }
+        layer_edges = {
+            plan.stage: sum(edges[c.edge_type] for calls in plan.calls.values() for c in calls) for plan in models[0].engine.plans if plan.calls
+        }
+        job.details = {
+            "engine": self.name,
+            "device": str(resolve_device(resources.device)) if resources.runner_kind != "dataflow_runner" else resources.device,
+            "layers": layers - 1,
+            "blocks": {t: blocks.count(t) for t in num_nodes},
+            "block_nodes": blocks.block_nodes,
+            "resumed_at_layer": firsts[""],
+            "message_kinds": {
+                str(plan.stage): {c.name: c.kind for calls in plan.calls.values() for c in calls} for plan in models[0].engine.plans if plan.calls
+            },
+            "shuffle_bytes": {str(k): v for k, v in shuffle.items()},
+            "shuffle_bytes_per_edge": {str(k): round(v / max(layer_edges[k], 1), 1) for k, v in shuffle.items() if k >= firsts[""]},
+            "nodes": num_nodes,
+            "edges": {"-".join(k): v for k, v in edges.items()},
+            "spill_bytes": 0,
+            "budget_bytes": 0,
+        }
+        job.metrics = {**metrics, "layerwise/layers": layers - 1, "layerwise/chunks": sum(blocks.count(t) for t in num_nodes)}
+        return job
+
+    def after_commit(self, run: LayerwiseRun, result: InferenceJobResult) -> None:
+        """Published: the layers' states are spent."""
+        storage.delete_tree(storage.join(run.job.layout.inference_run_dir(result.run_id), "layerwise_states"))

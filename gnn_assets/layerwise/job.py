@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -24,20 +23,11 @@ from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.errors import UserError
 from gnn_assets.graph.csr import load_in_edges
-from gnn_assets.graph.enumeration import check_same_graph, nodes_uri, read_graph_metadata
-from gnn_assets.inference.published import (
-    EMBEDDINGS_SCHEMA,
-    PREDICTIONS_SCHEMA,
-    InferenceJobResult,
-    NodeTypeOutput,
-    commit,
-    new_run_id,
-    output_kinds,
-    parquet_rows,
-)
-from gnn_assets.comparison.champion import Champion
+from gnn_assets.graph.enumerated_layout import nodes_uri
+from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, InferenceJobResult, NodeTypeOutput, new_run_id, output_kinds
 from gnn_assets.inference.protocol import LayerwiseModel, LoadedInferencer, load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
+from gnn_assets.layerwise.frame import LayerwiseRun
 from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph, must_spill, peak_state_bytes, probe
 from gnn_assets.layerwise.spill import SpillArea
 from gnn_assets.layerwise.split import GraphSignature, UnsplittableModel, split_model
@@ -162,90 +152,85 @@ def split_and_probe(loaded: LoadedInferencer, config: TaskConfig, signature: Gra
     return model, program, row_bytes
 
 
-def run_layerwise_job(
-    config: TaskConfig, resources: Resources, loaded: LoadedInferencer, *, progress=print, champion: Champion | None = None
-) -> InferenceJobResult:
-    """Every root node type's embeddings (and predictions) computed layer by layer with the
-    loaded inferencer, committed as a run like the sampled job's; the job's last committed
-    output stays published until then. With a champion, its model runs layer-wise over the same
-    graph (read once) and its output is committed beside."""
-    started = time.monotonic()
-    job_layout = resources.layout.job(config.task_name, config.job_name)
-    run_id = new_run_id()
-    graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
-    meta = read_graph_metadata(graph_dir)
-    check_same_graph(config.proto.graph_metadata, meta, config.uri)
-    device = resolve_device(resources.device)
+class LocalEngine:
+    """Engine LOCAL: one process holds the graph as CSR and every layer's states (spilled to disk
+    past the memory budget), and computes each layer in chunks of destinations."""
 
-    types = graph_types(config)
-    dims = dict(zip(types.node_types, types.feature_dims))
-    signature = GraphSignature(tuple(types.node_types), tuple(types.edge_types), types.is_heterogeneous)
-    models = [(split_and_probe(loaded, config, signature, dims, device, progress), loaded.weights.sha256, job_layout.inference_output_dir)]
-    if champion is not None:
-        theirs = load_inferencer(champion.config, resources.model_policy, champion.model_sha256)
-        split = split_and_probe(theirs, champion.config, signature, dims, device, progress)
-        models.append((split, champion.model_sha256, job_layout.champion_output_dir))
+    name = "LOCAL"
 
-    num_nodes = {t: parquet_rows(nodes_uri(graph_dir, t)) for t in meta.node_types}
-    in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]]) for key in types.edge_types}
-    budget = memory_budget_bytes(config)
-    spill_dir = _spill_directory(resources, job_layout.inference_run_dir(run_id))
-    spill = SpillArea(spill_dir)
-    csr_bytes = sum(c.nbytes for c in in_edges.values())
-    result = InferenceJobResult(
-        run_id=run_id, job_id=run_id, runner="layerwise", state="DONE", seconds=0.0, model_sha256=loaded.weights.sha256, mode="LAYERWISE"
-    )
-    try:
-        peak = max(peak_state_bytes(program, row_bytes, num_nodes) for (_, program, row_bytes), _, _ in models)
-        spilled = must_spill(peak, csr_bytes, budget)
-        features = {}
-        for node_type in types.node_types:
-            shape = (num_nodes[node_type], dims[node_type])
-            target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
-            features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
-        graph = LayerwiseGraph(features, in_edges)
-        for index, ((model, program, row_bytes), _, output_dir_of) in enumerate(models):
-            if index:
-                progress(f"champion {champion.job_name}: the same layers over the same graph")
-            executor = LayerwiseExecutor(
-                program, graph, device, budget_bytes=budget, spill=spill if spilled else None, progress=progress, row_bytes=row_bytes
-            )
-            progress(
-                f"layer-wise on {device}: budget {budget / 2**20:,.0f} MiB, kept states {executor.stats.states_bytes / 2**20:,.1f} MiB"
-                + (f", spilled to {spill_dir}" if executor.stats.spilled else ", in memory")
-            )
-            with torch.inference_mode():
-                finals = executor.run()
-                outputs = result.champion_outputs if index else result.outputs
-                for node_type in config.root_node_types:
-                    output_dir = output_dir_of(run_id, node_type)
-                    rows = _write_outputs(config, finals[node_type], model.head, device, output_dir, budget, spill.release_pages)
-                    outputs[node_type] = NodeTypeOutput(output_dir, samples=num_nodes[node_type], dead_letters=0, rows_by_kind=rows)
-            del finals
-            if not index:
-                stats = executor.stats.to_dict()
-    finally:
-        spill.close()
-    program = models[0][0][1]
-    stats["spill_bytes"] = spill.bytes_written
-    result.seconds = time.monotonic() - started
-    result.details = {
-        "engine": "LOCAL",
-        **stats,
-        "model": program.model_name,
-        "nodes": num_nodes,
-        "edges": {"-".join(k): c.num_edges for k, c in in_edges.items()},
-        "csr_bytes": csr_bytes,
-    }
-    if champion is not None:
-        result.champion = champion.to_dict()
-    total_nodes = sum(num_nodes.values())
-    result.metrics = {
-        "layerwise/layers": program.num_layers,
-        "layerwise/chunks": sum(s["chunks"] for s in stats["stages"]),
-        "layerwise/spill_bytes": stats["spill_bytes"],
-        "layerwise/nodes_per_second": round(total_nodes * program.num_layers * len(models) / max(result.seconds, 1e-9), 1),
-    }
-    commit(job_layout, result, [kind for kind, _ in output_kinds(config)])
-    progress(f"committed run {run_id}: {job_layout.inference_manifest_uri} ({result.seconds:.1f} s)")
-    return result
+    def compute(self, run: LayerwiseRun) -> InferenceJobResult:
+        config, resources, job_layout = run.job.config, run.job.resources, run.job.layout
+        loaded, champion, progress, num_nodes = run.loaded, run.champion, run.progress, run.num_nodes
+        run_id = new_run_id()
+        graph_dir = run.job.graph_dir
+        device = resolve_device(resources.device)
+
+        types = graph_types(config)
+        dims = dict(zip(types.node_types, types.feature_dims))
+        signature = GraphSignature(tuple(types.node_types), tuple(types.edge_types), types.is_heterogeneous)
+        models = [(split_and_probe(loaded, config, signature, dims, device, progress), loaded.weights.sha256, job_layout.inference_output_dir)]
+        if champion is not None:
+            theirs = load_inferencer(champion.config, resources.model_policy, champion.model_sha256)
+            split = split_and_probe(theirs, champion.config, signature, dims, device, progress)
+            models.append((split, champion.model_sha256, job_layout.champion_output_dir))
+
+        in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]]) for key in types.edge_types}
+        budget = memory_budget_bytes(config)
+        spill_dir = _spill_directory(resources, job_layout.inference_run_dir(run_id))
+        spill = SpillArea(spill_dir)
+        csr_bytes = sum(c.nbytes for c in in_edges.values())
+        result = InferenceJobResult(
+            run_id=run_id, job_id=run_id, runner="layerwise", state="DONE", seconds=0.0, model_sha256=loaded.weights.sha256, mode="LAYERWISE"
+        )
+        try:
+            peak = max(peak_state_bytes(program, row_bytes, num_nodes) for (_, program, row_bytes), _, _ in models)
+            spilled = must_spill(peak, csr_bytes, budget)
+            features = {}
+            for node_type in types.node_types:
+                shape = (num_nodes[node_type], dims[node_type])
+                target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
+                features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
+            graph = LayerwiseGraph(features, in_edges)
+            for index, ((model, program, row_bytes), _, output_dir_of) in enumerate(models):
+                if index:
+                    progress(f"champion {champion.job_name}: the same layers over the same graph")
+                executor = LayerwiseExecutor(
+                    program, graph, device, budget_bytes=budget, spill=spill if spilled else None, progress=progress, row_bytes=row_bytes
+                )
+                progress(
+                    f"layer-wise on {device}: budget {budget / 2**20:,.0f} MiB, kept states {executor.stats.states_bytes / 2**20:,.1f} MiB"
+                    + (f", spilled to {spill_dir}" if executor.stats.spilled else ", in memory")
+                )
+                with torch.inference_mode():
+                    finals = executor.run()
+                    outputs = result.champion_outputs if index else result.outputs
+                    for node_type in config.root_node_types:
+                        output_dir = output_dir_of(run_id, node_type)
+                        rows = _write_outputs(config, finals[node_type], model.head, device, output_dir, budget, spill.release_pages)
+                        outputs[node_type] = NodeTypeOutput(output_dir, samples=num_nodes[node_type], dead_letters=0, rows_by_kind=rows)
+                del finals
+                if not index:
+                    stats = executor.stats.to_dict()
+        finally:
+            spill.close()
+        program = models[0][0][1]
+        stats["spill_bytes"] = spill.bytes_written
+        result.details = {
+            "engine": self.name,
+            **stats,
+            "model": program.model_name,
+            "nodes": num_nodes,
+            "edges": {"-".join(k): c.num_edges for k, c in in_edges.items()},
+            "csr_bytes": csr_bytes,
+        }
+        total_nodes = sum(num_nodes.values())
+        result.metrics = {
+            "layerwise/layers": program.num_layers,
+            "layerwise/chunks": sum(s["chunks"] for s in stats["stages"]),
+            "layerwise/spill_bytes": stats["spill_bytes"],
+            "layerwise/nodes_per_second": round(total_nodes * program.num_layers * len(models) / max(run.elapsed(), 1e-9), 1),
+        }
+        return result
+
+    def after_commit(self, run: LayerwiseRun, result: InferenceJobResult) -> None:
+        """The spill files went with the executor."""

@@ -30,15 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from gnn_assets.serving.model import ServedModel, UnknownIds
 from gnn_assets.serving.slow_clients import READ_SECONDS_ENV, DeadlineHttpProtocol
-from gnn_assets.serving.payloads import (
-    INTERNAL_ERROR,
-    OK,
-    TARGET_ID_NOT_IN_GRAPH,
-    Limits,
-    PayloadError,
-    parse_embed_request,
-    parse_realtime_request,
-)
+from gnn_assets.serving.payloads import INTERNAL_ERROR, OK, TARGET_ID_NOT_IN_GRAPH, Limits, PayloadError, parse_embed_request, parse_realtime_request
 
 _log = logging.getLogger("gnn_assets.serving")
 SWAP_POLL_SECONDS = 1.0

@@ -14,24 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gnn_assets.config.job import job_layout
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskKind, load_task_config
 from gnn_assets.graph.collate import CollatedBatch, collate, to_pyg
-from gnn_assets.graph.enumeration import mapping_uri, read_enumerated_graph
+from gnn_assets.graph.enumerated_layout import mapping_uri
+from gnn_assets.graph.enumeration import read_enumerated_graph
 from gnn_assets.graph.sampler import NeighborSampler, neighborhoods
 from gnn_assets.graph.samples import SampleBatch
 from gnn_assets.inference.protocol import load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
-from gnn_assets.serving.payloads import (
-    GRAPH_CONVERSION_FAILED,
-    TARGET_ID_NOT_IN_GRAPH,
-    TARGET_TYPE_NOT_IN_GRAPH,
-    TASK_MISMATCH,
-    PayloadError,
-    RealtimeRequest,
-    feature_matrix,
-)
+from gnn_assets.serving.payloads import GRAPH_CONVERSION_FAILED, TARGET_ID_NOT_IN_GRAPH, TARGET_TYPE_NOT_IN_GRAPH, TASK_MISMATCH, PayloadError, RealtimeRequest, feature_matrix
 
 GML_TASKS = {TaskKind.NODE_CLASSIFICATION: "node_classification", TaskKind.LINK_PREDICTION: "link_prediction"}
 
@@ -54,7 +48,7 @@ class Answer:
 
 class ServedModel:
     def __init__(self, resources: Resources, task_name: str, job_name: str, model_sha256: str | None = None):
-        layout = resources.layout.job(task_name, job_name)
+        layout = job_layout(resources.layout, task_name, job_name)
         self.config = load_task_config(layout.frozen_config_uri)
         self.job_name = job_name
         loaded = load_inferencer(self.config, resources.model_policy, model_sha256)

@@ -103,7 +103,7 @@ def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str
     labels or a seeded sample of its edges stand in (marked in `source`: optimistic, the model
     may have trained on them)."""
     from gnn_assets.config.task_config import TaskKind
-    from gnn_assets.graph.enumeration import edge_type_name
+    from gnn_assets.graph.enumerated_layout import edge_type_name
 
     source_dir = resources.layout.graph_source_dir(config.graph_name)
     out = {}

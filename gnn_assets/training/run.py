@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from gnn_assets.config.job import Job
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
@@ -38,7 +39,7 @@ def train_model(config: TaskConfig, resources: Resources, progress: Callable[[st
     figure = next((k for k in result.history[0] if k not in ("epoch", "loss")), None) if result.history else None
     baseline = next((v for k, v in result.metrics.items() if "baseline" in k), None)
     curve = training_curve_png(result.history, figure, baseline, f"{config.task_name} / {config.job_name}") if figure else b""
-    directory = storage.join(resources.layout.job(config.task_name, config.job_name).directory, "training")
+    directory = storage.join(Job.of(config, resources).layout.directory, "training")
     uris = write_training_report(directory, result, curve)
     progress(f"model written to {config.trained_model_uri}: " + ", ".join(f"{k} {v:g}" for k, v in result.metrics.items()))
     return TrainedModel(config.trained_model_uri, result, uris, curve)

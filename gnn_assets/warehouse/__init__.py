@@ -1,17 +1,24 @@
-"""Warehouses (DuckDB embedded, BigQuery on GCP) and un-enumeration of inference output."""
+"""Warehouses: one adapter module each, behind one registry (DuckDB embedded, BigQuery on GCP).
+
+A new warehouse is a module with a class that has from_resources(resources) and the methods of
+protocol.Warehouse, an entry in ADAPTERS, and its block in the resource config's `warehouse` oneof.
+"""
+
+import importlib
 
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.warehouse.protocol import UnenumerationReport, Warehouse
 
-__all__ = ["UnenumerationReport", "Warehouse", "open_warehouse"]
+__all__ = ["ADAPTERS", "UnenumerationReport", "Warehouse", "open_warehouse"]
+
+# resource config's warehouse kind -> "module:class"; imported only when opened (BigQuery's
+# client is a heavy import a DuckDB deployment never needs).
+ADAPTERS = {
+    "duckdb": "gnn_assets.warehouse.duckdb:DuckDbWarehouse",
+    "bigquery": "gnn_assets.warehouse.bigquery:BigQueryWarehouse",
+}
 
 
 def open_warehouse(resources: Resources) -> Warehouse:
-    if resources.warehouse_kind == "duckdb":
-        from gnn_assets.warehouse.duckdb import DuckDbWarehouse
-
-        return DuckDbWarehouse(resources.duckdb_path)
-    from gnn_assets.warehouse.bigquery import BigQueryWarehouse
-
-    bq = resources.proto.bigquery
-    return BigQueryWarehouse(bq.project, bq.dataset, bq.location, dict(bq.labels))
+    module, _, cls = ADAPTERS[resources.warehouse_kind].partition(":")
+    return getattr(importlib.import_module(module), cls).from_resources(resources)

@@ -20,16 +20,9 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from gnn_assets import storage
-from gnn_assets.warehouse.protocol import (
-    CandidateQuality,
-    EmbeddingQuality,
-    LinkTableReplacement,
-    LinkTableReport,
-    TableReplacement,
-    UnenumerationGaps,
-    UnenumerationReport,
-)
-from gnn_assets.warehouse.tables import qualified_bigquery_table, validate_identifier
+from gnn_assets.warehouse.protocol import CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, TableReplacement, UnenumerationGaps, UnenumerationReport
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.config.tables import qualified_bigquery_table, validate_identifier
 
 EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
 _EXAMPLES = 5
@@ -52,6 +45,11 @@ def bigquery_client(project: str, location: str | None) -> bigquery.Client:
 
 
 class BigQueryWarehouse:
+    @classmethod
+    def from_resources(cls, resources: Resources) -> "BigQueryWarehouse":
+        bq = resources.proto.bigquery
+        return cls(bq.project, bq.dataset, bq.location, dict(bq.labels))
+
     def __init__(self, project: str, dataset: str, location: str | None = None, labels: dict[str, str] | None = None, client=None):
         self.project, self.dataset, self.location = project, dataset, location or None
         self.labels = dict(labels or {})

@@ -16,17 +16,9 @@ import duckdb
 import pyarrow as pa
 
 from gnn_assets import storage
-from gnn_assets.warehouse.protocol import (
-    CandidateQuality,
-    EmbeddingQuality,
-    LinkTableReplacement,
-    LinkTableReport,
-    TableReplacement,
-    UnenumerationGaps,
-    UnenumerationReport,
-    WarehouseBusy,
-)
-from gnn_assets.warehouse.tables import validate_identifier
+from gnn_assets.warehouse.protocol import CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, TableReplacement, UnenumerationGaps, UnenumerationReport, WarehouseBusy
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.config.tables import validate_identifier
 
 _EXAMPLES = 5
 LOCK_WAIT_SECONDS = 120.0
@@ -41,6 +33,10 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
 
 
 class DuckDbWarehouse:
+    @classmethod
+    def from_resources(cls, resources: Resources) -> "DuckDbWarehouse":
+        return cls(resources.duckdb_path)
+
     def __init__(self, path: str, lock_wait_seconds: float = LOCK_WAIT_SECONDS):
         self.path = path
         self.lock_wait_seconds = lock_wait_seconds

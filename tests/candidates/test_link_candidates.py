@@ -11,7 +11,7 @@ import gnn_assets.candidates.index as index_module
 from gnn_assets.candidates.index import CandidateIndex
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.graph.csr import build_in_edges
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.warehouse import open_warehouse
 from tests.conftest import prepare_job
 

@@ -13,8 +13,8 @@ from gnn_assets.comparison.drift import aligned
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.graph.sampler import sample_job
-from gnn_assets.inference import driver
-from gnn_assets.inference.published import read_committed
+from gnn_assets.jobs import driver
+from gnn_assets.outputs.published import read_committed
 from gnn_assets.inference.task_specs import write_untrained_model
 from tests.conftest import prepare_job, write_task_config
 

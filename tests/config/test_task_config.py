@@ -6,7 +6,7 @@ from gnn_assets.config import ConfigError
 from gnn_assets.config.job_name import job_name_for_model_file, validate_job_name
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskKind, freeze_task_config, load_task_config
-from gnn_assets.inference.runners import pipeline_options, torch_threads_per_worker
+from gnn_assets.beam.runners import pipeline_options, torch_threads_per_worker
 from tests.conftest import CONFIGS, write_local_resources
 
 

@@ -12,7 +12,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, define_asset_job
 
 from gnn_assets import storage
-from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
+from gnn_assets.defs.common import job_partitions, partition_job_name
 from gnn_assets.config import ConfigError
 from gnn_assets.warehouse import open_warehouse
 from tests.conftest import PARTITION, REPO, TASK, execution_events

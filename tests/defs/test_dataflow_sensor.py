@@ -7,8 +7,8 @@ from dagster import DagsterRunStatus, build_sensor_context
 from dagster._core.test_utils import create_run_for_test
 
 from gnn_assets.defs.inference.dataflow_sensor import build_orphaned_dataflow_jobs_sensor
-from gnn_assets.inference.dataflow_jobs import DAGSTER_RUN_LABEL, DataflowJob
-from gnn_assets.resources import GnnDeployment
+from gnn_assets.beam.dataflow_jobs import DAGSTER_RUN_LABEL, DataflowJob
+from gnn_assets.defs.resources import GnnDeployment
 from tests.conftest import make_deployment
 
 

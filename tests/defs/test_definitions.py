@@ -67,7 +67,7 @@ def test_the_code_location_and_the_cli_start_without_torch_or_beam():
     PyG and Beam (about 5 s); the assets that use them import them when they run."""
     assert _imported_after("import gnn_assets.definitions") == set()
     assert _imported_after("from gnn_assets import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass") == set()
-    bad = "from gnn_assets.inference import driver\ndriver.main(['--job_name', 'Bad_Name', '--task_config_uri', 'x', '--resource_config_uri', 'y'])"
+    bad = "from gnn_assets.jobs import driver\ndriver.main(['--job_name', 'Bad_Name', '--task_config_uri', 'x', '--resource_config_uri', 'y'])"
     assert _imported_after(bad) == set()
 
 

@@ -11,7 +11,7 @@ import sys
 from dagster import AssetKey
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets.defs.common import job_partitions
 from tests.conftest import REPO, TASK, make_deployment
 
 DG = os.path.join(os.path.dirname(sys.executable), "dg")

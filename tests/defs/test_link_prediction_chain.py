@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetKey
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets.defs.common import job_partitions
 from gnn_assets.warehouse import open_warehouse
 from tests.conftest import CONFIGS, execution_events, make_deployment, write_task_config
 

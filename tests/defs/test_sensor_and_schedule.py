@@ -8,8 +8,8 @@ import pytest
 
 from dagster import AssetKey, AssetMaterialization, SkipReason, build_schedule_context, build_sensor_context
 
-from gnn_assets.defs.inference.partitions import job_partitions
-from gnn_assets.resources import GnnDeployment
+from gnn_assets.defs.common import job_partitions
+from gnn_assets.defs.resources import GnnDeployment
 from tests.conftest import TASK, make_deployment
 
 

@@ -6,11 +6,11 @@ import pyarrow as pa
 import pytest
 
 from gnn_assets import storage
-from gnn_assets.graph.enumeration import MAPPING_SCHEMA
-from gnn_assets.inference.published import EMBEDDINGS_SCHEMA
+from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA
+from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA
 from gnn_assets.warehouse.bigquery import BigQueryWarehouse
 from gnn_assets.warehouse.protocol import TableReplacement
-from gnn_assets.warehouse.tables import InvalidTableName, qualified_bigquery_table
+from gnn_assets.config.tables import InvalidTableName, qualified_bigquery_table
 from tests.conftest import BQ_PROJECT
 
 pytestmark = pytest.mark.gcp
@@ -92,7 +92,7 @@ def test_qualified_names_are_validated(project, dataset, table):
 def test_link_candidates_are_unenumerated_on_both_ids(warehouse, gcs_emulator):
     """Both id columns of a pair table map through their node types' mappings; a row with an
     unmapped id is left out and counted; the quality query sees k per source and self pairs."""
-    from gnn_assets.candidates.job import CANDIDATES_SCHEMA
+    from gnn_assets.outputs.candidates import CANDIDATES_SCHEMA
     from gnn_assets.warehouse.protocol import LinkTableReplacement
 
     bucket = gcs_emulator()

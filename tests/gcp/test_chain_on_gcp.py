@@ -9,7 +9,7 @@ import textwrap
 import pytest
 from dagster import DagsterInstance
 
-from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets.defs.common import job_partitions
 from gnn_assets import storage
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config

@@ -12,7 +12,7 @@ from gnn_assets import storage
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.inference.pipeline import build_pipeline
-from gnn_assets.inference.runners import dataflow_flags
+from gnn_assets.beam.runners import dataflow_flags
 from tests.conftest import CONFIGS, REPO
 
 pytestmark = pytest.mark.gcp

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gnn_assets import storage
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from tests.defs.test_sensor_and_schedule import _added, _tick
 from tests.conftest import TASK, make_deployment, prepare_job
 

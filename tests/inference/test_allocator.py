@@ -7,7 +7,7 @@ def test_freed_memory_is_kept_for_reuse_on_glibc():
     again no longer costs page faults (glibc hands it back to the kernel by default)."""
     script = """
 import ctypes, resource
-from gnn_assets.inference.allocator import keep_freed_memory_for_reuse
+from gnn_assets.beam.allocator import keep_freed_memory_for_reuse
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gnn_assets.graph.tfrecord import write_record
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded, SamplesIncomplete
 from gnn_assets.inference.protocol import ModelMismatchError
 from gnn_assets.inference.task_specs import NodeClassificationTaskSpec

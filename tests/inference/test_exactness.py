@@ -19,7 +19,7 @@ from gnn_assets.graph.source import GraphSource
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 from tests.config.test_gigl_configs import EVERY_FIELD
 
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.inference.protocol import load_inferencer
 from gnn_assets.warehouse import open_warehouse

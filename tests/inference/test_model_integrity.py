@@ -13,7 +13,7 @@ import torch
 
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import ModelPolicy
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.inference.model_handler import DeviceModel, GnnModelHandler
 from gnn_assets.inference.protocol import ModelMismatchError, inferencer_from_config, load_state_dict
 from gnn_assets.inference.task_specs import write_untrained_model

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gnn_assets.inference import driver, pipeline, progress
+from gnn_assets.jobs import driver
+from gnn_assets.inference import pipeline
+from gnn_assets.beam import progress
 from tests.conftest import prepare_job
 
 

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded
-from gnn_assets.inference.published import EMBEDDINGS_SCHEMA, IncompleteOutput, InferenceJobResult, NodeTypeOutput, commit, read_committed
+from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, IncompleteOutput, InferenceJobResult, NodeTypeOutput, commit, read_committed
 from gnn_assets.warehouse import open_warehouse
 from tests.conftest import prepare_job
 from tests.inference.test_bad_input import _add_bad_shard

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.inference.task_specs import NodeClassificationTaskSpec
 from tests.conftest import prepare_job
 

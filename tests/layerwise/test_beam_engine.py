@@ -13,7 +13,7 @@ import torch
 
 from gnn_assets.comparison.drift import aligned
 from gnn_assets.config.resource_config import ModelPolicy
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.inference.protocol import load_inferencer
 from gnn_assets import storage
 from gnn_assets.layerwise import beam as beam_engine

@@ -14,9 +14,9 @@ from torch_geometric.nn import SAGEConv
 
 from gnn_assets import storage
 from gnn_assets.config.resource_config import ModelPolicy
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.inference.protocol import LayerwiseModel, load_inferencer
-from gnn_assets.inference.published import read_committed
+from gnn_assets.outputs.published import read_committed
 from gnn_assets.inference.task_specs import NodeClassificationTaskSpec
 from gnn_assets.layerwise.split import UnsplittableModel
 from tests.conftest import prepare_job, write_task_config

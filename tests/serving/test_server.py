@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from gnn_assets.graph.enumeration import read_enumerated_graph
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.serving.deployment import write_deployment
 from gnn_assets.inference.protocol import load_state_dict
 from tests.conftest import prepare_job
@@ -88,7 +88,7 @@ def _two_hop_payload(job, paper_int_id: int, mapping: dict[int, str]) -> dict:
 
 def _mapping(job) -> dict[int, str]:
     from gnn_assets import storage
-    from gnn_assets.graph.enumeration import mapping_uri
+    from gnn_assets.graph.enumerated_layout import mapping_uri
 
     table = storage.read_parquet(mapping_uri(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "paper"))
     return dict(zip(table["int_id"].to_pylist(), table["node_id"].to_pylist()))
@@ -249,3 +249,4 @@ def test_slow_clients_are_cut_off_and_others_still_served(server, served_job):
         assert sock.recv(1024) == b""  # closed by the server (recv waits up to the socket's 60 s)
         sock.close()
     assert _get(f"{server}/healthz")[0] == 200
+

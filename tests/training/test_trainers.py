@@ -7,7 +7,7 @@ import pytest
 
 from gnn_assets import storage
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.inference import driver
+from gnn_assets.jobs import driver
 from gnn_assets.training.evaluation import job_quality
 from gnn_assets.training.protocol import TrainingError
 from gnn_assets.training.run import train_model
@@ -72,3 +72,4 @@ def test_bad_trainer_args_are_refused_in_one_line(tmp_path, small_homogeneous_gr
     with pytest.raises(TrainingError, match=message) as refused:
         train_model(frozen, job.resources, progress=lambda _: None)
     assert "\n" not in str(refused.value)
+

@@ -9,7 +9,7 @@ from dagster import AssetKey, DagsterRunStatus, RunsFilter
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets.defs.common import job_partitions
 
 from tests.conftest import TASK
 from tests.ui.conftest import UI_JOB, open_page

@@ -6,11 +6,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gnn_assets.graph.enumeration import MAPPING_SCHEMA
-from gnn_assets.inference.published import EMBEDDINGS_SCHEMA
+from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA
+from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA
 from gnn_assets.warehouse.duckdb import DuckDbWarehouse
 from gnn_assets.warehouse.protocol import TableReplacement, WarehouseBusy
-from gnn_assets.warehouse.tables import InvalidTableName
+from gnn_assets.config.tables import InvalidTableName
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ Checks: k rows for every source node; no node paired with itself where the edge'
 import sys
 
 from dagster import (
+    Definitions,
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetExecutionContext,
@@ -18,10 +19,10 @@ from dagster import (
 )
 
 from gnn_assets.config.task_config import load_task_config
-from gnn_assets.defs.inference.assets import frozen_config_for, task_asset_key
-from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
-from gnn_assets.graph.enumeration import edge_type_name
-from gnn_assets.resources import WAREHOUSE_POOL, GnnDeployment
+from gnn_assets.defs.common import frozen_config_for, task_asset_key
+from gnn_assets.defs.common import job_partitions, partition_job_name
+from gnn_assets.graph.enumerated_layout import edge_type_name
+from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
 
 _SCHEMA = TableSchema(
     columns=[
@@ -33,10 +34,10 @@ _SCHEMA = TableSchema(
 )
 
 
-def build_candidate_assets(template_uri: str, warehouse_kind: str) -> list:
+def build_candidate_assets(template_uri: str, warehouse_kind: str) -> Definitions:
     template = load_task_config(template_uri)
     if not template.link_candidates_k:
-        return []
+        return Definitions()
     task = template.task_name
     key = task_asset_key(task, "link_candidates")
 
@@ -98,4 +99,4 @@ def build_candidate_assets(template_uri: str, warehouse_kind: str) -> list:
             return AssetCheckResult(passed=not any(same.values()), metadata={"self_pairs": same})
 
         checks.append(no_self_pairs)
-    return [link_candidates, *checks]
+    return Definitions(assets=[link_candidates], asset_checks=checks)

@@ -5,28 +5,29 @@ outputs; this asset compares them. Its check warns (it does not block) when the 
 overlap falls under gnnAssetsConfig.drift.minMeanOverlap."""
 
 from dagster import (
+    Definitions,
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
-    AssetsDefinition,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
 )
 
+from gnn_assets.config.job import Job
 from gnn_assets import storage
 from gnn_assets.config.task_config import load_task_config
-from gnn_assets.defs.inference.assets import frozen_config_for, png_metadata, recorded_metadata, task_asset_key
-from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
-from gnn_assets.resources import GnnDeployment
+from gnn_assets.defs.common import frozen_config_for, png_metadata, recorded_metadata, task_asset_key
+from gnn_assets.defs.common import job_partitions, partition_job_name
+from gnn_assets.defs.resources import GnnDeployment
 
 
-def build_drift_assets(template_uri: str) -> list[AssetsDefinition]:
+def build_drift_assets(template_uri: str) -> Definitions:
     template = load_task_config(template_uri)
     if not template.champion:
-        return []
+        return Definitions()
     task = template.task_name
     key = task_asset_key(task, "embedding_drift")
 
@@ -47,11 +48,11 @@ def build_drift_assets(template_uri: str) -> list[AssetsDefinition]:
     def embedding_drift(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
         from gnn_assets.comparison.drift import drift_of_run
         from gnn_assets.comparison.pictures import overlap_histogram_png, projection_png
-        from gnn_assets.inference.published import read_committed
+        from gnn_assets.outputs.published import read_committed
 
         resources = deployment.resources()
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
-        layout = resources.layout.job(task, frozen.job_name)
+        layout = Job.of(frozen, resources).layout
         manifest = read_committed(layout)
         if not manifest.champion:
             reason = f"the committed run {manifest.run_id} ran no champion ({frozen.champion}: none yet)"
@@ -101,4 +102,4 @@ def build_drift_assets(template_uri: str) -> list[AssetsDefinition]:
             metadata={"mean_overlap": overlaps, "min_mean_overlap": floor, "compared": bool(overlaps)},
         )
 
-    return [embedding_drift, neighbour_overlap_above_floor]
+    return Definitions(assets=[embedding_drift], asset_checks=[neighbour_overlap_above_floor])

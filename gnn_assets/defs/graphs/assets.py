@@ -5,10 +5,11 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 
 from gnn_assets import storage
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
-from gnn_assets.graph.enumeration import edge_type_name, enumerate_graph_source
+from gnn_assets.graph.enumerated_layout import edge_type_name
+from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.source import has_graph_source, read_graph_source, write_graph_source
-from gnn_assets.resources import WAREHOUSE_POOL, GnnDeployment
-from gnn_assets.warehouse.unenumerate import load_node_id_mappings
+from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
+from gnn_assets.jobs.unenumerate import load_node_id_mappings
 
 # Demo graphs are generated (seeded) when materialized; any other graph is read where it lies.
 DEMO_GRAPHS = {"demo_typed": generate_typed_demo_graph, "demo_homogeneous": generate_homogeneous_demo_graph}

@@ -12,16 +12,12 @@ start without them.
 """
 
 
-import base64
 import sys
 
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
-    AssetRecordsFilter,
     AssetsDefinition,
     AssetSpec,
-    DagsterInstance,
     DataVersion,
     MaterializeResult,
     MetadataValue,
@@ -36,12 +32,12 @@ from dagster import (
 
 from gnn_assets import storage
 from gnn_assets.defs.graphs.assets import node_id_mapping_key
-from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
+from gnn_assets.defs.common import frozen_config_for, job_partitions, partition_job_name, png_metadata, recorded_metadata, task_asset_key
 from gnn_assets.config.errors import ConfigError
-from gnn_assets.config.resource_config import Resources
-from gnn_assets.config.task_config import TaskConfig, TaskKind, freeze_task_config, load_task_config, write_frozen_config
+from gnn_assets.config.job import Job, job_layout
+from gnn_assets.config.task_config import TaskKind, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
-from gnn_assets.resources import WAREHOUSE_POOL, GnnDeployment
+from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
 
 _OUTPUT_SCHEMAS = {
     "embeddings": TableSchema(
@@ -58,39 +54,6 @@ _OUTPUT_SCHEMAS = {
     ),
 }
 _VALUE_COLUMN = {"embeddings": "emb", "predictions": "pred"}
-
-
-def task_asset_key(task_name: str, asset_name: str) -> AssetKey:
-    return AssetKey([task_name, asset_name])
-
-
-def recorded_metadata(instance: DagsterInstance, key: AssetKey, partition: str, name: str):
-    """A metadata value of the latest materialization of one partition of an asset."""
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
-    if not records:
-        raise ConfigError(f"{key.to_user_string()} has no materialization for partition {partition!r}: materialize it first")
-    entry = records[0].asset_materialization.metadata.get(name)
-    if entry is None:
-        raise ConfigError(f"{key.to_user_string()} partition {partition!r} recorded no {name}: materialize it again")
-    return entry.value
-
-
-def png_metadata(name: str, png: bytes) -> MetadataValue:
-    """A picture shown on the asset page (markdown with the PNG inline)."""
-    return MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
-
-
-def frozen_config_for(instance: DagsterInstance, resources: Resources, task_name: str, job_name: str) -> TaskConfig:
-    """The frozen config as the frozen_config materialization recorded it: the file in storage must
-    still hash to the recorded sha256 (a config rewritten in storage is refused, not run)."""
-    expected = recorded_metadata(instance, task_asset_key(task_name, "frozen_config"), job_name, "sha256")
-    config = load_task_config(resources.layout.job(task_name, job_name).frozen_config_uri)
-    if config.sha256 != expected:
-        raise ConfigError(
-            f"{config.uri} changed since frozen_config recorded it (sha256 {config.sha256[:12]}..., recorded "
-            f"{expected[:12]}...): materialize frozen_config again"
-        )
-    return config
 
 
 def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) -> list[AssetsDefinition]:
@@ -201,7 +164,7 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
                 "seconds": round(sum(r.seconds for r in reports.values()), 2),
                 "fanout": frozen.fanout,
                 "encoding": SampleEncoding.Name(frozen.sample_encoding),
-                "uri": MetadataValue.path(storage.join(resources.layout.job(task, frozen.job_name).directory, "samples")),
+                "uri": MetadataValue.path(storage.join(Job.of(frozen, resources).layout.directory, "samples")),
             }
         )
 
@@ -237,6 +200,8 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         context: AssetExecutionContext, deployment: GnnDeployment, pipes_subprocess_client: PipesSubprocessClient
     ) -> MaterializeResult:
         job_name = partition_job_name(context.partition_key)
+        # The config frozen_config froze and recorded: read as it is, never frozen again.
+        frozen_uri = job_layout(deployment.resources().layout, task, job_name).frozen_config_uri
         command = [
             sys.executable,
             "-m",
@@ -244,7 +209,7 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
             "--job_name",
             job_name,
             "--task_config_uri",
-            template_uri,
+            frozen_uri,
             "--resource_config_uri",
             deployment.resource_config_uri,
             "--stages",
@@ -282,9 +247,9 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         resources = deployment.resources()
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
         from gnn_assets.training.evaluation import job_quality
-        from gnn_assets.warehouse.unenumerate import unenumerate_outputs
+        from gnn_assets.jobs.unenumerate import unenumerate_outputs
 
-        reports = unenumerate_outputs(frozen, resources, deployment.warehouse(), progress=context.log.info)
+        reports = unenumerate_outputs(Job.of(frozen, resources), deployment.warehouse(), progress=context.log.info)
         for kind in kinds:
             tables = {t: frozen.output_tables(t)[kind] for t in frozen.root_node_types}
             table_reports = {t: reports[table] for t, table in tables.items()}

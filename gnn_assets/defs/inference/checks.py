@@ -3,13 +3,14 @@
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetChecksDefinition, asset_check
 
-from gnn_assets.defs.inference.assets import frozen_config_for, recorded_metadata, task_asset_key
-from gnn_assets.defs.inference.partitions import job_partitions, partition_job_name
+from gnn_assets.config.job import Job
+from gnn_assets.defs.common import frozen_config_for, recorded_metadata, task_asset_key
+from gnn_assets.defs.common import job_partitions, partition_job_name
 from gnn_assets.config.task_config import TaskConfig, TaskKind, load_task_config
-from gnn_assets.inference.published import read_committed
-from gnn_assets.resources import GnnDeployment
-from gnn_assets.warehouse import tables
-from gnn_assets.warehouse.unenumerate import mapping_tables
+from gnn_assets.outputs.published import read_committed
+from gnn_assets.defs.resources import GnnDeployment
+from gnn_assets.config import tables
+from gnn_assets.jobs.unenumerate import mapping_tables
 
 
 def _frozen(context: AssetCheckExecutionContext, deployment: GnnDeployment, task: str) -> TaskConfig:
@@ -25,7 +26,7 @@ def build_task_checks(template_uri: str) -> list[AssetChecksDefinition]:
     def dead_letters_within_threshold(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:
         """The fraction of samples that went to the dead-letter output is within gnnAssetsConfig.maxDeadLetterFraction."""
         frozen = _frozen(context, deployment, task)
-        manifest = read_committed(deployment.resources().layout.job(task, frozen.job_name))
+        manifest = read_committed(Job.of(frozen, deployment.resources()).layout)
         outputs = manifest.outputs
         fractions = {t: o.dead_letters / max(o.samples, 1) for t, o in outputs.items()}
         return AssetCheckResult(

@@ -9,8 +9,8 @@ from typing import Callable
 
 from dagster import DagsterRunStatus, DefaultSensorStatus, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
 
-from gnn_assets.inference.dataflow_jobs import DataflowJobs, DataflowJobsClient, orphaned_jobs
-from gnn_assets.resources import GnnDeployment
+from gnn_assets.beam.dataflow_jobs import DataflowJobs, DataflowJobsClient, orphaned_jobs
+from gnn_assets.defs.resources import GnnDeployment
 
 _IN_PROGRESS = {
     DagsterRunStatus.QUEUED,

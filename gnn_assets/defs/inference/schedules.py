@@ -8,9 +8,9 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, Sched
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from gnn_assets import storage
-from gnn_assets.defs.inference.partitions import job_partitions
+from gnn_assets.defs.common import job_partitions
 from gnn_assets.config.job_name import job_name_for_model_file
-from gnn_assets.resources import GnnDeployment
+from gnn_assets.defs.resources import GnnDeployment
 
 
 def build_daily_refresh_schedule(task_name: str, job_def: UnresolvedAssetJobDefinition) -> ScheduleDefinition:

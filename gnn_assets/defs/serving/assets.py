@@ -8,10 +8,10 @@ promotes a job as soon as its chain succeeded (stopped by default).
 """
 
 from dagster import (
+    Definitions,
     AssetExecutionContext,
 
     AssetRecordsFilter,
-    AssetsDefinition,
     Config,
     DagsterEventType,
     DagsterInstance,
@@ -21,7 +21,6 @@ from dagster import (
     MetadataValue,
     RunRequest,
     RunStatusSensorContext,
-    SensorDefinition,
     asset,
     define_asset_job,
     run_status_sensor,
@@ -29,8 +28,8 @@ from dagster import (
 
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.task_config import load_task_config
-from gnn_assets.defs.inference.assets import recorded_metadata, task_asset_key
-from gnn_assets.resources import GnnDeployment
+from gnn_assets.defs.common import recorded_metadata, task_asset_key
+from gnn_assets.defs.resources import GnnDeployment
 
 SERVING_GROUP = "serving"
 
@@ -53,7 +52,7 @@ def newest_passed_job(instance: DagsterInstance, task: str) -> str:
     raise ConfigError(f"{task} has no job whose chain succeeded with every check passing: materialize one, or name a job_name")
 
 
-def build_deployment_assets(template_uri: str, inference_job) -> tuple[list[AssetsDefinition], object, SensorDefinition]:
+def build_deployment_assets(template_uri: str, inference_job) -> Definitions:
     task = load_task_config(template_uri).task_name
     key = task_asset_key(task, "deployed_model")
 
@@ -103,4 +102,4 @@ def build_deployment_assets(template_uri: str, inference_job) -> tuple[list[Asse
                 run_config={"ops": {f"{task}__deployed_model": {"config": {"job_name": job_name}}}},
             )
 
-    return [deployed_model], deploy_job, promote_model
+    return Definitions(assets=[deployed_model], jobs=[deploy_job], sensors=[promote_model])

@@ -140,24 +140,46 @@ def commit(job_layout: JobLayout, result: InferenceJobResult, kinds: list[str]) 
     for node_type, out in [*result.outputs.items(), *result.champion_outputs.items()]:
         for kind in kinds:
             files = storage.glob(_output_glob(out.output_dir, kind))
-            rows = sum(parquet_rows(f) for f in files)
-            if rows != out.rows_by_kind.get(kind, 0):
-                raise IncompleteOutput(
-                    f"{node_type} {kind}: the job wrote {out.rows_by_kind.get(kind, 0):,} rows but its files hold {rows:,} "
-                    f"({out.output_dir}); nothing was published"
-                )
+            out.file_sha256.update(count_files(files, out.rows_by_kind.get(kind, 0), f"{node_type} {kind} ({out.output_dir})"))
             out.files[kind] = files
-            out.file_sha256.update({f: storage.sha256(f) for f in files})
-    result.committed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    storage.replace_atomically(job_layout.inference_manifest_uri, result.to_json().encode())
-    _remove_superseded_runs(job_layout, result.run_id)
+    result.committed_at = commit_time()
+    publish_manifest(job_layout.inference_manifest_uri, storage.join(job_layout.inference_dir, "runs"), result.run_id, result.to_json())
 
 
-def _remove_superseded_runs(job_layout: JobLayout, committed_run: str) -> None:
-    """Run folders that started before the committed one: published earlier, failed or killed."""
-    for run_id in storage.child_names(storage.join(job_layout.inference_dir, "runs")):
-        if run_id < committed_run:
-            storage.delete_tree(job_layout.inference_run_dir(run_id))
+def count_files(files: list[str], rows_written: int, what: str) -> dict[str, str]:
+    """The content hash of each of a run's files, once they are known to hold exactly the rows
+    the job wrote; IncompleteOutput (nothing published) when they do not."""
+    rows = sum(parquet_rows(f) for f in files)
+    if rows != rows_written:
+        raise IncompleteOutput(f"{what}: the job wrote {rows_written:,} rows but its files hold {rows:,}; nothing was published")
+    return {f: storage.sha256(f) for f in files}
+
+
+def verify_files(files: list[str], rows: int, file_sha256: dict[str, str], what: str) -> None:
+    """Refuse committed files that are gone, hold other rows than committed, or changed since."""
+    missing = [f for f in files if not storage.exists(f)]
+    if missing:
+        raise IncompleteOutput(f"{what}: {len(missing)} committed files are gone, e.g. {missing[0]}")
+    held = sum(parquet_rows(f) for f in files)
+    if held != rows:
+        raise IncompleteOutput(f"{what}: committed files hold {held:,} rows, the manifest says {rows:,}")
+    # Manifests written before hashes were recorded have none: their row counts are checked above.
+    changed = [f for f in files if f in file_sha256 and storage.sha256(f) != file_sha256[f]]
+    if changed:
+        raise IncompleteOutput(f"{what}: {len(changed)} committed files changed since the commit (content hash), e.g. {changed[0]}")
+
+
+def commit_time() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def publish_manifest(manifest_uri: str, runs_dir: str, run_id: str, manifest_json: str) -> None:
+    """Commit a run: its manifest replaces the last one in one step, then the run folders that
+    started before it (published earlier, failed or killed) are removed."""
+    storage.replace_atomically(manifest_uri, manifest_json.encode())
+    for old in storage.child_names(runs_dir):
+        if old < run_id:
+            storage.delete_tree(storage.join(runs_dir, old))
 
 
 def read_committed(job_layout: JobLayout) -> InferenceJobResult:
@@ -182,17 +204,4 @@ def verify_committed(result: InferenceJobResult, kinds: list[str]) -> None:
             files = out.files.get(kind)
             if files is None:
                 raise IncompleteOutput(f"{node_type}: the committed run {result.run_id} has no {kind} output")
-            missing = [f for f in files if not storage.exists(f)]
-            if missing:
-                raise IncompleteOutput(f"{node_type} {kind}: {len(missing)} committed files are gone, e.g. {missing[0]}")
-            rows = sum(parquet_rows(f) for f in files)
-            if rows != out.rows_by_kind.get(kind):
-                raise IncompleteOutput(
-                    f"{node_type} {kind}: committed files hold {rows:,} rows, the manifest says {out.rows_by_kind.get(kind):,}"
-                )
-            # Manifests written before hashes were recorded have none: their row counts are checked above.
-            changed = [f for f in files if f in out.file_sha256 and storage.sha256(f) != out.file_sha256[f]]
-            if changed:
-                raise IncompleteOutput(
-                    f"{node_type} {kind}: {len(changed)} committed files changed since the commit (content hash), e.g. {changed[0]}"
-                )
+            verify_files(files, out.rows_by_kind.get(kind), out.file_sha256, f"{node_type} {kind}")

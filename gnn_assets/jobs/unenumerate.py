@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from gnn_assets.inference import published
+from gnn_assets.outputs import published
+from gnn_assets.config.job import Job
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
-from gnn_assets.graph.enumeration import MAPPING_SCHEMA, edge_type_name, mapping_uri, read_preprocessed_metadata
-from gnn_assets.inference.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
-from gnn_assets.warehouse import tables
+from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, edge_type_name, mapping_uri
+from gnn_assets.graph.enumeration import read_preprocessed_metadata
+from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
+from gnn_assets.config import tables
 from gnn_assets.warehouse.protocol import LinkTableReplacement, LinkTableReport, TableReplacement, UnenumerationReport, Warehouse
 
 _VALUE = {"embeddings": ("emb", EMBEDDINGS_SCHEMA), "predictions": ("pred", PREDICTIONS_SCHEMA)}
@@ -32,19 +34,15 @@ def mapping_tables(config: TaskConfig) -> dict[str, str]:
     return {t: meta[i].enumerated_node_ids_bq_table for i, t in enumerate(config.node_types)}
 
 
-def unenumerate_outputs(
-    config: TaskConfig,
-    resources: Resources,
-    warehouse: Warehouse,
-    progress: Callable[[str], None] = print,
-) -> dict[str, UnenumerationReport]:
+def unenumerate_outputs(job: Job, warehouse: Warehouse, progress: Callable[[str], None] = print) -> dict[str, UnenumerationReport]:
     """Publish a job's committed raw output as warehouse tables keyed by original node id.
 
     Reads only what the job's manifest lists, refuses output that lost rows or falls short of
     its samples (NoCommittedOutput / IncompleteOutput, before any table changes), and replaces
     every table of the job in one transaction. Returns reports keyed by the final table name.
     """
-    manifest = published.read_committed(resources.layout.job(config.task_name, config.job_name))
+    config = job.config
+    manifest = published.read_committed(job.layout)
     kinds = [kind for kind, _ in output_kinds(config)]
     missing = [t for t in config.root_node_types if t not in manifest.outputs]
     if missing:
@@ -75,18 +73,18 @@ def unenumerate_outputs(
     return reports
 
 
-def publish_link_candidates(
-    config: TaskConfig, resources: Resources, warehouse: Warehouse, progress: Callable[[str], None] = print
-) -> dict[str, LinkTableReport]:
+def publish_link_candidates(job: Job, warehouse: Warehouse, progress: Callable[[str], None] = print) -> dict[str, LinkTableReport]:
     """Publish a job's committed link candidates as warehouse tables keyed by original ids (both
     columns mapped), every table of the job in one transaction. Reports by final table name."""
-    from gnn_assets.candidates.job import CANDIDATES_SCHEMA, read_committed_candidates
+    from gnn_assets.outputs.candidates import CANDIDATES_SCHEMA, read_committed_candidates
 
-    manifest = read_committed_candidates(config, resources)
+    config = job.config
+    manifest = read_committed_candidates(job)
     mappings = mapping_tables(config)
     replacements = []
     for edge_type, final_table in config.link_candidates_tables().items():
         edge = manifest.edges[edge_type_name(edge_type)]
+        published.verify_files(edge.files, edge.rows, edge.file_sha256, f"{edge_type_name(edge_type)} candidates")
         replacements.append(
             LinkTableReplacement(
                 raw_table=tables.link_candidates_table(config.task_name, config.job_name, edge_type, raw=True),

@@ -10,7 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.errors import UserError
-from gnn_assets.inference.dataflow_jobs import DAGSTER_RUN_LABEL
+from gnn_assets.beam.dataflow_jobs import DAGSTER_RUN_LABEL
 
 
 def beam_job_name(task_name: str, job_name: str) -> str:
@@ -116,41 +116,57 @@ class BeamJobFailed(UserError, RuntimeError):
     """A Beam job ended in a state other than DONE."""
 
 
-def run_to_completion(pipeline, resources: Resources, progress, what: str):
+def run_to_completion(pipeline, resources: Resources, progress, what: str, watch=None):
     """Run a Beam job to its end: (result, job id, Dataflow console URL or None). Local runners
     run it inside pipeline.run(); a Dataflow job is waited for, and cancelled when this process
-    is stopped. BeamJobFailed names the job when it did not end DONE."""
+    is stopped. BeamJobFailed names the job when it did not end DONE.
+
+    watch(result) gives a context manager held while the job runs (a progress reporter): called
+    with None around a local run, with the Dataflow job's result while it is waited for."""
+    import contextlib
     import uuid
 
     from apache_beam.runners.runner import PipelineState
 
-    result = pipeline.run()
+    watching = watch or (lambda result: contextlib.nullcontext())
     job_id, console_url = f"local-{uuid.uuid4().hex[:12]}", None
-    if resources.runner_kind == "dataflow_runner":
+    if resources.runner_kind != "dataflow_runner":
+        with watching(None):
+            result = pipeline.run()
+            state = result.wait_until_finish()
+    else:
+        result = pipeline.run()
         job_id = result.job_id()
         cfg = resources.proto.dataflow_runner
         console_url = dataflow_console_url(cfg.project, cfg.region, job_id)
         progress(f"Dataflow job {job_id}: {console_url}")
-    try:
-        state = result.wait_until_finish()
-    except BaseException:  # the run was terminated (SIGTERM -> SystemExit) or interrupted
-        if resources.runner_kind == "dataflow_runner":
+        try:
+            with watching(result):
+                state = result.wait_until_finish()
+        except BaseException:  # the run was terminated (SIGTERM -> SystemExit) or interrupted
             progress(f"stopping: cancelling Dataflow job {job_id}")
             result.cancel()
-        raise
+            raise
     if state != PipelineState.DONE:
         raise BeamJobFailed(f"{what} {job_id} ended in state {state}" + (f"; see {console_url}" if console_url else ""))
     return result, job_id, console_url
 
 
-def beam_counters(result, namespace_prefix: str) -> dict[str, float]:
+def beam_counters(result, namespace_prefix: str, *, distributions: bool = False) -> dict[str, float]:
     """The finished job's counters whose namespace starts with namespace_prefix, as
-    'namespace/name' -> committed value (summed over the steps that report it)."""
+    'namespace/name' -> committed value (summed over the steps that report it); with
+    distributions, theirs too, as 'namespace/name.count' (.mean, .min, .max)."""
     from apache_beam.metrics.metric import MetricsFilter
 
     out: dict[str, float] = {}
-    for counter in result.metrics().query(MetricsFilter())["counters"]:
+    queried = result.metrics().query(MetricsFilter())
+    for counter in queried["counters"]:
         if counter.key.metric.namespace.startswith(namespace_prefix):
             key = f"{counter.key.metric.namespace}/{counter.key.metric.name}"
             out[key] = out.get(key, 0) + (counter.committed or 0)
+    for dist in queried["distributions"] if distributions else ():
+        d = dist.committed
+        if dist.key.metric.namespace.startswith(namespace_prefix) and d is not None and d.count:
+            key = f"{dist.key.metric.namespace}/{dist.key.metric.name}"
+            out.update({f"{key}.count": d.count, f"{key}.mean": d.mean, f"{key}.min": d.min, f"{key}.max": d.max})
     return out

@@ -21,14 +21,15 @@ from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
 from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
+from gnn_assets.config.job import Job
 from gnn_assets.config.layout import JobLayout
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.errors import UserError
 
 if TYPE_CHECKING:
-    from gnn_assets.candidates.job import CandidatesManifest
-    from gnn_assets.inference.published import InferenceJobResult
+    from gnn_assets.outputs.candidates import CandidatesManifest
+    from gnn_assets.outputs.published import InferenceJobResult
     from gnn_assets.warehouse import UnenumerationReport
     from gnn_assets.warehouse.protocol import LinkTableReport
 
@@ -69,16 +70,9 @@ def run(
     if unknown:
         raise ConfigError(f"--stages: unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     resources = load_resource_config(resource_config_uri)
-    frozen = freeze_task_config(load_task_config(task_config_uri), resources, job_name)
-    if frozen_config_sha256 and frozen.sha256 != frozen_config_sha256:
-        raise ConfigError(
-            f"{task_config_uri}: the config frozen for job {job_name!r} differs from the one frozen_config recorded "
-            f"(sha256 {frozen.sha256[:12]}... vs {frozen_config_sha256[:12]}...): the template or the deployment changed; "
-            "materialize frozen_config again"
-        )
-    write_frozen_config(frozen)
-    progress(f"frozen config written to {frozen.uri}")
-    run = InferenceRun(frozen, resources.layout.job(frozen.task_name, job_name))
+    frozen = _frozen_config(task_config_uri, resources, job_name, frozen_config_sha256, progress)
+    job = Job.of(frozen, resources)
+    run = InferenceRun(frozen, job.layout)
     if frozen.proto.shared_config.should_skip_inference:
         progress("sharedConfig.shouldSkipInference is set: skipping inference")
         return run
@@ -90,10 +84,9 @@ def run(
         )
     # Torch and Beam are imported only now, past every cheap check: --help and input errors answer at once.
     from gnn_assets.comparison.champion import resolve_champion
-    from gnn_assets.inference.pipeline import run_inference_job
     from gnn_assets.inference.protocol import load_inferencer
+    from gnn_assets.jobs.unenumerate import unenumerate_outputs
     from gnn_assets.warehouse import open_warehouse
-    from gnn_assets.warehouse.unenumerate import unenumerate_outputs
 
     warehouse = open_warehouse(resources)
     if "infer" in stages:
@@ -111,18 +104,15 @@ def run(
             progress(f"no champion to run beside this job yet (gnnAssetsConfig.champion {frozen.champion})")
         if "unenumerate" in stages:
             warehouse.ensure_writable()  # a warehouse locked by someone else fails now, not after the job
-        if frozen.is_layerwise and frozen.layerwise_engine == "BEAM":
-            from gnn_assets.layerwise.beam import run_layerwise_beam_job
+        if frozen.is_layerwise:
+            from gnn_assets.layerwise.frame import run_layerwise
 
-            run.job = run_layerwise_beam_job(frozen, resources, loaded, progress=progress, champion=champion, dagster_run_id=dagster_run_id)
-        elif frozen.is_layerwise:
-            from gnn_assets.layerwise.job import run_layerwise_job
-
-            run.job = run_layerwise_job(frozen, resources, loaded, progress=progress, champion=champion)
+            run.job = run_layerwise(job, loaded, _layerwise_engine(frozen, dagster_run_id), progress=progress, champion=champion)
         else:
+            from gnn_assets.inference.pipeline import run_inference_job
+
             run.job = run_inference_job(
-                frozen,
-                resources,
+                job,
                 model_sha256=model.sha256,
                 progress=progress,
                 worker_image=custom_worker_image_uri,
@@ -130,20 +120,59 @@ def run(
                 champion=champion,
             )
     if "unenumerate" in stages:
-        run.reports = unenumerate_outputs(frozen, resources, warehouse, progress=progress)
+        run.reports = unenumerate_outputs(job, warehouse, progress=progress)
     if "candidates" in stages:
         if not frozen.link_candidates_k:
             progress("no link candidates: gnnAssetsConfig.linkCandidates.k is 0")
         else:
             from gnn_assets.candidates.job import candidate_recall, run_candidates_job
-            from gnn_assets.warehouse.unenumerate import publish_link_candidates
+            from gnn_assets.jobs.unenumerate import publish_link_candidates
 
-            run.candidates = run_candidates_job(frozen, resources, progress=progress, dagster_run_id=dagster_run_id)
-            run.candidate_reports = publish_link_candidates(frozen, resources, warehouse, progress=progress)
-            run.candidate_recall = candidate_recall(frozen, resources, run.candidates)
+            run.candidates = run_candidates_job(job, progress=progress, dagster_run_id=dagster_run_id)
+            run.candidate_reports = publish_link_candidates(job, warehouse, progress=progress)
+            run.candidate_recall = candidate_recall(job, run.candidates)
             for name, recall in run.candidate_recall.items():
                 progress(f"{name}: {recall['metric']} {recall['value']:.3f} on {recall['count']:,} held-out edges (random: {recall['baseline']:.4f})")
     return run
+
+
+def _frozen_config(task_config_uri: str, resources, job_name: str, recorded_sha256: str | None, progress) -> TaskConfig:
+    """The job's frozen config, frozen once. Given a template, it is frozen for job_name and
+    written (and must hash as recorded, when a hash is given); given the job's frozen config
+    (as Dagster passes it, frozen when frozen_config was materialized), it is read as it is and
+    must still hash as recorded."""
+    config = load_task_config(task_config_uri)
+    if config.job_name:  # frozen: only freezing fills in the job name
+        if config.job_name != job_name:
+            raise ConfigError(f"{task_config_uri}: a config frozen for job {config.job_name!r}, not for --job_name {job_name!r}")
+        if recorded_sha256 and config.sha256 != recorded_sha256:
+            raise ConfigError(
+                f"{task_config_uri} changed since frozen_config recorded it (sha256 {config.sha256[:12]}..., recorded "
+                f"{recorded_sha256[:12]}...): materialize frozen_config again"
+            )
+        progress(f"frozen config {task_config_uri} (sha256 {config.sha256[:12]})")
+        return config
+    frozen = freeze_task_config(config, resources, job_name)
+    if recorded_sha256 and frozen.sha256 != recorded_sha256:
+        raise ConfigError(
+            f"{task_config_uri}: the config frozen for job {job_name!r} differs from the one frozen_config recorded "
+            f"(sha256 {frozen.sha256[:12]}... vs {recorded_sha256[:12]}...): the template or the deployment changed; "
+            "materialize frozen_config again"
+        )
+    write_frozen_config(frozen)
+    progress(f"frozen config written to {frozen.uri}")
+    return frozen
+
+
+def _layerwise_engine(frozen: TaskConfig, dagster_run_id: str | None):
+    """layerwise.engine: LOCAL (default) or BEAM."""
+    if frozen.layerwise_engine == "BEAM":
+        from gnn_assets.layerwise.beam import BeamEngine
+
+        return BeamEngine(dagster_run_id)
+    from gnn_assets.layerwise.job import LocalEngine
+
+    return LocalEngine()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -161,7 +190,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def candidates_metadata(run: InferenceRun) -> dict[str, dict]:
     """What Dagster shows for the link candidates stage."""
     found = run.candidates
-    from gnn_assets.graph.enumeration import edge_type_name
+    from gnn_assets.graph.enumerated_layout import edge_type_name
 
     tables = {edge_type_name(e): t for e, t in run.frozen_config.link_candidates_tables().items()}
     return {

@@ -13,7 +13,7 @@ from dagster import ConfigurableResource
 from gnn_assets.config.resource_config import Resources, load_resource_config
 from gnn_assets.warehouse import Warehouse, open_warehouse
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RESOURCE_CONFIG_ENV = "GNN_ASSETS_RESOURCE_CONFIG"
 TASK_CONFIG_DIR_ENV = "GNN_ASSETS_TASK_CONFIG_DIR"
 # Assets that write the warehouse share this Dagster concurrency pool: DuckDB takes one writer

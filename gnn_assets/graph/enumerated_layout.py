@@ -1,0 +1,58 @@
+"""The enumerated graph's files: where each lies and the keys they are named by.
+
+One layout that every reader uses (the sampler, the layer-wise engines, the trainer, the
+server, the candidates job) and the enumeration writes, under <graph>/enumerated/:
+  graph_metadata.yaml                      node and edge types
+  nodes_<type>.parquet                     features and labels, row i for int id i
+  node_id_mapping_<type>.parquet           node_id (original) -> int_id
+  edges_<src>-<relation>-<dst>.parquet     src, dst in int ids
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from gnn_assets import storage
+from gnn_assets.config.yaml_proto import load_yaml
+from gnn_assets.graph.source import GraphSourceError
+from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
+
+EdgeTypeKey = tuple[str, str, str]
+
+
+MAPPING_SCHEMA = pa.schema([pa.field("node_id", pa.string(), nullable=False), pa.field("int_id", pa.int64(), nullable=False)])
+
+
+def edge_type_name(key: EdgeTypeKey) -> str:
+    """'src-relation-dst': one name per edge type, safe in file names ('-' is in no type name)."""
+    return "-".join(key)
+
+
+def keyed_edges_uri(directory: str, key: EdgeTypeKey) -> str:
+    """Where the enumeration writes one edge type's edges."""
+    return storage.join(directory, f"edges_{edge_type_name(key)}.parquet")
+
+
+def edges_uri(directory: str, key: EdgeTypeKey) -> str:
+    """The enumerated edges of one type (under the relation's name alone, if enumerated before
+    edge types were keyed by their ends)."""
+    uri = keyed_edges_uri(directory, key)
+    return uri if storage.exists(uri) else storage.join(directory, f"edges_{key[1]}.parquet")
+
+
+def nodes_uri(directory: str, node_type: str) -> str:
+    """Features and labels of one node type, row i for int id i."""
+    return storage.join(directory, f"nodes_{node_type}.parquet")
+
+
+def mapping_uri(directory: str, node_type: str) -> str:
+    return storage.join(directory, f"node_id_mapping_{node_type}.parquet")
+
+
+def read_graph_metadata(directory: str) -> GraphMetadata:
+    """The node and edge types of an enumerated graph."""
+    metadata_uri = storage.join(directory, "graph_metadata.yaml")
+    if not storage.exists(metadata_uri):
+        raise GraphSourceError(f"{directory}: the graph has not been enumerated yet (graph_metadata.yaml is missing)")
+    return load_yaml(metadata_uri, GraphMetadata())
+
