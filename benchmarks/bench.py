@@ -109,8 +109,8 @@ def child_sample_repeated(workdir: Path, job: str, count: int, cycle: int, task_
     graph = read_enumerated_graph(resources.layout.enumerated_graph_dir(frozen.graph_name))
     roots = np.arange(count, dtype=np.int64) % min(cycle, graph.num_nodes("paper"))
     report = write_samples(
-        NeighborSampler(graph, frozen.fanout), "paper", roots, frozen.sample_prefixes("paper")[0], encode_packed,
-        seed=frozen.sampler_seed, progress=lambda _: None,
+        NeighborSampler(graph, frozen.fanout, frozen.sampler_seed), "paper", roots, frozen.sample_prefixes("paper")[0], encode_packed,
+        progress=lambda _: None,
     )
     return {"roots": report.roots, "seconds": report.seconds}
 

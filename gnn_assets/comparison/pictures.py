@@ -7,11 +7,16 @@ import numpy as np
 from gnn_assets.pictures import png_bytes, pyplot
 
 
+def overlap_bins(neighbours: int) -> np.ndarray:
+    """One bin per possible overlap (0, 1/k, ..., 1 for k neighbours), centred on it: 1.0 included."""
+    return (np.arange(neighbours + 2) - 0.5) / neighbours
+
+
 def overlap_histogram_png(overlaps: np.ndarray, neighbours: int, title: str) -> bytes:
     plt = pyplot()
     fig, axis = plt.subplots(figsize=(6, 3.4), dpi=110)
-    bins = np.linspace(0, 1, neighbours + 2) - 0.5 / (neighbours + 1)
-    axis.hist(overlaps, bins=bins, color="tab:blue", edgecolor="white")
+    axis.hist(overlaps, bins=overlap_bins(neighbours), color="tab:blue", edgecolor="white")
+    axis.set_xlim(-0.5 / neighbours, 1 + 0.5 / neighbours)
     axis.axvline(float(np.mean(overlaps)), color="tab:red", linestyle="--", label=f"mean {np.mean(overlaps):.2f}")
     axis.set_xlabel(f"overlap of the {neighbours} nearest neighbours (champion vs challenger)")
     axis.set_ylabel("nodes")

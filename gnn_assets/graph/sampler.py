@@ -27,6 +27,7 @@ from gnn_assets.graph.codec import encode_gigl
 from gnn_assets.graph.packed import encode_packed
 from gnn_assets.graph.sample_manifest import delete_sample_manifest, write_sample_manifest
 from gnn_assets.graph.samples import Neighborhood, edge_endpoint_types
+from gnn_assets.graph.sampling_rule import edge_priorities, priority_order
 from gnn_assets.graph.enumerated_layout import EdgeTypeKey
 from gnn_assets.graph.enumeration import EnumeratedGraph, check_same_graph, read_enumerated_graph
 from gnn_assets.graph.tfrecord import write_record
@@ -42,14 +43,16 @@ CHUNK_SIZE = 2048
 
 @dataclass(frozen=True)
 class InEdgeIndex:
-    """CSC adjacency of one edge type: the sources of dst's in-edges are indices[indptr[dst]:indptr[dst+1]]."""
+    """CSC adjacency of one edge type: the sources of dst's in-edges are indices[indptr[dst]:indptr[dst+1]],
+    in the sampling rule's order for the seed (sampling_rule.py): a node's first k in-edges are
+    its sample at fanout k."""
 
     indptr: np.ndarray
     indices: np.ndarray
 
     @classmethod
-    def build(cls, num_dst: int, src: np.ndarray, dst: np.ndarray) -> "InEdgeIndex":
-        order = np.argsort(dst, kind="stable")
+    def build(cls, num_dst: int, src: np.ndarray, dst: np.ndarray, seed: int, edge_type: EdgeTypeKey) -> "InEdgeIndex":
+        order = priority_order(edge_priorities(seed, edge_type, src, dst), src, dst)
         indptr = np.zeros(num_dst + 1, dtype=np.int64)
         np.cumsum(np.bincount(dst, minlength=num_dst), out=indptr[1:])
         return cls(indptr, src[order].astype(np.int64))
@@ -75,9 +78,15 @@ def _sample_without_replacement(degree: np.ndarray, k: int, rng: np.random.Gener
     return chosen
 
 
-def _in_edge_positions(start: np.ndarray, degree: np.ndarray, fanout: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(row, position in indices) of the in-edges sampled for each frontier row."""
+def _in_edge_positions(
+    start: np.ndarray, degree: np.ndarray, fanout: int, rng: np.random.Generator | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, position in indices) of the in-edges sampled for each frontier row: without rng,
+    each row's first `fanout` in-edges (the sampling rule's); with rng, a random draw of them."""
     take_all = np.ones(len(degree), bool) if fanout < 0 else degree <= fanout
+    if rng is None:
+        take_all = np.ones(len(degree), bool)
+        degree = degree if fanout < 0 else np.minimum(degree, fanout)
     rows = np.flatnonzero(take_all)
     counts = degree[rows]
     row_all = np.repeat(rows, counts)
@@ -92,14 +101,19 @@ def _in_edge_positions(start: np.ndarray, degree: np.ndarray, fanout: int, rng: 
 
 
 class NeighborSampler:
-    def __init__(self, graph: EnumeratedGraph, fanout: list[int]):
+    """seed: the sampling rule's (sampler.seed of the task): what sample() picks without an rng."""
+
+    def __init__(self, graph: EnumeratedGraph, fanout: list[int], seed: int = 0):
         self.graph = graph
         self.fanout = list(fanout)
+        self.seed = seed
         self.in_edges = {
-            key: InEdgeIndex.build(graph.num_nodes(key[2]), src, dst) for key, (src, dst) in graph.edges.items()
+            key: InEdgeIndex.build(graph.num_nodes(key[2]), src, dst, seed, key) for key, (src, dst) in graph.edges.items()
         }
 
-    def sample(self, root_type: str, roots: np.ndarray, rng: np.random.Generator) -> SampledChunk:
+    def sample(self, root_type: str, roots: np.ndarray, rng: np.random.Generator | None = None) -> SampledChunk:
+        """Every root's neighbourhood by the sampling rule (batch inference, the server), or with
+        rng a fresh random draw per call (training: other neighbours every epoch)."""
         owner0 = np.arange(len(roots), dtype=np.int64)
         visited = {t: np.zeros(0, np.int64) for t in self.graph.node_types}
         nodes = {t: [] for t in self.graph.node_types}
@@ -212,7 +226,6 @@ def write_samples(
     prefix: str,
     encode: Callable[[Neighborhood], bytes],
     *,
-    seed: int,
     num_shards: int = 0,
     progress: Callable[[str], None] = print,
 ) -> SamplingReport:
@@ -222,7 +235,6 @@ def write_samples(
     delete_sample_manifest(prefix)
     for old in storage.glob(prefix + "*.tfrecord"):
         storage.delete_tree(old)
-    root_condensed = sampler.graph.node_types.index(root_type)
     shards = []
     samples_per_shard = {}
     done = 0
@@ -231,8 +243,7 @@ def write_samples(
         written = 0
         with storage.open_write(uri) as stream:
             for chunk_start in range(0, len(shard_roots), CHUNK_SIZE):
-                rng = np.random.default_rng([seed, root_condensed, shard, chunk_start])
-                chunk = sampler.sample(root_type, shard_roots[chunk_start : chunk_start + CHUNK_SIZE], rng)
+                chunk = sampler.sample(root_type, shard_roots[chunk_start : chunk_start + CHUNK_SIZE])
                 for sample in neighborhoods(sampler.graph, root_type, chunk):
                     write_record(stream, encode(sample))
                     written += 1
@@ -251,7 +262,7 @@ def sample_job(config: TaskConfig, resources: Resources, progress: Callable[[str
         raise ConfigError(f"{config.uri}: gnnAssetsConfig.inferenceMode is LAYERWISE, which reads the graph itself: there is nothing to sample")
     graph = read_enumerated_graph(resources.layout.enumerated_graph_dir(config.graph_name))
     check_same_graph(config.proto.graph_metadata, graph.metadata, config.uri)
-    sampler = NeighborSampler(graph, config.fanout)
+    sampler = NeighborSampler(graph, config.fanout, config.sampler_seed)
     classification = config.task_kind is TaskKind.NODE_CLASSIFICATION
     if config.sample_encoding == SampleEncoding.GIGL_PROTO:
         endpoints = edge_endpoint_types(graph.node_types, graph.edge_types)
@@ -268,7 +279,7 @@ def sample_job(config: TaskConfig, resources: Resources, progress: Callable[[str
             root_sets = [all_roots]
         for prefix, roots in zip(config.sample_prefixes(node_type), root_sets):
             report = write_samples(
-                sampler, node_type, roots, prefix, encode, seed=config.sampler_seed, num_shards=config.num_shards, progress=progress
+                sampler, node_type, roots, prefix, encode, num_shards=config.num_shards, progress=progress
             )
             reports[prefix] = report
     return reports

@@ -133,7 +133,7 @@ class ServedModel:
                 ids = {t: storage.read_parquet(mapping_uri(self._graph_dir, t)) for t in graph.node_types}
                 self._graph = (
                     graph,
-                    NeighborSampler(graph, self.config.fanout),
+                    NeighborSampler(graph, self.config.fanout, self.config.sampler_seed),
                     {t: dict(zip(m["node_id"].to_pylist(), m["int_id"].to_pylist())) for t, m in ids.items()},
                 )
             return self._graph
@@ -150,7 +150,7 @@ class ServedModel:
             raise UnknownIds(node_type, unknown, f"{len(unknown)} node ids of type {node_type!r} are not in the graph")
         roots = np.array([mapping[node_type][n] for n in node_ids], dtype=np.int64)
         unique, inverse = np.unique(roots, return_inverse=True)
-        chunk = sampler.sample(node_type, unique, np.random.default_rng(self.config.sampler_seed))
+        chunk = sampler.sample(node_type, unique)  # the batch job's rule: the same neighbours as its samples
         batch = collate(SampleBatch.from_neighborhoods(list(neighborhoods(graph, node_type, chunk))), self.types)
         answers = self._answer(batch, [str(i) for i in unique])
         return [Answer(node_type, node_ids[i], answers[j].embedding, answers[j].logits) for i, j in enumerate(inverse)]

@@ -250,3 +250,19 @@ def test_slow_clients_are_cut_off_and_others_still_served(server, served_job):
         sock.close()
     assert _get(f"{server}/healthz")[0] == 200
 
+
+@pytest.mark.slow
+def test_embed_by_id_equals_the_published_table_for_every_node_with_a_sampled_fanout(tmp_path, small_homogeneous_graph):
+    """Before: the batch sampler drew per chunk of roots and the server per request, so
+    /v1/embed answered up to 1.85 per value away from the job's own table for the same node."""
+    from gnn_assets.serving.model import ServedModel
+
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.sampler.fanout": [3, 2]})
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
+    embeddings, predictions = _final_rows(job, "paper"), _final_rows(job, "paper", "predictions")
+    served = ServedModel(job.resources, job.frozen.task_name, job.job_name)
+    ids = sorted(embeddings)
+    for start in range(0, len(ids), 250):  # requests of 250 ids, as clients send them
+        for answer in served.answer_ids("paper", ids[start : start + 250]):
+            assert np.abs(np.array(answer.embedding) - np.array(embeddings[answer.node_id])).max() < 1e-4, answer.node_id
+            assert int(np.argmax(answer.logits)) == predictions[answer.node_id]

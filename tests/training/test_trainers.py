@@ -3,6 +3,8 @@ graphs, and the same seed gives the same model file, byte for byte."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from gnn_assets import storage
@@ -73,3 +75,14 @@ def test_bad_trainer_args_are_refused_in_one_line(tmp_path, small_homogeneous_gr
         train_model(frozen, job.resources, progress=lambda _: None)
     assert "\n" not in str(refused.value)
 
+
+@pytest.mark.slow
+def test_link_prediction_training_is_deterministic_on_several_threads(tmp_path, small_typed_graph):
+    """Before: four trainings of the link prediction task with one seed gave four different files."""
+    import torch
+
+    assert torch.get_num_threads() > 1 or os.cpu_count() == 1
+    job = prepare_job(tmp_path, "demo_link_prediction", small_typed_graph, **{"trainerConfig.trainerArgs.epochs": "2"})
+    files = [storage.read_bytes(train_model(job.frozen, job.resources, progress=lambda _: None).uri) for _ in range(3)]
+    assert files[0] == files[1] == files[2]
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after training
