@@ -103,6 +103,12 @@ class Resources:
     def duckdb_path(self) -> str:
         return storage.resolve(self.proto.duckdb.path or "warehouse.duckdb", self.layout.root)
 
+    @property
+    def duckdb_temp_directory(self) -> str:
+        """Where DuckDB spills (duckdb.tempDirectory, relative to the storage root); "" for DuckDB's default."""
+        folder = self.proto.duckdb.temp_directory
+        return storage.resolve(folder, self.layout.root) if folder else ""
+
 
 def load_resource_config(uri: str) -> Resources:
     proto = load_yaml(uri, ResourceConfig(), env=True)
@@ -125,6 +131,11 @@ def load_resource_config(uri: str) -> Resources:
         errors.append("one of duckdb or bigquery is required")
     elif warehouse == "duckdb" and storage.is_remote(proto.storage.root) and not os.path.isabs(proto.duckdb.path):
         errors.append("duckdb.path: with a remote storage.root, DuckDB needs an absolute local file path")
+    if proto.duckdb.temp_directory and (
+        storage.is_remote(proto.duckdb.temp_directory)
+        or (storage.is_remote(proto.storage.root) and not os.path.isabs(proto.duckdb.temp_directory))
+    ):
+        errors.append("duckdb.tempDirectory: DuckDB spills to a local folder (an absolute path when storage.root is remote)")
     elif warehouse == "bigquery":
         for field in ("project", "dataset"):
             if not getattr(proto.bigquery, field):

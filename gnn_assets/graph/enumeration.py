@@ -5,6 +5,8 @@ graph the sampler reads and the mapping tables un-enumeration joins against.
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +16,8 @@ import pyarrow.compute as pc
 from gnn_assets import storage
 from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
-from gnn_assets.graph.source import GraphSource, GraphSourceError, read_graph_source
+from gnn_assets.graph.source import GraphSource, GraphSourceError, read_graph_source, read_source_metadata
+from gnn_assets.graph.sql_enumeration import SqlEngineSettings, enumerate_source_sql, source_files
 from gnn_assets.config import tables
 from gnn_assets.graph.csr import load_in_edges
 from gnn_assets.graph.enumerated_layout import (
@@ -62,6 +65,9 @@ class EnumerationReport:
     nodes: dict[str, int] = field(default_factory=dict)
     edges: dict[str, int] = field(default_factory=dict)
     duplicate_edges_dropped: dict[str, int] = field(default_factory=dict)
+    engine: str = "memory"  # "duckdb": out of core, in SQL; "memory": a remote source read whole
+    source_files: dict[str, int] = field(default_factory=dict)  # Parquet files read: nodes, edges
+    enumerated_bytes: int = 0  # of the files written
 
 
 def _fixed_size_features(features: pa.ChunkedArray, what: str) -> np.ndarray:
@@ -164,15 +170,15 @@ def read_enumerated_graph(directory: str) -> EnumeratedGraph:
     return EnumeratedGraph(metadata, features, labels, edges)
 
 
-def preprocessed_metadata(graph: EnumeratedGraph, mapping_tables: dict[str, str]) -> PreprocessedMetadata:
+def preprocessed_metadata(node_types: list[str], feature_dims: dict[str, int], mapping_tables: dict[str, str]) -> PreprocessedMetadata:
     """GiGL's PreprocessedMetadata: per condensed node type, its feature size and mapping table."""
     out = PreprocessedMetadata()
-    for condensed, node_type in enumerate(graph.node_types):
+    for condensed, node_type in enumerate(node_types):
         entry = out.condensed_node_type_to_preprocessed_metadata[condensed]
         entry.node_id_key = "node_id"
         entry.feature_keys.append("features")
         entry.enumerated_node_ids_bq_table = mapping_tables[node_type]
-        entry.feature_dim = graph.feature_dim(node_type)
+        entry.feature_dim = feature_dims[node_type]
     return out
 
 
@@ -195,13 +201,44 @@ def check_same_graph(expected: GraphMetadata, actual: GraphMetadata, what: str) 
         )
 
 
-def enumerate_graph_source(layout: StorageLayout, graph_name: str) -> EnumerationReport:
-    """Enumerate the graph source named graph_name and write everything that derives from it."""
-    graph, mappings, report = enumerate_graph(read_graph_source(layout.graph_source_dir(graph_name)))
+def enumerate_graph_source(layout: StorageLayout, graph_name: str, settings: SqlEngineSettings | None = None) -> EnumerationReport:
+    """Enumerate the graph source named graph_name and write everything that derives from it.
+
+    A local source (single files or shard folders) is checked and enumerated in DuckDB, out of
+    core (settings: its memory limit and spill folder), into a new folder that replaces the
+    last enumeration only once complete: a refused or failed enumeration leaves it as it was.
+    A source in remote storage is read whole (read_graph_source) and enumerated in memory."""
+    source_dir = layout.graph_source_dir(graph_name)
     directory = layout.enumerated_graph_dir(graph_name)
-    write_enumerated_graph(directory, graph, mappings)
-    for src_type, relation, dst_type in graph.edge_types:  # layer-wise jobs read the in-edges by destination
-        load_in_edges(directory, (src_type, relation, dst_type), graph.num_nodes(src_type), graph.num_nodes(dst_type))
-    mapping_tables = {t: tables.node_id_mapping_table(graph_name, t) for t in graph.node_types}
-    write_preprocessed_metadata(layout.preprocessed_metadata_uri(graph_name), preprocessed_metadata(graph, mapping_tables))
+    if storage.is_remote(source_dir):
+        graph, mappings, report = enumerate_graph(read_graph_source(source_dir))
+        write_enumerated_graph(directory, graph, mappings)
+        metadata, nodes = graph.metadata, {t: graph.num_nodes(t) for t in graph.node_types}
+        dims = {t: graph.feature_dim(t) for t in graph.node_types}
+    else:
+        metadata = read_source_metadata(source_dir)
+        staging = f"{directory}.staging-{uuid.uuid4().hex[:8]}"
+        try:
+            found = enumerate_source_sql(source_dir, metadata, staging, settings or SqlEngineSettings())
+            storage.write_text(storage.join(staging, "graph_metadata.yaml"), to_yaml(metadata))
+            _replace_folder(staging, directory)
+        finally:
+            storage.delete_tree(staging)
+        report = EnumerationReport(found.nodes, found.edges, found.duplicate_edges_dropped, "duckdb")
+        report.source_files = {name: len(source_files(source_dir, name)[1]) for name in ("nodes", "edges")}
+        nodes, dims = found.nodes, found.feature_dims
+    for e in metadata.edge_types:  # layer-wise jobs read the in-edges by destination
+        load_in_edges(directory, (e.src_node_type, e.relation, e.dst_node_type), nodes[e.src_node_type], nodes[e.dst_node_type])
+    report.enumerated_bytes = sum(m.size for m in storage.match_files(storage.join(directory, "*.parquet")))
+    mapping_tables = {t: tables.node_id_mapping_table(graph_name, t) for t in metadata.node_types}
+    write_preprocessed_metadata(layout.preprocessed_metadata_uri(graph_name), preprocessed_metadata(list(metadata.node_types), dims, mapping_tables))
     return report
+
+
+def _replace_folder(new: str, current: str) -> None:
+    """The new enumeration in place of the current one (two renames; the old one removed last)."""
+    old = f"{current}.replaced-{uuid.uuid4().hex[:8]}"
+    if os.path.exists(current):
+        os.replace(current, old)
+    os.replace(new, current)
+    storage.delete_tree(old)

@@ -94,12 +94,20 @@ def _metadata_uri(directory: str) -> str:
     return storage.join(directory, "graph_metadata.yaml")
 
 
-def read_graph_source(directory: str) -> GraphSource:
+def read_source_metadata(directory: str) -> GraphMetadata:
+    """A graph source's graph_metadata.yaml, its names checked (they become files and tables)."""
     metadata_uri = _metadata_uri(directory)
     if not storage.exists(metadata_uri):
         raise GraphSourceError(f"{directory}: no graph source here (graph_metadata.yaml is missing)")
     metadata = load_yaml(metadata_uri, GraphMetadata())
     _check_metadata(metadata, metadata_uri)
+    return metadata
+
+
+def read_graph_source(directory: str) -> GraphSource:
+    """The whole source in memory (single files), checked: for tests, demos and sources in remote
+    storage; enumeration of a local source runs in SQL instead (sql_enumeration.py)."""
+    metadata = read_source_metadata(directory)
     nodes_uri, edges_uri = storage.join(directory, "nodes.parquet"), storage.join(directory, "edges.parquet")
     nodes, edges = _read_table(nodes_uri), _read_table(edges_uri)
     for table, schema, uri in ((nodes, NODES_SCHEMA, nodes_uri), (edges, EDGES_SCHEMA, edges_uri)):

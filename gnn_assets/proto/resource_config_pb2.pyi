@@ -73,10 +73,14 @@ class StorageConfig(_message.Message):
     def __init__(self, root: _Optional[str] = ..., model_root: _Optional[str] = ...) -> None: ...
 
 class DuckDbWarehouseConfig(_message.Message):
-    __slots__ = ("path",)
+    __slots__ = ("path", "memory_limit_mb", "temp_directory")
     PATH_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_LIMIT_MB_FIELD_NUMBER: _ClassVar[int]
+    TEMP_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
     path: str
-    def __init__(self, path: _Optional[str] = ...) -> None: ...
+    memory_limit_mb: int
+    temp_directory: str
+    def __init__(self, path: _Optional[str] = ..., memory_limit_mb: _Optional[int] = ..., temp_directory: _Optional[str] = ...) -> None: ...
 
 class BigQueryWarehouseConfig(_message.Message):
     __slots__ = ("project", "dataset", "location", "labels")

@@ -21,6 +21,7 @@ from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.tables import validate_identifier
 
 _EXAMPLES = 5
+SORT_BYTES = 128 << 20  # of output rows sorted at once when un-enumerating
 LOCK_WAIT_SECONDS = 120.0
 
 
@@ -35,11 +36,13 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
 class DuckDbWarehouse:
     @classmethod
     def from_resources(cls, resources: Resources) -> "DuckDbWarehouse":
-        return cls(resources.duckdb_path)
+        return cls(resources.duckdb_path, memory_limit_mb=resources.proto.duckdb.memory_limit_mb, temp_directory=resources.duckdb_temp_directory)
 
-    def __init__(self, path: str, lock_wait_seconds: float = LOCK_WAIT_SECONDS):
+    def __init__(self, path: str, lock_wait_seconds: float = LOCK_WAIT_SECONDS, *, memory_limit_mb: int = 0, temp_directory: str = ""):
         self.path = path
         self.lock_wait_seconds = lock_wait_seconds
+        self.memory_limit_mb = memory_limit_mb  # 0: DuckDB's default; beyond it, queries spill to temp_directory
+        self.temp_directory = temp_directory
 
     def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A connection per operation, so the file stays unlocked between steps run by other processes."""
@@ -50,7 +53,13 @@ class DuckDbWarehouse:
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(self.path, read_only=read_only)
+                con = duckdb.connect(self.path, read_only=read_only)
+                if self.memory_limit_mb:
+                    con.execute(f"SET memory_limit = '{int(self.memory_limit_mb)}MB'")
+                if self.temp_directory:
+                    con.execute(f"SET temp_directory = '{self.temp_directory.replace(chr(39), chr(39) * 2)}'")
+                con.execute("SET preserve_insertion_order = false")
+                return con
             except duckdb.IOException as error:
                 if not _is_lock_conflict(error):
                     raise
@@ -163,20 +172,25 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, uris: list[str], schema: p
 
 def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> UnenumerationReport:
     raw, mapping, out, value = _q(r.raw_table), _q(r.mapping_table), _q(r.output_table), f'"{validate_identifier(r.value_column)}"'
-    # One row per id: the smallest value wins, so repeated runs agree.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE {out} AS
-        WITH one_per_id AS (
-            SELECT node_id AS int_id, {value}
-            FROM {raw}
-            QUALIFY row_number() OVER (PARTITION BY node_id ORDER BY {value}) = 1
-        )
-        SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value}
-        FROM one_per_id r JOIN {mapping} m ON m.int_id = r.int_id
-        ORDER BY m.node_id
-        """
-    )
+    # One row per id, the smallest value where a run wrote an id twice (so repeated runs agree):
+    # only the repeated ids are grouped, every other row passes through.
+    one_per_id = f"""
+        WITH repeated AS (SELECT node_id FROM {raw} GROUP BY node_id HAVING count(*) > 1)
+        SELECT node_id AS int_id, {value} FROM {raw} ANTI JOIN repeated USING (node_id)
+        UNION ALL
+        SELECT node_id AS int_id, min({value}) AS {value} FROM {raw} SEMI JOIN repeated USING (node_id) GROUP BY node_id
+    """
+    joined = f"SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value} FROM ({one_per_id}) r JOIN {mapping} m ON m.int_id = r.int_id"
+    # In id order (int_id order is node_id order), inserted a range of ids at a time: one sort of
+    # every embedding list did not fit under a memory limit, a range does.
+    is_list = pa.types.is_list(r.schema.field(r.value_column).type)
+    raw_rows, top, length = con.execute(f"SELECT count(*), max(node_id), {f'max(len({value}))' if is_list else '1'} FROM {raw}").fetchone()
+    row_bytes = 4 * int(length or 0) + 64
+    ranges = max(1, -(-int(raw_rows) * row_bytes // SORT_BYTES)) if raw_rows else 1
+    step = (int(top or 0) + 1) // ranges + 1
+    con.execute(f"CREATE OR REPLACE TABLE {out} AS {joined} LIMIT 0")
+    for start in range(0, ranges * step, step):
+        con.execute(f"INSERT INTO {out} {joined} WHERE r.int_id >= {start} AND r.int_id < {start + step} ORDER BY r.int_id")
     raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
     output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
     dup_ids, dup_rows = con.execute(

@@ -7,6 +7,7 @@ from gnn_assets import storage
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
 from gnn_assets.graph.enumerated_layout import edge_type_name
 from gnn_assets.graph.enumeration import enumerate_graph_source
+from gnn_assets.graph.sql_enumeration import sql_settings_of
 from gnn_assets.graph.source import has_graph_source, read_graph_source, write_graph_source
 from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
 from gnn_assets.jobs.unenumerate import load_node_id_mappings
@@ -90,7 +91,7 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
     )
     def node_id_mapping(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
         resources = deployment.resources()
-        report = enumerate_graph_source(resources.layout, graph_name)
+        report = enumerate_graph_source(resources.layout, graph_name, sql_settings_of(resources))
         tables = load_node_id_mappings(deployment.warehouse(), resources, graph_name, list(report.nodes))
         return MaterializeResult(
             metadata={
@@ -98,6 +99,9 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
                 "nodes_per_type": report.nodes,
                 "edges_per_type": report.edges,
                 "duplicate_edges_dropped": report.duplicate_edges_dropped,
+                "enumeration_engine": "DuckDB SQL, out of core" if report.engine == "duckdb" else "in memory (a remote source)",
+                "source_files": report.source_files,
+                "enumerated_bytes": MetadataValue.int(report.enumerated_bytes),
                 "dagster/row_count": sum(report.nodes.values()),
                 "dagster/column_schema": TableSchema(
                     columns=[

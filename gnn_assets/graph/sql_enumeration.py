@@ -1,0 +1,392 @@
+"""Enumeration in SQL, out of core: a graph source of any size -> the enumerated graph's files.
+
+DuckDB reads the source where it lies (one nodes.parquet and one edges.parquet, or folders
+nodes/ and edges/ of Parquet shards), checks it with aggregate queries (the same one-line
+refusals as read_graph_source, with counts and examples), numbers the nodes by GiGL's rule
+(int_id = ROW_NUMBER() OVER (ORDER BY node_id) - 1 per node type; VARCHAR order is bytewise,
+as Arrow's and BigQuery's) and maps the edges by joins, deduplicated per edge type. Sorts and
+joins spill to a temporary folder beyond the memory limit (duckdb.memoryLimitMb and
+duckdb.tempDirectory in the resource config); results leave DuckDB as Arrow record batches
+written one row group at a time, so this process never holds the graph: its memory is bounded
+by the limit plus a batch, not by the number of nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gnn_assets import storage
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.graph.enumerated_layout import (
+    MAPPING_SCHEMA,
+    EdgeTypeKey,
+    edge_type_name,
+    keyed_edges_uri,
+    mapping_uri,
+    nodes_uri,
+)
+from gnn_assets.graph.source import GraphSourceError
+from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
+
+NODE_ROW_GROUP_BYTES = 4 << 20  # of features: the layer-wise job streams the nodes files by row group
+BATCH_ROWS = 65_536  # rows fetched from DuckDB at a time
+BUCKET_BYTES = 32 << 20  # rows sorted in memory at once (a bucket of _in_order)
+_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class SqlEngineSettings:
+    memory_limit_mb: int = 0  # 0: DuckDB's default
+    temp_directory: str = ""  # "": DuckDB's default (beside its database)
+    threads: int = 0
+
+
+@dataclass
+class SqlEnumeration:
+    """What the enumeration found: nodes and feature sizes per type, edges and duplicates per edge type."""
+
+    nodes: dict[str, int] = field(default_factory=dict)
+    feature_dims: dict[str, int] = field(default_factory=dict)
+    edges: dict[str, int] = field(default_factory=dict)
+    duplicate_edges_dropped: dict[str, int] = field(default_factory=dict)
+
+
+def source_files(directory: str, name: str) -> tuple[str, list[str]]:
+    """('<dir>/nodes.parquet' or '<dir>/nodes/', its files): a single file or a folder of shards."""
+    single = storage.join(directory, f"{name}.parquet")
+    if storage.exists(single):
+        return single, [single]
+    shards = storage.glob(storage.join(directory, name, "*.parquet"))
+    if not shards:
+        raise GraphSourceError(f"{directory}: neither {name}.parquet nor a folder {name}/ of Parquet files")
+    return storage.join(directory, name) + "/", shards
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _file_list(files: list[str]) -> str:
+    return "[" + ", ".join(_quote(f) for f in files) + "]"
+
+
+class _Checks:
+    """The source's checks as aggregate queries; each refusal is one line."""
+
+    def __init__(self, con, nodes_name: str, edges_name: str):
+        self.con, self.nodes_name, self.edges_name = con, nodes_name, edges_name
+
+    def one(self, sql: str, params=()):
+        return self.con.execute(sql, list(params)).fetchone()
+
+    def null_rows(self, table: str, uri: str, columns: tuple[str, ...]) -> None:
+        for column in columns:
+            (nulls,) = self.one(f"SELECT count(*) FROM {table} WHERE {column} IS NULL")
+            if nulls:
+                # The row within its file: the row number of a single file, file:row for shards.
+                rows = self.con.execute(
+                    f"SELECT filename, file_row_number FROM {table} WHERE {column} IS NULL "
+                    f"ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
+                ).fetchall()
+                where = rows[0][0] if uri.endswith("/") else uri
+                examples = [r for f, r in rows if f == rows[0][0]]
+                raise GraphSourceError(f"{where}: {nulls:,} rows have a NULL {column}, e.g. rows {examples}")
+
+
+def _connect(settings: SqlEngineSettings):
+    import duckdb
+
+    con = duckdb.connect()
+    if settings.memory_limit_mb:
+        con.execute(f"SET memory_limit = '{int(settings.memory_limit_mb)}MB'")
+    if settings.temp_directory:
+        os.makedirs(settings.temp_directory, exist_ok=True)
+        con.execute(f"SET temp_directory = {_quote(settings.temp_directory)}")
+    if settings.threads:
+        con.execute(f"SET threads = {int(settings.threads)}")
+    con.execute("SET preserve_insertion_order = false")  # lets sorts and scans stream
+    return con
+
+
+def _columns(con, files: list[str]) -> list[str]:
+    return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_file_list(files)}, union_by_name = true)").fetchall()]
+
+
+def enumerate_source_sql(
+    source_dir: str, metadata: GraphMetadata, out_dir: str, settings: SqlEngineSettings = SqlEngineSettings()
+) -> SqlEnumeration:
+    """Check and enumerate the graph source in source_dir into out_dir (mapping, nodes and edges
+    files per type, as enumerated_layout.py lays them out)."""
+    con = _connect(settings)
+    spill_dir = settings.temp_directory or tempfile.mkdtemp(prefix="gnn-assets-enumeration-")
+    try:
+        return _enumerate(con, source_dir, metadata, out_dir, spill_dir)
+    finally:
+        con.close()
+        if not settings.temp_directory:
+            storage.delete_tree(spill_dir)
+
+
+def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spill_dir: str) -> SqlEnumeration:
+    nodes_uri_shown, node_files = source_files(source_dir, "nodes")
+    edges_uri_shown, edge_files = source_files(source_dir, "edges")
+    node_columns, edge_columns = _columns(con, node_files), _columns(con, edge_files)
+    for columns, required, uri in (
+        (node_columns, ("node_id", "node_type", "features"), nodes_uri_shown),
+        (edge_columns, ("src", "dst", "edge_type"), edges_uri_shown),
+    ):
+        missing = [c for c in required if c not in columns]
+        if missing:
+            raise GraphSourceError(f"{uri}: missing columns {missing}")
+    label = "label::BIGINT" if "label" in node_columns else "NULL::BIGINT"
+    con.execute(
+        f"CREATE VIEW src_nodes AS SELECT node_id::VARCHAR AS node_id, node_type::VARCHAR AS node_type, "
+        f"features::FLOAT[] AS features, {label} AS label, filename, file_row_number "
+        f"FROM read_parquet({_file_list(node_files)}, union_by_name = true, filename = true, file_row_number = true)"
+    )
+    checks = _Checks(con, nodes_uri_shown, edges_uri_shown)
+    checks.null_rows("src_nodes", nodes_uri_shown, ("node_id", "node_type", "features"))
+    end_types = [c for c in ("src_type", "dst_type") if c in edge_columns]
+    if len(end_types) == 1:
+        other = ({"src_type", "dst_type"} - set(end_types)).pop()
+        raise GraphSourceError(f"{edges_uri_shown}: has {end_types[0]} but not {other}; give both or neither")
+    edge_select = (
+        "src::VARCHAR AS src, dst::VARCHAR AS dst, edge_type::VARCHAR AS edge_type, "
+        + ("src_type::VARCHAR AS src_type, dst_type::VARCHAR AS dst_type, " if end_types else "")
+        + "filename, file_row_number"
+    )
+    con.execute(
+        f"CREATE VIEW raw_edges AS SELECT {edge_select} FROM "
+        f"read_parquet({_file_list(edge_files)}, union_by_name = true, filename = true, file_row_number = true)"
+    )
+    checks.null_rows("raw_edges", edges_uri_shown, ("src", "dst", "edge_type"))
+    declared = [(e.src_node_type, e.relation, e.dst_node_type) for e in metadata.edge_types]
+    _edge_types_view(con, checks, declared, bool(end_types), edges_uri_shown)
+
+    (num_nodes,) = checks.one("SELECT count(*) FROM src_nodes")
+    if not num_nodes:
+        raise GraphSourceError(f"{nodes_uri_shown}: the graph has no nodes")
+    _check_features(con, checks, nodes_uri_shown)
+    known = list(metadata.node_types)
+    unknown = [r[0] for r in con.execute(
+        "SELECT DISTINCT node_type FROM src_nodes WHERE NOT list_contains(?, node_type) ORDER BY node_type", [known]
+    ).fetchall()]
+    if unknown:
+        raise GraphSourceError(f"nodes.parquet: node types {unknown} are not in graph_metadata.yaml")
+
+    found = SqlEnumeration()
+    for index, node_type in enumerate(known):
+        _enumerate_nodes(con, checks, index, node_type, out_dir, spill_dir, found)
+    for key in declared:
+        _enumerate_edges(con, checks, key, known, out_dir, spill_dir, found)
+    return found
+
+
+def _edge_types_view(con, checks: _Checks, declared: list[EdgeTypeKey], given: bool, uri: str) -> None:
+    """src_edges: every edge with its (src type, relation, dst type); every one must be declared."""
+    con.execute("CREATE TEMP TABLE declared (src_type VARCHAR, relation VARCHAR, dst_type VARCHAR)")
+    con.executemany("INSERT INTO declared VALUES (?, ?, ?)", [list(k) for k in declared])
+    if given:
+        checks.null_rows("raw_edges", uri, ("src_type", "dst_type"))
+        unknown = con.execute(
+            "SELECT DISTINCT e.src_type, e.edge_type, e.dst_type FROM raw_edges e ANTI JOIN declared d "
+            "ON e.src_type = d.src_type AND e.edge_type = d.relation AND e.dst_type = d.dst_type ORDER BY 1, 2, 3"
+        ).fetchall()
+        if unknown:
+            raise GraphSourceError(f"{uri}: edge types {[tuple(u) for u in unknown]} are not in graph_metadata.yaml")
+        con.execute("CREATE VIEW src_edges AS SELECT src, dst, edge_type, src_type, dst_type, filename, file_row_number FROM raw_edges")
+        return
+    unknown = [r[0] for r in con.execute(
+        "SELECT DISTINCT edge_type FROM raw_edges ANTI JOIN declared ON edge_type = relation ORDER BY 1"
+    ).fetchall()]
+    if unknown:
+        raise GraphSourceError(f"{uri}: edge types {unknown} are not in graph_metadata.yaml")
+    ambiguous = [r[0] for r in con.execute(
+        "SELECT relation FROM declared WHERE relation IN (SELECT DISTINCT edge_type FROM raw_edges) "
+        "GROUP BY relation HAVING count(*) > 1 ORDER BY 1"
+    ).fetchall()]
+    if ambiguous:
+        raise GraphSourceError(
+            f"{uri}: relations {ambiguous} name several edge types in graph_metadata.yaml; give every edge its src_type and dst_type"
+        )
+    con.execute(
+        "CREATE VIEW src_edges AS SELECT e.src, e.dst, e.edge_type, d.src_type, d.dst_type, e.filename, e.file_row_number "
+        "FROM raw_edges e JOIN declared d ON e.edge_type = d.relation"
+    )
+
+
+def _check_features(con, checks: _Checks, uri: str) -> None:
+    (empty,) = checks.one("SELECT count(*) FROM src_nodes WHERE len(features) = 0")
+    if empty:
+        ids = [r[0] for r in con.execute(
+            f"SELECT node_id FROM src_nodes WHERE len(features) = 0 ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
+        ).fetchall()]
+        raise GraphSourceError(f"{uri}: {empty:,} nodes have an empty feature vector, e.g. {ids}")
+    bad = "list_bool_or(list_transform(features, x -> x IS NULL OR isnan(x) OR isinf(x)))"
+    (count,) = checks.one(f"SELECT count(*) FROM src_nodes WHERE {bad}")
+    if count:
+        ids = [r[0] for r in con.execute(
+            f"SELECT node_id FROM src_nodes WHERE {bad} ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
+        ).fetchall()]
+        raise GraphSourceError(
+            f"{uri}: {count:,} nodes have NULL, NaN or infinite feature values, e.g. {ids}; "
+            "fix them in the source (features must be finite numbers)"
+        )
+
+
+def _enumerate_nodes(con, checks: _Checks, index: int, node_type: str, out_dir: str, spill_dir: str, found: SqlEnumeration) -> None:
+    where = f"nodes.parquet type {node_type!r}"
+    shortest, longest, rows = checks.one(
+        "SELECT min(len(features)), max(len(features)), count(*) FROM src_nodes WHERE node_type = ?", [node_type]
+    )
+    if rows and shortest != longest:
+        raise GraphSourceError(f"{where}: feature vectors have different lengths ({shortest}..{longest})")
+    (repeated,) = checks.one(
+        "SELECT count(*) FROM (SELECT node_id FROM src_nodes WHERE node_type = ? GROUP BY node_id HAVING count(*) > 1)", [node_type]
+    )
+    if repeated:
+        examples = [r[0] for r in con.execute(
+            f"SELECT node_id FROM src_nodes WHERE node_type = ? GROUP BY node_id HAVING count(*) > 1 ORDER BY node_id LIMIT {_EXAMPLES}",
+            [node_type],
+        ).fetchall()]
+        raise GraphSourceError(f"nodes.parquet: {repeated:,} node ids of type {node_type!r} appear more than once, e.g. {examples}")
+    dim = int(shortest or 0)
+    # The mapping as a table of its own: edges join against it, and it is written out as it is.
+    con.execute(
+        f"CREATE TEMP TABLE mapping_{index} AS SELECT node_id, (row_number() OVER (ORDER BY node_id) - 1)::BIGINT AS int_id "
+        "FROM src_nodes WHERE node_type = ?",
+        [node_type],
+    )
+    _write_batches(
+        con.execute(f"SELECT node_id, int_id FROM mapping_{index} ORDER BY int_id").to_arrow_reader(BATCH_ROWS),
+        mapping_uri(out_dir, node_type),
+        MAPPING_SCHEMA,
+        lambda batch: batch,
+    )
+    node_schema = pa.schema([pa.field("features", pa.list_(pa.float32(), dim)), pa.field("label", pa.int64())])
+    reader = _in_order(
+        con,
+        f"SELECT m.int_id, n.features, coalesce(n.label, -1) AS label FROM src_nodes n JOIN mapping_{index} m USING (node_id) "
+        "WHERE n.node_type = ?",
+        [node_type],
+        "int_id",
+        int(rows),
+        int(rows),
+        4 * dim + 24,
+        spill_dir,
+        "features, label",
+    )
+
+    def fixed_size(batch: pa.RecordBatch) -> pa.RecordBatch:
+        values = batch.column(0).flatten().cast(pa.float32())
+        return pa.record_batch([pa.FixedSizeListArray.from_arrays(values, dim), batch.column(1).cast(pa.int64())], schema=node_schema)
+
+    rows_per_group = max(1024, NODE_ROW_GROUP_BYTES // max(4 * dim, 1))
+    _write_batches(reader, nodes_uri(out_dir, node_type), node_schema, fixed_size, rows_per_group)
+    found.nodes[node_type] = int(rows)
+    found.feature_dims[node_type] = dim
+
+
+def _enumerate_edges(
+    con, checks: _Checks, key: EdgeTypeKey, node_types: list[str], out_dir: str, spill_dir: str, found: SqlEnumeration
+) -> None:
+    src_type, relation, dst_type = key
+    name = edge_type_name(key)
+    condition = "e.edge_type = ? AND e.src_type = ? AND e.dst_type = ?"
+    params = [relation, src_type, dst_type]
+    for column, node_type in (("src", src_type), ("dst", dst_type)):
+        mapping = f"mapping_{node_types.index(node_type)}"
+        (dangling,) = checks.one(f"SELECT count(*) FROM src_edges e ANTI JOIN {mapping} m ON e.{column} = m.node_id WHERE {condition}", params)
+        if dangling:
+            examples = [r[0] for r in con.execute(
+                f"SELECT e.{column} FROM src_edges e ANTI JOIN {mapping} m ON e.{column} = m.node_id WHERE {condition} "
+                f"ORDER BY e.filename, e.file_row_number LIMIT {_EXAMPLES}",
+                params,
+            ).fetchall()]
+            raise GraphSourceError(
+                f"edges.parquet: {dangling} edges of type {name!r} have a {column} that is not a {node_type!r} node, e.g. {examples}"
+            )
+    (rows,) = checks.one(f"SELECT count(*) FROM src_edges e WHERE {condition}", params)
+    src_map, dst_map = f"mapping_{node_types.index(src_type)}", f"mapping_{node_types.index(dst_type)}"
+    # Samples and layer-wise blocks treat edges as sets: the graph is simple per edge type.
+    # Bucketed by source; within a bucket, deduplicated and sorted by (src, dst).
+    num_dst = found.nodes[dst_type]
+    reader = _in_order(
+        con,
+        f"SELECT DISTINCT s.int_id * {num_dst} + d.int_id AS pair FROM src_edges e JOIN {src_map} s ON e.src = s.node_id "
+        f"JOIN {dst_map} d ON e.dst = d.node_id WHERE {condition}",
+        params,
+        "pair",
+        int(rows),
+        found.nodes[src_type] * num_dst,
+        8,
+        spill_dir,
+        f"pair // {num_dst} AS src, pair % {num_dst} AS dst",
+    )
+    schema = pa.schema([pa.field("src", pa.int64()), pa.field("dst", pa.int64())])
+    written = _write_batches(reader, keyed_edges_uri(out_dir, key), schema, lambda batch: batch)
+    found.edges[name] = written
+    found.duplicate_edges_dropped[name] = int(rows) - written
+
+
+def _in_order(con, select: str, params: list, key: str, rows: int, key_range: int, row_bytes: int, spill_dir: str, columns: str):
+    """The rows of `select`, in order of `key` (an integer 0..max_key), as Arrow batches, without
+    one sort of them all: rows are partitioned by key range into Parquet buckets (streamed),
+    then each bucket, small enough to sort in memory, is sorted and read in turn. DuckDB's own
+    sort of wide rows (features) ran out of memory under a 256 MB limit; this does not."""
+    buckets = max(1, -(-rows * row_bytes // BUCKET_BYTES))
+    width = key_range // buckets + 1
+    folder = os.path.join(spill_dir, f"buckets-{uuid.uuid4().hex[:8]}")
+    try:
+        con.execute(
+            f"COPY (SELECT *, ({key}) // {width} AS bucket FROM ({select})) TO {_quote(folder)} "
+            "(FORMAT parquet, PARTITION_BY (bucket))",
+            params,
+        )
+        for bucket in range(buckets):
+            files = storage.glob(os.path.join(folder, f"bucket={bucket}", "*.parquet"))
+            if files:
+                yield from con.execute(
+                    f"SELECT {columns} FROM read_parquet({_file_list(files)}) ORDER BY {key}"
+                ).to_arrow_reader(BATCH_ROWS)
+    finally:
+        storage.delete_tree(folder)
+
+
+def _write_batches(reader, uri: str, schema: pa.Schema, convert, row_group_size: int | None = None) -> int:
+    """Stream a DuckDB result into one Parquet file (zstd, like storage.write_parquet); rows written."""
+    rows = 0
+    with storage.open_write(uri) as stream:
+        with pq.ParquetWriter(stream, schema, compression="zstd") as writer:
+            pending: list[pa.RecordBatch] = []
+            pending_rows = 0
+            group = row_group_size or BATCH_ROWS * 16
+            for batch in reader:
+                if not batch.num_rows:
+                    continue
+                converted = convert(batch)
+                pending.append(converted if converted.schema.equals(schema) else converted.cast(schema))
+                pending_rows += batch.num_rows
+                while pending_rows >= group:
+                    table = pa.Table.from_batches(pending, schema=schema)
+                    writer.write_table(table.slice(0, group), row_group_size=group)
+                    rest = table.slice(group)
+                    pending, pending_rows = rest.to_batches(), rest.num_rows
+                    rows += group
+            if pending_rows:
+                writer.write_table(pa.Table.from_batches(pending, schema=schema), row_group_size=group)
+                rows += pending_rows
+            if rows == 0:
+                writer.write_table(schema.empty_table())
+    return rows
+
+
+def sql_settings_of(resources: Resources) -> SqlEngineSettings:
+    """The DuckDB settings of a deployment's resource config (duckdb.memoryLimitMb, tempDirectory)."""
+    return SqlEngineSettings(memory_limit_mb=resources.proto.duckdb.memory_limit_mb, temp_directory=resources.duckdb_temp_directory)
