@@ -71,10 +71,11 @@ def enumerate_(args: argparse.Namespace) -> None:
 
 def sample(args: argparse.Namespace) -> None:
     """Sample every root's neighbourhood for a job."""
-    from gnn_assets.graph.sampler import sample_job
+    from gnn_assets.config.job import Job
+    from gnn_assets.graph.sampling import sample_with_engine
 
     frozen, resources = _frozen(args)
-    for prefix, report in sample_job(frozen, resources, progress=_say).items():
+    for prefix, report in sample_with_engine(Job.of(frozen, resources), progress=_say).items():
         _say(f"{report.roots:,} samples in {len(report.shards)} shards at {prefix}*.tfrecord ({report.seconds:.1f}s)")
 
 

@@ -20,7 +20,7 @@ from gnn_assets.config.names import is_plain_name
 from gnn_assets.config.job_name import job_name_for_model_file, validate_job_name
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml, to_yaml
-from gnn_assets.proto.gbml_config_pb2 import CandidateScore, GbmlConfig, InferenceMode, LayerwiseEngine, SampleEncoding
+from gnn_assets.proto.gbml_config_pb2 import CandidateScore, Engine, GbmlConfig, InferenceMode, SampleEncoding
 from gnn_assets.config import tables
 
 # Default ceiling for dynamic batching; GiGL hard-codes 3000 samples per batch.
@@ -110,7 +110,12 @@ class TaskConfig:
     @property
     def layerwise_engine(self) -> str:
         """LOCAL (default): the layers on this machine; BEAM: a Beam job over blocks of nodes."""
-        return "BEAM" if self.proto.gnn_assets_config.layerwise.engine == LayerwiseEngine.BEAM else "LOCAL"
+        return "BEAM" if self.proto.gnn_assets_config.layerwise.engine == Engine.BEAM else "LOCAL"
+
+    @property
+    def sampler_engine(self) -> str:
+        """LOCAL (default): the sampler in this process; BEAM: a Beam job, hop by hop by joins."""
+        return "BEAM" if self.proto.gnn_assets_config.sampler.engine == Engine.BEAM else "LOCAL"
 
     @property
     def layerwise_block_nodes(self) -> int:

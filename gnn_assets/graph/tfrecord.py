@@ -54,3 +54,21 @@ def iter_records(stream: BinaryIO) -> Iterator[bytes]:
             raise TFRecordError(f"corrupt record at byte {position}")
         yield record
         position += 16 + length
+
+
+def iter_record_lengths(stream: BinaryIO) -> Iterator[int]:
+    """The length of each record, reading only the framing (the data is skipped): how many
+    records a shard holds without decoding them. Give it a seekable stream."""
+    position = 0
+    while True:
+        header = stream.read(12)
+        if not header:
+            return
+        if len(header) < 12:
+            raise TFRecordError(f"truncated record header at byte {position}")
+        length, length_crc = _HEADER.unpack(header)
+        if _masked_crc(header[:8]) != length_crc:
+            raise TFRecordError(f"corrupt length at byte {position}")
+        stream.seek(length + 4, 1)
+        yield length
+        position += 16 + length

@@ -25,11 +25,11 @@ class CandidateScore(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DOT: _ClassVar[CandidateScore]
     COSINE: _ClassVar[CandidateScore]
 
-class LayerwiseEngine(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+class Engine(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
-    LAYERWISE_ENGINE_UNSPECIFIED: _ClassVar[LayerwiseEngine]
-    LOCAL: _ClassVar[LayerwiseEngine]
-    BEAM: _ClassVar[LayerwiseEngine]
+    ENGINE_UNSPECIFIED: _ClassVar[Engine]
+    LOCAL: _ClassVar[Engine]
+    BEAM: _ClassVar[Engine]
 
 class InferenceMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -44,9 +44,9 @@ GIGL_PROTO: SampleEncoding
 CANDIDATE_SCORE_UNSPECIFIED: CandidateScore
 DOT: CandidateScore
 COSINE: CandidateScore
-LAYERWISE_ENGINE_UNSPECIFIED: LayerwiseEngine
-LOCAL: LayerwiseEngine
-BEAM: LayerwiseEngine
+ENGINE_UNSPECIFIED: Engine
+LOCAL: Engine
+BEAM: Engine
 INFERENCE_MODE_UNSPECIFIED: InferenceMode
 SAMPLED: InferenceMode
 LAYERWISE: InferenceMode
@@ -615,25 +615,27 @@ class GbmlConfig(_message.Message):
 class GnnAssetsConfig(_message.Message):
     __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise", "champion", "drift", "link_candidates")
     class SamplerConfig(_message.Message):
-        __slots__ = ("fanout", "seed", "sample_encoding", "num_shards")
+        __slots__ = ("fanout", "seed", "sample_encoding", "num_shards", "engine")
         FANOUT_FIELD_NUMBER: _ClassVar[int]
         SEED_FIELD_NUMBER: _ClassVar[int]
         SAMPLE_ENCODING_FIELD_NUMBER: _ClassVar[int]
         NUM_SHARDS_FIELD_NUMBER: _ClassVar[int]
+        ENGINE_FIELD_NUMBER: _ClassVar[int]
         fanout: _containers.RepeatedScalarFieldContainer[int]
         seed: int
         sample_encoding: SampleEncoding
         num_shards: int
-        def __init__(self, fanout: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., sample_encoding: _Optional[_Union[SampleEncoding, str]] = ..., num_shards: _Optional[int] = ...) -> None: ...
+        engine: Engine
+        def __init__(self, fanout: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., sample_encoding: _Optional[_Union[SampleEncoding, str]] = ..., num_shards: _Optional[int] = ..., engine: _Optional[_Union[Engine, str]] = ...) -> None: ...
     class LayerwiseConfig(_message.Message):
         __slots__ = ("memory_budget_mb", "engine", "block_nodes")
         MEMORY_BUDGET_MB_FIELD_NUMBER: _ClassVar[int]
         ENGINE_FIELD_NUMBER: _ClassVar[int]
         BLOCK_NODES_FIELD_NUMBER: _ClassVar[int]
         memory_budget_mb: int
-        engine: LayerwiseEngine
+        engine: Engine
         block_nodes: int
-        def __init__(self, memory_budget_mb: _Optional[int] = ..., engine: _Optional[_Union[LayerwiseEngine, str]] = ..., block_nodes: _Optional[int] = ...) -> None: ...
+        def __init__(self, memory_budget_mb: _Optional[int] = ..., engine: _Optional[_Union[Engine, str]] = ..., block_nodes: _Optional[int] = ...) -> None: ...
     class DriftConfig(_message.Message):
         __slots__ = ("neighbours", "min_mean_overlap", "sample_nodes")
         NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]

@@ -153,18 +153,21 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
     def sampled_subgraphs(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
         resources = deployment.resources()
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
-        from gnn_assets.graph.sampler import sample_job
+        from gnn_assets.graph.sampling import sample_with_engine
 
-        reports = sample_job(frozen, resources, progress=context.log.info)
+        reports = sample_with_engine(Job.of(frozen, resources), progress=context.log.info, dagster_run_id=context.run_id)
+        samples_dir = storage.join(Job.of(frozen, resources).layout.directory, "samples")
         return MaterializeResult(
             metadata={
+                "sampler_engine": frozen.sampler_engine,
+                "bytes": MetadataValue.int(sum(storage.size(shard) for r in reports.values() for shard in r.shards)),
                 "samples": sum(r.roots for r in reports.values()),
                 "shards": sum(len(r.shards) for r in reports.values()),
                 "samples_per_prefix": {prefix: r.roots for prefix, r in reports.items()},
                 "seconds": round(sum(r.seconds for r in reports.values()), 2),
                 "fanout": frozen.fanout,
                 "encoding": SampleEncoding.Name(frozen.sample_encoding),
-                "uri": MetadataValue.path(storage.join(Job.of(frozen, resources).layout.directory, "samples")),
+                "uri": MetadataValue.path(samples_dir),
             }
         )
 
