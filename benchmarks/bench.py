@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmarks import layerwise, serving, several_models
+from benchmarks import layerwise, scale_out, serving, several_models
 from benchmarks.harness import MAIN_TASK, deployment, frozen_job, own_peak_rss_mb, run_child, sampled_job, say
 
 RESULTS = Path(__file__).resolve().parent / "results"  # not in git: each machine writes its own
@@ -294,6 +294,8 @@ def run(size_name: str) -> dict:
         say(f"decode: packed {codecs['packed_decode_per_s']:,.0f}/s, GiGL layout {codecs['gigl_decode_per_s']:,.0f}/s")
         del records
 
+        scaled = scale_out.measure(workdir / "scale-out", size_name)
+
         rss = {}
         for count in size.rss_samples:
             job_name = sampled_job(workdir, f"rss-{count}", count, cycle=size.rss_samples[0])[0].job_name
@@ -312,6 +314,7 @@ def run(size_name: str) -> dict:
         **served["metrics"],
         **ab["metrics"],
         **candidates["metrics"],
+        **scaled["metrics"],
     }
     return {
         "size": size_name,
@@ -329,6 +332,7 @@ def run(size_name: str) -> dict:
             "serving": served["measurements"],
             "ab": ab["measurements"],
             "link_candidates": candidates["measurements"],
+            "scale_out": scaled["measurements"],
         },
         "machine": _machine(),
     }
@@ -349,6 +353,8 @@ GOALS = {
     "layerwise_beam_vs_local": (">=", 0.5),
     "ab_vs_single": ("<=", 0.75),
     "candidates_vs_numpy_brute_force": (">=", 1.0),
+    "enumerate_peak_rss_growth": ("<=", 1.5),
+    "sampler_peak_rss_growth": ("<=", 1.5),
 }
 DESCRIPTIONS = {
     "pipeline_vs_forward": "whole Beam job (read, decode, collate, forward, write) ÷ bare forward, samples/s",
@@ -371,6 +377,9 @@ DESCRIPTIONS = {
     "ab_vs_single": "sampled Beam job running a champion beside its own model (one read and decode) ÷ twice the job with one model, wall time",
     "candidates_per_s": "link candidates stage's exact top-10 index: sources/s against 100,000 destinations of dimension 32",
     "candidates_vs_numpy_brute_force": "numpy brute force (matrix product, argpartition, sort) ÷ the index, wall time on the same batches",
+    "enumerate_peak_rss_growth": "enumeration in DuckDB, peak RSS of its process at 2,000,000 nodes ÷ at 250,000 (demo generator, 8 edges per node)",
+    "sampler_peak_rss_growth": "BEAM sampler in one process (FnApiRunner in_memory), peak RSS at 80,000 roots ÷ at 10,000, fanout [5, 5]",
+    "beam_sampler_vs_local": "BEAM sampler (one worker process per core) ÷ LOCAL sampler, roots/s on 10,000 roots, fanout [5, 5], the same neighbourhoods",
 }
 
 
@@ -424,7 +433,13 @@ def markdown_table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    children = {"_sample": child_sample, "_sample_repeated": child_sample_repeated, "_pipeline": child_pipeline, **layerwise.CHILDREN}
+    children = {
+        "_sample": child_sample,
+        "_sample_repeated": child_sample_repeated,
+        "_pipeline": child_pipeline,
+        **layerwise.CHILDREN,
+        **scale_out.CHILDREN,
+    }
     if argv and argv[0] in children:
         workdir, *rest = argv[1:]
         extra = [int(x) if x.isdigit() else x for x in rest]

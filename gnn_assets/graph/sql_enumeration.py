@@ -387,6 +387,42 @@ def _write_batches(reader, uri: str, schema: pa.Schema, convert, row_group_size:
     return rows
 
 
+@dataclass
+class SourceSummary:
+    nodes_per_type: dict[str, int]
+    edges_per_type: dict[tuple[str, str, str], int]  # (src type, relation, dst type); src/dst type "" where not given
+    files: dict[str, int]
+    size_bytes: int
+
+
+def summarize_source(source_dir: str, metadata: GraphMetadata, settings: SqlEngineSettings = SqlEngineSettings()) -> SourceSummary:
+    """Counts of a graph source by aggregate queries (nothing held but the counts)."""
+    (_, node_files), (_, edge_files) = source_files(source_dir, "nodes"), source_files(source_dir, "edges")
+    con = _connect(settings)
+    try:
+        nodes = dict(con.execute(f"SELECT node_type, count(*) FROM read_parquet({_file_list(node_files)}, union_by_name = true) GROUP BY 1 ORDER BY 1").fetchall())
+        columns = _columns(con, edge_files)
+        if "src_type" in columns and "dst_type" in columns:
+            rows = con.execute(
+                f"SELECT src_type, edge_type, dst_type, count(*) FROM read_parquet({_file_list(edge_files)}, union_by_name = true) GROUP BY 1, 2, 3"
+            ).fetchall()
+            edges = {(a, b, c): n for a, b, c, n in rows}
+        else:
+            ends = {e.relation: (e.src_node_type, e.dst_node_type) for e in metadata.edge_types}
+            rows = con.execute(f"SELECT edge_type, count(*) FROM read_parquet({_file_list(edge_files)}, union_by_name = true) GROUP BY 1").fetchall()
+            edges = {(ends.get(r, ("", ""))[0], r, ends.get(r, ("", ""))[1]): n for r, n in rows}
+    finally:
+        con.close()
+    size = sum(storage.size(f) for f in node_files + edge_files)
+    return SourceSummary(nodes, dict(sorted(edges.items())), {"nodes": len(node_files), "edges": len(edge_files)}, size)
+
+
+def read_source_table(source_dir: str, name: str, columns: list[str]) -> pa.Table:
+    """Some columns of a source's nodes or edges, single file or shards (for held-out checks on
+    small graphs; enumeration never reads the source this way)."""
+    return pa.concat_tables([storage.read_parquet(f).select(columns) for f in source_files(source_dir, name)[1]])
+
+
 def sql_settings_of(resources: Resources) -> SqlEngineSettings:
     """The DuckDB settings of a deployment's resource config (duckdb.memoryLimitMb, tempDirectory)."""
     return SqlEngineSettings(memory_limit_mb=resources.proto.duckdb.memory_limit_mb, temp_directory=resources.duckdb_temp_directory)

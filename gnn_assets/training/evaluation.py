@@ -104,6 +104,7 @@ def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str
     may have trained on them)."""
     from gnn_assets.config.task_config import TaskKind
     from gnn_assets.graph.enumerated_layout import edge_type_name
+    from gnn_assets.graph.sql_enumeration import read_source_table
 
     source_dir = resources.layout.graph_source_dir(config.graph_name)
     out = {}
@@ -111,7 +112,7 @@ def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str
         node_type = config.root_node_types[0]
         predictions = warehouse.read_table(config.output_tables(node_type)["predictions"])
         predicted = dict(zip(predictions["node_id"].to_pylist(), predictions["pred"].to_pylist()))
-        nodes = storage.read_parquet(storage.join(source_dir, "nodes.parquet")).select(["node_id", "node_type", "label"])
+        nodes = read_source_table(source_dir, "nodes", ["node_id", "node_type", "label"])
         nodes = nodes.filter(pc.and_(pc.equal(nodes["node_type"], node_type), pc.is_valid(nodes["label"])))
         training_labels = np.asarray(nodes["label"].to_numpy(), dtype=np.int64)
         held_out = evaluation_labels(source_dir, node_type)
@@ -130,7 +131,7 @@ def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str
         dst_ids, dst_emb = _table_embeddings(warehouse, config.output_tables(key[2])["embeddings"])
         pairs, origin = evaluation_edges(source_dir, key), EVALUATION_EDGES
         if pairs is None:
-            edges = storage.read_parquet(storage.join(source_dir, "edges.parquet"))
+            edges = read_source_table(source_dir, "edges", ["src", "dst", "edge_type"])
             edges = edges.filter(pc.equal(edges["edge_type"], key[1]))
             pairs, origin = list(zip(edges["src"].to_pylist(), edges["dst"].to_pylist())), "a sample of the graph's own edges (optimistic)"
         rng = np.random.default_rng(0)

@@ -3,12 +3,11 @@
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
-from gnn_assets import storage
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
 from gnn_assets.graph.enumerated_layout import edge_type_name
 from gnn_assets.graph.enumeration import enumerate_graph_source
-from gnn_assets.graph.sql_enumeration import sql_settings_of
-from gnn_assets.graph.source import has_graph_source, read_graph_source, write_graph_source
+from gnn_assets.graph.sql_enumeration import sql_settings_of, summarize_source
+from gnn_assets.graph.source import has_graph_source, read_source_metadata, write_graph_source
 from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
 from gnn_assets.jobs.unenumerate import load_node_id_mappings
 
@@ -50,9 +49,10 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
         tags={"gnn_assets/graph_source": "missing"} if missing_source_of else None,
         description=warning
         + (
-            f"The {graph_name} graph as handed in: nodes.parquet (string node_id, node_type, features, label), "
-            "edges.parquet (src, dst, edge_type, src_type, dst_type) and graph_metadata.yaml. Demo graphs are "
-            "generated with a fixed seed where no source lies yet; other graphs are validated where they lie."
+            f"The {graph_name} graph as handed in: nodes.parquet (string node_id, node_type, features, label) and "
+            "edges.parquet (src, dst, edge_type, src_type, dst_type), or folders nodes/ and edges/ of Parquet shards, "
+            "and graph_metadata.yaml; counted here, checked where node_id_mapping enumerates it. Demo graphs are "
+            "generated with a fixed seed where no source lies yet."
         ),
     )
     def graph_source(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
@@ -63,17 +63,18 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
         elif graph_name in DEMO_GRAPHS:
             write_graph_source(directory, DEMO_GRAPHS[graph_name]())
             context.log.info(f"generated demo graph {graph_name} in {directory}")
-        source = read_graph_source(directory)
-        node_types = source.nodes["node_type"].value_counts().to_pylist()
+        # Counted by aggregate queries, not read whole: the checks run where it is enumerated.
+        summary = summarize_source(directory, read_source_metadata(directory), sql_settings_of(deployment.resources()))
         return MaterializeResult(
             metadata={
                 "uri": MetadataValue.path(directory),
-                "nodes": source.nodes.num_rows,
-                "edges": source.edges.num_rows,
-                "nodes_per_type": {d["values"]: d["counts"] for d in node_types},
+                "nodes": sum(summary.nodes_per_type.values()),
+                "edges": sum(summary.edges_per_type.values()),
+                "nodes_per_type": summary.nodes_per_type,
                 # Keyed like the enumeration's report: relation names may repeat across node-type pairs.
-                "edges_per_type": {edge_type_name(key): n for key, n in sorted(source.edges_per_type().items())},
-                "size_bytes": sum(storage.size(storage.join(directory, f)) for f in ("nodes.parquet", "edges.parquet")),
+                "edges_per_type": {edge_type_name(key): n for key, n in summary.edges_per_type.items()},
+                "files": summary.files,
+                "size_bytes": summary.size_bytes,
             }
         )
 
