@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo dev bench proto
+.PHONY: test demo dev bench bench-scale proto
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,3 +49,8 @@ dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 # Ratios measured side by side in one run: writes benchmarks/results/latest.{json,md}.
 bench: $(STAMP) $(HEY)
 	$(BIN)/python -m benchmarks.bench
+
+# The whole layer-wise chain at 4M nodes / 32M edges, each step's time and peak RSS:
+# writes benchmarks/results/scale.{json,md} (about 15 minutes and 10 GB of disk on 2 cores).
+bench-scale: $(STAMP)
+	$(BIN)/python -m benchmarks.scale_chain

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmarks import layerwise, scale_out, serving, several_models
+from benchmarks import layerwise, scale_chain, scale_out, serving, several_models
 from benchmarks.harness import MAIN_TASK, deployment, frozen_job, own_peak_rss_mb, run_child, sampled_job, say
 
 RESULTS = Path(__file__).resolve().parent / "results"  # not in git: each machine writes its own
@@ -377,7 +377,7 @@ DESCRIPTIONS = {
     "ab_vs_single": "sampled Beam job running a champion beside its own model (one read and decode) ÷ twice the job with one model, wall time",
     "candidates_per_s": "link candidates stage's exact top-10 index: sources/s against 100,000 destinations of dimension 32",
     "candidates_vs_numpy_brute_force": "numpy brute force (matrix product, argpartition, sort) ÷ the index, wall time on the same batches",
-    "enumerate_peak_rss_growth": "enumeration in DuckDB, peak RSS of its process at 2,000,000 nodes ÷ at 250,000 (demo generator, 8 edges per node)",
+    "enumerate_peak_rss_growth": "enumeration in DuckDB (memory limit 256 MB), peak RSS of its process at 2,000,000 nodes ÷ at 250,000 (demo generator, 8 edges per node)",
     "sampler_peak_rss_growth": "BEAM sampler in one process (FnApiRunner in_memory), peak RSS at 80,000 roots ÷ at 10,000, fanout [5, 5]",
     "beam_sampler_vs_local": "BEAM sampler (one worker process per core) ÷ LOCAL sampler, roots/s on 10,000 roots, fanout [5, 5], the same neighbourhoods",
 }
@@ -439,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         "_pipeline": child_pipeline,
         **layerwise.CHILDREN,
         **scale_out.CHILDREN,
+        **scale_chain.CHILDREN,
     }
     if argv and argv[0] in children:
         workdir, *rest = argv[1:]

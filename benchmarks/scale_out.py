@@ -1,7 +1,8 @@
 """Scale-out: how the steps before inference grow with the graph (part of `make bench`).
 
-- enumerate_peak_rss_growth: peak RSS of the enumeration's process (DuckDB runs inside it) on
-  the homogeneous demo graph at the larger size ÷ at the smaller (8x the nodes);
+- enumerate_peak_rss_growth: peak RSS of the enumeration's process (DuckDB runs inside it, under
+  a memory limit of 256 MB) on the homogeneous demo graph at the larger size ÷ at the smaller
+  (8x the nodes);
 - sampler_peak_rss_growth: the same for the BEAM sampler (one process, FnApiRunner in_memory,
   so every worker's memory is this process's), fanout [5, 5];
 - beam_sampler_vs_local: the BEAM sampler's roots/s with one worker process per core ÷ the
@@ -35,6 +36,9 @@ SIZES = {
 }
 
 
+ENUMERATION_MEMORY_MB = 256  # DuckDB's limit in the enumeration runs: memory must not grow with the graph
+
+
 def _workdir(root: Path, name: str, num_nodes: int, running_mode: str = "in_memory") -> Path:
     from gnn_assets.graph.demo import generate_homogeneous_demo_graph
     from gnn_assets.graph.source import write_graph_source
@@ -43,7 +47,8 @@ def _workdir(root: Path, name: str, num_nodes: int, running_mode: str = "in_memo
     workdir.mkdir(parents=True)
     workers = os.cpu_count() or 1 if running_mode == "multi_processing" else 1
     (workdir / "resources.yaml").write_text(
-        f"storage: {{root: data}}\nlocalRunner: {{runningMode: {running_mode}, numWorkers: {workers}}}\nduckdb: {{}}\ndevice: cpu\n"
+        f"storage: {{root: data}}\nlocalRunner: {{runningMode: {running_mode}, numWorkers: {workers}}}\n"
+        f"duckdb: {{memoryLimitMb: {ENUMERATION_MEMORY_MB}, tempDirectory: spill}}\ndevice: cpu\n"
     )
     task = {
         "graphMetadata": {"nodeTypes": ["paper"], "edgeTypes": [{"srcNodeType": "paper", "relation": "cites", "dstNodeType": "paper"}]},
