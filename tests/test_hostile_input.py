@@ -187,3 +187,16 @@ def test_a_refused_graph_source_exits_1_every_time(tmp_path):
         outcomes += [(p.wait(), p.stderr.read()) for p in pair]
     assert all(code == 1 for code, _ in outcomes), [code for code, _ in outcomes]
     assert all(err.count("\n") == 1 and "1 rows have a NULL node_id, e.g. rows [5]" in err for _, err in outcomes)
+
+
+def test_a_refused_config_names_the_file_the_user_wrote_not_the_frozen_copy(tmp_path):
+    """Before: an inferencer class that cannot be imported was reported against
+    jobs/<task>/<job>/frozen_gbml_config.yaml, a file the user never wrote."""
+    resources = write_local_resources(tmp_path)
+    r = ["--resource_config_uri", str(resources), "--graph_name", "demo_homogeneous"]
+    assert _cli("demo-graph", *r, "--kind", "homogeneous", "--num_nodes", "300").returncode == 0
+    assert _cli("enumerate", *r).returncode == 0
+    task = write_task_config(tmp_path, "demo_node_classification", **{"inferencerConfig.inferencerClsPath": "gnn_assets.no_such_module.Spec"})
+    result = _cli("init-model", "--resource_config_uri", str(resources), "--task_config_uri", str(task), "--job_name", "j")
+    assert result.returncode == 1 and f"error: {task}: inferencerConfig.inferencerClsPath" in result.stderr
+    assert "frozen_gbml_config.yaml" not in result.stderr

@@ -219,6 +219,11 @@ class TaskConfig:
         return to_yaml(self.proto)
 
     @property
+    def origin(self) -> str:
+        """The file a user wrote: the template a frozen config came from, else this file."""
+        return self.proto.gnn_assets_config.template_uri or self.uri
+
+    @property
     def sha256(self) -> str:
         """Hash of the config's canonical YAML: what a frozen_config materialization records."""
         return hashlib.sha256(self.to_yaml().encode()).hexdigest()
@@ -369,6 +374,7 @@ def freeze_task_config(template: TaskConfig, resources: Resources, job_name: str
     frozen.CopyFrom(template.proto)
     frozen.gnn_assets_config.task_name = task_name
     frozen.gnn_assets_config.job_name = job_name
+    frozen.gnn_assets_config.template_uri = template.origin
     job = job_layout(resources.layout, task_name, job_name)
     layout = resources.layout
     meta = frozen.graph_metadata

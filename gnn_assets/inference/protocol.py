@@ -69,7 +69,7 @@ _INTEGER_COUNTERS = ("num_batches_tracked",)
 def inferencer_class(config: TaskConfig, policy: ModelPolicy):
     """The class inferencerClsPath names, imported only from the deployment's allowed prefixes."""
     path = config.proto.inferencer_config.inferencer_cls_path
-    where = f"{config.uri}: inferencerConfig.inferencerClsPath"
+    where = f"{config.origin}: inferencerConfig.inferencerClsPath"
     return policy.import_class(path, where, ModelMismatchError, ("init_model", "infer_batch"))
 
 
@@ -79,7 +79,7 @@ def inferencer_from_config(config: TaskConfig, policy: ModelPolicy) -> BaseInfer
     try:
         return cls(**dict(config.proto.inferencer_config.inferencer_args))
     except (TypeError, ValueError) as error:
-        raise ModelMismatchError(f"{config.uri}: inferencerConfig.inferencerArgs do not fit {cls.__name__}: {error}") from error
+        raise ModelMismatchError(f"{config.origin}: inferencerConfig.inferencerArgs do not fit {cls.__name__}: {error}") from error
 
 
 def _check_archive(uri: str, data: bytes, limit: int) -> None:

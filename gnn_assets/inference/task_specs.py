@@ -69,7 +69,7 @@ class GraphSageTaskSpec:
             model.load_state_dict(state_dict, strict=True)
         except RuntimeError as error:
             raise ModelMismatchError(
-                f"trained model {config.trained_model_uri} does not fit the model that {config.uri} describes "
+                f"trained model {config.trained_model_uri} does not fit the model that {config.origin} describes "
                 f"({type(self).__name__}, hid_dim={self.hid_dim}, out_dim={self.out_dim}, num_layers={self.num_layers}): {error}"
             ) from error
         self.model = model.eval()
@@ -138,7 +138,7 @@ def write_untrained_model(config: TaskConfig, seed: int = 0, policy: ModelPolicy
     """
     inferencer = inferencer_from_config(config, policy)
     if not isinstance(inferencer, GraphSageTaskSpec):
-        raise ModelMismatchError(f"{config.uri}: untrained models can only be written for the built-in task specs")
+        raise ModelMismatchError(f"{config.origin}: untrained models can only be written for the built-in task specs")
     torch.manual_seed(seed)
     model = inferencer.build_model(graph_types(config))
     buffer = io.BytesIO()

@@ -29,7 +29,7 @@ class LinkPredictionTrainer(SampledTrainer):
 
     def train(self, config: TaskConfig, graph: EnumeratedGraph, inferencer, device: torch.device, progress) -> TrainingResult:
         if config.task_kind is not TaskKind.LINK_PREDICTION:
-            raise TrainingError(f"{config.uri}: LinkPredictionTrainer needs a nodeAnchorBasedLinkPredictionTaskMetadata task")
+            raise TrainingError(f"{config.origin}: LinkPredictionTrainer needs a nodeAnchorBasedLinkPredictionTaskMetadata task")
         settings = self.settings
         edge = config.proto.task_metadata.node_anchor_based_link_prediction_task_metadata.supervision_edge_types[0]
         src_type, dst_type = edge.src_node_type, edge.dst_node_type

@@ -21,7 +21,7 @@ class NodeClassificationTrainer(SampledTrainer):
 
     def train(self, config: TaskConfig, graph: EnumeratedGraph, inferencer, device: torch.device, progress) -> TrainingResult:
         if config.task_kind is not TaskKind.NODE_CLASSIFICATION:
-            raise TrainingError(f"{config.uri}: NodeClassificationTrainer needs a nodeBasedTaskMetadata task")
+            raise TrainingError(f"{config.origin}: NodeClassificationTrainer needs a nodeBasedTaskMetadata task")
         settings = self.settings
         node_type = config.root_node_types[0]
         labels = graph.labels[node_type]

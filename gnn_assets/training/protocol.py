@@ -46,13 +46,13 @@ def has_trainer(config: TaskConfig) -> bool:
 def trainer_from_config(config: TaskConfig, policy: ModelPolicy) -> BaseTrainer:
     """The class trainerClsPath names, imported only from the deployment's allowed prefixes and
     built with trainerArgs."""
-    where = f"{config.uri}: trainerConfig.trainerClsPath"
+    where = f"{config.origin}: trainerConfig.trainerClsPath"
     path = config.proto.trainer_config.trainer_cls_path
     cls = policy.import_class(path, where, TrainingError, ("train",))
     try:
         return cls(**dict(config.proto.trainer_config.trainer_args))
     except (TypeError, ValueError) as error:
-        raise TrainingError(f"{config.uri}: trainerConfig.trainerArgs do not fit {cls.__name__}: {error}") from error
+        raise TrainingError(f"{config.origin}: trainerConfig.trainerArgs do not fit {cls.__name__}: {error}") from error
 
 
 def state_dict_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:

@@ -82,7 +82,7 @@ class SampledTrainer:
         and the batches to train it with."""
         if not isinstance(inferencer, GraphSageTaskSpec):
             raise TrainingError(
-                f"{config.uri}: {type(self).__name__} trains the built-in task specs' models, not {type(inferencer).__name__}; "
+                f"{config.origin}: {type(self).__name__} trains the built-in task specs' models, not {type(inferencer).__name__}; "
                 "name a trainer of your own in trainerConfig.trainerClsPath"
             )
         fanout = list(self.settings.fanout or config.fanout or DEFAULT_FANOUT)
