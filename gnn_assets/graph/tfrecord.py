@@ -32,20 +32,24 @@ class TFRecordError(ValueError):
     pass
 
 
+def _record_length(header: bytes, position: int) -> int | None:
+    """The data length a record header announces (None at the end of the stream), checksum verified."""
+    if not header:
+        return None
+    if len(header) < 12:
+        raise TFRecordError(f"truncated record header at byte {position}")
+    length, length_crc = _HEADER.unpack(header)
+    if _masked_crc(header[:8]) != length_crc:
+        raise TFRecordError(f"corrupt length at byte {position}")
+    return length
+
+
 def iter_records(stream: BinaryIO) -> Iterator[bytes]:
     """The records of a TFRecord stream, checksums verified, one at a time (memory stays flat
     however large the file). Give it a buffered stream: it reads each record with two calls."""
     read = stream.read
     position = 0
-    while True:
-        header = read(12)
-        if not header:
-            return
-        if len(header) < 12:
-            raise TFRecordError(f"truncated record header at byte {position}")
-        length, length_crc = _HEADER.unpack(header)
-        if _masked_crc(header[:8]) != length_crc:
-            raise TFRecordError(f"corrupt length at byte {position}")
+    while (length := _record_length(read(12), position)) is not None:
         record = read(length)
         footer = read(4)
         if len(record) < length or len(footer) < 4:
@@ -60,15 +64,7 @@ def iter_record_lengths(stream: BinaryIO) -> Iterator[int]:
     """The length of each record, reading only the framing (the data is skipped): how many
     records a shard holds without decoding them. Give it a seekable stream."""
     position = 0
-    while True:
-        header = stream.read(12)
-        if not header:
-            return
-        if len(header) < 12:
-            raise TFRecordError(f"truncated record header at byte {position}")
-        length, length_crc = _HEADER.unpack(header)
-        if _masked_crc(header[:8]) != length_crc:
-            raise TFRecordError(f"corrupt length at byte {position}")
+    while (length := _record_length(stream.read(12), position)) is not None:
         stream.seek(length + 4, 1)
         yield length
         position += 16 + length

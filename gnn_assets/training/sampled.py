@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from gnn_assets.config.task_config import TaskConfig
-from gnn_assets.graph.collate import CollatedBatch, GraphTypes, collate
+from gnn_assets.graph.collate import CollatedBatch, GraphTypes, collate_merged
 from gnn_assets.graph.enumeration import EnumeratedGraph
 from gnn_assets.graph.sampler import NeighborSampler, neighborhoods
 from gnn_assets.graph.samples import SampleBatch
@@ -68,7 +68,7 @@ class SampledBatches:
 
     def collate(self, node_type: str, roots: np.ndarray, rng: np.random.Generator) -> CollatedBatch:
         chunk = self.sampler.sample(node_type, roots.astype(np.int64), rng)
-        return collate(SampleBatch.from_neighborhoods(list(neighborhoods(self.graph, node_type, chunk))), self.types)
+        return collate_merged(SampleBatch.from_neighborhoods(list(neighborhoods(self.graph, node_type, chunk))), self.types)
 
 
 class SampledTrainer:

@@ -1,7 +1,7 @@
 import numpy as np
 
 from gnn_assets.graph.samples import Neighborhood, SampleBatch
-from gnn_assets.graph.collate import GraphTypes, collate
+from gnn_assets.graph.collate import GraphTypes, collate, collate_merged
 
 HOMOGENEOUS = GraphTypes(["n"], [("n", "e", "n")], [1])
 
@@ -45,3 +45,14 @@ def test_every_type_is_present_in_heterogeneous_batches():
     batch = collate(SampleBatch.from_neighborhoods([sample]), types)
     assert batch.data["b"].x.shape == (0, 3)
     assert batch.data["a", "to", "b"].edge_index.shape == (2, 0)
+
+
+def test_training_batches_merge_shared_nodes_once():
+    a = _sample(1, [1, 2, 3], [(2, 1), (3, 2)])
+    b = _sample(3, [3, 2, 5], [(2, 3), (3, 2), (5, 3)])
+    batch = collate_merged(SampleBatch.from_neighborhoods([a, b]), HOMOGENEOUS)
+    ids = batch.data.n_id.tolist()
+    assert ids == [1, 2, 3, 5]
+    edges = sorted((ids[s], ids[d]) for s, d in batch.data.edge_index.t().tolist())
+    assert edges == [(2, 1), (2, 3), (3, 2), (5, 3)]
+    assert [ids[i] for i in batch.root_index.tolist()] == [1, 3]
