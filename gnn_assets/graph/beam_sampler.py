@@ -210,10 +210,17 @@ class _Assemble(beam.DoFn):
         yield sample_set, self._encode(sample)
 
 
-def beam_sample_job(job: Job, progress: Callable[[str], None] = print, dagster_run_id: str | None = None) -> dict:
-    """The samples a frozen config's inference reads, for every root node type, written by a Beam
-    job (FnApiRunner locally, Dataflow on GCP) into the shards and manifests the LOCAL sampler writes."""
-    config, resources = job.config, job.resources
+@dataclass(frozen=True)
+class SampleSets:
+    """What a sampler job writes: one prefix per sample set (root type, labeled or not), its roots."""
+
+    prefixes: list[str]
+    roots: list[int]
+
+
+def build_sampler(pipeline: beam.Pipeline, job: Job) -> SampleSets:
+    """The sampler's stages onto a pipeline (run here, or described offline as a Dataflow template)."""
+    config = job.config
     graph_dir = job.graph_dir
     metadata = read_graph_metadata(graph_dir)
     check_same_graph(config.proto.graph_metadata, metadata, config.uri)
@@ -225,22 +232,15 @@ def beam_sample_job(job: Job, progress: Callable[[str], None] = print, dagster_r
     # Sample sets: (root type, labeled?) in the order of their prefixes.
     sets, prefixes, counts = [], [], []
     for node_type in config.root_node_types:
-        labels = _label_counts(nodes_uri(graph_dir, node_type))
+        labeled, unlabeled = _label_counts(nodes_uri(graph_dir, node_type))
         if classification:
             sets += [(node_type, True), (node_type, False)]
-            counts += [labels[0], labels[1]]
+            counts += [labeled, unlabeled]
         else:
             sets.append((node_type, None))
-            counts.append(labels[0] + labels[1])
+            counts.append(labeled + unlabeled)
         prefixes += config.sample_prefixes(node_type)
-    for prefix in prefixes:
-        delete_sample_manifest(prefix)
-        for old in storage.glob(prefix + "*.tfrecord"):
-            storage.delete_tree(old)
 
-    started = time.monotonic()
-    options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=dagster_run_id)
-    pipeline = beam.Pipeline(options=options)
     edge_tasks = [(e, *g) for e, key in enumerate(edge_types) for g in _row_groups(edges_uri(graph_dir, key))]
     adjacency = (
         pipeline
@@ -257,10 +257,7 @@ def beam_sample_job(job: Job, progress: Callable[[str], None] = print, dagster_r
         | "Spread nodes" >> beam.Reshuffle()
         | "Read nodes" >> beam.ParDo(_ReadNodes())
     )
-    roots = (
-        node_rows
-        | "Roots" >> beam.FlatMap(_roots_of, sets=sets)
-    )
+    roots = node_rows | "Roots" >> beam.FlatMap(_roots_of, sets=sets)
     state = roots | "First state" >> beam.Map(lambda kv: (kv, {"visited": {_root_type(kv, sets): [kv[1]]}, "edges": []}))
     frontier = roots | "First frontier" >> beam.Map(lambda kv: ((_root_type(kv, sets), kv[1]), kv))
     for hop, k in enumerate(fanout):
@@ -284,9 +281,7 @@ def beam_sample_job(job: Job, progress: Callable[[str], None] = print, dagster_r
     encoded = (
         {"state": state, "features": features}
         | "Per root" >> beam.CoGroupByKey()
-        | "Assemble and encode" >> beam.ParDo(
-            _Assemble(graph, [t for t, _ in sets], config.sample_encoding, classification)
-        )
+        | "Assemble and encode" >> beam.ParDo(_Assemble(graph, [t for t, _ in sets], config.sample_encoding, classification))
     )
     for index, prefix in enumerate(prefixes):
         head, template = (prefix[:-1], "-SSSSS-of-NNNNN") if prefix.endswith("-") else (prefix, "SSSSS-of-NNNNN")
@@ -298,13 +293,25 @@ def beam_sample_job(job: Job, progress: Callable[[str], None] = print, dagster_r
                 head, file_name_suffix=".tfrecord", num_shards=default_shard_count(counts[index]), shard_name_template=template
             )
         )
-    progress(
-        f"BEAM sampler on {resources.runner_kind}: {sum(counts):,} roots, fanout {fanout}, "
-        f"{len(edge_tasks)} edge and {len(node_tasks)} node row groups"
-    )
+    return SampleSets(prefixes, counts)
+
+
+def beam_sample_job(job: Job, progress: Callable[[str], None] = print, dagster_run_id: str | None = None) -> dict[str, SamplingReport]:
+    """The samples a frozen config's inference reads, for every root node type, written by a Beam
+    job (FnApiRunner locally, Dataflow on GCP) into the shards and manifests the LOCAL sampler writes."""
+    config, resources = job.config, job.resources
+    started = time.monotonic()
+    options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=dagster_run_id)
+    pipeline = beam.Pipeline(options=options)
+    sets = build_sampler(pipeline, job)
+    for prefix in sets.prefixes:  # the job's last samples: replaced, never mixed with new ones
+        delete_sample_manifest(prefix)
+        for old in storage.glob(prefix + "*.tfrecord"):
+            storage.delete_tree(old)
+    progress(f"BEAM sampler on {resources.runner_kind}: {sum(sets.roots):,} roots, fanout {config.fanout}")
     run_to_completion(pipeline, resources, progress, "Beam sampler job")
     reports = {}
-    for prefix, count in zip(prefixes, counts):
+    for prefix, count in zip(sets.prefixes, sets.roots):
         shards = storage.glob(prefix + "*.tfrecord")
         per_shard = {}
         for shard in shards:

@@ -1,8 +1,10 @@
 """Subgraph sampler: every root's k-hop in-neighbourhood, vectorized over a chunk of roots.
 
 Messages flow src -> dst, so a root's hop-1 neighbours are the sources of its in-edges, per
-incoming edge type. Each hop samples up to fanout[h] in-edges (without replacement) of every
-node first reached at the previous hop; -1 takes all of them. With -1 on every hop a sample
+incoming edge type. Each hop samples up to fanout[h] in-edges of every node first reached at
+the previous hop, by the sampling rule (sampling_rule.py: a node's in-edges of smallest seeded
+hash, the same for every root, chunk and engine); -1 takes all of them. Training asks for a
+random draw instead (an rng), so that epochs see other neighbours. With -1 on every hop a sample
 holds every edge a k-layer message-passing model needs to compute the root exactly.
 
 The work is numpy over (root, node) pairs of a whole chunk of roots at once; the only Python

@@ -195,3 +195,33 @@ def test_layerwise_beam_template_has_a_join_and_group_stage_per_layer(gcp_resour
             f"[layer {layer}] Mark complete",
         } <= names
     assert not any(name.startswith("[layer 3]") for name in names) and {"Group edges from paper by source block", "Write outputs"} <= names
+
+
+def test_beam_sampler_template_has_a_join_per_hop(gcp_resources, small_homogeneous_graph, tmp_path):
+    """sampler.engine BEAM on Dataflow, described offline: in-edges combined bottom-K per
+    destination, then per hop the frontier's join with them and the per-root advance; features
+    joined last; one TFRecord write per sample set."""
+    import apache_beam as beam
+
+    from gnn_assets.config.job import Job
+    from gnn_assets.graph.beam_sampler import build_sampler
+    from gnn_assets.graph.enumeration import enumerate_graph_source
+    from gnn_assets.graph.source import write_graph_source
+    from tests.conftest import write_task_config
+
+    resources, bucket = gcp_resources
+    uri = write_task_config(tmp_path, "demo_node_classification", **{"gnnAssetsConfig.sampler": {"fanout": [4, 3], "engine": "BEAM"}})
+    frozen = freeze_task_config(load_task_config(str(uri)), resources, "sample-1")
+    write_graph_source(resources.layout.graph_source_dir(frozen.graph_name), small_homogeneous_graph)
+    enumerate_graph_source(resources.layout, frozen.graph_name)
+    template = f"gs://{bucket}/templates/sample-1.json"
+    options = PipelineOptions([*dataflow_flags(resources, frozen.task_name, frozen.job_name), f"--template_location={template}"])
+    pipeline = beam.Pipeline(options=options)
+    sets = build_sampler(pipeline, Job.of(frozen, resources))
+    pipeline.run().wait_until_finish()
+
+    assert json.loads(storage.read_text(template))["name"] == "gnn-demo-node-classification-sample-1"
+    assert sets.prefixes == frozen.sample_prefixes("paper") and sum(sets.roots) == 1000
+    names = {t.unique_name for t in pipeline.to_runner_api().components.transforms.values()}
+    assert {"Bottom-K per destination", "Hop 0 join", "Hop 0 advance", "Hop 1 join", "Hop 1 advance", "Join features"} <= names
+    assert "Hop 2 join" not in names and {"Write set 0", "Write set 1"} <= names
