@@ -398,6 +398,8 @@ class SourceSummary:
 def summarize_source(source_dir: str, metadata: GraphMetadata, settings: SqlEngineSettings = SqlEngineSettings()) -> SourceSummary:
     """Counts of a graph source by aggregate queries (nothing held but the counts)."""
     (_, node_files), (_, edge_files) = source_files(source_dir, "nodes"), source_files(source_dir, "edges")
+    if storage.is_remote(source_dir):
+        return _summarize_remote(node_files, edge_files, metadata)
     con = _connect(settings)
     try:
         nodes = dict(con.execute(f"SELECT node_type, count(*) FROM read_parquet({_file_list(node_files)}, union_by_name = true) GROUP BY 1 ORDER BY 1").fetchall())
@@ -415,6 +417,28 @@ def summarize_source(source_dir: str, metadata: GraphMetadata, settings: SqlEngi
         con.close()
     size = sum(storage.size(f) for f in node_files + edge_files)
     return SourceSummary(nodes, dict(sorted(edges.items())), {"nodes": len(node_files), "edges": len(edge_files)}, size)
+
+
+def _summarize_remote(node_files: list[str], edge_files: list[str], metadata: GraphMetadata) -> SourceSummary:
+    """The same counts for a source in remote storage (DuckDB here reads local files only), one
+    file's type columns at a time."""
+    import pyarrow.compute as pc
+
+    nodes: dict[str, int] = {}
+    for uri in node_files:
+        for entry in pc.value_counts(storage.read_parquet(uri)["node_type"]).to_pylist():
+            nodes[entry["values"]] = nodes.get(entry["values"], 0) + entry["counts"]
+    ends = {e.relation: (e.src_node_type, e.dst_node_type) for e in metadata.edge_types}
+    edges: dict[tuple[str, str, str], int] = {}
+    for uri in edge_files:
+        table = storage.read_parquet(uri)
+        typed = "src_type" in table.column_names and "dst_type" in table.column_names
+        columns = ["src_type", "edge_type", "dst_type"] if typed else ["edge_type"]
+        for row in table.group_by(columns).aggregate([([], "count_all")]).to_pylist():
+            key = (row["src_type"], row["edge_type"], row["dst_type"]) if typed else (ends.get(row["edge_type"], ("", ""))[0], row["edge_type"], ends.get(row["edge_type"], ("", ""))[1])
+            edges[key] = edges.get(key, 0) + row["count_all"]
+    size = sum(storage.size(f) for f in node_files + edge_files)
+    return SourceSummary(dict(sorted(nodes.items())), dict(sorted(edges.items())), {"nodes": len(node_files), "edges": len(edge_files)}, size)
 
 
 def read_source_table(source_dir: str, name: str, columns: list[str]) -> pa.Table:
