@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks.bench import GOALS, markdown_table
 from tests.conftest import REPO
 
@@ -38,6 +40,9 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
         "ab_vs_single",
         "candidates_per_s",
         "candidates_vs_numpy_brute_force",
+        "enumerate_peak_rss_growth",
+        "sampler_peak_rss_growth",
+        "beam_sampler_vs_local",
     }
     assert all(value > 0 for value in data["metrics"].values())
     assert data["machine"]["cpu_cores"] >= 1 and data["machine"]["torch"]
@@ -46,3 +51,15 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
     assert table == markdown_table(data) and table in result.stdout
     for name in GOALS:
         assert f"`{name}`" in table
+
+
+@pytest.mark.slow
+def test_bench_scale_runs_the_chain_at_a_tiny_size_and_writes_its_table(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale_chain", "--nodes", "2000", "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((tmp_path / "scale.json").read_text())
+    assert data["nodes"] == 2000 and data["metrics"]["plumbing_vs_inference"] > 0
+    assert all(step["seconds"] >= 0 and step["peak_rss_mb"] > 0 for step in data["steps"].values())
+    assert "| layer-wise job, engine LOCAL (raw_embeddings) |" in (tmp_path / "scale.md").read_text()
