@@ -155,8 +155,9 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
         from gnn_assets.graph.sampling import sample_with_engine
 
-        reports = sample_with_engine(Job.of(frozen, resources), progress=context.log.info, dagster_run_id=context.run_id)
-        samples_dir = storage.join(Job.of(frozen, resources).layout.directory, "samples")
+        job = Job.of(frozen, resources)
+        reports = sample_with_engine(job, progress=context.log.info, dagster_run_id=context.run_id)
+        samples_dir = storage.join(job.layout.directory, "samples")
         return MaterializeResult(
             metadata={
                 "sampler_engine": frozen.sampler_engine,
