@@ -106,7 +106,7 @@ def init_model(args: argparse.Namespace) -> None:
 def serve(args: argparse.Namespace) -> None:
     """Serve a job's model over HTTP (default: the task's deployed model, swapped when it changes)."""
     from gnn_assets import storage
-    from gnn_assets.config.job import job_layout
+    from gnn_assets.config.layout import job_layout
     from gnn_assets.config.resource_config import load_resource_config
     from gnn_assets.config.task_config import load_task_config
     from gnn_assets.serving.app import serve as run_server

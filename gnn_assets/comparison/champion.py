@@ -14,7 +14,7 @@ A job is never its own champion, and a task's first job has no PREVIOUS: then th
 from __future__ import annotations
 
 
-from gnn_assets.config.job import job_layout
+from gnn_assets.config.layout import job_layout
 from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources

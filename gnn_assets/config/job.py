@@ -10,8 +10,6 @@ from gnn_assets.config.layout import JobLayout, job_layout
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 
-__all__ = ["Job", "job_layout"]
-
 
 @dataclass(frozen=True)
 class Job:
@@ -22,10 +20,6 @@ class Job:
     @classmethod
     def of(cls, config: TaskConfig, resources: Resources) -> "Job":
         return cls(config, resources, job_layout(resources.layout, config.task_name, config.job_name))
-
-    @property
-    def name(self) -> str:
-        return self.config.job_name
 
     @property
     def graph_dir(self) -> str:

@@ -5,7 +5,7 @@ import base64
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DynamicPartitionsDefinition, MetadataValue
 
-from gnn_assets.config.job import job_layout
+from gnn_assets.config.layout import job_layout
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.job_name import validate_job_name
 from gnn_assets.config.resource_config import Resources

@@ -17,7 +17,7 @@ from gnn_assets import storage
 from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
 from gnn_assets.graph.source import GraphSource, GraphSourceError, read_graph_source, read_source_metadata
-from gnn_assets.graph.sql_enumeration import SqlEngineSettings, enumerate_source_sql, source_files
+from gnn_assets.graph.sql_enumeration import SqlEngineSettings, enumerate_source_sql
 from gnn_assets.config import tables
 from gnn_assets.graph.csr import load_in_edges
 from gnn_assets.graph.enumerated_layout import (
@@ -225,7 +225,7 @@ def enumerate_graph_source(layout: StorageLayout, graph_name: str, settings: Sql
         finally:
             storage.delete_tree(staging)
         report = EnumerationReport(found.nodes, found.edges, found.duplicate_edges_dropped, "duckdb")
-        report.source_files = {name: len(source_files(source_dir, name)[1]) for name in ("nodes", "edges")}
+        report.source_files = found.source_files
         nodes, dims = found.nodes, found.feature_dims
     for e in metadata.edge_types:  # layer-wise jobs read the in-edges by destination
         load_in_edges(directory, (e.src_node_type, e.relation, e.dst_node_type), nodes[e.src_node_type], nodes[e.dst_node_type])

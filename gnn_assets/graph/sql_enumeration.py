@@ -55,6 +55,7 @@ class SqlEnumeration:
     feature_dims: dict[str, int] = field(default_factory=dict)
     edges: dict[str, int] = field(default_factory=dict)
     duplicate_edges_dropped: dict[str, int] = field(default_factory=dict)
+    source_files: dict[str, int] = field(default_factory=dict)  # Parquet files read: nodes, edges
 
 
 def source_files(directory: str, name: str) -> tuple[str, list[str]]:
@@ -180,7 +181,7 @@ def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spil
     if unknown:
         raise GraphSourceError(f"nodes.parquet: node types {unknown} are not in graph_metadata.yaml")
 
-    found = SqlEnumeration()
+    found = SqlEnumeration(source_files={"nodes": len(node_files), "edges": len(edge_files)})
     for index, node_type in enumerate(known):
         _enumerate_nodes(con, checks, index, node_type, out_dir, spill_dir, found)
     for key in declared:

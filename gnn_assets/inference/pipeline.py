@@ -31,7 +31,7 @@ from apache_beam.runners.runner import PipelineState
 
 from gnn_assets import storage
 from gnn_assets.config.job import Job
-from gnn_assets.config.job import job_layout as job_layout_of
+from gnn_assets.config.layout import job_layout as job_layout_of
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_config
 from gnn_assets.outputs.champion import CHAMPION, Champion

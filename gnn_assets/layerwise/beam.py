@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 import torch
 from apache_beam.metrics.metric import Metrics
 
-from gnn_assets.config.job import job_layout as job_layout_of
+from gnn_assets.config.layout import job_layout as job_layout_of
 from gnn_assets import storage
 from gnn_assets.config.resource_config import ModelPolicy, Resources
 from gnn_assets.config.task_config import TaskConfig, parse_task_config

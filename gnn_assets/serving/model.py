@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gnn_assets.config.job import job_layout
+from gnn_assets.config.layout import job_layout
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskKind, load_task_config

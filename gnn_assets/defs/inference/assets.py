@@ -34,7 +34,8 @@ from gnn_assets import storage
 from gnn_assets.defs.graphs.assets import node_id_mapping_key
 from gnn_assets.defs.common import frozen_config_for, job_partitions, partition_job_name, png_metadata, recorded_metadata, task_asset_key
 from gnn_assets.config.errors import ConfigError
-from gnn_assets.config.job import Job, job_layout
+from gnn_assets.config.job import Job
+from gnn_assets.config.layout import job_layout
 from gnn_assets.config.task_config import TaskKind, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
 from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
