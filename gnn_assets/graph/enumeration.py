@@ -19,7 +19,6 @@ from gnn_assets.config.yaml_proto import load_yaml, to_yaml
 from gnn_assets.graph.source import GraphSource, GraphSourceError, read_graph_source, read_source_metadata
 from gnn_assets.graph.sql_enumeration import SqlEngineSettings, enumerate_source_sql
 from gnn_assets.config import tables
-from gnn_assets.graph.csr import load_in_edges
 from gnn_assets.graph.enumerated_layout import (
     MAPPING_SCHEMA,
     EdgeTypeKey,
@@ -213,7 +212,7 @@ def enumerate_graph_source(layout: StorageLayout, graph_name: str, settings: Sql
     if storage.is_remote(source_dir):
         graph, mappings, report = enumerate_graph(read_graph_source(source_dir))
         write_enumerated_graph(directory, graph, mappings)
-        metadata, nodes = graph.metadata, {t: graph.num_nodes(t) for t in graph.node_types}
+        metadata = graph.metadata
         dims = {t: graph.feature_dim(t) for t in graph.node_types}
     else:
         metadata = read_source_metadata(source_dir)
@@ -226,9 +225,7 @@ def enumerate_graph_source(layout: StorageLayout, graph_name: str, settings: Sql
             storage.delete_tree(staging)
         report = EnumerationReport(found.nodes, found.edges, found.duplicate_edges_dropped, "duckdb")
         report.source_files = found.source_files
-        nodes, dims = found.nodes, found.feature_dims
-    for e in metadata.edge_types:  # layer-wise jobs read the in-edges by destination
-        load_in_edges(directory, (e.src_node_type, e.relation, e.dst_node_type), nodes[e.src_node_type], nodes[e.dst_node_type])
+        dims = found.feature_dims
     report.enumerated_bytes = sum(m.size for m in storage.match_files(storage.join(directory, "*.parquet")))
     mapping_tables = {t: tables.node_id_mapping_table(graph_name, t) for t in metadata.node_types}
     write_preprocessed_metadata(layout.preprocessed_metadata_uri(graph_name), preprocessed_metadata(list(metadata.node_types), dims, mapping_tables))
