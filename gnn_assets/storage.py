@@ -225,6 +225,30 @@ def delete_tree(uri: str) -> None:
         os.remove(uri)
 
 
+def replace_tree(new: str, current: str) -> None:
+    """The folder `new`, complete, in place of `current` (which may be absent).
+
+    Locally two renames, the old folder removed last: a reader sees the old or the new one.
+    On GCS, whose folders are prefixes, each object is renamed (copied, then deleted) into
+    place and the objects that only the old folder had are deleted after: not atomic, so a
+    failure part way leaves a mix of the two (derived data: run what wrote `new` again)."""
+    if not is_remote(new):
+        old = f"{current}.replaced-{os.urandom(4).hex()}"
+        if os.path.exists(current):
+            os.replace(current, old)
+        os.replace(new, current)
+        delete_tree(old)
+        return
+    new_prefix, current_prefix = new.rstrip("/") + "/", current.rstrip("/") + "/"
+    sources = glob(new_prefix + "**")
+    targets = [current_prefix + s[len(new_prefix):] for s in sources]
+    stale = sorted(set(glob(current_prefix + "**")) - set(targets))
+    if sources:
+        _remote().rename(sources, targets)
+    if stale:
+        _remote().delete(stale)
+
+
 def write_parquet(uri: str, table: "pa.Table", row_group_size: int | None = None) -> None:
     """row_group_size: rows per row group (the unit a reader decodes at once); default pyarrow's."""
     import pyarrow.parquet as pq

@@ -5,7 +5,6 @@ graph the sampler reads and the mapping tables un-enumeration joins against.
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass, field
 
@@ -16,7 +15,7 @@ import pyarrow.compute as pc
 from gnn_assets import storage
 from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
-from gnn_assets.graph.source import GraphSource, GraphSourceError, read_graph_source, read_source_metadata
+from gnn_assets.graph.source import GraphSource, GraphSourceError, read_source_metadata
 from gnn_assets.graph.sql_enumeration import SqlEngineSettings, enumerate_source_sql
 from gnn_assets.config import tables
 from gnn_assets.graph.enumerated_layout import (
@@ -64,7 +63,7 @@ class EnumerationReport:
     nodes: dict[str, int] = field(default_factory=dict)
     edges: dict[str, int] = field(default_factory=dict)
     duplicate_edges_dropped: dict[str, int] = field(default_factory=dict)
-    engine: str = "memory"  # "duckdb": out of core, in SQL; "memory": a remote source read whole
+    engine: str = "memory"  # where it ran: "duckdb" (out of core), "bigquery", "memory" (enumerate_graph, small graphs)
     source_files: dict[str, int] = field(default_factory=dict)  # Parquet files read: nodes, edges
     enumerated_bytes: int = 0  # of the files written
 
@@ -203,39 +202,24 @@ def check_same_graph(expected: GraphMetadata, actual: GraphMetadata, what: str) 
 def enumerate_graph_source(layout: StorageLayout, graph_name: str, settings: SqlEngineSettings | None = None) -> EnumerationReport:
     """Enumerate the graph source named graph_name and write everything that derives from it.
 
-    A local source (single files or shard folders) is checked and enumerated in DuckDB, out of
-    core (settings: its memory limit and spill folder), into a new folder that replaces the
-    last enumeration only once complete: a refused or failed enumeration leaves it as it was.
-    A source in remote storage is read whole (read_graph_source) and enumerated in memory."""
+    The source (single files or shard folders, local or in remote storage) is checked and
+    enumerated in DuckDB, out of core (settings: its memory limit and spill folder), into a
+    new folder that replaces the last enumeration only once complete: a refused or failed
+    enumeration leaves it as it was."""
     source_dir = layout.graph_source_dir(graph_name)
     directory = layout.enumerated_graph_dir(graph_name)
-    if storage.is_remote(source_dir):
-        graph, mappings, report = enumerate_graph(read_graph_source(source_dir))
-        write_enumerated_graph(directory, graph, mappings)
-        metadata = graph.metadata
-        dims = {t: graph.feature_dim(t) for t in graph.node_types}
-    else:
-        metadata = read_source_metadata(source_dir)
-        staging = f"{directory}.staging-{uuid.uuid4().hex[:8]}"
-        try:
-            found = enumerate_source_sql(source_dir, metadata, staging, settings or SqlEngineSettings())
-            storage.write_text(storage.join(staging, "graph_metadata.yaml"), to_yaml(metadata))
-            _replace_folder(staging, directory)
-        finally:
-            storage.delete_tree(staging)
-        report = EnumerationReport(found.nodes, found.edges, found.duplicate_edges_dropped, "duckdb")
-        report.source_files = found.source_files
-        dims = found.feature_dims
+    metadata = read_source_metadata(source_dir)
+    staging = f"{directory}.staging-{uuid.uuid4().hex[:8]}"
+    try:
+        found = enumerate_source_sql(source_dir, metadata, staging, settings or SqlEngineSettings())
+        storage.write_text(storage.join(staging, "graph_metadata.yaml"), to_yaml(metadata))
+        storage.replace_tree(staging, directory)
+    finally:
+        storage.delete_tree(staging)
+    report = EnumerationReport(found.nodes, found.edges, found.duplicate_edges_dropped, "duckdb")
+    report.source_files = found.source_files
+    dims = found.feature_dims
     report.enumerated_bytes = sum(m.size for m in storage.match_files(storage.join(directory, "*.parquet")))
     mapping_tables = {t: tables.node_id_mapping_table(graph_name, t) for t in metadata.node_types}
     write_preprocessed_metadata(layout.preprocessed_metadata_uri(graph_name), preprocessed_metadata(list(metadata.node_types), dims, mapping_tables))
     return report
-
-
-def _replace_folder(new: str, current: str) -> None:
-    """The new enumeration in place of the current one (two renames; the old one removed last)."""
-    old = f"{current}.replaced-{uuid.uuid4().hex[:8]}"
-    if os.path.exists(current):
-        os.replace(current, old)
-    os.replace(new, current)
-    storage.delete_tree(old)

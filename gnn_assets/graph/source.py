@@ -105,8 +105,8 @@ def read_source_metadata(directory: str) -> GraphMetadata:
 
 
 def read_graph_source(directory: str) -> GraphSource:
-    """The whole source in memory (single files), checked: for tests, demos and sources in remote
-    storage; enumeration of a local source runs in SQL instead (sql_enumeration.py)."""
+    """The whole source in memory (single files), checked: for tests and demos; enumeration
+    reads a source where it lies, in SQL (sql_enumeration.py)."""
     metadata = read_source_metadata(directory)
     nodes_uri, edges_uri = storage.join(directory, "nodes.parquet"), storage.join(directory, "edges.parquet")
     nodes, edges = _read_table(nodes_uri), _read_table(edges_uri)

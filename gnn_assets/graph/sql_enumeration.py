@@ -33,6 +33,7 @@ from gnn_assets.graph.enumerated_layout import (
 )
 from gnn_assets.graph.source import GraphSourceError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
+from gnn_assets.storage_fsspec import register_remote_storage
 
 NODE_ROW_GROUP_BYTES = 4 << 20  # of features: the layer-wise job streams the nodes files by row group
 BATCH_ROWS = 65_536  # rows fetched from DuckDB at a time
@@ -104,6 +105,7 @@ def _connect(settings: SqlEngineSettings):
     import duckdb
 
     con = duckdb.connect()
+    register_remote_storage(con)
     if settings.memory_limit_mb:
         con.execute(f"SET memory_limit = '{int(settings.memory_limit_mb)}MB'")
     if settings.temp_directory:
@@ -399,8 +401,6 @@ class SourceSummary:
 def summarize_source(source_dir: str, metadata: GraphMetadata, settings: SqlEngineSettings = SqlEngineSettings()) -> SourceSummary:
     """Counts of a graph source by aggregate queries (nothing held but the counts)."""
     (_, node_files), (_, edge_files) = source_files(source_dir, "nodes"), source_files(source_dir, "edges")
-    if storage.is_remote(source_dir):
-        return _summarize_remote(node_files, edge_files, metadata)
     con = _connect(settings)
     try:
         nodes = dict(con.execute(f"SELECT node_type, count(*) FROM read_parquet({_file_list(node_files)}, union_by_name = true) GROUP BY 1 ORDER BY 1").fetchall())
@@ -418,28 +418,6 @@ def summarize_source(source_dir: str, metadata: GraphMetadata, settings: SqlEngi
         con.close()
     size = sum(storage.size(f) for f in node_files + edge_files)
     return SourceSummary(nodes, dict(sorted(edges.items())), {"nodes": len(node_files), "edges": len(edge_files)}, size)
-
-
-def _summarize_remote(node_files: list[str], edge_files: list[str], metadata: GraphMetadata) -> SourceSummary:
-    """The same counts for a source in remote storage (DuckDB here reads local files only), one
-    file's type columns at a time."""
-    import pyarrow.compute as pc
-
-    nodes: dict[str, int] = {}
-    for uri in node_files:
-        for entry in pc.value_counts(storage.read_parquet(uri)["node_type"]).to_pylist():
-            nodes[entry["values"]] = nodes.get(entry["values"], 0) + entry["counts"]
-    ends = {e.relation: (e.src_node_type, e.dst_node_type) for e in metadata.edge_types}
-    edges: dict[tuple[str, str, str], int] = {}
-    for uri in edge_files:
-        table = storage.read_parquet(uri)
-        typed = "src_type" in table.column_names and "dst_type" in table.column_names
-        columns = ["src_type", "edge_type", "dst_type"] if typed else ["edge_type"]
-        for row in table.group_by(columns).aggregate([([], "count_all")]).to_pylist():
-            key = (row["src_type"], row["edge_type"], row["dst_type"]) if typed else (ends.get(row["edge_type"], ("", ""))[0], row["edge_type"], ends.get(row["edge_type"], ("", ""))[1])
-            edges[key] = edges.get(key, 0) + row["count_all"]
-    size = sum(storage.size(f) for f in node_files + edge_files)
-    return SourceSummary(dict(sorted(nodes.items())), dict(sorted(edges.items())), {"nodes": len(node_files), "edges": len(edge_files)}, size)
 
 
 def read_source_table(source_dir: str, name: str, columns: list[str]) -> pa.Table:

@@ -5,6 +5,7 @@ under a memory limit smaller than the graph."""
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -54,7 +55,7 @@ def _shard(source_dir: str, shards: int) -> None:
         table = pq.read_table(f"{source_dir}/{name}.parquet")
         order = np.random.default_rng(0).permutation(table.num_rows)
         table = table.take(pa.array(order))
-        (storage.Path if hasattr(storage, "Path") else __import__("pathlib").Path)(f"{source_dir}/{name}").mkdir()
+        Path(f"{source_dir}/{name}").mkdir()
         for i, part in enumerate(np.array_split(np.arange(table.num_rows), shards)):
             pq.write_table(table.take(pa.array(part, pa.int64())), f"{source_dir}/{name}/part-{i:03d}.parquet")
         storage.delete_tree(f"{source_dir}/{name}.parquet")
