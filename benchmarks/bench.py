@@ -235,7 +235,7 @@ def measure_gigl_vs_packed(frozen, records: list[bytes]) -> dict:
 
 def prepare(workdir: Path, size: Size) -> None:
     from gnn_assets.graph.demo import generate_homogeneous_demo_graph
-    from gnn_assets.graph.enumeration import enumerate_graph_source
+    from gnn_assets.graph.enumeration import enumerate_deployment_graph
     from gnn_assets.graph.source import write_graph_source
 
     (workdir / "resources.yaml").write_text(
@@ -250,7 +250,7 @@ def prepare(workdir: Path, size: Size) -> None:
     resources, template = deployment(workdir)
     source = generate_homogeneous_demo_graph(size.num_nodes)
     write_graph_source(resources.layout.graph_source_dir(template.graph_name), source)
-    enumerate_graph_source(resources.layout, template.graph_name)
+    enumerate_deployment_graph(resources, template.graph_name)
     say(f"graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges")
 
 

@@ -50,14 +50,13 @@ def child_generate(workdir: Path, num_nodes: int) -> dict:
 
 def child_enumerate(workdir: Path) -> dict:
     from gnn_assets.config.resource_config import load_resource_config
-    from gnn_assets.graph.enumeration import enumerate_graph_source
-    from gnn_assets.graph.sql_enumeration import sql_settings_of
+    from gnn_assets.graph.enumeration import enumerate_deployment_graph
     from gnn_assets.jobs.unenumerate import load_node_id_mappings
     from gnn_assets.warehouse import open_warehouse
 
     resources = load_resource_config(_paths(workdir)[1])
     started = time.perf_counter()
-    report = enumerate_graph_source(resources.layout, "scale", sql_settings_of(resources))
+    report = enumerate_deployment_graph(resources, "scale")
     load_node_id_mappings(open_warehouse(resources), resources, "scale", list(report.nodes))
     return {"seconds": time.perf_counter() - started}
 

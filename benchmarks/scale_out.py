@@ -67,12 +67,11 @@ def _workdir(root: Path, name: str, num_nodes: int, running_mode: str = "in_memo
 
 def child_enumerate(workdir: Path) -> dict:
     from gnn_assets.config.resource_config import load_resource_config
-    from gnn_assets.graph.enumeration import enumerate_graph_source
-    from gnn_assets.graph.sql_enumeration import sql_settings_of
+    from gnn_assets.graph.enumeration import enumerate_deployment_graph
 
     resources = load_resource_config(str(workdir / "resources.yaml"))
     started = time.perf_counter()
-    report = enumerate_graph_source(resources.layout, "scale", sql_settings_of(resources))
+    report = enumerate_deployment_graph(resources, "scale")
     return {"seconds": time.perf_counter() - started, "nodes": sum(report.nodes.values()), "edges": sum(report.edges.values())}
 
 

@@ -57,13 +57,12 @@ def demo_graph(args: argparse.Namespace) -> None:
 def enumerate_(args: argparse.Namespace) -> None:
     """Enumerate a graph source and load its node id mapping tables."""
     from gnn_assets.config.resource_config import load_resource_config
-    from gnn_assets.graph.enumeration import enumerate_graph_source
-    from gnn_assets.graph.sql_enumeration import sql_settings_of
+    from gnn_assets.graph.enumeration import enumerate_deployment_graph
     from gnn_assets.warehouse import open_warehouse
     from gnn_assets.jobs.unenumerate import load_node_id_mappings
 
     resources = load_resource_config(args.resource_config_uri)
-    report = enumerate_graph_source(resources.layout, args.graph_name, sql_settings_of(resources))
+    report = enumerate_deployment_graph(resources, args.graph_name)
     _say(f"enumerated {args.graph_name}: nodes {report.nodes}, edges {report.edges}, duplicate edges dropped {report.duplicate_edges_dropped}")
     loaded = load_node_id_mappings(open_warehouse(resources), resources, args.graph_name, list(report.nodes))
     _say(f"mapping tables: {', '.join(loaded.values())}")

@@ -198,7 +198,7 @@ def candidate_recall(job: Job, manifest: CandidatesManifest, max_edges: int = 20
     """Per supervision edge type: the share of held-out edges (the graph source's evaluation
     edges; else a seeded sample of its own edges, marked optimistic) whose destination is among
     its source's candidates, against what k random candidates would find."""
-    from gnn_assets.graph.sql_enumeration import read_source_table
+    from gnn_assets.graph.enumerated_layout import edges_by_original_id
     from gnn_assets.training.evaluation import EVALUATION_EDGES, evaluation_edges
 
     source_dir = job.resources.layout.graph_source_dir(job.config.graph_name)
@@ -208,10 +208,7 @@ def candidate_recall(job: Job, manifest: CandidatesManifest, max_edges: int = 20
         src_type, relation, dst_type = edge.edge_type
         pairs, origin = evaluation_edges(source_dir, (src_type, relation, dst_type)), EVALUATION_EDGES
         if pairs is None:
-            edges = read_source_table(source_dir, "edges", ["src", "dst", "edge_type", "src_type", "dst_type"])
-            mask = pc.and_(pc.equal(edges["edge_type"], relation), pc.and_(pc.equal(edges["src_type"], src_type), pc.equal(edges["dst_type"], dst_type)))
-            edges = edges.filter(mask)
-            pairs, origin = list(zip(edges["src"].to_pylist(), edges["dst"].to_pylist())), "a sample of the graph's own edges (optimistic)"
+            pairs, origin = edges_by_original_id(enumerated, (src_type, relation, dst_type)), "a sample of the graph's own edges (optimistic)"
         if len(pairs) > max_edges:
             rng = np.random.default_rng(0)
             pairs = [pairs[i] for i in np.sort(rng.choice(len(pairs), max_edges, replace=False))]

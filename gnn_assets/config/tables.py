@@ -58,3 +58,11 @@ def qualified_bigquery_table(project: str, dataset: str, table: str) -> str:
     if not _DATASET.fullmatch(dataset or ""):
         raise InvalidTableName(f"invalid BigQuery dataset {dataset!r}: letters, digits and underscores only")
     return f"{project}.{dataset}.{validate_identifier(table)}"
+
+
+def parse_bigquery_table(name: str) -> str:
+    """A fully qualified `project.dataset.table` given by a user, checked part by part."""
+    parts = (name or "").rsplit(".", 2)
+    if len(parts) != 3:
+        raise InvalidTableName(f"{name!r} is not a fully qualified BigQuery table (project.dataset.table)")
+    return qualified_bigquery_table(*parts)

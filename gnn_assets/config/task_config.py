@@ -256,6 +256,7 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
     for name in meta.node_types:
         require(is_plain_name(name), "graphMetadata.nodeTypes", f"{name!r} is not a plain name ([A-Za-z][A-Za-z0-9_]*)")
     require(len(set(meta.node_types)) == len(meta.node_types), "graphMetadata.nodeTypes", "duplicate node types")
+    require(not meta.HasField("bigquery_source"), "graphMetadata.bigquerySource", "belongs in the graph source's graph_metadata.yaml, not in a task config")
     # Edge types are keyed by (src type, relation, dst type): GiGL configs reuse relation names.
     keys = [(e.src_node_type, e.relation, e.dst_node_type) for e in meta.edge_types]
     require(len(set(keys)) == len(keys), "graphMetadata.edgeTypes", "an edge type (srcNodeType, relation, dstNodeType) is listed twice")

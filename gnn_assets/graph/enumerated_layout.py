@@ -10,7 +10,9 @@ server, the candidates job) and the enumeration writes, under <graph>/enumerated
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from gnn_assets import storage
 from gnn_assets.config.yaml_proto import load_yaml
@@ -56,3 +58,25 @@ def read_graph_metadata(directory: str) -> GraphMetadata:
         raise GraphSourceError(f"{directory}: the graph has not been enumerated yet (graph_metadata.yaml is missing)")
     return load_yaml(metadata_uri, GraphMetadata())
 
+
+
+def labels_by_original_id(directory: str, node_type: str) -> tuple[list[str], np.ndarray]:
+    """The labelled nodes of one type: (original ids, labels), from the enumerated files (for
+    checks that hold a node type's labels; any source format enumerates to these files)."""
+    with storage.open_read(nodes_uri(directory, node_type)) as stream:
+        labels = pq.read_table(stream, columns=["label"])["label"].to_numpy()
+    with storage.open_read(mapping_uri(directory, node_type)) as stream:
+        ids = pq.read_table(stream, columns=["node_id"])["node_id"]  # row i: int id i
+    labelled = np.flatnonzero(labels >= 0)
+    return ids.take(pa.array(labelled)).to_pylist(), labels[labelled].astype(np.int64)
+
+
+def edges_by_original_id(directory: str, key: EdgeTypeKey) -> list[tuple[str, str]]:
+    """One edge type's edges as (original src id, original dst id), deduplicated as enumerated."""
+    with storage.open_read(edges_uri(directory, key)) as stream:
+        edges = pq.read_table(stream)
+    ends = []
+    for column, node_type in (("src", key[0]), ("dst", key[2])):
+        with storage.open_read(mapping_uri(directory, node_type)) as stream:
+            ends.append(pq.read_table(stream, columns=["node_id"])["node_id"].take(edges[column]).to_pylist())
+    return list(zip(*ends))

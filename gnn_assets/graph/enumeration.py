@@ -5,6 +5,8 @@ graph the sampler reads and the mapping tables un-enumeration joins against.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import uuid
 from dataclasses import dataclass, field
 
@@ -15,8 +17,10 @@ import pyarrow.compute as pc
 from gnn_assets import storage
 from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
+from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.source import GraphSource, GraphSourceError, read_source_metadata
-from gnn_assets.graph.sql_enumeration import SqlEngineSettings, enumerate_source_sql
+from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEngineSettings, enumerate_source_sql, sql_settings_of, summarize_source
+from gnn_assets.config.resource_config import Resources
 from gnn_assets.config import tables
 from gnn_assets.graph.enumerated_layout import (
     MAPPING_SCHEMA,
@@ -30,6 +34,9 @@ from gnn_assets.graph.enumerated_layout import (
 )
 from gnn_assets.proto.gbml_config_pb2 import PreprocessedMetadata
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
+
+if TYPE_CHECKING:
+    from gnn_assets.warehouse.bigquery import BigQueryWarehouse
 
 NODE_ROW_GROUP_BYTES = 4 << 20
 
@@ -199,27 +206,70 @@ def check_same_graph(expected: GraphMetadata, actual: GraphMetadata, what: str) 
         )
 
 
-def enumerate_graph_source(layout: StorageLayout, graph_name: str, settings: SqlEngineSettings | None = None) -> EnumerationReport:
+def enumerate_graph_source(
+    layout: StorageLayout, graph_name: str, settings: SqlEngineSettings | None = None, *, bigquery: BigQueryWarehouse | None = None
+) -> EnumerationReport:
     """Enumerate the graph source named graph_name and write everything that derives from it.
 
-    The source (single files or shard folders, local or in remote storage) is checked and
-    enumerated in DuckDB, out of core (settings: its memory limit and spill folder), into a
-    new folder that replaces the last enumeration only once complete: a refused or failed
-    enumeration leaves it as it was."""
+    A source of Parquet files (single files or shard folders, local or in remote storage) is
+    checked and enumerated in DuckDB, out of core (settings: its memory limit and spill
+    folder); a source whose graph_metadata.yaml names BigQuery tables, in BigQuery (the
+    deployment's warehouse, `bigquery`). Either writes a new folder that replaces the last
+    enumeration only once complete: a refused or failed enumeration leaves it as it was."""
     source_dir = layout.graph_source_dir(graph_name)
     directory = layout.enumerated_graph_dir(graph_name)
     metadata = read_source_metadata(source_dir)
+    in_bigquery = metadata.HasField("bigquery_source")
+    if in_bigquery and bigquery is None:
+        raise refusals.needs_bigquery(source_dir)
     staging = f"{directory}.staging-{uuid.uuid4().hex[:8]}"
     try:
-        found = enumerate_source_sql(source_dir, metadata, staging, settings or SqlEngineSettings())
-        storage.write_text(storage.join(staging, "graph_metadata.yaml"), to_yaml(metadata))
+        if in_bigquery:
+            from gnn_assets.graph.bigquery_enumeration import enumerate_source_bigquery
+
+            found = enumerate_source_bigquery(metadata, staging, bigquery)
+        else:
+            found = enumerate_source_sql(source_dir, metadata, staging, settings or SqlEngineSettings())
+        enumerated = GraphMetadata()
+        enumerated.CopyFrom(metadata)
+        enumerated.ClearField("bigquery_source")  # the enumerated graph is these files, wherever its source was
+        storage.write_text(storage.join(staging, "graph_metadata.yaml"), to_yaml(enumerated))
         storage.replace_tree(staging, directory)
     finally:
         storage.delete_tree(staging)
-    report = EnumerationReport(found.nodes, found.edges, found.duplicate_edges_dropped, "duckdb")
+    report = EnumerationReport(found.nodes, found.edges, found.duplicate_edges_dropped, "bigquery" if in_bigquery else "duckdb")
     report.source_files = found.source_files
     dims = found.feature_dims
     report.enumerated_bytes = sum(m.size for m in storage.match_files(storage.join(directory, "*.parquet")))
     mapping_tables = {t: tables.node_id_mapping_table(graph_name, t) for t in metadata.node_types}
     write_preprocessed_metadata(layout.preprocessed_metadata_uri(graph_name), preprocessed_metadata(list(metadata.node_types), dims, mapping_tables))
     return report
+
+
+def _bigquery_of(resources: Resources, graph_name: str, metadata: GraphMetadata) -> BigQueryWarehouse | None:
+    """The deployment's BigQuery where the source is held there (None for a source of files)."""
+    if not metadata.HasField("bigquery_source"):
+        return None
+    if resources.warehouse_kind != "bigquery":
+        raise refusals.needs_bigquery(resources.layout.graph_source_dir(graph_name))
+    from gnn_assets.warehouse.bigquery import BigQueryWarehouse
+
+    return BigQueryWarehouse.from_resources(resources)
+
+
+def enumerate_deployment_graph(resources: Resources, graph_name: str) -> EnumerationReport:
+    """enumerate_graph_source with the engines of a deployment's resource config."""
+    metadata = read_source_metadata(resources.layout.graph_source_dir(graph_name))
+    return enumerate_graph_source(resources.layout, graph_name, sql_settings_of(resources), bigquery=_bigquery_of(resources, graph_name, metadata))
+
+
+def summarize_deployment_source(resources: Resources, graph_name: str) -> SourceSummary:
+    """Counts of a deployment's graph source by aggregate queries, where the source is held."""
+    directory = resources.layout.graph_source_dir(graph_name)
+    metadata = read_source_metadata(directory)
+    bigquery = _bigquery_of(resources, graph_name, metadata)
+    if bigquery is not None:
+        from gnn_assets.graph.bigquery_enumeration import summarize_bigquery_source
+
+        return summarize_bigquery_source(metadata, bigquery)
+    return summarize_source(directory, metadata, sql_settings_of(resources))

@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.names import validate_name
-from gnn_assets.config.yaml_proto import load_yaml, to_yaml
+from gnn_assets.config.tables import InvalidTableName, parse_bigquery_table
+from gnn_assets.config.yaml_proto import camel_case, load_yaml, to_yaml
 from gnn_assets.errors import UserError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 
@@ -145,6 +146,14 @@ def _check_metadata(metadata: GraphMetadata, uri: str) -> None:
             validate_name(node_type, "node type")
         for edge in metadata.edge_types:
             validate_name(edge.relation, "relation")
+        if metadata.HasField("bigquery_source"):
+            for field in ("nodes_table", "edges_table"):
+                if not getattr(metadata.bigquery_source, field):
+                    raise ConfigError(f"bigquerySource.{camel_case(field)} is required")
+                try:
+                    parse_bigquery_table(getattr(metadata.bigquery_source, field))
+                except InvalidTableName as error:
+                    raise ConfigError(f"bigquerySource.{camel_case(field)}: {error}") from None
     except ConfigError as error:
         raise GraphSourceError(f"{uri}: {error}") from None
     if not metadata.node_types:

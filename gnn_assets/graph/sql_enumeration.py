@@ -31,6 +31,7 @@ from gnn_assets.graph.enumerated_layout import (
     mapping_uri,
     nodes_uri,
 )
+from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.source import GraphSourceError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 from gnn_assets.storage_fsspec import register_remote_storage
@@ -98,7 +99,7 @@ class _Checks:
                 ).fetchall()
                 where = rows[0][0] if uri.endswith("/") else uri
                 examples = [r for f, r in rows if f == rows[0][0]]
-                raise GraphSourceError(f"{where}: {nulls:,} rows have a NULL {column}, e.g. rows {examples}")
+                raise refusals.null_rows(where, nulls, column, examples)
 
 
 def _connect(settings: SqlEngineSettings):
@@ -146,7 +147,7 @@ def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spil
     ):
         missing = [c for c in required if c not in columns]
         if missing:
-            raise GraphSourceError(f"{uri}: missing columns {missing}")
+            raise refusals.missing_columns(uri, missing)
     label = "label::BIGINT" if "label" in node_columns else "NULL::BIGINT"
     con.execute(
         f"CREATE VIEW src_nodes AS SELECT node_id::VARCHAR AS node_id, node_type::VARCHAR AS node_type, "
@@ -157,8 +158,7 @@ def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spil
     checks.null_rows("src_nodes", nodes_uri_shown, ("node_id", "node_type", "features"))
     end_types = [c for c in ("src_type", "dst_type") if c in edge_columns]
     if len(end_types) == 1:
-        other = ({"src_type", "dst_type"} - set(end_types)).pop()
-        raise GraphSourceError(f"{edges_uri_shown}: has {end_types[0]} but not {other}; give both or neither")
+        raise refusals.half_end_types(edges_uri_shown, end_types[0])
     edge_select = (
         "src::VARCHAR AS src, dst::VARCHAR AS dst, edge_type::VARCHAR AS edge_type, "
         + ("src_type::VARCHAR AS src_type, dst_type::VARCHAR AS dst_type, " if end_types else "")
@@ -174,14 +174,14 @@ def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spil
 
     (num_nodes,) = checks.one("SELECT count(*) FROM src_nodes")
     if not num_nodes:
-        raise GraphSourceError(f"{nodes_uri_shown}: the graph has no nodes")
+        raise refusals.no_nodes(nodes_uri_shown)
     _check_features(con, checks, nodes_uri_shown)
     known = list(metadata.node_types)
     unknown = [r[0] for r in con.execute(
         "SELECT DISTINCT node_type FROM src_nodes WHERE NOT list_contains(?, node_type) ORDER BY node_type", [known]
     ).fetchall()]
     if unknown:
-        raise GraphSourceError(f"nodes.parquet: node types {unknown} are not in graph_metadata.yaml")
+        raise refusals.unknown_node_types("nodes.parquet", unknown)
 
     found = SqlEnumeration(source_files={"nodes": len(node_files), "edges": len(edge_files)})
     for index, node_type in enumerate(known):
@@ -202,22 +202,20 @@ def _edge_types_view(con, checks: _Checks, declared: list[EdgeTypeKey], given: b
             "ON e.src_type = d.src_type AND e.edge_type = d.relation AND e.dst_type = d.dst_type ORDER BY 1, 2, 3"
         ).fetchall()
         if unknown:
-            raise GraphSourceError(f"{uri}: edge types {[tuple(u) for u in unknown]} are not in graph_metadata.yaml")
+            raise refusals.unknown_edge_types(uri, [tuple(u) for u in unknown])
         con.execute("CREATE VIEW src_edges AS SELECT src, dst, edge_type, src_type, dst_type, filename, file_row_number FROM raw_edges")
         return
     unknown = [r[0] for r in con.execute(
         "SELECT DISTINCT edge_type FROM raw_edges ANTI JOIN declared ON edge_type = relation ORDER BY 1"
     ).fetchall()]
     if unknown:
-        raise GraphSourceError(f"{uri}: edge types {unknown} are not in graph_metadata.yaml")
+        raise refusals.unknown_edge_types(uri, unknown)
     ambiguous = [r[0] for r in con.execute(
         "SELECT relation FROM declared WHERE relation IN (SELECT DISTINCT edge_type FROM raw_edges) "
         "GROUP BY relation HAVING count(*) > 1 ORDER BY 1"
     ).fetchall()]
     if ambiguous:
-        raise GraphSourceError(
-            f"{uri}: relations {ambiguous} name several edge types in graph_metadata.yaml; give every edge its src_type and dst_type"
-        )
+        raise refusals.ambiguous_relations(uri, ambiguous)
     con.execute(
         "CREATE VIEW src_edges AS SELECT e.src, e.dst, e.edge_type, d.src_type, d.dst_type, e.filename, e.file_row_number "
         "FROM raw_edges e JOIN declared d ON e.edge_type = d.relation"
@@ -230,26 +228,22 @@ def _check_features(con, checks: _Checks, uri: str) -> None:
         ids = [r[0] for r in con.execute(
             f"SELECT node_id FROM src_nodes WHERE len(features) = 0 ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
         ).fetchall()]
-        raise GraphSourceError(f"{uri}: {empty:,} nodes have an empty feature vector, e.g. {ids}")
+        raise refusals.empty_features(uri, empty, ids)
     bad = "list_bool_or(list_transform(features, x -> x IS NULL OR isnan(x) OR isinf(x)))"
     (count,) = checks.one(f"SELECT count(*) FROM src_nodes WHERE {bad}")
     if count:
         ids = [r[0] for r in con.execute(
             f"SELECT node_id FROM src_nodes WHERE {bad} ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
         ).fetchall()]
-        raise GraphSourceError(
-            f"{uri}: {count:,} nodes have NULL, NaN or infinite feature values, e.g. {ids}; "
-            "fix them in the source (features must be finite numbers)"
-        )
+        raise refusals.non_finite_features(uri, count, ids)
 
 
 def _enumerate_nodes(con, checks: _Checks, index: int, node_type: str, out_dir: str, spill_dir: str, found: SqlEnumeration) -> None:
-    where = f"nodes.parquet type {node_type!r}"
     shortest, longest, rows = checks.one(
         "SELECT min(len(features)), max(len(features)), count(*) FROM src_nodes WHERE node_type = ?", [node_type]
     )
     if rows and shortest != longest:
-        raise GraphSourceError(f"{where}: feature vectors have different lengths ({shortest}..{longest})")
+        raise refusals.different_lengths("nodes.parquet", node_type, shortest, longest)
     (repeated,) = checks.one(
         "SELECT count(*) FROM (SELECT node_id FROM src_nodes WHERE node_type = ? GROUP BY node_id HAVING count(*) > 1)", [node_type]
     )
@@ -258,7 +252,7 @@ def _enumerate_nodes(con, checks: _Checks, index: int, node_type: str, out_dir: 
             f"SELECT node_id FROM src_nodes WHERE node_type = ? GROUP BY node_id HAVING count(*) > 1 ORDER BY node_id LIMIT {_EXAMPLES}",
             [node_type],
         ).fetchall()]
-        raise GraphSourceError(f"nodes.parquet: {repeated:,} node ids of type {node_type!r} appear more than once, e.g. {examples}")
+        raise refusals.repeated_ids("nodes.parquet", repeated, node_type, examples)
     dim = int(shortest or 0)
     # The mapping as a table of its own: edges join against it, and it is written out as it is.
     con.execute(
@@ -266,13 +260,12 @@ def _enumerate_nodes(con, checks: _Checks, index: int, node_type: str, out_dir: 
         "FROM src_nodes WHERE node_type = ?",
         [node_type],
     )
-    _write_batches(
+    write_batches(
         con.execute(f"SELECT node_id, int_id FROM mapping_{index} ORDER BY int_id").to_arrow_reader(BATCH_ROWS),
         mapping_uri(out_dir, node_type),
         MAPPING_SCHEMA,
         lambda batch: batch,
     )
-    node_schema = pa.schema([pa.field("features", pa.list_(pa.float32(), dim)), pa.field("label", pa.int64())])
     reader = _in_order(
         con,
         f"SELECT m.int_id, n.features, coalesce(n.label, -1) AS label FROM src_nodes n JOIN mapping_{index} m USING (node_id) "
@@ -286,12 +279,7 @@ def _enumerate_nodes(con, checks: _Checks, index: int, node_type: str, out_dir: 
         "features, label",
     )
 
-    def fixed_size(batch: pa.RecordBatch) -> pa.RecordBatch:
-        values = batch.column(0).flatten().cast(pa.float32())
-        return pa.record_batch([pa.FixedSizeListArray.from_arrays(values, dim), batch.column(1).cast(pa.int64())], schema=node_schema)
-
-    rows_per_group = max(1024, NODE_ROW_GROUP_BYTES // max(4 * dim, 1))
-    _write_batches(reader, nodes_uri(out_dir, node_type), node_schema, fixed_size, rows_per_group)
+    write_node_batches(reader, nodes_uri(out_dir, node_type), dim)
     found.nodes[node_type] = int(rows)
     found.feature_dims[node_type] = dim
 
@@ -312,9 +300,7 @@ def _enumerate_edges(
                 f"ORDER BY e.filename, e.file_row_number LIMIT {_EXAMPLES}",
                 params,
             ).fetchall()]
-            raise GraphSourceError(
-                f"edges.parquet: {dangling} edges of type {name!r} have a {column} that is not a {node_type!r} node, e.g. {examples}"
-            )
+            raise refusals.dangling_edges("edges.parquet", dangling, name, column, node_type, examples)
     (rows,) = checks.one(f"SELECT count(*) FROM src_edges e WHERE {condition}", params)
     src_map, dst_map = f"mapping_{node_types.index(src_type)}", f"mapping_{node_types.index(dst_type)}"
     # Samples and layer-wise blocks treat edges as sets: the graph is simple per edge type.
@@ -333,9 +319,25 @@ def _enumerate_edges(
         f"pair // {num_dst} AS src, pair % {num_dst} AS dst",
     )
     schema = pa.schema([pa.field("src", pa.int64()), pa.field("dst", pa.int64())])
-    written = _write_batches(reader, keyed_edges_uri(out_dir, key), schema, lambda batch: batch)
+    written = write_batches(reader, keyed_edges_uri(out_dir, key), schema, lambda batch: batch)
     found.edges[name] = written
     found.duplicate_edges_dropped[name] = int(rows) - written
+
+
+def node_schema(dim: int) -> pa.Schema:
+    return pa.schema([pa.field("features", pa.list_(pa.float32(), dim)), pa.field("label", pa.int64())])
+
+
+def write_node_batches(reader, uri: str, dim: int) -> int:
+    """Batches of (features as a list of numbers, label) in int id order, written as one node
+    type's nodes file: features as fixed-size float32 lists, row groups of about 4 MB."""
+    schema = node_schema(dim)
+
+    def fixed_size(batch: pa.RecordBatch) -> pa.RecordBatch:
+        values = batch.column(0).flatten().cast(pa.float32())
+        return pa.record_batch([pa.FixedSizeListArray.from_arrays(values, dim), batch.column(1).cast(pa.int64())], schema=schema)
+
+    return write_batches(reader, uri, schema, fixed_size, max(1024, NODE_ROW_GROUP_BYTES // max(4 * dim, 1)))
 
 
 def _in_order(con, select: str, params: list, key: str, rows: int, key_range: int, row_bytes: int, spill_dir: str, columns: str):
@@ -362,8 +364,8 @@ def _in_order(con, select: str, params: list, key: str, rows: int, key_range: in
         storage.delete_tree(folder)
 
 
-def _write_batches(reader, uri: str, schema: pa.Schema, convert, row_group_size: int | None = None) -> int:
-    """Stream a DuckDB result into one Parquet file (zstd, like storage.write_parquet); rows written."""
+def write_batches(reader, uri: str, schema: pa.Schema, convert, row_group_size: int | None = None) -> int:
+    """Stream Arrow record batches (a query's result) into one Parquet file (zstd, like storage.write_parquet); rows written."""
     rows = 0
     with storage.open_write(uri) as stream:
         with pq.ParquetWriter(stream, schema, compression="zstd") as writer:
@@ -418,12 +420,6 @@ def summarize_source(source_dir: str, metadata: GraphMetadata, settings: SqlEngi
         con.close()
     size = sum(storage.size(f) for f in node_files + edge_files)
     return SourceSummary(nodes, dict(sorted(edges.items())), {"nodes": len(node_files), "edges": len(edge_files)}, size)
-
-
-def read_source_table(source_dir: str, name: str, columns: list[str]) -> pa.Table:
-    """Some columns of a source's nodes or edges, single file or shards (for held-out checks on
-    small graphs; enumeration never reads the source this way)."""
-    return pa.concat_tables([storage.read_parquet(f).select(columns) for f in source_files(source_dir, name)[1]])
 
 
 def sql_settings_of(resources: Resources) -> SqlEngineSettings:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#gnn_assets/proto/graph_schema.proto\x12\ngnn_assets\"i\n\x04Node\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12 \n\x13\x63ondensed_node_type\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x16\n\x0e\x66\x65\x61ture_values\x18\x03 \x03(\x02\x42\x16\n\x14_condensed_node_type\"\x82\x01\n\x04\x45\x64ge\x12\x13\n\x0bsrc_node_id\x18\x01 \x01(\r\x12\x13\n\x0b\x64st_node_id\x18\x02 \x01(\r\x12 \n\x13\x63ondensed_edge_type\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x16\n\x0e\x66\x65\x61ture_values\x18\x04 \x03(\x02\x42\x16\n\x14_condensed_edge_type\"J\n\x08\x45\x64geType\x12\x10\n\x08relation\x18\x01 \x01(\t\x12\x15\n\rsrc_node_type\x18\x02 \x01(\t\x12\x15\n\rdst_node_type\x18\x03 \x01(\t\"\x89\x03\n\rGraphMetadata\x12\x12\n\nnode_types\x18\x01 \x03(\t\x12(\n\nedge_types\x18\x02 \x03(\x0b\x32\x14.gnn_assets.EdgeType\x12T\n\x17\x63ondensed_edge_type_map\x18\x03 \x03(\x0b\x32\x33.gnn_assets.GraphMetadata.CondensedEdgeTypeMapEntry\x12T\n\x17\x63ondensed_node_type_map\x18\x04 \x03(\x0b\x32\x33.gnn_assets.GraphMetadata.CondensedNodeTypeMapEntry\x1aQ\n\x19\x43ondensedEdgeTypeMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.gnn_assets.EdgeType:\x02\x38\x01\x1a;\n\x19\x43ondensedNodeTypeMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x05Graph\x12\x1f\n\x05nodes\x18\x02 \x03(\x0b\x32\x10.gnn_assets.Node\x12\x1f\n\x05\x65\x64ges\x18\x03 \x03(\x0b\x32\x10.gnn_assets.Edgeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#gnn_assets/proto/graph_schema.proto\x12\ngnn_assets\"i\n\x04Node\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12 \n\x13\x63ondensed_node_type\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x16\n\x0e\x66\x65\x61ture_values\x18\x03 \x03(\x02\x42\x16\n\x14_condensed_node_type\"\x82\x01\n\x04\x45\x64ge\x12\x13\n\x0bsrc_node_id\x18\x01 \x01(\r\x12\x13\n\x0b\x64st_node_id\x18\x02 \x01(\r\x12 \n\x13\x63ondensed_edge_type\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x16\n\x0e\x66\x65\x61ture_values\x18\x04 \x03(\x02\x42\x16\n\x14_condensed_edge_type\"J\n\x08\x45\x64geType\x12\x10\n\x08relation\x18\x01 \x01(\t\x12\x15\n\rsrc_node_type\x18\x02 \x01(\t\x12\x15\n\rdst_node_type\x18\x03 \x01(\t\"?\n\x13\x42igQueryGraphSource\x12\x13\n\x0bnodes_table\x18\x01 \x01(\t\x12\x13\n\x0b\x65\x64ges_table\x18\x02 \x01(\t\"\xc3\x03\n\rGraphMetadata\x12\x12\n\nnode_types\x18\x01 \x03(\t\x12(\n\nedge_types\x18\x02 \x03(\x0b\x32\x14.gnn_assets.EdgeType\x12T\n\x17\x63ondensed_edge_type_map\x18\x03 \x03(\x0b\x32\x33.gnn_assets.GraphMetadata.CondensedEdgeTypeMapEntry\x12T\n\x17\x63ondensed_node_type_map\x18\x04 \x03(\x0b\x32\x33.gnn_assets.GraphMetadata.CondensedNodeTypeMapEntry\x12\x38\n\x0f\x62igquery_source\x18\x64 \x01(\x0b\x32\x1f.gnn_assets.BigQueryGraphSource\x1aQ\n\x19\x43ondensedEdgeTypeMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.gnn_assets.EdgeType:\x02\x38\x01\x1a;\n\x19\x43ondensedNodeTypeMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x05Graph\x12\x1f\n\x05nodes\x18\x02 \x03(\x0b\x32\x10.gnn_assets.Node\x12\x1f\n\x05\x65\x64ges\x18\x03 \x03(\x0b\x32\x10.gnn_assets.Edgeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,12 +41,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EDGE']._serialized_end=289
   _globals['_EDGETYPE']._serialized_start=291
   _globals['_EDGETYPE']._serialized_end=365
-  _globals['_GRAPHMETADATA']._serialized_start=368
-  _globals['_GRAPHMETADATA']._serialized_end=761
-  _globals['_GRAPHMETADATA_CONDENSEDEDGETYPEMAPENTRY']._serialized_start=619
-  _globals['_GRAPHMETADATA_CONDENSEDEDGETYPEMAPENTRY']._serialized_end=700
-  _globals['_GRAPHMETADATA_CONDENSEDNODETYPEMAPENTRY']._serialized_start=702
-  _globals['_GRAPHMETADATA_CONDENSEDNODETYPEMAPENTRY']._serialized_end=761
-  _globals['_GRAPH']._serialized_start=763
-  _globals['_GRAPH']._serialized_end=836
+  _globals['_BIGQUERYGRAPHSOURCE']._serialized_start=367
+  _globals['_BIGQUERYGRAPHSOURCE']._serialized_end=430
+  _globals['_GRAPHMETADATA']._serialized_start=433
+  _globals['_GRAPHMETADATA']._serialized_end=884
+  _globals['_GRAPHMETADATA_CONDENSEDEDGETYPEMAPENTRY']._serialized_start=742
+  _globals['_GRAPHMETADATA_CONDENSEDEDGETYPEMAPENTRY']._serialized_end=823
+  _globals['_GRAPHMETADATA_CONDENSEDNODETYPEMAPENTRY']._serialized_start=825
+  _globals['_GRAPHMETADATA_CONDENSEDNODETYPEMAPENTRY']._serialized_end=884
+  _globals['_GRAPH']._serialized_start=886
+  _globals['_GRAPH']._serialized_end=959
 # @@protoc_insertion_point(module_scope)

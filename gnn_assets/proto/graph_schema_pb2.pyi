@@ -38,8 +38,16 @@ class EdgeType(_message.Message):
     dst_node_type: str
     def __init__(self, relation: _Optional[str] = ..., src_node_type: _Optional[str] = ..., dst_node_type: _Optional[str] = ...) -> None: ...
 
+class BigQueryGraphSource(_message.Message):
+    __slots__ = ("nodes_table", "edges_table")
+    NODES_TABLE_FIELD_NUMBER: _ClassVar[int]
+    EDGES_TABLE_FIELD_NUMBER: _ClassVar[int]
+    nodes_table: str
+    edges_table: str
+    def __init__(self, nodes_table: _Optional[str] = ..., edges_table: _Optional[str] = ...) -> None: ...
+
 class GraphMetadata(_message.Message):
-    __slots__ = ("node_types", "edge_types", "condensed_edge_type_map", "condensed_node_type_map")
+    __slots__ = ("node_types", "edge_types", "condensed_edge_type_map", "condensed_node_type_map", "bigquery_source")
     class CondensedEdgeTypeMapEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -58,11 +66,13 @@ class GraphMetadata(_message.Message):
     EDGE_TYPES_FIELD_NUMBER: _ClassVar[int]
     CONDENSED_EDGE_TYPE_MAP_FIELD_NUMBER: _ClassVar[int]
     CONDENSED_NODE_TYPE_MAP_FIELD_NUMBER: _ClassVar[int]
+    BIGQUERY_SOURCE_FIELD_NUMBER: _ClassVar[int]
     node_types: _containers.RepeatedScalarFieldContainer[str]
     edge_types: _containers.RepeatedCompositeFieldContainer[EdgeType]
     condensed_edge_type_map: _containers.MessageMap[int, EdgeType]
     condensed_node_type_map: _containers.ScalarMap[int, str]
-    def __init__(self, node_types: _Optional[_Iterable[str]] = ..., edge_types: _Optional[_Iterable[_Union[EdgeType, _Mapping]]] = ..., condensed_edge_type_map: _Optional[_Mapping[int, EdgeType]] = ..., condensed_node_type_map: _Optional[_Mapping[int, str]] = ...) -> None: ...
+    bigquery_source: BigQueryGraphSource
+    def __init__(self, node_types: _Optional[_Iterable[str]] = ..., edge_types: _Optional[_Iterable[_Union[EdgeType, _Mapping]]] = ..., condensed_edge_type_map: _Optional[_Mapping[int, EdgeType]] = ..., condensed_node_type_map: _Optional[_Mapping[int, str]] = ..., bigquery_source: _Optional[_Union[BigQueryGraphSource, _Mapping]] = ...) -> None: ...
 
 class Graph(_message.Message):
     __slots__ = ("nodes", "edges")

@@ -104,21 +104,20 @@ def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str
     may have trained on them)."""
     from gnn_assets.config.task_config import TaskKind
     from gnn_assets.graph.enumerated_layout import edge_type_name
-    from gnn_assets.graph.sql_enumeration import read_source_table
+    from gnn_assets.graph.enumerated_layout import edges_by_original_id, labels_by_original_id
 
-    source_dir = resources.layout.graph_source_dir(config.graph_name)
+    source_dir = resources.layout.graph_source_dir(config.graph_name)  # where held-out data lies
+    graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
     out = {}
     if config.task_kind is TaskKind.NODE_CLASSIFICATION:
         node_type = config.root_node_types[0]
         predictions = warehouse.read_table(config.output_tables(node_type)["predictions"])
         predicted = dict(zip(predictions["node_id"].to_pylist(), predictions["pred"].to_pylist()))
-        nodes = read_source_table(source_dir, "nodes", ["node_id", "node_type", "label"])
-        nodes = nodes.filter(pc.and_(pc.equal(nodes["node_type"], node_type), pc.is_valid(nodes["label"])))
-        training_labels = np.asarray(nodes["label"].to_numpy(), dtype=np.int64)
+        labelled_ids, training_labels = labels_by_original_id(graph_dir, node_type)
         held_out = evaluation_labels(source_dir, node_type)
         origin = EVALUATION_LABELS
         if held_out is None:
-            held_out, origin = dict(zip(nodes["node_id"].to_pylist(), training_labels.tolist())), "the graph's own labels (optimistic)"
+            held_out, origin = dict(zip(labelled_ids, training_labels.tolist())), "the graph's own labels (optimistic)"
         ids = [n for n in held_out if n in predicted]
         out[node_type] = accuracy_against_majority(
             np.array([predicted[n] for n in ids], dtype=np.int64), np.array([held_out[n] for n in ids], dtype=np.int64), training_labels, origin
@@ -131,9 +130,7 @@ def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str
         dst_ids, dst_emb = _table_embeddings(warehouse, config.output_tables(key[2])["embeddings"])
         pairs, origin = evaluation_edges(source_dir, key), EVALUATION_EDGES
         if pairs is None:
-            edges = read_source_table(source_dir, "edges", ["src", "dst", "edge_type"])
-            edges = edges.filter(pc.equal(edges["edge_type"], key[1]))
-            pairs, origin = list(zip(edges["src"].to_pylist(), edges["dst"].to_pylist())), "a sample of the graph's own edges (optimistic)"
+            pairs, origin = edges_by_original_id(graph_dir, key), "a sample of the graph's own edges (optimistic)"
         rng = np.random.default_rng(0)
         if len(pairs) > max_edges:
             pairs = [pairs[i] for i in np.sort(rng.choice(len(pairs), max_edges, replace=False))]

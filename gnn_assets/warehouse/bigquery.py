@@ -70,9 +70,31 @@ class BigQueryWarehouse:
             self.client.create_dataset(dataset, exists_ok=True)
             self._dataset_ready = True
 
-    def _query(self, sql: str) -> list[tuple]:
-        job = self.client.query(sql, job_config=bigquery.QueryJobConfig(labels=self.labels))
-        return [tuple(row.values()) for row in job.result()]
+    def _job(self, sql: str, params: dict[str, str | int] | None):
+        parameters = [bigquery.ScalarQueryParameter(k, "INT64" if isinstance(v, int) else "STRING", v) for k, v in (params or {}).items()]
+        return self.client.query(sql, job_config=bigquery.QueryJobConfig(labels=self.labels, query_parameters=parameters))
+
+    def query(self, sql: str, params: dict[str, str | int] | None = None) -> list[tuple]:
+        """The rows of a query (small results: counts, examples); params as @name."""
+        return [tuple(row.values()) for row in self._job(sql, params).result()]
+
+
+    def query_batches(self, sql: str, params: dict[str, str | int] | None = None, page_rows: int = 65_536):
+        """A query's result as Arrow record batches, one page at a time, in the query's order
+        (ORDER BY is kept page by page): memory holds a page, not the result."""
+        yield from self._job(sql, params).result(page_size=page_rows).to_arrow_iterable()
+
+    def table_columns(self, table: str) -> list[str]:
+        """The column names of a fully qualified table (project.dataset.table)."""
+        return [f.name for f in self.client.get_table(table).schema]
+
+    def scratch_table(self, name: str) -> str:
+        """A table of this deployment's dataset, quoted, for work that is dropped after it (drop_table)."""
+        self._ensure_dataset()
+        return self._q(validate_identifier(name))
+
+    def drop_table(self, quoted: str) -> None:
+        self.client.delete_table(quoted.strip("`"), not_found_ok=True)
 
     def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
         name = self._name(table)
@@ -97,7 +119,7 @@ class BigQueryWarehouse:
                 config.write_disposition = bigquery.WriteDisposition.WRITE_TRUNCATE if i == 0 else bigquery.WriteDisposition.WRITE_APPEND
                 self.client.load_table_from_file(io.BytesIO(storage.read_bytes(uri)), name, job_config=config).result()
         else:
-            self._query(f"TRUNCATE TABLE {self._q(table)}")
+            self.query(f"TRUNCATE TABLE {self._q(table)}")
         return self.row_count(table)
 
     def ensure_writable(self) -> None:
@@ -113,7 +135,7 @@ class BigQueryWarehouse:
 
     def publish_link_tables(self, replacements: list[LinkTableReplacement]) -> dict[str, LinkTableReport]:
         def stage(r: LinkTableReplacement, raw_stage: str, out_stage: str) -> LinkTableReport:
-            self._query(
+            self.query(
                 f"""
                 CREATE OR REPLACE TABLE {self._q(out_stage)} AS
                 SELECT CAST(s.node_id AS STRING) AS src_node_id, CAST(d.node_id AS STRING) AS dst_node_id, r.score, r.rank
@@ -128,7 +150,7 @@ class BigQueryWarehouse:
         return self._publish_staged(replacements, stage)
 
     def candidate_quality(self, table: str) -> CandidateQuality:
-        row = self._query(
+        row = self.query(
             f"""
             SELECT COALESCE(SUM(c), 0) AS n, COUNT(*) AS sources, MIN(c) AS lo, MAX(c) AS hi, COALESCE(SUM(same), 0) AS same
             FROM (SELECT COUNT(*) AS c, COUNTIF(src_node_id = dst_node_id) AS same FROM {self._q(table)} GROUP BY src_node_id)
@@ -152,7 +174,7 @@ class BigQueryWarehouse:
             for stage, final in staged:
                 self.client.create_table(bigquery.Table(self._name(final), schema=self.client.get_table(self._name(stage)).schema), exists_ok=True)
                 statements += [f"DELETE FROM {self._q(final)} WHERE TRUE;", f"INSERT INTO {self._q(final)} SELECT * FROM {self._q(stage)};"]
-            self._query("BEGIN TRANSACTION;\n" + "\n".join(statements) + "\nCOMMIT TRANSACTION;")
+            self.query("BEGIN TRANSACTION;\n" + "\n".join(statements) + "\nCOMMIT TRANSACTION;")
         finally:
             for stage, _ in staged:
                 self.client.delete_table(self._name(stage), not_found_ok=True)
@@ -162,7 +184,7 @@ class BigQueryWarehouse:
         raw, mapping, out = self._q(raw_table), self._q(mapping_table), self._q(output_table)
         value = validate_identifier(value_column)
         # One row per id, chosen by the value's JSON text (BigQuery cannot order arrays).
-        self._query(
+        self.query(
             f"""
             CREATE OR REPLACE TABLE {out} AS
             WITH one_per_id AS (
@@ -175,9 +197,9 @@ class BigQueryWarehouse:
             FROM one_per_id r JOIN {mapping} m ON m.int_id = r.int_id
             """
         )
-        (raw_rows,) = self._query(f"SELECT COUNT(*) FROM {raw}")[0]
-        (output_rows,) = self._query(f"SELECT COUNT(*) FROM {out}")[0]
-        dup_ids, dup_rows = self._query(
+        (raw_rows,) = self.query(f"SELECT COUNT(*) FROM {raw}")[0]
+        (output_rows,) = self.query(f"SELECT COUNT(*) FROM {out}")[0]
+        dup_ids, dup_rows = self.query(
             f"SELECT COUNT(*) AS ids, COALESCE(SUM(c - 1), 0) AS extra FROM (SELECT COUNT(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
         )[0]
         gaps = self.unenumeration_gaps(raw_table, mapping_table)
@@ -188,15 +210,15 @@ class BigQueryWarehouse:
         unmapped = f"SELECT DISTINCT r.node_id AS id FROM {raw} r LEFT JOIN {mapping} m ON m.int_id = r.node_id WHERE m.int_id IS NULL"
         missing = f"SELECT m.node_id AS id FROM {mapping} m LEFT JOIN (SELECT DISTINCT node_id FROM {raw}) r ON r.node_id = m.int_id WHERE r.node_id IS NULL"
         return UnenumerationGaps(
-            unmapped_ids=self._query(f"SELECT COUNT(*) FROM ({unmapped})")[0][0],
-            missing_nodes=self._query(f"SELECT COUNT(*) FROM ({missing})")[0][0],
-            unmapped_examples=[r[0] for r in self._query(f"{unmapped} ORDER BY id LIMIT {_EXAMPLES}")],
-            missing_examples=[r[0] for r in self._query(f"{missing} ORDER BY id LIMIT {_EXAMPLES}")],
+            unmapped_ids=self.query(f"SELECT COUNT(*) FROM ({unmapped})")[0][0],
+            missing_nodes=self.query(f"SELECT COUNT(*) FROM ({missing})")[0][0],
+            unmapped_examples=[r[0] for r in self.query(f"{unmapped} ORDER BY id LIMIT {_EXAMPLES}")],
+            missing_examples=[r[0] for r in self.query(f"{missing} ORDER BY id LIMIT {_EXAMPLES}")],
         )
 
     def embedding_quality(self, table: str, column: str = "emb") -> EmbeddingQuality:
         col = validate_identifier(column)
-        rows, null_ids, non_finite, min_dim, max_dim = self._query(
+        rows, null_ids, non_finite, min_dim, max_dim = self.query(
             f"""
             SELECT COUNT(*) AS n,
                    COUNTIF(node_id IS NULL) AS null_ids,
@@ -209,7 +231,7 @@ class BigQueryWarehouse:
         return EmbeddingQuality(rows, null_ids, non_finite, min_dim, max_dim)
 
     def row_count(self, table: str) -> int:
-        return self._query(f"SELECT COUNT(*) FROM {self._q(table)}")[0][0]
+        return self.query(f"SELECT COUNT(*) FROM {self._q(table)}")[0][0]
 
     def read_table(self, table: str, limit: int | None = None) -> pa.Table:
         sql = f"SELECT * FROM {self._q(table)}" + (f" LIMIT {int(limit)}" if limit is not None else "")

@@ -124,3 +124,11 @@ def test_job_names_derive_from_model_files(file, job):
 def test_long_model_file_names_stay_valid_and_distinct():
     a, b = (job_name_for_model_file(f"/m/{'x' * 80}{suffix}.pt") for suffix in ("a", "b"))
     assert a != b and len(a) <= 63 and validate_job_name(a)
+
+
+def test_a_task_config_may_not_name_bigquery_source_tables(tmp_path):
+    text = (CONFIGS / "demo_link_prediction.yaml").read_text().replace(
+        "graphMetadata:\n", "graphMetadata:\n  bigquerySource: {nodesTable: p.d.n, edgesTable: p.d.e}\n", 1
+    )
+    with pytest.raises(ConfigError, match=r"graphMetadata\.bigquerySource: belongs in the graph source's graph_metadata\.yaml"):
+        load_task_config(_write(tmp_path, text))

@@ -5,9 +5,8 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
 from gnn_assets.graph.enumerated_layout import edge_type_name
-from gnn_assets.graph.enumeration import enumerate_graph_source
-from gnn_assets.graph.sql_enumeration import sql_settings_of, summarize_source
-from gnn_assets.graph.source import has_graph_source, read_source_metadata, write_graph_source
+from gnn_assets.graph.enumeration import enumerate_deployment_graph, summarize_deployment_source
+from gnn_assets.graph.source import has_graph_source, write_graph_source
 from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
 from gnn_assets.jobs.unenumerate import load_node_id_mappings
 
@@ -64,7 +63,7 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
             write_graph_source(directory, DEMO_GRAPHS[graph_name]())
             context.log.info(f"generated demo graph {graph_name} in {directory}")
         # Counted by aggregate queries, not read whole: the checks run where it is enumerated.
-        summary = summarize_source(directory, read_source_metadata(directory), sql_settings_of(deployment.resources()))
+        summary = summarize_deployment_source(deployment.resources(), graph_name)
         return MaterializeResult(
             metadata={
                 "uri": MetadataValue.path(directory),
@@ -92,7 +91,7 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
     )
     def node_id_mapping(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
         resources = deployment.resources()
-        report = enumerate_graph_source(resources.layout, graph_name, sql_settings_of(resources))
+        report = enumerate_deployment_graph(resources, graph_name)
         tables = load_node_id_mappings(deployment.warehouse(), resources, graph_name, list(report.nodes))
         return MaterializeResult(
             metadata={
@@ -100,7 +99,7 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
                 "nodes_per_type": report.nodes,
                 "edges_per_type": report.edges,
                 "duplicate_edges_dropped": report.duplicate_edges_dropped,
-                "enumeration_engine": "DuckDB SQL, out of core" if report.engine == "duckdb" else "in memory (a remote source)",
+                "enumeration_engine": {"duckdb": "DuckDB SQL, out of core", "bigquery": "BigQuery SQL"}.get(report.engine, report.engine),
                 "source_files": report.source_files,
                 "enumerated_bytes": MetadataValue.int(report.enumerated_bytes),
                 "dagster/row_count": sum(report.nodes.values()),
