@@ -8,6 +8,8 @@ DuckDB fetches a Parquet file's footer and the row groups it needs, never the wh
 
 from __future__ import annotations
 
+import datetime
+
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from gnn_assets import storage
@@ -51,21 +53,19 @@ class StorageFileSystem(AbstractFileSystem):
         entries = [{"name": self._strip_protocol(m.path), "size": m.size, "type": "file"} for m in found]
         return entries if detail else [e["name"] for e in entries]
 
-    def info(self, path, **kwargs):
+    def _match(self, path) -> storage.FileMatch:
         uri = self.uri(path)
         matches = [m for m in storage.match_files(uri) if m.path == uri]
         if not matches:
             raise FileNotFoundError(uri)
-        return {"name": self._strip_protocol(uri), "size": matches[0].size, "type": "file"}
+        return matches[0]
+
+    def info(self, path, **kwargs):
+        match = self._match(path)
+        return {"name": self._strip_protocol(match.path), "size": match.size, "type": "file"}
 
     def modified(self, path):
-        import datetime
-
-        uri = self.uri(path)
-        matches = [m for m in storage.match_files(uri) if m.path == uri]
-        if not matches:
-            raise FileNotFoundError(uri)
-        return datetime.datetime.fromtimestamp(matches[0].updated, tz=datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(self._match(path).updated, tz=datetime.timezone.utc)
 
     def _open(self, path, mode="rb", **kwargs):
         if mode != "rb":
