@@ -23,7 +23,7 @@ from gnn_assets.outputs.champion import Champion
 from gnn_assets.outputs.published import IncompleteOutput, NoCommittedOutput, read_committed
 
 
-def _committed_jobs(resources: Resources, task_name: str) -> dict[str, str]:
+def committed_jobs(resources: Resources, task_name: str) -> dict[str, str]:
     """Job name -> when its output was committed, for the task's jobs with committed output."""
     root = storage.join(resources.layout.root, "jobs", task_name)
     committed = {}
@@ -46,7 +46,7 @@ def _champion_job(config: TaskConfig, resources: Resources) -> tuple[str, str | 
             return None
         return deployed.job_name, deployed.model_sha256
     if config.champion == "PREVIOUS":
-        others = {j: t for j, t in _committed_jobs(resources, config.task_name).items() if j != config.job_name}
+        others = {j: t for j, t in committed_jobs(resources, config.task_name).items() if j != config.job_name}
         return (max(others, key=lambda j: (others[j], j)), None) if others else None
     return config.champion, None
 

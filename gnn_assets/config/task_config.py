@@ -122,6 +122,20 @@ class TaskConfig:
         return self.proto.gnn_assets_config.layerwise.block_nodes or DEFAULT_BLOCK_NODES
 
     @property
+    def keep_states(self) -> bool:
+        """layerwise.keepStates: the run commits its layers' states for a later incremental job."""
+        return self.proto.gnn_assets_config.layerwise.keep_states
+
+    @property
+    def incremental_base_job(self) -> str:
+        """incremental.baseJob: a job name or PREVIOUS; empty for a job that computes everything."""
+        return self.proto.gnn_assets_config.incremental.base_job
+
+    @property
+    def max_affected_fraction(self) -> float:
+        return self.proto.gnn_assets_config.incremental.max_affected_fraction or 0.5
+
+    @property
     def champion(self) -> str:
         """gnnAssetsConfig.champion: a job name, PREVIOUS or DEPLOYED; empty when none."""
         return self.proto.gnn_assets_config.champion
@@ -325,6 +339,20 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
             validate_job_name(ours.champion)
         except ConfigError as error:
             require(False, "gnnAssetsConfig.champion", f"neither PREVIOUS, DEPLOYED nor a job name: {error}")
+    if ours.incremental.base_job:
+        where = "gnnAssetsConfig.incremental.baseJob"
+        require(ours.inference_mode == InferenceMode.LAYERWISE, where, "an incremental job needs inferenceMode LAYERWISE")
+        require(ours.layerwise.engine != Engine.BEAM, where, "an incremental job runs on the LOCAL layer-wise engine (BEAM: not built)")
+        if ours.incremental.base_job != "PREVIOUS":
+            try:
+                validate_job_name(ours.incremental.base_job)
+            except ConfigError as error:
+                require(False, where, f"neither PREVIOUS nor a job name: {error}")
+    require(
+        0.0 <= ours.incremental.max_affected_fraction <= 1.0,
+        "gnnAssetsConfig.incremental.maxAffectedFraction",
+        f"{ours.incremental.max_affected_fraction} is not within [0, 1]",
+    )
     if ours.drift.HasField("min_mean_overlap"):
         require(0.0 <= ours.drift.min_mean_overlap <= 1.0, "gnnAssetsConfig.drift.minMeanOverlap", "must be within [0, 1]")
     if ours.link_candidates.k:

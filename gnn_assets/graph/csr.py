@@ -42,6 +42,17 @@ class InEdges:
         return self.sources[lo:hi], np.repeat(np.arange(stop - start, dtype=np.int64), degrees)
 
 
+    def positions(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """In-edges of the destinations `ids` (any int ids, in the order given): (their positions
+        in `sources`, destinations counted in that order, the CSR offsets of that selection)."""
+        lo = self.indptr[ids]
+        degrees = self.indptr[ids + 1] - lo
+        indptr = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(degrees, out=indptr[1:])
+        positions = np.repeat(lo - indptr[:-1], degrees) + np.arange(indptr[-1], dtype=np.int64)
+        return positions, np.repeat(np.arange(len(ids), dtype=np.int64), degrees), indptr
+
+
 def build_in_edges(src: np.ndarray, dst: np.ndarray, num_dst: int) -> InEdges:
     order = np.lexsort((src, dst))
     indptr = np.zeros(num_dst + 1, dtype=np.int64)

@@ -35,7 +35,7 @@ import torch.fx as fx
 from torch_geometric.nn import GCNConv, GINConv, GraphConv, SAGEConv
 
 from gnn_assets.graph.csr import InEdges
-from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph
+from gnn_assets.layerwise.executor import Chunk, LayerwiseExecutor, LayerwiseGraph
 from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel, forward_by_type, probe_graph
 
 _PARTIAL_CONVS = (SAGEConv, GraphConv, GINConv)
@@ -293,7 +293,7 @@ class BlockEngine:
         executor._evaluate_constants()
         nodes = self.program.stages[stage].get(node_type, [])
         if size:
-            executor._run_chunk(stage, node_type, nodes, 0, size)
+            executor._run_chunk(stage, node_type, nodes, Chunk(0, size))
         return {
             name: executor.states[self.nodes[name]][:size].detach().cpu().float().numpy() if size else np.zeros((0, self.widths[name]), np.float32)
             for name in plan.kept[node_type]

@@ -97,6 +97,38 @@ class LayerwiseStats:
         }
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """The destinations a step computes: the contiguous ids start..stop-1, or the sorted ids
+    `ids` (an incremental job recomputes only the nodes whose states can differ)."""
+
+    start: int
+    stop: int
+    ids: np.ndarray | None = None
+
+    @property
+    def count(self) -> int:
+        return self.stop - self.start if self.ids is None else len(self.ids)
+
+    @property
+    def index(self):
+        """Rows of a state: a slice, or the ids."""
+        return slice(self.start, self.stop) if self.ids is None else torch.from_numpy(self.ids)
+
+    def node_ids(self) -> np.ndarray:
+        return np.arange(self.start, self.stop, dtype=np.int64) if self.ids is None else self.ids
+
+    def in_edges(self, in_edges: InEdges):
+        """(the positions of the chunk's in-edges in in_edges: a slice or an array, destinations
+        counted within the chunk, the chunk's CSR offsets from 0)."""
+        if self.ids is None:
+            lo, hi = in_edges.indptr[self.start], in_edges.indptr[self.stop]
+            degrees = np.diff(in_edges.indptr[self.start : self.stop + 1])
+            local_dst = np.repeat(np.arange(self.count, dtype=np.int64), degrees)
+            return slice(lo, hi), local_dst, in_edges.indptr[self.start : self.stop + 1] - lo
+        return in_edges.positions(self.ids)
+
+
 def _row_bytes(value, rows: int) -> int:
     """Bytes per node of a value computed for `rows` nodes (a stack over edge types is larger)."""
     if not isinstance(value, torch.Tensor) or rows == 0:
@@ -152,6 +184,9 @@ class LayerwiseExecutor:
         self.fixed_chunk = chunk_nodes
         self.row_bytes: dict[fx.Node, int] = dict(row_bytes or {})
         self.states: dict[fx.Node, torch.Tensor] = {}
+        self.recompute: dict[int, dict[str, np.ndarray]] | None = None  # see run()
+        self.base = None
+        self.on_done = None
         self.constants: dict[fx.Node, object] = {}
         self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = {}
         for node, node_type in program.inputs.items():
@@ -189,8 +224,14 @@ class LayerwiseExecutor:
 
     # ---- running --------------------------------------------------------------------------
 
-    def run(self) -> dict[str, torch.Tensor]:
-        """Every stage over every node; the final states per node type (host tensors)."""
+    def run(self, recompute: dict[int, dict[str, np.ndarray]] | None = None, base=None, on_done=None) -> dict[str, torch.Tensor]:
+        """Every stage over every node; the final states per node type (host tensors).
+
+        Incremental: recompute[stage][node type] are the sorted ids to compute at that stage, and
+        base(state) gives the value of a kept state for every node (rows in this graph's ids)
+        from which the rest stay as they are. on_done(state, value): every kept state, all
+        nodes, once complete (before it is freed; the outputs at the end)."""
+        self.recompute, self.base, self.on_done = recompute, base, on_done
         program = self.program
         for node, node_type in program.inputs.items():
             if node in program.last_read:
@@ -202,6 +243,9 @@ class LayerwiseExecutor:
             for node_type, nodes in by_type.items():
                 self._run_stage(stage, node_type, nodes)
             self._free_after(stage)
+        if self.on_done is not None:
+            for node in program.outputs.values():
+                self.on_done(node, self.states[node])
         return {t: self.states[n].cpu() if self.spill is None else self.states[n] for t, n in program.outputs.items()}
 
     def _evaluate_constants(self) -> None:
@@ -216,14 +260,19 @@ class LayerwiseExecutor:
                 self.constants[node] = self._call(node, self.constants)
 
     def _run_stage(self, stage: int, node_type: str, nodes: list[fx.Node]) -> None:
-        total = self.graph.num_nodes(node_type)
+        ids = None if self.recompute is None else self.recompute[stage][node_type]
+        if ids is not None:
+            for node in nodes:
+                if node in self.program.last_read:
+                    self._start_from_base(node)
+        total = self.graph.num_nodes(node_type) if ids is None else len(ids)
         chunk = self._chunk_nodes(stage, node_type, nodes)
         started = last_report = time.monotonic()
         start, chunks = 0, 0
         while start < total:
             stop = min(total, start + chunk)
             try:
-                self._run_chunk(stage, node_type, nodes, start, stop)
+                self._run_chunk(stage, node_type, nodes, Chunk(start, stop) if ids is None else Chunk(start, stop, ids[start:stop]))
             except torch.OutOfMemoryError:
                 if chunk == 1:
                     raise
@@ -245,48 +294,63 @@ class LayerwiseExecutor:
                 last_report = now
         self.stats.stages.append(StageStats(stage, node_type, total, chunks, chunk, round(time.monotonic() - started, 3)))
 
-    def _run_chunk(self, stage: int, node_type: str, nodes: list[fx.Node], start: int, stop: int) -> None:
+    def _run_chunk(self, stage: int, node_type: str, nodes: list[fx.Node], chunk: Chunk) -> None:
         local: dict[fx.Node, object] = {}
         for node in nodes:
             if node in self.program.calls:
-                value = self._message_passing(node, start, stop)
+                value = self._message_passing(node, chunk)
             else:
-                value = self._call(node, local, start, stop)
+                value = self._call(node, local, chunk)
             local[node] = value
             if node not in self.row_bytes:
-                self.row_bytes[node] = _row_bytes(value, stop - start)
+                self.row_bytes[node] = _row_bytes(value, chunk.count)
             if node in self.program.last_read:
-                self._keep(node, value, start, stop)
+                self._keep(node, value, chunk)
 
-    def _keep(self, node: fx.Node, value, start: int, stop: int) -> None:
-        if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape[0] != stop - start:
+    def _allocate(self, node: fx.Node, row_shape, dtype) -> torch.Tensor:
+        shape = (self.graph.num_nodes(self.program.node_type[node]), *row_shape)
+        if self.spill is not None:
+            return self.spill.allocate(node.name, shape, dtype)
+        return torch.empty(shape, dtype=dtype, device=self.state_device)
+
+    def _start_from_base(self, node: fx.Node) -> None:
+        """An incremental stage's kept state: the base's value for every node, then overwritten
+        where recomputed."""
+        if node in self.states:
+            return
+        value = self.base(node)
+        kept = self._allocate(node, value.shape[1:], value.dtype)
+        kept[:] = value.to(kept.device)
+        self.states[node] = kept
+
+    def _keep(self, node: fx.Node, value, chunk: Chunk) -> None:
+        start, stop = chunk.start, chunk.stop
+        if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape[0] != chunk.count:
             raise UnsplittableModel(
                 f"{self.program.model_name}: `{node.format_node()}` is read by a later layer but is not one row per node "
                 f"({type(value).__name__} {tuple(getattr(value, 'shape', ()))})"
             )
         kept = self.states.get(node)
-        if kept is None and self.spill is None and start == 0 and stop == self.graph.num_nodes(self.program.node_type[node]):
+        whole = chunk.ids is None and start == 0 and stop == self.graph.num_nodes(self.program.node_type[node])
+        if kept is None and self.spill is None and whole:
             self.states[node] = value.to(self.state_device)  # all nodes in one chunk: keep it as it is
             return
         if kept is None:
-            shape = (self.graph.num_nodes(self.program.node_type[node]), *value.shape[1:])
-            if self.spill is not None:
-                kept = self.spill.allocate(node.name, shape, value.dtype)
-            else:
-                kept = torch.empty(shape, dtype=value.dtype, device=self.state_device)
-            self.states[node] = kept
-        kept[start:stop] = value.to(kept.device)
+            kept = self.states[node] = self._allocate(node, value.shape[1:], value.dtype)
+        kept[chunk.index] = value.to(kept.device)
 
     def _free_after(self, stage: int) -> None:
         for node, last in self.program.last_read.items():
             if last == stage and node in self.states and node not in self.program.inputs:
+                if self.on_done is not None:
+                    self.on_done(node, self.states[node])
                 del self.states[node]
                 if self.spill is not None:
                     self.spill.free(node.name)
         if self.spill is not None:
             self.stats.spill_bytes = self.spill.bytes_written
 
-    def _value(self, node: fx.Node, local: dict, start: int, stop: int):
+    def _value(self, node: fx.Node, local: dict, chunk: Chunk | None):
         if node in local:
             return local[node]
         if node in self.constants:
@@ -294,11 +358,11 @@ class LayerwiseExecutor:
         state = self.states.get(node)
         if state is None:
             raise UnsplittableModel(f"{self.program.model_name}: `{node.format_node()}` is read where it is not computed")
-        return state[start:stop].to(self.device)
+        return state[chunk.index].to(self.device)
 
-    def _call(self, node: fx.Node, local: dict, start: int = 0, stop: int = 0):
-        args = fx.node.map_arg(node.args, lambda n: self._value(n, local, start, stop))
-        kwargs = fx.node.map_arg(node.kwargs, lambda n: self._value(n, local, start, stop))
+    def _call(self, node: fx.Node, local: dict, chunk: Chunk | None = None):
+        args = fx.node.map_arg(node.args, lambda n: self._value(n, local, chunk))
+        kwargs = fx.node.map_arg(node.kwargs, lambda n: self._value(n, local, chunk))
         if node.op == "call_function":
             return node.target(*args, **kwargs)
         if node.op == "call_method":
@@ -309,17 +373,18 @@ class LayerwiseExecutor:
 
     # ---- message passing ------------------------------------------------------------------
 
-    def _message_passing(self, node: fx.Node, start: int, stop: int) -> torch.Tensor:
+    def _message_passing(self, node: fx.Node, chunk: Chunk) -> torch.Tensor:
         call = self.program.calls[node]
         module = call.module
         src_type, _, dst_type = call.edge_type
-        whole = start == 0 and stop == self.graph.num_nodes(dst_type)
+        start, stop, count = chunk.start, chunk.stop, chunk.count
+        whole = chunk.ids is None and start == 0 and stop == self.graph.num_nodes(dst_type)
         gcn = isinstance(module, GCNConv) and module.normalize
         in_edges, weights = self._gcn_in_edges(call) if gcn else (self.graph.in_edges[call.edge_type], None)
-        sources, local_dst = in_edges.chunk(start, stop)
+        positions, local_dst, local_indptr = chunk.in_edges(in_edges)
+        sources = in_edges.sources[positions]
         if weights is not None:
-            lo, hi = in_edges.indptr[start], in_edges.indptr[stop]
-            weights = weights[lo:hi].to(self.device)
+            weights = weights[positions if isinstance(positions, slice) else torch.from_numpy(positions)].to(self.device)
         on_device = self.state_device == self.device
 
         def x_of(n, rows):  # a kept state, all its rows or some of them, on the compute device
@@ -345,11 +410,10 @@ class LayerwiseExecutor:
                 src_rows, src_index = torch.from_numpy(unique), inverse.reshape(-1)
             num_src = self.graph.num_nodes(src_type) if src_rows is None else len(src_rows)
             if fused:
-                indptr = in_edges.indptr[start : stop + 1] - in_edges.indptr[start]
-                edge_index = self._adjacency(indptr, src_index, num_src)
+                edge_index = self._adjacency(local_indptr, src_index, num_src)
             else:
                 edge_index = torch.stack([torch.from_numpy(src_index), torch.from_numpy(local_dst)]).to(self.device)
-            dst_rows = slice(start, stop)
+            dst_rows = chunk.index
             if bipartite:
                 x_src, x_dst = x_arg
                 pair = (
@@ -358,10 +422,10 @@ class LayerwiseExecutor:
                 )
             else:
                 pair = (x_of(x_arg, src_rows), self.states[x_arg][dst_rows].to(self.device))
-            return self._invoke(node, call, pair, edge_index, weights, size=None if fused else (num_src, stop - start))
+            return self._invoke(node, call, pair, edge_index, weights, size=None if fused else (num_src, count))
         else:
             # The chunk's nodes and their in-neighbours; the chunk's rows come first.
-            chunk_ids = np.arange(start, stop, dtype=np.int64)
+            chunk_ids = chunk.node_ids()
             others = np.setdiff1d(sources, chunk_ids, assume_unique=False)
             rows = np.concatenate([chunk_ids, others])
             order = np.argsort(rows, kind="stable")
@@ -370,7 +434,7 @@ class LayerwiseExecutor:
             index = torch.from_numpy(rows)
             replace = lambda n: x_of(n, index)  # noqa: E731
             out = self._invoke(node, call, fx.node.map_arg(x_arg, replace), edge_index, weights)
-            return out[: stop - start]
+            return out[:count]
         return self._invoke(node, call, fx.node.map_arg(x_arg, replace), edge_index, weights)
 
     def _adjacency(self, indptr: np.ndarray, columns: np.ndarray, num_src: int) -> torch.Tensor:
@@ -385,8 +449,8 @@ class LayerwiseExecutor:
             ).to(self.device)
 
     def _invoke(self, node, call, x, edge_index, weights, size=None):
-        args = list(fx.node.map_arg(node.args, lambda n: self._value(n, {}, 0, 0) if n in self.constants else n))
-        kwargs = dict(fx.node.map_arg(node.kwargs, lambda n: self._value(n, {}, 0, 0) if n in self.constants else n))
+        args = list(fx.node.map_arg(node.args, lambda n: self._value(n, {}, None) if n in self.constants else n))
+        kwargs = dict(fx.node.map_arg(node.kwargs, lambda n: self._value(n, {}, None) if n in self.constants else n))
         if node.args:
             args[0] = x
         else:

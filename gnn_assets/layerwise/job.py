@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from torch_geometric.nn import GCNConv
 
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
@@ -27,6 +28,10 @@ from gnn_assets.graph.enumerated_layout import nodes_uri
 from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, InferenceJobResult, NodeTypeOutput, new_run_id, output_kinds
 from gnn_assets.inference.protocol import LayerwiseModel, LoadedInferencer, load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
+from gnn_assets.incremental.affected import largest_share, recompute_plan
+from gnn_assets.incremental.base import BaseJob, resolve_base
+from gnn_assets.incremental.change import diff_graphs
+from gnn_assets.incremental.kept import IncrementalRefused, StateKeeper, keep_graph, read_state
 from gnn_assets.layerwise.frame import LayerwiseRun
 from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph, must_spill, peak_state_bytes, probe
 from gnn_assets.layerwise.spill import SpillArea
@@ -152,6 +157,51 @@ def split_and_probe(loaded: LoadedInferencer, config: TaskConfig, signature: Gra
     return model, program, row_bytes
 
 
+class _Incremental:
+    """An incremental job's plan: the graph's change since the base, the nodes each stage
+    recomputes (None: the whole job runs, the change reaches too much), the base's states."""
+
+    def __init__(self, base: BaseJob, program, graph_dir, types, features, in_edges, num_nodes, config: TaskConfig, progress):
+        self.base, self.program = base, program
+        missing = sorted(n.name for n in program.last_read if n not in program.inputs and n.name not in base.kept.states)
+        if missing:
+            raise IncrementalRefused(
+                f"{config.uri}: base job {base.job_name!r} kept no state {missing[0]!r} of this model's layers (another version of its code?)"
+            )
+        self.change = diff_graphs(base.kept.graph_dir, graph_dir, list(types.node_types), list(types.edge_types), features, in_edges)
+        gcn = any(isinstance(c.module, GCNConv) and c.module.normalize for c in program.calls.values())
+        self.plan = recompute_plan(len(program.stages), self.change, in_edges, list(types.node_types), gcn)
+        self.counts = {stage: {t: len(ids) for t, ids in by_type.items()} for stage, by_type in self.plan.items()}
+        self.share = largest_share(self.plan, num_nodes)
+        self.fell_back = self.share > config.max_affected_fraction
+        summary = self.change.summary()
+        progress(f"incremental from {base.job_name}: {summary}; recomputing per stage {self.counts} (largest share {self.share:.1%})")
+        if self.fell_back:
+            progress(f"the change reaches {self.share:.1%} of the nodes in a stage, more than maxAffectedFraction "
+                     f"{config.max_affected_fraction:.0%}: running the whole job instead")
+            self.plan = None
+
+    def base_state(self, node) -> torch.Tensor:
+        """A kept state of the base, its rows moved to this graph's ids (zeros for added nodes,
+        which every stage recomputes)."""
+        kept = read_state(self.base.kept, node.name)
+        old_of_new = self.change.old_of_new[self.program.node_type[node]]
+        out = torch.zeros((len(old_of_new), *kept.shape[1:]), dtype=torch.from_numpy(np.zeros(0, kept.dtype)).dtype)
+        exists = np.flatnonzero(old_of_new >= 0)
+        out[torch.from_numpy(exists)] = torch.from_numpy(np.ascontiguousarray(kept[old_of_new[exists]]))
+        return out
+
+    def details(self) -> dict:
+        return {
+            "base_job": self.base.job_name,
+            "base_seconds": self.base.seconds,
+            **self.change.summary(),
+            "recomputed_per_stage": {str(k): v for k, v in self.counts.items()},
+            "largest_share": self.share,
+            "ran_whole_job": self.fell_back,
+        }
+
+
 class LocalEngine:
     """Engine LOCAL: one process holds the graph as CSR and every layer's states (spilled to disk
     past the memory budget), and computes each layer in chunks of destinations."""
@@ -165,6 +215,7 @@ class LocalEngine:
         graph_dir = run.job.graph_dir
         device = resolve_device(resources.device)
 
+        base = resolve_base(config, resources, loaded.weights.sha256) if config.incremental_base_job else None
         types = graph_types(config)
         dims = dict(zip(types.node_types, types.feature_dims))
         signature = GraphSignature(tuple(types.node_types), tuple(types.edge_types), types.is_heterogeneous)
@@ -191,6 +242,12 @@ class LocalEngine:
                 target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
                 features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
             graph = LayerwiseGraph(features, in_edges)
+            incremental = _Incremental(base, models[0][0][1], graph_dir, types, features, in_edges, num_nodes, config, progress) if base else None
+            run_dir = job_layout.inference_run_dir(run_id)
+            keeper = None
+            if config.keep_states:
+                record = keep_graph(graph_dir, run_dir, list(types.node_types), list(types.edge_types))
+                keeper = StateKeeper(run_dir, models[0][0][1].node_type.__getitem__, loaded.weights.sha256, record)
             for index, ((model, program, row_bytes), _, output_dir_of) in enumerate(models):
                 if index:
                     progress(f"champion {champion.job_name}: the same layers over the same graph")
@@ -202,7 +259,10 @@ class LocalEngine:
                     + (f", spilled to {spill_dir}" if executor.stats.spilled else ", in memory")
                 )
                 with torch.inference_mode():
-                    finals = executor.run()
+                    if index == 0 and incremental is not None and incremental.plan is not None:
+                        finals = executor.run(recompute=incremental.plan, base=incremental.base_state, on_done=keeper)
+                    else:
+                        finals = executor.run(on_done=keeper if index == 0 else None)
                     outputs = result.champion_outputs if index else result.outputs
                     for node_type in config.root_node_types:
                         output_dir = output_dir_of(run_id, node_type)
@@ -223,6 +283,10 @@ class LocalEngine:
             "edges": {"-".join(k): c.num_edges for k, c in in_edges.items()},
             "csr_bytes": csr_bytes,
         }
+        if keeper is not None:
+            result.details["kept"] = keeper.kept.to_dict()
+        if incremental is not None:
+            result.details["incremental"] = incremental.details()
         total_nodes = sum(num_nodes.values())
         result.metrics = {
             "layerwise/layers": program.num_layers,

@@ -613,7 +613,7 @@ class GbmlConfig(_message.Message):
     def __init__(self, task_metadata: _Optional[_Union[GbmlConfig.TaskMetadata, _Mapping]] = ..., graph_metadata: _Optional[_Union[_graph_schema_pb2.GraphMetadata, _Mapping]] = ..., shared_config: _Optional[_Union[GbmlConfig.SharedConfig, _Mapping]] = ..., dataset_config: _Optional[_Union[GbmlConfig.DatasetConfig, _Mapping]] = ..., trainer_config: _Optional[_Union[GbmlConfig.TrainerConfig, _Mapping]] = ..., inferencer_config: _Optional[_Union[GbmlConfig.InferencerConfig, _Mapping]] = ..., metrics_config: _Optional[_Union[GbmlConfig.MetricsConfig, _Mapping]] = ..., profiler_config: _Optional[_Union[GbmlConfig.ProfilerConfig, _Mapping]] = ..., post_processor_config: _Optional[_Union[GbmlConfig.PostProcessorConfig, _Mapping]] = ..., feature_flags: _Optional[_Mapping[str, str]] = ..., gnn_assets_config: _Optional[_Union[GnnAssetsConfig, _Mapping]] = ...) -> None: ...
 
 class GnnAssetsConfig(_message.Message):
-    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise", "champion", "drift", "link_candidates", "template_uri")
+    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise", "champion", "drift", "link_candidates", "template_uri", "incremental")
     class SamplerConfig(_message.Message):
         __slots__ = ("fanout", "seed", "sample_encoding", "num_shards", "engine")
         FANOUT_FIELD_NUMBER: _ClassVar[int]
@@ -628,14 +628,16 @@ class GnnAssetsConfig(_message.Message):
         engine: Engine
         def __init__(self, fanout: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., sample_encoding: _Optional[_Union[SampleEncoding, str]] = ..., num_shards: _Optional[int] = ..., engine: _Optional[_Union[Engine, str]] = ...) -> None: ...
     class LayerwiseConfig(_message.Message):
-        __slots__ = ("memory_budget_mb", "engine", "block_nodes")
+        __slots__ = ("memory_budget_mb", "engine", "block_nodes", "keep_states")
         MEMORY_BUDGET_MB_FIELD_NUMBER: _ClassVar[int]
         ENGINE_FIELD_NUMBER: _ClassVar[int]
         BLOCK_NODES_FIELD_NUMBER: _ClassVar[int]
+        KEEP_STATES_FIELD_NUMBER: _ClassVar[int]
         memory_budget_mb: int
         engine: Engine
         block_nodes: int
-        def __init__(self, memory_budget_mb: _Optional[int] = ..., engine: _Optional[_Union[Engine, str]] = ..., block_nodes: _Optional[int] = ...) -> None: ...
+        keep_states: bool
+        def __init__(self, memory_budget_mb: _Optional[int] = ..., engine: _Optional[_Union[Engine, str]] = ..., block_nodes: _Optional[int] = ..., keep_states: bool = ...) -> None: ...
     class DriftConfig(_message.Message):
         __slots__ = ("neighbours", "min_mean_overlap", "sample_nodes")
         NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]
@@ -654,6 +656,13 @@ class GnnAssetsConfig(_message.Message):
         score: CandidateScore
         exclude_existing_edges: bool
         def __init__(self, k: _Optional[int] = ..., score: _Optional[_Union[CandidateScore, str]] = ..., exclude_existing_edges: bool = ...) -> None: ...
+    class IncrementalConfig(_message.Message):
+        __slots__ = ("base_job", "max_affected_fraction")
+        BASE_JOB_FIELD_NUMBER: _ClassVar[int]
+        MAX_AFFECTED_FRACTION_FIELD_NUMBER: _ClassVar[int]
+        base_job: str
+        max_affected_fraction: float
+        def __init__(self, base_job: _Optional[str] = ..., max_affected_fraction: _Optional[float] = ...) -> None: ...
     GRAPH_NAME_FIELD_NUMBER: _ClassVar[int]
     SAMPLER_FIELD_NUMBER: _ClassVar[int]
     MAX_DEAD_LETTER_FRACTION_FIELD_NUMBER: _ClassVar[int]
@@ -665,6 +674,7 @@ class GnnAssetsConfig(_message.Message):
     DRIFT_FIELD_NUMBER: _ClassVar[int]
     LINK_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_URI_FIELD_NUMBER: _ClassVar[int]
+    INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
     graph_name: str
     sampler: GnnAssetsConfig.SamplerConfig
     max_dead_letter_fraction: float
@@ -676,4 +686,5 @@ class GnnAssetsConfig(_message.Message):
     drift: GnnAssetsConfig.DriftConfig
     link_candidates: GnnAssetsConfig.LinkCandidatesConfig
     template_uri: str
-    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ..., inference_mode: _Optional[_Union[InferenceMode, str]] = ..., layerwise: _Optional[_Union[GnnAssetsConfig.LayerwiseConfig, _Mapping]] = ..., champion: _Optional[str] = ..., drift: _Optional[_Union[GnnAssetsConfig.DriftConfig, _Mapping]] = ..., link_candidates: _Optional[_Union[GnnAssetsConfig.LinkCandidatesConfig, _Mapping]] = ..., template_uri: _Optional[str] = ...) -> None: ...
+    incremental: GnnAssetsConfig.IncrementalConfig
+    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ..., inference_mode: _Optional[_Union[InferenceMode, str]] = ..., layerwise: _Optional[_Union[GnnAssetsConfig.LayerwiseConfig, _Mapping]] = ..., champion: _Optional[str] = ..., drift: _Optional[_Union[GnnAssetsConfig.DriftConfig, _Mapping]] = ..., link_candidates: _Optional[_Union[GnnAssetsConfig.LinkCandidatesConfig, _Mapping]] = ..., template_uri: _Optional[str] = ..., incremental: _Optional[_Union[GnnAssetsConfig.IncrementalConfig, _Mapping]] = ...) -> None: ...

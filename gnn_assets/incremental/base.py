@@ -1,0 +1,53 @@
+"""The base of an incremental job (gnnAssetsConfig.incremental.baseJob), resolved and checked
+once, before any work: a job of the same task and graph whose committed run kept its states,
+computed with the same model file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gnn_assets import storage
+from gnn_assets.comparison.champion import committed_jobs
+from gnn_assets.config.layout import job_layout
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.config.task_config import TaskConfig, load_task_config
+from gnn_assets.incremental.kept import IncrementalRefused, KeptRun
+from gnn_assets.outputs.published import IncompleteOutput, NoCommittedOutput, read_committed
+
+
+@dataclass(frozen=True)
+class BaseJob:
+    job_name: str
+    kept: KeptRun
+    seconds: float  # the base job's own wall time
+
+
+def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str) -> BaseJob:
+    where = f"{config.uri}: gnnAssetsConfig.incremental.baseJob {config.incremental_base_job}"
+    name = config.incremental_base_job
+    if name == "PREVIOUS":
+        others = {j: t for j, t in committed_jobs(resources, config.task_name).items() if j != config.job_name}
+        if not others:
+            raise IncrementalRefused(f"{where}: the task has no other job with committed output to start from")
+        name = max(others, key=lambda j: (others[j], j))
+    if name == config.job_name:
+        raise IncrementalRefused(f"{where}: a job cannot be its own base")
+    layout = job_layout(resources.layout, config.task_name, name)
+    try:
+        manifest = read_committed(layout)
+    except (NoCommittedOutput, IncompleteOutput) as error:
+        raise IncrementalRefused(f"{where}: job {name!r} cannot be the base: {error}") from None
+    base_config = load_task_config(layout.frozen_config_uri)
+    if base_config.graph_name != config.graph_name:
+        raise IncrementalRefused(f"{where}: job {name!r} read graph {base_config.graph_name!r}, this job reads {config.graph_name!r}")
+    if "kept" not in manifest.details:
+        raise IncrementalRefused(f"{where}: job {name!r} did not keep its states; run it with gnnAssetsConfig.layerwise.keepStates: true")
+    kept = KeptRun.from_dict(manifest.details["kept"])
+    if kept.model_sha256 != model_sha256:
+        raise IncrementalRefused(
+            f"{where}: job {name!r} ran another model file (sha256 {kept.model_sha256[:12]}…, this job's {model_sha256[:12]}…); "
+            "an incremental job reuses its states, so the model must be the same"
+        )
+    if not storage.exists(storage.join(kept.graph_dir, "graph_metadata.yaml")):
+        raise IncrementalRefused(f"{where}: job {name!r}'s record of its graph is gone ({kept.graph_dir})")
+    return BaseJob(name, kept, manifest.seconds)

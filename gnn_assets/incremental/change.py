@@ -1,0 +1,96 @@
+"""What changed between the graph a base job read (its kept record) and the graph enumerated
+now, by original node id (enumeration ids shift when nodes are added or removed): nodes added
+and removed, features changed, and per edge type the destinations whose in-edges changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gnn_assets import storage
+from gnn_assets.graph.csr import InEdges
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edge_type_name, edges_uri, mapping_uri, nodes_uri
+
+_ROWS = 65_536  # features compared this many rows at a time
+
+
+@dataclass
+class GraphChange:
+    old_of_new: dict[str, np.ndarray] = field(default_factory=dict)  # per node type: the base's int id of each node now, -1 if added
+    added: dict[str, np.ndarray] = field(default_factory=dict)  # ids now
+    removed: dict[str, int] = field(default_factory=dict)
+    changed_features: dict[str, np.ndarray] = field(default_factory=dict)  # ids now
+    touched: dict[EdgeTypeKey, np.ndarray] = field(default_factory=dict)  # ids now of destinations whose in-edges changed
+    edges_added: dict[str, int] = field(default_factory=dict)
+    edges_removed: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {
+            "nodes_added": {t: len(v) for t, v in self.added.items()},
+            "nodes_removed": dict(self.removed),
+            "features_changed": {t: len(v) for t, v in self.changed_features.items()},
+            "edges_added": dict(self.edges_added),
+            "edges_removed": dict(self.edges_removed),
+        }
+
+
+def _column(uri: str, column: str):
+    with storage.open_read(uri) as stream:
+        return pq.read_table(stream, columns=[column])[column]
+
+
+def _features(uri: str) -> np.ndarray:
+    column = _column(uri, "features")
+    return column.combine_chunks().flatten().to_numpy().reshape(len(column), -1)
+
+
+def _changed_rows(now: np.ndarray, before: np.ndarray, old_of_new: np.ndarray) -> np.ndarray:
+    kept = np.flatnonzero(old_of_new >= 0)
+    if now.shape[1] != before.shape[1]:
+        return kept
+    changed = []
+    for start in range(0, len(kept), _ROWS):
+        rows = kept[start : start + _ROWS]
+        changed.append(rows[np.any(now[rows] != before[old_of_new[rows]], axis=1)])
+    return np.concatenate(changed) if changed else np.zeros(0, np.int64)
+
+
+def diff_graphs(
+    base_dir: str, graph_dir: str, node_types: list[str], edge_types: list[EdgeTypeKey], features_now: dict, in_edges_now: dict[EdgeTypeKey, InEdges]
+) -> GraphChange:
+    """The change from the base's graph record (base_dir) to the graph now (graph_dir, its
+    features and in-edges as the job holds them)."""
+    change = GraphChange()
+    new_of_old: dict[str, np.ndarray] = {}
+    for node_type in node_types:
+        before, now = _column(mapping_uri(base_dir, node_type), "node_id"), _column(mapping_uri(graph_dir, node_type), "node_id")
+        old_of_new = pc.fill_null(pc.index_in(now, value_set=before), -1).to_numpy().astype(np.int64)
+        inverse = np.full(len(before), -1, dtype=np.int64)
+        exists = np.flatnonzero(old_of_new >= 0)
+        inverse[old_of_new[exists]] = exists
+        change.old_of_new[node_type], new_of_old[node_type] = old_of_new, inverse
+        change.added[node_type] = np.flatnonzero(old_of_new < 0)
+        change.removed[node_type] = int(np.sum(inverse < 0))
+        now_features = features_now[node_type].numpy() if hasattr(features_now[node_type], "numpy") else features_now[node_type]
+        change.changed_features[node_type] = _changed_rows(now_features, _features(nodes_uri(base_dir, node_type)), old_of_new)
+    for key in edge_types:
+        src_type, _, dst_type = key
+        in_edges = in_edges_now[key]
+        num_dst = in_edges.num_dst
+        now = np.repeat(np.arange(num_dst, dtype=np.int64), np.diff(in_edges.indptr)) + in_edges.sources * num_dst
+        with storage.open_read(edges_uri(base_dir, key)) as stream:
+            old = pq.read_table(stream)
+        src, dst = new_of_old[src_type][old["src"].to_numpy()], new_of_old[dst_type][old["dst"].to_numpy()]
+        both = (src >= 0) & (dst >= 0)
+        before = src[both] * num_dst + dst[both]
+        added = now[~np.isin(now, before)]
+        removed = before[~np.isin(before, now)]
+        lost_source = dst[(src < 0) & (dst >= 0)]  # a removed source's edges into nodes that remain
+        change.touched[key] = np.unique(np.concatenate([added % num_dst, removed % num_dst, lost_source]))
+        name = edge_type_name(key)
+        change.edges_added[name] = len(added)
+        change.edges_removed[name] = len(removed) + int(np.sum(~both))
+    return change
