@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from benchmarks import layerwise, scale_chain, scale_out, serving, several_models
+from benchmarks import incremental, layerwise, scale_chain, scale_out, serving, several_models
 from benchmarks.harness import MAIN_TASK, deployment, frozen_job, own_peak_rss_mb, run_child, sampled_job, say
 
 RESULTS = Path(__file__).resolve().parent / "results"  # not in git: each machine writes its own
@@ -295,6 +295,7 @@ def run(size_name: str) -> dict:
         del records
 
         scaled = scale_out.measure(workdir / "scale-out", size_name)
+        updated = incremental.measure(workdir, TASK, size.num_nodes)
 
         rss = {}
         for count in size.rss_samples:
@@ -315,6 +316,7 @@ def run(size_name: str) -> dict:
         **ab["metrics"],
         **candidates["metrics"],
         **scaled["metrics"],
+        **updated["metrics"],
     }
     return {
         "size": size_name,
@@ -333,6 +335,7 @@ def run(size_name: str) -> dict:
             "ab": ab["measurements"],
             "link_candidates": candidates["measurements"],
             "scale_out": scaled["measurements"],
+            "incremental": updated["measurements"],
         },
         "machine": _machine(),
     }
@@ -355,6 +358,7 @@ GOALS = {
     "candidates_vs_numpy_brute_force": (">=", 1.0),
     "enumerate_peak_rss_growth": ("<=", 1.5),
     "sampler_peak_rss_growth": ("<=", 1.5),
+    "incremental_vs_full": (">=", 10.0),
 }
 DESCRIPTIONS = {
     "pipeline_vs_forward": "whole Beam job (read, decode, collate, forward, write) ÷ bare forward, samples/s",
@@ -379,6 +383,8 @@ DESCRIPTIONS = {
     "candidates_vs_numpy_brute_force": "numpy brute force (matrix product, argpartition, sort) ÷ the index, wall time on the same batches",
     "enumerate_peak_rss_growth": "enumeration in DuckDB (memory limit 256 MB), peak RSS of its process at 2,000,000 nodes ÷ at 250,000 (demo generator, 8 edges per node)",
     "sampler_peak_rss_growth": "BEAM sampler in one process (FnApiRunner in_memory), peak RSS at 80,000 roots ÷ at 10,000, fanout [5, 5]",
+    "incremental_vs_full": "layer-wise job on the bench graph after 0.1% of its edges (half added, half removed) and 0.1% of its nodes' features changed: the whole job ÷ the incremental job from a base's kept states, wall time",
+    "incremental_vs_full_1pct": "the same after 1% changed",
     "beam_sampler_vs_local": "BEAM sampler (one worker process per core) ÷ LOCAL sampler, roots/s on 10,000 roots, fanout [5, 5], the same neighbourhoods",
 }
 
@@ -440,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         **layerwise.CHILDREN,
         **scale_out.CHILDREN,
         **scale_chain.CHILDREN,
+        **incremental.CHILDREN,
     }
     if argv and argv[0] in children:
         workdir, *rest = argv[1:]

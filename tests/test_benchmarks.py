@@ -43,6 +43,8 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
         "enumerate_peak_rss_growth",
         "sampler_peak_rss_growth",
         "beam_sampler_vs_local",
+        "incremental_vs_full",
+        "incremental_vs_full_1pct",
     }
     assert all(value > 0 for value in data["metrics"].values())
     assert data["machine"]["cpu_cores"] >= 1 and data["machine"]["torch"]

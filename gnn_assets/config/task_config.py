@@ -128,7 +128,7 @@ class TaskConfig:
 
     @property
     def incremental_base_job(self) -> str:
-        """incremental.baseJob: a job name or PREVIOUS; empty for a job that computes everything."""
+        """incremental.baseJob: a job name, PREVIOUS or SELF; empty for a job that computes everything."""
         return self.proto.gnn_assets_config.incremental.base_job
 
     @property
@@ -343,11 +343,11 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
         where = "gnnAssetsConfig.incremental.baseJob"
         require(ours.inference_mode == InferenceMode.LAYERWISE, where, "an incremental job needs inferenceMode LAYERWISE")
         require(ours.layerwise.engine != Engine.BEAM, where, "an incremental job runs on the LOCAL layer-wise engine (BEAM: not built)")
-        if ours.incremental.base_job != "PREVIOUS":
+        if ours.incremental.base_job not in ("PREVIOUS", "SELF"):
             try:
                 validate_job_name(ours.incremental.base_job)
             except ConfigError as error:
-                require(False, where, f"neither PREVIOUS nor a job name: {error}")
+                require(False, where, f"neither PREVIOUS, SELF nor a job name: {error}")
     require(
         0.0 <= ours.incremental.max_affected_fraction <= 1.0,
         "gnnAssetsConfig.incremental.maxAffectedFraction",

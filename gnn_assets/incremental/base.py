@@ -1,6 +1,8 @@
 """The base of an incremental job (gnnAssetsConfig.incremental.baseJob), resolved and checked
 once, before any work: a job of the same task and graph whose committed run kept its states,
-computed with the same model file."""
+computed with the same model file. The base is a job name, PREVIOUS (the task's other job
+committed last) or SELF (the job's own last committed run: a scheduled re-run of the same model
+on a new graph snapshot; its states stay in place until this run commits)."""
 
 from __future__ import annotations
 
@@ -22,20 +24,26 @@ class BaseJob:
     seconds: float  # the base job's own wall time
 
 
-def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str) -> BaseJob:
+def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str) -> BaseJob | None:
+    """The base, or None where baseJob is PREVIOUS or SELF and there is nothing yet to start
+    from (the task's or the job's first run: it computes everything)."""
     where = f"{config.uri}: gnnAssetsConfig.incremental.baseJob {config.incremental_base_job}"
     name = config.incremental_base_job
     if name == "PREVIOUS":
         others = {j: t for j, t in committed_jobs(resources, config.task_name).items() if j != config.job_name}
         if not others:
-            raise IncrementalRefused(f"{where}: the task has no other job with committed output to start from")
+            return None
         name = max(others, key=lambda j: (others[j], j))
-    if name == config.job_name:
-        raise IncrementalRefused(f"{where}: a job cannot be its own base")
+    elif name == "SELF":
+        name = config.job_name
     layout = job_layout(resources.layout, config.task_name, name)
     try:
         manifest = read_committed(layout)
-    except (NoCommittedOutput, IncompleteOutput) as error:
+    except NoCommittedOutput as error:
+        if config.incremental_base_job == "SELF":
+            return None
+        raise IncrementalRefused(f"{where}: job {name!r} cannot be the base: {error}") from None
+    except IncompleteOutput as error:
         raise IncrementalRefused(f"{where}: job {name!r} cannot be the base: {error}") from None
     base_config = load_task_config(layout.frozen_config_uri)
     if base_config.graph_name != config.graph_name:

@@ -58,6 +58,14 @@ def _changed_rows(now: np.ndarray, before: np.ndarray, old_of_new: np.ndarray) -
     return np.concatenate(changed) if changed else np.zeros(0, np.int64)
 
 
+def _contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which of values are in sorted_values (sorted, unique)."""
+    if not len(sorted_values):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[at] == values
+
+
 def diff_graphs(
     base_dir: str, graph_dir: str, node_types: list[str], edge_types: list[EdgeTypeKey], features_now: dict, in_edges_now: dict[EdgeTypeKey, InEdges]
 ) -> GraphChange:
@@ -79,17 +87,19 @@ def diff_graphs(
     for key in edge_types:
         src_type, _, dst_type = key
         in_edges = in_edges_now[key]
-        num_dst = in_edges.num_dst
-        now = np.repeat(np.arange(num_dst, dtype=np.int64), np.diff(in_edges.indptr)) + in_edges.sources * num_dst
+        num_src = max(len(change.old_of_new[src_type]), 1)  # nodes of the source type now
+        # An edge as dst * num_src + src: the CSR's order (by destination, sources ascending), so
+        # the edges now are sorted already and membership is a binary search, not a hash set.
+        now = np.repeat(np.arange(in_edges.num_dst, dtype=np.int64), np.diff(in_edges.indptr)) * num_src + in_edges.sources
         with storage.open_read(edges_uri(base_dir, key)) as stream:
             old = pq.read_table(stream)
         src, dst = new_of_old[src_type][old["src"].to_numpy()], new_of_old[dst_type][old["dst"].to_numpy()]
         both = (src >= 0) & (dst >= 0)
-        before = src[both] * num_dst + dst[both]
-        added = now[~np.isin(now, before)]
-        removed = before[~np.isin(before, now)]
+        before = np.sort(dst[both] * num_src + src[both])
+        added = now[~_contains(before, now)]
+        removed = before[~_contains(now, before)]
         lost_source = dst[(src < 0) & (dst >= 0)]  # a removed source's edges into nodes that remain
-        change.touched[key] = np.unique(np.concatenate([added % num_dst, removed % num_dst, lost_source]))
+        change.touched[key] = np.unique(np.concatenate([added // num_src, removed // num_src, lost_source]))
         name = edge_type_name(key)
         change.edges_added[name] = len(added)
         change.edges_removed[name] = len(removed) + int(np.sum(~both))

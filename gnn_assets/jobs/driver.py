@@ -240,6 +240,7 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
             "spill_bytes": {"raw_value": details["spill_bytes"], "type": "int"},
             "memory_budget_bytes": {"raw_value": details["budget_bytes"], "type": "int"},
             "layerwise": {"raw_value": details, "type": "json"},
+            **_incremental_metadata(details, job.seconds),
         }
     return {
         **common,
@@ -247,6 +248,22 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
         **({"dataflow_console_url": {"raw_value": job.console_url, "type": "url"}} if job.console_url else {}),
         "beam_state": {"raw_value": job.state, "type": "text"},
         "beam_metrics": {"raw_value": job.metrics, "type": "json"},
+    }
+
+
+def _incremental_metadata(details: dict, seconds: float) -> dict:
+    """An incremental job's base, what changed, the nodes recomputed per layer and its time
+    against the base's (nothing for a job that computed everything)."""
+    incremental = details.get("incremental")
+    if not incremental:
+        return {}
+    changed = {k: incremental[k] for k in ("nodes_added", "nodes_removed", "features_changed", "edges_added", "edges_removed")}
+    return {
+        "incremental_base_job": {"raw_value": incremental["base_job"], "type": "text"},
+        "incremental_ran_whole_job": {"raw_value": incremental["ran_whole_job"], "type": "bool"},
+        "incremental_changes": {"raw_value": changed, "type": "json"},
+        "incremental_recomputed_per_layer": {"raw_value": incremental["recomputed_per_stage"], "type": "json"},
+        "incremental_seconds_vs_base": {"raw_value": round(seconds / max(incremental["base_seconds"], 1e-9), 3), "type": "float"},
     }
 
 

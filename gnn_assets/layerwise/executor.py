@@ -319,8 +319,11 @@ class LayerwiseExecutor:
         if node in self.states:
             return
         value = self.base(node)
+        if self.spill is None:
+            self.states[node] = value.to(self.state_device)  # base() made it for this job: no copy
+            return
         kept = self._allocate(node, value.shape[1:], value.dtype)
-        kept[:] = value.to(kept.device)
+        kept[:] = value
         self.states[node] = kept
 
     def _keep(self, node: fx.Node, value, chunk: Chunk) -> None:

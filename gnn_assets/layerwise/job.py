@@ -243,6 +243,8 @@ class LocalEngine:
                 features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
             graph = LayerwiseGraph(features, in_edges)
             incremental = _Incremental(base, models[0][0][1], graph_dir, types, features, in_edges, num_nodes, config, progress) if base else None
+            if config.incremental_base_job and base is None:
+                progress(f"incremental.baseJob {config.incremental_base_job}: no committed run to start from yet; computing every node")
             run_dir = job_layout.inference_run_dir(run_id)
             keeper = None
             if config.keep_states:

@@ -199,6 +199,19 @@ def test_incremental_graphsage_equals_a_full_job_after_each_change(tmp_path, sma
         assert details["nodes_added"] == {"paper": 2}
 
 
+def test_raw_embeddings_of_an_incremental_job_report_its_base_changes_and_recomputed_nodes(tmp_path, small_homogeneous_graph):
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    run, _ = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "PREVIOUS"})
+    metadata = driver.materialization_metadata(run)
+    assert metadata["incremental_base_job"]["raw_value"] == "base"
+    assert metadata["incremental_ran_whole_job"]["raw_value"] is False
+    assert metadata["incremental_changes"]["raw_value"]["features_changed"] == {"paper": 4}
+    per_layer = metadata["incremental_recomputed_per_layer"]["raw_value"]
+    assert per_layer["0"] == {"paper": 4} and 4 < per_layer["2"]["paper"] < small_homogeneous_graph.nodes.num_rows
+    assert metadata["incremental_seconds_vs_base"]["type"] == "float"
+
+
 @pytest.mark.parametrize("kind, change", [("sage_max", "all"), ("gin", "all"), ("gat", "all"), ("gcn", "remove_edges"), ("gcn", "add_nodes")])
 def test_incremental_equals_a_full_job_for_other_convolutions(tmp_path, small_homogeneous_graph, kind, change):
     # GCN's normalization reaches every out-neighbour of a node whose degree changed, at every
@@ -277,3 +290,19 @@ def test_a_change_that_reaches_most_nodes_runs_the_whole_job(tmp_path, small_hom
     _reenumerate(job, _changed(small_homogeneous_graph, "all"))
     run, _ = _run_job(job, "whole", **{"gnnAssetsConfig.incremental.baseJob": "PREVIOUS", "gnnAssetsConfig.incremental.maxAffectedFraction": 0.001})
     assert run.job.details["incremental"]["ran_whole_job"] and run.job.details["incremental"]["base_job"] == "base"
+
+
+def test_a_scheduled_rerun_of_the_same_job_starts_from_its_own_last_run(tmp_path, small_homogeneous_graph):
+    """baseJob SELF: the job's first run computes everything; re-run on a changed graph, it starts
+    from its own committed states, and keeps its new ones for the next run."""
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    first, _ = _run_job(job, "daily", **{"gnnAssetsConfig.incremental.baseJob": "SELF"})
+    assert "incremental" not in first.job.details and "kept" in first.job.details
+    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    again, frozen = _run_job(job, "daily", **{"gnnAssetsConfig.incremental.baseJob": "SELF"})
+    assert again.job.details["incremental"]["base_job"] == "daily" and not again.job.details["incremental"]["ran_whole_job"]
+    _, full_frozen = _run_job(job, "full")
+    (got, _), (expected, _) = _rows(job, frozen), _rows(job, full_frozen)
+    ids = sorted(expected)
+    assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
+    assert again.job.details["kept"]["states_dir"].startswith(again.job_layout.inference_run_dir(again.job.run_id))
