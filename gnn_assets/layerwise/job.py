@@ -157,6 +157,25 @@ def split_and_probe(loaded: LoadedInferencer, config: TaskConfig, signature: Gra
     return model, program, row_bytes
 
 
+_MAX_RUNS = 4096  # beyond this many runs of consecutive rows, one gather is faster
+
+
+def _copy_rows(source: np.ndarray, index: np.ndarray, out: torch.Tensor) -> None:
+    """out[i] = source[index[i]] where index[i] >= 0. Ids shift only where nodes come and go, so
+    the index is runs of consecutive rows: each run is one slice copy (a memory-mapped base state
+    is read in order), not a gather row by row."""
+    rows = np.flatnonzero(index >= 0)
+    if not len(rows):
+        return
+    taken, target = index[rows], out.numpy()  # target shares out's memory
+    breaks = np.flatnonzero((np.diff(rows) != 1) | (np.diff(taken) != 1)) + 1
+    if len(breaks) >= _MAX_RUNS:
+        target[rows] = source[taken]
+        return
+    for start, stop in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [len(rows)]])):
+        target[rows[start] : rows[stop - 1] + 1] = source[taken[start] : taken[stop - 1] + 1]
+
+
 class _Incremental:
     """An incremental job's plan: the graph's change since the base, the nodes each stage
     recomputes (None: the whole job runs, the change reaches too much), the base's states."""
@@ -186,9 +205,8 @@ class _Incremental:
         which every stage recomputes)."""
         kept = read_state(self.base.kept, node.name)
         old_of_new = self.change.old_of_new[self.program.node_type[node]]
-        out = torch.zeros((len(old_of_new), *kept.shape[1:]), dtype=torch.from_numpy(np.zeros(0, kept.dtype)).dtype)
-        exists = np.flatnonzero(old_of_new >= 0)
-        out[torch.from_numpy(exists)] = torch.from_numpy(np.ascontiguousarray(kept[old_of_new[exists]]))
+        out = torch.from_numpy(np.zeros((len(old_of_new), *kept.shape[1:]), dtype=kept.dtype))
+        _copy_rows(kept, old_of_new, out)
         return out
 
     def details(self) -> dict:
