@@ -157,8 +157,8 @@ def _run_job(job, job_name: str, **overrides):
     return run, frozen
 
 
-def _base_job(tmp_path, graph, kind: str, template: str = "demo_node_classification"):
-    overrides = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise.keepStates": True}
+def _base_job(tmp_path, graph, kind: str, template: str = "demo_node_classification", **extra):
+    overrides = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise.keepStates": True, **extra}
     if kind in SPECS:
         overrides["inferencerConfig.inferencerClsPath"] = SPECS[kind]
     job = prepare_job(tmp_path, template, graph, job_name="base", allowed_class_prefixes=["gnn_assets.", "tests."], **overrides)
@@ -306,3 +306,25 @@ def test_a_scheduled_rerun_of_the_same_job_starts_from_its_own_last_run(tmp_path
     ids = sorted(expected)
     assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
     assert again.job.details["kept"]["states_dir"].startswith(again.job_layout.inference_run_dir(again.job.run_id))
+
+
+def test_incremental_with_spilled_states_equals_a_full_job(tmp_path, small_homogeneous_graph):
+    """A budget below the states: the base's states are copied into memory-mapped files."""
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean", **{"inferencerConfig.inferencerArgs.hid_dim": "256"})
+    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    budget = {"gnnAssetsConfig.layerwise.memoryBudgetMb": 1}
+    incremental, inc_frozen = _run_job(job, "incremental", **budget, **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    assert incremental.job.details["spilled"] and not incremental.job.details["incremental"]["ran_whole_job"]
+    _, full_frozen = _run_job(job, "full")
+    (got, _), (expected, _) = _rows(job, inc_frozen), _rows(job, full_frozen)
+    ids = sorted(expected)
+    assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
+
+
+def test_an_incremental_job_on_the_beam_engine_is_refused_in_one_line(tmp_path):
+    from gnn_assets.config.errors import ConfigError
+
+    path = write_task_config(tmp_path, "demo_node_classification", **{
+        "gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise.engine": "BEAM", "gnnAssetsConfig.incremental.baseJob": "PREVIOUS"})
+    with pytest.raises(ConfigError, match=r"incremental\.baseJob: an incremental job runs on the LOCAL layer-wise engine \(BEAM: not built\)"):
+        load_task_config(str(path))
