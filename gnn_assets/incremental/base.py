@@ -13,7 +13,8 @@ from gnn_assets.comparison.champion import committed_jobs
 from gnn_assets.config.layout import job_layout
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, load_task_config
-from gnn_assets.incremental.kept import IncrementalRefused, KeptRun
+from gnn_assets.incremental.errors import IncrementalRefused
+from gnn_assets.incremental.kept import KeptRun
 from gnn_assets.outputs.published import IncompleteOutput, NoCommittedOutput, read_committed
 
 

@@ -1,9 +1,11 @@
 """What changed between the graph a base job read (its kept record) and the graph enumerated
 now, by original node id (enumeration ids shift when nodes are added or removed): nodes added
-and removed, features changed, and per edge type the destinations whose in-edges changed."""
+and removed, features changed (by a hash per row the record keeps, 8 bytes a node, instead of
+the features), and per edge type the destinations whose in-edges changed."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,7 +14,8 @@ import pyarrow.parquet as pq
 
 from gnn_assets import storage
 from gnn_assets.graph.csr import InEdges
-from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edge_type_name, edges_uri, mapping_uri, nodes_uri
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edge_type_name, edges_uri, mapping_uri
+from gnn_assets.incremental.errors import IncrementalRefused
 
 _ROWS = 65_536  # features compared this many rows at a time
 
@@ -42,20 +45,45 @@ def _column(uri: str, column: str):
         return pq.read_table(stream, columns=[column])[column]
 
 
-def _features(uri: str) -> np.ndarray:
-    column = _column(uri, "features")
-    return column.combine_chunks().flatten().to_numpy().reshape(len(column), -1)
+_MULTIPLIERS = np.random.default_rng(0x5EED).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)  # odd
+
+
+def feature_hashes(features: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's float32 bits: the sum of each value's bits times an odd
+    multiplier of its column, mixed (splitmix64's finalizer). One changed value always changes
+    the hash (its bits differ by less than 2^32 and the multiplier is odd, so the product is not
+    0 mod 2^64); several could cancel with a chance of about 2^-64."""
+    rows, dim = features.shape
+    if dim > len(_MULTIPLIERS):
+        raise ValueError(f"feature_hashes: {dim} features, at most {len(_MULTIPLIERS)}")
+    out = np.empty(rows, dtype=np.uint64)
+    weights = _MULTIPLIERS[:dim]
+    with np.errstate(over="ignore"):
+        for start in range(0, rows, _ROWS):
+            bits = np.ascontiguousarray(features[start : start + _ROWS], dtype=np.float32).view(np.uint32).astype(np.uint64)
+            h = (bits * weights).sum(axis=1, dtype=np.uint64)
+            h ^= h >> np.uint64(30)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+            h *= np.uint64(0x94D049BB133111EB)
+            out[start : start + len(h)] = h ^ (h >> np.uint64(31))
+    return out
+
+
+def hashes_uri(directory: str, node_type: str) -> str:
+    """Where a graph record keeps its node type's feature_hashes."""
+    return storage.join(directory, f"feature_hashes_{node_type}.npy")
+
+
+def _read_hashes(uri: str) -> np.ndarray:
+    if not storage.exists(uri):
+        raise IncrementalRefused(f"{uri}: the base's record of its graph has no feature hashes; run the base job again with layerwise.keepStates")
+    return np.load(io.BytesIO(storage.read_bytes(uri)), allow_pickle=False)
 
 
 def _changed_rows(now: np.ndarray, before: np.ndarray, old_of_new: np.ndarray) -> np.ndarray:
     kept = np.flatnonzero(old_of_new >= 0)
-    if now.shape[1] != before.shape[1]:
-        return kept
-    changed = []
-    for start in range(0, len(kept), _ROWS):
-        rows = kept[start : start + _ROWS]
-        changed.append(rows[np.any(now[rows] != before[old_of_new[rows]], axis=1)])
-    return np.concatenate(changed) if changed else np.zeros(0, np.int64)
+    return kept[now[kept] != before[old_of_new[kept]]]
 
 
 def _contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -83,7 +111,7 @@ def diff_graphs(
         change.added[node_type] = np.flatnonzero(old_of_new < 0)
         change.removed[node_type] = int(np.sum(inverse < 0))
         now_features = features_now[node_type].numpy() if hasattr(features_now[node_type], "numpy") else features_now[node_type]
-        change.changed_features[node_type] = _changed_rows(now_features, _features(nodes_uri(base_dir, node_type)), old_of_new)
+        change.changed_features[node_type] = _changed_rows(feature_hashes(now_features), _read_hashes(hashes_uri(base_dir, node_type)), old_of_new)
     for key in edge_types:
         src_type, _, dst_type = key
         in_edges = in_edges_now[key]

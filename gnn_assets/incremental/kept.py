@@ -1,7 +1,8 @@
 """What a layer-wise job keeps for a later incremental job (layerwise.keepStates), in its run
 folder, committed with it:
 
-  kept/graph/      the enumerated graph it read: mapping, nodes and edges files, graph_metadata.yaml
+  kept/graph/      the enumerated graph it read: mapping and edges files, a hash of each node's
+                   features (incremental/change.py), graph_metadata.yaml
   kept/states/     every kept layer state, all nodes, one .npy file each (named by the traced
                    model's node, the same for every trace of the same model)
 
@@ -19,12 +20,9 @@ import numpy as np
 import torch
 
 from gnn_assets import storage
-from gnn_assets.errors import UserError
-from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edges_uri, keyed_edges_uri, mapping_uri, nodes_uri
-
-
-class IncrementalRefused(UserError, ValueError):
-    """An incremental job that cannot start from its base: one line, before any work."""
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edges_uri, keyed_edges_uri, mapping_uri
+from gnn_assets.incremental.change import feature_hashes, hashes_uri
+from gnn_assets.incremental.errors import IncrementalRefused
 
 
 @dataclass
@@ -48,12 +46,16 @@ def _copy(src: str, dst: str) -> None:
             writer.write(chunk)
 
 
-def keep_graph(graph_dir: str, run_dir: str, node_types: list[str], edge_types: list[EdgeTypeKey]) -> str:
-    """A copy of the enumerated graph the run reads (a later enumeration replaces the folder)."""
+def keep_graph(graph_dir: str, run_dir: str, features: dict, edge_types: list[EdgeTypeKey]) -> str:
+    """A record of the enumerated graph the run reads (a later enumeration replaces the folder):
+    its mapping and edges files, and a hash of each node's features (features: per node type,
+    as the job holds them)."""
     record = storage.join(run_dir, "kept", "graph")
-    for node_type in node_types:
+    for node_type, values in features.items():
         _copy(mapping_uri(graph_dir, node_type), mapping_uri(record, node_type))
-        _copy(nodes_uri(graph_dir, node_type), nodes_uri(record, node_type))
+        array = values.numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+        with storage.open_write(hashes_uri(record, node_type)) as stream:
+            np.save(stream, feature_hashes(array), allow_pickle=False)
     for key in edge_types:
         _copy(edges_uri(graph_dir, key), keyed_edges_uri(record, key))
     _copy(storage.join(graph_dir, "graph_metadata.yaml"), storage.join(record, "graph_metadata.yaml"))

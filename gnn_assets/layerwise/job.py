@@ -31,7 +31,8 @@ from gnn_assets.inference.task_specs import graph_types
 from gnn_assets.incremental.affected import largest_share, recompute_plan
 from gnn_assets.incremental.base import BaseJob, resolve_base
 from gnn_assets.incremental.change import diff_graphs
-from gnn_assets.incremental.kept import IncrementalRefused, StateKeeper, keep_graph, read_state
+from gnn_assets.incremental.errors import IncrementalRefused
+from gnn_assets.incremental.kept import StateKeeper, keep_graph, read_state
 from gnn_assets.layerwise.frame import LayerwiseRun
 from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph, must_spill, peak_state_bytes, probe
 from gnn_assets.layerwise.spill import SpillArea
@@ -266,7 +267,7 @@ class LocalEngine:
             run_dir = job_layout.inference_run_dir(run_id)
             keeper = None
             if config.keep_states:
-                record = keep_graph(graph_dir, run_dir, list(types.node_types), list(types.edge_types))
+                record = keep_graph(graph_dir, run_dir, features, list(types.edge_types))
                 keeper = StateKeeper(run_dir, models[0][0][1].node_type.__getitem__, loaded.weights.sha256, record)
             for index, ((model, program, row_bytes), _, output_dir_of) in enumerate(models):
                 if index:

@@ -19,7 +19,7 @@ from gnn_assets import storage
 from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.source import GraphSource, write_graph_source
-from gnn_assets.incremental.kept import IncrementalRefused
+from gnn_assets.incremental.errors import IncrementalRefused
 from gnn_assets.inference.protocol import LayerwiseModel
 from gnn_assets.inference.task_specs import NodeAnchorBasedLinkPredictionTaskSpec, NodeClassificationTaskSpec
 from gnn_assets.jobs import driver
