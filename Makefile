@@ -50,7 +50,8 @@ dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 bench: $(STAMP) $(HEY)
 	$(BIN)/python -m benchmarks.bench
 
-# The whole layer-wise chain at 4M nodes / 32M edges, each step's time and peak RSS:
-# writes benchmarks/results/scale.{json,md} (about 15 minutes and 10 GB of disk on 2 cores).
+# The whole layer-wise chain at 4M nodes / 32M edges, each step's time and peak RSS, then
+# incremental jobs at 1M nodes: writes benchmarks/results/scale.{json,md} (about 20 minutes and
+# 10 GB of disk on 2 cores).
 bench-scale: $(STAMP)
 	$(BIN)/python -m benchmarks.scale_chain

@@ -1,8 +1,9 @@
 """`make bench-scale`: the whole layer-wise chain at 4,000,000 nodes / 32,000,000 edges, every
 step in a process of its own: its wall time and peak RSS, and plumbing_vs_inference
-((enumeration + un-enumeration) ÷ the layer-wise job). Writes benchmarks/results/scale.{json,md}.
+((enumeration + un-enumeration) ÷ the layer-wise job); then incremental_vs_full at 1,000,000
+nodes (benchmarks/incremental.py). Writes benchmarks/results/scale.{json,md}.
 
-    python -m benchmarks.scale_chain [--nodes N] [--out benchmarks/results]
+    python -m benchmarks.scale_chain [--nodes N] [--incremental-nodes N] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -122,20 +123,44 @@ def run(num_nodes: int) -> dict:
     }
 
 
+def run_incremental(num_nodes: int) -> dict:
+    """incremental_vs_full (0.1% and 1% changed) on the bench model over a demo graph of num_nodes."""
+    import dataclasses
+
+    from benchmarks import incremental
+    from benchmarks.bench import SIZES, TASK, prepare
+
+    with tempfile.TemporaryDirectory(prefix="gnn-bench-incremental-") as tmp:
+        size = dataclasses.replace(SIZES["full"], num_nodes=num_nodes)
+        prepare(Path(tmp), size)
+        return {"nodes": num_nodes, **incremental.measure(Path(tmp), TASK, num_nodes)}
+
+
 def markdown(result: dict) -> str:
     lines = [f"{result['nodes']:,} nodes / {result['edges']:,} edges, 64 features, 2-layer GraphSAGE 64→256→128", "",
              "| step | seconds | peak RSS (MB) |", "|---|---|---|"]
     lines += [f"| {name} | {s['seconds']} | {s['peak_rss_mb']:,} |" for name, s in result["steps"].items()]
     lines += ["", f"plumbing_vs_inference (enumerate + un-enumerate ÷ layer-wise job): {result['metrics']['plumbing_vs_inference']:.2f}"]
+    if "incremental" in result:
+        inc = result["incremental"]
+        lines += ["", f"Incremental jobs on {inc['nodes']:,} nodes (2-layer GraphSAGE, hidden 256): whole job ÷ incremental job", "",
+                  "| change | whole job (s) | incremental (s) | ratio | share recomputed per stage | ran the whole job |", "|---|---|---|---|---|---|"]
+        for name, ratio in inc["metrics"].items():
+            m = inc["measurements"][name]
+            lines.append(f"| {m['fraction_changed']:.1%} | {m['full_seconds']:.2f} | {m['incremental_seconds']:.2f} | {ratio:.2f} | "
+                         f"{m['share_recomputed_per_stage']} | {m['ran_whole_job']} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale_chain", description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=4_000_000)
+    parser.add_argument("--incremental-nodes", type=int, default=1_000_000, help="graph size of the incremental measurement (0: none)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     result = run(args.nodes)
+    if args.incremental_nodes:
+        result["incremental"] = run_incremental(args.incremental_nodes)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "scale.md").write_text(markdown(result))
