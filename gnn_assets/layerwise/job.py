@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from torch_geometric.nn import GCNConv
 
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
@@ -28,11 +27,9 @@ from gnn_assets.graph.enumerated_layout import nodes_uri
 from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, InferenceJobResult, NodeTypeOutput, new_run_id, output_kinds
 from gnn_assets.inference.protocol import LayerwiseModel, LoadedInferencer, load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
-from gnn_assets.incremental.affected import largest_share, recompute_plan
-from gnn_assets.incremental.base import BaseJob, resolve_base
-from gnn_assets.incremental.change import diff_graphs
-from gnn_assets.incremental.errors import IncrementalRefused
-from gnn_assets.incremental.kept import StateKeeper, keep_graph, read_state
+from gnn_assets.incremental.base import resolve_base
+from gnn_assets.incremental.kept import StateKeeper, keep_graph
+from gnn_assets.incremental.plan import IncrementalPlan
 from gnn_assets.layerwise.frame import LayerwiseRun
 from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph, must_spill, peak_state_bytes, probe
 from gnn_assets.layerwise.spill import SpillArea
@@ -158,69 +155,6 @@ def split_and_probe(loaded: LoadedInferencer, config: TaskConfig, signature: Gra
     return model, program, row_bytes
 
 
-_MAX_RUNS = 4096  # beyond this many runs of consecutive rows, one gather is faster
-
-
-def _copy_rows(source: np.ndarray, index: np.ndarray, out: torch.Tensor) -> None:
-    """out[i] = source[index[i]] where index[i] >= 0. Ids shift only where nodes come and go, so
-    the index is runs of consecutive rows: each run is one slice copy (a memory-mapped base state
-    is read in order), not a gather row by row."""
-    rows = np.flatnonzero(index >= 0)
-    if not len(rows):
-        return
-    taken, target = index[rows], out.numpy()  # target shares out's memory
-    breaks = np.flatnonzero((np.diff(rows) != 1) | (np.diff(taken) != 1)) + 1
-    if len(breaks) >= _MAX_RUNS:
-        target[rows] = source[taken]
-        return
-    for start, stop in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [len(rows)]])):
-        target[rows[start] : rows[stop - 1] + 1] = source[taken[start] : taken[stop - 1] + 1]
-
-
-class _Incremental:
-    """An incremental job's plan: the graph's change since the base, the nodes each stage
-    recomputes (None: the whole job runs, the change reaches too much), the base's states."""
-
-    def __init__(self, base: BaseJob, program, graph_dir, types, features, in_edges, num_nodes, config: TaskConfig, progress):
-        self.base, self.program = base, program
-        missing = sorted(n.name for n in program.last_read if n not in program.inputs and n.name not in base.kept.states)
-        if missing:
-            raise IncrementalRefused(
-                f"{config.uri}: base job {base.job_name!r} kept no state {missing[0]!r} of this model's layers (another version of its code?)"
-            )
-        self.change = diff_graphs(base.kept.graph_dir, graph_dir, list(types.node_types), list(types.edge_types), features, in_edges)
-        gcn = any(isinstance(c.module, GCNConv) and c.module.normalize for c in program.calls.values())
-        self.plan = recompute_plan(len(program.stages), self.change, in_edges, list(types.node_types), gcn)
-        self.counts = {stage: {t: len(ids) for t, ids in by_type.items()} for stage, by_type in self.plan.items()}
-        self.share = largest_share(self.plan, num_nodes)
-        self.fell_back = self.share > config.max_affected_fraction
-        summary = self.change.summary()
-        progress(f"incremental from {base.job_name}: {summary}; recomputing per stage {self.counts} (largest share {self.share:.1%})")
-        if self.fell_back:
-            progress(f"the change reaches {self.share:.1%} of the nodes in a stage, more than maxAffectedFraction "
-                     f"{config.max_affected_fraction:.0%}: running the whole job instead")
-            self.plan = None
-
-    def base_state(self, node) -> torch.Tensor:
-        """A kept state of the base, its rows moved to this graph's ids (zeros for added nodes,
-        which every stage recomputes)."""
-        kept = read_state(self.base.kept, node.name)
-        old_of_new = self.change.old_of_new[self.program.node_type[node]]
-        out = torch.from_numpy(np.zeros((len(old_of_new), *kept.shape[1:]), dtype=kept.dtype))
-        _copy_rows(kept, old_of_new, out)
-        return out
-
-    def details(self) -> dict:
-        return {
-            "base_job": self.base.job_name,
-            "base_seconds": self.base.seconds,
-            **self.change.summary(),
-            "recomputed_per_stage": {str(k): v for k, v in self.counts.items()},
-            "largest_share": self.share,
-            "ran_whole_job": self.fell_back,
-        }
-
-
 class LocalEngine:
     """Engine LOCAL: one process holds the graph as CSR and every layer's states (spilled to disk
     past the memory budget), and computes each layer in chunks of destinations."""
@@ -261,7 +195,7 @@ class LocalEngine:
                 target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
                 features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
             graph = LayerwiseGraph(features, in_edges)
-            incremental = _Incremental(base, models[0][0][1], graph_dir, types, features, in_edges, num_nodes, config, progress) if base else None
+            incremental = IncrementalPlan(base, models[0][0][1], graph_dir, types, features, in_edges, num_nodes, config, progress) if base else None
             if config.incremental_base_job and base is None:
                 progress(f"incremental.baseJob {config.incremental_base_job}: no committed run to start from yet; computing every node")
             run_dir = job_layout.inference_run_dir(run_id)
