@@ -328,3 +328,27 @@ def test_an_incremental_job_on_the_beam_engine_is_refused_in_one_line(tmp_path):
         "gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise.engine": "BEAM", "gnnAssetsConfig.incremental.baseJob": "PREVIOUS"})
     with pytest.raises(ConfigError, match=r"incremental\.baseJob: an incremental job runs on the LOCAL layer-wise engine \(BEAM: not built\)"):
         load_task_config(str(path))
+
+
+def test_an_incremental_job_that_dies_part_way_leaves_its_published_tables_as_they_were(tmp_path, small_homogeneous_graph, monkeypatch):
+    from gnn_assets.layerwise.executor import LayerwiseExecutor
+    from gnn_assets.outputs.published import read_committed
+
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    first, frozen = _run_job(job, "daily", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    published = _rows(job, frozen)
+    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    real = LayerwiseExecutor._run_stage
+
+    def dies_at_the_last_stage(self, stage, node_type, nodes):
+        if self.recompute is not None and stage == len(self.program.stages) - 1:
+            raise SystemExit(137)  # as if killed
+        return real(self, stage, node_type, nodes)
+
+    monkeypatch.setattr(LayerwiseExecutor, "_run_stage", dies_at_the_last_stage)
+    with pytest.raises(SystemExit):
+        _run_job(job, "daily", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    layout = job.resources.layout.job(job.frozen.task_name, "daily")
+    assert read_committed(layout).run_id == first.job.run_id
+    assert _rows(job, frozen) == published
