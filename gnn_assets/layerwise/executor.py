@@ -5,6 +5,8 @@ sized from a memory budget: a message-passing call reads the in-edges of the chu
 (CSR) and the previous stage's states of their sources, for all nodes, and the node-wise
 operations after it run on the chunk's rows. States that later stages read are kept for all
 nodes, in memory or, when they do not fit the budget, in memory-mapped files (spill.py).
+An incremental job (incremental/plan.py) runs each stage over the sorted ids it must recompute
+instead, its kept states starting from the base job's (run(recompute=..., base=...)).
 
 How a call sees a chunk:
 - the whole node set in one chunk: the call as the model makes it, on the whole graph;
