@@ -50,3 +50,44 @@ def test_layerwise_demo_chain_materializes_without_samples_and_checks_pass(tmp_p
     assert meta["layerwise_engine"] == engine and meta["spill_bytes"] == 0 and meta["dagster/row_count"] == 20_000
     assert meta["chunks"] == 5 if engine == "BEAM" else meta["chunks"] >= 2  # BEAM: blocks of 4,096 of the 20,000 papers
     assert open_warehouse(deployment.resources).row_count(frozen.output_tables("paper")["predictions"]) == 20_000
+
+
+@pytest.mark.slow
+def test_a_new_graph_snapshot_reruns_the_job_incrementally_and_raw_embeddings_say_so(tmp_path):
+    """keepStates and incremental.baseJob SELF in the template: the job's second run, after the
+    graph changed and was enumerated again, starts from its first run's states."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    deployment = make_deployment(tmp_path)
+    for config in deployment.task_config_dir.glob("*.yaml"):
+        config.unlink()
+    write_task_config(deployment.task_config_dir, TASK, **{"gnnAssetsConfig.layerwise": {"keepStates": True},
+                                                          "gnnAssetsConfig.incremental": {"baseJob": "SELF"}})
+    defs = deployment.definitions()
+    instance = deployment.instance
+    assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=instance).success
+    instance.add_dynamic_partitions(job_partitions.name, ["daily"])
+
+    def run_chain():
+        result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=instance, partition_key="daily", raise_on_error=False)
+        assert result.success
+        raw = instance.get_latest_materialization_event(AssetKey([TASK, "raw_embeddings"])).asset_materialization
+        return {k: v.value for k, v in raw.metadata.items()}
+
+    first = run_chain()
+    assert "incremental_base_job" not in first
+    nodes_file = f"{deployment.resources.layout.graph_source_dir('demo_homogeneous')}/nodes.parquet"
+    nodes = pq.read_table(nodes_file)
+    features = nodes["features"].to_pylist()
+    for row in np.random.default_rng(0).choice(nodes.num_rows, 20, replace=False):
+        features[row] = [v + 1.0 for v in features[row]]
+    pq.write_table(nodes.set_column(nodes.column_names.index("features"), "features", pa.array(features, nodes.schema.field("features").type)), nodes_file)
+    assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=instance).success
+
+    again = run_chain()
+    assert again["incremental_base_job"] == "daily" and again["incremental_ran_whole_job"] is False
+    assert again["incremental_changes"]["features_changed"] == {"paper": 20}
+    assert 20 <= again["incremental_recomputed_per_layer"]["2"]["paper"] < 20_000
+    assert again["dagster/row_count"] == 20_000
