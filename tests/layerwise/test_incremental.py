@@ -157,11 +157,13 @@ def _run_job(job, job_name: str, **overrides):
     return run, frozen
 
 
-def _base_job(tmp_path, graph, kind: str, template: str = "demo_node_classification", **extra):
+def _base_job(tmp_path, graph, kind: str, template: str = "demo_node_classification", storage_root: str = "data", **extra):
     overrides = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise.keepStates": True, **extra}
     if kind in SPECS:
         overrides["inferencerConfig.inferencerClsPath"] = SPECS[kind]
-    job = prepare_job(tmp_path, template, graph, job_name="base", allowed_class_prefixes=["gnn_assets.", "tests."], **overrides)
+    job = prepare_job(
+        tmp_path, template, graph, job_name="base", allowed_class_prefixes=["gnn_assets.", "tests."], storage_root=storage_root, **overrides
+    )
     job.overrides, job.template = overrides, template
     driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
     return job
@@ -352,3 +354,16 @@ def test_an_incremental_job_that_dies_part_way_leaves_its_published_tables_as_th
     layout = job.resources.layout.job(job.frozen.task_name, "daily")
     assert read_committed(layout).run_id == first.job.run_id
     assert _rows(job, frozen) == published
+
+
+@pytest.mark.gcp
+def test_kept_states_on_gcs_serve_an_incremental_job(tmp_path, gcs_emulator, small_homogeneous_graph):
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean", storage_root=f"{gcs_emulator()}/root")
+    assert job.resources.layout.root.startswith("gs://")
+    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    assert not incremental.job.details["incremental"]["ran_whole_job"]
+    _, full_frozen = _run_job(job, "full")
+    (got, _), (expected, _) = _rows(job, inc_frozen), _rows(job, full_frozen)
+    ids = sorted(expected)
+    assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
