@@ -15,7 +15,7 @@ import time
 import duckdb
 import pyarrow as pa
 
-from gnn_assets import storage
+from gnn_assets.storage_fsspec import register_remote_storage
 from gnn_assets.warehouse.protocol import CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, TableReplacement, UnenumerationGaps, UnenumerationReport, WarehouseBusy
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.tables import validate_identifier
@@ -59,6 +59,7 @@ class DuckDbWarehouse:
                 if self.temp_directory:
                     con.execute(f"SET temp_directory = '{self.temp_directory.replace(chr(39), chr(39) * 2)}'")
                 con.execute("SET preserve_insertion_order = false")
+                register_remote_storage(con)
                 return con
             except duckdb.IOException as error:
                 if not _is_lock_conflict(error):
@@ -161,13 +162,14 @@ class DuckDbWarehouse:
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, uris: list[str], schema: pa.Schema) -> None:
-    if uris and not any(storage.is_remote(u) for u in uris):
+    """Parquet files into a table, streamed by DuckDB (remote files through storage_fsspec.py,
+    so a job's output in GCS is never held whole in this process); no files make an empty table
+    of the schema."""
+    if uris:
         con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM read_parquet(?)", [uris])
     else:
-        # Remote files come through this project's storage layer (DuckDB's httpfs would be a
-        # download at run time); no files make an empty table of the schema.
-        loaded = pa.concat_tables([storage.read_parquet(u) for u in uris]) if uris else schema.empty_table()  # noqa: F841
-        con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM loaded")
+        empty = schema.empty_table()  # noqa: F841 (read by DuckDB by name)
+        con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM empty")
 
 
 def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> UnenumerationReport:
