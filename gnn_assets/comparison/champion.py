@@ -23,7 +23,7 @@ from gnn_assets.outputs.champion import Champion
 from gnn_assets.outputs.published import IncompleteOutput, NoCommittedOutput, read_committed
 
 
-def committed_jobs(resources: Resources, task_name: str) -> dict[str, str]:
+def _committed_jobs(resources: Resources, task_name: str) -> dict[str, str]:
     """Job name -> when its output was committed, for the task's jobs with committed output."""
     root = storage.join(resources.layout.root, "jobs", task_name)
     committed = {}
@@ -33,6 +33,12 @@ def committed_jobs(resources: Resources, task_name: str) -> dict[str, str]:
         except (NoCommittedOutput, IncompleteOutput, ValueError):
             continue  # never run, failed, or not a job folder
     return committed
+
+
+def previous_job(resources: Resources, task_name: str, job_name: str) -> str | None:
+    """The task's other job whose output was committed last (PREVIOUS), or None."""
+    others = {j: t for j, t in _committed_jobs(resources, task_name).items() if j != job_name}
+    return max(others, key=lambda j: (others[j], j)) if others else None
 
 
 def _champion_job(config: TaskConfig, resources: Resources) -> tuple[str, str | None] | None:
@@ -46,8 +52,8 @@ def _champion_job(config: TaskConfig, resources: Resources) -> tuple[str, str | 
             return None
         return deployed.job_name, deployed.model_sha256
     if config.champion == "PREVIOUS":
-        others = {j: t for j, t in committed_jobs(resources, config.task_name).items() if j != config.job_name}
-        return (max(others, key=lambda j: (others[j], j)), None) if others else None
+        previous = previous_job(resources, config.task_name, config.job_name)
+        return (previous, None) if previous else None
     return config.champion, None
 
 

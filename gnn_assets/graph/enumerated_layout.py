@@ -60,13 +60,17 @@ def read_graph_metadata(directory: str) -> GraphMetadata:
 
 
 
+def read_column(uri: str, column: str) -> pa.ChunkedArray:
+    """One column of an enumerated graph's file (streamed from storage, not read into bytes first)."""
+    with storage.open_read(uri) as stream:
+        return pq.read_table(stream, columns=[column])[column]
+
+
 def labels_by_original_id(directory: str, node_type: str) -> tuple[list[str], np.ndarray]:
     """The labelled nodes of one type: (original ids, labels), from the enumerated files (for
     checks that hold a node type's labels; any source format enumerates to these files)."""
-    with storage.open_read(nodes_uri(directory, node_type)) as stream:
-        labels = pq.read_table(stream, columns=["label"])["label"].to_numpy()
-    with storage.open_read(mapping_uri(directory, node_type)) as stream:
-        ids = pq.read_table(stream, columns=["node_id"])["node_id"]  # row i: int id i
+    labels = read_column(nodes_uri(directory, node_type), "label").to_numpy()
+    ids = read_column(mapping_uri(directory, node_type), "node_id")  # row i: int id i
     labelled = np.flatnonzero(labels >= 0)
     return ids.take(pa.array(labelled)).to_pylist(), labels[labelled].astype(np.int64)
 
@@ -75,8 +79,6 @@ def edges_by_original_id(directory: str, key: EdgeTypeKey) -> list[tuple[str, st
     """One edge type's edges as (original src id, original dst id), deduplicated as enumerated."""
     with storage.open_read(edges_uri(directory, key)) as stream:
         edges = pq.read_table(stream)
-    ends = []
-    for column, node_type in (("src", key[0]), ("dst", key[2])):
-        with storage.open_read(mapping_uri(directory, node_type)) as stream:
-            ends.append(pq.read_table(stream, columns=["node_id"])["node_id"].take(edges[column]).to_pylist())
+    ends = [read_column(mapping_uri(directory, node_type), "node_id").take(edges[column]).to_pylist()
+            for column, node_type in (("src", key[0]), ("dst", key[2]))]
     return list(zip(*ends))

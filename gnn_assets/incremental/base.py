@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gnn_assets import storage
-from gnn_assets.comparison.champion import committed_jobs
+from gnn_assets.comparison.champion import previous_job
 from gnn_assets.config.layout import job_layout
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, load_task_config
@@ -31,10 +31,9 @@ def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str) ->
     where = f"{config.uri}: gnnAssetsConfig.incremental.baseJob {config.incremental_base_job}"
     name = config.incremental_base_job
     if name == "PREVIOUS":
-        others = {j: t for j, t in committed_jobs(resources, config.task_name).items() if j != config.job_name}
-        if not others:
+        name = previous_job(resources, config.task_name, config.job_name)
+        if name is None:
             return None
-        name = max(others, key=lambda j: (others[j], j))
     elif name == "SELF":
         name = config.job_name
     layout = job_layout(resources.layout, config.task_name, name)

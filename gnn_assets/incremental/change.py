@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from gnn_assets import storage
 from gnn_assets.graph.csr import InEdges
-from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edge_type_name, edges_uri, mapping_uri
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edge_type_name, edges_uri, mapping_uri, read_column
 from gnn_assets.incremental.errors import IncrementalRefused
 
 _ROWS = 65_536  # features compared this many rows at a time
@@ -38,11 +38,6 @@ class GraphChange:
             "edges_added": dict(self.edges_added),
             "edges_removed": dict(self.edges_removed),
         }
-
-
-def _column(uri: str, column: str):
-    with storage.open_read(uri) as stream:
-        return pq.read_table(stream, columns=[column])[column]
 
 
 _MULTIPLIERS = np.random.default_rng(0x5EED).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)  # odd
@@ -102,7 +97,7 @@ def diff_graphs(
     change = GraphChange()
     new_of_old: dict[str, np.ndarray] = {}
     for node_type in node_types:
-        before, now = _column(mapping_uri(base_dir, node_type), "node_id"), _column(mapping_uri(graph_dir, node_type), "node_id")
+        before, now = read_column(mapping_uri(base_dir, node_type), "node_id"), read_column(mapping_uri(graph_dir, node_type), "node_id")
         old_of_new = pc.fill_null(pc.index_in(now, value_set=before), -1).to_numpy().astype(np.int64)
         inverse = np.full(len(before), -1, dtype=np.int64)
         exists = np.flatnonzero(old_of_new >= 0)
