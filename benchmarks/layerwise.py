@@ -12,9 +12,9 @@ every task holds the same weights):
   a second time in its process (both warm; the comparisons with the sampled path use the
   job's first run, in a fresh process like the Beam job's);
 - layerwise_beam_vs_local: the layer-wise job with engine BEAM on FnApiRunner in
-  multi_processing mode, one worker per core (blocks of 16,384 nodes), ÷ the LOCAL engine's job
-  (the first run above), wall time; and the BEAM job's shuffle: bytes its gather step sends per
-  edge and layer (partial aggregates: at most one row per destination and source block);
+  multi_processing mode, one worker per core (default blocks and pieces), ÷ the LOCAL engine's
+  job (the first run above), wall time; and the BEAM job's messages: bytes its gather step sends
+  per edge and layer (partial aggregates: at most one row per destination and outbox flush);
 - layerwise_peak_rss_mb / layerwise_anonymous_rss_vs_budget: the layer-wise job under a memory
   budget a quarter of its states: its process's peak RSS, and its peak growth in anonymous
   memory ÷ (budget + model + CSR). The whole RSS also counts the spilled states' file pages
@@ -28,6 +28,7 @@ Every job runs in a child process of its own; times are each job's own wall time
 from __future__ import annotations
 
 import copy
+import resource
 import time
 import warnings
 from pathlib import Path
@@ -42,7 +43,6 @@ SAMPLED_3 = "bench_sampled3.yaml"
 LAYERWISE_3 = "bench_layerwise3.yaml"
 LAYERWISE_BEAM = "bench_layerwise_beam.yaml"
 BEAM_RESOURCES = "resources_multiprocessing.yaml"
-BEAM_BLOCK_NODES = 16_384
 
 
 def write_tasks(workdir: Path, main_task: dict, budget_mb: int) -> None:
@@ -56,7 +56,7 @@ def write_tasks(workdir: Path, main_task: dict, budget_mb: int) -> None:
         if budget:
             ours["layerwise"] = {"memoryBudgetMb": budget}
         if beam:
-            ours["layerwise"] = {"engine": "BEAM", "blockNodes": BEAM_BLOCK_NODES}
+            ours["layerwise"] = {"engine": "BEAM"}
         (workdir / name).write_text(yaml.safe_dump(task))
 
     variant(LAYERWISE_2, 2, "LAYERWISE")
@@ -154,14 +154,19 @@ def child_layerwise_beam(workdir: Path, task_file: str, job: str) -> dict:
     write_frozen_config(frozen)
     write_untrained_model(frozen, seed=0)
     result = run_layerwise(Job.of(frozen, resources), load_inferencer(frozen, resources.model_policy), BeamEngine(), progress=lambda _: None)
-    per_edge = result.details["shuffle_bytes_per_edge"]
+    per_edge = result.details["message_bytes_per_edge"]
     return {
         "seconds": result.seconds,
+        # The worker processes are this process's children, waited for when the job ends.
+        "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "largest_message_piece_bytes": max(result.details["largest_message_piece_bytes"].values(), default=0),
+        "piece_nodes": result.details["piece_nodes"],
+        "stage_seconds": result.details["stage_seconds"],
         "workers": resources.proto.local_runner.num_workers,
         "blocks": result.details["blocks"],
-        "shuffle_bytes": result.details["shuffle_bytes"],
-        "shuffle_bytes_per_edge": per_edge,
-        "mean_shuffle_bytes_per_edge": sum(per_edge.values()) / max(len(per_edge), 1),
+        "message_bytes": result.details["message_bytes"],
+        "message_bytes_per_edge": per_edge,
+        "mean_message_bytes_per_edge": sum(per_edge.values()) / max(len(per_edge), 1),
     }
 
 
@@ -203,7 +208,8 @@ def measure(workdir: Path, main_task: dict, *, num_nodes: int, all_nodes_job: st
     on_beam, _ = run_child(["_layerwise_beam", str(workdir), LAYERWISE_BEAM, "layerwise-beam"])
     say(
         f"layer-wise on Beam ({on_beam['workers']} worker processes, blocks {on_beam['blocks']}): {on_beam['seconds']:.1f}s vs "
-        f"{layerwise2['seconds']:.2f}s LOCAL; shuffle {on_beam['mean_shuffle_bytes_per_edge']:.0f} bytes per edge and layer"
+        f"{layerwise2['seconds']:.2f}s LOCAL; messages {on_beam['mean_message_bytes_per_edge']:.0f} bytes per edge and layer, "
+        f"worker peak RSS {on_beam['worker_peak_rss_mb']:.0f} MB"
     )
     sampled3 = _sampled_seconds_all_nodes(workdir, num_nodes, subset)
     layerwise3, _ = run_child(["_layerwise", str(workdir), LAYERWISE_3, "layerwise3"])
@@ -228,7 +234,7 @@ def measure(workdir: Path, main_task: dict, *, num_nodes: int, all_nodes_job: st
             "layerwise_vs_bare_forward": bare["seconds"] / layerwise2["warm_seconds"],
             "layerwise_nodes_per_s": layerwise2["nodes"] / layerwise2["seconds"],
             "layerwise_beam_vs_local": layerwise2["seconds"] / on_beam["seconds"],
-            "layerwise_beam_shuffle_bytes_per_edge": on_beam["mean_shuffle_bytes_per_edge"],
+            "layerwise_beam_message_bytes_per_edge": on_beam["mean_message_bytes_per_edge"],
             "layerwise_peak_rss_mb": budget_rss,
             "layerwise_anonymous_rss_vs_budget": budget["anonymous_growth_mb"] / bound,
         },

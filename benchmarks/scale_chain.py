@@ -1,9 +1,12 @@
 """`make bench-scale`: the whole layer-wise chain at 4,000,000 nodes / 32,000,000 edges, every
 step in a process of its own: its wall time and peak RSS, and plumbing_vs_inference
 ((enumeration + un-enumeration) ÷ the layer-wise job); then incremental_vs_full at 1,000,000
-nodes (benchmarks/incremental.py). Writes benchmarks/results/scale.{json,md}.
+nodes (benchmarks/incremental.py) and layerwise_beam_vs_local at 1,000,000 nodes (the bench
+model, engine BEAM on FnApiRunner with one worker process per core, default blocks and pieces,
+÷ engine LOCAL; with the worker processes' peak RSS, each stage's seconds and the largest
+message piece). Writes benchmarks/results/scale.{json,md}.
 
-    python -m benchmarks.scale_chain [--nodes N] [--incremental-nodes N] [--out benchmarks/results]
+    python -m benchmarks.scale_chain [--nodes N] [--incremental-nodes N] [--beam-nodes N] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -136,6 +139,27 @@ def run_incremental(num_nodes: int) -> dict:
         return {"nodes": num_nodes, **incremental.measure(Path(tmp), TASK, num_nodes)}
 
 
+def run_beam(num_nodes: int) -> dict:
+    """layerwise_beam_vs_local on the bench model over a demo graph of num_nodes."""
+    import dataclasses
+
+    from benchmarks import layerwise
+    from benchmarks.bench import SIZES, TASK, prepare
+
+    with tempfile.TemporaryDirectory(prefix="gnn-bench-beam-") as tmp:
+        workdir = Path(tmp)
+        prepare(workdir, dataclasses.replace(SIZES["full"], num_nodes=num_nodes))
+        layerwise.write_tasks(workdir, TASK, budget_mb=1)
+        local, local_rss = run_child(["_layerwise", str(workdir), layerwise.LAYERWISE_2, "local"])
+        beam, beam_rss = run_child(["_layerwise_beam", str(workdir), layerwise.LAYERWISE_BEAM, "beam"])
+    say(f"layer-wise at {num_nodes:,} nodes: LOCAL {local['seconds']:.1f} s, BEAM {beam['seconds']:.1f} s, stages {beam['stage_seconds']}")
+    return {
+        "nodes": num_nodes,
+        "metrics": {"layerwise_beam_vs_local": local["seconds"] / beam["seconds"]},
+        "measurements": {"local": {**local, "peak_rss_mb": local_rss}, "beam": {**beam, "runner_peak_rss_mb": beam_rss}},
+    }
+
+
 def markdown(result: dict) -> str:
     lines = [f"{result['nodes']:,} nodes / {result['edges']:,} edges, 64 features, 2-layer GraphSAGE 64→256→128", "",
              "| step | seconds | peak RSS (MB) |", "|---|---|---|"]
@@ -149,6 +173,15 @@ def markdown(result: dict) -> str:
             m = inc["measurements"][name]
             lines.append(f"| {m['fraction_changed']:.1%} | {m['full_seconds']:.2f} | {m['incremental_seconds']:.2f} | {ratio:.2f} | "
                          f"{m['share_recomputed_per_stage']} | {m['ran_whole_job']} |")
+    if "beam" in result:
+        b = result["beam"]
+        local, beam = b["measurements"]["local"], b["measurements"]["beam"]
+        lines += ["", f"Layer-wise on Beam at {b['nodes']:,} nodes (FnApiRunner, {beam['workers']} worker processes, pieces of "
+                  f"{beam['piece_nodes']:,} nodes): LOCAL ÷ BEAM", "",
+                  "| LOCAL (s) | BEAM (s) | ratio | seconds per stage | worker peak RSS (MB) | runner peak RSS (MB) | largest message piece (bytes) |",
+                  "|---|---|---|---|---|---|---|",
+                  f"| {local['seconds']:.1f} | {beam['seconds']:.1f} | {b['metrics']['layerwise_beam_vs_local']:.2f} | {beam['stage_seconds']} | "
+                  f"{beam['worker_peak_rss_mb']:,.0f} | {beam['runner_peak_rss_mb']:,.0f} | {beam['largest_message_piece_bytes']:,} |"]
     return "\n".join(lines) + "\n"
 
 
@@ -156,11 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale_chain", description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=4_000_000)
     parser.add_argument("--incremental-nodes", type=int, default=1_000_000, help="graph size of the incremental measurement (0: none)")
+    parser.add_argument("--beam-nodes", type=int, default=1_000_000, help="graph size of the BEAM engine measurement (0: none)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     result = run(args.nodes)
     if args.incremental_nodes:
         result["incremental"] = run_incremental(args.incremental_nodes)
+    if args.beam_nodes:
+        result["beam"] = run_beam(args.beam_nodes)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "scale.md").write_text(markdown(result))

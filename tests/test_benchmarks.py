@@ -33,7 +33,7 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
         "layerwise_peak_rss_mb",
         "layerwise_anonymous_rss_vs_budget",
         "layerwise_beam_vs_local",
-        "layerwise_beam_shuffle_bytes_per_edge",
+        "layerwise_beam_message_bytes_per_edge",
         "serving_p50_ms",
         "serving_p99_ms",
         "serving_rps",

@@ -27,6 +27,8 @@ from gnn_assets.config import tables
 DEFAULT_INFERENCE_BATCH_SIZE = 512
 
 DEFAULT_BLOCK_NODES = 65_536  # layerwise.blockNodes for engine BEAM
+DEFAULT_PIECE_KB = 4096  # layerwise.pieceKb for engine BEAM
+DEFAULT_COMBINE_MB = 256  # layerwise.combineMb for engine BEAM
 MAX_LINK_CANDIDATES = 1000  # per source node: a table of sources x k rows
 MAX_HOPS = 16  # of a sampler fanout: more hops than any model has layers
 
@@ -120,6 +122,16 @@ class TaskConfig:
     @property
     def layerwise_block_nodes(self) -> int:
         return self.proto.gnn_assets_config.layerwise.block_nodes or DEFAULT_BLOCK_NODES
+
+    @property
+    def layerwise_piece_bytes(self) -> int:
+        """BEAM: the bytes of the widest state of the pieces a layer is applied to."""
+        return (self.proto.gnn_assets_config.layerwise.piece_kb or DEFAULT_PIECE_KB) << 10
+
+    @property
+    def layerwise_combine_bytes(self) -> int:
+        """BEAM: memory of a gather step for partial aggregates before they are sent."""
+        return (self.proto.gnn_assets_config.layerwise.combine_mb or DEFAULT_COMBINE_MB) << 20
 
     @property
     def keep_states(self) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch_geometric.nn import GCNConv
 
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.incremental.affected import largest_share, recompute_plan
@@ -14,6 +13,7 @@ from gnn_assets.incremental.base import BaseJob
 from gnn_assets.incremental.change import diff_graphs
 from gnn_assets.incremental.errors import IncrementalRefused
 from gnn_assets.incremental.kept import read_state
+from gnn_assets.models.normalization import is_normalized_gcn
 
 _MAX_RUNS = 4096  # beyond this many runs of consecutive rows, one gather is faster
 
@@ -48,7 +48,7 @@ class IncrementalPlan:
                 f"{config.uri}: base job {base.job_name!r} kept no state {missing[0]!r} of this model's layers (another version of its code?)"
             )
         self.change = diff_graphs(base.kept.graph_dir, graph_dir, list(types.node_types), list(types.edge_types), features, in_edges)
-        gcn = any(isinstance(c.module, GCNConv) and c.module.normalize for c in program.calls.values())
+        gcn = any(is_normalized_gcn(c.module) for c in program.calls.values())
         self.plan = recompute_plan(len(program.stages), self.change, in_edges, list(types.node_types), gcn)
         self.counts = {stage: {t: len(ids) for t, ids in by_type.items()} for stage, by_type in self.plan.items()}
         self.share = largest_share(self.plan, num_nodes)

@@ -4,19 +4,29 @@ outgrow one machine: FnApiRunner locally, Dataflow from resources/gcp.yaml.
 The same split program and block functions (blocks.py) as everywhere else; one Beam stage group
 per message-passing layer:
 
-    edges, grouped by source block once ─ Gather (reads the source block's states from the layer
-        before's files; that layer's completion is a side input) ─ CombinePerKey(merge) per
-        destination block ─┐
-    destination blocks ─ CoGroupByKey ─ Apply (writes the block's state file) ─ CombineGlobally(count)
-        ─ mark the layer complete ─ (next layer) ... ─ write outputs
+    row groups of the edge files ─ Gather (reads its edges and, run by run of sources, their
+        states from the layer before's files; that layer's completion is a side input) ─ partial
+        messages, combined per destination piece in a bounded outbox, written to message files
+        (messages.py) ─ a reference per piece ─┐
+    destination pieces ─ CoGroupByKey ─ Apply (reads and merges its messages, writes the piece's
+        state file) ─ CombineGlobally(count) ─ mark the layer complete ─ (next layer) ...
+        ─ write outputs per block
 
-Node features and edges enter from the enumeration's Parquet in storage, read by the workers
-(row groups of the edge files, blocks of the node files), never through the driver. Each layer's
-states are Parquet files per node type and block (`node_id` and one column per state) under the
-run's folder, and a layer is marked complete (`stage-<k>.done`) once all its blocks are written;
-a run that failed or was killed resumes at the first layer not complete when the same job runs
-again with the same config, model, block size and graph files. The last step writes the raw
-output layout of every other mode and the job commits it the same way (outputs/published.py).
+What a worker holds at once is set by the config, never by the graph (worker_limits): an outbox
+of at most layerwise.combineMb, runs of sources whose messages take a quarter of that, and pieces
+of blocks (the unit a layer is applied to) whose widest state takes about layerwise.pieceKb.
+Neither edges nor messages travel through the shuffle, only references: each layer's gather
+reads its edges from storage and writes its messages there. A model with GCN's normalization gets
+a degree pass first (every node's in-edges per edge type, written per piece), and each source's
+degree travels with its rows.
+
+Node features and edges enter from the enumeration's Parquet in storage, read by the workers,
+never through the driver. Each layer's states are Parquet files per node type and piece
+(`node_id` and one column per state) under the run's folder, and a layer is marked complete
+(`stage-<k>.done`) once all its pieces are written; a run that failed or was killed resumes at
+the first layer not complete when the same job runs again with the same config, model, block and
+piece size and graph files. The last step writes the raw output layout of every other mode, a
+file per block, and the job commits it the same way (outputs/published.py).
 """
 
 from __future__ import annotations
@@ -37,15 +47,16 @@ from gnn_assets.config.layout import job_layout as job_layout_of
 from gnn_assets import storage
 from gnn_assets.config.resource_config import ModelPolicy, Resources
 from gnn_assets.config.task_config import TaskConfig, parse_task_config
-from gnn_assets.graph.enumerated_layout import edges_uri, nodes_uri
+from gnn_assets.graph.enumerated_layout import edge_type_name, edges_uri, nodes_uri
 from gnn_assets.inference.model_handler import metrics_namespace
 from gnn_assets.inference.protocol import load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
 from gnn_assets.outputs.champion import CHAMPION
 from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, InferenceJobResult, NodeTypeOutput, new_run_id, output_kinds, parquet_rows
-from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion
-from gnn_assets.layerwise.blocks import BlockEngine, Blocks, Partial, merge
+from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion, torch_threads_per_worker
+from gnn_assets.layerwise.blocks import BlockEngine, Blocks, Partial
 from gnn_assets.layerwise.frame import LayerwiseRun
+from gnn_assets.layerwise.messages import Outbox, read_messages, write_messages
 from gnn_assets.layerwise.job import layerwise_model_of, split_and_probe
 from gnn_assets.layerwise.split import GraphSignature, split_model
 
@@ -65,11 +76,20 @@ def state_uri(states_dir: str, stage: int, node_type: str, block: int) -> str:
     return storage.join(states_dir, f"stage-{stage}", node_type, f"block-{block:06d}.parquet")
 
 
+def degrees_uri(states_dir: str, key, block: int) -> str:
+    return storage.join(states_dir, "degrees", edge_type_name(tuple(key)), f"block-{block:06d}.parquet")
+
+
+def messages_dir(states_dir: str, stage: int | str) -> str:
+    return storage.join(states_dir, "messages", f"stage-{stage}")
+
+
 def done_uri(states_dir: str, stage: int) -> str:
     return storage.join(states_dir, f"stage-{stage}.done")
 
 
 def write_states(uri: str, start: int, states: dict[str, np.ndarray]) -> None:
+    """A piece's states as Parquet (`node_id` and one column per state)."""
     rows = len(next(iter(states.values()))) if states else 0
     columns = {"node_id": pa.array(np.arange(start, start + rows, dtype=np.int64))}
     for name, values in states.items():
@@ -87,22 +107,32 @@ def read_states(uri: str, names: list[str]) -> dict[str, np.ndarray]:
 
 def _matrix(column) -> np.ndarray:
     column = column.combine_chunks()
+    if not pa.types.is_fixed_size_list(column.type):  # a scalar column (degree files)
+        return column.to_numpy(zero_copy_only=False)
     values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
     return values.reshape(len(column), -1)
 
 
-def read_node_rows(uri: str, start: int, stop: int) -> np.ndarray:
-    """Feature rows start..stop-1 of an enumeration's node file, reading only the row groups they lie in."""
+def read_rows(uri: str, start: int, stop: int, names: list[str]) -> dict[str, np.ndarray]:
+    """Rows start..stop-1 (counted in the file) of matrix columns of a Parquet file, reading only
+    the row groups they lie in."""
     with storage.open_read(uri) as stream:
         parquet = pq.ParquetFile(stream, pre_buffer=False)
-        parts, offset = [], 0
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        offset = 0
         for group in range(parquet.num_row_groups):
             rows = parquet.metadata.row_group(group).num_rows
             if offset < stop and offset + rows > start:
-                table = parquet.read_row_group(group, columns=["features"])
-                parts.append(_matrix(table["features"])[max(start - offset, 0) : stop - offset])
+                table = parquet.read_row_group(group, columns=names)
+                for name in names:
+                    parts[name].append(_matrix(table[name])[max(start - offset, 0) : stop - offset])
             offset += rows
-    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+    return {name: np.concatenate(p) if p else np.zeros((0, 0), np.float32) for name, p in parts.items()}
+
+
+def read_node_rows(uri: str, start: int, stop: int) -> np.ndarray:
+    """Feature rows start..stop-1 of an enumeration's node file, reading only the row groups they lie in."""
+    return read_rows(uri, start, stop, ["features"])["features"]
 
 
 # ---- the model on a worker ---------------------------------------------------------------------
@@ -111,10 +141,13 @@ def read_node_rows(uri: str, start: int, stop: int) -> np.ndarray:
 class _ModelSpec:
     """What a worker needs to rebuild the block engine: plain values, so that it pickles."""
 
-    def __init__(self, config: TaskConfig, model_config: TaskConfig, model_sha256: str, policy: ModelPolicy, widths: dict[str, int], device: str):
+    def __init__(
+        self, config: TaskConfig, model_config: TaskConfig, model_sha256: str, policy: ModelPolicy, widths: dict[str, int], device: str, torch_threads: int | None
+    ):
         self.graph_yaml, self.graph_uri = config.to_yaml(), config.uri
         self.model_yaml, self.model_uri = model_config.to_yaml(), model_config.uri
         self.model_sha256, self.policy, self.widths, self.device = model_sha256, policy, widths, device
+        self.torch_threads = torch_threads  # torch_threads_per_worker: local workers share the cores
 
     def key(self) -> tuple:
         return (self.model_uri, self.model_sha256, self.graph_uri, self.device, tuple(sorted(self.widths.items())))
@@ -142,6 +175,8 @@ class _WithEngine(beam.DoFn):
         self._spec, self._blocks = spec, blocks
 
     def setup(self):
+        if self._spec.torch_threads and torch.get_num_threads() != self._spec.torch_threads:
+            torch.set_num_threads(self._spec.torch_threads)
         key = self._spec.key()
         with _LOADING:
             if key not in _LOADED:
@@ -152,11 +187,136 @@ class _WithEngine(beam.DoFn):
 # ---- transforms ------------------------------------------------------------------------------
 
 
-class _ReadEdgeGroup(beam.DoFn):
-    """(edge type, row group of its enumerated edges file) -> ((source type, source block), (edge type, src, dst))."""
+def _rows_across_blocks(uri_of, blocks: Blocks, node_type: str, start: int, stop: int, names: list[str]) -> dict[str, list[np.ndarray]]:
+    """Rows start..stop-1 of per-block files (uri_of(block)), from the blocks they lie in."""
+    found: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for block in range(start // blocks.block_nodes, (max(stop, start + 1) - 1) // blocks.block_nodes + 1):
+        lo, hi = blocks.range(node_type, block)
+        for name, values in read_rows(uri_of(block), max(start, lo) - lo, min(stop, hi) - lo, names).items():
+            found[name].append(values)
+    return found
 
-    def __init__(self, graph_dir: str, blocks: Blocks):
-        self._graph_dir, self._blocks = graph_dir, blocks
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def read_state_rows(graph_dir, states_dir, blocks: Blocks, node_type, start: int, stop: int, names: dict[str, int], inputs: dict[str, str]):
+    """Rows start..stop-1 of a node type's states (by name: the stage that computed each) and
+    input features, from the files of the blocks they lie in."""
+    found: dict[str, np.ndarray] = {}
+    by_stage: dict[int, list[str]] = {}
+    for name, stage in names.items():
+        if name in inputs:
+            found[name] = read_node_rows(nodes_uri(graph_dir, node_type), start, stop)
+        else:
+            by_stage.setdefault(stage, []).append(name)
+    for stage, stage_names in by_stage.items():
+        rows = _rows_across_blocks(lambda b, stage=stage: state_uri(states_dir, stage, node_type, b), blocks, node_type, start, stop, stage_names)
+        found.update({name: _joined(parts) for name, parts in rows.items()})
+    return found
+
+
+def read_degree_rows(states_dir, blocks: Blocks, keys, start: int, stop: int) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """Rows start..stop-1 of the degree pass's (other in-edges, has a self loop), by edge type."""
+    found = {}
+    for key in keys:
+        rows = _rows_across_blocks(lambda b, key=key: degrees_uri(states_dir, key, b), blocks, key[2], start, stop, ["other", "looped"])
+        found[tuple(key)] = (_joined(rows["other"]), _joined(rows["looped"]))
+    return found
+
+
+class _Gather(_WithEngine):
+    """One row group of an edge type's enumerated edges (sorted by source), in runs of sources
+    small enough for the worker: each run's states (read from the layer before's files: states
+    travel through storage, not the shuffle) travel along its edges -> partial messages per
+    destination block, combined in the outbox and sent in bounded pieces. Runs once the layer
+    before is complete (its completion is a side input)."""
+
+    def __init__(self, spec, blocks, stage: int, graph_dir: str, states_dir: str, names: dict[str, int], inputs: dict[str, str], role: str, limits: dict[str, int], degree_types: list):
+        """degree_types: edge types of the GCN calls from this source type (their sources' degrees travel too)."""
+        super().__init__(spec, blocks)
+        self._stage, self._graph_dir, self._states_dir, self._names, self._inputs = stage, graph_dir, states_dir, names, inputs
+        self._limits, self._degree_types = limits, degree_types
+        namespace = layer_namespace(role)
+        self._bytes = Metrics.counter(namespace, f"layer_{stage}_message_bytes")
+        self._edges = Metrics.counter(namespace, f"layer_{stage}_edges")
+        self._largest = Metrics.distribution(namespace, f"layer_{stage}_message_piece_bytes")
+
+    def start_bundle(self):
+        self._outbox = Outbox(self._limits["combine_bytes"])
+
+    def _posted(self, sent):
+        """The partials written to one message file; a reference to each, by destination piece."""
+        if not sent:
+            return []
+        for _, part in sent:
+            self._bytes.inc(part.nbytes)
+            self._largest.update(part.nbytes)
+        return write_messages(messages_dir(self._states_dir, self._stage), sent)
+
+    def process(self, task, layer_before_complete):
+        key, group = task
+        key = tuple(key)
+        with storage.open_read(edges_uri(self._graph_dir, key)) as stream:
+            table = pq.ParquetFile(stream, pre_buffer=False).read_row_group(group, columns=["src", "dst"])
+        src, dst = table["src"].to_numpy(), table["dst"].to_numpy()
+        self._edges.inc(len(src))
+        run = self._limits["run_edges"]
+        for lo in range(0, len(src), run):
+            s, d = src[lo : lo + run], dst[lo : lo + run]
+            first, last = int(s[0]), int(s[-1]) + 1
+            states = read_state_rows(self._graph_dir, self._states_dir, self._blocks, key[0], first, last, self._names, self._inputs)
+            degrees = read_degree_rows(self._states_dir, self._blocks, [k for k in self._degree_types if k == key], first, last)
+            sent = []
+            for target, part in self.engine.gather(self._stage, self._blocks, key[0], first, states, {key: (s, d)}, degrees):
+                sent += self._outbox.add(target, part)
+            yield from self._posted(sent)
+
+    def finish_bundle(self):
+        for element in self._posted(self._outbox.flush()):
+            yield beam.utils.windowed_value.WindowedValue(element, 0, [beam.transforms.window.GlobalWindow()])
+
+
+class _Apply(_WithEngine):
+    """A destination block's layer: own states + its messages (pieces, merged here) -> its new
+    states, written."""
+
+    def __init__(
+        self, spec, pieces, stage: int, graph_dir: str, states_dir: str, own: dict[str, dict[str, int]], inputs: dict[str, str], role: str, degree_types: dict[str, list]
+    ):
+        """degree_types: by destination type, the edge types of the GCN calls into it."""
+        super().__init__(spec, pieces)
+        self._stage, self._graph_dir, self._states_dir, self._own, self._inputs = stage, graph_dir, states_dir, own, inputs
+        self._degree_types = degree_types
+        self._nodes = Metrics.counter(layer_namespace(role), f"layer_{stage}_nodes")
+
+    def process(self, element):
+        (node_type, block), grouped = element
+        merged = read_messages(list(grouped["parts"]))
+        start, stop = self._blocks.range(node_type, block)
+        own = read_state_rows(self._graph_dir, self._states_dir, self._blocks, node_type, start, stop, self._own[node_type], self._inputs)
+        degrees = read_degree_rows(self._states_dir, self._blocks, self._degree_types[node_type], start, stop)
+        with torch.inference_mode():
+            states = self.engine.apply(self._stage, self._blocks, node_type, block, own, merged, degrees)
+        if states:
+            write_states(state_uri(self._states_dir, self._stage, node_type, block), start, states)
+        self._nodes.inc(stop - start)
+        yield stop - start
+
+
+class _CountDegrees(beam.DoFn):
+    """One row group of an edge type's edges -> per destination block, each destination's
+    in-edges other than self loops (counts) and self loops (values), combined in the outbox."""
+
+    def __init__(self, graph_dir: str, states_dir: str, blocks: Blocks, limits: dict[str, int]):
+        self._graph_dir, self._states_dir, self._blocks, self._limits = graph_dir, states_dir, blocks, limits
+
+    def start_bundle(self):
+        self._outbox = Outbox(self._limits["combine_bytes"])
+
+    def _posted(self, sent):
+        return write_messages(messages_dir(self._states_dir, "degrees"), sent) if sent else []
 
     def process(self, task):
         key, group = task
@@ -164,98 +324,53 @@ class _ReadEdgeGroup(beam.DoFn):
         with storage.open_read(edges_uri(self._graph_dir, key)) as stream:
             table = pq.ParquetFile(stream, pre_buffer=False).read_row_group(group, columns=["src", "dst"])
         src, dst = table["src"].to_numpy(), table["dst"].to_numpy()
-        block = src // self._blocks.block_nodes
+        block = dst // self._blocks.block_nodes
         order = np.argsort(block, kind="stable")
         src, dst, block = src[order], dst[order], block[order]
-        values, starts = np.unique(block, return_index=True)
-        for b, lo, hi in zip(values.tolist(), starts, np.append(starts[1:], len(src))):
-            yield (key[0], int(b)), (key, src[lo:hi], dst[lo:hi])
+        targets, starts = np.unique(block, return_index=True)
+        sent = []
+        for target, lo, hi in zip(targets.tolist(), starts, np.append(starts[1:], len(dst))):
+            rows, inverse = np.unique(dst[lo:hi] - target * self._blocks.block_nodes, return_inverse=True)
+            loop = src[lo:hi] == dst[lo:hi]
+            loops = np.bincount(inverse, weights=loop, minlength=len(rows)).astype(np.float32).reshape(-1, 1)
+            other = np.bincount(inverse, weights=~loop, minlength=len(rows)).astype(np.int64)
+            sent += self._outbox.add((key[2], target), Partial(edge_type_name(key), "sum", rows, loops, other))
+        yield from self._posted(sent)
+
+    def finish_bundle(self):
+        for element in self._posted(self._outbox.flush()):
+            yield beam.utils.windowed_value.WindowedValue(element, 0, [beam.transforms.window.GlobalWindow()])
 
 
-def read_block_states(graph_dir, states_dir, blocks: Blocks, node_type, block, names: dict[str, int], inputs: dict[str, str]) -> dict[str, np.ndarray]:
-    start, stop = blocks.range(node_type, block)
-    found, by_stage = {}, {}
-    for name, stage in names.items():
-        if name in inputs:
-            found[name] = read_node_rows(nodes_uri(graph_dir, node_type), start, stop)
-        else:
-            by_stage.setdefault(stage, []).append(name)
-    for stage, stage_names in by_stage.items():
-        found.update(read_states(state_uri(states_dir, stage, node_type, block), stage_names))
-    return found
+class _WriteDegrees(beam.DoFn):
+    """A destination block's degrees (other in-edges, has a self loop) per edge type, written."""
 
-
-class _Gather(_WithEngine):
-    """A source block's out-edges joined to its states (read from the layer before's files: states
-    travel through storage, not the shuffle) -> partial messages per destination block. Runs
-    once the layer before is complete (its completion is a side input)."""
-
-    def __init__(self, spec, blocks, stage: int, graph_dir: str, states_dir: str, names: dict[str, int], inputs: dict[str, str], role: str):
-        super().__init__(spec, blocks)
-        self._stage, self._graph_dir, self._states_dir, self._names, self._inputs = stage, graph_dir, states_dir, names, inputs
-        self._bytes = Metrics.counter(layer_namespace(role), f"layer_{stage}_shuffle_bytes")
-        self._edges = Metrics.counter(layer_namespace(role), f"layer_{stage}_edges")
-
-    def process(self, element, layer_before_complete):
-        (src_type, block), chunks = element
-        edges: dict[tuple, tuple[list, list]] = {}
-        for key, src, dst in chunks:
-            have = edges.setdefault(tuple(key), ([], []))
-            have[0].append(src)
-            have[1].append(dst)
-        joined = {k: (np.concatenate(s), np.concatenate(d)) for k, (s, d) in edges.items()}
-        self._edges.inc(sum(len(s) for s, _ in joined.values()))
-        states = read_block_states(self._graph_dir, self._states_dir, self._blocks, src_type, block, self._names, self._inputs)
-        for key, part in self.engine.gather(self._stage, self._blocks, src_type, block, states, joined):
-            self._bytes.inc(part.nbytes)
-            yield key, part
-
-
-class _MergePartials(beam.CombineFn):
-    """Partial aggregates of one destination block, by call: exact to combine in any order.
-    Parts are collected and merged in one pass when the accumulator is compacted (before the
-    shuffle, where Beam lifts the combine) or read."""
-
-    def create_accumulator(self):
-        return {}
-
-    def add_input(self, accumulator, part: Partial):
-        accumulator.setdefault(part.call, []).append(part)
-        return accumulator
-
-    def merge_accumulators(self, accumulators):
-        merged = {}
-        for accumulator in accumulators:
-            for call, parts in accumulator.items():
-                merged.setdefault(call, []).extend(parts)
-        return merged
-
-    def compact(self, accumulator):
-        return {call: [merge(parts)] for call, parts in accumulator.items()}
-
-    def extract_output(self, accumulator):
-        return {call: merge(parts) for call, parts in accumulator.items()}
-
-
-class _Apply(_WithEngine):
-    """A destination block's layer: own states + merged messages -> its new states, written."""
-
-    def __init__(self, spec, blocks, stage: int, graph_dir: str, states_dir: str, own: dict[str, dict[str, int]], inputs: dict[str, str], role: str):
-        super().__init__(spec, blocks)
-        self._stage, self._graph_dir, self._states_dir, self._own, self._inputs = stage, graph_dir, states_dir, own, inputs
-        self._nodes = Metrics.counter(layer_namespace(role), f"layer_{stage}_nodes")
+    def __init__(self, states_dir: str, blocks: Blocks, keys: list):
+        self._states_dir, self._blocks, self._keys = states_dir, blocks, keys
 
     def process(self, element):
         (node_type, block), grouped = element
-        merged = next(iter(grouped["merged"]), {})
-        own = read_block_states(self._graph_dir, self._states_dir, self._blocks, node_type, block, self._own[node_type], self._inputs)
-        with torch.inference_mode():
-            states = self.engine.apply(self._stage, self._blocks, node_type, block, own, merged)
+        counted = read_messages(list(grouped["parts"]))
         start, stop = self._blocks.range(node_type, block)
-        if states:
-            write_states(state_uri(self._states_dir, self._stage, node_type, block), start, states)
-        self._nodes.inc(stop - start)
+        for key in (k for k in self._keys if k[2] == node_type):
+            other, looped = np.zeros(stop - start, np.int64), np.zeros(stop - start, bool)
+            if edge_type_name(key) in counted:
+                merged = counted[edge_type_name(key)]
+                other[merged.rows], looped[merged.rows] = merged.counts, merged.values[:, 0] > 0
+            with storage.open_write(degrees_uri(self._states_dir, key, block)) as stream:
+                pq.write_table(pa.table({"other": other, "looped": looped}), stream, compression="none")
         yield stop - start
+
+
+class _DeleteMessages(beam.DoFn):
+    """Once every piece has read them: a pass's message files are spent."""
+
+    def __init__(self, directory: str):
+        self._directory = directory
+
+    def process(self, count):
+        storage.delete_tree(self._directory)
+        yield count
 
 
 class _MarkDone(beam.DoFn):
@@ -263,23 +378,27 @@ class _MarkDone(beam.DoFn):
         self._states_dir, self._stage, self._fingerprint = states_dir, stage, fingerprint
 
     def process(self, nodes: int):
-        record = {**self._fingerprint, "stage": self._stage, "nodes": int(nodes), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        now = time.time()
+        record = {**self._fingerprint, "stage": self._stage, "nodes": int(nodes), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "at_unix": now}
         storage.replace_atomically(done_uri(self._states_dir, self._stage), json.dumps(record, sort_keys=True).encode())
+        storage.delete_tree(messages_dir(self._states_dir, self._stage))  # read by every apply of the layer: spent
         yield nodes
 
 
 class _WriteOutputs(_WithEngine):
-    """A root block's final states (and the head's predictions) in the raw output layout."""
+    """A root block's final states (and the head's predictions) in the raw output layout, read
+    from its pieces' files."""
 
-    def __init__(self, spec, blocks, states_dir: str, final: dict[str, tuple[str, int]], output_dirs: dict[str, str], kinds: list[str], role: str):
+    def __init__(self, spec, blocks, pieces, graph_dir: str, states_dir: str, final: dict[str, tuple[str, int]], output_dirs: dict[str, str], kinds: list[str], role: str):
         super().__init__(spec, blocks)
-        self._states_dir, self._final, self._output_dirs, self._kinds, self._role = states_dir, final, output_dirs, kinds, role
+        self._pieces, self._graph_dir, self._states_dir, self._final = pieces, graph_dir, states_dir, final
+        self._output_dirs, self._kinds, self._role = output_dirs, kinds, role
 
     def process(self, element):
         node_type, block = element
         name, stage = self._final[node_type]
         start, stop = self._blocks.range(node_type, block)
-        values = read_states(state_uri(self._states_dir, stage, node_type, block), [name])[name]
+        values = read_state_rows(self._graph_dir, self._states_dir, self._pieces, node_type, start, stop, {name: stage}, {})[name]
         ids = pa.array(np.arange(start, stop, dtype=np.int64))
         dim = values.shape[1]
         offsets = pa.array(np.arange(0, (len(values) + 1) * dim, dim, dtype=np.int32))
@@ -310,6 +429,48 @@ def completed_stages(states_dir: str, fingerprint: dict) -> int:
     return stage
 
 
+def _row_groups(uri: str) -> int:
+    with storage.open_read(uri) as stream:
+        return pq.ParquetFile(stream).num_row_groups
+
+
+def _degree_pass(pipeline, graph_dir, states_dir, blocks: Blocks, keys: list, limits: dict[str, int], label: str):
+    """Before the first layer with a GCN call: every node's in-degree per edge type of one,
+    written per destination block (degrees_uri). Returns the pass's completion, as a tick."""
+    tasks = [(list(key), g) for key in keys for g in range(_row_groups(edges_uri(graph_dir, key)))]
+    types = sorted({key[2] for key in keys})
+    grouped = {
+        "block": pipeline
+        | f"{label}[degrees] Destination pieces" >> beam.Create([((t, b), None) for t in types for b in range(blocks.count(t))]),
+        "parts": pipeline
+        | f"{label}[degrees] Edges" >> beam.Create(tasks)
+        | f"{label}[degrees] Spread edges" >> beam.Reshuffle()
+        | f"{label}[degrees] Count in-edges" >> beam.ParDo(_CountDegrees(graph_dir, states_dir, blocks, limits)),
+    }
+    return (
+        grouped
+        | f"{label}[degrees] Group by destination piece" >> beam.CoGroupByKey()
+        | f"{label}[degrees] Write" >> beam.ParDo(_WriteDegrees(states_dir, blocks, keys))
+        | f"{label}[degrees] Count nodes" >> beam.CombineGlobally(sum)
+        | f"{label}[degrees] Delete their messages" >> beam.ParDo(_DeleteMessages(messages_dir(states_dir, "degrees")))
+    )
+
+
+def worker_limits(config: TaskConfig, engine: BlockEngine) -> dict[str, int]:
+    """What one worker holds at once, from the config, never from the graph: partial aggregates
+    waiting to be sent (combineMb), the sources gathered in one run (a quarter of combineMb of
+    their messages) and the nodes of a piece, the unit a layer is applied to and its states are
+    written in (about pieceKb of the widest state; the messages to a piece are what each worker
+    sent it)."""
+    piece, combine = config.layerwise_piece_bytes, config.layerwise_combine_bytes
+    row = 4 * max(engine.widths.values(), default=1) + 16
+    return {
+        "combine_bytes": combine,
+        "run_edges": max(1024, combine // 4 // row),
+        "piece_nodes": min(config.layerwise_block_nodes, max(16, piece // row)),
+    }
+
+
 def build_pipeline(
     pipeline: beam.Pipeline,
     config: TaskConfig,
@@ -324,53 +485,53 @@ def build_pipeline(
     label: str = "",
     role: str = "",
 ) -> None:
-    """Every stage from first_stage, then the outputs, onto the pipeline."""
+    """Every stage from first_stage, then the outputs, onto the pipeline. Layers run over pieces
+    of blocks (worker_limits); the outputs are written per block."""
     program = engine.program
     stage_of = {n.name: program.stage[n] for n in program.node_type}
     inputs = engine.inputs
+    limits = worker_limits(config, engine)
+    pieces = Blocks(limits["piece_nodes"], blocks.num_nodes)
     edge_types = sorted({c.edge_type for plan in engine.plans[first_stage:] for calls in plan.calls.values() for c in calls})
-    edges_by_source: dict[str, beam.PCollection] = {}
+    tasks_by_source: dict[str, beam.PCollection] = {}
     for key in sorted({k[0] for k in edge_types}):
-        tasks = []
-        for edge_key in [k for k in edge_types if k[0] == key]:
-            with storage.open_read(edges_uri(graph_dir, edge_key)) as stream:
-                groups = pq.ParquetFile(stream).num_row_groups
-            tasks += [(list(edge_key), g) for g in range(groups)]
-        # Grouped by source block once; every layer's gather reads the same groups.
-        edges_by_source[key] = (
-            pipeline
-            | f"{label}Edges from {key}" >> beam.Create(tasks)
-            | f"{label}Spread edges from {key}" >> beam.Reshuffle()
-            | f"{label}Read edges from {key}" >> beam.ParDo(_ReadEdgeGroup(graph_dir, blocks))
-            | f"{label}Group edges from {key} by source block" >> beam.GroupByKey()
+        tasks = [(list(edge_key), g) for edge_key in edge_types if edge_key[0] == key for g in range(_row_groups(edges_uri(graph_dir, edge_key)))]
+        # One task per row group of the edge files; every layer's gather reads its edges from
+        # storage again, so edges never travel through the shuffle.
+        tasks_by_source[key] = (
+            pipeline | f"{label}Edges from {key}" >> beam.Create(tasks) | f"{label}Spread edges from {key}" >> beam.Reshuffle()
         )
-    tick = pipeline | f"{label}Start at layer {first_stage}" >> beam.Create([0])
+    degree_types = engine.degree_edge_types(first_stage)
+    if degree_types:  # the first layer waits for the degrees as each layer waits for the one before
+        tick = _degree_pass(pipeline, graph_dir, states_dir, pieces, degree_types, limits, label)
+    else:
+        tick = pipeline | f"{label}Start at layer {first_stage}" >> beam.Create([0])
     for plan in engine.plans[first_stage:]:
         k = plan.stage
         name = f"{label}[layer {k}] "
+        grouped = {
+            "block": tick
+            | f"{name}Destination pieces"
+            >> beam.FlatMap(lambda _, types=tuple(plan.node_types): [((t, b), None) for t in types for b in range(pieces.count(t))])
+        }
         partials = []
         for src_type in plan.calls:
             needed = {s: stage_of[s] for s in engine.source_states(k, src_type)}
-            gather = _Gather(spec, blocks, k, graph_dir, states_dir, needed, inputs, role)
+            gcn_types = sorted({c.edge_type for c in plan.calls[src_type] if c.gcn is not None})
+            gather = _Gather(spec, pieces, k, graph_dir, states_dir, needed, inputs, role, limits, gcn_types)
             partials.append(
-                edges_by_source[src_type]
+                tasks_by_source[src_type]
                 | f"{name}Gather from {src_type}" >> beam.ParDo(gather, layer_before_complete=beam.pvalue.AsSingleton(tick))
             )
-        destinations = tick | f"{name}Destination blocks" >> beam.FlatMap(
-            lambda _, types=tuple(plan.node_types): [((t, b), None) for t in types for b in range(blocks.count(t))]
-        )
-        grouped = {"block": destinations}
         if partials:
-            grouped["merged"] = (
-                partials
-                | f"{name}Messages" >> beam.Flatten()
-                | f"{name}Combine per destination block" >> beam.CombinePerKey(_MergePartials())
-            )
+            grouped["parts"] = partials | f"{name}Messages" >> beam.Flatten()
         own = {t: {s: stage_of[s] for s in plan.own_states[t]} for t in plan.node_types}
+        gcn_into = {t: sorted({c.edge_type for c in plan.calls_into(t) if c.gcn is not None}) for t in plan.node_types}
         applied = (
             grouped
-            | f"{name}Group by destination block" >> beam.CoGroupByKey()
-            | f"{name}Apply" >> beam.ParDo(_Apply(spec, blocks, k, graph_dir, states_dir, own, inputs, role))
+            | f"{name}Group by destination piece" >> beam.CoGroupByKey()
+            | f"{name}Apply"
+            >> beam.ParDo(_Apply(spec, pieces, k, graph_dir, states_dir, own, inputs, role, gcn_into))
         )
         tick = (
             applied
@@ -383,7 +544,7 @@ def build_pipeline(
         tick
         | f"{label}Output blocks" >> beam.FlatMap(lambda _: [(t, b) for t in config.root_node_types for b in range(blocks.count(t))])
         | f"{label}Spread output blocks" >> beam.Reshuffle()
-        | f"{label}Write outputs" >> beam.ParDo(_WriteOutputs(spec, blocks, states_dir, final, output_dirs, kinds, role))
+        | f"{label}Write outputs" >> beam.ParDo(_WriteOutputs(spec, blocks, pieces, graph_dir, states_dir, final, output_dirs, kinds, role))
     )
 
 
@@ -412,6 +573,17 @@ class _StageWatcher:
         self._thread.join()
 
 
+def _stage_seconds(states_dir: str, stages: range, started: float, finished: float) -> dict[str, float]:
+    """Wall seconds of each stage this run computed (from its completion marks; the first
+    includes the job's start and the degree pass) and of writing the outputs."""
+    seconds, before = {}, started
+    for stage in stages:
+        at = json.loads(storage.read_text(done_uri(states_dir, stage))).get("at_unix", before)
+        seconds[str(stage)], before = round(at - before, 1), at
+    seconds["outputs"] = round(finished - before, 1)
+    return seconds
+
+
 @dataclass
 class BeamModel:
     """One model the job runs: the job's own (role "") or its champion's."""
@@ -420,13 +592,22 @@ class BeamModel:
     config: TaskConfig  # the config whose inferencer and model file it is
     model_sha256: str
     engine: BlockEngine
+    piece_nodes: int  # worker_limits: the unit its layers are applied to
 
     def spec(self, config: TaskConfig, resources: Resources) -> _ModelSpec:
-        return _ModelSpec(config, self.config, self.model_sha256, resources.model_policy, self.engine.widths, resources.device)
+        return _ModelSpec(
+            config, self.config, self.model_sha256, resources.model_policy, self.engine.widths, resources.device, torch_threads_per_worker(resources)
+        )
 
     def fingerprint(self, blocks: Blocks, graph: dict[str, str]) -> dict:
         """What a layer's states depend on: a run resumes only when all of it is unchanged."""
-        return {"config_sha256": self.config.sha256, "model_sha256": self.model_sha256, "block_nodes": blocks.block_nodes, "graph": graph}
+        return {
+            "config_sha256": self.config.sha256,
+            "model_sha256": self.model_sha256,
+            "block_nodes": blocks.block_nodes,
+            "piece_nodes": self.piece_nodes,
+            "graph": graph,
+        }
 
 
 def graph_version(config: TaskConfig, resources: Resources) -> dict[str, str]:
@@ -452,7 +633,8 @@ def prepare_models(config: TaskConfig, resources: Resources, loaded, champion=No
     for role, model_config, model_loaded, sha256 in todo:
         model, program, row_bytes = split_and_probe(model_loaded, model_config, signature, dims, device, progress)
         widths = probe_blocks(program, model.module, dims, row_bytes, device)
-        models.append(BeamModel(role, model_config, sha256, BlockEngine(program, widths, device)))
+        engine = BlockEngine(program, widths, device)
+        models.append(BeamModel(role, model_config, sha256, engine, worker_limits(config, engine)["piece_nodes"]))
         kinds = sorted({c.kind for plan in models[-1].engine.plans for calls in plan.calls.values() for c in calls})
         progress(f"engine BEAM: the blocks match the forward on a probe graph; messages combined by {', '.join(kinds)}")
     return models
@@ -516,8 +698,9 @@ def resumable_run(job_layout, models: list[BeamModel], blocks: Blocks, graph: di
 
 
 class BeamEngine:
-    """Engine BEAM: the graph in blocks of nodes, each layer a Beam stage (gather, combine, apply),
-    states through storage between layers; a failed run resumes at its first incomplete layer."""
+    """Engine BEAM: the graph in blocks and pieces of nodes, each layer a Beam stage (gather,
+    group, apply), states through storage between layers; a failed run resumes at its first
+    incomplete layer."""
 
     name = "BEAM"
 
@@ -540,11 +723,17 @@ class BeamEngine:
             progress(f"resuming run {run_id} at layer {firsts['']}: layers 0..{firsts[''] - 1} are complete")
         progress(
             f"layer-wise on Beam ({resources.runner_kind}): {sum(num_nodes.values()):,} nodes in {sum(blocks.count(t) for t in num_nodes)} "
-            f"blocks of up to {blocks.block_nodes:,}, {layers - 1} message-passing layers (run {run_id})"
+            f"blocks of up to {blocks.block_nodes:,} (layers applied to pieces of {models[0].piece_nodes:,}), {layers - 1} message-passing "
+            f"layers (run {run_id})"
         )
-        with _StageWatcher(states_dir_of(job_layout, run_id, ""), range(firsts[""], layers), progress):
-            result, job_id, console_url = run_to_completion(pipeline, resources, progress, "layer-wise Beam job")
-        metrics = beam_counters(result, "gnn_assets.")
+        threads, started = torch.get_num_threads(), time.time()
+        try:
+            with _StageWatcher(states_dir_of(job_layout, run_id, ""), range(firsts[""], layers), progress):
+                result, job_id, console_url = run_to_completion(pipeline, resources, progress, "layer-wise Beam job")
+        finally:
+            torch.set_num_threads(threads)  # workers in this process (in_memory, multi_threading) may have set it
+        metrics = beam_counters(result, "gnn_assets.", distributions=True)
+        stage_seconds = _stage_seconds(states_dir_of(job_layout, run_id, ""), range(firsts[""], layers), started, time.time())
         kinds = [kind for kind, _ in output_kinds(config)]
         job = InferenceJobResult(
             run_id=run_id,
@@ -567,8 +756,8 @@ class BeamEngine:
                     rows_by_kind={kind: int(metrics.get(f"{namespace}/{kind}_rows_written", 0)) for kind in kinds},
                 )
         edges = {k: parquet_rows(edges_uri(graph_dir, k)) for k in config.edge_types}
-        shuffle = {
-            plan.stage: int(metrics.get(f"{NAMESPACE}/layer_{plan.stage}_shuffle_bytes", 0)) for plan in models[0].engine.plans if plan.calls
+        messages = {
+            plan.stage: int(metrics.get(f"{NAMESPACE}/layer_{plan.stage}_message_bytes", 0)) for plan in models[0].engine.plans if plan.calls
         }
         layer_edges = {
             plan.stage: sum(edges[c.edge_type] for calls in plan.calls.values() for c in calls) for plan in models[0].engine.plans if plan.calls
@@ -583,8 +772,13 @@ class BeamEngine:
             "message_kinds": {
                 str(plan.stage): {c.name: c.kind for calls in plan.calls.values() for c in calls} for plan in models[0].engine.plans if plan.calls
             },
-            "shuffle_bytes": {str(k): v for k, v in shuffle.items()},
-            "shuffle_bytes_per_edge": {str(k): round(v / max(layer_edges[k], 1), 1) for k, v in shuffle.items() if k >= firsts[""]},
+            "piece_nodes": models[0].piece_nodes,
+            "stage_seconds": stage_seconds,
+            "largest_message_piece_bytes": {
+                str(k): int(metrics.get(f"{NAMESPACE}/layer_{k}_message_piece_bytes.max", 0)) for k in messages if k >= firsts[""]
+            },
+            "message_bytes": {str(k): v for k, v in messages.items()},
+            "message_bytes_per_edge": {str(k): round(v / max(layer_edges[k], 1), 1) for k, v in messages.items() if k >= firsts[""]},
             "nodes": num_nodes,
             "edges": {"-".join(k): v for k, v in edges.items()},
             "spill_bytes": 0,

@@ -21,7 +21,10 @@ in-process probe below run the same code:
    message gives the message, so the call computes its exact output), or for each gathered call
    the gathered sources and their edges.
 
-GCNConv's normalization needs every source's degree, which a block does not see: refused.
+GCNConv's normalization needs every source's degree, which a block does not see: a degree pass
+before the first layer counts each node's in-edges (count_degrees, per edge type of a GCN call);
+a GCN call gathers in full, its sources' degrees travel with their rows, and apply weights each
+edge as gcn_norm does (gcn_weights), the call running with its normalization off.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.fx as fx
-from torch_geometric.nn import GCNConv, GINConv, GraphConv, SAGEConv
+from torch_geometric.nn import GINConv, GraphConv, SAGEConv
 
 from gnn_assets.graph.csr import InEdges
 from gnn_assets.layerwise.executor import Chunk, LayerwiseExecutor, LayerwiseGraph
 from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel, forward_by_type, probe_graph
+from gnn_assets.models.normalization import is_normalized_gcn
 
 _PARTIAL_CONVS = (SAGEConv, GraphConv, GINConv)
 _AGGREGATIONS = {"mean": "mean", "add": "sum", "sum": "sum", "max": "max", "min": "min"}
@@ -76,10 +80,11 @@ class Partial:
     values: np.ndarray
     counts: np.ndarray | None = None
     sources: np.ndarray | None = None
+    degrees: np.ndarray | None = None  # gathered GCN calls: each source's degree (gcn_degree)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.rows, self.values, self.counts, self.sources) if a is not None)
+        return sum(a.nbytes for a in (self.rows, self.values, self.counts, self.sources, self.degrees) if a is not None)
 
 
 def combine(rows: np.ndarray, values: np.ndarray, counts: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,8 +114,42 @@ def merge(parts: list[Partial]) -> Partial:
     rows = np.concatenate([p.rows for p in parts])
     values = np.concatenate([p.values for p in parts])
     if first.kind == "gather":
-        return Partial(first.call, first.kind, rows, values, sources=np.concatenate([p.sources for p in parts]))
+        degrees = None if first.degrees is None else np.concatenate([p.degrees for p in parts])
+        return Partial(first.call, first.kind, rows, values, sources=np.concatenate([p.sources for p in parts]), degrees=degrees)
     return Partial(first.call, first.kind, *combine(rows, values, np.concatenate([p.counts for p in parts]), first.kind))
+
+
+def count_degrees(src: np.ndarray, dst: np.ndarray, num_dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per destination: its in-edges other than self loops (int64) and whether it has a self loop."""
+    loop = src == dst
+    other = np.bincount(dst[~loop], minlength=num_dst).astype(np.int64)
+    looped = np.zeros(num_dst, dtype=bool)
+    looped[dst[loop]] = True
+    return other, looped
+
+
+def gcn_degree(module, other: np.ndarray, looped: np.ndarray) -> np.ndarray:
+    """A node's degree as gcn_norm without edge weights computes it: its in-edges; with
+    add_self_loops, the graph's self loops replaced by one per node, of weight 1 (gcn_norm adds
+    them before it has weights, so `improved`'s fill value does not apply)."""
+    return other + (1.0 if module.add_self_loops else looped.astype(np.float64))
+
+
+def _inverse_sqrt(degree: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        inverse = np.power(degree, -0.5)
+    inverse[np.isinf(inverse)] = 0.0
+    return inverse
+
+
+def _runs(keys: np.ndarray):
+    """(key, start, stop) of each run of equal values in sorted keys."""
+    if not len(keys):
+        return
+    starts = np.flatnonzero(np.diff(keys)) + 1
+    bounds = np.concatenate([[0], starts, [len(keys)]])
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        yield int(keys[lo]), lo, hi
 
 
 @dataclass
@@ -119,6 +158,7 @@ class CallPlan:
     edge_type: EdgeTypeKey
     source_state: str  # the state the call reads at its sources
     kind: str
+    gcn: object = None  # a normalized GCNConv: its module (degrees travel with its messages)
 
 
 @dataclass
@@ -145,6 +185,10 @@ class BlockEngine:
         self.outputs = {t: n.name for t, n in program.outputs.items()}
         self._executor: LayerwiseExecutor | None = None
 
+    def degree_edge_types(self, first_stage: int = 0) -> list[EdgeTypeKey]:
+        """Edge types whose in-degrees the stages from first_stage need (GCN calls)."""
+        return sorted({c.edge_type for plan in self.plans[first_stage:] for calls in plan.calls.values() for c in calls if c.gcn is not None})
+
     def _plan(self, stage: int) -> StagePlan:
         program = self.program
         plan = StagePlan(stage, list(program.stages[stage]))
@@ -154,11 +198,6 @@ class BlockEngine:
                 call = program.calls.get(node)
                 if call is None:
                     continue
-                if isinstance(call.module, GCNConv) and call.module.normalize:
-                    raise UnsplittableModel(
-                        f"{program.model_name}: {node.target} (GCNConv) normalizes by every source's degree, which engine BEAM's "
-                        "blocks do not see; use layerwise.engine LOCAL"
-                    )
                 if call.edge_type in seen_edges:
                     raise UnsplittableModel(
                         f"{program.model_name}: two message-passing calls of layer {stage} read edge type {call.edge_type}; "
@@ -167,7 +206,8 @@ class BlockEngine:
                 seen_edges.add(call.edge_type)
                 source = self._source_state(node)
                 kind = partial_aggregation(call.module) or "gather"
-                plan.calls.setdefault(call.edge_type[0], []).append(CallPlan(node.name, call.edge_type, source.name, kind))
+                gcn = call.module if is_normalized_gcn(call.module) else None
+                plan.calls.setdefault(call.edge_type[0], []).append(CallPlan(node.name, call.edge_type, source.name, kind, gcn))
             alive = [
                 n.name
                 for n, last in program.last_read.items()
@@ -195,38 +235,59 @@ class BlockEngine:
         return sorted({c.source_state for c in self.plans[stage].calls.get(node_type, [])})
 
     def gather(
-        self, stage: int, blocks: Blocks, src_type: str, block: int, states: dict[str, np.ndarray], edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]]
+        self,
+        stage: int,
+        blocks: Blocks,
+        src_type: str,
+        start: int,
+        states: dict[str, np.ndarray],
+        edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]],
+        degrees: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]] | None = None,
     ):
         """(destination type, destination block), Partial for each call and destination block
-        the source block's out-edges reach. states: the block's rows of each source state."""
-        start, _ = blocks.range(src_type, block)
+        the edges reach. edges: out-edges of sources start.. of src_type; states: those sources'
+        rows of each source state, from row `start` on; degrees: their count_degrees, from row
+        `start` on, for the edge types of GCN calls."""
         for call in self.plans[stage].calls.get(src_type, []):
             src, dst = edges.get(call.edge_type, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
             if not len(src):
                 continue
             x = states[call.source_state]
             dst_type = call.edge_type[2]
-            dst_block = dst // blocks.block_nodes
-            order = np.argsort(dst_block, kind="stable")
-            src, dst, dst_block = src[order], dst[order], dst_block[order]
-            targets, starts = np.unique(dst_block, return_index=True)
-            for target, lo, hi in zip(targets.tolist(), starts, np.append(starts[1:], len(dst))):
+            if call.kind != "gather":
+                # One reduction over all the edges, then cut by destination block (rows come sorted).
+                rows, values, counts = combine(dst, x[src - start], np.ones(len(dst), np.int64), call.kind)
+                for target, lo, hi in _runs(rows // blocks.block_nodes):
+                    yield (dst_type, target), Partial(call.name, call.kind, rows[lo:hi] - target * blocks.block_nodes, values[lo:hi], counts[lo:hi])
+                continue
+            order = np.argsort(dst // blocks.block_nodes, kind="stable")
+            src, dst = src[order], dst[order]
+            for target, lo, hi in _runs(dst // blocks.block_nodes):
                 rows = dst[lo:hi] - target * blocks.block_nodes
                 values = x[src[lo:hi] - start]
-                if call.kind == "gather":
-                    part = Partial(call.name, "gather", rows, values, sources=src[lo:hi])
+                if call.gcn is not None:
+                    other, looped = degrees[call.edge_type]
+                    local = src[lo:hi] - start
+                    part = Partial(call.name, "gather", rows, values, sources=src[lo:hi], degrees=gcn_degree(call.gcn, other[local], looped[local]))
                 else:
-                    merged = combine(rows, values, np.ones(len(rows), np.int64), call.kind)
-                    part = Partial(call.name, call.kind, *merged)
-                yield (dst_type, int(target)), part
+                    part = Partial(call.name, "gather", rows, values, sources=src[lo:hi])
+                yield (dst_type, target), part
 
     # ---- apply ----------------------------------------------------------------------------
 
     def apply(
-        self, stage: int, blocks: Blocks, node_type: str, block: int, own: dict[str, np.ndarray], partials: dict[str, Partial]
+        self,
+        stage: int,
+        blocks: Blocks,
+        node_type: str,
+        block: int,
+        own: dict[str, np.ndarray],
+        partials: dict[str, Partial],
+        degrees: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> dict[str, np.ndarray]:
         """The stage's kept states for the block's rows. own: the block's rows of the states it
-        reads (plan.own_states, input features included); partials: merged, by call."""
+        reads (plan.own_states, input features included); partials: merged, by call; degrees:
+        the block's rows' count_degrees for the edge types of GCN calls."""
         start, stop = blocks.range(node_type, block)
         size = stop - start
         plan = self.plans[stage]
@@ -259,6 +320,7 @@ class BlockEngine:
         for name, values in own.items():
             state(name)[:size] = torch.from_numpy(np.array(values, dtype=np.float32)).reshape(size, -1)
         in_edges: dict[EdgeTypeKey, InEdges] = {}
+        normalized: dict[tuple, tuple[InEdges, torch.Tensor]] = {}
         for call in calls:
             part, offset = partials.get(call.name), offsets[call.name]
             target = state(call.source_state)
@@ -278,16 +340,29 @@ class BlockEngine:
                 values = part.values / part.counts[:, None] if call.kind == "mean" else part.values
                 target[offset + part.rows] = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
                 dst_rows, src_rows = part.rows, offset + part.rows
+            weights = None
+            if call.gcn is not None:
+                source_degrees = part.degrees if part is not None else np.zeros(0)
+                src_rows, dst_rows, weights = gcn_weights(call.gcn, src_rows, dst_rows, source_degrees, *degrees[call.edge_type], start)
             order = np.lexsort((src_rows, dst_rows))
             indptr = np.zeros(size + 1, dtype=np.int64)
             np.cumsum(np.bincount(dst_rows, minlength=size), out=indptr[1:])
             in_edges[call.edge_type] = InEdges(indptr, np.ascontiguousarray(src_rows[order], dtype=np.int64))
+            if weights is not None:
+                key = (call.edge_type, call.gcn.improved, call.gcn.add_self_loops)
+                normalized[key] = (in_edges[call.edge_type], torch.from_numpy(weights[order].astype(np.float32)))
         # Every type the program reads needs a (possibly empty) feature tensor of its local size.
         features = {t: states.get(name, torch.zeros((counts.get(t, 0), 0))) for name, t in self.inputs.items()}
         for t in counts:
             features.setdefault(t, torch.zeros((counts[t], 0)))
         executor = LayerwiseExecutor(
-            self.program, LayerwiseGraph(features, in_edges), self.device, budget_bytes=1 << 40, progress=lambda _: None, chunk_nodes=max(size, 1)
+            self.program,
+            LayerwiseGraph(features, in_edges),
+            self.device,
+            budget_bytes=1 << 40,
+            progress=lambda _: None,
+            chunk_nodes=max(size, 1),
+            normalized_edges=normalized,
         )
         executor.states = {self.nodes[name]: value.to(self.device) for name, value in states.items()}
         executor._evaluate_constants()
@@ -300,6 +375,22 @@ class BlockEngine:
         }
 
 
+def gcn_weights(module, src_rows, dst_rows, source_degrees, other, looped, start):
+    """A block's in-edges of a GCN call with gcn_norm's weights: deg(src)^-1/2 * deg(dst)^-1/2 per
+    edge; with add_self_loops, the graph's self loops dropped and one added per row, weighted
+    1 / deg. src_rows: local source rows (the block's own rows first);
+    source_degrees: gcn_degree of each edge's source; other, looped: the block's count_degrees."""
+    inverse = _inverse_sqrt(gcn_degree(module, other, looped))
+    weights = _inverse_sqrt(source_degrees) * inverse[dst_rows]
+    if module.add_self_loops:
+        keep = src_rows != dst_rows  # a self loop's source is the block's own row
+        rows = np.arange(len(other), dtype=np.int64)
+        src_rows = np.concatenate([src_rows[keep], rows])
+        dst_rows = np.concatenate([dst_rows[keep], rows])
+        weights = np.concatenate([weights[keep], inverse * inverse])
+    return src_rows, dst_rows, weights
+
+
 def run_in_process(
     engine: BlockEngine, blocks: Blocks, features: dict[str, np.ndarray], edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]]
 ) -> dict[str, np.ndarray]:
@@ -308,6 +399,11 @@ def run_in_process(
     kept: dict[tuple[str, str], np.ndarray] = {}  # (type, state name) -> all rows
     for name, node_type in engine.inputs.items():
         kept[(node_type, name)] = features[node_type]
+    degrees = {key: count_degrees(*edges[key], blocks.num_nodes[key[2]]) for key in engine.degree_edge_types()}
+
+    def rows_of(lo, hi):
+        return {key: (other[lo:hi], looped[lo:hi]) for key, (other, looped) in degrees.items()}
+
     for plan in engine.plans:
         merged: dict[tuple[str, int], dict[str, Partial]] = {}
         for src_type in plan.calls:
@@ -318,7 +414,7 @@ def run_in_process(
                 for key, (src, dst) in edges.items():
                     inside = (src >= lo) & (src < hi)
                     block_edges[key] = (src[inside], dst[inside])
-                for key, part in engine.gather(plan.stage, blocks, src_type, block, states, block_edges):
+                for key, part in engine.gather(plan.stage, blocks, src_type, lo, states, block_edges, rows_of(lo, hi)):
                     have = merged.setdefault(key, {})
                     have[part.call] = merge([have[part.call], part]) if part.call in have else part
         for node_type in plan.node_types:
@@ -326,7 +422,7 @@ def run_in_process(
             for block in range(blocks.count(node_type)):
                 lo, hi = blocks.range(node_type, block)
                 own = {name: kept[(node_type, name)][lo:hi] for name in plan.own_states[node_type]}
-                for name, values in engine.apply(plan.stage, blocks, node_type, block, own, merged.get((node_type, block), {})).items():
+                for name, values in engine.apply(plan.stage, blocks, node_type, block, own, merged.get((node_type, block), {}), rows_of(lo, hi)).items():
                     new.setdefault(name, []).append(values)
             for name, parts in new.items():
                 kept[(node_type, name)] = np.concatenate(parts)

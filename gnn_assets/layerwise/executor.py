@@ -31,12 +31,13 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.fx as fx
-from torch_geometric.nn import GCNConv, GINConv, GraphConv, SAGEConv
+from torch_geometric.nn import GINConv, GraphConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from gnn_assets.graph.csr import InEdges, build_in_edges
 from gnn_assets.layerwise.spill import SpillArea
 from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel, forward_by_type, probe_graph
+from gnn_assets.models.normalization import is_normalized_gcn
 
 # Convolutions whose output for (x_src, x_dst) equals their output for x on the same edges.
 BIPARTITE_EXACT = (SAGEConv, GraphConv, GINConv)
@@ -174,10 +175,13 @@ class LayerwiseExecutor:
         progress: Callable[[str], None] = print,
         chunk_nodes: int | None = None,
         row_bytes: dict[fx.Node, int] | None = None,
+        normalized_edges: dict[tuple, tuple[InEdges, torch.Tensor]] | None = None,
     ):
         """row_bytes: bytes per node of each state (from the probe), for planning; spill: where
         states go when they do not fit the budget (None: they must fit). chunk_nodes fixes the
-        chunk size (the probe uses it to force many chunks)."""
+        chunk size (the probe uses it to force many chunks). normalized_edges: GCN's normalized
+        in-edges and weights by (edge type, improved, add_self_loops), for a graph that is part
+        of a larger one whose degrees it does not hold (engine BEAM's blocks)."""
         self.program = program
         self.graph = graph
         self.device = device
@@ -190,7 +194,7 @@ class LayerwiseExecutor:
         self.base = None
         self.on_done = None
         self.constants: dict[fx.Node, object] = {}
-        self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = {}
+        self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = dict(normalized_edges or {})
         for node, node_type in program.inputs.items():
             self.row_bytes[node] = _row_bytes(graph.features[node_type], graph.num_nodes(node_type))
         num_nodes = {t: graph.num_nodes(t) for t in graph.features}
@@ -384,7 +388,7 @@ class LayerwiseExecutor:
         src_type, _, dst_type = call.edge_type
         start, stop, count = chunk.start, chunk.stop, chunk.count
         whole = chunk.ids is None and start == 0 and stop == self.graph.num_nodes(dst_type)
-        gcn = isinstance(module, GCNConv) and module.normalize
+        gcn = is_normalized_gcn(module)
         in_edges, weights = self._gcn_in_edges(call) if gcn else (self.graph.in_edges[call.edge_type], None)
         positions, local_dst, local_indptr = chunk.in_edges(in_edges)
         sources = in_edges.sources[positions]

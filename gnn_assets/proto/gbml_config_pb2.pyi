@@ -628,16 +628,20 @@ class GnnAssetsConfig(_message.Message):
         engine: Engine
         def __init__(self, fanout: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., sample_encoding: _Optional[_Union[SampleEncoding, str]] = ..., num_shards: _Optional[int] = ..., engine: _Optional[_Union[Engine, str]] = ...) -> None: ...
     class LayerwiseConfig(_message.Message):
-        __slots__ = ("memory_budget_mb", "engine", "block_nodes", "keep_states")
+        __slots__ = ("memory_budget_mb", "engine", "block_nodes", "keep_states", "piece_kb", "combine_mb")
         MEMORY_BUDGET_MB_FIELD_NUMBER: _ClassVar[int]
         ENGINE_FIELD_NUMBER: _ClassVar[int]
         BLOCK_NODES_FIELD_NUMBER: _ClassVar[int]
         KEEP_STATES_FIELD_NUMBER: _ClassVar[int]
+        PIECE_KB_FIELD_NUMBER: _ClassVar[int]
+        COMBINE_MB_FIELD_NUMBER: _ClassVar[int]
         memory_budget_mb: int
         engine: Engine
         block_nodes: int
         keep_states: bool
-        def __init__(self, memory_budget_mb: _Optional[int] = ..., engine: _Optional[_Union[Engine, str]] = ..., block_nodes: _Optional[int] = ..., keep_states: bool = ...) -> None: ...
+        piece_kb: int
+        combine_mb: int
+        def __init__(self, memory_budget_mb: _Optional[int] = ..., engine: _Optional[_Union[Engine, str]] = ..., block_nodes: _Optional[int] = ..., keep_states: bool = ..., piece_kb: _Optional[int] = ..., combine_mb: _Optional[int] = ...) -> None: ...
     class DriftConfig(_message.Message):
         __slots__ = ("neighbours", "min_mean_overlap", "sample_nodes")
         NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]

@@ -152,11 +152,11 @@ def test_a_dataflow_job_reports_its_metrics_as_progress_while_it_runs(gcp_resour
     assert not job.cancelled
 
 
-def test_layerwise_beam_template_has_a_join_and_group_stage_per_layer(gcp_resources, small_homogeneous_graph, tmp_path):
+def test_layerwise_beam_template_has_a_gather_group_and_apply_stage_per_layer(gcp_resources, small_homogeneous_graph, tmp_path):
     """engine BEAM on Dataflow, described offline: the graph is enumerated in the bucket (the job
-    reads its row groups' count when it is built); the edges are grouped by source block once, and
-    every message-passing layer has its gather (states joined to those edges), its combine and its
-    group per destination block."""
+    reads its row groups' count when it is built); one task per row group of the edges, and every
+    message-passing layer has its gather (edges and states read from storage), its group per
+    destination piece and its apply."""
     import apache_beam as beam
 
     from gnn_assets.config.task_config import write_frozen_config
@@ -189,12 +189,11 @@ def test_layerwise_beam_template_has_a_join_and_group_stage_per_layer(gcp_resour
     for layer in (1, 2):
         assert {
             f"[layer {layer}] Gather from paper",
-            f"[layer {layer}] Combine per destination block",
-            f"[layer {layer}] Group by destination block",
+            f"[layer {layer}] Group by destination piece",
             f"[layer {layer}] Apply",
             f"[layer {layer}] Mark complete",
         } <= names
-    assert not any(name.startswith("[layer 3]") for name in names) and {"Group edges from paper by source block", "Write outputs"} <= names
+    assert not any(name.startswith("[layer 3]") for name in names) and {"Spread edges from paper", "Write outputs"} <= names
 
 
 def test_beam_sampler_template_has_a_join_per_hop(gcp_resources, small_homogeneous_graph, tmp_path):

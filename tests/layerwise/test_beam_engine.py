@@ -20,7 +20,8 @@ from gnn_assets.layerwise import beam as beam_engine
 from tests.conftest import prepare_job, write_task_config
 from tests.inference.test_exactness import _assert_matches_hetero_full_graph_forward, _final_rows, _full_graph
 
-BEAM = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise": {"engine": "BEAM", "blockNodes": 96}}
+# Pieces of 4 KB: layers applied to a few dozen nodes at a time, outputs written per block of 96.
+BEAM = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise": {"engine": "BEAM", "blockNodes": 96, "pieceKb": 4}}
 LOCAL = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise": {"engine": "LOCAL"}}
 
 
@@ -76,7 +77,8 @@ def test_homogeneous_beam_engine_equals_local_engine_and_full_graph_forward(tmp_
     beam = _run(job)
     assert beam.runner == "FnApiRunner" and beam.details["engine"] == "BEAM" and beam.details["blocks"] == {"paper": 11}
     assert set(beam.details["message_kinds"]["1"].values()) == {aggr}  # combined before the shuffle
-    assert all(v > 0 for v in beam.details["shuffle_bytes_per_edge"].values())
+    assert all(v > 0 for v in beam.details["message_bytes_per_edge"].values())
+    assert beam.details["piece_nodes"] < 96 and max(beam.details["largest_message_piece_bytes"].values()) > 0
 
     index, x, edge_index = _full_graph(small_homogeneous_graph)
     model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
@@ -129,3 +131,53 @@ def test_a_graph_enumerated_again_is_not_resumed_on(tmp_path, small_homogeneous_
     again = _run(job)
     assert again.details["resumed_at_layer"] == 0
     _assert_equal_outputs(again, _local_run(job, "demo_node_classification"), ["paper"], ("embeddings", "predictions"))
+
+
+@pytest.mark.slow
+def test_gcn_on_beam_equals_local_engine_and_full_graph_forward(tmp_path, small_homogeneous_graph):
+    """GCN's normalization on engine BEAM: a degree pass counts every node's in-edges before the
+    first layer, and each source's degree travels with its rows to its destinations' blocks."""
+    from tests.layerwise.test_incremental import SPECS
+
+    args = {"inferencerConfig.inferencerClsPath": SPECS["gcn"]}
+    job = prepare_job(
+        tmp_path, "demo_node_classification", small_homogeneous_graph, running_mode="multi_processing", num_workers=2,
+        allowed_class_prefixes=["gnn_assets.", "tests."], **BEAM, **args,
+    )
+    beam = _run(job)
+    assert set(beam.details["message_kinds"]["1"].values()) == {"gather"}
+
+    index, x, edge_index = _full_graph(small_homogeneous_graph)
+    layerwise = load_inferencer(job.frozen, job.resources.model_policy).inferencer.layerwise_model()
+    with torch.no_grad():
+        expected = layerwise.module(x["paper"], edge_index[("paper", "cites", "paper")])
+    embeddings = _final_rows(job, "paper")
+    order = [index["paper"][node_id] for node_id in embeddings]
+    got = torch.tensor(np.array(list(embeddings.values()), dtype=np.float32))
+    assert len(embeddings) == len(index["paper"]) and (got - expected[order]).abs().max().item() < 1e-4
+    _assert_equal_outputs(beam, _local_run(job, "demo_node_classification", **args), ["paper"], ("embeddings", "predictions"))
+
+
+def test_the_outbox_sends_early_within_its_budget_and_what_arrives_combines_to_the_same_aggregates(tmp_path):
+    """A gather step's outbox: partial sums to three destination pieces and a budget that makes
+    it send early several times; the messages are written to files and read back by reference,
+    and what arrives combines to exactly what was put in."""
+    from gnn_assets.layerwise.blocks import Partial, merge
+    from gnn_assets.layerwise.messages import Outbox, read_messages, write_messages
+
+    rng = np.random.default_rng(3)
+    outbox = Outbox(budget_bytes=20_000)
+    put, early = {}, []
+    for _ in range(60):
+        key, rows = ("paper", int(rng.integers(0, 3))), np.unique(rng.integers(0, 500, 40))
+        part = Partial("conv", "sum", rows, rng.standard_normal((len(rows), 8)).astype(np.float32), np.ones(len(rows), np.int64))
+        put.setdefault(key, []).append(part)
+        early += outbox.add(key, part)
+    sent = early + outbox.flush()
+    assert early and outbox.flush() == []
+    refs = write_messages(str(tmp_path), sent[:5]) + write_messages(str(tmp_path), sent[5:])
+    assert len(list(tmp_path.iterdir())) == 2
+    for key, parts in put.items():
+        expected, got = merge(parts), read_messages([ref for k, ref in refs if k == key])["conv"]
+        assert np.array_equal(expected.rows, got.rows) and np.array_equal(expected.counts, got.counts)
+        np.testing.assert_allclose(expected.values, got.values, rtol=1e-5, atol=1e-5)

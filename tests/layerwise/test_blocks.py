@@ -1,6 +1,7 @@
 """The block engine (what engine BEAM's workers compute: gather, merge, apply over blocks of
 nodes) equals each model's full-graph forward, with partial aggregation (mean, sum, max) and with
-full gather (attention, a user's model); GCN is refused in one line."""
+full gather (attention, a user's model), and GCN with its degrees from a degree pass (self loops
+in the graph, improved, without self loops)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch_geometric.nn import SAGEConv
+from torch_geometric.nn import GCNConv, SAGEConv
 
 from gnn_assets.layerwise.blocks import BlockEngine, Blocks, partial_aggregation, probe_blocks, run_in_process
 from gnn_assets.layerwise.executor import probe
-from gnn_assets.layerwise.split import UnsplittableModel, split_model
+from gnn_assets.layerwise.split import split_model
 from tests.layerwise.test_split import (
+    CITES,
     HETERO_MODELS,
     HOMOGENEOUS,
     HOMOGENEOUS_MODELS,
@@ -71,11 +73,27 @@ def test_heterogeneous_models_in_blocks_match_full_graph_forward(name):
         np.testing.assert_allclose(got[node_type], expected[node_type].numpy(), atol=1e-4, rtol=1e-4)
 
 
-def test_gcn_is_refused_in_one_line():
-    model = _seeded(HOMOGENEOUS_MODELS["gcn"])
-    with pytest.raises(UnsplittableModel, match="GCNConv.*engine BEAM.*use layerwise.engine LOCAL") as error:
-        BlockEngine(split_model(model, HOMOGENEOUS), {})
-    assert "\n" not in str(error.value)
+class TwoGcn(nn.Module):
+    def __init__(self, **options):
+        super().__init__()
+        self.conv1, self.conv2 = GCNConv(12, 32, **options), GCNConv(32, 8, **options)
+
+    def forward(self, x, edge_index):
+        return self.conv2(self.conv1(x, edge_index).relu(), edge_index)
+
+
+@pytest.mark.parametrize("options", [{}, {"improved": True}, {"add_self_loops": False}], ids=["default", "improved", "no_self_loops"])
+@pytest.mark.parametrize("block_nodes", [1000, 37])
+def test_gcn_in_blocks_matches_full_graph_forward(options, block_nodes):
+    """Each source's degree travels with its rows: the blocks see what gcn_norm sees on the
+    whole graph, self loops of the graph included (the random graph has some)."""
+    model = _seeded(lambda: TwoGcn(**options))
+    x, edge_index = _graph(HOMOGENEOUS, {"paper": 300}, {"paper": 12})
+    assert (edge_index[CITES][0] == edge_index[CITES][1]).any()
+    expected = _forward(model, HOMOGENEOUS, x, edge_index)
+    got, engine = _blocks(model, HOMOGENEOUS, x, edge_index, block_nodes)
+    np.testing.assert_allclose(got["paper"], expected["paper"].numpy(), atol=1e-4, rtol=1e-4)
+    assert engine.degree_edge_types() == [CITES]
 
 
 def test_projected_sage_gathers_its_in_edges():
