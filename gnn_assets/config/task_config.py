@@ -354,7 +354,6 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
     if ours.incremental.base_job:
         where = "gnnAssetsConfig.incremental.baseJob"
         require(ours.inference_mode == InferenceMode.LAYERWISE, where, "an incremental job needs inferenceMode LAYERWISE")
-        require(ours.layerwise.engine != Engine.BEAM, where, "an incremental job runs on the LOCAL layer-wise engine (BEAM: not built)")
         if ours.incremental.base_job not in ("PREVIOUS", "SELF"):
             try:
                 validate_job_name(ours.incremental.base_job)

@@ -18,7 +18,10 @@ of blocks (the unit a layer is applied to) whose widest state takes about layerw
 Neither edges nor messages travel through the shuffle, only references: each layer's gather
 reads its edges from storage and writes its messages there. A model with GCN's normalization gets
 a degree pass first (every node's in-edges per edge type, written per piece), and each source's
-degree travels with its rows.
+degree travels with its rows. An incremental job (incremental.baseJob) gets its plan from the
+driver (Increment): each layer gathers only the in-edges of the nodes it recomputes and each
+piece keeps the base's rows for the others; layerwise.keepStates streams the run's piece files
+into the kept layout every engine reads (keep_piece_states).
 
 Node features and edges enter from the enumeration's Parquet in storage, read by the workers,
 never through the driver. Each layer's states are Parquet files per node type and piece
@@ -31,6 +34,7 @@ file per block, and the job commits it the same way (outputs/published.py).
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -51,13 +55,17 @@ from gnn_assets.graph.enumerated_layout import edge_type_name, edges_uri, nodes_
 from gnn_assets.inference.model_handler import metrics_namespace
 from gnn_assets.inference.protocol import load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
+from gnn_assets.graph.csr import load_in_edges
+from gnn_assets.incremental.base import resolve_base
+from gnn_assets.incremental.kept import KeptRun, keep_graph, read_state
+from gnn_assets.incremental.plan import IncrementalPlan
 from gnn_assets.outputs.champion import CHAMPION
 from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, InferenceJobResult, NodeTypeOutput, new_run_id, output_kinds, parquet_rows
 from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion, torch_threads_per_worker
 from gnn_assets.layerwise.blocks import BlockEngine, Blocks, Partial
 from gnn_assets.layerwise.frame import LayerwiseRun
 from gnn_assets.layerwise.messages import Outbox, read_messages, write_messages
-from gnn_assets.layerwise.job import layerwise_model_of, split_and_probe
+from gnn_assets.layerwise.job import layerwise_model_of, read_features, split_and_probe
 from gnn_assets.layerwise.split import GraphSignature, split_model
 
 NAMESPACE = "gnn_assets.layerwise"
@@ -226,6 +234,63 @@ def read_degree_rows(states_dir, blocks: Blocks, keys, start: int, stop: int) ->
     return found
 
 
+class Increment:
+    """What the workers of an incremental job read (files the driver wrote from its
+    IncrementalPlan): per stage and node type the sorted ids to recompute, per node type the
+    base's id of each node (-1: added), and the base's kept states. Loaded once per process."""
+
+    def __init__(self, directory: str, kept: dict):
+        self.directory, self.kept = directory, kept
+
+    def recomputed_uri(self, stage: int, node_type: str) -> str:
+        return storage.join(self.directory, f"recompute-stage-{stage}-{node_type}.npy")
+
+    def old_of_new_uri(self, node_type: str) -> str:
+        return storage.join(self.directory, f"old_of_new-{node_type}.npy")
+
+    def write(self, plan: dict[int, dict[str, np.ndarray]], old_of_new: dict[str, np.ndarray]) -> None:
+        for stage, by_type in plan.items():
+            for node_type, ids in by_type.items():
+                _save_npy(self.recomputed_uri(stage, node_type), np.asarray(ids, dtype=np.int64))
+        for node_type, old in old_of_new.items():
+            _save_npy(self.old_of_new_uri(node_type), np.asarray(old, dtype=np.int64))
+
+    def recomputed(self, stage: int, node_type: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """The ids the stage recomputes, those in start..stop-1 where given."""
+        uri = self.recomputed_uri(stage, node_type)
+        ids = _cached_npy(uri) if storage.exists(uri) else np.zeros(0, np.int64)
+        if stop is None:
+            return ids
+        return ids[np.searchsorted(ids, start) : np.searchsorted(ids, stop)]
+
+    def base_rows(self, name: str, node_type: str, start: int, stop: int) -> np.ndarray:
+        """A kept state of the base at this graph's ids start..stop-1 (zeros for added nodes)."""
+        kept = KeptRun.from_dict(self.kept)
+        key = storage.join(kept.states_dir, f"{name}.npy")
+        if key not in _NPY:
+            _NPY[key] = read_state(kept, name)
+        values = _NPY[key]
+        old = _cached_npy(self.old_of_new_uri(node_type))[start:stop]
+        rows = np.zeros((stop - start, *values.shape[1:]), dtype=np.float32)
+        present = old >= 0
+        rows[present] = values[old[present]]
+        return rows
+
+
+_NPY: dict[str, np.ndarray] = {}  # per worker process
+
+
+def _save_npy(uri: str, array: np.ndarray) -> None:
+    with storage.open_write(uri) as stream:
+        np.save(stream, array, allow_pickle=False)
+
+
+def _cached_npy(uri: str) -> np.ndarray:
+    if uri not in _NPY:
+        _NPY[uri] = np.load(io.BytesIO(storage.read_bytes(uri)), allow_pickle=False)
+    return _NPY[uri]
+
+
 class _Gather(_WithEngine):
     """One row group of an edge type's enumerated edges (sorted by source), in runs of sources
     small enough for the worker: each run's states (read from the layer before's files: states
@@ -233,11 +298,16 @@ class _Gather(_WithEngine):
     destination block, combined in the outbox and sent in bounded pieces. Runs once the layer
     before is complete (its completion is a side input)."""
 
-    def __init__(self, spec, blocks, stage: int, graph_dir: str, states_dir: str, names: dict[str, int], inputs: dict[str, str], role: str, limits: dict[str, int], degree_types: list):
-        """degree_types: edge types of the GCN calls from this source type (their sources' degrees travel too)."""
+    def __init__(
+        self, spec, blocks, stage: int, graph_dir: str, states_dir: str, names: dict[str, int], inputs: dict[str, str], role: str,
+        limits: dict[str, int], degree_types: list, increment: "Increment | None",
+    ):
+        """degree_types: edge types of the GCN calls from this source type (their sources' degrees
+        travel too); increment: an incremental job's inputs (only the in-edges of the nodes the
+        stage recomputes are gathered)."""
         super().__init__(spec, blocks)
         self._stage, self._graph_dir, self._states_dir, self._names, self._inputs = stage, graph_dir, states_dir, names, inputs
-        self._limits, self._degree_types = limits, degree_types
+        self._limits, self._degree_types, self._increment = limits, degree_types, increment
         namespace = layer_namespace(role)
         self._bytes = Metrics.counter(namespace, f"layer_{stage}_message_bytes")
         self._edges = Metrics.counter(namespace, f"layer_{stage}_edges")
@@ -261,6 +331,11 @@ class _Gather(_WithEngine):
         with storage.open_read(edges_uri(self._graph_dir, key)) as stream:
             table = pq.ParquetFile(stream, pre_buffer=False).read_row_group(group, columns=["src", "dst"])
         src, dst = table["src"].to_numpy(), table["dst"].to_numpy()
+        if self._increment is not None:
+            recomputed = self._increment.recomputed(self._stage, key[2])
+            position = np.minimum(np.searchsorted(recomputed, dst), max(len(recomputed) - 1, 0))
+            wanted = recomputed[position] == dst if len(recomputed) else np.zeros(len(dst), bool)
+            src, dst = src[wanted], dst[wanted]
         self._edges.inc(len(src))
         run = self._limits["run_edges"]
         for lo in range(0, len(src), run):
@@ -283,22 +358,34 @@ class _Apply(_WithEngine):
     states, written."""
 
     def __init__(
-        self, spec, pieces, stage: int, graph_dir: str, states_dir: str, own: dict[str, dict[str, int]], inputs: dict[str, str], role: str, degree_types: dict[str, list]
+        self, spec, pieces, stage: int, graph_dir: str, states_dir: str, own: dict[str, dict[str, int]], inputs: dict[str, str], role: str,
+        degree_types: dict[str, list], kept: dict[str, list[str]], increment: "Increment | None",
     ):
-        """degree_types: by destination type, the edge types of the GCN calls into it."""
+        """degree_types: by destination type, the edge types of the GCN calls into it; kept: the
+        states the stage writes per type; increment: an incremental job's inputs (rows the stage
+        does not recompute are the base's)."""
         super().__init__(spec, pieces)
         self._stage, self._graph_dir, self._states_dir, self._own, self._inputs = stage, graph_dir, states_dir, own, inputs
-        self._degree_types = degree_types
+        self._degree_types, self._kept, self._increment = degree_types, kept, increment
         self._nodes = Metrics.counter(layer_namespace(role), f"layer_{stage}_nodes")
 
     def process(self, element):
         (node_type, block), grouped = element
-        merged = read_messages(list(grouped["parts"]))
         start, stop = self._blocks.range(node_type, block)
-        own = read_state_rows(self._graph_dir, self._states_dir, self._blocks, node_type, start, stop, self._own[node_type], self._inputs)
-        degrees = read_degree_rows(self._states_dir, self._blocks, self._degree_types[node_type], start, stop)
-        with torch.inference_mode():
-            states = self.engine.apply(self._stage, self._blocks, node_type, block, own, merged, degrees)
+        recomputed = None if self._increment is None else self._increment.recomputed(self._stage, node_type, start, stop)
+        if recomputed is not None and not len(recomputed):
+            states = {name: self._increment.base_rows(name, node_type, start, stop) for name in self._kept[node_type]}
+        else:
+            merged = read_messages(list(grouped["parts"]))
+            own = read_state_rows(self._graph_dir, self._states_dir, self._blocks, node_type, start, stop, self._own[node_type], self._inputs)
+            degrees = read_degree_rows(self._states_dir, self._blocks, self._degree_types[node_type], start, stop)
+            with torch.inference_mode():
+                states = self.engine.apply(self._stage, self._blocks, node_type, block, own, merged, degrees)
+            if recomputed is not None:  # the recomputed rows had every in-edge; the others are the base's
+                keep = np.ones(stop - start, bool)
+                keep[recomputed - start] = False
+                for name, values in states.items():
+                    values[keep] = self._increment.base_rows(name, node_type, start, stop)[keep]
         if states:
             write_states(state_uri(self._states_dir, self._stage, node_type, block), start, states)
         self._nodes.inc(stop - start)
@@ -484,6 +571,7 @@ def build_pipeline(
     first_stage: int,
     label: str = "",
     role: str = "",
+    increment: Increment | None = None,
 ) -> None:
     """Every stage from first_stage, then the outputs, onto the pipeline. Layers run over pieces
     of blocks (worker_limits); the outputs are written per block."""
@@ -518,7 +606,7 @@ def build_pipeline(
         for src_type in plan.calls:
             needed = {s: stage_of[s] for s in engine.source_states(k, src_type)}
             gcn_types = sorted({c.edge_type for c in plan.calls[src_type] if c.gcn is not None})
-            gather = _Gather(spec, pieces, k, graph_dir, states_dir, needed, inputs, role, limits, gcn_types)
+            gather = _Gather(spec, pieces, k, graph_dir, states_dir, needed, inputs, role, limits, gcn_types, increment)
             partials.append(
                 tasks_by_source[src_type]
                 | f"{name}Gather from {src_type}" >> beam.ParDo(gather, layer_before_complete=beam.pvalue.AsSingleton(tick))
@@ -531,7 +619,7 @@ def build_pipeline(
             grouped
             | f"{name}Group by destination piece" >> beam.CoGroupByKey()
             | f"{name}Apply"
-            >> beam.ParDo(_Apply(spec, pieces, k, graph_dir, states_dir, own, inputs, role, gcn_into))
+            >> beam.ParDo(_Apply(spec, pieces, k, graph_dir, states_dir, own, inputs, role, gcn_into, plan.kept, increment))
         )
         tick = (
             applied
@@ -656,9 +744,11 @@ def build_job(
     blocks: Blocks,
     run_id: str,
     graph: dict[str, str],
+    increment: Increment | None = None,
 ) -> dict[str, int]:
     """Every model's remaining layers and outputs onto the pipeline; the first layer each starts
-    at. graph: the version of the graph's files (graph_version), part of each layer's mark."""
+    at. graph: the version of the graph's files (graph_version), part of each layer's mark;
+    increment: an incremental job's inputs, for the job's own model (a champion runs whole)."""
     job_layout = job_layout_of(resources.layout, config.task_name, config.job_name)
     graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
     firsts = {}
@@ -679,6 +769,7 @@ def build_job(
             first,
             label=f"{model.role} " if model.role else "",
             role=model.role,
+            increment=None if model.role else increment,
         )
     return firsts
 
@@ -695,6 +786,34 @@ def resumable_run(job_layout, models: list[BeamModel], blocks: Blocks, graph: di
         if run_id > committed and completed_stages(states_dir_of(job_layout, run_id, ""), models[0].fingerprint(blocks, graph)) > 0:
             return run_id
     return None
+
+
+def _graph_in_memory(config: TaskConfig, graph_dir: str, num_nodes: dict[str, int]):
+    """Every node type's features and every edge type's in-edge CSR."""
+    types = graph_types(config)
+    dims = dict(zip(types.node_types, types.feature_dims))
+    features = {t: read_features(nodes_uri(graph_dir, t), torch.empty((num_nodes[t], dims[t]))) for t in types.node_types}
+    in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]]) for key in types.edge_types}
+    return features, in_edges
+
+
+def keep_piece_states(states_dir: str, model: BeamModel, num_nodes: dict[str, int], run_dir: str, model_sha256: str, graph_record: str) -> KeptRun:
+    """The run's layer states in the kept layout every engine reads (incremental/kept.py): one
+    .npy per state over all nodes, streamed piece by piece (one piece in memory at a time)."""
+    pieces = Blocks(model.piece_nodes, num_nodes)
+    kept = KeptRun(graph_record, storage.join(run_dir, "kept", "states"), model_sha256)
+    for plan in model.engine.plans:
+        for node_type, names in plan.kept.items():
+            for name in names:
+                uri = storage.join(kept.states_dir, f"{name}.npy")
+                shape = (num_nodes[node_type], model.engine.widths[name])
+                with storage.open_write(uri) as stream:
+                    np.lib.format.write_array_header_1_0(stream, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": shape})
+                    for piece in range(pieces.count(node_type) if shape[0] else 0):
+                        values = read_states(state_uri(states_dir, plan.stage, node_type, piece), [name])[name]
+                        stream.write(np.ascontiguousarray(values, dtype=np.float32).reshape(-1, shape[1]).tobytes())
+                kept.states[name] = {"node_type": node_type, "shape": list(shape), "dtype": "float32"}
+    return kept
 
 
 class BeamEngine:
@@ -714,10 +833,26 @@ class BeamEngine:
         blocks = Blocks(config.layerwise_block_nodes, num_nodes)
         models = prepare_models(config, resources, loaded, champion, progress)
         graph = graph_version(config, resources)
+        base = resolve_base(config, resources, loaded.weights.sha256) if config.incremental_base_job else None
+        if config.incremental_base_job and base is None:
+            progress(f"incremental.baseJob {config.incremental_base_job}: no committed run to start from yet; computing every node")
+        features = in_edges = incremental = None
+        if base is not None or config.keep_states:
+            # The diff, the affected sets and the record of the graph are made here, on the driver:
+            # it holds the graph's features and CSR for them (the layers run on the workers).
+            features, in_edges = _graph_in_memory(config, graph_dir, num_nodes)
+        if base is not None:
+            incremental = IncrementalPlan(base, models[0].engine.program, graph_dir, graph_types(config), features, in_edges, num_nodes, config, progress)
+            if incremental.plan is not None:
+                graph = {**graph, "incremental_base": base.kept.states_dir}  # a resumed layer must have had the same base
         run_id = resumable_run(job_layout, models, blocks, graph) or new_run_id()
+        increment = None
+        if incremental is not None and incremental.plan is not None:
+            increment = Increment(storage.join(job_layout.inference_run_dir(run_id), "incremental"), base.kept.to_dict())
+            increment.write(incremental.plan, incremental.change.old_of_new)
         options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=self.dagster_run_id)
         pipeline = beam.Pipeline(options=options)
-        firsts = build_job(pipeline, config, resources, models, blocks, run_id, graph)
+        firsts = build_job(pipeline, config, resources, models, blocks, run_id, graph, increment)
         layers = len(models[0].engine.plans)
         if firsts[""]:
             progress(f"resuming run {run_id} at layer {firsts['']}: layers 0..{firsts[''] - 1} are complete")
@@ -784,6 +919,14 @@ class BeamEngine:
             "spill_bytes": 0,
             "budget_bytes": 0,
         }
+        if incremental is not None:
+            job.details["incremental"] = incremental.details()
+        if config.keep_states:
+            run_dir = job_layout.inference_run_dir(run_id)
+            record = keep_graph(graph_dir, run_dir, features, list(config.edge_types))
+            job.details["kept"] = keep_piece_states(
+                states_dir_of(job_layout, run_id, ""), models[0], num_nodes, run_dir, loaded.weights.sha256, record
+            ).to_dict()
         job.metrics = {**metrics, "layerwise/layers": layers - 1, "layerwise/chunks": sum(blocks.count(t) for t in num_nodes)}
         return job
 

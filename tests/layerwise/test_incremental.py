@@ -1,4 +1,4 @@
-"""Incremental exact inference on the LOCAL layer-wise engine: after a graph change, a job that
+"""Incremental exact inference on both layer-wise engines (LOCAL, BEAM): after a graph change, a job that
 starts from a base job's kept states and recomputes only what the change can reach publishes the
 same tables as a whole job on the new graph (1e-4, predictions equal), and recomputes fewer
 nodes than the graph has. A base it cannot start from is refused in one line, nothing written."""
@@ -174,8 +174,12 @@ def _rows(job, frozen, node_type="paper"):
     return _final_rows(view, node_type), _final_rows(view, node_type, "predictions")
 
 
-def _assert_incremental_equals_full(tmp_path, graph, kind: str, change: str, **overrides) -> dict:
-    job = _base_job(tmp_path, graph, kind)
+# Engine BEAM in pieces of a few dozen nodes and blocks of 96 (the small graph has several).
+ON_BEAM = {"gnnAssetsConfig.layerwise.engine": "BEAM", "gnnAssetsConfig.layerwise.blockNodes": 96, "gnnAssetsConfig.layerwise.pieceKb": 4}
+
+
+def _assert_incremental_equals_full(tmp_path, graph, kind: str, change: str, base_overrides: dict | None = None, **overrides) -> dict:
+    job = _base_job(tmp_path, graph, kind, **(base_overrides or {}))
     _reenumerate(job, _changed(graph, change))
     incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base", **overrides})
     full, full_frozen = _run_job(job, "full")
@@ -323,13 +327,35 @@ def test_incremental_with_spilled_states_equals_a_full_job(tmp_path, small_homog
     assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
 
 
-def test_an_incremental_job_on_the_beam_engine_is_refused_in_one_line(tmp_path):
-    from gnn_assets.config.errors import ConfigError
+@pytest.mark.parametrize("kind, change", [("sage_mean", "all"), ("sage_max", "add_nodes"), ("gat", "all"), ("gcn", "remove_edges")])
+def test_incremental_on_the_beam_engine_equals_a_full_job(tmp_path, small_homogeneous_graph, kind, change):
+    """Base, incremental and full job on engine BEAM: the gathers send only the in-edges of the
+    nodes a stage recomputes, the other rows of each piece are the base's."""
+    details = _assert_incremental_equals_full(
+        tmp_path, small_homogeneous_graph, kind, change, base_overrides=ON_BEAM, **{"gnnAssetsConfig.incremental.maxAffectedFraction": 1.0}
+    )
+    assert sum(details["recomputed_per_stage"]["0"].values()) < small_homogeneous_graph.nodes.num_rows
 
-    path = write_task_config(tmp_path, "demo_node_classification", **{
-        "gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise.engine": "BEAM", "gnnAssetsConfig.incremental.baseJob": "PREVIOUS"})
-    with pytest.raises(ConfigError, match=r"incremental\.baseJob: an incremental job runs on the LOCAL layer-wise engine \(BEAM: not built\)"):
-        load_task_config(str(path))
+
+def test_one_kept_layout_for_both_engines_a_beam_base_serves_a_local_incremental_job(tmp_path, small_homogeneous_graph):
+    _assert_incremental_equals_full(
+        tmp_path, small_homogeneous_graph, "sage_mean", "all", base_overrides=ON_BEAM, **{"gnnAssetsConfig.layerwise.engine": "LOCAL"}
+    )
+
+
+def test_incremental_heterogeneous_graphsage_on_the_beam_engine_equals_a_full_job(tmp_path, small_typed_graph):
+    job = _base_job(tmp_path, small_typed_graph, "hetero_graphsage", "demo_link_prediction", **ON_BEAM)
+    _reenumerate(job, _typed_changed(small_typed_graph))
+    incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base",
+                                                            "gnnAssetsConfig.incremental.maxAffectedFraction": 1.0})
+    assert incremental.job.details["engine"] == "BEAM" and not incremental.job.details["incremental"]["ran_whole_job"]
+    _, full_frozen = _run_job(job, "full")
+    view = lambda frozen: SimpleNamespace(resources=job.resources, frozen=frozen)  # noqa: E731
+    for node_type in ("user", "item"):
+        got, expected = _final_rows(view(inc_frozen), node_type), _final_rows(view(full_frozen), node_type)
+        ids = sorted(expected)
+        assert got.keys() == expected.keys()
+        assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
 
 
 def test_an_incremental_job_that_dies_part_way_leaves_its_published_tables_as_they_were(tmp_path, small_homogeneous_graph, monkeypatch):
