@@ -51,7 +51,7 @@ bench: $(STAMP) $(HEY)
 	$(BIN)/python -m benchmarks.bench
 
 # The whole layer-wise chain at 4M nodes / 32M edges, each step's time and peak RSS, then
-# incremental jobs at 1M nodes: writes benchmarks/results/scale.{json,md} (about 20 minutes and
-# 10 GB of disk on 2 cores).
+# incremental jobs and engine BEAM against LOCAL at 1M nodes: writes benchmarks/results/scale.{json,md}
+# (about 25 minutes and 10 GB of disk on 2 cores).
 bench-scale: $(STAMP)
 	$(BIN)/python -m benchmarks.scale_chain

@@ -58,7 +58,8 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
 @pytest.mark.slow
 def test_bench_scale_runs_the_chain_at_a_tiny_size_and_writes_its_table(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scale_chain", "--nodes", "2000", "--incremental-nodes", "2000", "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "benchmarks.scale_chain", "--nodes", "2000", "--incremental-nodes", "2000", "--beam-nodes", "2000", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((tmp_path / "scale.json").read_text())
@@ -67,3 +68,6 @@ def test_bench_scale_runs_the_chain_at_a_tiny_size_and_writes_its_table(tmp_path
     assert "| layer-wise job, engine LOCAL (raw_embeddings) |" in (tmp_path / "scale.md").read_text()
     assert set(data["incremental"]["metrics"]) == {"incremental_vs_full", "incremental_vs_full_1pct"}
     assert "Incremental jobs on 2,000 nodes" in (tmp_path / "scale.md").read_text()
+    beam = data["beam"]["measurements"]["beam"]
+    assert data["beam"]["metrics"]["layerwise_beam_vs_local"] > 0 and beam["worker_peak_rss_mb"] > 0 and "outputs" in beam["stage_seconds"]
+    assert "Layer-wise on Beam at 2,000 nodes" in (tmp_path / "scale.md").read_text()

@@ -327,7 +327,9 @@ def test_incremental_with_spilled_states_equals_a_full_job(tmp_path, small_homog
     assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
 
 
-@pytest.mark.parametrize("kind, change", [("sage_mean", "all"), ("sage_max", "add_nodes"), ("gat", "all"), ("gcn", "remove_edges")])
+@pytest.mark.parametrize(
+    "kind, change", [("sage_mean", "all"), ("sage_max", "add_nodes"), ("gin", "remove_nodes"), ("gat", "all"), ("gcn", "remove_edges")]
+)
 def test_incremental_on_the_beam_engine_equals_a_full_job(tmp_path, small_homogeneous_graph, kind, change):
     """Base, incremental and full job on engine BEAM: the gathers send only the in-edges of the
     nodes a stage recomputes, the other rows of each piece are the base's."""
@@ -343,8 +345,12 @@ def test_one_kept_layout_for_both_engines_a_beam_base_serves_a_local_incremental
     )
 
 
-def test_incremental_heterogeneous_graphsage_on_the_beam_engine_equals_a_full_job(tmp_path, small_typed_graph):
-    job = _base_job(tmp_path, small_typed_graph, "hetero_graphsage", "demo_link_prediction", **ON_BEAM)
+@pytest.mark.parametrize("kind", ["hetero_graphsage", "to_hetero"])
+def test_incremental_heterogeneous_models_on_the_beam_engine_equal_a_full_job(tmp_path, small_typed_graph, kind):
+    job = _base_job(tmp_path, small_typed_graph, kind, "demo_link_prediction", **ON_BEAM)
+    if kind == "to_hetero":  # the base again, with the to_hetero layers
+        job.overrides["inferencerConfig.inferencerClsPath"] = "tests.layerwise.test_incremental.ToHeteroSpec"
+        _run_job(job, "base")
     _reenumerate(job, _typed_changed(small_typed_graph))
     incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base",
                                                             "gnnAssetsConfig.incremental.maxAffectedFraction": 1.0})
