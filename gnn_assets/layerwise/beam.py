@@ -62,7 +62,7 @@ from gnn_assets.incremental.plan import IncrementalPlan
 from gnn_assets.outputs.champion import CHAMPION
 from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, InferenceJobResult, NodeTypeOutput, new_run_id, output_kinds, parquet_rows
 from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion, torch_threads_per_worker
-from gnn_assets.layerwise.blocks import BlockEngine, Blocks, Partial
+from gnn_assets.layerwise.blocks import BlockEngine, Blocks, Partial, count_degrees, runs
 from gnn_assets.layerwise.frame import LayerwiseRun
 from gnn_assets.layerwise.messages import Outbox, read_messages, write_messages
 from gnn_assets.layerwise.job import layerwise_model_of, read_features, split_and_probe
@@ -234,12 +234,25 @@ def read_degree_rows(states_dir, blocks: Blocks, keys, start: int, stop: int) ->
     return found
 
 
+def read_edge_group(graph_dir: str, key, group: int) -> tuple[np.ndarray, np.ndarray]:
+    """(src, dst) of one row group of an edge type's enumerated edges."""
+    with storage.open_read(edges_uri(graph_dir, key)) as stream:
+        table = pq.ParquetFile(stream, pre_buffer=False).read_row_group(group, columns=["src", "dst"])
+    return table["src"].to_numpy(), table["dst"].to_numpy()
+
+
+def _in_global_window(elements):
+    """What a finish_bundle emits: each element as a value of the global window."""
+    for element in elements:
+        yield beam.utils.windowed_value.WindowedValue(element, 0, [beam.transforms.window.GlobalWindow()])
+
+
 class Increment:
     """What the workers of an incremental job read (files the driver wrote from its
     IncrementalPlan): per stage and node type the sorted ids to recompute, per node type the
     base's id of each node (-1: added), and the base's kept states. Loaded once per process."""
 
-    def __init__(self, directory: str, kept: dict):
+    def __init__(self, directory: str, kept: KeptRun):
         self.directory, self.kept = directory, kept
 
     def recomputed_uri(self, stage: int, node_type: str) -> str:
@@ -265,10 +278,9 @@ class Increment:
 
     def base_rows(self, name: str, node_type: str, start: int, stop: int) -> np.ndarray:
         """A kept state of the base at this graph's ids start..stop-1 (zeros for added nodes)."""
-        kept = KeptRun.from_dict(self.kept)
-        key = storage.join(kept.states_dir, f"{name}.npy")
+        key = storage.join(self.kept.states_dir, f"{name}.npy")
         if key not in _NPY:
-            _NPY[key] = read_state(kept, name)
+            _NPY[key] = read_state(self.kept, name)
         values = _NPY[key]
         old = _cached_npy(self.old_of_new_uri(node_type))[start:stop]
         rows = np.zeros((stop - start, *values.shape[1:]), dtype=np.float32)
@@ -328,9 +340,7 @@ class _Gather(_WithEngine):
     def process(self, task, layer_before_complete):
         key, group = task
         key = tuple(key)
-        with storage.open_read(edges_uri(self._graph_dir, key)) as stream:
-            table = pq.ParquetFile(stream, pre_buffer=False).read_row_group(group, columns=["src", "dst"])
-        src, dst = table["src"].to_numpy(), table["dst"].to_numpy()
+        src, dst = read_edge_group(self._graph_dir, key, group)
         if self._increment is not None:
             recomputed = self._increment.recomputed(self._stage, key[2])
             position = np.minimum(np.searchsorted(recomputed, dst), max(len(recomputed) - 1, 0))
@@ -349,8 +359,7 @@ class _Gather(_WithEngine):
             yield from self._posted(sent)
 
     def finish_bundle(self):
-        for element in self._posted(self._outbox.flush()):
-            yield beam.utils.windowed_value.WindowedValue(element, 0, [beam.transforms.window.GlobalWindow()])
+        yield from _in_global_window(self._posted(self._outbox.flush()))
 
 
 class _Apply(_WithEngine):
@@ -408,25 +417,20 @@ class _CountDegrees(beam.DoFn):
     def process(self, task):
         key, group = task
         key = tuple(key)
-        with storage.open_read(edges_uri(self._graph_dir, key)) as stream:
-            table = pq.ParquetFile(stream, pre_buffer=False).read_row_group(group, columns=["src", "dst"])
-        src, dst = table["src"].to_numpy(), table["dst"].to_numpy()
-        block = dst // self._blocks.block_nodes
-        order = np.argsort(block, kind="stable")
-        src, dst, block = src[order], dst[order], block[order]
-        targets, starts = np.unique(block, return_index=True)
+        src, dst = read_edge_group(self._graph_dir, key, group)
+        order = np.argsort(dst // self._blocks.block_nodes, kind="stable")
+        src, dst = src[order], dst[order]
         sent = []
-        for target, lo, hi in zip(targets.tolist(), starts, np.append(starts[1:], len(dst))):
-            rows, inverse = np.unique(dst[lo:hi] - target * self._blocks.block_nodes, return_inverse=True)
-            loop = src[lo:hi] == dst[lo:hi]
-            loops = np.bincount(inverse, weights=loop, minlength=len(rows)).astype(np.float32).reshape(-1, 1)
-            other = np.bincount(inverse, weights=~loop, minlength=len(rows)).astype(np.int64)
-            sent += self._outbox.add((key[2], target), Partial(edge_type_name(key), "sum", rows, loops, other))
+        for target, lo, hi in runs(dst // self._blocks.block_nodes):
+            first, last = self._blocks.range(key[2], target)
+            other, looped = count_degrees(src[lo:hi] - first, dst[lo:hi] - first, last - first)
+            rows = np.flatnonzero((other > 0) | looped)
+            loops = looped[rows].astype(np.float32).reshape(-1, 1)
+            sent += self._outbox.add((key[2], target), Partial(edge_type_name(key), "sum", rows, loops, other[rows]))
         yield from self._posted(sent)
 
     def finish_bundle(self):
-        for element in self._posted(self._outbox.flush()):
-            yield beam.utils.windowed_value.WindowedValue(element, 0, [beam.transforms.window.GlobalWindow()])
+        yield from _in_global_window(self._posted(self._outbox.flush()))
 
 
 class _WriteDegrees(beam.DoFn):
@@ -848,7 +852,7 @@ class BeamEngine:
         run_id = resumable_run(job_layout, models, blocks, graph) or new_run_id()
         increment = None
         if incremental is not None and incremental.plan is not None:
-            increment = Increment(storage.join(job_layout.inference_run_dir(run_id), "incremental"), base.kept.to_dict())
+            increment = Increment(storage.join(job_layout.inference_run_dir(run_id), "incremental"), base.kept)
             increment.write(incremental.plan, incremental.change.old_of_new)
         options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=self.dagster_run_id)
         pipeline = beam.Pipeline(options=options)

@@ -142,7 +142,7 @@ def _inverse_sqrt(degree: np.ndarray) -> np.ndarray:
     return inverse
 
 
-def _runs(keys: np.ndarray):
+def runs(keys: np.ndarray):
     """(key, start, stop) of each run of equal values in sorted keys."""
     if not len(keys):
         return
@@ -257,12 +257,12 @@ class BlockEngine:
             if call.kind != "gather":
                 # One reduction over all the edges, then cut by destination block (rows come sorted).
                 rows, values, counts = combine(dst, x[src - start], np.ones(len(dst), np.int64), call.kind)
-                for target, lo, hi in _runs(rows // blocks.block_nodes):
+                for target, lo, hi in runs(rows // blocks.block_nodes):
                     yield (dst_type, target), Partial(call.name, call.kind, rows[lo:hi] - target * blocks.block_nodes, values[lo:hi], counts[lo:hi])
                 continue
             order = np.argsort(dst // blocks.block_nodes, kind="stable")
             src, dst = src[order], dst[order]
-            for target, lo, hi in _runs(dst // blocks.block_nodes):
+            for target, lo, hi in runs(dst // blocks.block_nodes):
                 rows = dst[lo:hi] - target * blocks.block_nodes
                 values = x[src[lo:hi] - start]
                 if call.gcn is not None:
@@ -343,7 +343,7 @@ class BlockEngine:
             weights = None
             if call.gcn is not None:
                 source_degrees = part.degrees if part is not None else np.zeros(0)
-                src_rows, dst_rows, weights = gcn_weights(call.gcn, src_rows, dst_rows, source_degrees, *degrees[call.edge_type], start)
+                src_rows, dst_rows, weights = gcn_weights(call.gcn, src_rows, dst_rows, source_degrees, *degrees[call.edge_type])
             order = np.lexsort((src_rows, dst_rows))
             indptr = np.zeros(size + 1, dtype=np.int64)
             np.cumsum(np.bincount(dst_rows, minlength=size), out=indptr[1:])
@@ -375,7 +375,7 @@ class BlockEngine:
         }
 
 
-def gcn_weights(module, src_rows, dst_rows, source_degrees, other, looped, start):
+def gcn_weights(module, src_rows, dst_rows, source_degrees, other, looped):
     """A block's in-edges of a GCN call with gcn_norm's weights: deg(src)^-1/2 * deg(dst)^-1/2 per
     edge; with add_self_loops, the graph's self loops dropped and one added per row, weighted
     1 / deg. src_rows: local source rows (the block's own rows first);

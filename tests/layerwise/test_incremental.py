@@ -247,9 +247,10 @@ class ToHeteroSpec(NodeAnchorBasedLinkPredictionTaskSpec):
         return LayerwiseModel(model)
 
 
+@pytest.mark.parametrize("engine", ["LOCAL", "BEAM"])
 @pytest.mark.parametrize("kind", ["hetero_graphsage", "to_hetero"])
-def test_incremental_heterogeneous_models_equal_a_full_job(tmp_path, small_typed_graph, kind):
-    job = _base_job(tmp_path, small_typed_graph, kind, "demo_link_prediction")
+def test_incremental_heterogeneous_models_equal_a_full_job(tmp_path, small_typed_graph, kind, engine):
+    job = _base_job(tmp_path, small_typed_graph, kind, "demo_link_prediction", **(ON_BEAM if engine == "BEAM" else {}))
     if kind == "to_hetero":  # the base again, with the to_hetero layers
         job.overrides["inferencerConfig.inferencerClsPath"] = "tests.layerwise.test_incremental.ToHeteroSpec"
         _run_job(job, "base")
@@ -258,9 +259,10 @@ def test_incremental_heterogeneous_models_equal_a_full_job(tmp_path, small_typed
                                                             "gnnAssetsConfig.incremental.maxAffectedFraction": 1.0})
     _, full_frozen = _run_job(job, "full")
     details = incremental.job.details["incremental"]
+    assert incremental.job.details["engine"] == engine and not details["ran_whole_job"]
     assert details["nodes_added"] == {"user": 1, "item": 0} and details["nodes_removed"] == {"user": 1, "item": 1}
+    view = lambda frozen: SimpleNamespace(resources=job.resources, frozen=frozen)  # noqa: E731
     for node_type in ("user", "item"):
-        view = lambda frozen: SimpleNamespace(resources=job.resources, frozen=frozen)  # noqa: E731
         got, expected = _final_rows(view(inc_frozen), node_type), _final_rows(view(full_frozen), node_type)
         assert got.keys() == expected.keys()
         ids = sorted(expected)
@@ -343,25 +345,6 @@ def test_one_kept_layout_for_both_engines_a_beam_base_serves_a_local_incremental
     _assert_incremental_equals_full(
         tmp_path, small_homogeneous_graph, "sage_mean", "all", base_overrides=ON_BEAM, **{"gnnAssetsConfig.layerwise.engine": "LOCAL"}
     )
-
-
-@pytest.mark.parametrize("kind", ["hetero_graphsage", "to_hetero"])
-def test_incremental_heterogeneous_models_on_the_beam_engine_equal_a_full_job(tmp_path, small_typed_graph, kind):
-    job = _base_job(tmp_path, small_typed_graph, kind, "demo_link_prediction", **ON_BEAM)
-    if kind == "to_hetero":  # the base again, with the to_hetero layers
-        job.overrides["inferencerConfig.inferencerClsPath"] = "tests.layerwise.test_incremental.ToHeteroSpec"
-        _run_job(job, "base")
-    _reenumerate(job, _typed_changed(small_typed_graph))
-    incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base",
-                                                            "gnnAssetsConfig.incremental.maxAffectedFraction": 1.0})
-    assert incremental.job.details["engine"] == "BEAM" and not incremental.job.details["incremental"]["ran_whole_job"]
-    _, full_frozen = _run_job(job, "full")
-    view = lambda frozen: SimpleNamespace(resources=job.resources, frozen=frozen)  # noqa: E731
-    for node_type in ("user", "item"):
-        got, expected = _final_rows(view(inc_frozen), node_type), _final_rows(view(full_frozen), node_type)
-        ids = sorted(expected)
-        assert got.keys() == expected.keys()
-        assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
 
 
 def test_an_incremental_job_that_dies_part_way_leaves_its_published_tables_as_they_were(tmp_path, small_homogeneous_graph, monkeypatch):
