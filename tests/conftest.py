@@ -3,19 +3,19 @@ Dagster instance on disk in which the node classification demo chain is material
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance
+from dagster import DagsterInstance, load_from_defs_folder
 
 from gnn_assets.defs.common import job_partitions
 from gnn_assets.config.resource_config import Resources, load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
-from gnn_assets.definitions import build_definitions
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
 from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.sampler import sample_job
@@ -26,7 +26,12 @@ from gnn_assets.warehouse import open_warehouse
 from gnn_assets.jobs.unenumerate import load_node_id_mappings
 from tests.servers import REPO, free_port, start_server, stop_server
 
-CONFIGS = REPO / "configs"
+TASKS = REPO / "gnn_assets" / "defs" / "tasks"
+
+
+def template_of(task: str) -> Path:
+    """The GbmlConfig template of one of the project's demo task instances."""
+    return TASKS / task / f"{task}.yaml"
 
 
 def write_local_resources(
@@ -54,8 +59,8 @@ def write_local_resources(
 
 
 def write_task_config(directory: Path, base: str | Path, **overrides) -> Path:
-    """A copy of configs/<base>.yaml (or of the file base names) with fields overridden by dotted path."""
-    source = base if isinstance(base, Path) else CONFIGS / f"{base}.yaml"
+    """A copy of the demo task <base>'s template (or of the file base names) with fields overridden by dotted path."""
+    source = base if isinstance(base, Path) else template_of(base)
     data = yaml.safe_load(source.read_text())
     for dotted, value in overrides.items():
         node = data
@@ -129,37 +134,109 @@ PARTITION = "fresh-job"
 
 @dataclass
 class Deployment:
+    """A Dagster project of its own (pyproject.toml with [tool.dg], a package whose defs/ folder holds
+    Component instances), as a user's project is: a deployment instance, graphs and tasks."""
+
     home: Path
     resource_config: Path
-    task_config_dir: Path
+    root: Path
+    package: str
     resources: Resources
     instance: DagsterInstance
 
+    @property
+    def defs_dir(self) -> Path:
+        return self.root / self.package / "defs"
+
+    def template(self, task: str) -> Path:
+        return self.defs_dir / "tasks" / task / f"{task}.yaml"
+
+    def write_task(self, base: str | Path, *, text: str | None = None, graph: bool = True, attributes: str = "", **overrides) -> Path:
+        """A task instance: defs.yaml and its template (a demo task's, overridden by dotted path, or text),
+        and, with graph, an instance of the graph its template names."""
+        name = base.stem if isinstance(base, Path) else base
+        folder = self.defs_dir / "tasks" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        if text is None:
+            path = write_task_config(folder, base, **overrides)
+        else:
+            path = folder / f"{name}.yaml"
+            path.write_text(text)
+        (folder / "defs.yaml").write_text(
+            f"type: gnn_assets.defs.components.GnnTaskComponent\nattributes:\n  template: {path.name}\n{attributes}"
+        )
+        graph_name = ((yaml.safe_load(path.read_text()) or {}).get("gnnAssetsConfig") or {}).get("graphName")
+        if graph and graph_name:
+            self.write_graph(graph_name)
+        return path
+
+    def write_graph(self, graph_name: str) -> None:
+        folder = self.defs_dir / "graphs" / graph_name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "defs.yaml").write_text(f"type: gnn_assets.defs.components.GnnGraphComponent\nattributes:\n  graph_name: {graph_name}\n")
+
     def definitions(self):
-        return build_definitions(str(self.resource_config), str(self.task_config_dir))
+        if str(self.root) not in sys.path:
+            sys.path.insert(0, str(self.root))
+        return load_from_defs_folder(path_within_project=self.root)
 
     def env(self) -> dict[str, str]:
-        return {
-            "DAGSTER_HOME": str(self.home),
-            "GNN_ASSETS_RESOURCE_CONFIG": str(self.resource_config),
-            "GNN_ASSETS_TASK_CONFIG_DIR": str(self.task_config_dir),
-        }
+        return {"DAGSTER_HOME": str(self.home)}
+
+
+def write_project(root: Path, resource_config: Path) -> str:
+    """A dg project at root whose deployment instance names resource_config; returns its package."""
+    package = "gnn_project_" + hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [project]
+            name = "{package}"
+            version = "0.0.0"
+
+            [tool.dg]
+            directory_type = "project"
+
+            [tool.dg.project]
+            root_module = "{package}"
+            registry_modules = ["gnn_assets.defs.components"]
+
+            [tool.dg.cli]
+            suppress_warnings = ["project_and_activated_venv_mismatch"]
+            """
+        )
+    )
+    defs = root / package / "defs"
+    (defs / "deployment").mkdir(parents=True)
+    (root / package / "__init__.py").write_text("")
+    (defs / "__init__.py").write_text("")
+    (root / package / "definitions.py").write_text(
+        "from pathlib import Path\n\nfrom dagster import load_from_defs_folder\n\n"
+        "defs = load_from_defs_folder(path_within_project=Path(__file__).parent)\n"
+    )
+    (defs / "deployment" / "defs.yaml").write_text(
+        f"type: gnn_assets.defs.components.GnnDeploymentComponent\nattributes:\n  resource_config: {resource_config}\n"
+    )
+    return package
 
 
 def execution_events(result, event_type: str):
     return [e for e in result.all_events if e.event_type_value == event_type]
 
 
-def make_deployment(root: Path, storage_root: str = "data") -> Deployment:
+def make_deployment(root: Path, storage_root: str = "data", tasks: tuple[str, ...] = (TASK,), resource_config: Path | None = None) -> Deployment:
+    """A Dagster instance and a project with the demo tasks named (each with its graph), on the local
+    deployment or on resource_config."""
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    configs = root / "configs"
-    configs.mkdir()
-    shutil.copy(CONFIGS / f"{TASK}.yaml", configs)
-    resource_config = write_local_resources(root, storage_root=storage_root)
+    resource_config = resource_config or write_local_resources(root, storage_root=storage_root)
+    package = write_project(root, resource_config)
     instance = DagsterInstance.from_config(str(home))
-    return Deployment(home, resource_config, configs, load_resource_config(str(resource_config)), instance)
+    deployment = Deployment(home, resource_config, root, package, load_resource_config(str(resource_config)), instance)
+    for task in tasks:
+        deployment.write_task(task)
+    return deployment
 
 
 @pytest.fixture(scope="session")
@@ -175,7 +252,7 @@ def materialized(deployment):
     graphs = defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance)
     assert graphs.success
     deployment.instance.add_dynamic_partitions(job_partitions.name, [PARTITION])
-    frozen = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, PARTITION)
+    frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, PARTITION)
     # A model file dropped for the job before the run, as a trainer elsewhere would: used, not retrained.
     train_model(frozen, deployment.resources, progress=lambda _: None)
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(

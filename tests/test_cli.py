@@ -12,7 +12,7 @@ import pytest
 
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import CONFIGS, prepare_job, write_local_resources
+from tests.conftest import template_of, prepare_job, write_local_resources
 
 GNN_ASSETS = [sys.executable, "-m", "gnn_assets.cli"]
 INFERENCE = [sys.executable, "-m", "gnn_assets.inference"]
@@ -43,7 +43,7 @@ def _prepare(resources: Path, graph: str, kind: str, task: Path, job: str) -> No
 )
 def test_cli_runs_end_to_end_and_reruns_replace_output(tmp_path, graph, kind, task, tables):
     resources = write_local_resources(tmp_path)
-    task_uri = CONFIGS / f"{task}.yaml"
+    task_uri = template_of(task)
     _prepare(resources, graph, kind, task_uri, "cli-job")
     command = [*INFERENCE, "--job_name", "cli-job", "--task_config_uri", str(task_uri), "--resource_config_uri", str(resources)]
     first = _run(command)
@@ -60,7 +60,7 @@ def test_cli_runs_end_to_end_and_reruns_replace_output(tmp_path, graph, kind, ta
 
 def test_cli_fails_with_a_clear_message(tmp_path):
     resources = write_local_resources(tmp_path)
-    task_uri = CONFIGS / "demo_node_classification.yaml"
+    task_uri = template_of("demo_node_classification")
     base = ["--task_config_uri", str(task_uri), "--resource_config_uri", str(resources)]
     bad_name = _run([*INFERENCE, "--job_name", "Bad_Name", *base], ok=False)
     assert bad_name.returncode == 1 and "error: invalid job name 'Bad_Name'" in bad_name.stderr

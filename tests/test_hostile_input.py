@@ -15,7 +15,7 @@ from gnn_assets.errors import MAX_MESSAGE_CHARS, UserError, shorten
 from gnn_assets.inference.protocol import ModelMismatchError, inferencer_from_config
 from gnn_assets.serving.payloads import GRAPH_CONVERSION_FAILED, PayloadError, feature_matrix
 from gnn_assets.training.protocol import int_arg
-from tests.conftest import CONFIGS, write_local_resources, write_task_config
+from tests.conftest import template_of, write_local_resources, write_task_config
 
 ALIAS_BOMB = """storage: {root: data}
 localRunner: {}
@@ -127,7 +127,7 @@ def _cli(*args):
 def test_serve_a_job_that_does_not_exist_says_so_before_serving(tmp_path):
     """Before: it printed 'serving ...' first, then failed in the worker."""
     resources = write_local_resources(tmp_path)
-    result = _cli("serve", "--resource_config_uri", str(resources), "--task_config_uri", str(CONFIGS / "demo_node_classification.yaml"),
+    result = _cli("serve", "--resource_config_uri", str(resources), "--task_config_uri", str(template_of("demo_node_classification")),
                   "--job_name", "ghost", "--port", "1")
     assert result.returncode == 1 and "serving" not in result.stdout
     assert "--job_name ghost: task demo_node_classification has no such job" in result.stderr
@@ -137,7 +137,7 @@ def test_inference_with_no_stage_is_refused(tmp_path):
     """Before: --stages '' did nothing and exited 0."""
     resources = write_local_resources(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "gnn_assets.inference", "--job_name", "j", "--task_config_uri", str(CONFIGS / "demo_node_classification.yaml"),
+        [sys.executable, "-m", "gnn_assets.inference", "--job_name", "j", "--task_config_uri", str(template_of("demo_node_classification")),
          "--resource_config_uri", str(resources), "--stages", ""],
         capture_output=True, text=True,
     )
@@ -150,7 +150,7 @@ def test_init_model_does_not_overwrite_a_model_unless_told(tmp_path):
     r = ["--resource_config_uri", str(resources), "--graph_name", "demo_homogeneous"]
     assert _cli("demo-graph", *r, "--kind", "homogeneous", "--num_nodes", "300").returncode == 0
     assert _cli("enumerate", *r).returncode == 0
-    args = ["init-model", "--resource_config_uri", str(resources), "--task_config_uri", str(CONFIGS / "demo_node_classification.yaml"),
+    args = ["init-model", "--resource_config_uri", str(resources), "--task_config_uri", str(template_of("demo_node_classification")),
             "--job_name", "j"]
     assert _cli(*args).returncode == 0
     model = load_resource_config(str(resources)).model_root + "/demo_node_classification/j.pt"

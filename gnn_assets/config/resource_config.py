@@ -10,12 +10,16 @@ import importlib
 import inspect
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import yaml
 
 from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.layout import StorageLayout
-from gnn_assets.config.yaml_proto import camel_case, load_yaml
+from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml
 from gnn_assets.proto.resource_config_pb2 import ResourceConfig
 
 _RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
@@ -110,8 +114,13 @@ class Resources:
         return storage.resolve(folder, self.layout.root) if folder else ""
 
 
-def load_resource_config(uri: str) -> Resources:
+def load_resource_config(uri: str, runner_overrides: Mapping[str, Any] | None = None) -> Resources:
+    """runner_overrides: fields of the deployment's runner (localRunner or dataflowRunner, as in
+    the file) that one task sets otherwise, e.g. {"maxNumWorkers": 200}; they refine the runner,
+    never switch it, and are validated with the rest."""
     proto = load_yaml(uri, ResourceConfig(), env=True)
+    if runner_overrides:
+        _override_runner(proto, runner_overrides, uri)
     errors = []
     if not proto.storage.root:
         errors.append("storage.root: required field is missing")
@@ -152,3 +161,12 @@ def load_resource_config(uri: str) -> Resources:
     root = storage.resolve(proto.storage.root, base)
     model_root = storage.resolve(proto.storage.model_root or "models", root)
     return Resources(uri=uri, proto=proto, layout=StorageLayout(root), model_root=model_root)
+
+
+def _override_runner(proto: ResourceConfig, overrides: Mapping[str, Any], uri: str) -> None:
+    runner = proto.WhichOneof("runner") or "local_runner"
+    override = getattr(parse_yaml(yaml.safe_dump({camel_case(runner): dict(overrides)}), ResourceConfig(), f"{uri} with runner overrides"), runner)
+    target = getattr(proto, runner)
+    for field, _ in override.ListFields():
+        target.ClearField(field.name)  # replaced, a list or a map too, not appended to
+    target.MergeFrom(override)

@@ -2,6 +2,9 @@
 reading what an upstream materialization recorded."""
 
 import base64
+import json
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DynamicPartitionsDefinition, MetadataValue
 
@@ -21,6 +24,11 @@ def partition_job_name(partition_key: str) -> str:
         return validate_job_name(partition_key)
     except ConfigError as error:
         raise ConfigError(f"partition {partition_key!r}: {error}") from None
+
+
+def runner_override_args(runner_overrides: Mapping[str, Any] | None) -> list[str]:
+    """The CLI's flag for a task's own runner fields, so that the job Pipes starts runs on them too."""
+    return ["--runner_overrides", json.dumps(dict(runner_overrides), sort_keys=True)] if runner_overrides else []
 
 
 def task_asset_key(task_name: str, asset_name: str) -> AssetKey:

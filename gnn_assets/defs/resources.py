@@ -1,12 +1,15 @@
 """Dagster resources, built from one resource config (resources/*.yaml).
 
-GNN_ASSETS_RESOURCE_CONFIG picks the deployment; resources/local.yaml is the default. The CLI
-reads the same file, so Dagster and a hand-run job see the same storage, runner and warehouse.
+The deployment Component (defs/deployment/defs.yaml) names the file; without one there,
+GNN_ASSETS_RESOURCE_CONFIG picks it, and resources/local.yaml is the default. The CLI reads the
+same file, so Dagster and a hand-run job see the same storage, runner and warehouse.
 """
 
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dagster import ConfigurableResource
 
@@ -15,18 +18,13 @@ from gnn_assets.warehouse import Warehouse, open_warehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESOURCE_CONFIG_ENV = "GNN_ASSETS_RESOURCE_CONFIG"
-TASK_CONFIG_DIR_ENV = "GNN_ASSETS_TASK_CONFIG_DIR"
 # Assets that write the warehouse share this Dagster concurrency pool: DuckDB takes one writer
 # at a time, so they queue in Dagster instead of waiting on the file's lock (README).
 WAREHOUSE_POOL = "gnn_assets_warehouse"
 
 
-def default_resource_config_uri() -> str:
-    return os.environ.get(RESOURCE_CONFIG_ENV) or str(REPO_ROOT / "resources" / "local.yaml")
-
-
-def default_task_config_dir() -> str:
-    return os.environ.get(TASK_CONFIG_DIR_ENV) or str(REPO_ROOT / "configs")
+def default_resource_config_uri(project_root: Path = REPO_ROOT) -> str:
+    return os.environ.get(RESOURCE_CONFIG_ENV) or str(project_root / "resources" / "local.yaml")
 
 
 class GnnDeployment(ConfigurableResource):
@@ -34,8 +32,9 @@ class GnnDeployment(ConfigurableResource):
 
     resource_config_uri: str
 
-    def resources(self) -> Resources:
-        return load_resource_config(self.resource_config_uri)
+    def resources(self, runner_overrides: Mapping[str, Any] | None = None) -> Resources:
+        """runner_overrides: a task's own runner fields (its Component's runner_overrides)."""
+        return load_resource_config(self.resource_config_uri, runner_overrides)
 
     def warehouse(self) -> Warehouse:
         return open_warehouse(self.resources())

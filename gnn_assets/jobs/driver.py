@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
@@ -54,6 +55,7 @@ def run(
     resource_config_uri: str,
     *,
     custom_worker_image_uri: str | None = None,
+    runner_overrides: Mapping[str, Any] | None = None,
     stages: Sequence[str] = STAGES,
     progress: Callable[[str], None] = print,
     frozen_config_sha256: str | None = None,
@@ -69,7 +71,7 @@ def run(
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ConfigError(f"--stages: unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
-    resources = load_resource_config(resource_config_uri)
+    resources = load_resource_config(resource_config_uri, runner_overrides)
     frozen = _frozen_config(task_config_uri, resources, job_name, frozen_config_sha256, progress)
     job = Job.of(frozen, resources)
     run = InferenceRun(frozen, job.layout)
@@ -175,12 +177,27 @@ def _layerwise_engine(frozen: TaskConfig, dagster_run_id: str | None):
     return LocalEngine()
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("not a JSON object")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m gnn_assets.inference", description=__doc__.splitlines()[0])
     parser.add_argument("--job_name", required=True, help="job name, [a-z]([-a-z0-9]*[a-z0-9])?")
     parser.add_argument("--task_config_uri", required=True, help="GbmlConfig template YAML")
     parser.add_argument("--resource_config_uri", required=True, help="resource config YAML (resources/*.yaml)")
     parser.add_argument("--custom_worker_image_uri", help="Dataflow worker image, overriding the resource config")
+    parser.add_argument(
+        "--runner_overrides",
+        type=_json_object,
+        help='JSON object of runner fields this job sets otherwise, e.g. \'{"maxNumWorkers": 200}\' (a task Component\'s runnerOverrides)',
+    )
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     parser.add_argument("--frozen_config_sha256", help="refuse to run unless the frozen config has this SHA-256 (as recorded)")
     parser.add_argument("--trained_model_sha256", help="refuse the model file unless it has this SHA-256 (as validated)")
@@ -299,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.task_config_uri,
                 args.resource_config_uri,
                 custom_worker_image_uri=args.custom_worker_image_uri,
+                runner_overrides=args.runner_overrides,
                 stages=[s for s in args.stages.split(",") if s],
                 progress=progress,
                 frozen_config_sha256=args.frozen_config_sha256,

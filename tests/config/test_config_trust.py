@@ -9,7 +9,7 @@ import yaml
 from gnn_assets.config import ConfigError
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config, parse_task_config
-from tests.conftest import CONFIGS, write_local_resources
+from tests.conftest import template_of, write_local_resources
 
 LOCAL = "storage: {{root: {root}}}\nlocalRunner: {{}}\nduckdb: {{path: {db}}}\n"
 
@@ -47,7 +47,7 @@ def test_a_duplicate_key_is_an_error(tmp_path):
     path.write_text("storage: {root: data}\nlocalRunner: {}\nduckdb: {path: a.duckdb}\nduckdb: {path: b.duckdb}\n")
     with pytest.raises(ConfigError, match=r"r\.yaml: not valid YAML: .*duplicate key 'duckdb' \(first at line 3\)"):
         load_resource_config(str(path))
-    task = (CONFIGS / "demo_node_classification.yaml").read_text().replace("gnnAssetsConfig:", "gnnAssetsConfig:\n  graphName: a\n  graphName: b", 1)
+    task = (template_of("demo_node_classification")).read_text().replace("gnnAssetsConfig:", "gnnAssetsConfig:\n  graphName: a\n  graphName: b", 1)
     with pytest.raises(ConfigError, match="duplicate key 'graphName'"):
         parse_task_config(task, "task.yaml")
 
@@ -56,7 +56,7 @@ def test_a_frozen_config_may_only_name_its_own_output_tables(tmp_path):
     """Before: a frozen config in storage with predictionsPath set to a mapping table made
     un-enumeration overwrite that table."""
     resources = load_resource_config(str(write_local_resources(tmp_path)))
-    frozen = freeze_task_config(load_task_config(str(CONFIGS / "demo_node_classification.yaml")), resources, "job-1")
+    frozen = freeze_task_config(load_task_config(str(template_of("demo_node_classification"))), resources, "job-1")
     parse_task_config(frozen.to_yaml(), frozen.uri)  # as frozen: valid
     data = yaml.safe_load(frozen.to_yaml())
     data["sharedConfig"]["inferenceMetadata"]["nodeTypeToInferencerOutputInfoMap"]["paper"]["predictionsPath"] = (

@@ -7,7 +7,7 @@ from gnn_assets.config.job_name import job_name_for_model_file, validate_job_nam
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskKind, freeze_task_config, load_task_config
 from gnn_assets.beam.runners import pipeline_options, torch_threads_per_worker
-from tests.conftest import CONFIGS, write_local_resources
+from tests.conftest import template_of, write_local_resources
 
 
 @pytest.fixture
@@ -22,14 +22,14 @@ def _write(tmp_path, text):
 
 
 def test_demo_templates_load():
-    lp = load_task_config(str(CONFIGS / "demo_link_prediction.yaml"))
-    nc = load_task_config(str(CONFIGS / "demo_node_classification.yaml"))
+    lp = load_task_config(str(template_of("demo_link_prediction")))
+    nc = load_task_config(str(template_of("demo_node_classification")))
     assert lp.task_kind is TaskKind.LINK_PREDICTION and lp.root_node_types == ["user", "item"]
     assert nc.task_kind is TaskKind.NODE_CLASSIFICATION and nc.root_node_types == ["paper"]
 
 
 def test_missing_required_field_is_named_with_the_file(tmp_path):
-    text = (CONFIGS / "demo_link_prediction.yaml").read_text().replace(
+    text = (template_of("demo_link_prediction")).read_text().replace(
         "  inferencerClsPath: gnn_assets.inference.task_specs.NodeAnchorBasedLinkPredictionTaskSpec\n", ""
     )
     uri = _write(tmp_path, text)
@@ -38,19 +38,19 @@ def test_missing_required_field_is_named_with_the_file(tmp_path):
 
 
 def test_unknown_field_is_named(tmp_path):
-    uri = _write(tmp_path, (CONFIGS / "demo_link_prediction.yaml").read_text() + "sharedConfig: {notAField: 1}\n")
+    uri = _write(tmp_path, (template_of("demo_link_prediction")).read_text() + "sharedConfig: {notAField: 1}\n")
     with pytest.raises(ConfigError, match=r"task\.yaml: .*notAField.*sharedConfig"):
         load_task_config(uri)
 
 
 def test_inconsistent_types_are_reported(tmp_path):
-    text = (CONFIGS / "demo_link_prediction.yaml").read_text().replace("supervisionEdgeTypes:\n      - {srcNodeType: user, relation: buys", "supervisionEdgeTypes:\n      - {srcNodeType: user, relation: sells")
+    text = (template_of("demo_link_prediction")).read_text().replace("supervisionEdgeTypes:\n      - {srcNodeType: user, relation: buys", "supervisionEdgeTypes:\n      - {srcNodeType: user, relation: sells")
     with pytest.raises(ConfigError, match=r"supervisionEdgeTypes: \('user', 'sells', 'item'\) is not in graphMetadata\.edgeTypes"):
         load_task_config(_write(tmp_path, text))
 
 
 def test_freeze_fills_derived_fields(resources):
-    frozen = freeze_task_config(load_task_config(str(CONFIGS / "demo_node_classification.yaml")), resources, "daily-2026")
+    frozen = freeze_task_config(load_task_config(str(template_of("demo_node_classification"))), resources, "daily-2026")
     root = resources.layout.root
     job = f"{root}/jobs/demo_node_classification/daily-2026"
     assert frozen.uri == f"{job}/frozen_gbml_config.yaml"
@@ -66,9 +66,9 @@ def test_freeze_fills_derived_fields(resources):
 
 
 def test_freeze_is_byte_identical(resources):
-    template = load_task_config(str(CONFIGS / "demo_link_prediction.yaml"))
+    template = load_task_config(str(template_of("demo_link_prediction")))
     first = freeze_task_config(template, resources, "j").to_yaml()
-    again = freeze_task_config(load_task_config(str(CONFIGS / "demo_link_prediction.yaml")), resources, "j").to_yaml()
+    again = freeze_task_config(load_task_config(str(template_of("demo_link_prediction"))), resources, "j").to_yaml()
     assert first == again
     assert "nodeTypeToRandomNegativeTfrecordUriPrefix" in first and "inferencerClsPath" in first
 
@@ -127,7 +127,7 @@ def test_long_model_file_names_stay_valid_and_distinct():
 
 
 def test_a_task_config_may_not_name_bigquery_source_tables(tmp_path):
-    text = (CONFIGS / "demo_link_prediction.yaml").read_text().replace(
+    text = (template_of("demo_link_prediction")).read_text().replace(
         "graphMetadata:\n", "graphMetadata:\n  bigquerySource: {nodesTable: p.d.n, edgesTable: p.d.e}\n", 1
     )
     with pytest.raises(ConfigError, match=r"graphMetadata\.bigquerySource: belongs in the graph source's graph_metadata\.yaml"):

@@ -168,10 +168,10 @@ def test_checks_fail_on_planted_bad_data(materialized, deployment):
 def test_a_job_without_a_model_file_or_a_trainer_fails_at_trained_model_in_one_line(tmp_path):
     """Before: the chain sampled every root, then failed at trained_model; now trained_model
     runs first and says both ways to get a model."""
-    from tests.conftest import CONFIGS, make_deployment, write_task_config
+    from tests.conftest import make_deployment
 
     deployment = make_deployment(tmp_path)
-    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", trainerConfig={})
+    deployment.write_task(TASK, trainerConfig={})
     defs = deployment.definitions()
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
     deployment.instance.add_dynamic_partitions(job_partitions.name, ["no-model"])
@@ -194,7 +194,7 @@ def test_a_corrupt_model_file_is_refused_not_trained_over(tmp_path):
     defs = deployment.definitions()
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
     deployment.instance.add_dynamic_partitions(job_partitions.name, ["corrupt"])
-    frozen = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "corrupt")
+    frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "corrupt")
     storage.write_bytes(frozen.trained_model_uri, b"not a model")
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(
         instance=deployment.instance, partition_key="corrupt", raise_on_error=False

@@ -3,13 +3,12 @@ graphs are told apart, and loading it (or asking the CLI for help) imports no to
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 from dagster import AssetKey
 
-from tests.conftest import CONFIGS, REPO, TASK, make_deployment
+from tests.conftest import REPO, TASK, make_deployment, template_of
 
 
 def _descriptions(defs) -> dict[tuple[str, ...], str]:
@@ -19,8 +18,8 @@ def _descriptions(defs) -> dict[tuple[str, ...], str]:
 def test_a_broken_template_leaves_the_others_loaded_and_shows_its_error(tmp_path):
     """Before: one typo in one task config took the whole code location down."""
     deployment = make_deployment(tmp_path)
-    broken = deployment.task_config_dir / "broken_task.yaml"
-    broken.write_text((CONFIGS / "demo_link_prediction.yaml").read_text().replace("inferenceBatchSize", "inferenceBatchSzie"))
+    text = template_of("demo_link_prediction").read_text().replace("inferenceBatchSize", "inferenceBatchSzie")
+    deployment.write_task("broken_task", text=text)
     defs = deployment.definitions()
     descriptions = _descriptions(defs)
     assert (TASK, "embeddings") in descriptions  # the good task is all there
@@ -32,21 +31,29 @@ def test_a_broken_template_leaves_the_others_loaded_and_shows_its_error(tmp_path
     assert not result.success
 
 
-def test_a_graph_name_without_a_source_is_flagged(tmp_path):
+def test_a_graph_name_without_a_graph_instance_takes_only_its_task_out(tmp_path):
     """Before: a misspelt graphName silently made a new, empty graph and rewired the chain."""
-    deployment = make_deployment(tmp_path)
-    text = (CONFIGS / f"{TASK}.yaml").read_text().replace("graphName: demo_homogeneous", "graphName: demo_homogenous")
-    (deployment.task_config_dir / f"{TASK}.yaml").write_text(text)
-    defs = deployment.definitions()
-    spec = next(a.specs_by_key[k] for a in defs.assets for k in a.keys if k == AssetKey(["demo_homogenous", "graph_source"]))
-    assert spec.description.startswith("NO GRAPH SOURCE FOUND for 'demo_homogenous'") and f"{TASK}.yaml" in spec.description
-    assert spec.tags["gnn_assets/graph_source"] == "missing"
+    deployment = make_deployment(tmp_path, tasks=())
+    deployment.write_graph("demo_homogeneous")
+    text = template_of(TASK).read_text().replace("graphName: demo_homogeneous", "graphName: demo_homogenous")
+    deployment.write_task(TASK, text=text, graph=False)
+    descriptions = _descriptions(deployment.definitions())
+    error = descriptions[("invalid_task_configs", TASK)]
+    assert f"{TASK}.yaml" in error and "gnnAssetsConfig.graphName 'demo_homogenous' names no graph instance" in error
+    assert "demo_homogeneous" in error  # the graphs there are
+    assert ("demo_homogenous", "graph_source") not in descriptions
+
+
+def test_a_graph_without_a_source_is_flagged(tmp_path):
+    deployment = make_deployment(tmp_path, tasks=())
+    deployment.write_graph("papers")
+    spec = next(a.specs_by_key[k] for a in deployment.definitions().assets for k in a.keys if k == AssetKey(["papers", "graph_source"]))
+    assert spec.description.startswith("NO GRAPH SOURCE FOUND for 'papers'") and spec.tags["gnn_assets/graph_source"] == "missing"
 
 
 def test_graphs_are_told_apart_in_lineage_and_steps_share_one_process(tmp_path):
     """Before: global lineage showed two 'graph_source' nodes in one group that could not be told apart."""
-    deployment = make_deployment(tmp_path)
-    shutil.copy(CONFIGS / "demo_link_prediction.yaml", deployment.task_config_dir)
+    deployment = make_deployment(tmp_path, tasks=(TASK, "demo_link_prediction"))
     defs = deployment.definitions()
     groups = {tuple(k.path): a.group_names_by_key[k] for a in defs.assets for k in a.keys}
     assert groups[("demo_typed", "graph_source")] == "graph_demo_typed"

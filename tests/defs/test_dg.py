@@ -12,13 +12,14 @@ from dagster import AssetKey
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.defs.common import job_partitions
-from tests.conftest import REPO, TASK, make_deployment
+from tests.conftest import TASK, make_deployment
 
 DG = os.path.join(os.path.dirname(sys.executable), "dg")
 
 
 def _dg(deployment, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([DG, *args], cwd=REPO, env={**os.environ, **deployment.env()}, capture_output=True, text=True, timeout=300)
+    """dg in the deployment's own project folder, as a user runs it in theirs."""
+    return subprocess.run([DG, *args], cwd=deployment.root, env={**os.environ, **deployment.env()}, capture_output=True, text=True, timeout=300)
 
 
 def test_dg_checks_and_lists_the_definitions(tmp_path):
@@ -36,7 +37,7 @@ def test_dg_launch_materializes_a_partition(tmp_path):
     deployment.instance.add_dynamic_partitions(job_partitions.name, ["dg-job"])
     launched = _dg(deployment, "launch", "--assets", f"{TASK}/frozen_config", "--partition", "dg-job")
     assert launched.returncode == 0, launched.stderr[-2000:]
-    frozen = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "dg-job")
+    frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "dg-job")
     assert open(frozen.uri).read() == frozen.to_yaml()
     event = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "frozen_config"]))
     assert event.asset_materialization.partition == "dg-job"

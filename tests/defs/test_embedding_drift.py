@@ -11,7 +11,7 @@ from gnn_assets import storage
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.defs.common import job_partitions
 from gnn_assets.training.run import train_model
-from tests.conftest import CONFIGS, execution_events, make_deployment, write_task_config
+from tests.conftest import execution_events, make_deployment
 
 TASK = "demo_node_classification"
 
@@ -19,22 +19,22 @@ TASK = "demo_node_classification"
 @pytest.mark.slow
 def test_drift_against_the_champion_job(tmp_path):
     deployment = make_deployment(tmp_path)
-    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{"gnnAssetsConfig.champion": "first", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
+    deployment.write_task(TASK, **{"gnnAssetsConfig.champion": "first", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
     defs = deployment.definitions()
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
-    template = load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml"))
+    template = load_task_config(str(deployment.template(TASK)))
     first = freeze_task_config(template, deployment.resources, "first")
     train_model(first, deployment.resources, progress=lambda _: None)
     model_bytes = storage.read_bytes(first.trained_model_uri)
     # "same" gets the champion's model file; "reseeded" a model trained from another seed.
     same = freeze_task_config(template, deployment.resources, "same")
     storage.write_bytes(same.trained_model_uri, model_bytes)
-    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{
+    deployment.write_task(TASK, **{
         "gnnAssetsConfig.champion": "first", "gnnAssetsConfig.drift": {"sampleNodes": 500}, "trainerConfig.trainerArgs.seed": "5",
     })
-    reseeded = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "reseeded")
+    reseeded = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "reseeded")
     train_model(reseeded, deployment.resources, progress=lambda _: None)
-    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{"gnnAssetsConfig.champion": "first", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
+    deployment.write_task(TASK, **{"gnnAssetsConfig.champion": "first", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
 
     drift = {}
     for job in ("first", "same", "reseeded"):
@@ -57,8 +57,8 @@ def test_drift_against_the_champion_job(tmp_path):
         assert storage.read_bytes(drift["reseeded"][f"picture_{name}"])[:4] == b"\x89PNG"
 
     # PREVIOUS: the task's other job whose output was committed last ("reseeded").
-    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{"gnnAssetsConfig.champion": "PREVIOUS", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
-    later = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "later")
+    deployment.write_task(TASK, **{"gnnAssetsConfig.champion": "PREVIOUS", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
+    later = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "later")
     storage.write_bytes(later.trained_model_uri, storage.read_bytes(reseeded.trained_model_uri))
     deployment.instance.add_dynamic_partitions(job_partitions.name, ["later"])
     defs = deployment.definitions()

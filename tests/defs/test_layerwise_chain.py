@@ -3,15 +3,13 @@ in the run (no model file for the job), every check passes."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from dagster import AssetKey
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.defs.common import job_partitions
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import CONFIGS, execution_events, make_deployment, write_task_config
+from tests.conftest import execution_events, make_deployment
 
 TASK = "demo_node_classification_layerwise"
 
@@ -19,13 +17,11 @@ TASK = "demo_node_classification_layerwise"
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["LOCAL", "BEAM"])
 def test_layerwise_demo_chain_materializes_without_samples_and_checks_pass(tmp_path, engine):
-    deployment = make_deployment(tmp_path)
-    for config in deployment.task_config_dir.glob("*.yaml"):
-        config.unlink()
+    deployment = make_deployment(tmp_path, tasks=())
     if engine == "LOCAL":
-        shutil.copy(CONFIGS / f"{TASK}.yaml", deployment.task_config_dir)
+        deployment.write_task(TASK)
     else:
-        write_task_config(deployment.task_config_dir, TASK, **{"gnnAssetsConfig.layerwise": {"engine": "BEAM", "blockNodes": 4096}})
+        deployment.write_task(TASK, **{"gnnAssetsConfig.layerwise": {"engine": "BEAM", "blockNodes": 4096}})
     defs = deployment.definitions()
     keys = {tuple(k.path) for k in defs.resolve_all_asset_keys()}
     assert (TASK, "sampled_subgraphs") not in keys and (TASK, "raw_embeddings") in keys
@@ -34,7 +30,7 @@ def test_layerwise_demo_chain_materializes_without_samples_and_checks_pass(tmp_p
 
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
     deployment.instance.add_dynamic_partitions(job_partitions.name, ["exact-1"])
-    frozen = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "exact-1")
+    frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "exact-1")
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(
         instance=deployment.instance, partition_key="exact-1", raise_on_error=False
     )
@@ -60,11 +56,8 @@ def test_a_new_graph_snapshot_reruns_the_job_incrementally_and_raw_embeddings_sa
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    deployment = make_deployment(tmp_path)
-    for config in deployment.task_config_dir.glob("*.yaml"):
-        config.unlink()
-    write_task_config(deployment.task_config_dir, TASK, **{"gnnAssetsConfig.layerwise": {"keepStates": True},
-                                                          "gnnAssetsConfig.incremental": {"baseJob": "SELF"}})
+    deployment = make_deployment(tmp_path, tasks=())
+    deployment.write_task(TASK, **{"gnnAssetsConfig.layerwise": {"keepStates": True}, "gnnAssetsConfig.incremental": {"baseJob": "SELF"}})
     defs = deployment.definitions()
     instance = deployment.instance
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=instance).success

@@ -10,7 +10,7 @@ from dagster import AssetKey
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.defs.common import job_partitions
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import CONFIGS, execution_events, make_deployment, write_task_config
+from tests.conftest import execution_events, make_deployment
 
 TASK = "demo_link_prediction"
 
@@ -18,7 +18,7 @@ TASK = "demo_link_prediction"
 @pytest.mark.slow
 def test_two_jobs_with_champion_and_link_candidates(tmp_path):
     deployment = make_deployment(tmp_path)
-    write_task_config(deployment.task_config_dir, CONFIGS / f"{TASK}.yaml", **{"gnnAssetsConfig.drift": {"sampleNodes": 300}})
+    deployment.write_task(TASK, **{"gnnAssetsConfig.drift": {"sampleNodes": 300}})
     defs = deployment.definitions()
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
     metadata = {}
@@ -44,6 +44,6 @@ def test_two_jobs_with_champion_and_link_candidates(tmp_path):
     assert candidates["k"] == 10 and candidates["held_out_recall"]["user-buys-item"]["count"] > 0
     recall = candidates["held_out_recall"]["user-buys-item"]
     assert recall["value"] > recall["baseline"]  # a trained model ranks held-out purchases above random
-    frozen = freeze_task_config(load_task_config(str(deployment.task_config_dir / f"{TASK}.yaml")), deployment.resources, "tuesday")
+    frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "tuesday")
     table = open_warehouse(deployment.resources).read_table(frozen.link_candidates_tables()[("user", "buys", "item")], limit=5).to_pydict()
     assert table["src_node_id"][0].startswith("user_") and table["dst_node_id"][0].startswith("item_")  # original ids

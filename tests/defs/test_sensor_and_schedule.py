@@ -24,7 +24,7 @@ def _tick(deployment, cursor):
     sensor = defs.resolve_sensor_def("new_trained_model")
     # Invoked directly: evaluate_tick would validate the requested partitions before the daemon's
     # step that adds them has run.
-    with build_sensor_context(instance=deployment.instance, cursor=cursor, resources=_resources(deployment)) as context:
+    with build_sensor_context(instance=deployment.instance, cursor=cursor, resources=_resources(deployment), definitions=defs) as context:
         return sensor(context)
 
 
@@ -55,7 +55,10 @@ def test_new_model_files_add_partitions_and_request_runs_once(deployment):
     _model_file(deployment, "Sensor Run 1.pt")
     first = _settled_tick(deployment, None)
     assert _added(first) == ["sensor-run-1"]
-    assert [(r.partition_key, r.job_name) for r in first.run_requests] == [("sensor-run-1", f"{TASK}_inference")]
+    # The sensor materializes what it saw; the rest of the chain follows by automation (test_automation.py).
+    assert [(r.partition_key, r.asset_selection) for r in first.run_requests] == [
+        ("sensor-run-1", [AssetKey([TASK, "frozen_config"]), AssetKey([TASK, "trained_model"])])
+    ]
     assert [e.partition for e in first.asset_events] == ["sensor-run-1"]
 
     again = _tick(deployment, first.cursor)

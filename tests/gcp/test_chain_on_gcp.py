@@ -3,19 +3,16 @@ local Beam runner standing in for Dataflow."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 
 import pytest
-from dagster import DagsterInstance
 
 from gnn_assets.defs.common import job_partitions
 from gnn_assets import storage
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.definitions import build_definitions
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import BQ_PROJECT, CONFIGS, TASK, execution_events
+from tests.conftest import BQ_PROJECT, TASK, execution_events, make_deployment
 
 pytestmark = [pytest.mark.gcp, pytest.mark.slow]
 
@@ -32,17 +29,13 @@ def test_chain_materializes_on_gcs_and_bigquery(tmp_path, gcs_emulator, bigquery
             """
         )
     )
-    configs = tmp_path / "configs"
-    configs.mkdir()
-    shutil.copy(CONFIGS / f"{TASK}.yaml", configs)
-    home = tmp_path / "home"
-    home.mkdir()
-    instance = DagsterInstance.from_config(str(home))
-    defs = build_definitions(str(resource_config), str(configs))
+    deployment = make_deployment(tmp_path, resource_config=resource_config)
+    instance = deployment.instance
+    defs = deployment.definitions()
 
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=instance).success
     resources = load_resource_config(str(resource_config))
-    frozen = freeze_task_config(load_task_config(str(configs / f"{TASK}.yaml")), resources, "on-gcp")
+    frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), resources, "on-gcp")
     assert frozen.trained_model_uri.startswith("gs://")  # no file there: trained_model trains and writes it to GCS
     instance.add_dynamic_partitions(job_partitions.name, ["on-gcp"])
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=instance, partition_key="on-gcp")

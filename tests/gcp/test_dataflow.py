@@ -13,7 +13,7 @@ from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.inference.pipeline import build_pipeline
 from gnn_assets.beam.runners import dataflow_flags
-from tests.conftest import CONFIGS, REPO
+from tests.conftest import template_of, REPO
 
 pytestmark = pytest.mark.gcp
 
@@ -41,7 +41,7 @@ def test_flags_follow_gcp_yaml_and_the_image_override(gcp_resources):
 
 def test_template_describes_the_dataflow_job(gcp_resources):
     resources, bucket = gcp_resources
-    frozen = freeze_task_config(load_task_config(str(CONFIGS / "demo_link_prediction.yaml")), resources, "daily-1")
+    frozen = freeze_task_config(load_task_config(str(template_of("demo_link_prediction"))), resources, "daily-1")
     template = f"gs://{bucket}/templates/daily-1.json"
     flags = dataflow_flags(resources, frozen.task_name, frozen.job_name, dagster_run_id="0d5e8a9c-1f2b-4c3d-9e8f-7a6b5c4d3e2f")
     options = PipelineOptions([*flags, f"--template_location={template}"])
@@ -72,7 +72,7 @@ def test_gpu_workers_are_configured_in_the_template(gcp_resources, monkeypatch):
     monkeypatch.setenv("GNN_GPU_WORKER_IMAGE", "us-docker.pkg.dev/gnn-prod-project/gnn/worker-cuda:1.0")
     resources = load_resource_config(str(REPO / "resources" / "gcp-gpu.yaml"))
     assert resources.device == "cuda"
-    frozen = freeze_task_config(load_task_config(str(CONFIGS / "demo_node_classification.yaml")), resources, "gpu-1")
+    frozen = freeze_task_config(load_task_config(str(template_of("demo_node_classification"))), resources, "gpu-1")
     template = f"gs://{bucket}/templates/gpu-1.json"
     options = PipelineOptions([*dataflow_flags(resources, frozen.task_name, frozen.job_name), f"--template_location={template}"])
     build_pipeline(frozen, resources, options, "run_20261125T000000_0123abcd", model_sha256="0" * 64).run().wait_until_finish()

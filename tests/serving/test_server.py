@@ -209,7 +209,7 @@ def test_materializing_deployed_model_makes_a_running_server_serve_that_job(depl
     result, frozen = materialized
     assert result.success
     port = free_port()
-    command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", str(deployment.task_config_dir / f"{TASK}.yaml"),
+    command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", str(deployment.template(TASK)),
                "--resource_config_uri", str(deployment.resource_config), "--port", str(port)]
     process = start_server(command, port, tmp_path / "server.log", timeout=120)
     try:

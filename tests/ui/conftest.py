@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.conftest import REPO, TASK, make_deployment
+from tests.conftest import REPO, make_deployment
 from tests.servers import dagster_webserver
 from playwright.sync_api import expect
 

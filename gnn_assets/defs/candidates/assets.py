@@ -4,6 +4,8 @@ best destinations of every source node by embedding score, a second model stage 
 Checks: k rows for every source node; no node paired with itself where the edge's ends share a type."""
 
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import (
     Definitions,
@@ -19,7 +21,7 @@ from dagster import (
 )
 
 from gnn_assets.config.task_config import load_task_config
-from gnn_assets.defs.common import frozen_config_for, task_asset_key
+from gnn_assets.defs.common import frozen_config_for, runner_override_args, task_asset_key
 from gnn_assets.defs.common import job_partitions, partition_job_name
 from gnn_assets.graph.enumerated_layout import edge_type_name
 from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
@@ -34,7 +36,7 @@ _SCHEMA = TableSchema(
 )
 
 
-def build_candidate_assets(template_uri: str, warehouse_kind: str) -> Definitions:
+def build_candidate_assets(template_uri: str, warehouse_kind: str, runner_overrides: Mapping[str, Any] | None = None) -> Definitions:
     template = load_task_config(template_uri)
     if not template.link_candidates_k:
         return Definitions()
@@ -67,6 +69,7 @@ def build_candidate_assets(template_uri: str, warehouse_kind: str) -> Definition
             "--task_config_uri", template_uri,
             "--resource_config_uri", deployment.resource_config_uri,
             "--stages", "candidates",
+            *runner_override_args(runner_overrides),
         ]  # fmt: skip
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 

@@ -10,6 +10,8 @@ from gnn_assets.graph.source import has_graph_source, write_graph_source
 from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
 from gnn_assets.jobs.unenumerate import load_node_id_mappings
 
+# Every graph asset carries its graph's name under this tag (refresh_graphs selects by it).
+GRAPH_TAG = "gnn_assets/graph"
 # Demo graphs are generated (seeded) when materialized; any other graph is read where it lies.
 DEMO_GRAPHS = {"demo_typed": generate_typed_demo_graph, "demo_homogeneous": generate_homogeneous_demo_graph}
 
@@ -32,20 +34,22 @@ def graph_source_missing(layout, graph_name: str) -> bool:
     return graph_name not in DEMO_GRAPHS and not has_graph_source(layout.graph_source_dir(graph_name))
 
 
-def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_of: list[str] | None = None) -> list[AssetsDefinition]:
-    """missing_source_of: the templates naming this graph, when it has no source (flagged in the UI)."""
+def build_graph_assets(graph_name: str, warehouse_kind: str, layout) -> list[AssetsDefinition]:
+    """A graph with no source where its name says it is (not yet, or a misspelt name) is flagged in the UI."""
+    missing = graph_source_missing(layout, graph_name)
     warning = (
-        f"NO GRAPH SOURCE FOUND for '{graph_name}', named by gnnAssetsConfig.graphName in {', '.join(missing_source_of)}: "
-        "check the name, or put the source in place; materializing fails until then. "
-        if missing_source_of
+        f"NO GRAPH SOURCE FOUND for '{graph_name}' in {layout.graph_source_dir(graph_name)}: check the name, or put "
+        "the source in place; materializing fails until then. "
+        if missing
         else ""
     )
+    tags = {GRAPH_TAG: graph_name, **({"gnn_assets/graph_source": "missing"} if missing else {})}
 
     @asset(
         key=graph_source_key(graph_name),
         group_name=graph_group(graph_name),
         kinds={"parquet"},
-        tags={"gnn_assets/graph_source": "missing"} if missing_source_of else None,
+        tags=tags,
         description=warning
         + (
             f"The {graph_name} graph as handed in: nodes.parquet (string node_id, node_type, features, label) and "
@@ -82,6 +86,7 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, *, missing_source_o
         deps=[graph_source],
         pool=WAREHOUSE_POOL,
         group_name=graph_group(graph_name),
+        tags={GRAPH_TAG: graph_name},
         kinds={warehouse_kind, "parquet"},
         description=(
             f"Enumeration of {graph_name}, as GiGL's Data Preprocessor does it: per node type, original ids map to "

@@ -13,6 +13,8 @@ start without them.
 
 
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -32,7 +34,15 @@ from dagster import (
 
 from gnn_assets import storage
 from gnn_assets.defs.graphs.assets import node_id_mapping_key
-from gnn_assets.defs.common import frozen_config_for, job_partitions, partition_job_name, png_metadata, recorded_metadata, task_asset_key
+from gnn_assets.defs.common import (
+    frozen_config_for,
+    job_partitions,
+    partition_job_name,
+    png_metadata,
+    recorded_metadata,
+    runner_override_args,
+    task_asset_key,
+)
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.job import Job
 from gnn_assets.config.layout import job_layout
@@ -57,7 +67,9 @@ _OUTPUT_SCHEMAS = {
 _VALUE_COLUMN = {"embeddings": "emb", "predictions": "pred"}
 
 
-def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) -> list[AssetsDefinition]:
+def build_task_assets(
+    template_uri: str, warehouse_kind: str, runner_kind: str, runner_overrides: Mapping[str, Any] | None = None
+) -> list[AssetsDefinition]:
     template = load_task_config(template_uri)
     task = template.task_name
     common = {"partitions_def": job_partitions, "group_name": task}
@@ -152,7 +164,7 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
         **common,
     )
     def sampled_subgraphs(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
-        resources = deployment.resources()
+        resources = deployment.resources(runner_overrides)
         frozen = frozen_config_for(context.instance, resources, task, partition_job_name(context.partition_key))
         from gnn_assets.graph.sampling import sample_with_engine
 
@@ -224,6 +236,7 @@ def build_task_assets(template_uri: str, warehouse_kind: str, runner_kind: str) 
             recorded_metadata(context.instance, task_asset_key(task, "frozen_config"), job_name, "sha256"),
             "--trained_model_sha256",
             recorded_metadata(context.instance, task_asset_key(task, "trained_model"), job_name, "sha256"),
+            *runner_override_args(runner_overrides),
         ]
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 

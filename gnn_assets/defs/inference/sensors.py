@@ -1,5 +1,9 @@
 """A sensor on the model location: each new trained-model file starts its job's chain.
 
+It polls storage, outside the asset graph, so it stays a sensor: it adds the job's partition
+and materializes the task's frozen_config and trained_model for it; the rest of the chain
+follows by its AutomationConditions (eager downstream of trained_model, GnnTaskComponent).
+
 Model files live at <model root>/<task>/<name>.pt (a folder locally, a GCS prefix on GCP). The
 job name derives from the file name. A file is taken only once it is whole: a GCS object
 appears whole, a local file when it has not changed between two ticks (a writer may still be
@@ -17,7 +21,9 @@ import json
 from collections import defaultdict
 
 from dagster import (
+    AssetKey,
     AssetObservation,
+    AssetSelection,
     DefaultSensorStatus,
     RunRequest,
     SensorDefinition,
@@ -25,7 +31,6 @@ from dagster import (
     SensorResult,
     sensor,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from gnn_assets import storage
 from gnn_assets.defs.common import task_asset_key
@@ -34,17 +39,29 @@ from gnn_assets.config.job_name import job_name_for_model_file
 from gnn_assets.defs.resources import GnnDeployment
 
 PENDING, DONE = "pending", "done"
+# The tag on each task's frozen_config and trained_model: what this sensor materializes.
+TRIGGER_TAG = {"gnn_assets/trigger": "new_trained_model"}
+MODEL_INTAKE = AssetSelection.tag(*next(iter(TRIGGER_TAG.items())))
 
 
-def build_trained_model_sensor(task_jobs: dict[str, UnresolvedAssetJobDefinition]) -> SensorDefinition:
-    """task_jobs: the inference job of each task, by task name."""
+def _tasks(context: SensorEvaluationContext) -> dict[str, list[AssetKey]]:
+    """The assets the sensor materializes per task (<task>/frozen_config, <task>/trained_model)."""
+    tasks: dict[str, list[AssetKey]] = defaultdict(list)
+    for key in sorted(MODEL_INTAKE.resolve(context.repository_def.asset_graph)):
+        tasks[key.path[0]].append(key)
+    return tasks
 
+
+def build_trained_model_sensor() -> SensorDefinition:
     @sensor(
         name="new_trained_model",
         minimum_interval_seconds=30,
         default_status=DefaultSensorStatus.RUNNING,
-        jobs=list(task_jobs.values()),
-        description="Adds a job_name partition for every new trained-model file and requests its task's chain.",
+        target=MODEL_INTAKE,
+        description=(
+            "Adds a job_name partition for every new trained-model file and materializes its task's frozen_config and "
+            "trained_model; the chain's AutomationConditions take it from there."
+        ),
     )
     def new_trained_model(context: SensorEvaluationContext, deployment: GnnDeployment) -> SensorResult:
         resources = deployment.resources()
@@ -52,7 +69,7 @@ def build_trained_model_sensor(task_jobs: dict[str, UnresolvedAssetJobDefinition
         remembered: dict[str, dict] = {}  # the next cursor: files that exist now
         known = set(context.instance.get_dynamic_partitions(job_partitions.name))
         run_requests, new_partitions, observations = [], [], []
-        for task, job_def in task_jobs.items():
+        for task, intake in _tasks(context).items():
             materialized = context.instance.get_materialized_partitions(task_asset_key(task, "trained_model"))
             by_job = defaultdict(list)
             for file in storage.file_versions(storage.join(resources.model_root, task, "*.pt")):
@@ -91,7 +108,7 @@ def build_trained_model_sensor(task_jobs: dict[str, UnresolvedAssetJobDefinition
                     )
                 )
                 run_key = hashlib.sha256(f"{file.path}:{file.version}:{digest}".encode()).hexdigest()[:20]
-                run_requests.append(RunRequest(run_key=run_key, partition_key=job, job_name=job_def.name))
+                run_requests.append(RunRequest(run_key=run_key, partition_key=job, asset_selection=intake))
         return SensorResult(
             run_requests=run_requests,
             dynamic_partitions_requests=[job_partitions.build_add_request(new_partitions)] if new_partitions else [],

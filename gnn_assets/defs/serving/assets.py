@@ -52,7 +52,12 @@ def newest_passed_job(instance: DagsterInstance, task: str) -> str:
     raise ConfigError(f"{task} has no job whose chain succeeded with every check passing: materialize one, or name a job_name")
 
 
-def build_deployment_assets(template_uri: str, inference_job) -> Definitions:
+def materialized_in_run(instance: DagsterInstance, run_id: str, key) -> bool:
+    events = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    return any(e.dagster_event.asset_key == key for e in events)
+
+
+def build_deployment_assets(template_uri: str) -> Definitions:
     task = load_task_config(template_uri).task_name
     key = task_asset_key(task, "deployed_model")
 
@@ -89,14 +94,15 @@ def build_deployment_assets(template_uri: str, inference_job) -> Definitions:
     @run_status_sensor(
         name=f"{task}_promote_model",
         run_status=DagsterRunStatus.SUCCESS,
-        monitored_jobs=[inference_job],
+        # Every run of the code location: the chain runs as its job, and as the runs its
+        # AutomationConditions launch.
         request_job=deploy_job,
         default_status=DefaultSensorStatus.STOPPED,
-        description=f"Deploy a {task} job's model as soon as its chain succeeded (every blocking check passed).",
+        description=f"Deploy a {task} job's model as soon as a run that made its embeddings succeeded (every blocking check passed).",
     )
     def promote_model(context: RunStatusSensorContext):
         job_name = context.dagster_run.tags.get("dagster/partition")
-        if job_name:
+        if job_name and materialized_in_run(context.instance, context.dagster_run.run_id, task_asset_key(task, "embeddings")):
             return RunRequest(
                 run_key=f"promote-{context.dagster_run.run_id}",
                 run_config={"ops": {f"{task}__deployed_model": {"config": {"job_name": job_name}}}},

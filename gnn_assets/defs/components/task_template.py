@@ -1,0 +1,69 @@
+"""What `dg scaffold defs gnn_assets.defs.components.GnnTaskComponent tasks/<task>` writes: the
+instance's defs.yaml and a commented GbmlConfig template that runs as it is (node classification
+on the demo graph, trained here on a first job) and says what to change."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dagster as dg
+
+_TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+TEMPLATE = """\
+# The GbmlConfig template of task {task} (GiGL's YAML, camelCase). Every job of the task freezes it:
+# the fields that derive from the job name and the deployment (sample and model URIs, output
+# tables) are filled then. The task name is this file's name, or gnnAssetsConfig.taskName.
+#
+# As written it runs: node classification on the demo graph, with a model trained here when a job
+# has no model file. Point it at your graph and your model below.
+taskMetadata:
+  # nodeBasedTaskMetadata for embeddings and predicted classes of nodes;
+  # nodeAnchorBasedLinkPredictionTaskMetadata: {{supervisionEdgeTypes: [...]}} for link prediction.
+  nodeBasedTaskMetadata:
+    supervisionNodeTypes: [paper]
+graphMetadata:
+  # The node and edge types of the graph, as its graph_metadata.yaml names them.
+  nodeTypes: [paper]
+  edgeTypes:
+    - {{srcNodeType: paper, relation: cites, dstNodeType: paper}}
+# Trains a model for a job that has none (a file at <model root>/{task}/<job>.pt is used instead,
+# and a new file there starts a job: the new_trained_model sensor). Remove it to require files.
+trainerConfig:
+  trainerClsPath: gnn_assets.training.node_classification.NodeClassificationTrainer
+  trainerArgs: {{epochs: '3', batch_size: '512', learning_rate: '0.01', patience: '2', seed: '0'}}
+inferencerConfig:
+  # A class under the deployment's allowedClassPrefixes; its args must match the model file.
+  inferencerClsPath: gnn_assets.inference.task_specs.NodeClassificationTaskSpec
+  inferencerArgs: {{hid_dim: '64', out_dim: '32', num_layers: '2', num_classes: '8'}}
+  inferenceBatchSize: 256
+gnnAssetsConfig:
+  # A graph instance of this project (defs/graphs/<name>/defs.yaml).
+  graphName: demo_homogeneous
+  # SAMPLED (k-hop samples, then a Beam job) or LAYERWISE (every layer once over all nodes, exact).
+  inferenceMode: SAMPLED
+  sampler:
+    fanout: [10, 10]
+    seed: '42'
+  # The share of samples that may fail to decode before the job fails.
+  maxDeadLetterFraction: 0.0
+"""
+
+
+class TaskScaffolder(dg.Scaffolder):
+    """Writes defs.yaml and <task>.yaml, named for the instance's folder."""
+
+    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+        task = Path(request.target_path).name
+        if not _TASK_NAME.fullmatch(task):
+            raise ValueError(f"{request.target_path}: the folder's name is the task name and must match [a-z][a-z0-9_]*")
+        dg.scaffold_component(
+            request,
+            {
+                "template": f"{task}.yaml",
+                "automation": "on_new_model",
+                "freshness": {"fail_window_hours": 26, "warn_window_hours": 24},
+            },
+        )
+        (Path(request.target_path) / f"{task}.yaml").write_text(TEMPLATE.format(task=task))
