@@ -9,4 +9,6 @@ from pathlib import Path
 
 from dagster import load_from_defs_folder
 
+import gnn_assets.defs  # noqa: F401  (its warning filters, set before the loader's own warning context)
+
 defs = load_from_defs_folder(path_within_project=Path(__file__).parent)

@@ -8,8 +8,6 @@ first job's model, so embedding_drift has a comparison and its pictures. Prints 
 held-out quality next to a trivial baseline. `make dev` opens the same instance in the UI.
 """
 
-import glob
-import os
 import sys
 import warnings
 
@@ -25,7 +23,6 @@ from gnn_assets.definitions import defs  # noqa: E402
 from gnn_assets.defs.common import job_partitions  # noqa: E402
 from gnn_assets.training.evaluation import job_quality  # noqa: E402
 from gnn_assets.training.run import train_model  # noqa: E402
-from gnn_assets.defs.resources import default_resource_config_uri, default_task_config_dir  # noqa: E402
 from gnn_assets.warehouse import open_warehouse  # noqa: E402
 
 JOB_NAME = "demo"
@@ -85,10 +82,16 @@ def _drift_lines(template: TaskConfig, instance: DagsterInstance) -> list[str]:
     return lines
 
 
+def _project_templates() -> list[TaskConfig]:
+    """The template of every task the code location defines (its frozen_config records where it lies)."""
+    specs = [spec for a in defs.assets for spec in a.specs if spec.key.path[-1] == "frozen_config"]
+    return [load_task_config(spec.metadata["template_uri"].value) for spec in sorted(specs, key=lambda s: s.key.path)]
+
+
 def main() -> int:
     instance = DagsterInstance.get()
-    resources = load_resource_config(default_resource_config_uri())
-    templates = [load_task_config(p) for p in sorted(glob.glob(os.path.join(default_task_config_dir(), "*.yaml")))]
+    resources = load_resource_config(defs.resources["deployment"].resource_config_uri)
+    templates = _project_templates()
 
     _execute("refresh_graphs", instance)
     instance.add_dynamic_partitions(job_partitions.name, [JOB_NAME])

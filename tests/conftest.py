@@ -183,6 +183,10 @@ class Deployment:
     def env(self) -> dict[str, str]:
         return {"DAGSTER_HOME": str(self.home)}
 
+    def code_location(self) -> tuple[Path, str]:
+        """The project folder and the module of its code location, for a server started there."""
+        return self.root, f"{self.package}.definitions"
+
 
 def write_project(root: Path, resource_config: Path) -> str:
     """A dg project at root whose deployment instance names resource_config; returns its package."""

@@ -89,18 +89,18 @@ def stop_server(process: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def dagster_webserver(env: dict, log: Path) -> Iterator[str]:
-    """dagster-webserver for this project's code location on loopback, with the deployment's
-    environment; yields its URL once it answers."""
+def dagster_webserver(env: dict, log: Path, project: Path = REPO, module: str = "gnn_assets.definitions") -> Iterator[str]:
+    """dagster-webserver on loopback for the code location `module` of the project at `project`
+    (by default this one), with the deployment's environment; yields its URL once it answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = start_server(
-        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", "gnn_assets.definitions"],
+        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-m", module],
         port,
         log,
         env=env,
         ready_url=f"{url}/server_info",
-        cwd=REPO,
+        cwd=project,
     )
     try:
         yield url

@@ -13,7 +13,7 @@ from tests.servers import dagster_webserver
 
 @pytest.fixture
 def webserver(deployment, materialized, tmp_path):
-    with dagster_webserver(deployment.env(), tmp_path / "webserver.log") as url:
+    with dagster_webserver(deployment.env(), tmp_path / "webserver.log", *deployment.code_location()) as url:
         yield url
 
 

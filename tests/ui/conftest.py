@@ -38,7 +38,7 @@ def ui_deployment(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ui_url(ui_deployment, tmp_path_factory):
-    with dagster_webserver(ui_deployment.env(), tmp_path_factory.mktemp("ui-log") / "webserver.log") as url:
+    with dagster_webserver(ui_deployment.env(), tmp_path_factory.mktemp("ui-log") / "webserver.log", *ui_deployment.code_location()) as url:
         yield url
 
 

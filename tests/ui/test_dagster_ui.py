@@ -25,7 +25,7 @@ def test_the_lineage_shows_each_graph_and_task_group(page, ui_url):
 
 
 def test_adding_a_partition_and_launching_the_chain_by_clicking(page, ui_url, ui_deployment):
-    open_page(page, f"{ui_url}/locations/gnn_assets.definitions/jobs/{TASK}_inference")
+    open_page(page, f"{ui_url}/locations/{ui_deployment.code_location()[1]}/jobs/{TASK}_inference")
     page.get_by_role("button", name="Materialize all").first.click()
     page.get_by_text("Add a partition").click()
     dialog = page.get_by_role("dialog").last

@@ -57,7 +57,7 @@ class GnnDeploymentComponent(dg.Component, dg.Model, dg.Resolvable):
             jobs=[
                 dg.define_asset_job(
                     "refresh_graphs",
-                    selection=dg.AssetSelection.tag_string(GRAPH_TAG),
+                    selection=dg.AssetSelection.tag(*next(iter(GRAPH_TAG.items()))),
                     description="Re-read and re-enumerate every graph.",
                     executor_def=dg.in_process_executor,
                 )

@@ -10,8 +10,8 @@ from gnn_assets.graph.source import has_graph_source, write_graph_source
 from gnn_assets.defs.resources import WAREHOUSE_POOL, GnnDeployment
 from gnn_assets.jobs.unenumerate import load_node_id_mappings
 
-# Every graph asset carries its graph's name under this tag (refresh_graphs selects by it).
-GRAPH_TAG = "gnn_assets/graph"
+# Every graph asset carries this tag: refresh_graphs selects by it.
+GRAPH_TAG = {"gnn_assets/role": "graph"}
 # Demo graphs are generated (seeded) when materialized; any other graph is read where it lies.
 DEMO_GRAPHS = {"demo_typed": generate_typed_demo_graph, "demo_homogeneous": generate_homogeneous_demo_graph}
 
@@ -43,7 +43,7 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, layout) -> list[Ass
         if missing
         else ""
     )
-    tags = {GRAPH_TAG: graph_name, **({"gnn_assets/graph_source": "missing"} if missing else {})}
+    tags = {**GRAPH_TAG, **({"gnn_assets/graph_source": "missing"} if missing else {})}
 
     @asset(
         key=graph_source_key(graph_name),
@@ -86,7 +86,7 @@ def build_graph_assets(graph_name: str, warehouse_kind: str, layout) -> list[Ass
         deps=[graph_source],
         pool=WAREHOUSE_POOL,
         group_name=graph_group(graph_name),
-        tags={GRAPH_TAG: graph_name},
+        tags=GRAPH_TAG,
         kinds={warehouse_kind, "parquet"},
         description=(
             f"Enumeration of {graph_name}, as GiGL's Data Preprocessor does it: per node type, original ids map to "

@@ -82,6 +82,7 @@ def build_task_assets(
             "name and the deployment is filled (sample URIs, trained model URI, output tables per node type). "
             "The same template, deployment and job name always give the same bytes."
         ),
+        metadata={"template_uri": MetadataValue.path(template_uri)},
         **common,
     )
     def frozen_config(context: AssetExecutionContext, deployment: GnnDeployment) -> MaterializeResult:
