@@ -18,7 +18,7 @@ from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.defs.common import job_partitions
 from gnn_assets.defs.resources import GnnDeployment
 from gnn_assets.training.run import train_model
-from tests.conftest import TASK, execution_events, make_deployment
+from tests.conftest import TASK, execution_events, make_deployment, template_of
 
 DG = os.path.join(os.path.dirname(sys.executable), "dg")
 TASK_TYPE = "gnn_assets.defs.components.GnnTaskComponent"
@@ -48,7 +48,9 @@ def test_dg_lists_the_component_types_with_their_attributes(tmp_path):
 @pytest.mark.slow
 def test_a_scaffolded_task_loads_and_materializes_its_chain(tmp_path):
     deployment = make_deployment(tmp_path, tasks=())
-    deployment.write_graph("demo_homogeneous")
+    graph = _dg(deployment, "scaffold", "defs", "gnn_assets.defs.components.GnnGraphComponent", "graphs/demo_homogeneous")
+    assert graph.returncode == 0, graph.stderr[-2000:]
+    assert "graph_name: demo_homogeneous" in (deployment.defs_dir / "graphs" / "demo_homogeneous" / "defs.yaml").read_text()
     scaffolded = _dg(deployment, "scaffold", "defs", TASK_TYPE, "tasks/my_task")
     assert scaffolded.returncode == 0, scaffolded.stderr[-2000:]
     instance_dir = deployment.defs_dir / "tasks" / "my_task"
@@ -94,6 +96,10 @@ def test_attributes_reach_the_assets_and_bad_runner_overrides_take_only_their_ta
         ),
     )
     deployment.write_task("demo_link_prediction", attributes="  runner_overrides: {numWorkerz: 2}\n")
+    outside = tmp_path.parent / f"{tmp_path.name}_outside.yaml"
+    outside.write_text(template_of(TASK).read_text())
+    (deployment.defs_dir / "tasks" / "stray").mkdir()
+    (deployment.defs_dir / "tasks" / "stray" / "defs.yaml").write_text(f"type: {TASK_TYPE}\nattributes:\n  template: {outside}\n")
     defs = deployment.definitions()
     embeddings = _spec(defs, TASK, "embeddings")
     assert embeddings.group_name == "papers" and embeddings.owners == ["team:graph"] and embeddings.tags["tier"] == "gold"
@@ -104,6 +110,7 @@ def test_attributes_reach_the_assets_and_bad_runner_overrides_take_only_their_ta
     assert AssetKey([TASK, "embeddings"]) in defs.resolve_job_def(f"{TASK}_inference").asset_layer.executable_asset_keys
     error = _spec(defs, "invalid_task_configs", "demo_link_prediction").description
     assert "runner overrides" in error and "numWorkerz" in error
+    assert "lies outside the project" in _spec(defs, "invalid_task_configs", outside.stem).description
 
 
 @pytest.mark.slow

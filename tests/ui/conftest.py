@@ -22,6 +22,8 @@ ARTIFACTS = REPO / "test-artifacts" / "ui"
 INSTANCE = (
     "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
     "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"
+    # As the instance configs the project writes (Makefile, docker/): freshness windows evaluated.
+    "freshness:\n  enabled: true\n"
 )
 UI_JOB = "ui-job"
 

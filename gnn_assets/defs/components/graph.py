@@ -7,9 +7,11 @@ from pydantic import Field
 
 from gnn_assets.defs.components.deployment import project_deployment
 from gnn_assets.defs.components.labels import AssetLabels, map_specs
+from gnn_assets.defs.components.scaffolders import GraphScaffolder
 from gnn_assets.defs.graphs.assets import build_graph_assets, node_id_mapping_key
 
 
+@dg.scaffold_with(GraphScaffolder)
 class GnnGraphComponent(dg.Component, AssetLabels, dg.Resolvable):
     """A graph: <name>/graph_source (the Parquet files as handed in) and <name>/node_id_mapping (their
     enumeration, GiGL's way). Tasks name it in gnnAssetsConfig.graphName; two tasks on one graph share

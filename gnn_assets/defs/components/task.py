@@ -26,7 +26,7 @@ from gnn_assets.defs.comparison.assets import build_drift_assets
 from gnn_assets.defs.components.deployment import project_deployment
 from gnn_assets.defs.components.graph import GnnGraphComponent
 from gnn_assets.defs.components.labels import AssetLabels, map_specs
-from gnn_assets.defs.components.task_template import TaskScaffolder
+from gnn_assets.defs.components.scaffolders import TaskScaffolder
 from gnn_assets.defs.graphs.assets import node_id_mapping_key
 from gnn_assets.defs.inference.assets import build_task_assets
 from gnn_assets.defs.inference.checks import build_task_checks
@@ -102,12 +102,11 @@ class GnnTaskComponent(dg.Component, AssetLabels, dg.Resolvable):
         ),
     )
 
-    def template_uri(self, context: dg.ComponentLoadContext) -> str:
-        return str((context.path / self.template).resolve())
-
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        template_uri = self.template_uri(context)
+        template_uri = str((context.path / self.template).resolve())
         try:
+            if not Path(template_uri).is_relative_to(context.project_root.resolve()):
+                raise ConfigError(f"{context.path / 'defs.yaml'}: template {self.template!r} lies outside the project")
             return self._chain(context, template_uri)
         except (UserError, dg.DagsterInvalidDefinitionError) as error:
             # One broken instance must not take the other tasks, the sensors and the schedules down.

@@ -1,6 +1,8 @@
-"""What `dg scaffold defs gnn_assets.defs.components.GnnTaskComponent tasks/<task>` writes: the
-instance's defs.yaml and a commented GbmlConfig template that runs as it is (node classification
-on the demo graph, trained here on a first job) and says what to change."""
+"""What `dg scaffold defs` writes for our Component types.
+
+GnnTaskComponent (`tasks/<task>`): the instance's defs.yaml and a commented GbmlConfig template
+that runs as it is (node classification on the demo graph, trained here on a first job) and says
+what to change. GnnGraphComponent (`graphs/<graph>`): defs.yaml naming the graph after its folder."""
 
 from __future__ import annotations
 
@@ -9,7 +11,14 @@ from pathlib import Path
 
 import dagster as dg
 
-_TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _folder_name(request: dg.ScaffoldRequest, what: str) -> str:
+    name = Path(request.target_path).name
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"{request.target_path}: the folder's name is the {what} name and must match [a-z][a-z0-9_]*")
+    return name
 
 TEMPLATE = """\
 # The GbmlConfig template of task {task} (GiGL's YAML, camelCase). Every job of the task freezes it:
@@ -55,9 +64,7 @@ class TaskScaffolder(dg.Scaffolder):
     """Writes defs.yaml and <task>.yaml, named for the instance's folder."""
 
     def scaffold(self, request: dg.ScaffoldRequest) -> None:
-        task = Path(request.target_path).name
-        if not _TASK_NAME.fullmatch(task):
-            raise ValueError(f"{request.target_path}: the folder's name is the task name and must match [a-z][a-z0-9_]*")
+        task = _folder_name(request, "task")
         dg.scaffold_component(
             request,
             {
@@ -67,3 +74,11 @@ class TaskScaffolder(dg.Scaffolder):
             },
         )
         (Path(request.target_path) / f"{task}.yaml").write_text(TEMPLATE.format(task=task))
+
+
+class GraphScaffolder(dg.Scaffolder):
+    """Writes defs.yaml for the graph named like the instance's folder; its source goes under the
+    storage root's graphs/<graph>/source/ (README: What the assets are)."""
+
+    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+        dg.scaffold_component(request, {"graph_name": _folder_name(request, "graph"), "enumerate_new_sources": True})
