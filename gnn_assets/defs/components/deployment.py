@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources, load_resource_config
 from gnn_assets.defs.graphs.assets import GRAPH_TAG
@@ -46,7 +47,7 @@ class GnnDeploymentComponent(dg.Component, dg.Model, dg.Resolvable):
     def resource_config_uri(self, project_root: Path) -> str:
         if not self.resource_config:
             return default_resource_config_uri(project_root)
-        if "://" in self.resource_config:
+        if storage.is_remote(self.resource_config):
             return self.resource_config
         return str((project_root / self.resource_config).resolve())
 

@@ -13,9 +13,9 @@ class AssetLabels(dg.Model):
     tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every asset of the instance.")
     owners: list[str] = Field(default_factory=list, description="Owners of every asset (emails or team:<name>).")
 
-    def label(self, spec: dg.AssetSpec, *, regroup: bool = True) -> dg.AssetSpec:
+    def label(self, spec: dg.AssetSpec) -> dg.AssetSpec:
         return spec.replace_attributes(
-            group_name=self.group if self.group and regroup else spec.group_name,
+            group_name=self.group or spec.group_name,
             tags={**spec.tags, **self.tags},
             owners=[*spec.owners, *(o for o in self.owners if o not in spec.owners)],
         )
