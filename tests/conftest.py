@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance, load_from_defs_folder
+from dagster import DagsterInstance
 
 from gnn_assets.defs.common import job_partitions
+from gnn_assets.defs.components.instance_files import load_instances
 from gnn_assets.config.resource_config import Resources, load_resource_config
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
@@ -178,7 +179,7 @@ class Deployment:
     def definitions(self):
         if str(self.root) not in sys.path:
             sys.path.insert(0, str(self.root))
-        return load_from_defs_folder(path_within_project=self.root)
+        return load_instances(self.root / self.package)
 
     def env(self) -> dict[str, str]:
         return {"DAGSTER_HOME": str(self.home)}
@@ -215,8 +216,8 @@ def write_project(root: Path, resource_config: Path) -> str:
     (root / package / "__init__.py").write_text("")
     (defs / "__init__.py").write_text("")
     (root / package / "definitions.py").write_text(
-        "from pathlib import Path\n\nfrom dagster import load_from_defs_folder\n\n"
-        "defs = load_from_defs_folder(path_within_project=Path(__file__).parent)\n"
+        "from pathlib import Path\n\nfrom gnn_assets.defs.components.instance_files import load_instances\n\n"
+        "defs = load_instances(Path(__file__).parent)\n"
     )
     (defs / "deployment" / "defs.yaml").write_text(
         f"type: gnn_assets.defs.components.GnnDeploymentComponent\nattributes:\n  resource_config: {resource_config}\n"

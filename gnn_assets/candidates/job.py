@@ -30,7 +30,7 @@ from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.errors import UserError
 from gnn_assets.graph.csr import build_in_edges
-from gnn_assets.graph.enumerated_layout import edge_type_name, edges_uri, mapping_uri
+from gnn_assets.graph.enumerated_layout import check_enumeration, edge_type_name, edges_uri, mapping_uri
 from gnn_assets.beam.sinks import PlainParquetSink
 from gnn_assets.inference.protocol import resolve_device
 from gnn_assets.outputs.candidates import CANDIDATES_SCHEMA, CandidatesManifest, EdgeCandidates
@@ -155,6 +155,7 @@ def run_candidates_job(job: Job, *, progress=print, dagster_run_id: str | None =
         exclude_existing_edges=config.exclude_existing_edges,
         runner=options.get_all_options()["runner"],
         seconds=0.0,
+        enumeration_id=inference.enumeration_id,
     )
     for edge_type in config.supervision_edge_types:
         name = edge_type_name(edge_type)
@@ -189,6 +190,7 @@ def run_candidates_job(job: Job, *, progress=print, dagster_run_id: str | None =
         edge.files = storage.glob(storage.join(edge.output_dir, "*.parquet"))
         edge.file_sha256 = count_files(edge.files, edge.rows, f"{name} candidates")
         progress(f"{name}: {edge.rows:,} candidates for {edge.sources:,} sources in {result.seconds:.1f} s")
+    check_enumeration(job.graph_dir, result.enumeration_id, f"link candidates run {run_id} of job {config.job_name!r}")
     result.committed_at = commit_time()
     publish_manifest(job_layout.candidates_manifest_uri, storage.join(job_layout.candidates_dir, "runs"), run_id, result.to_json())
     return result

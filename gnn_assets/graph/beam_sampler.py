@@ -31,7 +31,7 @@ from gnn_assets.beam.runners import pipeline_options, run_to_completion
 from gnn_assets.config.job import Job
 from gnn_assets.config.task_config import TaskKind
 from gnn_assets.graph.codec import encode_gigl
-from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edges_uri, nodes_uri, read_graph_metadata
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey, check_enumeration, edges_uri, enumeration_id, nodes_uri, read_graph_metadata
 from gnn_assets.graph.enumeration import check_same_graph
 from gnn_assets.graph.packed import encode_packed
 from gnn_assets.graph.sample_manifest import delete_sample_manifest, write_sample_manifest
@@ -303,6 +303,7 @@ def beam_sample_job(job: Job, progress: Callable[[str], None] = print, dagster_r
     started = time.monotonic()
     options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=dagster_run_id)
     pipeline = beam.Pipeline(options=options)
+    enumeration = enumeration_id(job.graph_dir)
     sets = build_sampler(pipeline, job)
     for prefix in sets.prefixes:  # the job's last samples: replaced, never mixed with new ones
         delete_sample_manifest(prefix)
@@ -310,6 +311,7 @@ def beam_sample_job(job: Job, progress: Callable[[str], None] = print, dagster_r
             storage.delete_tree(old)
     progress(f"BEAM sampler on {resources.runner_kind}: {sum(sets.roots):,} roots, fanout {config.fanout}")
     run_to_completion(pipeline, resources, progress, "Beam sampler job")
+    check_enumeration(job.graph_dir, enumeration, f"the Beam sampler job of {config.job_name!r}")  # no manifest: the samples are not complete
     reports = {}
     for prefix, count in zip(sets.prefixes, sets.roots):
         shards = storage.glob(prefix + "*.tfrecord")
@@ -317,7 +319,7 @@ def beam_sample_job(job: Job, progress: Callable[[str], None] = print, dagster_r
         for shard in shards:
             with storage.open_read(shard) as stream:
                 per_shard[storage.basename(shard)] = sum(1 for _ in iter_record_lengths(stream))
-        write_sample_manifest(prefix, per_shard)
+        write_sample_manifest(prefix, per_shard, enumeration)
         reports[prefix] = SamplingReport(count, shards, time.monotonic() - started)
         progress(f"{prefix}*.tfrecord: {sum(per_shard.values()):,} samples in {len(shards)} shards")
     return reports

@@ -6,6 +6,10 @@ server, the candidates job) and the enumeration writes, under <graph>/enumerated
   nodes_<type>.parquet                     features and labels, row i for int id i
   node_id_mapping_<type>.parquet           node_id (original) -> int_id
   edges_<src>-<relation>-<dst>.parquet     src, dst in int ids
+  enumeration.json                         this enumeration's id, new each time the graph is enumerated
+
+Every output derived from the int ids (samples, committed runs, kept states) records the
+enumeration id it read, so that it is never published against another enumeration's mapping.
 """
 
 from __future__ import annotations
@@ -14,8 +18,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import json
+import uuid
+
 from gnn_assets import storage
 from gnn_assets.config.yaml_proto import load_yaml
+from gnn_assets.errors import UserError
 from gnn_assets.graph.source import GraphSourceError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 
@@ -58,6 +66,43 @@ def read_graph_metadata(directory: str) -> GraphMetadata:
         raise GraphSourceError(f"{directory}: the graph has not been enumerated yet (graph_metadata.yaml is missing)")
     return load_yaml(metadata_uri, GraphMetadata())
 
+ENUMERATION_RECORD = "enumeration.json"
+
+
+class EnumerationChanged(UserError, RuntimeError):
+    """Output computed on one enumeration of a graph met another (the graph was enumerated again)."""
+
+
+def write_enumeration_id(directory: str) -> str:
+    """Give a newly enumerated graph (its staging folder, before it replaces the last) a new id."""
+    enumeration_id = uuid.uuid4().hex
+    storage.write_text(storage.join(directory, ENUMERATION_RECORD), json.dumps({"enumeration_id": enumeration_id}))
+    return enumeration_id
+
+
+def enumeration_id(directory: str) -> str:
+    """The id of the graph's current enumeration ("" for a graph enumerated before ids were recorded)."""
+    uri = storage.join(directory, ENUMERATION_RECORD)
+    if not storage.exists(uri):
+        return ""
+    try:
+        value = json.loads(storage.read_text(uri))["enumeration_id"]
+        if not isinstance(value, str):
+            raise TypeError("not a string")
+    except (ValueError, KeyError, TypeError) as error:
+        raise GraphSourceError(f"{uri}: not an enumeration record ({error}); enumerate the graph again") from error
+    return value
+
+
+def check_enumeration(directory: str, expected: str, what: str, remedy: str = "run the job again") -> None:
+    """Refuse (one line) output computed on another enumeration than the graph's current one:
+    its int ids name other nodes now."""
+    current = enumeration_id(directory)
+    if current != expected:
+        raise EnumerationChanged(
+            f"{what} was computed on enumeration {expected or '(none recorded)'} of {directory}, but the graph is now "
+            f"enumeration {current or '(none recorded)'}: its int ids name other nodes; {remedy}"
+        )
 
 
 def read_column(uri: str, column: str) -> pa.ChunkedArray:

@@ -31,6 +31,7 @@ from gnn_assets.graph.enumerated_layout import (
     mapping_uri,
     nodes_uri,
     read_graph_metadata,
+    write_enumeration_id,
 )
 from gnn_assets.proto.gbml_config_pb2 import PreprocessedMetadata
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
@@ -143,6 +144,7 @@ def enumerate_graph(source: GraphSource) -> tuple[EnumeratedGraph, dict[str, pa.
 
 def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dict[str, pa.Table]) -> None:
     storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(graph.metadata))
+    write_enumeration_id(directory)
     for node_type in graph.node_types:
         x = graph.features[node_type]
         n, dim = x.shape
@@ -234,6 +236,7 @@ def enumerate_graph_source(
         enumerated.CopyFrom(metadata)
         enumerated.ClearField("bigquery_source")  # the enumerated graph is these files, wherever its source was
         storage.write_text(storage.join(staging, "graph_metadata.yaml"), to_yaml(enumerated))
+        write_enumeration_id(staging)
         storage.replace_tree(staging, directory)
     finally:
         storage.delete_tree(staging)

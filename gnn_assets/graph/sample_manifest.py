@@ -9,6 +9,7 @@ sampler) have no record; the job says so and still checks what it can.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from gnn_assets import storage
 
@@ -24,9 +25,15 @@ def manifest_uri(prefix: str) -> str:
     return prefix + MANIFEST_NAME
 
 
-def write_sample_manifest(prefix: str, samples_per_shard: dict[str, int]) -> None:
-    """Record {shard file name: samples} for the shards of one prefix."""
-    text = json.dumps({"samples_per_shard": dict(sorted(samples_per_shard.items()))}, indent=1)
+@dataclass(frozen=True)
+class SampleRecord:
+    samples_per_shard: dict[str, int]  # shard file name -> samples
+    enumeration_id: str  # of the enumerated graph sampled ("" where none was recorded)
+
+
+def write_sample_manifest(prefix: str, samples_per_shard: dict[str, int], enumeration_id: str) -> None:
+    """Record {shard file name: samples} for the shards of one prefix, and the enumeration sampled."""
+    text = json.dumps({"samples_per_shard": dict(sorted(samples_per_shard.items())), "enumeration_id": enumeration_id}, indent=1)
     storage.replace_atomically(manifest_uri(prefix), text.encode())
 
 
@@ -36,15 +43,19 @@ def delete_sample_manifest(prefix: str) -> None:
         storage.delete_tree(manifest_uri(prefix))
 
 
-def read_sample_manifest(prefix: str) -> dict[str, int] | None:
-    """{shard file name: samples}, or None where no sampler of ours recorded the prefix."""
+def read_sample_manifest(prefix: str) -> SampleRecord | None:
+    """What the sampler recorded for a prefix, or None where no sampler of ours recorded it."""
     uri = manifest_uri(prefix)
     if not storage.exists(uri):
         return None
     try:
-        counts = json.loads(storage.read_text(uri))["samples_per_shard"]
+        data = json.loads(storage.read_text(uri))
+        counts = data["samples_per_shard"]
         if not all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in counts.items()):
             raise ValueError("counts must be non-negative integers")
+        enumeration = data.get("enumeration_id", "")  # samples written before ids were recorded have none
+        if not isinstance(enumeration, str):
+            raise ValueError("enumeration_id must be a string")
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise SampleManifestError(f"{uri}: not a sample manifest ({error}); sample the job again") from error
-    return counts
+    return SampleRecord(counts, enumeration)

@@ -30,7 +30,7 @@ from gnn_assets.graph.packed import encode_packed
 from gnn_assets.graph.sample_manifest import delete_sample_manifest, write_sample_manifest
 from gnn_assets.graph.samples import Neighborhood, edge_endpoint_types
 from gnn_assets.graph.sampling_rule import edge_priorities, priority_order
-from gnn_assets.graph.enumerated_layout import EdgeTypeKey
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey, check_enumeration, enumeration_id
 from gnn_assets.graph.enumeration import EnumeratedGraph, check_same_graph, read_enumerated_graph
 from gnn_assets.graph.tfrecord import write_record
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
@@ -230,8 +230,10 @@ def write_samples(
     *,
     num_shards: int = 0,
     progress: Callable[[str], None] = print,
+    enumeration: str = "",
 ) -> SamplingReport:
-    """Sample every root and write '<prefix>NNNNN-of-MMMMM.tfrecord' shards, replacing old ones."""
+    """Sample every root and write '<prefix>NNNNN-of-MMMMM.tfrecord' shards, replacing old ones;
+    enumeration: the id of the enumerated graph sampled, recorded with them."""
     started = time.monotonic()
     num_shards = num_shards or default_shard_count(len(roots))
     delete_sample_manifest(prefix)
@@ -254,7 +256,7 @@ def write_samples(
                 progress(f"sampled {done:,}/{len(roots):,} {root_type} roots ({rate:,.0f} roots/s)")
         shards.append(uri)
         samples_per_shard[storage.basename(uri)] = written
-    write_sample_manifest(prefix, samples_per_shard)
+    write_sample_manifest(prefix, samples_per_shard, enumeration)
     return SamplingReport(len(roots), shards, time.monotonic() - started)
 
 
@@ -262,7 +264,10 @@ def sample_job(config: TaskConfig, resources: Resources, progress: Callable[[str
     """Write the samples a frozen config's inference reads, for every root node type."""
     if config.is_layerwise:
         raise ConfigError(f"{config.uri}: gnnAssetsConfig.inferenceMode is LAYERWISE, which reads the graph itself: there is nothing to sample")
-    graph = read_enumerated_graph(resources.layout.enumerated_graph_dir(config.graph_name))
+    graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
+    enumeration = enumeration_id(graph_dir)
+    graph = read_enumerated_graph(graph_dir)
+    check_enumeration(graph_dir, enumeration, f"the graph read to sample job {config.job_name!r}")  # not replaced while read
     check_same_graph(config.proto.graph_metadata, graph.metadata, config.uri)
     sampler = NeighborSampler(graph, config.fanout, config.sampler_seed)
     classification = config.task_kind is TaskKind.NODE_CLASSIFICATION
@@ -281,7 +286,7 @@ def sample_job(config: TaskConfig, resources: Resources, progress: Callable[[str
             root_sets = [all_roots]
         for prefix, roots in zip(config.sample_prefixes(node_type), root_sets):
             report = write_samples(
-                sampler, node_type, roots, prefix, encode, num_shards=config.num_shards, progress=progress
+                sampler, node_type, roots, prefix, encode, num_shards=config.num_shards, progress=progress, enumeration=enumeration
             )
             reports[prefix] = report
     return reports

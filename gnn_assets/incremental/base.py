@@ -14,7 +14,7 @@ from gnn_assets.config.layout import job_layout
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, load_task_config
 from gnn_assets.incremental.errors import IncrementalRefused
-from gnn_assets.incremental.kept import KeptRun
+from gnn_assets.incremental.kept import KeptRun, verify_kept
 from gnn_assets.outputs.published import IncompleteOutput, NoCommittedOutput, read_committed
 
 
@@ -58,4 +58,5 @@ def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str) ->
         )
     if not storage.exists(storage.join(kept.graph_dir, "graph_metadata.yaml")):
         raise IncrementalRefused(f"{where}: job {name!r}'s record of its graph is gone ({kept.graph_dir})")
+    verify_kept(kept, f"{where}: job {name!r}")
     return BaseJob(name, kept, manifest.seconds)

@@ -37,7 +37,8 @@ from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_confi
 from gnn_assets.outputs.champion import CHAMPION, Champion
 from gnn_assets.errors import UserError
 from gnn_assets.graph.codec import SampleDecoder
-from gnn_assets.graph.sample_manifest import read_sample_manifest
+from gnn_assets.graph.enumerated_layout import check_enumeration, enumeration_id
+from gnn_assets.graph.sample_manifest import SampleRecord, read_sample_manifest
 from gnn_assets.graph.samples import edge_endpoint_types
 from gnn_assets.graph.tfrecord import TFRecordError, iter_records
 from gnn_assets.beam.progress import ProgressReporter, WorkerProgress, read_progress_files
@@ -114,7 +115,7 @@ class _ReadRecordBatches(beam.DoFn):
     def _recorded_samples(self, path: str) -> int | None:
         for prefix, manifest in self._manifests.items():
             if path.startswith(prefix) and manifest is not None:
-                return manifest.get(storage.basename(path))
+                return manifest.samples_per_shard.get(storage.basename(path))
         return None
 
     def _count(self, batch: list[bytes]) -> list[bytes]:
@@ -378,6 +379,7 @@ def run_inference_job(
     output_dirs = {t: job_layout.inference_output_dir(run_id, t) for t in node_types}
     total_bytes = 0
     recorded_samples = {}
+    enumerations = {}  # sample prefix -> the enumeration its sampler read
     for node_type in node_types:
         recorded_samples[node_type] = 0
         for prefix in config.sample_prefixes(node_type):
@@ -385,7 +387,11 @@ def run_inference_job(
             if not shards:
                 raise NoSamplesError(f"no samples for node type {node_type!r} at {prefix}*.tfrecord: run the sampler first")
             total_bytes += sum(s.size for s in shards)
-            recorded_samples[node_type] += _check_recorded_shards(prefix, shards, progress)
+            record = _check_recorded_shards(prefix, shards, progress)
+            if record is not None:
+                recorded_samples[node_type] += sum(record.samples_per_shard.values())
+                enumerations[prefix] = record.enumeration_id
+    enumeration = _samples_enumeration(enumerations, job.graph_dir)
 
     options = pipeline_options(
         resources, config.task_name, config.job_name, worker_image=worker_image, dagster_run_id=dagster_run_id
@@ -411,6 +417,7 @@ def run_inference_job(
         model_sha256=model_sha256,
         metrics=metrics,
         console_url=console_url,
+        enumeration_id=enumeration,
     )
     kinds = [kind for kind, _ in output_kinds(config)]
     for node_type in node_types:
@@ -443,7 +450,7 @@ def run_inference_job(
             node_type, out, recorded_samples[node_type], _counter(metrics, metrics_namespace(node_type), "uncounted_breaks")
         )
     check_dead_letters(result, config.max_dead_letter_fraction)
-    commit(job_layout, result, kinds)
+    commit(job, result, kinds)
     progress(f"committed run {run_id}: {job_layout.inference_manifest_uri}")
     return result
 
@@ -466,21 +473,31 @@ def _run_to_completion(
     return result, PipelineState.DONE, job_id, console_url
 
 
-def _check_recorded_shards(prefix: str, shards: list, progress) -> int:
-    """The samples the sampler recorded under a prefix (0 where none did); a recorded shard that
+def _check_recorded_shards(prefix: str, shards: list, progress) -> SampleRecord | None:
+    """What the sampler recorded under a prefix (None where none did); a recorded shard that
     is gone is refused before the job starts."""
     recorded = read_sample_manifest(prefix)
     if recorded is None:
         progress(f"{prefix}*.tfrecord: no sample manifest (not written by our sampler): a lost shard cannot be noticed")
-        return 0
+        return None
     present = {storage.basename(shard.path) for shard in shards}
-    missing = sorted(set(recorded) - present)
+    missing = sorted(set(recorded.samples_per_shard) - present)
     if missing:
         raise SamplesIncomplete(
-            f"{prefix}*.tfrecord: {len(missing)} of the {len(recorded)} shards the sampler wrote are missing "
+            f"{prefix}*.tfrecord: {len(missing)} of the {len(recorded.samples_per_shard)} shards the sampler wrote are missing "
             f"(e.g. {missing[0]}): sample the job again"
         )
-    return sum(recorded.values())
+    return recorded
+
+
+def _samples_enumeration(enumerations: dict[str, str], graph_dir: str) -> str:
+    """The enumeration the job's samples were drawn from: the one every sampler recorded, which
+    must be the graph's current one (samples of another have int ids of other nodes). Samples no
+    sampler of ours recorded are taken to be of the current enumeration."""
+    current = enumeration_id(graph_dir)
+    for prefix, recorded in enumerations.items():
+        check_enumeration(graph_dir, recorded, f"the samples at {prefix}*.tfrecord", "sample the job again")
+    return current
 
 
 def _check_every_sample_accounted_for(node_type: str, out: NodeTypeOutput, recorded: int, uncounted_breaks: int) -> None:

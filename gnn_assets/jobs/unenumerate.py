@@ -8,11 +8,11 @@ from gnn_assets.outputs import published
 from gnn_assets.config.job import Job
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
-from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, edge_type_name, mapping_uri
+from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, check_enumeration, edge_type_name, mapping_uri
 from gnn_assets.graph.enumeration import read_preprocessed_metadata
 from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
 from gnn_assets.config import tables
-from gnn_assets.warehouse.protocol import LinkTableReplacement, LinkTableReport, TableReplacement, UnenumerationReport, Warehouse
+from gnn_assets.warehouse.protocol import LinkTableReplacement, LinkTableReport, MappingLoad, TableReplacement, UnenumerationReport, Warehouse
 
 _VALUE = {"embeddings": ("emb", EMBEDDINGS_SCHEMA), "predictions": ("pred", PREDICTIONS_SCHEMA)}
 
@@ -34,6 +34,21 @@ def mapping_tables(config: TaskConfig) -> dict[str, str]:
     return {t: meta[i].enumerated_node_ids_bq_table for i, t in enumerate(config.node_types)}
 
 
+def _enumeration_tie(job: Job, enumeration: str, what: str, node_types: list[str]) -> tuple[list[MappingLoad], Callable[[], None]]:
+    """Output is joined only with the mapping of the enumeration it was computed on: refused now
+    (one line, nothing replaced) when the graph was enumerated again since; else the mapping
+    tables it needs are reloaded from that enumeration's files in the publishing transaction,
+    and the check that it is still the graph's runs again just before that transaction commits."""
+
+    def check() -> None:
+        check_enumeration(job.graph_dir, enumeration, what)
+
+    check()
+    tables_of = mapping_tables(job.config)
+    loads = [MappingLoad(tables_of[t], [mapping_uri(job.graph_dir, t)], MAPPING_SCHEMA) for t in dict.fromkeys(node_types)]
+    return loads, check
+
+
 def unenumerate_outputs(job: Job, warehouse: Warehouse, progress: Callable[[str], None] = print) -> dict[str, UnenumerationReport]:
     """Publish a job's committed raw output as warehouse tables keyed by original node id.
 
@@ -48,6 +63,7 @@ def unenumerate_outputs(job: Job, warehouse: Warehouse, progress: Callable[[str]
     if missing:
         raise published.IncompleteOutput(f"committed run {manifest.run_id} has no output for node types {missing}")
     published.verify_committed(manifest, kinds)
+    loads, check = _enumeration_tie(job, manifest.enumeration_id, f"run {manifest.run_id} of job {config.job_name!r}", config.root_node_types)
     mappings = mapping_tables(config)
     replacements = []
     for node_type in config.root_node_types:
@@ -63,7 +79,7 @@ def unenumerate_outputs(job: Job, warehouse: Warehouse, progress: Callable[[str]
                     value_column=value_column,
                 )
             )
-    reports = warehouse.publish_job_tables(replacements)
+    reports = warehouse.publish_job_tables(replacements, loads, check)
     for final_table, report in reports.items():
         progress(
             f"{final_table}: {report.output_rows:,} rows from {report.raw_rows:,} raw rows (run {manifest.run_id}); "
@@ -80,6 +96,8 @@ def publish_link_candidates(job: Job, warehouse: Warehouse, progress: Callable[[
 
     config = job.config
     manifest = read_committed_candidates(job)
+    ends = [t for e in config.link_candidates_tables() for t in (e[0], e[2])]
+    loads, check = _enumeration_tie(job, manifest.enumeration_id, f"link candidates run {manifest.run_id} of job {config.job_name!r}", ends)
     mappings = mapping_tables(config)
     replacements = []
     for edge_type, final_table in config.link_candidates_tables().items():
@@ -95,7 +113,7 @@ def publish_link_candidates(job: Job, warehouse: Warehouse, progress: Callable[[
                 output_table=final_table,
             )
         )
-    reports = warehouse.publish_link_tables(replacements)
+    reports = warehouse.publish_link_tables(replacements, loads, check)
     for final_table, report in reports.items():
         progress(f"{final_table}: {report.output_rows:,} candidates (run {manifest.run_id}); {report.unmapped_rows} rows with unmapped ids")
     return reports

@@ -278,7 +278,7 @@ class Increment:
 
     def base_rows(self, name: str, node_type: str, start: int, stop: int) -> np.ndarray:
         """A kept state of the base at this graph's ids start..stop-1 (zeros for added nodes)."""
-        key = storage.join(self.kept.states_dir, f"{name}.npy")
+        key = self.kept.state_uri(name)
         if key not in _NPY:
             _NPY[key] = read_state(self.kept, name)
         values = _NPY[key]
@@ -337,7 +337,7 @@ class _Gather(_WithEngine):
             self._largest.update(part.nbytes)
         return write_messages(messages_dir(self._states_dir, self._stage), sent)
 
-    def process(self, task, layer_before_complete):
+    def process(self, task):
         key, group = task
         key = tuple(key)
         src, dst = read_edge_group(self._graph_dir, key, group)
@@ -471,6 +471,8 @@ class _MarkDone(beam.DoFn):
     def process(self, nodes: int):
         now = time.time()
         record = {**self._fingerprint, "stage": self._stage, "nodes": int(nodes), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "at_unix": now}
+        # A resumed run reads these pieces as they are: their content hashes decide whether it may.
+        record["piece_sha256"] = {uri: storage.sha256(uri) for uri in _stage_pieces(self._states_dir, self._stage)}
         storage.replace_atomically(done_uri(self._states_dir, self._stage), json.dumps(record, sort_keys=True).encode())
         storage.delete_tree(messages_dir(self._states_dir, self._stage))  # read by every apply of the layer: spent
         yield nodes
@@ -509,12 +511,27 @@ class _WriteOutputs(_WithEngine):
 # ---- the pipeline ----------------------------------------------------------------------------
 
 
-def completed_stages(states_dir: str, fingerprint: dict) -> int:
-    """How many stages from the first are marked complete for this fingerprint."""
+def _stage_pieces(states_dir: str, stage: int) -> list[str]:
+    return storage.glob(storage.join(states_dir, f"stage-{stage}", "*", "*.parquet"))
+
+
+def completed_stages(states_dir: str, fingerprint: dict, progress=lambda _: None) -> int:
+    """How many stages from the first are marked complete for this fingerprint, with every piece
+    file as it was when the stage completed (a piece gone, cut or changed since makes its stage
+    run again, as does an unreadable mark)."""
     stage = 0
     while storage.exists(done_uri(states_dir, stage)):
-        record = json.loads(storage.read_text(done_uri(states_dir, stage)))
+        try:
+            record = json.loads(storage.read_text(done_uri(states_dir, stage)))
+            recorded = dict(record["piece_sha256"])
+        except (ValueError, KeyError, TypeError) as error:
+            progress(f"{done_uri(states_dir, stage)} is not a mark this version reads ({error}): computing from layer {stage} again")
+            break
         if any(record.get(k) != v for k, v in fingerprint.items()):
+            break
+        changed = next((uri for uri in sorted(recorded) if not storage.exists(uri) or storage.sha256(uri) != recorded[uri]), None)
+        if changed is not None:
+            progress(f"{changed} is gone or changed since layer {stage} completed (content hash): computing from layer {stage} again")
             break
         stage += 1
     return stage
@@ -585,14 +602,12 @@ def build_pipeline(
     limits = worker_limits(config, engine)
     pieces = Blocks(limits["piece_nodes"], blocks.num_nodes)
     edge_types = sorted({c.edge_type for plan in engine.plans[first_stage:] for calls in plan.calls.values() for c in calls})
-    tasks_by_source: dict[str, beam.PCollection] = {}
-    for key in sorted({k[0] for k in edge_types}):
-        tasks = [(list(edge_key), g) for edge_key in edge_types if edge_key[0] == key for g in range(_row_groups(edges_uri(graph_dir, edge_key)))]
-        # One task per row group of the edge files; every layer's gather reads its edges from
-        # storage again, so edges never travel through the shuffle.
-        tasks_by_source[key] = (
-            pipeline | f"{label}Edges from {key}" >> beam.Create(tasks) | f"{label}Spread edges from {key}" >> beam.Reshuffle()
-        )
+    # One task per row group of the edge files; every layer's gather reads its edges from
+    # storage again, so edges never travel through the shuffle.
+    tasks_by_source = {
+        key: tuple((list(edge_key), g) for edge_key in edge_types if edge_key[0] == key for g in range(_row_groups(edges_uri(graph_dir, edge_key))))
+        for key in sorted({k[0] for k in edge_types})
+    }
     degree_types = engine.degree_edge_types(first_stage)
     if degree_types:  # the first layer waits for the degrees as each layer waits for the one before
         tick = _degree_pass(pipeline, graph_dir, states_dir, pieces, degree_types, limits, label)
@@ -611,9 +626,14 @@ def build_pipeline(
             needed = {s: stage_of[s] for s in engine.source_states(k, src_type)}
             gcn_types = sorted({c.edge_type for c in plan.calls[src_type] if c.gcn is not None})
             gather = _Gather(spec, pieces, k, graph_dir, states_dir, needed, inputs, role, limits, gcn_types, increment)
+            # The layer before's completion emits this layer's tasks (a main input, not a side
+            # input: one edge-task collection read by every layer's gather with the ticks as side
+            # inputs was fused into one stage waiting on its own output, from 3 layers on).
             partials.append(
-                tasks_by_source[src_type]
-                | f"{name}Gather from {src_type}" >> beam.ParDo(gather, layer_before_complete=beam.pvalue.AsSingleton(tick))
+                tick
+                | f"{name}Edges from {src_type}" >> beam.FlatMap(lambda _, tasks=tasks_by_source[src_type]: tasks)
+                | f"{name}Spread edges from {src_type}" >> beam.Reshuffle()
+                | f"{name}Gather from {src_type}" >> beam.ParDo(gather)
             )
         if partials:
             grouped["parts"] = partials | f"{name}Messages" >> beam.Flatten()
@@ -749,6 +769,7 @@ def build_job(
     run_id: str,
     graph: dict[str, str],
     increment: Increment | None = None,
+    progress=lambda _: None,
 ) -> dict[str, int]:
     """Every model's remaining layers and outputs onto the pipeline; the first layer each starts
     at. graph: the version of the graph's files (graph_version), part of each layer's mark;
@@ -759,7 +780,7 @@ def build_job(
     for model in models:
         states_dir = states_dir_of(job_layout, run_id, model.role)
         fingerprint = model.fingerprint(blocks, graph)
-        firsts[model.role] = first = completed_stages(states_dir, fingerprint)
+        firsts[model.role] = first = completed_stages(states_dir, fingerprint, progress)
         build_pipeline(
             pipeline,
             config,
@@ -801,17 +822,16 @@ def _graph_in_memory(config: TaskConfig, graph_dir: str, num_nodes: dict[str, in
     return features, in_edges
 
 
-def keep_piece_states(states_dir: str, model: BeamModel, num_nodes: dict[str, int], run_dir: str, model_sha256: str, graph_record: str) -> KeptRun:
+def keep_piece_states(states_dir: str, model: BeamModel, num_nodes: dict[str, int], kept: KeptRun) -> KeptRun:
     """The run's layer states in the kept layout every engine reads (incremental/kept.py): one
     .npy per state over all nodes, streamed piece by piece (one piece in memory at a time)."""
     pieces = Blocks(model.piece_nodes, num_nodes)
-    kept = KeptRun(graph_record, storage.join(run_dir, "kept", "states"), model_sha256)
     for plan in model.engine.plans:
         for node_type, names in plan.kept.items():
             for name in names:
-                uri = storage.join(kept.states_dir, f"{name}.npy")
+                uri = kept.state_uri(name)
                 shape = (num_nodes[node_type], model.engine.widths[name])
-                with storage.open_write(uri) as stream:
+                with kept.write(uri) as stream:
                     np.lib.format.write_array_header_1_0(stream, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": shape})
                     for piece in range(pieces.count(node_type) if shape[0] else 0):
                         values = read_states(state_uri(states_dir, plan.stage, node_type, piece), [name])[name]
@@ -856,7 +876,7 @@ class BeamEngine:
             increment.write(incremental.plan, incremental.change.old_of_new)
         options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=self.dagster_run_id)
         pipeline = beam.Pipeline(options=options)
-        firsts = build_job(pipeline, config, resources, models, blocks, run_id, graph, increment)
+        firsts = build_job(pipeline, config, resources, models, blocks, run_id, graph, increment, progress)
         layers = len(models[0].engine.plans)
         if firsts[""]:
             progress(f"resuming run {run_id} at layer {firsts['']}: layers 0..{firsts[''] - 1} are complete")
@@ -927,10 +947,8 @@ class BeamEngine:
             job.details["incremental"] = incremental.details()
         if config.keep_states:
             run_dir = job_layout.inference_run_dir(run_id)
-            record = keep_graph(graph_dir, run_dir, features, list(config.edge_types))
-            job.details["kept"] = keep_piece_states(
-                states_dir_of(job_layout, run_id, ""), models[0], num_nodes, run_dir, loaded.weights.sha256, record
-            ).to_dict()
+            record = keep_graph(graph_dir, run_dir, features, list(config.edge_types), loaded.weights.sha256)
+            job.details["kept"] = keep_piece_states(states_dir_of(job_layout, run_id, ""), models[0], num_nodes, record).to_dict()
         job.metrics = {**metrics, "layerwise/layers": layers - 1, "layerwise/chunks": sum(blocks.count(t) for t in num_nodes)}
         return job
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from gnn_assets.config.job import Job
-from gnn_assets.graph.enumerated_layout import nodes_uri, read_graph_metadata
+from gnn_assets.graph.enumerated_layout import enumeration_id, nodes_uri, read_graph_metadata
 from gnn_assets.graph.enumeration import check_same_graph
 from gnn_assets.inference.protocol import LoadedInferencer
 from gnn_assets.outputs.champion import Champion
@@ -55,6 +55,7 @@ def run_layerwise(
     until then. With a champion, its model runs layer-wise over the same graph beside."""
     started = time.monotonic()
     config = job.config
+    enumeration = enumeration_id(job.graph_dir)  # commit refuses the run if the graph is enumerated again meanwhile
     check_same_graph(config.proto.graph_metadata, read_graph_metadata(job.graph_dir), config.uri)
     num_nodes = {t: parquet_rows(nodes_uri(job.graph_dir, t)) for t in config.node_types}
     run = LayerwiseRun(job, loaded, champion, progress, num_nodes, started)
@@ -62,7 +63,8 @@ def run_layerwise(
     if champion is not None:
         result.champion = champion.to_dict()
     result.seconds = run.elapsed()
-    commit(job.layout, result, [kind for kind, _ in output_kinds(config)])
+    result.enumeration_id = enumeration
+    commit(job, result, [kind for kind, _ in output_kinds(config)])
     engine.after_commit(run, result)
     progress(f"committed run {result.run_id}: {job.layout.inference_manifest_uri} ({result.seconds:.1f} s)")
     return result

@@ -201,8 +201,8 @@ class LocalEngine:
             run_dir = job_layout.inference_run_dir(run_id)
             keeper = None
             if config.keep_states:
-                record = keep_graph(graph_dir, run_dir, features, list(types.edge_types))
-                keeper = StateKeeper(run_dir, models[0][0][1].node_type.__getitem__, loaded.weights.sha256, record)
+                kept = keep_graph(graph_dir, run_dir, features, list(types.edge_types), loaded.weights.sha256)
+                keeper = StateKeeper(kept, models[0][0][1].node_type.__getitem__)
             for index, ((model, program, row_bytes), _, output_dir_of) in enumerate(models):
                 if index:
                     progress(f"champion {champion.job_name}: the same layers over the same graph")

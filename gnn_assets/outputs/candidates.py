@@ -49,6 +49,7 @@ class CandidatesManifest:
     edges: dict[str, EdgeCandidates] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     committed_at: str = ""
+    enumeration_id: str = ""  # the enumeration its inference run read (outputs/published.py)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

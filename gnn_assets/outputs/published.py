@@ -22,9 +22,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gnn_assets import storage
+from gnn_assets.config.job import Job
 from gnn_assets.config.layout import JobLayout
 from gnn_assets.config.task_config import TaskConfig, TaskKind
 from gnn_assets.errors import UserError
+from gnn_assets.graph.enumerated_layout import check_enumeration
 
 MANIFEST_VERSION = 1
 EMBEDDINGS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("emb", pa.list_(pa.float32()))])
@@ -88,6 +90,9 @@ class InferenceJobResult:
     # config_uri; its output per root node type. Not published as tables: embedding_drift reads it.
     champion: dict = field(default_factory=dict)
     champion_outputs: dict[str, NodeTypeOutput] = field(default_factory=dict)
+    # The enumeration of the graph the run read (graph/enumerated_layout.py): its int ids are
+    # that enumeration's, so the run is published only while the graph is still enumerated so.
+    enumeration_id: str = ""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -134,9 +139,12 @@ def _output_glob(output_dir: str, kind: str) -> str:
     return storage.join(output_dir, kind, "*.parquet")
 
 
-def commit(job_layout: JobLayout, result: InferenceJobResult, kinds: list[str]) -> None:
+def commit(job: Job, result: InferenceJobResult, kinds: list[str]) -> None:
     """Count the run's files, then publish its manifest; raises IncompleteOutput instead when the
-    files do not hold the rows written. The previous commit stays published until this one replaces it."""
+    files do not hold the rows written, EnumerationChanged when the graph was enumerated again
+    while the job ran. The previous commit stays published until this one replaces it."""
+    job_layout = job.layout
+    check_enumeration(job.graph_dir, result.enumeration_id, f"run {result.run_id} of job {job.config.job_name!r}")
     for node_type, out in [*result.outputs.items(), *result.champion_outputs.items()]:
         for kind in kinds:
             files = storage.glob(_output_glob(out.output_dir, kind))

@@ -10,9 +10,11 @@ at an emulator (anonymous).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import uuid
+from typing import Callable
 
 import pyarrow as pa
 from google.api_core.client_options import ClientOptions
@@ -20,12 +22,13 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from gnn_assets import storage
-from gnn_assets.warehouse.protocol import CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, TableReplacement, UnenumerationGaps, UnenumerationReport
+from gnn_assets.warehouse.protocol import CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, MappingLoad, TableReplacement, UnenumerationGaps, UnenumerationReport
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.tables import qualified_bigquery_table, validate_identifier
 
 EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
 _EXAMPLES = 5
+_MAPPING_FIELDS = ("mapping_table", "src_mapping_table", "dst_mapping_table")  # of the replacements, staged with them
 
 
 def _field(field: pa.Field) -> bigquery.SchemaField:
@@ -125,15 +128,19 @@ class BigQueryWarehouse:
     def ensure_writable(self) -> None:
         """BigQuery has no lock to wait for: its jobs queue and transactions conflict at commit."""
 
-    def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
+    def publish_job_tables(
+        self, replacements: list[TableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
+    ) -> dict[str, UnenumerationReport]:
         def stage(r: TableReplacement, raw_stage: str, out_stage: str) -> UnenumerationReport:
             report = self._unenumerate(raw_stage, r.mapping_table, out_stage, r.value_column)
             report.output_table = self._name(r.output_table)
             return report
 
-        return self._publish_staged(replacements, stage)
+        return self._publish_staged(replacements, stage, mappings, check)
 
-    def publish_link_tables(self, replacements: list[LinkTableReplacement]) -> dict[str, LinkTableReport]:
+    def publish_link_tables(
+        self, replacements: list[LinkTableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
+    ) -> dict[str, LinkTableReport]:
         def stage(r: LinkTableReplacement, raw_stage: str, out_stage: str) -> LinkTableReport:
             self.query(
                 f"""
@@ -147,7 +154,7 @@ class BigQueryWarehouse:
             raw_rows, output_rows = self.row_count(raw_stage), self.row_count(out_stage)
             return LinkTableReport(self._name(r.output_table), raw_rows, output_rows, raw_rows - output_rows)
 
-        return self._publish_staged(replacements, stage)
+        return self._publish_staged(replacements, stage, mappings, check)
 
     def candidate_quality(self, table: str) -> CandidateQuality:
         row = self.query(
@@ -158,14 +165,21 @@ class BigQueryWarehouse:
         )[0]
         return CandidateQuality(*row)
 
-    def _publish_staged(self, replacements, stage) -> dict:
-        """Load each raw table and build its output into staging tables (stage(r, raw, out)), then
-        replace every final table from them in one transaction; staging tables are dropped."""
+    def _publish_staged(self, replacements, stage, mappings: list[MappingLoad], check: Callable[[], None] | None) -> dict:
+        """Load the mappings and each raw table and build its output into staging tables
+        (stage(r, raw, out), joined with the staged mappings), then, once check() passes, replace
+        every final table from them in one transaction; staging tables are dropped."""
         token = uuid.uuid4().hex[:8]
         staged: list[tuple[str, str]] = []  # (staging table, final table)
         reports = {}
         try:
+            renamed = {}
+            for m in mappings:
+                renamed[m.table] = f"{m.table}_stage_{token}"
+                staged.append((renamed[m.table], m.table))
+                self.load_parquet(renamed[m.table], m.files, m.schema)
             for r in replacements:
+                r = dataclasses.replace(r, **{f: renamed[getattr(r, f)] for f in _MAPPING_FIELDS if getattr(r, f, None) in renamed})
                 raw_stage, out_stage = f"{r.raw_table}_stage_{token}", f"{r.output_table}_stage_{token}"
                 staged += [(raw_stage, r.raw_table), (out_stage, r.output_table)]
                 self.load_parquet(raw_stage, r.files, r.schema)
@@ -174,6 +188,8 @@ class BigQueryWarehouse:
             for stage, final in staged:
                 self.client.create_table(bigquery.Table(self._name(final), schema=self.client.get_table(self._name(stage)).schema), exists_ok=True)
                 statements += [f"DELETE FROM {self._q(final)} WHERE TRUE;", f"INSERT INTO {self._q(final)} SELECT * FROM {self._q(stage)};"]
+            if check is not None:
+                check()
             self.query("BEGIN TRANSACTION;\n" + "\n".join(statements) + "\nCOMMIT TRANSACTION;")
         finally:
             for stage, _ in staged:

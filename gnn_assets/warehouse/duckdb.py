@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
 
 from gnn_assets.storage_fsspec import register_remote_storage
-from gnn_assets.warehouse.protocol import CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, TableReplacement, UnenumerationGaps, UnenumerationReport, WarehouseBusy
+from gnn_assets.warehouse.protocol import CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, MappingLoad, TableReplacement, UnenumerationGaps, UnenumerationReport, WarehouseBusy
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.tables import validate_identifier
 
@@ -92,17 +93,27 @@ class DuckDbWarehouse:
                 con.execute("ROLLBACK")
                 raise
 
-    def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
+    def publish_job_tables(
+        self, replacements: list[TableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
+    ) -> dict[str, UnenumerationReport]:
         reports = {}
         with self._transaction() as con:
+            for m in mappings:
+                _load(con, m.table, m.files, m.schema)
             for r in replacements:
                 _load(con, r.raw_table, r.files, r.schema)
                 reports[r.output_table] = _unenumerate(con, r)
+            if check is not None:
+                check()
         return reports
 
-    def publish_link_tables(self, replacements: list[LinkTableReplacement]) -> dict[str, LinkTableReport]:
+    def publish_link_tables(
+        self, replacements: list[LinkTableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
+    ) -> dict[str, LinkTableReport]:
         reports = {}
         with self._transaction() as con:
+            for m in mappings:
+                _load(con, m.table, m.files, m.schema)
             for r in replacements:
                 _load(con, r.raw_table, r.files, r.schema)
                 raw, out = _q(r.raw_table), _q(r.output_table)
@@ -119,6 +130,8 @@ class DuckDbWarehouse:
                 raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
                 output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
                 reports[r.output_table] = LinkTableReport(r.output_table, raw_rows, output_rows, raw_rows - output_rows)
+            if check is not None:
+                check()
         return reports
 
     def candidate_quality(self, table: str) -> CandidateQuality:

@@ -4,7 +4,7 @@ together (un-enumerated), inspect."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 import pyarrow as pa
 
@@ -26,6 +26,16 @@ class TableReplacement:
     mapping_table: str
     output_table: str
     value_column: str
+
+
+@dataclass(frozen=True)
+class MappingLoad:
+    """A node id mapping table reloaded from the enumeration's files in the same transaction as
+    the tables joined with it, so they are joined with exactly the mapping their ids are of."""
+
+    table: str
+    files: list[str]
+    schema: pa.Schema
 
 
 @dataclass(frozen=True)
@@ -130,11 +140,17 @@ class Warehouse(Protocol):
     def ensure_writable(self) -> None:
         """Raise WarehouseBusy now when a write would not get through (before a long job)."""
 
-    def publish_job_tables(self, replacements: list[TableReplacement]) -> dict[str, UnenumerationReport]:
-        """Replace every raw and output table of a job together or not at all; reports by output table."""
+    def publish_job_tables(
+        self, replacements: list[TableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
+    ) -> dict[str, UnenumerationReport]:
+        """Replace every raw and output table of a job (and the mapping tables reloaded first)
+        together or not at all; check() runs last before the commit, and raising rolls every
+        table back. Reports by output table."""
 
-    def publish_link_tables(self, replacements: list[LinkTableReplacement]) -> dict[str, LinkTableReport]:
-        """Replace every pair table of a job together or not at all; reports by output table."""
+    def publish_link_tables(
+        self, replacements: list[LinkTableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
+    ) -> dict[str, LinkTableReport]:
+        """Replace every pair table of a job together or not at all, as publish_job_tables does."""
 
     def candidate_quality(self, table: str) -> CandidateQuality:
         """Rows, distinct sources, rows per source and self pairs of a link candidates table."""

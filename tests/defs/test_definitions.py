@@ -6,7 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from dagster import AssetKey
+
+from gnn_assets.config.errors import ConfigError
 
 from tests.conftest import REPO, TASK, make_deployment, template_of
 
@@ -93,3 +96,59 @@ def test_a_demo_graph_made_by_the_cli_is_kept_when_graph_source_is_materialized(
     )
     (materialization,) = result.asset_materializations_for_node("demo_homogeneous__graph_source")
     assert materialization.metadata["nodes"].value == 500
+
+
+def test_two_instances_of_one_task_name_take_out_only_themselves_naming_both_folders(tmp_path):
+    """Before: `cp -r tasks/demo_node_classification tasks/my_copy` (the template keeps its file
+    name, so its task name) took the code location down with 'Duplicate asset key'."""
+    import shutil
+
+    deployment = make_deployment(tmp_path, tasks=(TASK, "demo_link_prediction"))
+    shutil.copytree(deployment.defs_dir / "tasks" / TASK, deployment.defs_dir / "tasks" / "my_copy")
+    # Two broken instances whose templates share a file name.
+    text = template_of("demo_link_prediction").read_text().replace("inferenceBatchSize", "inferenceBatchSzie")
+    for folder in ("broken_a", "broken_b"):
+        (deployment.defs_dir / "tasks" / folder).mkdir()
+        (deployment.defs_dir / "tasks" / folder / "same.yaml").write_text(text)
+        (deployment.defs_dir / "tasks" / folder / "defs.yaml").write_text("type: gnn_assets.defs.components.GnnTaskComponent\nattributes:\n  template: same.yaml\n")
+    defs = deployment.definitions()
+    descriptions = _descriptions(defs)
+    assert ("demo_link_prediction", "embeddings") in descriptions  # the other task is all there
+    assert defs.resolve_sensor_def("new_trained_model")
+    assert (TASK, "embeddings") not in descriptions
+    for folder in (TASK, "my_copy"):
+        error = descriptions[("invalid_task_configs", folder)]
+        assert f"task name {TASK!r} is claimed by 2 instances (tasks/{TASK}, tasks/my_copy)" in error
+    assert all("inferenceBatchSzie" in descriptions[("invalid_task_configs", f)] for f in ("broken_a", "broken_b"))
+
+
+def _bomb(levels: int = 9) -> str:
+    """A few hundred bytes of YAML that expand to 9**levels strings through nested aliases."""
+    lines = ['    a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"    a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("under", ["tags", "runner_overrides"])
+def test_an_alias_bomb_in_an_instance_file_is_refused_in_one_line(tmp_path, under):
+    """Before: 700 bytes under `tags` drove `dg check defs` to 3.3 GB and a MemoryError; under
+    runner_overrides it spun for minutes."""
+    deployment = make_deployment(tmp_path)
+    defs_yaml = deployment.defs_dir / "tasks" / TASK / "defs.yaml"
+    defs_yaml.write_text(defs_yaml.read_text() + f"  {under}:\n{_bomb()}\n")
+    with pytest.raises(ConfigError, match=r"defs\.yaml: expands to more than 100,000 YAML nodes through its aliases") as refused:
+        deployment.definitions()
+    assert "\n" not in str(refused.value)
+
+
+def test_a_duplicate_key_or_an_oversized_instance_file_is_refused_naming_the_line(tmp_path):
+    """Before: a duplicate `automation:` key silently won; a 60 MB defs.yaml loaded in 83 s."""
+    deployment = make_deployment(tmp_path)
+    defs_yaml = deployment.defs_dir / "tasks" / TASK / "defs.yaml"
+    original = defs_yaml.read_text()
+    defs_yaml.write_text(original + "  automation: none\n  automation: on_new_model\n")
+    with pytest.raises(ConfigError, match=r"defs\.yaml:5: the key 'automation' is given twice in one mapping"):
+        deployment.definitions()
+    defs_yaml.write_text(original + "  tags:\n" + "".join(f"    t{i}: '{'v' * 40}'\n" for i in range(8000)))
+    with pytest.raises(ConfigError, match=r"bytes; an instance file holds at most 262,144"):
+        deployment.definitions()

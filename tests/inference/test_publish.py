@@ -15,6 +15,11 @@ from gnn_assets.jobs import driver
 from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded
 from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, IncompleteOutput, InferenceJobResult, NodeTypeOutput, commit, read_committed
 from gnn_assets.warehouse import open_warehouse
+from gnn_assets.config.job import Job
+from gnn_assets.graph.enumerated_layout import EnumerationChanged
+from gnn_assets.graph.enumeration import enumerate_graph_source
+from gnn_assets.graph.source import GraphSource, write_graph_source
+from gnn_assets.jobs.unenumerate import load_node_id_mappings, mapping_tables
 from tests.conftest import prepare_job
 from tests.inference.test_bad_input import _add_bad_shard
 
@@ -109,8 +114,9 @@ def test_a_run_whose_files_do_not_hold_its_rows_is_not_committed(published):
         run_id="run_99991231T235959_short", job_id="local-x", runner="FnApiRunner", state="DONE", seconds=1.0,
         outputs={"paper": NodeTypeOutput(committed.outputs["paper"].output_dir, 1000, 0, rows_by_kind={"embeddings": 1001, "predictions": 1000})},
     )
+    result.enumeration_id = committed.enumeration_id
     with pytest.raises(IncompleteOutput, match="the job wrote 1,001 rows but its files hold 1,000"):
-        commit(layout, result, ["embeddings", "predictions"])
+        commit(Job.of(published.frozen, published.resources), result, ["embeddings", "predictions"])
     assert open(layout.inference_manifest_uri).read() == before
 
 
@@ -129,3 +135,75 @@ def test_committed_files_replaced_with_the_same_row_count_are_refused(published,
     code, err = _unenumerate(published, capsys)
     assert code == 1 and "committed files changed since the commit (content hash)" in err
     assert _rows(published) == {"embeddings": 1000, "predictions": 1000}
+
+
+def _with_nodes_sorting_first(source: GraphSource, count: int = 5) -> GraphSource:
+    """The graph with nodes whose ids sort before every other: every int id moves up by count."""
+    added = {c: [source.nodes[c][0].as_py()] * count for c in source.nodes.column_names}
+    added["node_id"] = [f"!{i}" for i in range(count)]
+    return GraphSource(source.metadata, pa.concat_tables([source.nodes, pa.table(added, schema=source.nodes.schema)]), source.edges)
+
+
+def _enumerate_again(job, source: GraphSource, *, load_mapping: bool = True) -> None:
+    layout, graph = job.resources.layout, job.frozen.graph_name
+    write_graph_source(layout.graph_source_dir(graph), source)
+    report = enumerate_graph_source(layout, graph)
+    if load_mapping:
+        load_node_id_mappings(open_warehouse(job.resources), job.resources, graph, list(report.nodes))
+
+
+def _tables(job) -> dict[str, pa.Table]:
+    warehouse = open_warehouse(job.resources)
+    return {kind: warehouse.read_table(table).sort_by("node_id") for kind, table in job.frozen.output_tables("paper").items()}
+
+
+def test_output_of_another_enumeration_is_refused_and_the_tables_stay(published, capsys):
+    """Before: after 5 nodes sorting first were added and the graph enumerated again, --stages
+    unenumerate exited 0 with every one of the 1,000 rows on another node's id."""
+    before = _tables(published)
+    _enumerate_again(published, _with_nodes_sorting_first(published.source))
+    code, err = _unenumerate(published, capsys)
+    assert code == 1 and err.count("\n") == 1, err
+    assert "was computed on enumeration" in err and "its int ids name other nodes; run the job again" in err
+    after = _tables(published)
+    assert all(after[k].equals(before[k]) for k in before)
+
+
+def test_a_graph_enumerated_again_while_the_job_ran_is_not_committed(published, monkeypatch):
+    """Before: `gnn-assets enumerate` during a job published all but 5 of its rows on other nodes."""
+    from gnn_assets.inference import pipeline
+
+    layout = _layout(published)
+    manifest_before = open(layout.inference_manifest_uri).read()
+    real = pipeline._run_to_completion
+
+    def enumerated_meanwhile(*args, **kwargs):
+        outcome = real(*args, **kwargs)
+        _enumerate_again(published, _with_nodes_sorting_first(published.source))
+        return outcome
+
+    monkeypatch.setattr(pipeline, "_run_to_completion", enumerated_meanwhile)
+    with pytest.raises(EnumerationChanged, match="run the job again"):
+        driver.run(published.job_name, published.task_config_uri, published.resources.uri, stages=["infer"], **QUIET)
+    assert open(layout.inference_manifest_uri).read() == manifest_before
+
+
+def test_samples_of_another_enumeration_are_refused_before_the_job(published):
+    _enumerate_again(published, _with_nodes_sorting_first(published.source))
+    with pytest.raises(EnumerationChanged, match="the samples at .* sample the job again"):
+        driver.run(published.job_name, published.task_config_uri, published.resources.uri, stages=["infer"], **QUIET)
+
+
+def test_publishing_joins_the_mapping_of_the_enumeration_the_output_read(published, capsys):
+    """A warehouse whose mapping table was not reloaded after the graph was enumerated again
+    (the load failed, or was never run) still publishes every row on its own node."""
+    _enumerate_again(published, _with_nodes_sorting_first(published.source), load_mapping=False)
+    from gnn_assets.graph.sampler import sample_job
+
+    sample_job(published.frozen, published.resources, progress=lambda _: None)
+    driver.run(published.job_name, published.task_config_uri, published.resources.uri, **QUIET)
+    mapping_file = pq.read_table(os.path.join(published.resources.layout.enumerated_graph_dir(published.frozen.graph_name), "node_id_mapping_paper.parquet"))
+    table = next(t for t in mapping_tables(published.frozen).values())
+    assert open_warehouse(published.resources).read_table(table).sort_by("int_id").to_pylist() == mapping_file.sort_by("int_id").to_pylist()
+    emb = _tables(published)["embeddings"]
+    assert emb.num_rows == 1005 and emb["node_id"].to_pylist()[:5] == [f"!{i}" for i in range(5)]

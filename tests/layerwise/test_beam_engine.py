@@ -120,6 +120,39 @@ def test_a_run_that_failed_at_layer_2_resumes_there(tmp_path, small_homogeneous_
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("damage", ["zeroed", "deleted", "cut"])
+def test_a_run_whose_layer_state_was_damaged_recomputes_that_layer(tmp_path, small_homogeneous_graph, monkeypatch, damage):
+    """Before: a layer-1 piece file zeroed (same schema and rows) after stage-1.done was resumed
+    on at layer 2 and published 1,138 of 2,000 wrong rows, exit 0; a deleted or cut piece failed
+    with a 156-line traceback."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **BEAM)
+    process = _fail_at_layer_2(job, monkeypatch)
+    monkeypatch.setattr(beam_engine._Apply, "process", process)
+    layout = job.resources.layout.job(job.frozen.task_name, job.job_name)
+    run_id = storage.child_names(storage.join(layout.inference_dir, "runs"))[-1]
+    piece = storage.glob(storage.join(beam_engine.states_dir_of(layout, run_id, ""), "stage-1", "*", "*.parquet"))[0]
+    if damage == "zeroed":
+        table = pq.read_table(piece)
+        zeroed = [table["node_id"]] + [
+            pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(len(c) * c.type.list_size, np.float32)), c.type.list_size)
+            for c in (table[n].combine_chunks() for n in table.column_names[1:])
+        ]
+        pq.write_table(pa.Table.from_arrays(zeroed, names=table.column_names), piece, compression="none")
+    elif damage == "deleted":
+        storage.delete_tree(piece)
+    else:
+        storage.write_bytes(piece, storage.read_bytes(piece)[:100])
+    lines: list[str] = []
+    again = driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lines.append).job
+    assert again.details["resumed_at_layer"] == 1
+    assert any("is gone or changed since layer 1 completed (content hash): computing from layer 1 again" in line for line in lines)
+    _assert_equal_outputs(again, _local_run(job, "demo_node_classification"), ["paper"], ("embeddings", "predictions"))
+
+
+@pytest.mark.slow
 def test_a_graph_enumerated_again_is_not_resumed_on(tmp_path, small_homogeneous_graph, monkeypatch):
     """Layers computed over the graph's old files are not reused once the graph was enumerated again."""
     from gnn_assets.graph.enumeration import enumerate_graph_source
@@ -181,3 +214,47 @@ def test_the_outbox_sends_early_within_its_budget_and_what_arrives_combines_to_t
         expected, got = merge(parts), read_messages([ref for k, ref in refs if k == key])["conv"]
         assert np.array_equal(expected.rows, got.rows) and np.array_equal(expected.counts, got.counts)
         np.testing.assert_allclose(expected.values, got.values, rtol=1e-5, atol=1e-5)
+
+
+def _with_isolated_nodes(source, count: int = 3):
+    """The graph with nodes that have no edge at all (their layers see only themselves)."""
+    import pyarrow as pa
+
+    from gnn_assets.graph.source import GraphSource
+
+    added = {c: [source.nodes[c][0].as_py()] * count for c in source.nodes.column_names}
+    added["node_id"] = [f"isolated_{i}" for i in range(count)]
+    return GraphSource(source.metadata, pa.concat_tables([source.nodes, pa.table(added, schema=source.nodes.schema)]), source.edges)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "layers, block_nodes, piece_kb, running_mode",
+    [
+        (1, 4096, 0, "in_memory"),  # one block, the default piece: larger than the block
+        (3, 4096, 0, "multi_processing"),  # one block, 3 layers: failed with 'watermark-pending bundles did not execute'
+        (4, 64, 1, "in_memory"),  # many blocks, pieces far smaller than a block
+        (2, 64, 64, "multi_processing"),  # many blocks, pieces larger than a block
+    ],
+)
+def test_beam_engine_equals_local_and_the_full_graph_forward_at_every_depth(tmp_path, layers, block_nodes, piece_kb, running_mode):
+    from gnn_assets.graph.demo import generate_homogeneous_demo_graph
+
+    graph = _with_isolated_nodes(generate_homogeneous_demo_graph(400, seed=9))
+    layerwise = {"engine": "BEAM", "blockNodes": block_nodes, **({"pieceKb": piece_kb} if piece_kb else {})}
+    args = {"inferencerConfig.inferencerArgs": {"hid_dim": "24", "out_dim": "10", "num_classes": "5", "num_layers": str(layers)}}
+    job = prepare_job(
+        tmp_path, "demo_node_classification", graph, running_mode=running_mode, num_workers=2,
+        **{"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise": layerwise}, **args,
+    )  # fmt: skip
+    beam = _run(job)
+    assert beam.details["layers"] == layers
+    index, x, edge_index = _full_graph(graph)
+    model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
+    with torch.no_grad():
+        expected = model.encoder(x["paper"], edge_index[("paper", "cites", "paper")])
+    embeddings = _final_rows(job, "paper")
+    order = [index["paper"][node_id] for node_id in embeddings]
+    got = torch.tensor(np.array(list(embeddings.values()), dtype=np.float32))
+    assert len(embeddings) == len(index["paper"]) and (got - expected[order]).abs().max().item() < 1e-4
+    _assert_equal_outputs(beam, _local_run(job, "demo_node_classification", **args), ["paper"], ("embeddings", "predictions"))

@@ -382,3 +382,63 @@ def test_kept_states_on_gcs_serve_an_incremental_job(tmp_path, gcs_emulator, sma
     (got, _), (expected, _) = _rows(job, inc_frozen), _rows(job, full_frozen)
     ids = sorted(expected)
     assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
+
+
+def _tamper_state(path: str, how: str) -> None:
+    values = np.load(path)
+    forged = {"zeros": np.zeros_like(values), "scaled": values * np.float32(1.001), "nan": np.full_like(values, np.nan)}[how]
+    np.save(path, forged)
+
+
+@pytest.mark.parametrize("how", ["zeros", "scaled", "nan"])
+def test_a_tampered_kept_state_is_refused_in_one_line_before_any_work(tmp_path, small_homogeneous_graph, how):
+    """Before: a kept state rewritten with zeros, x1.001 or NaN (same shape and dtype) gave exit 0
+    and up to 1,998 of 2,000 wrong rows, NaN embeddings published."""
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    from gnn_assets.outputs.published import read_committed
+
+    states_dir = read_committed(job.resources.layout.job(job.frozen.task_name, "base")).details["kept"]["states_dir"]
+    _tamper_state(storage.glob(storage.join(states_dir, "*.npy"))[0], how)
+    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    with pytest.raises(IncrementalRefused, match=r"changed since its run wrote it \(content hash\); run the base job again") as refused:
+        _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    assert "\n" not in str(refused.value)
+    layout = job.resources.layout.job(job.frozen.task_name, "incremental")
+    assert not storage.exists(layout.inference_manifest_uri)
+
+
+def test_a_kept_graph_record_replaced_by_the_current_graph_is_refused(tmp_path, small_homogeneous_graph):
+    """Before: the base's graph record replaced with the current graph's hid the change (413 of
+    2,000 rows stale, exit 0)."""
+    from gnn_assets.incremental.change import hashes_uri
+    from gnn_assets.outputs.published import read_committed
+
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    record = read_committed(job.resources.layout.job(job.frozen.task_name, "base")).details["kept"]["graph_dir"]
+    changed = _changed(small_homogeneous_graph, "features")
+    _reenumerate(job, changed)
+    # The record's feature hashes, recomputed from the new graph: the change would be invisible.
+    from gnn_assets.graph.enumeration import read_enumerated_graph
+    from gnn_assets.incremental.change import feature_hashes
+
+    graph = read_enumerated_graph(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name))
+    with storage.open_write(hashes_uri(record, "paper")) as stream:
+        np.save(stream, feature_hashes(graph.features["paper"]), allow_pickle=False)
+    with pytest.raises(IncrementalRefused, match=r"the kept file .* changed since its run wrote it"):
+        _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+
+
+def test_a_malformed_or_missing_kept_state_is_refused_in_one_line(tmp_path, small_homogeneous_graph):
+    from gnn_assets.outputs.published import read_committed
+
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    states_dir = read_committed(job.resources.layout.job(job.frozen.task_name, "base")).details["kept"]["states_dir"]
+    first, second = storage.glob(storage.join(states_dir, "*.npy"))[:2]
+    storage.write_bytes(first, b"not numpy")
+    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    with pytest.raises(IncrementalRefused, match="changed since its run wrote it") as refused:
+        _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    assert "\n" not in str(refused.value)
+    storage.delete_tree(second)
+    with pytest.raises(IncrementalRefused, match="is gone; run the base job again"):
+        _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import load_resource_config
@@ -102,21 +102,64 @@ class GnnTaskComponent(dg.Component, AssetLabels, dg.Resolvable):
         ),
     )
 
+    # Where the instance lies and its template, loaded once: the other task instances read its
+    # task name to tell whether two claim the same one.
+    _folder: Path | None = PrivateAttr(default=None)
+    _loaded: TaskConfig | UserError | None = PrivateAttr(default=None)
+
+    @classmethod
+    def load(cls, attributes, context: dg.ComponentLoadContext) -> GnnTaskComponent:
+        component = super().load(attributes, context)
+        component._folder = Path(context.path)
+        return component
+
+    def _template(self, context: dg.ComponentLoadContext) -> TaskConfig:
+        """The instance's template, loaded once (its error, raised again, when it does not load)."""
+        if self._loaded is None:
+            folder = self._folder or Path(context.path)
+            template_uri = (folder / self.template).resolve()
+            try:
+                if not template_uri.is_relative_to(context.project_root.resolve()):
+                    raise ConfigError(f"{folder / 'defs.yaml'}: template {self.template!r} lies outside the project")
+                self._loaded = load_task_config(str(template_uri))
+            except UserError as error:
+                self._loaded = error
+        if isinstance(self._loaded, UserError):
+            raise self._loaded
+        return self._loaded
+
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         template_uri = str((context.path / self.template).resolve())
         try:
-            if not Path(template_uri).is_relative_to(context.project_root.resolve()):
-                raise ConfigError(f"{context.path / 'defs.yaml'}: template {self.template!r} lies outside the project")
-            return self._chain(context, template_uri)
+            template = self._template(context)
+            self._check_unique_task_name(context, template)
+            return self._chain(context, template)
         except (UserError, dg.DagsterInvalidDefinitionError) as error:
             # One broken instance must not take the other tasks, the sensors and the schedules down.
             where = Path(context.path, "defs.yaml")
             _log.warning("task instance %s does not load: %s", where, error)
-            return dg.Definitions(assets=[build_invalid_template_asset(template_uri, error)])
+            return dg.Definitions(assets=[build_invalid_template_asset(_instance_name(context), template_uri, error)])
 
-    def _chain(self, context: dg.ComponentLoadContext, template_uri: str) -> dg.Definitions:
+    def _check_unique_task_name(self, context: dg.ComponentLoadContext, template: TaskConfig) -> None:
+        """Two instances of one task name would define the same assets: both are taken out, each
+        naming the other's folder (a copied folder keeps its template's file name, so its task name)."""
+        claiming = []
+        for other in context.component_tree.get_all_components(of_type=GnnTaskComponent):
+            try:
+                if other._template(context).task_name == template.task_name:
+                    claiming.append(other._folder)
+            except UserError:
+                continue  # a broken instance claims nothing: it shows its own error
+        if len(claiming) > 1:
+            folders = ", ".join(str(Path(f or "?").relative_to(context.defs_module_path)) for f in sorted(claiming, key=str))
+            raise ConfigError(
+                f"task name {template.task_name!r} is claimed by {len(claiming)} instances ({folders}): rename the "
+                "template file or set gnnAssetsConfig.taskName in all but one"
+            )
+
+    def _chain(self, context: dg.ComponentLoadContext, template: TaskConfig) -> dg.Definitions:
         resource_config_uri, resources = project_deployment(context)
-        template = load_task_config(template_uri)
+        template_uri = template.uri
         self._check_graph(context, template)
         if self.runner_overrides:  # refused here, at load, rather than in the job
             load_resource_config(resource_config_uri, self.runner_overrides)
@@ -161,3 +204,9 @@ class GnnTaskComponent(dg.Component, AssetLabels, dg.Resolvable):
                 f"(the project's graphs: {', '.join(graphs) or 'none'}); check the name, or add one with "
                 f"`dg scaffold defs gnn_assets.defs.components.GnnGraphComponent graphs/{template.graph_name}`"
             )
+
+
+def _instance_name(context: dg.ComponentLoadContext) -> str:
+    """The instance's folder under defs/tasks/ (or defs/), unique where template names need not be."""
+    relative = Path(context.path).resolve().relative_to(context.defs_module_path.resolve()).parts
+    return "__".join(relative[1:] if len(relative) > 1 and relative[0] == "tasks" else relative)

@@ -10,9 +10,10 @@ from gnn_assets.config.errors import ConfigError
 GROUP = "invalid_task_configs"
 
 
-def build_invalid_template_asset(template_uri: str, error: Exception) -> AssetsDefinition:
-    """An asset whose description is the template's error (file and field); materializing it fails with it."""
-    stem = re.sub(r"[^A-Za-z0-9_]", "_", template_uri.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]) or "template"
+def build_invalid_template_asset(instance: str, template_uri: str, error: Exception) -> AssetsDefinition:
+    """An asset named for its instance (folder), whose description is the template's error (file
+    and field); materializing it fails with it."""
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", instance) or "template"
     message = str(error)
 
     @asset(
