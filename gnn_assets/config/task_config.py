@@ -145,7 +145,8 @@ class TaskConfig:
 
     @property
     def max_affected_fraction(self) -> float:
-        return self.proto.gnn_assets_config.incremental.max_affected_fraction or 0.5
+        incremental = self.proto.gnn_assets_config.incremental
+        return incremental.max_affected_fraction if incremental.HasField("max_affected_fraction") else 0.5
 
     @property
     def champion(self) -> str:

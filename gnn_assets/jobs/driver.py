@@ -177,11 +177,31 @@ def _layerwise_engine(frozen: TaskConfig, dagster_run_id: str | None):
     return LocalEngine()
 
 
+_MAX_JSON_DEPTH = 8  # runner fields nest two deep; deeper is a mistake or an attack
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests (iteratively: a hostile value must not exhaust the stack)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if depth <= _MAX_JSON_DEPTH and isinstance(item, (dict, list)):
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _json_object(text: str) -> dict[str, Any]:
+    if len(text) > 65_536:
+        raise argparse.ArgumentTypeError(f"{len(text):,} characters; at most 65,536")
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise argparse.ArgumentTypeError(f"nested more than {_MAX_JSON_DEPTH} deep") from None
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"not JSON: {error}") from None
+    if _depth(value) > _MAX_JSON_DEPTH:
+        raise argparse.ArgumentTypeError(f"nested more than {_MAX_JSON_DEPTH} deep")
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("not a JSON object")
     return value

@@ -42,3 +42,14 @@ def test_the_cli_refuses_overrides_that_are_not_a_json_object():
         capture_output=True, text=True, cwd=REPO,
     )
     assert result.returncode == 2 and "--runner_overrides: not a JSON object" in result.stderr
+
+
+def test_the_cli_refuses_deeply_nested_overrides_in_one_line():
+    """Before: --runner_overrides nested 500 deep ended in a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gnn_assets.inference", "--job_name", "j", "--task_config_uri", "t", "--resource_config_uri", "r",
+         "--runner_overrides", '{"labels": ' + "[" * 500 + "]" * 500 + "}"],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert result.returncode == 2 and "--runner_overrides: nested more than 8 deep" in result.stderr
+    assert "Traceback" not in result.stderr

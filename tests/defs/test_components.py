@@ -79,7 +79,8 @@ def test_a_wrong_attribute_is_reported_with_its_file_and_line(tmp_path):
     assert checked.returncode != 0
     assert f"tasks/{TASK}/defs.yaml:4" in output and "'automaton' was unexpected" in output
     instance.write_text(instance.read_text().replace("  automaton: on_new_model\n", "  freshness: {fail_window_hours: -1}\n"))
-    assert _dg(deployment, "check", "yaml").returncode != 0
+    checked = _dg(deployment, "check", "defs")  # a window's range is judged on loading, naming the field
+    assert checked.returncode != 0 and "fail_window_hours" in checked.stdout + checked.stderr
     # A value no schema can tell (a string where a choice is due) fails loading, with the field.
     instance.write_text(instance.read_text().replace("  freshness: {fail_window_hours: -1}\n", "  automation: sometimes\n"))
     checked = _dg(deployment, "check", "defs")
@@ -164,3 +165,29 @@ def test_a_new_model_file_leads_to_a_materialized_chain_through_automation(tmp_p
     evaluation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=evaluation.cursor)
     assert evaluation.get_num_requested(AssetKey(["demo_homogeneous", "node_id_mapping"])) == 1
     assert all(evaluation.get_num_requested(AssetKey([TASK, name])) == 0 for name in chain)
+
+
+@pytest.mark.parametrize(
+    "attribute, field",
+    [
+        ("freshness: {fail_window_hours: .inf}", "fail_window_hours"),
+        ("freshness: {fail_window_hours: 1e300}", "fail_window_hours"),
+        ("freshness: {fail_window_hours: 1e-9}", "fail_window_hours"),
+        ("freshness: {fail_window_hours: a day}", "fail_window_hours"),
+        ("freshness: {fail_window_hours: 26, warn_window_hours: .nan}", "warn_window_hours"),
+        ("tags: {gnn_assets/role: graph}", "gnn_assets/role"),
+    ],
+)
+def test_values_no_window_or_project_tag_can_be_are_refused_naming_the_field(tmp_path, attribute, field):
+    """Before: windows of .inf, 1e300 or 1e-9 hours took the location down naming no field; a
+    user tag gnn_assets/role: graph on a task made refresh_graphs fail every run."""
+    deployment = make_deployment(tmp_path)
+    instance = deployment.defs_dir / "tasks" / TASK / "defs.yaml"
+    instance.write_text(instance.read_text() + f"  {attribute}\n")
+    with pytest.raises(Exception) as refused:
+        deployment.definitions()
+    chain, error = [], refused.value
+    while error is not None:  # Dagster's loader wraps the validation error it met
+        chain.append(str(error))
+        error = error.__cause__ or error.__context__
+    assert field in " ".join(chain)

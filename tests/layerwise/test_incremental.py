@@ -293,10 +293,12 @@ def test_a_base_that_kept_nothing_or_ran_another_model_is_refused_in_one_line(tm
         _run_job(job, "from-ghost", **{"gnnAssetsConfig.incremental.baseJob": "ghost"})
 
 
-def test_a_change_that_reaches_most_nodes_runs_the_whole_job(tmp_path, small_homogeneous_graph):
+@pytest.mark.parametrize("fraction", [0.001, 0])
+def test_a_change_that_reaches_most_nodes_runs_the_whole_job(tmp_path, small_homogeneous_graph, fraction):
+    """maxAffectedFraction 0: any change runs the whole job (before: 0 was read as the default 0.5)."""
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
     _reenumerate(job, _changed(small_homogeneous_graph, "all"))
-    run, _ = _run_job(job, "whole", **{"gnnAssetsConfig.incremental.baseJob": "PREVIOUS", "gnnAssetsConfig.incremental.maxAffectedFraction": 0.001})
+    run, _ = _run_job(job, "whole", **{"gnnAssetsConfig.incremental.baseJob": "PREVIOUS", "gnnAssetsConfig.incremental.maxAffectedFraction": fraction})
     assert run.job.details["incremental"]["ran_whole_job"] and run.job.details["incremental"]["base_job"] == "base"
 
 
@@ -439,6 +441,7 @@ def test_a_malformed_or_missing_kept_state_is_refused_in_one_line(tmp_path, smal
     with pytest.raises(IncrementalRefused, match="changed since its run wrote it") as refused:
         _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
     assert "\n" not in str(refused.value)
+    storage.delete_tree(first)
     storage.delete_tree(second)
     with pytest.raises(IncrementalRefused, match="is gone; run the base job again"):
         _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
+
+RESERVED_TAG_PREFIX = "gnn_assets/"  # the project's own tags: refresh_graphs and the sensor select by them
 
 
 class AssetLabels(dg.Model):
@@ -12,6 +14,14 @@ class AssetLabels(dg.Model):
     group: str | None = Field(default=None, description="Asset group in the UI (default: the task name, or graph_<name>).")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every asset of the instance.")
     owners: list[str] = Field(default_factory=list, description="Owners of every asset (emails or team:<name>).")
+
+    @field_validator("tags")
+    @classmethod
+    def _not_the_projects_own(cls, tags: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in tags if k.startswith(RESERVED_TAG_PREFIX))
+        if reserved:
+            raise ValueError(f"tag {reserved[0]!r}: tags starting with {RESERVED_TAG_PREFIX!r} are the project's own (its jobs and sensors select by them)")
+        return tags
 
     def label(self, spec: dg.AssetSpec) -> dg.AssetSpec:
         return spec.replace_attributes(

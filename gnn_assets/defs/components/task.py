@@ -10,12 +10,13 @@ asset that shows the error (file and field).
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import load_resource_config
@@ -39,13 +40,35 @@ from gnn_assets.errors import UserError
 _log = logging.getLogger("gnn_assets.defs.components")
 # What the new_trained_model sensor materializes; everything after them follows by automation.
 _INTAKE = ("frozen_config", "trained_model")
+MAX_WINDOW_HOURS = 24 * 366 * 10
 
 
 class Freshness(dg.Model, dg.Resolvable):
     """How old a task's newest embeddings may be (FreshnessPolicy.time_window)."""
 
-    fail_window_hours: float = Field(gt=0, description="Embeddings older than this fail their freshness.")
-    warn_window_hours: float | None = Field(default=None, gt=0, description="Older than this (and younger than the fail window) warns.")
+    fail_window_hours: float = Field(description="Embeddings older than this fail their freshness (a minute to ten years).")
+    warn_window_hours: float | None = Field(default=None, description="Older than this (and younger than the fail window) warns.")
+
+    @field_validator("fail_window_hours", "warn_window_hours", mode="before")
+    @classmethod
+    def _hours(cls, value: Any, info) -> Any:
+        # YAML reads 1e300 or 1e-9 (no dot) as text: a number of hours written so is one; other text is not.
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"{info.field_name}: {value[:40]!r} is not a number of hours") from None
+        return value
+
+    @field_validator("fail_window_hours", "warn_window_hours", mode="after")
+    @classmethod
+    def _window(cls, hours: float | None, info) -> float | None:
+        # Checked here, not as Field constraints: Dagster applies those to the YAML text before
+        # conversion, and its error then names no field. Its windows are timedeltas, which
+        # overflow past years and round a microsecond to nothing.
+        if hours is not None and not (math.isfinite(hours) and 1 / 60 <= hours <= MAX_WINDOW_HOURS):
+            raise ValueError(f"{info.field_name}: {hours!r} is not between a minute (0.0167) and ten years ({MAX_WINDOW_HOURS:,}) in hours")
+        return hours
 
     @model_validator(mode="after")
     def _warn_before_fail(self) -> Freshness:
