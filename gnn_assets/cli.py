@@ -118,6 +118,9 @@ def serve(args: argparse.Namespace) -> None:
         frozen = job_layout(resources.layout, task_name, args.job_name).frozen_config_uri
         if not storage.exists(frozen):
             raise ConfigError(f"--job_name {args.job_name}: task {task_name} has no such job ({frozen} is missing): run the job first")
+        model = load_task_config(frozen).trained_model_uri
+        if not storage.exists(model):
+            raise ConfigError(f"--job_name {args.job_name}: task {task_name}'s job has no model file ({model} is missing): train or copy it first")
     what = f"job {args.job_name}" if args.job_name else "the deployed model"
     _say(f"serving {task_name} ({what}) on http://{args.host}:{args.port} with {args.workers} worker process(es)")
     run_server(args.resource_config_uri, task_name, args.job_name, args.host, args.port, args.workers)

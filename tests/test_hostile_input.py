@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -200,3 +201,71 @@ def test_a_refused_config_names_the_file_the_user_wrote_not_the_frozen_copy(tmp_
     result = _cli("init-model", "--resource_config_uri", str(resources), "--task_config_uri", str(task), "--job_name", "j")
     assert result.returncode == 1 and f"error: {task}: inferencerConfig.inferencerClsPath" in result.stderr
     assert "frozen_gbml_config.yaml" not in result.stderr
+
+
+def test_a_long_environment_value_is_echoed_shortened(tmp_path, monkeypatch):
+    """Before: a ${VAR} value was echoed about 1,950 characters long (values are cut to 200)."""
+    path = tmp_path / "resources.yaml"
+    path.write_text("storage: {root: data}\nlocalRunner: {runningMode: '${LONG_MODE}'}\nduckdb: {}\n")
+    monkeypatch.setenv("LONG_MODE", "z" * 3000)
+    with pytest.raises(ConfigError) as error:
+        load_resource_config(str(path))
+    assert "characters]…" in str(error.value) and len(str(error.value)) < 500
+
+
+@pytest.mark.parametrize("megabytes", [1, 16])
+def test_a_duckdb_memory_limit_too_small_to_run_a_query_is_refused(tmp_path, megabytes):
+    """Before: duckdb.memoryLimitMb 1 or 16 failed inside DuckDB's first query with a traceback."""
+    path = tmp_path / "resources.yaml"
+    path.write_text(f"storage: {{root: data}}\nlocalRunner: {{}}\nduckdb: {{memoryLimitMb: {megabytes}}}\n")
+    with pytest.raises(ConfigError, match=rf"duckdb\.memoryLimitMb: {megabytes} is below the 64 MB DuckDB needs"):
+        load_resource_config(str(path))
+
+
+def test_serve_a_job_without_a_model_file_says_so_before_serving(tmp_path):
+    """Before: it printed 'serving … on http://…' and then refused the job."""
+    from gnn_assets.config.task_config import freeze_task_config, write_frozen_config
+
+    resources = write_local_resources(tmp_path)
+    template = template_of("demo_node_classification")
+    write_frozen_config(freeze_task_config(load_task_config(str(template)), load_resource_config(str(resources)), "no-model"))
+    result = _cli("serve", "--resource_config_uri", str(resources), "--task_config_uri", str(template), "--job_name", "no-model", "--port", "1")
+    assert result.returncode == 1 and "serving" not in result.stdout
+    assert "--job_name no-model: task demo_node_classification's job has no model file" in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_a_device_this_machine_lacks_is_refused_before_the_job(tmp_path, small_homogeneous_graph):
+    """Before: device cuda:7 was refused only inside the Beam job, after a traceback."""
+    from tests.conftest import prepare_job
+
+    job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
+    with open(job.resources.uri, "a") as f:
+        f.write("device: 'cuda:7'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "gnn_assets.inference", "--job_name", job.job_name, "--task_config_uri", job.task_config_uri,
+         "--resource_config_uri", job.resources.uri],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr[-2000:]
+    assert "device 'cuda:7' is configured but this machine has" in result.stderr
+    runs = job.resources.layout.job(job.frozen.task_name, job.job_name).inference_dir
+    assert not os.path.exists(runs)  # the job never started
+
+
+@pytest.mark.parametrize("content", [b"", b"not parquet at all", b"PAR1 cut short"])
+def test_a_shard_that_is_not_parquet_is_refused_in_one_line(tmp_path, content):
+    """Before: a 0-byte or foreign *.parquet shard in a nodes/ folder failed inside DuckDB with a traceback."""
+    from gnn_assets.graph.demo import generate_homogeneous_demo_graph
+    from gnn_assets.graph.source import write_graph_source
+
+    resources_uri = write_local_resources(tmp_path)
+    directory = load_resource_config(str(resources_uri)).layout.graph_source_dir("g")
+    write_graph_source(directory, generate_homogeneous_demo_graph(200, seed=1))
+    os.makedirs(f"{directory}/nodes")
+    os.rename(f"{directory}/nodes.parquet", f"{directory}/nodes/part-0.parquet")
+    with open(f"{directory}/nodes/part-1.parquet", "wb") as f:
+        f.write(content)
+    result = _cli("enumerate", "--resource_config_uri", str(resources_uri), "--graph_name", "g")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr[-2000:]
+    assert "nodes/part-1.parquet: not a Parquet file" in result.stderr

@@ -20,10 +20,12 @@ from gnn_assets import storage
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, parse_yaml
+from gnn_assets.errors import shorten
 from gnn_assets.proto.resource_config_pb2 import ResourceConfig
 
 _RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
 _DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+MIN_DUCKDB_MEMORY_MB = 64  # below this DuckDB fails its own queries (seen at 1 and 16 MB) with a traceback
 _CLASS_PREFIX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*\.)+")
 DEFAULT_ALLOWED_CLASS_PREFIXES = ("gnn_assets.",)
 DEFAULT_MAX_MODEL_BYTES = 2 << 30
@@ -130,7 +132,7 @@ def load_resource_config(uri: str, runner_overrides: Mapping[str, Any] | None = 
     elif runner == "local_runner":
         mode = proto.local_runner.running_mode or "in_memory"
         if mode not in _RUNNING_MODES:
-            errors.append(f"localRunner.runningMode: {mode!r} is not one of {', '.join(_RUNNING_MODES)}")
+            errors.append(f"localRunner.runningMode: {shorten(mode)!r} is not one of {', '.join(_RUNNING_MODES)}")
     else:
         for field in ("project", "region", "temp_location"):
             if not getattr(proto.dataflow_runner, field):
@@ -151,9 +153,11 @@ def load_resource_config(uri: str, runner_overrides: Mapping[str, Any] | None = 
                 errors.append(f"bigquery.{field}: required field is missing")
     for prefix in proto.allowed_class_prefixes:
         if not _CLASS_PREFIX.fullmatch(prefix):
-            errors.append(f"allowedClassPrefixes: {prefix!r} is not a module prefix ending in '.' (e.g. 'my_models.')")
+            errors.append(f"allowedClassPrefixes: {shorten(prefix)!r} is not a module prefix ending in '.' (e.g. 'my_models.')")
     if proto.device and not _DEVICE.fullmatch(proto.device):
-        errors.append(f"device: {proto.device!r} is not one of auto, cpu, cuda, cuda:N")
+        errors.append(f"device: {shorten(proto.device)!r} is not one of auto, cpu, cuda, cuda:N")
+    if warehouse == "duckdb" and 0 < proto.duckdb.memory_limit_mb < MIN_DUCKDB_MEMORY_MB:
+        errors.append(f"duckdb.memoryLimitMb: {proto.duckdb.memory_limit_mb} is below the {MIN_DUCKDB_MEMORY_MB} MB DuckDB needs to run its queries (0: DuckDB's default)")
     if errors:
         raise ConfigError(f"{uri}: " + "; ".join(errors))
 

@@ -68,7 +68,21 @@ def source_files(directory: str, name: str) -> tuple[str, list[str]]:
     shards = storage.glob(storage.join(directory, name, "*.parquet"))
     if not shards:
         raise GraphSourceError(f"{directory}: neither {name}.parquet nor a folder {name}/ of Parquet files")
+    for shard in shards:
+        _check_parquet(shard)
     return storage.join(directory, name) + "/", shards
+
+
+def _check_parquet(uri: str) -> None:
+    """A shard is read by its footer first (a few bytes): an empty, cut or foreign file is refused
+    in one line here instead of in DuckDB's first query."""
+    import pyarrow.parquet as pq
+
+    try:
+        with storage.open_read(uri) as stream:
+            pq.read_metadata(stream)
+    except Exception as error:  # noqa: BLE001 - pyarrow raises ArrowInvalid or OSError alike for such files
+        raise GraphSourceError(f"{uri}: not a Parquet file ({' '.join(str(error).split())[:200]}); remove or replace it") from None
 
 
 def _quote(text: str) -> str:

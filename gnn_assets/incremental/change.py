@@ -5,6 +5,7 @@ the features), and per edge type the destinations whose in-edges changed."""
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass, field
 
@@ -40,7 +41,11 @@ class GraphChange:
         }
 
 
-_MULTIPLIERS = np.random.default_rng(0x5EED).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)  # odd
+@functools.lru_cache(maxsize=8)
+def _multipliers(dim: int) -> np.ndarray:
+    """An odd multiplier per column, the same prefix for any width (a graph's hashes do not change
+    when another graph is wider)."""
+    return np.random.default_rng(0x5EED).integers(1, 2**63, size=dim, dtype=np.uint64) | np.uint64(1)
 
 
 def feature_hashes(features: np.ndarray) -> np.ndarray:
@@ -49,10 +54,8 @@ def feature_hashes(features: np.ndarray) -> np.ndarray:
     the hash (its bits differ by less than 2^32 and the multiplier is odd, so the product is not
     0 mod 2^64); several could cancel with a chance of about 2^-64."""
     rows, dim = features.shape
-    if dim > len(_MULTIPLIERS):
-        raise ValueError(f"feature_hashes: {dim} features, at most {len(_MULTIPLIERS)}")
     out = np.empty(rows, dtype=np.uint64)
-    weights = _MULTIPLIERS[:dim]
+    weights = _multipliers(dim)
     with np.errstate(over="ignore"):
         for start in range(0, rows, _ROWS):
             bits = np.ascontiguousarray(features[start : start + _ROWS], dtype=np.float32).view(np.uint32).astype(np.uint64)

@@ -86,7 +86,7 @@ def run(
         )
     # Torch and Beam are imported only now, past every cheap check: --help and input errors answer at once.
     from gnn_assets.comparison.champion import resolve_champion
-    from gnn_assets.inference.protocol import load_inferencer
+    from gnn_assets.inference.protocol import load_inferencer, resolve_device
     from gnn_assets.jobs.unenumerate import unenumerate_outputs
     from gnn_assets.warehouse import open_warehouse
 
@@ -95,6 +95,8 @@ def run(
         # Build the model and load its weights here, so a model that does not fit its config
         # fails before any job is launched.
         loaded = load_inferencer(frozen, resources.model_policy, trained_model_sha256)
+        if resources.runner_kind != "dataflow_runner":  # local workers run on this machine's devices (Dataflow's on theirs)
+            resolve_device(resources.device)
         model = loaded.weights
         progress(f"model {frozen.trained_model_uri} (sha256 {model.sha256[:12]}) fits {frozen.proto.inferencer_config.inferencer_cls_path}")
         champion = resolve_champion(frozen, resources)

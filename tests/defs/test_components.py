@@ -191,3 +191,17 @@ def test_values_no_window_or_project_tag_can_be_are_refused_naming_the_field(tmp
         chain.append(str(error))
         error = error.__cause__ or error.__context__
     assert field in " ".join(chain)
+
+
+def test_scaffolding_outside_the_project_or_under_a_bad_name_is_refused_and_leaves_no_folder(tmp_path):
+    """Before: `dg scaffold defs ... tasks/x/../../../../../escape` wrote outside the project, and
+    refused names left empty folders behind."""
+    deployment = make_deployment(tmp_path, tasks=())
+    escaped = _dg(deployment, "scaffold", "defs", TASK_TYPE, "tasks/x/../../../../../escape")
+    assert escaped.returncode != 0
+    assert not list(tmp_path.rglob("escape")) and not (tmp_path.parent / "escape").exists()
+    for bad in ("tasks/My-Task", "graphs/9lives"):
+        kind = TASK_TYPE if bad.startswith("tasks") else "gnn_assets.defs.components.GnnGraphComponent"
+        refused = _dg(deployment, "scaffold", "defs", kind, bad)
+        assert refused.returncode != 0 and "must match [a-z][a-z0-9_]*" in refused.stdout + refused.stderr
+        assert not (deployment.defs_dir / bad).exists()

@@ -15,10 +15,22 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def _folder_name(request: dg.ScaffoldRequest, what: str) -> str:
-    name = Path(request.target_path).name
-    if not _NAME.fullmatch(name):
-        raise ValueError(f"{request.target_path}: the folder's name is the {what} name and must match [a-z][a-z0-9_]*")
-    return name
+    """The instance folder's name, which names the task or graph; a folder outside the project,
+    or a name that cannot be one, is refused and the empty folder dg made for it removed."""
+    target = Path(request.target_path)
+    name = target.name
+    problem = None
+    if request.project_root is not None and not target.resolve().is_relative_to(Path(request.project_root).resolve()):
+        problem = f"lies outside the project {request.project_root}"
+    elif ".." in target.parts:
+        problem = "must not climb out of its folder with '..'"
+    elif not _NAME.fullmatch(name):
+        problem = f"the folder's name is the {what} name and must match [a-z][a-z0-9_]*"
+    if problem is None:
+        return name
+    if target.is_dir() and not any(target.iterdir()):
+        target.rmdir()
+    raise ValueError(f"{request.target_path}: {problem}")
 
 TEMPLATE = """\
 # The GbmlConfig template of task {task} (GiGL's YAML, camelCase). Every job of the task freezes it:
