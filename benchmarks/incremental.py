@@ -44,7 +44,7 @@ def child_incremental(workdir: Path, task_file: str, job: str) -> dict:
     from gnn_assets.inference.protocol import load_inferencer
     from gnn_assets.inference.task_specs import write_untrained_model
     from gnn_assets.layerwise.frame import run_layerwise
-    from gnn_assets.layerwise.job import LocalEngine
+    from gnn_assets.layerwise.local import LocalEngine
 
     resources, frozen = frozen_job(workdir, job, task_file)
     if job == "base":

@@ -79,7 +79,7 @@ def child_layerwise(workdir: Path, task_file: str, job: str, runs: int = 1) -> d
     from gnn_assets.inference.task_specs import write_untrained_model
     from gnn_assets.config.job import Job
     from gnn_assets.layerwise.frame import run_layerwise
-    from gnn_assets.layerwise.job import LocalEngine
+    from gnn_assets.layerwise.local import LocalEngine
 
     resources, frozen = frozen_job(workdir, job, task_file)
     write_untrained_model(frozen, seed=0)

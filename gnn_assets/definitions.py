@@ -8,7 +8,7 @@ checked before Dagster reads it (components/instance_files.py).
 
 from pathlib import Path
 
-import gnn_assets.defs  # noqa: F401  (its warning filters, set before the loader's own warning context)
-from gnn_assets.defs.components.instance_files import load_instances
+import gnn_assets.lib  # noqa: F401  (its warning filters, set before the loader's own warning context)
+from gnn_assets.lib.components.instance_files import load_instances
 
 defs = load_instances(Path(__file__).parent)

@@ -20,7 +20,7 @@ from gnn_assets import storage  # noqa: E402
 from gnn_assets.config.resource_config import load_resource_config  # noqa: E402
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config  # noqa: E402
 from gnn_assets.definitions import defs  # noqa: E402
-from gnn_assets.defs.common import job_partitions  # noqa: E402
+from gnn_assets.lib.common import job_partitions  # noqa: E402
 from gnn_assets.training.evaluation import job_quality  # noqa: E402
 from gnn_assets.training.run import train_model  # noqa: E402
 from gnn_assets.warehouse import open_warehouse  # noqa: E402

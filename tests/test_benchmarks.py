@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from benchmarks.bench import GOALS, markdown_table
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):

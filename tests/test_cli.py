@@ -12,7 +12,7 @@ import pytest
 
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import template_of, prepare_job, write_local_resources
+from tests.support.deployments import template_of, prepare_job, write_local_resources
 
 GNN_ASSETS = [sys.executable, "-m", "gnn_assets.cli"]
 INFERENCE = [sys.executable, "-m", "gnn_assets.inference"]

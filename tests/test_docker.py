@@ -4,7 +4,7 @@ import re
 
 import yaml
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 DOCKER = REPO / "docker"
 

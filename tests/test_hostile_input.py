@@ -16,7 +16,7 @@ from gnn_assets.errors import MAX_MESSAGE_CHARS, UserError, shorten
 from gnn_assets.inference.protocol import ModelMismatchError, inferencer_from_config
 from gnn_assets.serving.payloads import GRAPH_CONVERSION_FAILED, PayloadError, feature_matrix
 from gnn_assets.training.protocol import int_arg
-from tests.conftest import template_of, write_local_resources, write_task_config
+from tests.support.deployments import template_of, write_local_resources, write_task_config
 
 ALIAS_BOMB = """storage: {root: data}
 localRunner: {}
@@ -237,7 +237,7 @@ def test_serve_a_job_without_a_model_file_says_so_before_serving(tmp_path):
 @pytest.mark.slow
 def test_a_device_this_machine_lacks_is_refused_before_the_job(tmp_path, small_homogeneous_graph):
     """Before: device cuda:7 was refused only inside the Beam job, after a traceback."""
-    from tests.conftest import prepare_job
+    from tests.support.deployments import prepare_job
 
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
     with open(job.resources.uri, "a") as f:

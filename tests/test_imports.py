@@ -14,8 +14,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gnn_assets"
 # The Dagster layer and the entry points sit above everything and may import anything.
-TOP = {"defs", "definitions", "cli", "demo"}
-DAGSTER_LAYER = {"defs", "definitions", "demo"}
+TOP = {"defs", "lib", "definitions", "cli", "demo"}
+DAGSTER_LAYER = {"defs", "lib", "definitions", "demo"}
 
 
 def _modules() -> dict[str, Path]:
@@ -120,3 +120,35 @@ def test_nothing_below_the_dagster_layer_imports_dagster():
 def test_the_checker_sees_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": {"c"}}) is None
+
+
+MAX_MODULE_LINES = 600  # past this a module holds more than one concern: split it by concern
+TESTS = PACKAGE.parent / "tests"
+
+
+def test_no_module_is_over_600_lines():
+    long = sorted((len(path.read_text().splitlines()), str(path.relative_to(PACKAGE.parent))) for path in PACKAGE.rglob("*.py")
+                  if "proto" not in path.parts)  # fmt: skip
+    assert [(name, lines) for lines, name in long if lines > MAX_MODULE_LINES] == []
+
+
+def test_nothing_imports_dagsters_private_modules():
+    roots = [PACKAGE, TESTS, PACKAGE.parent / "benchmarks"]
+    offenders = sorted(
+        str(path.relative_to(PACKAGE.parent))
+        for root in roots
+        for path in root.rglob("*.py")
+        if any(name.startswith("dagster._") for name in _imports(path))
+    )
+    assert offenders == []
+
+
+def test_no_test_module_imports_another_test_module():
+    """Shared helpers live in tests/support/ (and fixtures in conftest.py), never in a test module."""
+    offenders = sorted(
+        f"{path.relative_to(PACKAGE.parent)} imports {name}"
+        for path in TESTS.rglob("*.py")
+        for name in _imports(path)
+        if name.startswith("tests.") and (name.split(".")[-1].startswith("test_") or ".test_" in name or name.startswith("tests.conftest"))
+    )
+    assert offenders == []

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 _SCRIPT = textwrap.dedent(
     """
@@ -16,7 +16,7 @@ _SCRIPT = textwrap.dedent(
     # As under `make test &`: SIGINT ignored, and Dagster makes SIGTERM copy SIGINT's disposition.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from tests.servers import free_port, start_server, stop_server
+    from tests.support.servers import free_port, start_server, stop_server
     port = free_port()
     server = start_server([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port, Path(sys.argv[1]))
     stop_server(server, grace=5)

@@ -122,8 +122,11 @@ def run_to_completion(pipeline, resources: Resources, progress, what: str, watch
     is stopped. BeamJobFailed names the job when it did not end DONE.
 
     watch(result) gives a context manager held while the job runs (a progress reporter): called
-    with None around a local run, with the Dataflow job's result while it is waited for."""
+    with None around a local run, with the Dataflow job's result while it is waited for. Local
+    workers in this process (in_memory, multi_threading) set torch's threads to their share: this
+    process gets its own count back when the job ends."""
     import contextlib
+    import sys
     import uuid
 
     from apache_beam.runners.runner import PipelineState
@@ -131,9 +134,15 @@ def run_to_completion(pipeline, resources: Resources, progress, what: str, watch
     watching = watch or (lambda result: contextlib.nullcontext())
     job_id, console_url = f"local-{uuid.uuid4().hex[:12]}", None
     if resources.runner_kind != "dataflow_runner":
-        with watching(None):
-            result = pipeline.run()
-            state = result.wait_until_finish()
+        torch = sys.modules.get("torch")  # only a process that loaded torch has threads to restore
+        threads = torch.get_num_threads() if torch is not None else None
+        try:
+            with watching(None):
+                result = pipeline.run()
+                state = result.wait_until_finish()
+        finally:
+            if torch is not None:
+                torch.set_num_threads(threads)
     else:
         result = pipeline.run()
         job_id = result.job_id()

@@ -30,7 +30,7 @@ _CLASS_PREFIX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*\.)+")
 DEFAULT_ALLOWED_CLASS_PREFIXES = ("gnn_assets.",)
 DEFAULT_MAX_MODEL_BYTES = 2 << 30
 # Modules that run a program when imported (or load a whole code location): never class paths.
-ENTRY_POINT_MODULES = ("gnn_assets.cli", "gnn_assets.demo", "gnn_assets.definitions", "gnn_assets.defs")
+ENTRY_POINT_MODULES = ("gnn_assets.cli", "gnn_assets.demo", "gnn_assets.definitions", "gnn_assets.defs", "gnn_assets.lib")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,2 @@
-"""The Dagster layer, one package per domain (dagster-open-platform style), each module small.
-definitions.py puts them together for the deployment; nothing below this layer imports dagster."""
-
-import warnings
-
-from dagster import BetaWarning, PreviewWarning
-
-# Checks partitioned like their assets (one result per job) are a preview feature the project
-# uses knowingly; its warning would repeat for every check of every task in every dg command.
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
-# The Components set group, tags, automation and freshness with Definitions.map_asset_specs, whose
-# rebuilt assets pass a beta parameter of Dagster's own (execution_type) on every load.
-warnings.filterwarnings("ignore", message="Parameter `execution_type`", category=BetaWarning)
+"""dg's defs folder: Component instances only (a defs.yaml per folder, a task's GbmlConfig
+template beside it). The code that builds them lies in gnn_assets/lib/."""

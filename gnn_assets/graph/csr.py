@@ -35,13 +35,6 @@ class InEdges:
     def nbytes(self) -> int:
         return self.indptr.nbytes + self.sources.nbytes
 
-    def chunk(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """In-edges of destinations start..stop-1: (sources, destinations counted from start)."""
-        lo, hi = self.indptr[start], self.indptr[stop]
-        degrees = np.diff(self.indptr[start : stop + 1])
-        return self.sources[lo:hi], np.repeat(np.arange(stop - start, dtype=np.int64), degrees)
-
-
     def positions(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """In-edges of the destinations `ids` (any int ids, in the order given): (their positions
         in `sources`, destinations counted in that order, the CSR offsets of that selection)."""

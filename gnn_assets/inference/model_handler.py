@@ -116,3 +116,9 @@ def metrics_namespace(node_type: str, role: str = "") -> str:
     """Beam metrics of one root node type's model: gnn_assets.<type>, or gnn_assets.<type>.<role>
     for a second model of the job (its champion)."""
     return f"gnn_assets.{node_type}" + (f".{role}" if role else "")
+
+
+def rows_written(metrics: dict[str, float], node_type: str, kinds: list[str], role: str = "") -> dict[str, int]:
+    """Rows each kind's writer counted for one root node type's model, from a finished job's counters."""
+    namespace = metrics_namespace(node_type, role)
+    return {kind: int(metrics.get(f"{namespace}/{kind}_rows_written", 0)) for kind in kinds}

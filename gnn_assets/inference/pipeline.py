@@ -13,41 +13,30 @@ committed (outputs/published.py), so a failed or killed run leaves the last publ
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from dataclasses import dataclass
 
 import apache_beam as beam
-import numpy as np
-import pyarrow as pa
-import torch
 from apache_beam.io import fileio
-from apache_beam.metrics.metric import Metrics, MetricsFilter
-from apache_beam.ml.inference.base import PredictionResult, RunInference
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.pvalue import TaggedOutput
 from apache_beam.runners.runner import PipelineState
 
 from gnn_assets import storage
 from gnn_assets.config.job import Job
-from gnn_assets.config.layout import job_layout as job_layout_of
 from gnn_assets.config.resource_config import Resources
-from gnn_assets.config.task_config import TaskConfig, TaskKind, parse_task_config
+from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.outputs.champion import CHAMPION, Champion
 from gnn_assets.errors import UserError
-from gnn_assets.graph.codec import SampleDecoder
 from gnn_assets.graph.enumerated_layout import check_enumeration, enumeration_id
 from gnn_assets.graph.sample_manifest import SampleRecord, read_sample_manifest
-from gnn_assets.graph.samples import edge_endpoint_types
-from gnn_assets.graph.tfrecord import TFRecordError, iter_records
-from gnn_assets.beam.progress import ProgressReporter, WorkerProgress, read_progress_files
-from gnn_assets.beam.allocator import keep_freed_memory_for_reuse
-from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace
-from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, InferenceJobResult, NodeTypeOutput, commit, new_run_id, output_kinds
+from gnn_assets.beam.progress import ProgressReporter, read_progress_files
+from gnn_assets.inference.model_handler import GnnModelHandler, metrics_namespace, rows_written
+from gnn_assets.outputs.published import InferenceJobResult, NodeTypeOutput, commit, new_run_id, output_kinds
 from gnn_assets.beam.sinks import PlainParquetSink
 from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion, torch_threads_per_worker
-from gnn_assets.inference.task_specs import graph_types
+from gnn_assets.inference.steps import DecodeBatches, ReadRecordBatches, ToArrowTable, failed_batch_dead_letters
 
 
 class DeadLetterThresholdExceeded(UserError, RuntimeError):
@@ -62,190 +51,8 @@ class NoSamplesError(UserError, FileNotFoundError):
     pass
 
 
-_RECORD_FRAMING_BYTES = 16  # a TFRecord's length, its checksum and the data's checksum
-# How often the driver logs the job's progress; a module setting so that tests can shorten it.
 PROGRESS_INTERVAL_SECONDS = 15.0
 METRICS_PREFIX = "gnn_assets."  # every namespace of this job: metrics_namespace(node type, role)
-
-
-def sample_decoder(config: TaskConfig, node_type: str) -> SampleDecoder:
-    """The decoder for one root node type's samples; reads the graph's feature sizes."""
-    return SampleDecoder(
-        encoding=config.sample_encoding,
-        labeled=config.task_kind is TaskKind.NODE_CLASSIFICATION,
-        root_node_type=config.node_types.index(node_type),
-        edge_endpoint_types=edge_endpoint_types(config.node_types, config.edge_types),
-        feature_dims=tuple(graph_types(config).feature_dims),
-    )
-
-
-class _ReadRecordBatches(beam.DoFn):
-    """A shard's path -> its records in lists of up to batch_size, streamed from storage.
-
-    The pipeline's elements are batches from here on: Beam's per-element work is paid once per
-    batch, and a batch is decoded with one numpy call per array instead of one per sample.
-    A shard whose framing breaks (a cut record, a flipped length or checksum bit, a file that
-    is not a TFRecord) gives what it held before the break; the rest of it is one dead letter
-    naming the shard and the byte offset. Every sample the sampler recorded for the shard and
-    this read did not yield (the rest of a broken shard, records cut off at a record boundary)
-    counts as a failed sample; where no sampler recorded the shard, a break is counted apart
-    (`uncounted_breaks`) and the job refuses to publish.
-    """
-
-    DEAD_LETTERS = "dead_letters"
-
-    def __init__(self, node_type: str, batch_size: int, sample_prefixes: list[str], progress_dir: str | None = None):
-        self._node_type = node_type
-        self._batch_size = batch_size
-        self._sample_prefixes = sample_prefixes
-        self._progress_dir = progress_dir
-        namespace = metrics_namespace(node_type)
-        self._samples_read = Metrics.counter(namespace, "samples_read")
-        self._bytes_read = Metrics.counter(namespace, "bytes_read")
-        self._corrupt_shards = Metrics.counter(namespace, "corrupt_shards")
-        self._uncounted_breaks = Metrics.counter(namespace, "uncounted_breaks")
-        self._extra_samples = Metrics.counter(namespace, "samples_beyond_manifest")
-
-    def setup(self):
-        keep_freed_memory_for_reuse()  # this worker process will churn through batch-sized buffers
-        self._progress = WorkerProgress(self._progress_dir) if self._progress_dir else None
-        # Read when the job runs (not when it is built): an offline template's samples come later.
-        self._manifests = {prefix: read_sample_manifest(prefix) for prefix in self._sample_prefixes}
-
-    def _recorded_samples(self, path: str) -> int | None:
-        for prefix, manifest in self._manifests.items():
-            if path.startswith(prefix) and manifest is not None:
-                return manifest.samples_per_shard.get(storage.basename(path))
-        return None
-
-    def _count(self, batch: list[bytes]) -> list[bytes]:
-        num_bytes = sum(len(r) for r in batch) + _RECORD_FRAMING_BYTES * len(batch)
-        self._samples_read.inc(len(batch))
-        self._bytes_read.inc(num_bytes)
-        if self._progress is not None:
-            self._progress.add(len(batch), num_bytes)
-        return batch
-
-    def process(self, path: str):
-        batch, read, broken = [], 0, None
-        with storage.open_read(path) as stream:
-            try:
-                for record in iter_records(stream):
-                    batch.append(record)
-                    read += 1
-                    if len(batch) == self._batch_size:
-                        yield self._count(batch)
-                        batch = []
-            except TFRecordError as error:
-                broken = error
-        if batch:
-            yield self._count(batch)
-        recorded = self._recorded_samples(path)
-        if recorded is None:
-            if broken is not None:
-                self._samples_read.inc(1)
-                self._corrupt_shards.inc()
-                self._uncounted_breaks.inc()
-                letter = f"{path}: {broken}; the rest of the shard is skipped, and no sample manifest says how many samples it held"
-                yield TaggedOutput(self.DEAD_LETTERS, _dead_letter(self._node_type, "read", letter, shard=path))
-            return
-        if read > recorded:
-            self._extra_samples.inc(read - recorded)
-        lost = recorded - read
-        if broken is not None or lost > 0:
-            self._corrupt_shards.inc()
-            self._samples_read.inc(max(lost, 0))
-            cause = f"{broken}; the rest of the shard is skipped" if broken is not None else "the shard ends early"
-            letter = f"{path}: {cause}: {max(lost, 0):,} of the {recorded:,} samples the sampler wrote are lost"
-            yield TaggedOutput(self.DEAD_LETTERS, _dead_letter(self._node_type, "read", letter, shard=path, count=max(lost, 0)))
-
-    def finish_bundle(self):
-        if self._progress is not None:
-            self._progress.write()
-
-
-class _DecodeBatches(beam.DoFn):
-    """A list of records -> one SampleBatch of the good ones; each bad one to the dead letters."""
-
-    DEAD_LETTERS = "dead_letters"
-
-    def __init__(self, frozen_config_yaml: str, frozen_config_uri: str, node_type: str):
-        self._config_yaml = frozen_config_yaml
-        self._config_uri = frozen_config_uri
-        self._node_type = node_type
-
-    def setup(self):
-        self._decoder = sample_decoder(parse_task_config(self._config_yaml, self._config_uri), self._node_type)
-
-    def process(self, records: list[bytes]):
-        batch, failures = self._decoder.decode_batch(records)
-        for index, error in failures:
-            yield TaggedOutput(self.DEAD_LETTERS, _dead_letter(self._node_type, "decode", error.reason, record=records[index]))
-        if batch is not None:
-            yield batch
-
-
-def _dead_letter(
-    node_type: str,
-    stage: str,
-    error: str,
-    *,
-    record: bytes | None = None,
-    node_id: int | None = None,
-    shard: str | None = None,
-    namespace: str | None = None,
-    count: int = 1,
-) -> str:
-    """One dead letter as a JSON line: the record itself when it could not be decoded, its root
-    when the model failed, its shard when the framing broke. Counted in the namespace of the model
-    that failed (the node type's by default); a letter for a shard's lost rest stands for its
-    `count` lost samples."""
-    Metrics.counter(namespace or metrics_namespace(node_type), "dead_letters").inc(count)
-    letter = {"node_type": node_type, "stage": stage, "error": error}
-    if shard is not None:
-        letter["shard"] = shard
-    if record is not None:
-        letter["record_base64"] = base64.b64encode(record).decode("ascii")
-    if node_id is not None:
-        letter["node_id"] = node_id
-    return json.dumps(letter, sort_keys=True)
-
-
-def _failed_batch_dead_letters(node_type: str, namespace: str, stage: str):
-    def to_json(failure):
-        batch, error = failure
-        for node_id in batch.root_node_ids.tolist():
-            yield _dead_letter(node_type, stage, _describe(error), node_id=node_id, namespace=namespace)
-
-    return to_json
-
-
-def _describe(error) -> str:
-    # Beam's dead-letter error is (exception type, repr, traceback lines).
-    if isinstance(error, tuple) and len(error) >= 2:
-        return f"{error[0]}: {error[1]}" if not str(error[1]).startswith(str(error[0])) else str(error[1])
-    return repr(error)
-
-
-class _ToArrowTable(beam.DoFn):
-    """One batch's PredictionResult -> an Arrow table of one kind ('embeddings' or 'predictions')."""
-
-    def __init__(self, namespace: str, kind: str):
-        self._kind = kind
-        self._rows = Metrics.counter(namespace, f"{kind}_rows_written")
-
-    def process(self, result: PredictionResult):
-        ids = pa.array(result.example)
-        embeddings, predictions = result.inference
-        if self._kind == "embeddings":
-            values = np.ascontiguousarray(embeddings, dtype=np.float32)
-            dim = values.shape[1]
-            offsets = pa.array(np.arange(0, (len(values) + 1) * dim, dim, dtype=np.int32))
-            table = pa.Table.from_arrays([ids, pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1)))], schema=EMBEDDINGS_SCHEMA)
-        else:
-            table = pa.Table.from_arrays([ids, pa.array(predictions)], schema=PREDICTIONS_SCHEMA)
-        self._rows.inc(table.num_rows)
-        yield table
 
 
 @dataclass(frozen=True)
@@ -265,10 +72,10 @@ def _infer_and_write(batches, config: TaskConfig, node_type: str, model: ModelBr
     namespace = model.handler.get_metrics_namespace()
     results, failures = batches | f"{label} RunInference" >> RunInference(model.handler.with_no_batching()).with_exception_handling()
     for kind, schema in output_kinds(config):
-        tables = results | f"{label} {kind} to Arrow" >> beam.ParDo(_ToArrowTable(namespace, kind))
+        tables = results | f"{label} {kind} to Arrow" >> beam.ParDo(ToArrowTable(namespace, kind))
         tables | f"{label} Write {kind}" >> beam.io.Write(PlainParquetSink(storage.join(model.output_dir, kind, "part"), schema))
     stage = f"{role} inference" if role else "inference"
-    return failures.failed_inferences | f"{label} InferenceDeadLetters" >> beam.FlatMap(_failed_batch_dead_letters(node_type, namespace, stage))
+    return failures.failed_inferences | f"{label} InferenceDeadLetters" >> beam.FlatMap(failed_batch_dead_letters(node_type, namespace, stage))
 
 
 def build_branch(
@@ -289,15 +96,15 @@ def build_branch(
         | f"{label} Shards" >> beam.Flatten()
         | f"{label} Paths" >> beam.Map(lambda match: match.path)
         | f"{label} Spread shards" >> beam.Reshuffle()
-        | f"{label} Read" >> beam.ParDo(_ReadRecordBatches(node_type, config.inference_batch_size, config.sample_prefixes(node_type), progress_dir)).with_outputs(
-            _ReadRecordBatches.DEAD_LETTERS, main="records"
+        | f"{label} Read" >> beam.ParDo(ReadRecordBatches(node_type, config.inference_batch_size, config.sample_prefixes(node_type), progress_dir)).with_outputs(
+            ReadRecordBatches.DEAD_LETTERS, main="records"
         )
     )
-    decoded = read.records | f"{label} Decode" >> beam.ParDo(_DecodeBatches(config_yaml, config.uri, node_type)).with_outputs(
-        _DecodeBatches.DEAD_LETTERS, main="batches"
+    decoded = read.records | f"{label} Decode" >> beam.ParDo(DecodeBatches(config_yaml, config.uri, node_type)).with_outputs(
+        DecodeBatches.DEAD_LETTERS, main="batches"
     )
     inference_dead = [_infer_and_write(decoded.batches, config, node_type, model) for model in models]
-    dead = (read[_ReadRecordBatches.DEAD_LETTERS], decoded[_DecodeBatches.DEAD_LETTERS], *inference_dead)
+    dead = (read[ReadRecordBatches.DEAD_LETTERS], decoded[DecodeBatches.DEAD_LETTERS], *inference_dead)
     dead | f"{label} DeadLetters" >> beam.Flatten() | f"{label} WriteDeadLetters" >> beam.io.WriteToText(
         storage.join(models[0].output_dir, "dead_letters", "part"), file_name_suffix=".jsonl"
     )
@@ -319,8 +126,7 @@ def _namespaces(node_types: list[str]) -> set[str]:
 
 
 def build_pipeline(
-    config: TaskConfig,
-    resources: Resources,
+    job: Job,
     options: PipelineOptions,
     run_id: str,
     model_sha256: str,
@@ -328,8 +134,9 @@ def build_pipeline(
 ) -> beam.Pipeline:
     """The inference pipeline for every root node type of a frozen config, writing into run_id's
     folder; with a champion, its model runs on the same decoded samples and writes beside."""
+    config, resources = job.config, job.resources
     pipeline = beam.Pipeline(options=options)
-    job_layout = job_layout_of(resources.layout, config.task_name, config.job_name)
+    job_layout = job.layout
     progress_dir = _progress_dir(resources, job_layout, run_id)
     settings = dict(
         policy=resources.model_policy,
@@ -397,16 +204,12 @@ def run_inference_job(
         resources, config.task_name, config.job_name, worker_image=worker_image, dagster_run_id=dagster_run_id
     )
     started = time.monotonic()
-    pipeline = build_pipeline(config, resources, options, run_id, model_sha256, champion)
+    pipeline = build_pipeline(job, options, run_id, model_sha256, champion)
     also = f", with champion {champion.job_name}'s model on the same samples" if champion else ""
     progress(f"running Beam job for {', '.join(node_types)} on {resources.runner_kind} (run {run_id}){also}")
-    torch_threads = torch.get_num_threads()
-    try:
-        beam_result, _, job_id, console_url = _run_to_completion(
-            pipeline, resources, progress, total_bytes, node_types, _progress_dir(resources, job_layout, run_id)
-        )
-    finally:
-        torch.set_num_threads(torch_threads)  # workers in this process (in_memory, multi_threading) may have set it
+    beam_result, _, job_id, console_url = _run_to_completion(
+        pipeline, resources, progress, total_bytes, node_types, _progress_dir(resources, job_layout, run_id)
+    )
     metrics = beam_counters(beam_result, METRICS_PREFIX, distributions=True)
     result = InferenceJobResult(
         run_id=run_id,
@@ -426,7 +229,7 @@ def run_inference_job(
             output_dir=output_dirs[node_type],
             samples=_counter(metrics, ns, "samples_read"),
             dead_letters=_counter(metrics, ns, "dead_letters"),
-            rows_by_kind={kind: _counter(metrics, ns, f"{kind}_rows_written") for kind in kinds},
+            rows_by_kind=rows_written(metrics, node_type, kinds),
             corrupt_shards=_counter(metrics, ns, "corrupt_shards"),
         )
         if champion is not None:
@@ -435,7 +238,7 @@ def run_inference_job(
                 output_dir=job_layout.champion_output_dir(run_id, node_type),
                 samples=result.outputs[node_type].samples,  # the same samples, read once
                 dead_letters=_counter(metrics, theirs, "dead_letters"),
-                rows_by_kind={kind: _counter(metrics, theirs, f"{kind}_rows_written") for kind in kinds},
+                rows_by_kind=rows_written(metrics, node_type, kinds, CHAMPION),
             )
     if champion is not None:
         result.champion = champion.to_dict()

@@ -99,10 +99,10 @@ def run(
             resolve_device(resources.device)
         model = loaded.weights
         progress(f"model {frozen.trained_model_uri} (sha256 {model.sha256[:12]}) fits {frozen.proto.inferencer_config.inferencer_cls_path}")
-        champion = resolve_champion(frozen, resources)
+        champion, champion_loaded = resolve_champion(frozen, resources), None
         if champion is not None:
             # Loaded here too, so that a champion whose file changed or does not fit fails before the job.
-            load_inferencer(champion.config, resources.model_policy, champion.model_sha256)
+            champion_loaded = load_inferencer(champion.config, resources.model_policy, champion.model_sha256)
             progress(f"champion ({frozen.champion}): job {champion.job_name}, model sha256 {champion.model_sha256[:12]}; it runs on the same input")
         elif frozen.champion:
             progress(f"no champion to run beside this job yet (gnnAssetsConfig.champion {frozen.champion})")
@@ -111,7 +111,8 @@ def run(
         if frozen.is_layerwise:
             from gnn_assets.layerwise.frame import run_layerwise
 
-            run.job = run_layerwise(job, loaded, _layerwise_engine(frozen, dagster_run_id), progress=progress, champion=champion)
+            engine = _layerwise_engine(frozen, dagster_run_id)
+            run.job = run_layerwise(job, loaded, engine, progress=progress, champion=champion, champion_loaded=champion_loaded)
         else:
             from gnn_assets.inference.pipeline import run_inference_job
 
@@ -174,7 +175,7 @@ def _layerwise_engine(frozen: TaskConfig, dagster_run_id: str | None):
         from gnn_assets.layerwise.beam import BeamEngine
 
         return BeamEngine(dagster_run_id)
-    from gnn_assets.layerwise.job import LocalEngine
+    from gnn_assets.layerwise.local import LocalEngine
 
     return LocalEngine()
 

@@ -39,7 +39,8 @@ from torch_geometric.nn import GINConv, GraphConv, SAGEConv
 
 from gnn_assets.graph.csr import InEdges
 from gnn_assets.layerwise.executor import Chunk, LayerwiseExecutor, LayerwiseGraph
-from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel, forward_by_type, probe_graph
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey
+from gnn_assets.layerwise.split import LayerProgram, UnsplittableModel
 from gnn_assets.models.normalization import is_normalized_gcn
 
 _PARTIAL_CONVS = (SAGEConv, GraphConv, GINConv)
@@ -365,10 +366,10 @@ class BlockEngine:
             normalized_edges=normalized,
         )
         executor.states = {self.nodes[name]: value.to(self.device) for name, value in states.items()}
-        executor._evaluate_constants()
+        executor.evaluate_constants()
         nodes = self.program.stages[stage].get(node_type, [])
         if size:
-            executor._run_chunk(stage, node_type, nodes, Chunk(0, size))
+            executor.run_chunk(stage, node_type, nodes, Chunk(0, size))
         return {
             name: executor.states[self.nodes[name]][:size].detach().cpu().float().numpy() if size else np.zeros((0, self.widths[name]), np.float32)
             for name in plan.kept[node_type]
@@ -427,28 +428,3 @@ def run_in_process(
             for name, parts in new.items():
                 kept[(node_type, name)] = np.concatenate(parts)
     return {t: kept[(t, name)] for t, name in engine.outputs.items()}
-
-
-def probe_blocks(program: LayerProgram, model, feature_dims: dict[str, int], row_bytes: dict, device: torch.device) -> dict[str, int]:
-    """Run the block engine in process on the executor's probe graph, in blocks of 5 nodes, and
-    compare with the model's own forward; refuse (one line) when they differ. Returns the widths."""
-    widths = {node.name: max(row_bytes.get(node, 0) // 4, 0) for node in program.node_type}
-    engine = BlockEngine(program, widths, device)
-    x, edge_index = probe_graph(program.signature, feature_dims)
-    with torch.inference_mode():
-        expected = forward_by_type(model, program.signature, x, edge_index, device)
-        got = run_in_process(
-            engine,
-            Blocks(5, {t: v.shape[0] for t, v in x.items()}),
-            {t: v.numpy() for t, v in x.items()},
-            {k: (e[0].numpy(), e[1].numpy()) for k, e in edge_index.items()},
-        )
-    for node_type, value in got.items():
-        reference = expected[node_type].float().cpu().numpy()
-        difference = float(np.abs(value - reference).max()) if value.size else 0.0
-        if value.shape != reference.shape or difference > 1e-4 * (1 + float(np.abs(reference).max())):
-            raise UnsplittableModel(
-                f"{program.model_name}: computed in blocks by engine BEAM it differs from its own forward on a probe graph "
-                f"(node type {node_type!r}, max difference {difference:.2e}); use layerwise.engine LOCAL"
-            )
-    return widths

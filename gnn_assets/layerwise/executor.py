@@ -36,7 +36,8 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from gnn_assets.graph.csr import InEdges, build_in_edges
 from gnn_assets.layerwise.spill import SpillArea
-from gnn_assets.layerwise.split import EdgeTypeKey, LayerProgram, UnsplittableModel, forward_by_type, probe_graph
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey
+from gnn_assets.layerwise.split import LayerProgram, UnsplittableModel
 from gnn_assets.models.normalization import is_normalized_gcn
 
 # Convolutions whose output for (x_src, x_dst) equals their output for x on the same edges.
@@ -244,7 +245,7 @@ class LayerwiseExecutor:
                 self.states[node] = self.graph.features[node_type]
                 if self.spill is None:
                     self.states[node] = self.states[node].to(self.state_device)
-        self._evaluate_constants()
+        self.evaluate_constants()
         for stage, by_type in enumerate(program.stages):
             for node_type, nodes in by_type.items():
                 self._run_stage(stage, node_type, nodes)
@@ -254,7 +255,8 @@ class LayerwiseExecutor:
                 self.on_done(node, self.states[node])
         return {t: self.states[n].cpu() if self.spill is None else self.states[n] for t, n in program.outputs.items()}
 
-    def _evaluate_constants(self) -> None:
+    def evaluate_constants(self) -> None:
+        """The program's constants (parameters and buffers it reads), once, before any chunk."""
         module = self.program.graph_module
         for node in self.program.constants:
             if node.op == "get_attr":
@@ -278,7 +280,7 @@ class LayerwiseExecutor:
         while start < total:
             stop = min(total, start + chunk)
             try:
-                self._run_chunk(stage, node_type, nodes, Chunk(start, stop) if ids is None else Chunk(start, stop, ids[start:stop]))
+                self.run_chunk(stage, node_type, nodes, Chunk(start, stop) if ids is None else Chunk(start, stop, ids[start:stop]))
             except torch.OutOfMemoryError:
                 if chunk == 1:
                     raise
@@ -300,7 +302,9 @@ class LayerwiseExecutor:
                 last_report = now
         self.stats.stages.append(StageStats(stage, node_type, total, chunks, chunk, round(time.monotonic() - started, 3)))
 
-    def _run_chunk(self, stage: int, node_type: str, nodes: list[fx.Node], chunk: Chunk) -> None:
+    def run_chunk(self, stage: int, node_type: str, nodes: list[fx.Node], chunk: Chunk) -> None:
+        """One stage's operations for one chunk of destinations, its states written into place
+        (the block engine runs a piece of a layer this way)."""
         local: dict[fx.Node, object] = {}
         for node in nodes:
             if node in self.program.calls:
@@ -493,26 +497,3 @@ class LayerwiseExecutor:
             normalized = build_in_edges(src, dst, num)
             self._gcn_edges[key] = (normalized, weight[torch.from_numpy(order)])
         return self._gcn_edges[key]
-
-
-def probe(program: LayerProgram, model, feature_dims: dict[str, int], device: torch.device) -> dict[fx.Node, int]:
-    """Run the split program in small chunks on a random graph and compare it with the model's
-    own forward; refuse the model (one line) when they differ. Returns each state's bytes per
-    node, for planning the real run."""
-    x, edge_index = probe_graph(program.signature, feature_dims)
-    with torch.inference_mode():
-        expected = forward_by_type(model, program.signature, x, edge_index, device)
-        executor = LayerwiseExecutor(
-            program, LayerwiseGraph.from_edge_index(x, edge_index), device, budget_bytes=1 << 40, progress=lambda _: None, chunk_nodes=5
-        )
-        got = executor.run()
-    for node_type, value in got.items():
-        reference = expected[node_type].float().cpu()
-        difference = float((value.float().cpu() - reference).abs().max()) if value.numel() else 0.0
-        if value.shape != reference.shape or difference > 1e-4 * (1 + float(reference.abs().max())):
-            raise UnsplittableModel(
-                f"{program.model_name}: computed layer by layer in chunks of nodes, it differs from its own forward on a probe "
-                f"graph (node type {node_type!r}, max difference {difference:.2e}): an operation outside message passing mixes "
-                "nodes (a normalization or pooling over all nodes, say); use inferenceMode SAMPLED"
-            )
-    return executor.row_bytes

@@ -32,8 +32,7 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 
 from gnn_assets.errors import UserError
-
-EdgeTypeKey = tuple[str, str, str]
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey
 
 
 class UnsplittableModel(UserError, ValueError):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import HeteroConv, SAGEConv
 
-EdgeTypeKey = tuple[str, str, str]
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey
 
 
 class GraphSAGE(nn.Module):

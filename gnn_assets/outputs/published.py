@@ -33,6 +33,19 @@ EMBEDDINGS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), 
 PREDICTIONS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("pred", pa.int64())])
 
 
+def embeddings_table(ids: np.ndarray, values: np.ndarray) -> pa.Table:
+    """Rows of the raw embeddings layout: enumerated ids and one float32 vector each."""
+    values = np.ascontiguousarray(values, dtype=np.float32).reshape(len(ids), -1)
+    dim = values.shape[1]
+    offsets = pa.array(np.arange(0, (len(values) + 1) * dim, dim, dtype=np.int32))
+    return pa.Table.from_arrays([pa.array(ids, pa.int64()), pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1)))], schema=EMBEDDINGS_SCHEMA)
+
+
+def predictions_table(ids: np.ndarray, predictions: np.ndarray) -> pa.Table:
+    """Rows of the raw predictions layout: enumerated ids and a class each."""
+    return pa.Table.from_arrays([pa.array(ids, pa.int64()), pa.array(np.asarray(predictions, dtype=np.int64))], schema=PREDICTIONS_SCHEMA)
+
+
 def output_kinds(config: TaskConfig) -> list[tuple[str, pa.Schema]]:
     """What a job writes per root node type: embeddings, and predictions for classification."""
     kinds = [("embeddings", EMBEDDINGS_SCHEMA)]

@@ -93,27 +93,31 @@ class DuckDbWarehouse:
                 con.execute("ROLLBACK")
                 raise
 
+    @contextlib.contextmanager
+    def _publishing(self, mappings: list[MappingLoad], check: Callable[[], None] | None):
+        """The transaction of a publication: the mappings reloaded first, check() last."""
+        with self._transaction() as con:
+            for m in mappings:
+                _load(con, m.table, m.files, m.schema)
+            yield con
+            if check is not None:
+                check()
+
     def publish_job_tables(
         self, replacements: list[TableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
     ) -> dict[str, UnenumerationReport]:
         reports = {}
-        with self._transaction() as con:
-            for m in mappings:
-                _load(con, m.table, m.files, m.schema)
+        with self._publishing(mappings, check) as con:
             for r in replacements:
                 _load(con, r.raw_table, r.files, r.schema)
                 reports[r.output_table] = _unenumerate(con, r)
-            if check is not None:
-                check()
         return reports
 
     def publish_link_tables(
         self, replacements: list[LinkTableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
     ) -> dict[str, LinkTableReport]:
         reports = {}
-        with self._transaction() as con:
-            for m in mappings:
-                _load(con, m.table, m.files, m.schema)
+        with self._publishing(mappings, check) as con:
             for r in replacements:
                 _load(con, r.raw_table, r.files, r.schema)
                 raw, out = _q(r.raw_table), _q(r.output_table)
@@ -130,8 +134,6 @@ class DuckDbWarehouse:
                 raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
                 output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
                 reports[r.output_table] = LinkTableReport(r.output_table, raw_rows, output_rows, raw_rows - output_rows)
-            if check is not None:
-                check()
         return reports
 
     def candidate_quality(self, table: str) -> CandidateQuality:

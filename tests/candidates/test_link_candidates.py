@@ -13,7 +13,7 @@ from gnn_assets.config.errors import ConfigError
 from gnn_assets.graph.csr import build_in_edges
 from gnn_assets.jobs import driver
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import prepare_job
+from tests.support.deployments import prepare_job
 
 
 def _brute_force(queries: np.ndarray, destinations: np.ndarray, k: int, excluded: set[tuple[int, int]]) -> list[list[int]]:

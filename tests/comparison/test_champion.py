@@ -16,7 +16,7 @@ from gnn_assets.graph.sampler import sample_job
 from gnn_assets.jobs import driver
 from gnn_assets.outputs.published import read_committed
 from gnn_assets.inference.task_specs import write_untrained_model
-from tests.conftest import prepare_job, write_task_config
+from tests.support.deployments import prepare_job, write_task_config
 
 FULL = {"gnnAssetsConfig.sampler.fanout": [-1, -1], "inferencerConfig.inferenceBatchSize": 64}
 TASK = "demo_node_classification"

@@ -9,7 +9,7 @@ import yaml
 from gnn_assets.config import ConfigError
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config, parse_task_config
-from tests.conftest import template_of, write_local_resources
+from tests.support.deployments import template_of, write_local_resources
 
 LOCAL = "storage: {{root: {root}}}\nlocalRunner: {{}}\nduckdb: {{path: {db}}}\n"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,10 +11,8 @@ from gnn_assets.config import ConfigError
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config, parse_task_config
 from gnn_assets.proto.gbml_config_pb2 import GbmlConfig
-from tests.conftest import write_local_resources
-
-EVERY_FIELD = Path(__file__).parent / "gigl" / "link_prediction_every_field.yaml"
-
+from tests.support.deployments import write_local_resources
+from tests.support.gigl import EVERY_FIELD
 
 def _set_fields(message, prefix="") -> set[str]:
     """Every field path set anywhere in a message (map and repeated entries included)."""

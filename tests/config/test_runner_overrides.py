@@ -10,7 +10,8 @@ import pytest
 
 from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import load_resource_config
-from tests.conftest import REPO, write_local_resources
+from tests.support import REPO
+from tests.support.deployments import write_local_resources
 
 GCP = REPO / "resources" / "gcp.yaml"
 GCP_ENV = {"GNN_GCS_BUCKET": "b", "GNN_GCP_PROJECT": "p", "GNN_WORKER_IMAGE": "i", "GNN_DATAFLOW_SERVICE_ACCOUNT": "s"}

@@ -7,7 +7,7 @@ from gnn_assets.config.job_name import job_name_for_model_file, validate_job_nam
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskKind, freeze_task_config, load_task_config
 from gnn_assets.beam.runners import pipeline_options, torch_threads_per_worker
-from tests.conftest import template_of, write_local_resources
+from tests.support.deployments import template_of, write_local_resources
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, define_asset_job
 
 from gnn_assets import storage
-from gnn_assets.defs.common import job_partitions, partition_job_name
+from gnn_assets.lib.common import job_partitions, partition_job_name
 from gnn_assets.config import ConfigError
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import PARTITION, REPO, TASK, execution_events
+from tests.support import REPO
+from tests.support.deployments import PARTITION, TASK, execution_events
 
 CHAIN = ["frozen_config", "trained_model", "sampled_subgraphs", "raw_embeddings", "embeddings", "predictions"]
 EMBEDDING_CHECKS = ["one_row_per_node", "all_values_finite", "dimension_matches_model", "every_row_unenumerated"]
@@ -168,7 +169,7 @@ def test_checks_fail_on_planted_bad_data(materialized, deployment):
 def test_a_job_without_a_model_file_or_a_trainer_fails_at_trained_model_in_one_line(tmp_path):
     """Before: the chain sampled every root, then failed at trained_model; now trained_model
     runs first and says both ways to get a model."""
-    from tests.conftest import make_deployment
+    from tests.support.deployments import make_deployment
 
     deployment = make_deployment(tmp_path)
     deployment.write_task(TASK, trainerConfig={})
@@ -188,7 +189,7 @@ def test_a_job_without_a_model_file_or_a_trainer_fails_at_trained_model_in_one_l
 
 def test_a_corrupt_model_file_is_refused_not_trained_over(tmp_path):
     from gnn_assets.config.task_config import freeze_task_config, load_task_config
-    from tests.conftest import make_deployment
+    from tests.support.deployments import make_deployment
 
     deployment = make_deployment(tmp_path)
     defs = deployment.definitions()

@@ -15,13 +15,13 @@ import pytest
 from dagster import AssetKey, evaluate_automation_conditions
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.defs.common import job_partitions
-from gnn_assets.defs.resources import GnnDeployment
+from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.resources import GnnDeployment
 from gnn_assets.training.run import train_model
-from tests.conftest import TASK, execution_events, make_deployment, template_of
+from tests.support.deployments import TASK, execution_events, make_deployment, template_of
 
 DG = os.path.join(os.path.dirname(sys.executable), "dg")
-TASK_TYPE = "gnn_assets.defs.components.GnnTaskComponent"
+TASK_TYPE = "gnn_assets.lib.components.GnnTaskComponent"
 
 
 def _dg(deployment, *args: str) -> subprocess.CompletedProcess:
@@ -38,7 +38,7 @@ def test_dg_lists_the_component_types_with_their_attributes(tmp_path):
     listed = _dg(deployment, "list", "components", "--json")
     assert listed.returncode == 0, listed.stderr[-2000:]
     types = {item["key"] for item in json.loads(listed.stdout)["items"]}
-    assert {TASK_TYPE, "gnn_assets.defs.components.GnnGraphComponent", "gnn_assets.defs.components.GnnDeploymentComponent"} <= types
+    assert {TASK_TYPE, "gnn_assets.lib.components.GnnGraphComponent", "gnn_assets.lib.components.GnnDeploymentComponent"} <= types
     schema = _dg(deployment, "utils", "inspect-component", TASK_TYPE, "--defs-yaml-json-schema")
     attributes = json.loads(schema.stdout)["properties"]["attributes"]
     assert attributes["required"] == ["template"]
@@ -48,7 +48,7 @@ def test_dg_lists_the_component_types_with_their_attributes(tmp_path):
 @pytest.mark.slow
 def test_a_scaffolded_task_loads_and_materializes_its_chain(tmp_path):
     deployment = make_deployment(tmp_path, tasks=())
-    graph = _dg(deployment, "scaffold", "defs", "gnn_assets.defs.components.GnnGraphComponent", "graphs/demo_homogeneous")
+    graph = _dg(deployment, "scaffold", "defs", "gnn_assets.lib.components.GnnGraphComponent", "graphs/demo_homogeneous")
     assert graph.returncode == 0, graph.stderr[-2000:]
     assert "graph_name: demo_homogeneous" in (deployment.defs_dir / "graphs" / "demo_homogeneous" / "defs.yaml").read_text()
     scaffolded = _dg(deployment, "scaffold", "defs", TASK_TYPE, "tasks/my_task")
@@ -201,7 +201,7 @@ def test_scaffolding_outside_the_project_or_under_a_bad_name_is_refused_and_leav
     assert escaped.returncode != 0
     assert not list(tmp_path.rglob("escape")) and not (tmp_path.parent / "escape").exists()
     for bad in ("tasks/My-Task", "graphs/9lives"):
-        kind = TASK_TYPE if bad.startswith("tasks") else "gnn_assets.defs.components.GnnGraphComponent"
+        kind = TASK_TYPE if bad.startswith("tasks") else "gnn_assets.lib.components.GnnGraphComponent"
         refused = _dg(deployment, "scaffold", "defs", kind, bad)
         assert refused.returncode != 0 and "must match [a-z][a-z0-9_]*" in refused.stdout + refused.stderr
         assert not (deployment.defs_dir / bad).exists()

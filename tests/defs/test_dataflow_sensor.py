@@ -3,13 +3,14 @@ the sensor runs against a recording stand-in for the jobs API, with real runs in
 
 from __future__ import annotations
 
-from dagster import DagsterRunStatus, build_sensor_context
-from dagster._core.test_utils import create_run_for_test
+import uuid
 
-from gnn_assets.defs.inference.dataflow_sensor import build_orphaned_dataflow_jobs_sensor
+from dagster import DagsterRun, DagsterRunStatus, build_sensor_context
+
+from gnn_assets.lib.inference.dataflow_sensor import build_orphaned_dataflow_jobs_sensor
 from gnn_assets.beam.dataflow_jobs import DAGSTER_RUN_LABEL, DataflowJob
-from gnn_assets.defs.resources import GnnDeployment
-from tests.conftest import make_deployment
+from gnn_assets.lib.resources import GnnDeployment
+from tests.support.deployments import make_deployment
 
 
 class RecordingJobs:
@@ -21,6 +22,10 @@ class RecordingJobs:
 
     def cancel(self, job_id):
         self.cancelled.append(job_id)
+
+
+def create_run_for_test(instance, job_name: str, status: DagsterRunStatus) -> DagsterRun:
+    return instance.add_run(DagsterRun(job_name=job_name, run_id=str(uuid.uuid4()), status=status))
 
 
 def test_jobs_of_runs_that_are_not_in_progress_are_cancelled(tmp_path):

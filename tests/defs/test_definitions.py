@@ -11,7 +11,8 @@ from dagster import AssetKey
 
 from gnn_assets.config.errors import ConfigError
 
-from tests.conftest import REPO, TASK, make_deployment, template_of
+from tests.support import REPO
+from tests.support.deployments import TASK, make_deployment, template_of
 
 
 def _descriptions(defs) -> dict[tuple[str, ...], str]:
@@ -110,7 +111,7 @@ def test_two_instances_of_one_task_name_take_out_only_themselves_naming_both_fol
     for folder in ("broken_a", "broken_b"):
         (deployment.defs_dir / "tasks" / folder).mkdir()
         (deployment.defs_dir / "tasks" / folder / "same.yaml").write_text(text)
-        (deployment.defs_dir / "tasks" / folder / "defs.yaml").write_text("type: gnn_assets.defs.components.GnnTaskComponent\nattributes:\n  template: same.yaml\n")
+        (deployment.defs_dir / "tasks" / folder / "defs.yaml").write_text("type: gnn_assets.lib.components.GnnTaskComponent\nattributes:\n  template: same.yaml\n")
     defs = deployment.definitions()
     descriptions = _descriptions(defs)
     assert ("demo_link_prediction", "embeddings") in descriptions  # the other task is all there

@@ -11,8 +11,8 @@ import sys
 from dagster import AssetKey
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.defs.common import job_partitions
-from tests.conftest import TASK, make_deployment
+from gnn_assets.lib.common import job_partitions
+from tests.support.deployments import TASK, make_deployment
 
 DG = os.path.join(os.path.dirname(sys.executable), "dg")
 

@@ -7,9 +7,9 @@ import pytest
 from dagster import AssetKey
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.defs.common import job_partitions
+from gnn_assets.lib.common import job_partitions
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import execution_events, make_deployment
+from tests.support.deployments import execution_events, make_deployment
 
 TASK = "demo_node_classification_layerwise"
 

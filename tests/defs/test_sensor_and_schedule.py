@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from dagster import AssetKey, AssetMaterialization, SkipReason, build_schedule_context, build_sensor_context
+from dagster import AssetKey, AssetMaterialization, SkipReason, build_schedule_context
 
-from gnn_assets.defs.common import job_partitions
-from gnn_assets.defs.resources import GnnDeployment
-from tests.conftest import TASK, make_deployment
+from gnn_assets.lib.common import job_partitions
+from tests.support.deployments import TASK, make_deployment
+from tests.support.sensors import added_partitions, sensor_resources, sensor_tick
 
 
 @pytest.fixture
@@ -19,24 +19,11 @@ def deployment(tmp_path):
     return make_deployment(tmp_path)
 
 
-def _tick(deployment, cursor):
-    defs = deployment.definitions()
-    sensor = defs.resolve_sensor_def("new_trained_model")
-    # Invoked directly: evaluate_tick would validate the requested partitions before the daemon's
-    # step that adds them has run.
-    with build_sensor_context(instance=deployment.instance, cursor=cursor, resources=_resources(deployment), definitions=defs) as context:
-        return sensor(context)
-
-
 def _settled_tick(deployment, cursor):
     """Two ticks: a local file is taken once it did not change between them (it may be half-written)."""
-    first = _tick(deployment, cursor)
+    first = sensor_tick(deployment, cursor)
     assert first.run_requests == [], "a file seen changing must wait a tick"
-    return _tick(deployment, first.cursor)
-
-
-def _resources(deployment):
-    return {"deployment": GnnDeployment(resource_config_uri=str(deployment.resource_config))}
+    return sensor_tick(deployment, first.cursor)
 
 
 def _model_file(deployment, name: str, content: bytes = b"weights") -> str:
@@ -47,26 +34,22 @@ def _model_file(deployment, name: str, content: bytes = b"weights") -> str:
     return path
 
 
-def _added(tick):
-    return [key for request in tick.dynamic_partitions_requests for key in request.partition_keys]
-
-
 def test_new_model_files_add_partitions_and_request_runs_once(deployment):
     _model_file(deployment, "Sensor Run 1.pt")
     first = _settled_tick(deployment, None)
-    assert _added(first) == ["sensor-run-1"]
+    assert added_partitions(first) == ["sensor-run-1"]
     # The sensor materializes what it saw; the rest of the chain follows by automation (test_automation.py).
     assert [(r.partition_key, r.asset_selection) for r in first.run_requests] == [
         ("sensor-run-1", [AssetKey([TASK, "frozen_config"]), AssetKey([TASK, "trained_model"])])
     ]
     assert [e.partition for e in first.asset_events] == ["sensor-run-1"]
 
-    again = _tick(deployment, first.cursor)
-    assert again.run_requests == [] and _added(again) == []
+    again = sensor_tick(deployment, first.cursor)
+    assert again.run_requests == [] and added_partitions(again) == []
 
     _model_file(deployment, "sensor-run-2.pt")
     second = _settled_tick(deployment, again.cursor)
-    assert _added(second) == ["sensor-run-2"]
+    assert added_partitions(second) == ["sensor-run-2"]
     assert [r.partition_key for r in second.run_requests] == ["sensor-run-2"]
     assert second.run_requests[0].run_key != first.run_requests[0].run_key
 
@@ -74,12 +57,12 @@ def test_new_model_files_add_partitions_and_request_runs_once(deployment):
 def test_a_replaced_model_file_requests_its_partition_again(deployment):
     path = _model_file(deployment, "sensor-run-3.pt")
     first = _settled_tick(deployment, None)
-    deployment.instance.add_dynamic_partitions(job_partitions.name, _added(first))
+    deployment.instance.add_dynamic_partitions(job_partitions.name, added_partitions(first))
     _model_file(deployment, "sensor-run-3.pt", b"retrained weights, a different size")
     os.utime(path, (time.time() + 5, time.time() + 5))
     replaced = _settled_tick(deployment, first.cursor)
     assert [r.partition_key for r in replaced.run_requests] == ["sensor-run-3"]
-    assert _added(replaced) == []  # the partition exists already
+    assert added_partitions(replaced) == []  # the partition exists already
 
 
 def test_a_replacement_with_the_same_size_and_mtime_is_seen(deployment):
@@ -101,20 +84,20 @@ def test_a_rewrite_with_the_same_content_starts_nothing(deployment):
     first = _settled_tick(deployment, None)
     _model_file(deployment, "same-content.pt", b"weights")
     os.utime(path, (time.time() + 5, time.time() + 5))
-    second = _tick(deployment, first.cursor)
-    assert _tick(deployment, second.cursor).run_requests == []
+    second = sensor_tick(deployment, first.cursor)
+    assert sensor_tick(deployment, second.cursor).run_requests == []
 
 
 def test_a_file_still_being_written_waits(deployment):
     """Before: a half-written model file started a run at once."""
     path = _model_file(deployment, "growing.pt", b"part one")
-    first = _tick(deployment, None)
+    first = sensor_tick(deployment, None)
     assert first.run_requests == []
     with open(path, "ab") as f:
         f.write(b", part two")
-    second = _tick(deployment, first.cursor)
+    second = sensor_tick(deployment, first.cursor)
     assert second.run_requests == []  # it changed again: still waiting
-    third = _tick(deployment, second.cursor)
+    third = sensor_tick(deployment, second.cursor)
     assert [r.partition_key for r in third.run_requests] == ["growing"]
     assert third.asset_events[0].metadata["size_bytes"].value == len(b"part one, part two")
 
@@ -123,7 +106,7 @@ def test_two_files_for_one_job_name_start_nothing_and_are_reported(deployment, c
     _model_file(deployment, "Clash 1.pt")
     _model_file(deployment, "clash-1.pt")
     tick = _settled_tick(deployment, None)
-    assert tick.run_requests == [] and _added(tick) == []
+    assert tick.run_requests == [] and added_partitions(tick) == []
     assert "all stand for job 'clash-1'" in capsys.readouterr().err
 
 
@@ -132,7 +115,7 @@ def test_the_cursor_forgets_deleted_files(deployment):
     first = _settled_tick(deployment, None)
     assert path in json.loads(first.cursor)
     os.remove(path)
-    assert json.loads(_tick(deployment, first.cursor).cursor) == {}
+    assert json.loads(sensor_tick(deployment, first.cursor).cursor) == {}
 
 
 def test_schedule_reruns_the_newest_job_with_a_partition(deployment):
@@ -140,7 +123,7 @@ def test_schedule_reruns_the_newest_job_with_a_partition(deployment):
     schedule = defs.resolve_schedule_def(f"{TASK}_daily_refresh")
     newest = _model_file(deployment, "newest-model.pt")
     os.utime(newest, (time.time() + 3600, time.time() + 3600))
-    with build_schedule_context(instance=deployment.instance, resources=_resources(deployment)) as context:
+    with build_schedule_context(instance=deployment.instance, resources=sensor_resources(deployment)) as context:
         skipped = schedule(context)
         assert isinstance(skipped, SkipReason) and "'newest-model' has no partition yet" in skipped.skip_message
         deployment.instance.add_dynamic_partitions(job_partitions.name, ["newest-model"])
@@ -153,7 +136,7 @@ def test_models_whose_job_is_already_materialized_are_not_rerun_on_first_sight(d
     deployment.instance.add_dynamic_partitions(job_partitions.name, ["done-before"])
     deployment.instance.report_runless_asset_event(AssetMaterialization(AssetKey([TASK, "trained_model"]), partition="done-before"))
     first = _settled_tick(deployment, None)
-    assert first.run_requests == [] and _added(first) == []
+    assert first.run_requests == [] and added_partitions(first) == []
     path = _model_file(deployment, "done-before.pt", b"retrained: a different size")
     os.utime(path, (time.time() + 5, time.time() + 5))
     assert [r.partition_key for r in _settled_tick(deployment, first.cursor).run_requests] == ["done-before"]
@@ -168,4 +151,4 @@ def test_links_out_of_the_model_root_start_nothing(deployment, tmp_path):
     os.symlink("/etc/passwd", os.path.join(task_dir, "passwd-link.pt"))
     os.symlink(outside / "elsewhere.pt", os.path.join(task_dir, "elsewhere-link.pt"))
     tick = _settled_tick(deployment, None)
-    assert _added(tick) == ["real"] and [r.partition_key for r in tick.run_requests] == ["real"]
+    assert added_partitions(tick) == ["real"] and [r.partition_key for r in tick.run_requests] == ["real"]

@@ -7,8 +7,8 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import PARTITION, TASK
-from tests.servers import dagster_webserver
+from tests.support.deployments import PARTITION, TASK
+from tests.support.servers import dagster_webserver
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA
 from gnn_assets.warehouse.bigquery import BigQueryWarehouse
 from gnn_assets.warehouse.protocol import TableReplacement
 from gnn_assets.config.tables import InvalidTableName, qualified_bigquery_table
-from tests.conftest import BQ_PROJECT
+from tests.support.deployments import BQ_PROJECT
 
 pytestmark = pytest.mark.gcp
 

@@ -17,8 +17,8 @@ from gnn_assets.graph import bigquery_enumeration
 from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.source import GraphSource, GraphSourceError, write_graph_source
 from gnn_assets.warehouse.bigquery import BigQueryWarehouse
-from tests.conftest import BQ_PROJECT
-from tests.graph.test_sql_enumeration import _hostile_source, _tables
+from tests.support.deployments import BQ_PROJECT
+from tests.support.graph_sources import enumerated_tables, hostile_source
 
 pytestmark = pytest.mark.gcp
 
@@ -65,8 +65,8 @@ def _assert_same_as_duckdb(warehouse, tmp_path, source: GraphSource) -> None:
     assert report.engine == "bigquery"
     assert (report.nodes, report.edges, report.duplicate_edges_dropped) == (
         expected_report.nodes, expected_report.edges, expected_report.duplicate_edges_dropped)
-    got = _tables(layout.enumerated_graph_dir("g"), source.metadata)
-    expected = _tables(local.enumerated_graph_dir("g"), source.metadata)
+    got = enumerated_tables(layout.enumerated_graph_dir("g"), source.metadata)
+    expected = enumerated_tables(local.enumerated_graph_dir("g"), source.metadata)
     assert {k: v.to_pydict() for k, v in got.items()} == {k: v.to_pydict() for k, v in expected.items()}
     assert all(got[k].schema.equals(expected[k].schema) for k in expected)
     assert "bigquery" not in storage.read_text(storage.join(layout.enumerated_graph_dir("g"), "graph_metadata.yaml")).lower()
@@ -80,7 +80,7 @@ def test_a_bigquery_source_enumerates_as_duckdb_does_read_back_range_by_range(wa
 
 
 def test_hostile_ids_enumerate_bytewise_in_bigquery(warehouse, tmp_path):
-    _assert_same_as_duckdb(warehouse, tmp_path, _hostile_source())
+    _assert_same_as_duckdb(warehouse, tmp_path, hostile_source())
 
 
 def _nodes(ids, features=None, types=None) -> pa.Table:

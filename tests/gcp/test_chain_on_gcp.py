@@ -7,12 +7,12 @@ import textwrap
 
 import pytest
 
-from gnn_assets.defs.common import job_partitions
+from gnn_assets.lib.common import job_partitions
 from gnn_assets import storage
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import BQ_PROJECT, TASK, execution_events, make_deployment
+from tests.support.deployments import BQ_PROJECT, TASK, execution_events, make_deployment
 
 pytestmark = [pytest.mark.gcp, pytest.mark.slow]
 

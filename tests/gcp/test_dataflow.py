@@ -9,11 +9,13 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from gnn_assets import storage
+from gnn_assets.config.job import Job
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.inference.pipeline import build_pipeline
 from gnn_assets.beam.runners import dataflow_flags
-from tests.conftest import template_of, REPO
+from tests.support import REPO
+from tests.support.deployments import template_of
 
 pytestmark = pytest.mark.gcp
 
@@ -45,7 +47,7 @@ def test_template_describes_the_dataflow_job(gcp_resources):
     template = f"gs://{bucket}/templates/daily-1.json"
     flags = dataflow_flags(resources, frozen.task_name, frozen.job_name, dagster_run_id="0d5e8a9c-1f2b-4c3d-9e8f-7a6b5c4d3e2f")
     options = PipelineOptions([*flags, f"--template_location={template}"])
-    pipeline = build_pipeline(frozen, resources, options, "run_20261125T000000_0123abcd", model_sha256="0" * 64)
+    pipeline = build_pipeline(Job.of(frozen, resources), options, "run_20261125T000000_0123abcd", model_sha256="0" * 64)
     pipeline.run().wait_until_finish()
 
     job = json.loads(storage.read_text(template))
@@ -75,7 +77,7 @@ def test_gpu_workers_are_configured_in_the_template(gcp_resources, monkeypatch):
     frozen = freeze_task_config(load_task_config(str(template_of("demo_node_classification"))), resources, "gpu-1")
     template = f"gs://{bucket}/templates/gpu-1.json"
     options = PipelineOptions([*dataflow_flags(resources, frozen.task_name, frozen.job_name), f"--template_location={template}"])
-    build_pipeline(frozen, resources, options, "run_20261125T000000_0123abcd", model_sha256="0" * 64).run().wait_until_finish()
+    build_pipeline(Job.of(frozen, resources), options, "run_20261125T000000_0123abcd", model_sha256="0" * 64).run().wait_until_finish()
     job = json.loads(storage.read_text(template))
     env = job["environment"]
     assert env["workerPools"][0]["machineType"] == "g2-standard-8"
@@ -158,14 +160,18 @@ def test_layerwise_beam_template_has_a_gather_group_and_apply_stage_per_layer(gc
     message-passing layer has its gather (edges and states read from storage), its group per
     destination piece and its apply."""
     import apache_beam as beam
+    import torch
 
     from gnn_assets.config.task_config import write_frozen_config
     from gnn_assets.graph.enumeration import enumerate_graph_source
     from gnn_assets.graph.source import write_graph_source
     from gnn_assets.inference.protocol import load_inferencer
     from gnn_assets.inference.task_specs import write_untrained_model
-    from gnn_assets.layerwise.beam import Blocks, build_job, graph_version, prepare_models
-    from tests.conftest import write_task_config
+    from gnn_assets.layerwise.beam_pipeline import build_job, graph_version, prepare_models
+    from gnn_assets.inference.task_specs import graph_types
+    from gnn_assets.layerwise.blocks import Blocks
+    from gnn_assets.layerwise.frame import probe_models
+    from tests.support.deployments import write_task_config
 
     resources, bucket = gcp_resources
     uri = write_task_config(
@@ -177,11 +183,15 @@ def test_layerwise_beam_template_has_a_gather_group_and_apply_stage_per_layer(gc
     write_graph_source(resources.layout.graph_source_dir(frozen.graph_name), small_homogeneous_graph)
     enumerate_graph_source(resources.layout, frozen.graph_name)
     write_untrained_model(frozen, 0, resources.model_policy)
-    models = prepare_models(frozen, resources, load_inferencer(frozen, resources.model_policy), progress=lambda _: None)
+    types = graph_types(frozen)
+    quiet = lambda _: None  # noqa: E731
+    probed = probe_models(frozen, types, load_inferencer(frozen, resources.model_policy), None, None, resources.model_policy, torch.device("cpu"), quiet)
+    models = prepare_models(frozen, probed, dict(zip(types.node_types, types.feature_dims)), progress=quiet)
     template = f"gs://{bucket}/templates/layers-1.json"
     options = PipelineOptions([*dataflow_flags(resources, frozen.task_name, frozen.job_name), f"--template_location={template}"])
     pipeline = beam.Pipeline(options=options)
-    build_job(pipeline, frozen, resources, models, Blocks(256, {"paper": 1000}), "run_20261125T000000_0123abcd", graph_version(frozen, resources))
+    job = Job.of(frozen, resources)
+    build_job(pipeline, job, models, Blocks(256, {"paper": 1000}), "run_20261125T000000_0123abcd", graph_version(job))
     pipeline.run().wait_until_finish()
 
     assert json.loads(storage.read_text(template))["name"] == "gnn-demo-node-classification-layers-1"
@@ -207,7 +217,7 @@ def test_beam_sampler_template_has_a_join_per_hop(gcp_resources, small_homogeneo
     from gnn_assets.graph.beam_sampler import build_sampler
     from gnn_assets.graph.enumeration import enumerate_graph_source
     from gnn_assets.graph.source import write_graph_source
-    from tests.conftest import write_task_config
+    from tests.support.deployments import write_task_config
 
     resources, bucket = gcp_resources
     uri = write_task_config(tmp_path, "demo_node_classification", **{"gnnAssetsConfig.sampler": {"fanout": [4, 3], "engine": "BEAM"}})

@@ -10,8 +10,8 @@ import pytest
 
 from gnn_assets import storage
 from gnn_assets.jobs import driver
-from tests.defs.test_sensor_and_schedule import _added, _tick
-from tests.conftest import TASK, make_deployment, prepare_job
+from tests.support.sensors import added_partitions, sensor_tick
+from tests.support.deployments import TASK, make_deployment, prepare_job
 
 pytestmark = pytest.mark.gcp
 
@@ -48,6 +48,6 @@ def test_sensor_sees_a_new_model_under_a_gcs_prefix(tmp_path, gcs_emulator):
     deployment = make_deployment(tmp_path, storage_root=f"{gcs_emulator()}/deployment")
     assert deployment.resources.model_root.startswith("gs://")
     storage.write_bytes(storage.join(deployment.resources.model_root, TASK, "gcs-model.pt"), b"weights")
-    tick = _tick(deployment, None)
-    assert _added(tick) == ["gcs-model"] and [r.partition_key for r in tick.run_requests] == ["gcs-model"]
-    assert _tick(deployment, tick.cursor).run_requests == []
+    tick = sensor_tick(deployment, None)
+    assert added_partitions(tick) == ["gcs-model"] and [r.partition_key for r in tick.run_requests] == ["gcs-model"]
+    assert sensor_tick(deployment, tick.cursor).run_requests == []

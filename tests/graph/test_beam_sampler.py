@@ -13,8 +13,8 @@ from gnn_assets.graph.beam_sampler import beam_sample_job
 from gnn_assets.graph.codec import SampleDecoder
 from gnn_assets.graph.sample_manifest import read_sample_manifest
 from gnn_assets.graph.tfrecord import iter_records
-from gnn_assets.inference.pipeline import sample_decoder
-from tests.conftest import prepare_job
+from gnn_assets.inference.steps import sample_decoder
+from tests.support.deployments import prepare_job
 
 pytestmark = pytest.mark.slow
 
@@ -61,21 +61,10 @@ def test_beam_and_local_samplers_write_the_same_neighbourhoods(tmp_path, request
 
 
 def test_with_every_neighbour_a_job_on_beam_samples_equals_the_full_graph_forward(tmp_path, small_homogeneous_graph):
-    import torch
-
-    from gnn_assets.config.resource_config import ModelPolicy
-    from gnn_assets.inference.protocol import load_inferencer
     from gnn_assets.jobs import driver
-    from tests.inference.test_exactness import FULL, _final_rows, _full_graph
+    from tests.support.exactness import FULL, assert_matches_full_graph_forward
 
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **FULL)
     beam_sample_job(Job.of(job.frozen, job.resources), progress=lambda _: None)  # replaces the LOCAL samples
     driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
-    index, x, edge_index = _full_graph(small_homogeneous_graph)
-    model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
-    with torch.no_grad():
-        expected = model.encoder(x["paper"], edge_index[("paper", "cites", "paper")])
-    embeddings = _final_rows(job, "paper")
-    order = [index["paper"][node_id] for node_id in embeddings]
-    got = torch.tensor(np.array(list(embeddings.values()), dtype=np.float32))
-    assert len(embeddings) == len(index["paper"]) and (got - expected[order]).abs().max().item() < 1e-4
+    assert_matches_full_graph_forward(job, small_homogeneous_graph)

@@ -8,9 +8,9 @@ from gnn_assets.graph.samples import Neighborhood, SampleBatch, SampleDecodeErro
 from gnn_assets.proto.gbml_config_pb2 import GbmlConfig, SampleEncoding
 from gnn_assets.proto.graph_schema_pb2 import Graph, Node
 from gnn_assets.proto.training_samples_schema_pb2 import RootedNodeNeighborhood
+from tests.support.samples import DIMS, packed_sample
 
 ENDS = {0: (0, 1), 1: (1, 0)}
-DIMS = (2, 3)
 
 
 def _decoder(encoding=SampleEncoding.PACKED):
@@ -27,18 +27,6 @@ def _decode_one(decoder, record: bytes) -> SampleBatch:
     if failures:
         raise failures[0][1]
     return batch
-
-
-def _sample(label=None):
-    return Neighborhood(
-        root_node_id=4,
-        root_node_type=0,
-        node_ids={0: np.array([4, 9]), 1: np.array([2])},
-        features={0: np.array([[1, 2], [3, 4]], np.float32), 1: np.array([[5, 6, 7]], np.float32)},
-        # positions: type-0 node 9 -> type-1 node 2; type-1 node 2 -> type-0 nodes 4 and 9
-        edges={0: (np.array([1]), np.array([0])), 1: (np.array([0, 0]), np.array([0, 1]))},
-        label=label,
-    )
 
 
 def _assert_same(a, b):
@@ -60,7 +48,7 @@ def _edge_ids(sample, t):
 
 @pytest.mark.parametrize("label", [None, 3])
 def test_both_encodings_round_trip(label):
-    sample = _sample(label)
+    sample = packed_sample(label)
     _assert_same(sample, _decode_packed(encode_packed(sample)))
     _assert_same(sample, decode_gigl(encode_gigl(sample, ENDS, labeled=True), ENDS, labeled=True))
     if label is None:
@@ -71,7 +59,7 @@ def test_both_encodings_round_trip(label):
 @pytest.mark.parametrize("encoding", [SampleEncoding.PACKED, SampleEncoding.GIGL_PROTO])
 def test_corrupt_and_foreign_records_are_refused(encoding):
     decoder = _decoder(encoding)
-    good = encode_packed(_sample()) if encoding == SampleEncoding.PACKED else encode_gigl(_sample(), ENDS, labeled=False)
+    good = encode_packed(packed_sample()) if encoding == SampleEncoding.PACKED else encode_gigl(packed_sample(), ENDS, labeled=False)
     assert _decode_one(decoder, good).root_node_ids.tolist() == [4]
     with pytest.raises(SampleDecodeError):
         _decode_one(decoder, good[: len(good) // 2])
@@ -83,7 +71,7 @@ def test_corrupt_and_foreign_records_are_refused(encoding):
 def test_a_batch_decodes_as_its_samples_do_one_by_one(encoding):
     """Samples with different types present, a label, and an isolated root (no edges at all)."""
     isolated = Neighborhood(8, 0, {0: np.array([8])}, {0: np.array([[0.5, 0.25]], np.float32)}, {})
-    samples = [_sample(), isolated, _sample(label=2)]
+    samples = [packed_sample(), isolated, packed_sample(label=2)]
     samples[2].node_ids[0] = np.array([4, 6])
     encode = encode_packed if encoding == SampleEncoding.PACKED else (lambda s: encode_gigl(s, ENDS, labeled=True))
     decoder = SampleDecoder(encoding, labeled=True, root_node_type=0, edge_endpoint_types=ENDS, feature_dims=DIMS)
@@ -108,10 +96,10 @@ def test_a_batch_decodes_as_its_samples_do_one_by_one(encoding):
 
 def test_bad_records_in_a_batch_are_told_apart_from_the_good_ones():
     decoder = _decoder()
-    good = encode_packed(_sample())
-    outside = _sample()
+    good = encode_packed(packed_sample())
+    outside = packed_sample()
     outside.edges[0] = (np.array([1]), np.array([1]))
-    wrong_size = _sample()
+    wrong_size = packed_sample()
     wrong_size.features[1] = np.zeros((1, 4), np.float32)
     records = [good, b"\x0a\xff garbage", good, encode_packed(outside), encode_packed(wrong_size), good]
     batch, failures = decoder.decode_batch(records)
@@ -126,18 +114,18 @@ def test_bad_records_in_a_batch_are_told_apart_from_the_good_ones():
 
 def test_inconsistent_samples_are_refused():
     decoder = _decoder()
-    sample = _sample()
+    sample = packed_sample()
     sample.edges[0] = (np.array([1]), np.array([1]))  # type 1 has one node: position 1 is outside
     with pytest.raises(SampleDecodeError, match="edge type 0: an edge destination points outside the sample's 1 nodes"):
         _decode_one(decoder, encode_packed(sample))
-    sample = _sample()
+    sample = packed_sample()
     sample.root_node_id = 5
     with pytest.raises(SampleDecodeError, match="root node 5 is not among"):
         _decode_one(decoder, encode_packed(sample))
 
 
 def test_gigl_edges_to_nodes_outside_the_sample_are_refused():
-    message = RootedNodeNeighborhood.FromString(encode_gigl(_sample(), ENDS, labeled=False))
+    message = RootedNodeNeighborhood.FromString(encode_gigl(packed_sample(), ENDS, labeled=False))
     message.neighborhood.edges[0].dst_node_id = 77
     with pytest.raises(SampleDecodeError, match="edge type 0 destination: an endpoint is not among the sample's nodes"):
         decode_gigl(message.SerializeToString(), ENDS, labeled=False)
@@ -154,7 +142,7 @@ def test_a_gigl_sample_with_the_root_only_in_root_node_decodes():
 
 def test_unsorted_node_ids_from_other_writers_are_still_checked():
     decoder = _decoder()
-    sample = _sample()
+    sample = packed_sample()
     sample.node_ids[0] = np.array([9, 4])  # unsorted, valid
     assert _decode_one(decoder, encode_packed(sample)).root_node_ids.tolist() == [4]
     sample.root_node_id = 5
@@ -164,7 +152,7 @@ def test_unsorted_node_ids_from_other_writers_are_still_checked():
 
 def test_negative_edge_positions_are_refused():
     decoder = _decoder()
-    sample = _sample()
+    sample = packed_sample()
     sample.edges[1] = (np.array([0, 0]), np.array([0, -1]))
     with pytest.raises(SampleDecodeError, match="edge type 1: an edge destination points outside"):
         _decode_one(decoder, encode_packed(sample))

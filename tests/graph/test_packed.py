@@ -5,11 +5,11 @@ from gnn_assets.graph import packed
 from gnn_assets.graph.packed import PACKED_NEIGHBORHOOD_MAGIC, decode_packed_batch, encode_packed
 from gnn_assets.graph.samples import SampleDecodeError
 from gnn_assets.proto.training_samples_schema_pb2 import PackedNeighborhood
-from tests.graph.test_codec import DIMS, _sample
+from tests.support.samples import DIMS, packed_sample
 
 
 def test_packed_header_that_does_not_fit_the_arrays_is_refused():
-    arrays = PackedNeighborhood.FromString(encode_packed(_sample())).arrays
+    arrays = PackedNeighborhood.FromString(encode_packed(packed_sample())).arrays
     for changed, error in (
         (arrays + b"\0" * 4, "arrays hold 176 bytes, the header describes 172"),
         (arrays[:-4], "arrays hold 168 bytes, the header describes 172"),
@@ -28,7 +28,7 @@ def test_packed_header_that_does_not_fit_the_arrays_is_refused():
 def test_records_in_another_field_order_decode_as_the_canonical_ones():
     """The batch decoder reads protobuf's own layout off the wire; any other valid layout of the
     same message (here: fields in reverse order, a default written out) goes through protobuf."""
-    sample = _sample(label=0)
+    sample = packed_sample(label=0)
     canonical = encode_packed(sample)
     message = PackedNeighborhood.FromString(canonical)
     reordered = (
@@ -59,7 +59,7 @@ def test_a_last_record_of_long_varints_is_refused_not_read_past_the_batch():
     end of a batch must still come out as a decode error."""
     long_varint = bytes([0xFF] * 9 + [0x01])
     crafted = bytes([0x0D]) + PACKED_NEIGHBORHOOD_MAGIC.to_bytes(4, "little") + b"".join(bytes([tag]) + long_varint for tag in (0x10, 0x18, 0x20))
-    for records in ([crafted], [encode_packed(_sample()), crafted], [crafted[:6]]):
+    for records in ([crafted], [encode_packed(packed_sample()), crafted], [crafted[:6]]):
         with pytest.raises(SampleDecodeError):
             decode_packed_batch(records, DIMS)
 
@@ -70,8 +70,8 @@ def test_an_error_names_the_record_in_the_whole_batch():
     from gnn_assets.graph.samples import Neighborhood
 
     isolated = Neighborhood(8, 0, {0: np.array([8])}, {0: np.array([[0.5, 0.25]], np.float32)}, {})  # another header shape
-    wrong = _sample()
+    wrong = packed_sample()
     wrong.features[1] = np.zeros((1, 4), np.float32)
     with pytest.raises(SampleDecodeError, match="node type 1 has 4 features") as raised:
-        decode_packed_batch([encode_packed(isolated), encode_packed(_sample()), encode_packed(isolated), encode_packed(wrong)], DIMS)
+        decode_packed_batch([encode_packed(isolated), encode_packed(packed_sample()), encode_packed(isolated), encode_packed(wrong)], DIMS)
     assert raised.value.record == 3

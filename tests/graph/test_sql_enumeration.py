@@ -4,33 +4,19 @@ under a memory limit smaller than the graph."""
 
 from __future__ import annotations
 
-import unicodedata
-from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from gnn_assets import storage
 from gnn_assets.config.layout import StorageLayout
-from gnn_assets.graph.enumerated_layout import edges_uri, mapping_uri, nodes_uri
+from gnn_assets.graph.enumerated_layout import mapping_uri, nodes_uri
 from gnn_assets.graph.enumeration import enumerate_graph, enumerate_graph_source, write_enumerated_graph
 from gnn_assets.graph.source import GraphSource, GraphSourceError, write_graph_source
 from gnn_assets.graph.sql_enumeration import SqlEngineSettings
-from gnn_assets.proto.graph_schema_pb2 import EdgeType, GraphMetadata
-
-
-def _tables(directory: str, metadata: GraphMetadata) -> dict[str, pa.Table]:
-    out = {}
-    for t in metadata.node_types:
-        out[f"mapping {t}"] = storage.read_parquet(mapping_uri(directory, t))
-        out[f"nodes {t}"] = storage.read_parquet(nodes_uri(directory, t))
-    for e in metadata.edge_types:
-        key = (e.src_node_type, e.relation, e.dst_node_type)
-        out[f"edges {key}"] = storage.read_parquet(edges_uri(directory, key))
-    return out
+from tests.support.graph_sources import HOSTILE, bad_source, enumerated_tables, hostile_source, shard_source
 
 
 def _assert_same_enumeration(source: GraphSource, tmp_path, *, shards: int = 0) -> None:
@@ -38,27 +24,15 @@ def _assert_same_enumeration(source: GraphSource, tmp_path, *, shards: int = 0) 
     source_dir = layout.graph_source_dir("g")
     write_graph_source(source_dir, source)
     if shards:
-        _shard(source_dir, shards)
+        shard_source(source_dir, shards)
     enumerate_graph_source(layout, "g")
     graph, mappings, _ = enumerate_graph(source)
     oracle = str(tmp_path / "oracle")
     write_enumerated_graph(oracle, graph, mappings)
-    got, expected = _tables(layout.enumerated_graph_dir("g"), source.metadata), _tables(oracle, source.metadata)
+    got, expected = enumerated_tables(layout.enumerated_graph_dir("g"), source.metadata), enumerated_tables(oracle, source.metadata)
     assert got.keys() == expected.keys()
     for name in expected:
         assert got[name].to_pydict() == expected[name].to_pydict(), name
-
-
-def _shard(source_dir: str, shards: int) -> None:
-    """The same graph as folders nodes/ and edges/ of several Parquet files, the rows shuffled."""
-    for name in ("nodes", "edges"):
-        table = pq.read_table(f"{source_dir}/{name}.parquet")
-        order = np.random.default_rng(0).permutation(table.num_rows)
-        table = table.take(pa.array(order))
-        Path(f"{source_dir}/{name}").mkdir()
-        for i, part in enumerate(np.array_split(np.arange(table.num_rows), shards)):
-            pq.write_table(table.take(pa.array(part, pa.int64())), f"{source_dir}/{name}/part-{i:03d}.parquet")
-        storage.delete_tree(f"{source_dir}/{name}.parquet")
 
 
 @pytest.mark.slow
@@ -71,56 +45,10 @@ def test_a_sharded_source_equals_the_same_graph_in_single_files(tmp_path, small_
     _assert_same_enumeration(small_typed_graph, tmp_path, shards=5)
 
 
-HOSTILE = [
-    unicodedata.normalize("NFC", "café"),
-    unicodedata.normalize("NFD", "café"),
-    "",
-    "line\nbreak",
-    "007",
-    "7",
-    "x" * 10_000,
-    "Zebra",
-    "apple",
-    "ünïcode",
-]
-
-
-def _hostile_source() -> GraphSource:
-    metadata = GraphMetadata(node_types=["u"], edge_types=[EdgeType(src_node_type="u", relation="r", dst_node_type="u")])
-    nodes = pa.table(
-        {
-            "node_id": HOSTILE,
-            "node_type": ["u"] * len(HOSTILE),
-            "features": [[float(i), -float(i)] for i in range(len(HOSTILE))],
-            "label": [i % 3 if i % 2 else None for i in range(len(HOSTILE))],
-        }
-    )
-    edges = [(HOSTILE[i], HOSTILE[(i * 3 + 1) % len(HOSTILE)]) for i in range(len(HOSTILE))] + [(HOSTILE[2], HOSTILE[4])] * 2
-    edge_table = pa.table({"src": [s for s, _ in edges], "dst": [d for _, d in edges], "edge_type": ["r"] * len(edges),
-                           "src_type": ["u"] * len(edges), "dst_type": ["u"] * len(edges)})
-    return GraphSource(metadata, nodes, edge_table)
-
-
 def test_hostile_ids_enumerate_bytewise_as_in_memory(tmp_path):
-    _assert_same_enumeration(_hostile_source(), tmp_path)
+    _assert_same_enumeration(hostile_source(), tmp_path)
     mapping = storage.read_parquet(mapping_uri(StorageLayout(str(tmp_path / "root")).enumerated_graph_dir("g"), "u"))
     assert mapping["node_id"].to_pylist() == sorted(HOSTILE, key=lambda s: s.encode())
-
-
-def _bad_source(tmp_path, *, ids=("a", "b"), features=((1.0,), (2.0,)), types=None, edges=(("a", "b"),), shards=2):
-    layout = StorageLayout(str(tmp_path / "root"))
-    source_dir = layout.graph_source_dir("g")
-    (tmp_path / "root" / "graphs" / "g" / "source" / "nodes").mkdir(parents=True)
-    (tmp_path / "root" / "graphs" / "g" / "source" / "edges").mkdir()
-    storage.write_text(f"{source_dir}/graph_metadata.yaml", "nodeTypes: [u]\nedgeTypes: [{srcNodeType: u, relation: r, dstNodeType: u}]\n")
-    nodes = pa.table({"node_id": pa.array(list(ids), pa.string()), "node_type": pa.array(list(types or ["u"] * len(ids)), pa.string()),
-                      "features": pa.array([list(f) if f is not None else None for f in features], pa.list_(pa.float32()))})
-    for i, part in enumerate(np.array_split(np.arange(nodes.num_rows), shards)):
-        pq.write_table(nodes.take(pa.array(part, pa.int64())), f"{source_dir}/nodes/part-{i}.parquet")
-    src, dst = zip(*edges) if edges else ((), ())
-    pq.write_table(pa.table({"src": pa.array(list(src), pa.string()), "dst": pa.array(list(dst), pa.string()),
-                             "edge_type": pa.array(["r"] * len(edges), pa.string())}), f"{source_dir}/edges/part-0.parquet")
-    return layout
 
 
 @pytest.mark.parametrize(
@@ -138,7 +66,7 @@ def _bad_source(tmp_path, *, ids=("a", "b"), features=((1.0,), (2.0,)), types=No
     ],
 )
 def test_every_source_error_is_one_line_from_shards_and_nothing_is_written(tmp_path, bad, message):
-    layout = _bad_source(tmp_path, **bad)
+    layout = bad_source(tmp_path, **bad)
     with pytest.raises(GraphSourceError, match=message) as refused:
         enumerate_graph_source(layout, "g")
     assert "\n" not in str(refused.value)
@@ -149,13 +77,13 @@ def test_a_refused_source_leaves_the_last_enumeration_in_place(tmp_path, small_t
     layout = StorageLayout(str(tmp_path / "root"))
     write_graph_source(layout.graph_source_dir("g"), small_typed_graph)
     enumerate_graph_source(layout, "g")
-    before = _tables(layout.enumerated_graph_dir("g"), small_typed_graph.metadata)
+    before = enumerated_tables(layout.enumerated_graph_dir("g"), small_typed_graph.metadata)
     edges = pq.read_table(f"{layout.graph_source_dir('g')}/edges.parquet")
     dangling = pa.table({c: pa.array([edges[c][0].as_py() if c != "dst" else "no-such-node"]) for c in edges.column_names})
     pq.write_table(pa.concat_tables([edges, dangling.cast(edges.schema)]), f"{layout.graph_source_dir('g')}/edges.parquet")
     with pytest.raises(GraphSourceError, match="is not a 'item' node|is not a 'user' node"):
         enumerate_graph_source(layout, "g")
-    after = _tables(layout.enumerated_graph_dir("g"), small_typed_graph.metadata)
+    after = enumerated_tables(layout.enumerated_graph_dir("g"), small_typed_graph.metadata)
     assert all(after[k].equals(before[k]) for k in before)
 
 

@@ -14,18 +14,11 @@ from gnn_assets.jobs import driver
 from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded, SamplesIncomplete
 from gnn_assets.inference.protocol import ModelMismatchError
 from gnn_assets.inference.task_specs import NodeClassificationTaskSpec
-from gnn_assets.proto.graph_schema_pb2 import Graph, Node
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import prepare_job
+from tests.support.deployments import prepare_job
+from tests.support.samples import add_bad_shard
 
 QUIET = {"progress": lambda _: None}
-
-
-def _add_bad_shard(job):
-    prefix = job.frozen.sample_prefixes("paper")[0]
-    with open(prefix + "bad.tfrecord", "wb") as stream:
-        write_record(stream, b"\x0a\xff\xff garbage that is not a proto")
-        write_record(stream, Graph(nodes=[Node(node_id=1)]).SerializeToString())  # a proto, of the wrong type
 
 
 def _dead_letters(job):
@@ -37,7 +30,7 @@ def _dead_letters(job):
 @pytest.mark.slow
 def test_bad_records_are_dead_lettered_and_fail_the_job_at_the_default_threshold(tmp_path, small_homogeneous_graph):
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph)
-    _add_bad_shard(job)
+    add_bad_shard(job)
     with pytest.raises(DeadLetterThresholdExceeded, match=r"paper: 2 of 1002 samples failed .*maxDeadLetterFraction=0;"):
         driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
     letters = _dead_letters(job)
@@ -49,7 +42,7 @@ def test_bad_records_are_dead_lettered_and_fail_the_job_at_the_default_threshold
 @pytest.mark.slow
 def test_within_threshold_the_job_succeeds_and_counts_dead_letters(tmp_path, small_homogeneous_graph):
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.maxDeadLetterFraction": 0.01})
-    _add_bad_shard(job)
+    add_bad_shard(job)
     run = driver.run(job.job_name, job.task_config_uri, job.resources.uri, **QUIET)
     out = run.job.outputs["paper"]
     assert (out.samples, out.rows, out.dead_letters) == (1002, 1000, 2)

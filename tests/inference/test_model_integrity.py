@@ -17,7 +17,7 @@ from gnn_assets.jobs import driver
 from gnn_assets.inference.model_handler import DeviceModel, GnnModelHandler
 from gnn_assets.inference.protocol import ModelMismatchError, inferencer_from_config, load_state_dict
 from gnn_assets.inference.task_specs import write_untrained_model
-from tests.conftest import prepare_job, write_task_config
+from tests.support.deployments import prepare_job, write_task_config
 
 QUIET = {"progress": lambda _: None}
 
@@ -143,7 +143,7 @@ def test_an_allowed_name_that_is_not_an_inferencer_class_is_not_called(job, tmp_
 def _sample_batch(job):
     from gnn_assets import storage
     from gnn_assets.graph.tfrecord import iter_records
-    from gnn_assets.inference.pipeline import sample_decoder
+    from gnn_assets.inference.steps import sample_decoder
 
     path = storage.glob(job.frozen.sample_prefixes("paper")[0] + "*.tfrecord")[0]
     with storage.open_read(path) as stream:

@@ -9,7 +9,7 @@ import pytest
 
 from gnn_assets.jobs import driver
 from gnn_assets.inference.task_specs import NodeClassificationTaskSpec
-from tests.conftest import prepare_job
+from tests.support.deployments import prepare_job
 
 LOAD_LOG_ENV = "GNN_TEST_MODEL_LOAD_LOG"
 

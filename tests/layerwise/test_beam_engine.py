@@ -9,16 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from gnn_assets.comparison.drift import aligned
-from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.jobs import driver
 from gnn_assets.inference.protocol import load_inferencer
 from gnn_assets import storage
-from gnn_assets.layerwise import beam as beam_engine
-from tests.conftest import prepare_job, write_task_config
-from tests.inference.test_exactness import _assert_matches_hetero_full_graph_forward, _final_rows, _full_graph
+from gnn_assets.layerwise import beam_states, beam_steps
+from tests.support.deployments import prepare_job, write_task_config
+from tests.support.exactness import assert_matches_full_graph_forward, assert_matches_hetero_full_graph_forward
+from tests.support.models import SPECS
 
 # Pieces of 4 KB: layers applied to a few dozen nodes at a time, outputs written per block of 96.
 BEAM = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise": {"engine": "BEAM", "blockNodes": 96, "pieceKb": 4}}
@@ -43,14 +42,14 @@ def _local_run(job, base: str, **overrides):
 def _fail_at_layer_2(job, monkeypatch):
     """Run the job with every layer-2 worker lost (after layers 0 and 1 completed); it fails and
     publishes nothing. Returns the real Apply step, which the monkeypatch replaced."""
-    process = beam_engine._Apply.process
+    process = beam_steps.Apply.process
 
     def fail_at_layer_2(self, element):
         if self._stage == 2:
             raise RuntimeError("worker lost")
         return process(self, element)
 
-    monkeypatch.setattr(beam_engine._Apply, "process", fail_at_layer_2)
+    monkeypatch.setattr(beam_steps.Apply, "process", fail_at_layer_2)
     with pytest.raises(Exception, match="worker lost"):
         _run(job)
     assert not storage.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_manifest_uri)
@@ -80,15 +79,7 @@ def test_homogeneous_beam_engine_equals_local_engine_and_full_graph_forward(tmp_
     assert all(v > 0 for v in beam.details["message_bytes_per_edge"].values())
     assert beam.details["piece_nodes"] < 96 and max(beam.details["largest_message_piece_bytes"].values()) > 0
 
-    index, x, edge_index = _full_graph(small_homogeneous_graph)
-    model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
-    with torch.no_grad():
-        expected = model.encoder(x["paper"], edge_index[("paper", "cites", "paper")])
-    embeddings, predictions = _final_rows(job, "paper"), _final_rows(job, "paper", "predictions")
-    order = [index["paper"][node_id] for node_id in embeddings]
-    got = torch.tensor(np.array(list(embeddings.values()), dtype=np.float32))
-    assert len(embeddings) == len(index["paper"]) and (got - expected[order]).abs().max().item() < 1e-4
-    assert [predictions[n] for n in embeddings] == model.head(expected).argmax(-1)[order].tolist()
+    assert_matches_full_graph_forward(job, small_homogeneous_graph, predictions=True)
 
     local = _local_run(job, "demo_node_classification", **args)
     _assert_equal_outputs(beam, local, ["paper"], ("embeddings", "predictions"))
@@ -99,7 +90,7 @@ def test_heterogeneous_beam_engine_equals_local_engine_and_full_graph_forward(tm
     job = prepare_job(tmp_path, "demo_link_prediction", small_typed_graph, running_mode="multi_processing", num_workers=2, **BEAM)
     beam = _run(job)
     assert beam.details["blocks"] == {"user": 7, "item": 5}
-    _assert_matches_hetero_full_graph_forward(job, small_typed_graph, ["user", "item"])
+    assert_matches_hetero_full_graph_forward(job, small_typed_graph, ["user", "item"])
     _assert_equal_outputs(beam, _local_run(job, "demo_link_prediction"), ["user", "item"])
 
 
@@ -113,7 +104,7 @@ def test_a_run_that_failed_at_layer_2_resumes_there(tmp_path, small_homogeneous_
         applied.append(self._stage)
         return process(self, element)
 
-    monkeypatch.setattr(beam_engine._Apply, "process", counting)
+    monkeypatch.setattr(beam_steps.Apply, "process", counting)
     resumed = _run(job)
     assert resumed.details["resumed_at_layer"] == 2 and set(applied) == {2}  # layers 0 and 1 were not computed again
     _assert_equal_outputs(resumed, _local_run(job, "demo_node_classification"), ["paper"], ("embeddings", "predictions"))
@@ -130,10 +121,10 @@ def test_a_run_whose_layer_state_was_damaged_recomputes_that_layer(tmp_path, sma
 
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **BEAM)
     process = _fail_at_layer_2(job, monkeypatch)
-    monkeypatch.setattr(beam_engine._Apply, "process", process)
+    monkeypatch.setattr(beam_steps.Apply, "process", process)
     layout = job.resources.layout.job(job.frozen.task_name, job.job_name)
     run_id = storage.child_names(storage.join(layout.inference_dir, "runs"))[-1]
-    piece = storage.glob(storage.join(beam_engine.states_dir_of(layout, run_id, ""), "stage-1", "*", "*.parquet"))[0]
+    piece = storage.glob(storage.join(beam_states.states_dir_of(layout, run_id, ""), "stage-1", "*", "*.parquet"))[0]
     if damage == "zeroed":
         table = pq.read_table(piece)
         zeroed = [table["node_id"]] + [
@@ -159,7 +150,7 @@ def test_a_graph_enumerated_again_is_not_resumed_on(tmp_path, small_homogeneous_
 
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **BEAM)
     process = _fail_at_layer_2(job, monkeypatch)
-    monkeypatch.setattr(beam_engine._Apply, "process", process)
+    monkeypatch.setattr(beam_steps.Apply, "process", process)
     enumerate_graph_source(job.resources.layout, job.frozen.graph_name)  # the same graph, written again
     again = _run(job)
     assert again.details["resumed_at_layer"] == 0
@@ -170,8 +161,6 @@ def test_a_graph_enumerated_again_is_not_resumed_on(tmp_path, small_homogeneous_
 def test_gcn_on_beam_equals_local_engine_and_full_graph_forward(tmp_path, small_homogeneous_graph):
     """GCN's normalization on engine BEAM: a degree pass counts every node's in-edges before the
     first layer, and each source's degree travels with its rows to its destinations' blocks."""
-    from tests.layerwise.test_incremental import SPECS
-
     args = {"inferencerConfig.inferencerClsPath": SPECS["gcn"]}
     job = prepare_job(
         tmp_path, "demo_node_classification", small_homogeneous_graph, running_mode="multi_processing", num_workers=2,
@@ -180,14 +169,8 @@ def test_gcn_on_beam_equals_local_engine_and_full_graph_forward(tmp_path, small_
     beam = _run(job)
     assert set(beam.details["message_kinds"]["1"].values()) == {"gather"}
 
-    index, x, edge_index = _full_graph(small_homogeneous_graph)
     layerwise = load_inferencer(job.frozen, job.resources.model_policy).inferencer.layerwise_model()
-    with torch.no_grad():
-        expected = layerwise.module(x["paper"], edge_index[("paper", "cites", "paper")])
-    embeddings = _final_rows(job, "paper")
-    order = [index["paper"][node_id] for node_id in embeddings]
-    got = torch.tensor(np.array(list(embeddings.values()), dtype=np.float32))
-    assert len(embeddings) == len(index["paper"]) and (got - expected[order]).abs().max().item() < 1e-4
+    assert_matches_full_graph_forward(job, small_homogeneous_graph, forward=layerwise.module)
     _assert_equal_outputs(beam, _local_run(job, "demo_node_classification", **args), ["paper"], ("embeddings", "predictions"))
 
 
@@ -249,12 +232,5 @@ def test_beam_engine_equals_local_and_the_full_graph_forward_at_every_depth(tmp_
     )  # fmt: skip
     beam = _run(job)
     assert beam.details["layers"] == layers
-    index, x, edge_index = _full_graph(graph)
-    model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
-    with torch.no_grad():
-        expected = model.encoder(x["paper"], edge_index[("paper", "cites", "paper")])
-    embeddings = _final_rows(job, "paper")
-    order = [index["paper"][node_id] for node_id in embeddings]
-    got = torch.tensor(np.array(list(embeddings.values()), dtype=np.float32))
-    assert len(embeddings) == len(index["paper"]) and (got - expected[order]).abs().max().item() < 1e-4
+    assert_matches_full_graph_forward(job, graph, predictions=True)
     _assert_equal_outputs(beam, _local_run(job, "demo_node_classification", **args), ["paper"], ("embeddings", "predictions"))

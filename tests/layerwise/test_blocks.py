@@ -11,19 +11,10 @@ import torch
 from torch import nn
 from torch_geometric.nn import GCNConv, SAGEConv
 
-from gnn_assets.layerwise.blocks import BlockEngine, Blocks, partial_aggregation, probe_blocks, run_in_process
-from gnn_assets.layerwise.executor import probe
+from gnn_assets.layerwise.blocks import BlockEngine, Blocks, partial_aggregation, run_in_process
+from gnn_assets.layerwise.probe import probe, probe_blocks
 from gnn_assets.layerwise.split import split_model
-from tests.layerwise.test_split import (
-    CITES,
-    HETERO_MODELS,
-    HOMOGENEOUS,
-    HOMOGENEOUS_MODELS,
-    TYPED,
-    _forward,
-    _graph,
-    _seeded,
-)
+from tests.support.split_models import CITES, HETERO_MODELS, HOMOGENEOUS, HOMOGENEOUS_MODELS, TYPED, forward_by_model, random_graph, seeded
 
 
 class MaxSage(nn.Module):
@@ -52,9 +43,9 @@ MODELS = {**{k: v for k, v in HOMOGENEOUS_MODELS.items() if k != "gcn"}, "max_sa
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("block_nodes", [1000, 37])
 def test_homogeneous_models_in_blocks_match_full_graph_forward(name, block_nodes):
-    model = _seeded(MODELS[name])
-    x, edge_index = _graph(HOMOGENEOUS, {"paper": 300}, {"paper": 12})
-    expected = _forward(model, HOMOGENEOUS, x, edge_index)
+    model = seeded(MODELS[name])
+    x, edge_index = random_graph(HOMOGENEOUS, {"paper": 300}, {"paper": 12})
+    expected = forward_by_model(model, HOMOGENEOUS, x, edge_index)
     got, engine = _blocks(model, HOMOGENEOUS, x, edge_index, block_nodes)
     np.testing.assert_allclose(got["paper"], expected["paper"].numpy(), atol=1e-4, rtol=1e-4)
     kinds = {c.kind for plan in engine.plans for calls in plan.calls.values() for c in calls}
@@ -63,11 +54,11 @@ def test_homogeneous_models_in_blocks_match_full_graph_forward(name, block_nodes
 
 @pytest.mark.parametrize("name", HETERO_MODELS)
 def test_heterogeneous_models_in_blocks_match_full_graph_forward(name):
-    model = _seeded(HETERO_MODELS[name])
-    x, edge_index = _graph(TYPED, {"user": 200, "item": 120}, {"user": 10, "item": 6})
+    model = seeded(HETERO_MODELS[name])
+    x, edge_index = random_graph(TYPED, {"user": 200, "item": 120}, {"user": 10, "item": 6})
     if name.startswith("to_hetero"):
-        _forward(model, TYPED, x, edge_index)
-    expected = _forward(model, TYPED, x, edge_index)
+        forward_by_model(model, TYPED, x, edge_index)
+    expected = forward_by_model(model, TYPED, x, edge_index)
     got, _ = _blocks(model, TYPED, x, edge_index, 29)
     for node_type in ("user", "item"):
         np.testing.assert_allclose(got[node_type], expected[node_type].numpy(), atol=1e-4, rtol=1e-4)
@@ -87,10 +78,10 @@ class TwoGcn(nn.Module):
 def test_gcn_in_blocks_matches_full_graph_forward(options, block_nodes):
     """Each source's degree travels with its rows: the blocks see what gcn_norm sees on the
     whole graph, self loops of the graph included (the random graph has some)."""
-    model = _seeded(lambda: TwoGcn(**options))
-    x, edge_index = _graph(HOMOGENEOUS, {"paper": 300}, {"paper": 12})
+    model = seeded(lambda: TwoGcn(**options))
+    x, edge_index = random_graph(HOMOGENEOUS, {"paper": 300}, {"paper": 12})
     assert (edge_index[CITES][0] == edge_index[CITES][1]).any()
-    expected = _forward(model, HOMOGENEOUS, x, edge_index)
+    expected = forward_by_model(model, HOMOGENEOUS, x, edge_index)
     got, engine = _blocks(model, HOMOGENEOUS, x, edge_index, block_nodes)
     np.testing.assert_allclose(got["paper"], expected["paper"].numpy(), atol=1e-4, rtol=1e-4)
     assert engine.degree_edge_types() == [CITES]

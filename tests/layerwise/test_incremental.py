@@ -11,77 +11,20 @@ from types import SimpleNamespace
 import numpy as np
 import pyarrow as pa
 import pytest
-import torch
-from torch import nn
-from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv, to_hetero
 
 from gnn_assets import storage
 from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.source import GraphSource, write_graph_source
 from gnn_assets.incremental.errors import IncrementalRefused
-from gnn_assets.inference.protocol import LayerwiseModel
-from gnn_assets.inference.task_specs import NodeAnchorBasedLinkPredictionTaskSpec, NodeClassificationTaskSpec
 from gnn_assets.jobs import driver
 from gnn_assets.jobs.unenumerate import load_node_id_mappings
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import prepare_job, write_task_config
-from tests.inference.test_exactness import _final_rows
+from tests.support.deployments import prepare_job, write_task_config
+from tests.support.exactness import final_rows
+from tests.support.models import SPECS
 
 pytestmark = pytest.mark.slow
-HIDDEN = 16
-
-
-def _conv(kind: str, in_dim: int, out_dim: int) -> nn.Module:
-    if kind == "sage_mean":
-        return SAGEConv(in_dim, out_dim)
-    if kind == "sage_max":
-        return SAGEConv(in_dim, out_dim, aggr="max")
-    if kind == "gin":
-        return GINConv(nn.Sequential(nn.Linear(in_dim, out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim)))
-    if kind == "gat":
-        return GATConv(in_dim, out_dim, heads=1)
-    if kind == "gcn":
-        return GCNConv(in_dim, out_dim)
-    raise ValueError(kind)
-
-
-class _TwoLayers(nn.Module):
-    def __init__(self, kind: str, in_dim: int, out_dim: int):
-        super().__init__()
-        self.first, self.second = _conv(kind, in_dim, HIDDEN), _conv(kind, HIDDEN, out_dim)
-
-    def forward(self, x, edge_index):
-        return self.second(self.first(x, edge_index).relu(), edge_index)
-
-
-class _ConvSpec(NodeClassificationTaskSpec):
-    kind = "sage_mean"
-
-    def layerwise_model(self) -> LayerwiseModel:
-        torch.manual_seed(0)  # the same layers for every job of the same model file
-        return LayerwiseModel(_TwoLayers(self.kind, self.types.feature_dims[0], self.out_dim).eval(), head=self.model.head)
-
-
-class SageMaxSpec(_ConvSpec):
-    kind = "sage_max"
-
-
-class GinSpec(_ConvSpec):
-    kind = "gin"
-
-
-class GatSpec(_ConvSpec):
-    kind = "gat"
-
-
-class GcnSpec(_ConvSpec):
-    kind = "gcn"
-
-
-SPECS = {"sage_mean": "gnn_assets.inference.task_specs.NodeClassificationTaskSpec", "sage_max": "tests.layerwise.test_incremental.SageMaxSpec",
-         "gin": "tests.layerwise.test_incremental.GinSpec", "gat": "tests.layerwise.test_incremental.GatSpec",
-         "gcn": "tests.layerwise.test_incremental.GcnSpec"}
 
 
 def _changed(source: GraphSource, change: str) -> GraphSource:
@@ -170,8 +113,8 @@ def _base_job(tmp_path, graph, kind: str, template: str = "demo_node_classificat
 
 
 def _rows(job, frozen, node_type="paper"):
-    view = SimpleNamespace(resources=job.resources, frozen=frozen)  # _final_rows reads a job's tables
-    return _final_rows(view, node_type), _final_rows(view, node_type, "predictions")
+    view = SimpleNamespace(resources=job.resources, frozen=frozen)  # final_rows reads a job's tables
+    return final_rows(view, node_type), final_rows(view, node_type, "predictions")
 
 
 # Engine BEAM in pieces of a few dozen nodes and blocks of 96 (the small graph has several).
@@ -225,34 +168,12 @@ def test_incremental_equals_a_full_job_for_other_convolutions(tmp_path, small_ho
     _assert_incremental_equals_full(tmp_path, small_homogeneous_graph, kind, change, **{"gnnAssetsConfig.incremental.maxAffectedFraction": 1.0})
 
 
-class _SageForHetero(nn.Module):
-    def __init__(self, out_dim: int):
-        super().__init__()
-        self.conv1, self.conv2 = SAGEConv((-1, -1), HIDDEN), SAGEConv((-1, -1), out_dim)
-
-    def forward(self, x, edge_index):
-        return self.conv2(self.conv1(x, edge_index).relu(), edge_index)
-
-
-class ToHeteroSpec(NodeAnchorBasedLinkPredictionTaskSpec):
-    """The link prediction task's layers as a to_hetero model (summed over edge types)."""
-
-    def layerwise_model(self) -> LayerwiseModel:
-        torch.manual_seed(0)
-        types = self.types
-        model = to_hetero(_SageForHetero(self.out_dim), (list(types.node_types), list(types.edge_types)), aggr="sum").eval()
-        x = {t: torch.zeros(2, d) for t, d in zip(types.node_types, types.feature_dims)}
-        with torch.no_grad():  # lazy input sizes are set by a first forward
-            model(x, {k: torch.zeros(2, 0, dtype=torch.long) for k in types.edge_types})
-        return LayerwiseModel(model)
-
-
 @pytest.mark.parametrize("engine", ["LOCAL", "BEAM"])
 @pytest.mark.parametrize("kind", ["hetero_graphsage", "to_hetero"])
 def test_incremental_heterogeneous_models_equal_a_full_job(tmp_path, small_typed_graph, kind, engine):
     job = _base_job(tmp_path, small_typed_graph, kind, "demo_link_prediction", **(ON_BEAM if engine == "BEAM" else {}))
     if kind == "to_hetero":  # the base again, with the to_hetero layers
-        job.overrides["inferencerConfig.inferencerClsPath"] = "tests.layerwise.test_incremental.ToHeteroSpec"
+        job.overrides["inferencerConfig.inferencerClsPath"] = "tests.support.models.ToHeteroSpec"
         _run_job(job, "base")
     _reenumerate(job, _typed_changed(small_typed_graph))
     incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base",
@@ -263,7 +184,7 @@ def test_incremental_heterogeneous_models_equal_a_full_job(tmp_path, small_typed
     assert details["nodes_added"] == {"user": 1, "item": 0} and details["nodes_removed"] == {"user": 1, "item": 1}
     view = lambda frozen: SimpleNamespace(resources=job.resources, frozen=frozen)  # noqa: E731
     for node_type in ("user", "item"):
-        got, expected = _final_rows(view(inc_frozen), node_type), _final_rows(view(full_frozen), node_type)
+        got, expected = final_rows(view(inc_frozen), node_type), final_rows(view(full_frozen), node_type)
         assert got.keys() == expected.keys()
         ids = sorted(expected)
         assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4

@@ -8,19 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
-from torch_geometric.nn import SAGEConv
 
 from gnn_assets import storage
-from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.jobs import driver
-from gnn_assets.inference.protocol import LayerwiseModel, load_inferencer
 from gnn_assets.outputs.published import read_committed
-from gnn_assets.inference.task_specs import NodeClassificationTaskSpec
 from gnn_assets.layerwise.split import UnsplittableModel
-from tests.conftest import prepare_job, write_task_config
-from tests.inference.test_exactness import FULL, _assert_matches_hetero_full_graph_forward, _final_rows, _full_graph
+from tests.support.deployments import prepare_job, write_task_config
+from tests.support.exactness import FULL, assert_matches_full_graph_forward, assert_matches_hetero_full_graph_forward, final_rows
 
 LAYERWISE = {"gnnAssetsConfig.inferenceMode": "LAYERWISE"}
 
@@ -38,33 +32,25 @@ def _rewrite_template(job, base: str, **overrides) -> None:
 def test_layerwise_equals_the_sampled_job_with_full_neighbourhoods_and_the_full_graph_forward(tmp_path, small_homogeneous_graph):
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **FULL)
     _run(job)
-    sampled = _final_rows(job, "paper"), _final_rows(job, "paper", "predictions")
+    sampled = final_rows(job, "paper"), final_rows(job, "paper", "predictions")
 
     _rewrite_template(job, "demo_node_classification", **FULL, **LAYERWISE)
     run = _run(job)
     assert run.job.mode == "LAYERWISE" and run.job.details["layers"] == 2
     assert read_committed(job.resources.layout.job(job.frozen.task_name, job.job_name)).run_id == run.job.run_id
-    embeddings, predictions = _final_rows(job, "paper"), _final_rows(job, "paper", "predictions")
-
-    index, x, edge_index = _full_graph(small_homogeneous_graph)
-    model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
-    with torch.no_grad():
-        expected = model.encoder(x["paper"], edge_index[("paper", "cites", "paper")])
-    assert embeddings.keys() == sampled[0].keys() == index["paper"].keys()
-    order = [index["paper"][node_id] for node_id in embeddings]
-    got = torch.tensor(np.array(list(embeddings.values()), dtype=np.float32))
-    assert (got - expected[order]).abs().max().item() < 1e-4
-    from_samples = torch.tensor(np.array([sampled[0][n] for n in embeddings], dtype=np.float32))
-    assert (got - from_samples).abs().max().item() < 1e-4
-    assert [predictions[n] for n in embeddings] == model.head(expected).argmax(-1)[order].tolist()
-    assert predictions == sampled[1]
+    embeddings = assert_matches_full_graph_forward(job, small_homogeneous_graph, predictions=True)
+    assert embeddings.keys() == sampled[0].keys()
+    got = np.array(list(embeddings.values()), dtype=np.float32)
+    from_samples = np.array([sampled[0][n] for n in embeddings], dtype=np.float32)
+    assert np.abs(got - from_samples).max() < 1e-4
+    assert final_rows(job, "paper", "predictions") == sampled[1]
 
 
 @pytest.mark.slow
 def test_layerwise_heterogeneous_link_prediction_matches_full_graph_forward(tmp_path, small_typed_graph):
     job = prepare_job(tmp_path, "demo_link_prediction", small_typed_graph, **LAYERWISE)
     _run(job)
-    _assert_matches_hetero_full_graph_forward(job, small_typed_graph, ["user", "item"])
+    assert_matches_hetero_full_graph_forward(job, small_typed_graph, ["user", "item"])
 
 
 @pytest.mark.slow
@@ -80,41 +66,14 @@ def test_a_budget_below_the_states_spills_and_stays_exact(tmp_path, small_homoge
     run_dir = job.resources.layout.job(job.frozen.task_name, job.job_name).inference_run_dir(run.job.run_id)
     assert not storage.exists(storage.join(run_dir, "layerwise_states"))  # the spill files are gone
 
-    index, x, edge_index = _full_graph(small_homogeneous_graph)
-    model = load_inferencer(job.frozen, ModelPolicy()).inferencer.model
-    with torch.no_grad():
-        expected = model.encoder(x["paper"], edge_index[("paper", "cites", "paper")])
-    rows = _final_rows(job, "paper")
-    got = torch.tensor(np.array(list(rows.values()), dtype=np.float32))
-    assert (got - expected[[index["paper"][n] for n in rows]]).abs().max().item() < 1e-4
-
-
-class _CentredSage(nn.Module):
-    """Subtracts the mean over all nodes: nothing a layer over one chunk of nodes can compute."""
-
-    def __init__(self, in_dim: int, out_dim: int):
-        super().__init__()
-        self.conv = SAGEConv(in_dim, out_dim)
-
-    def forward(self, x, edge_index):
-        h = self.conv(x, edge_index)
-        return h - h.mean(dim=0)
-
-
-class UnsplittableTaskSpec(NodeClassificationTaskSpec):
-    """The built-in classifier whose layer-wise model centres its embeddings over all nodes."""
-
-    def layerwise_model(self) -> LayerwiseModel:
-        torch.manual_seed(0)
-        conv_in = self.types.feature_dims[0]
-        return LayerwiseModel(_CentredSage(conv_in, self.out_dim).eval(), head=self.model.head)
+    assert_matches_full_graph_forward(job, small_homogeneous_graph)
 
 
 @pytest.mark.slow
 def test_a_model_that_cannot_be_split_is_refused_before_the_job(tmp_path, small_homogeneous_graph, capsys):
     job = prepare_job(
         tmp_path, "demo_node_classification", small_homogeneous_graph, allowed_class_prefixes=["gnn_assets.", "tests."],
-        **LAYERWISE, **{"inferencerConfig.inferencerClsPath": "tests.layerwise.test_layerwise_job.UnsplittableTaskSpec"},
+        **LAYERWISE, **{"inferencerConfig.inferencerClsPath": "tests.support.models.UnsplittableTaskSpec"},
     )
     code = driver.main(
         ["--job_name", job.job_name, "--task_config_uri", job.task_config_uri, "--resource_config_uri", job.resources.uri]

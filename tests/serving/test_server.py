@@ -18,10 +18,11 @@ from gnn_assets.graph.enumeration import read_enumerated_graph
 from gnn_assets.jobs import driver
 from gnn_assets.serving.deployment import write_deployment
 from gnn_assets.inference.protocol import load_state_dict
-from tests.conftest import prepare_job
-from tests.inference.test_exactness import FULL, _final_rows
+from tests.support.deployments import prepare_job
+from tests.support.exactness import FULL, final_rows
 from gnn_assets.serving.slow_clients import READ_SECONDS_ENV
-from tests.servers import free_port, start_server, stop_server
+from tests.support.servers import free_port, start_server, stop_server
+from tests.support.waits import wait_until
 
 
 def _post(url: str, body: bytes | dict, timeout: float = 30) -> tuple[int, dict, dict]:
@@ -97,7 +98,7 @@ def _mapping(job) -> dict[int, str]:
 def test_graphstorm_request_and_embed_by_id_equal_the_batch_job(server, served_job):
     job, _ = served_job
     mapping = _mapping(job)
-    batch_embeddings, batch_predictions = _final_rows(job, "paper"), _final_rows(job, "paper", "predictions")
+    batch_embeddings, batch_predictions = final_rows(job, "paper"), final_rows(job, "paper", "predictions")
     for paper in (3, 417):
         code, body, headers = _post(f"{server}/invocations", _two_hop_payload(job, paper, mapping))
         assert code == 200 and body["status_code"] == 200, body
@@ -178,14 +179,12 @@ def test_a_swap_under_load_loses_no_request_and_every_answer_names_its_model(ser
     clients = [threading.Thread(target=client) for _ in range(4)]
     for thread in clients:
         thread.start()
-    import time
-
-    time.sleep(1.5)
+    wait_until(lambda: len(answers) >= 8, "answers from the first model")
     write_deployment(job.resources.layout, job.frozen.task_name, "other-job", other_sha)
-    deadline = time.monotonic() + 30
-    while not any(a["model"]["job_name"] == "other-job" for a in answers[-4:]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)
+    switched_at = wait_until(
+        lambda: next((i + 1 for i, a in enumerate(list(answers)) if a["model"]["job_name"] == "other-job"), None), "an answer from the new model"
+    )
+    wait_until(lambda: len(answers) >= switched_at + 16, "answers after the switch")
     stop.set()
     for thread in clients:
         thread.join()
@@ -200,11 +199,9 @@ def test_a_swap_under_load_loses_no_request_and_every_answer_names_its_model(ser
 def test_materializing_deployed_model_makes_a_running_server_serve_that_job(deployment, materialized, tmp_path):
     """The chain of the shared Dagster deployment succeeded for PARTITION: deploying with no job
     named picks it, and a server started before any deployment starts serving it."""
-    import time
-
     from dagster import AssetKey
 
-    from tests.conftest import PARTITION, TASK
+    from tests.support.deployments import PARTITION, TASK
 
     result, frozen = materialized
     assert result.success
@@ -220,14 +217,11 @@ def test_materializing_deployed_model_makes_a_running_server_serve_that_job(depl
         assert deployed.success
         record = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "deployed_model"])).asset_materialization
         assert record.metadata["job_name"].value == PARTITION
-        deadline = time.monotonic() + 60
-        while _get(f"{url}/readyz")[0] != 200:
-            assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-2000:]
-            time.sleep(0.5)
+        wait_until(lambda: _get(f"{url}/readyz")[0] == 200, "the server to serve the deployed model")
         code, body, headers = _post(f"{url}/v1/embed", {"node_ids": ["paper_00000000"]})
         assert code == 200 and headers["x-model-job"] == PARTITION and body["model"]["sha256"] == record.metadata["model_sha256"].value
         # The README's example request is a subgraph of this demo graph.
-        from tests.conftest import REPO
+        from tests.support import REPO
 
         code, body, _ = _post(f"{url}/invocations", (REPO / "examples" / "invocation_node_classification.json").read_bytes())
         assert code == 200 and body["data"]["results"][0]["node_id"] == "paper_00000000", body
@@ -259,7 +253,7 @@ def test_embed_by_id_equals_the_published_table_for_every_node_with_a_sampled_fa
 
     job = prepare_job(tmp_path, "demo_node_classification", small_homogeneous_graph, **{"gnnAssetsConfig.sampler.fanout": [3, 2]})
     driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
-    embeddings, predictions = _final_rows(job, "paper"), _final_rows(job, "paper", "predictions")
+    embeddings, predictions = final_rows(job, "paper"), final_rows(job, "paper", "predictions")
     served = ServedModel(job.resources, job.frozen.task_name, job.job_name)
     ids = sorted(embeddings)
     for start in range(0, len(ids), 250):  # requests of 250 ids, as clients send them

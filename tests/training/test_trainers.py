@@ -14,7 +14,7 @@ from gnn_assets.training.evaluation import job_quality
 from gnn_assets.training.protocol import TrainingError
 from gnn_assets.training.run import train_model
 from gnn_assets.warehouse import open_warehouse
-from tests.conftest import prepare_job, write_task_config
+from tests.support.deployments import prepare_job, write_task_config
 
 
 def _train_and_infer(job):

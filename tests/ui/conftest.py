@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-from tests.conftest import REPO, make_deployment
-from tests.servers import dagster_webserver
+from tests.support import REPO
+from tests.support.deployments import make_deployment
+from tests.support.servers import dagster_webserver
 from playwright.sync_api import expect
 
 # Auto-waiting assertions wait as long as actions do: a busy machine renders slowly.
@@ -25,7 +26,6 @@ INSTANCE = (
     # As the instance configs the project writes (Makefile, docker/): freshness windows evaluated.
     "freshness:\n  enabled: true\n"
 )
-UI_JOB = "ui-job"
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +85,3 @@ def pytest_runtest_makereport(item, call):
         item.stash[_FAILED] = True
     return report
 
-
-def open_page(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_load_state("networkidle")

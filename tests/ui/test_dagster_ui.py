@@ -9,10 +9,10 @@ from dagster import AssetKey, DagsterRunStatus, RunsFilter
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-from gnn_assets.defs.common import job_partitions
+from gnn_assets.lib.common import job_partitions
 
-from tests.conftest import TASK
-from tests.ui.conftest import UI_JOB, open_page
+from tests.support.deployments import TASK
+from tests.support.ui import UI_JOB, open_page
 
 pytestmark = pytest.mark.slow
 CHECKS = ["all_values_finite", "dimension_matches_model", "every_row_unenumerated", "one_row_per_node"]
@@ -83,11 +83,9 @@ def test_the_embeddings_page_shows_the_row_count_and_the_checks(page, ui_url, ui
 
 
 def _sensor_running(deployment) -> bool:
-    from dagster._core.scheduler.instigation import InstigatorStatus
-
     states = [s for s in deployment.instance.all_instigator_state() if s.name == "new_trained_model"]
     # No stored state: the sensor runs as its code declares (DefaultSensorStatus.RUNNING).
-    return not states or states[0].status in (InstigatorStatus.RUNNING, InstigatorStatus.DECLARED_IN_CODE)
+    return not states or states[0].status.value in ("RUNNING", "DECLARED_IN_CODE")
 
 
 def _sensor_switch(page):

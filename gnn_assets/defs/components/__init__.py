@@ -1,7 +1,0 @@
-"""The project's Component types (`dg list components`): a deployment, graphs, and GNN tasks."""
-
-from gnn_assets.defs.components.deployment import GnnDeploymentComponent
-from gnn_assets.defs.components.graph import GnnGraphComponent
-from gnn_assets.defs.components.task import GnnTaskComponent
-
-__all__ = ["GnnDeploymentComponent", "GnnGraphComponent", "GnnTaskComponent"]

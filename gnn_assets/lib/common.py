@@ -1,0 +1,72 @@
+"""What the Dagster layer's domains share: the job-name partitions, asset keys of a task, and
+reading what an upstream materialization recorded."""
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DynamicPartitionsDefinition, MetadataValue
+
+from gnn_assets.config.job import Job
+from gnn_assets.config.layout import job_layout
+from gnn_assets.config.errors import ConfigError
+from gnn_assets.config.job_name import validate_job_name
+from gnn_assets.config.resource_config import Resources
+from gnn_assets.config.task_config import TaskConfig, load_task_config
+
+# One partition per job name, shared by every task: the sensor adds a partition per new model.
+job_partitions = DynamicPartitionsDefinition(name="job_name")
+
+
+def partition_job_name(partition_key: str) -> str:
+    """The partition key as a job name, refused with a clear message when Dataflow would refuse it."""
+    try:
+        return validate_job_name(partition_key)
+    except ConfigError as error:
+        raise ConfigError(f"partition {partition_key!r}: {error}") from None
+
+
+def runner_override_args(runner_overrides: Mapping[str, Any] | None) -> list[str]:
+    """The CLI's flag for a task's own runner fields, so that the job Pipes starts runs on them too."""
+    return ["--runner_overrides", json.dumps(dict(runner_overrides), sort_keys=True)] if runner_overrides else []
+
+
+def task_asset_key(task_name: str, asset_name: str) -> AssetKey:
+    return AssetKey([task_name, asset_name])
+
+
+def recorded_metadata(instance: DagsterInstance, key: AssetKey, partition: str, name: str):
+    """A metadata value of the latest materialization of one partition of an asset."""
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+    if not records:
+        raise ConfigError(f"{key.to_user_string()} has no materialization for partition {partition!r}: materialize it first")
+    entry = records[0].asset_materialization.metadata.get(name)
+    if entry is None:
+        raise ConfigError(f"{key.to_user_string()} partition {partition!r} recorded no {name}: materialize it again")
+    return entry.value
+
+
+def png_metadata(name: str, png: bytes) -> MetadataValue:
+    """A picture shown on the asset page (markdown with the PNG inline)."""
+    return MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+
+def partition_job(context, deployment, task_name: str, runner_overrides: Mapping[str, Any] | None = None) -> Job:
+    """The job of the run's partition: its frozen config as frozen_config recorded it, on the
+    deployment's resources (with the task's runner overrides where given)."""
+    resources = deployment.resources(runner_overrides)
+    return Job.of(frozen_config_for(context.instance, resources, task_name, partition_job_name(context.partition_key)), resources)
+
+
+def frozen_config_for(instance: DagsterInstance, resources: Resources, task_name: str, job_name: str) -> TaskConfig:
+    """The frozen config as the frozen_config materialization recorded it: the file in storage must
+    still hash to the recorded sha256 (a config rewritten in storage is refused, not run)."""
+    expected = recorded_metadata(instance, task_asset_key(task_name, "frozen_config"), job_name, "sha256")
+    config = load_task_config(job_layout(resources.layout, task_name, job_name).frozen_config_uri)
+    if config.sha256 != expected:
+        raise ConfigError(
+            f"{config.uri} changed since frozen_config recorded it (sha256 {config.sha256[:12]}..., recorded "
+            f"{expected[:12]}...): materialize frozen_config again"
+        )
+    return config
