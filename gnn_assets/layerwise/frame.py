@@ -5,9 +5,8 @@ The frame checks the graph against the config, counts the nodes, reads the graph
 resolves the incremental base, splits and probes the model (and the champion's) on the engine's
 probe device, lets the engine compute every model's outputs into a new (or resumed) run folder,
 records the champion, commits the run like any job's output and lets the engine clear what it
-kept for the run. Engines: LOCAL
-(layerwise/local.py, one process, the graph held as CSR) and BEAM (layerwise/beam.py, blocks of
-nodes on Beam workers).
+kept for the run. Engines: LOCAL (layerwise/local.py, one process, the graph held as CSR) and
+BEAM (layerwise/beam.py, blocks of nodes on Beam workers).
 """
 
 from __future__ import annotations
