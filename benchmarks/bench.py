@@ -61,16 +61,19 @@ def child_sample_repeated(workdir: Path, job: str, count: int, cycle: int, task_
     over. (For memory, a larger count then repeats the smaller one's mix of roots and batch
     sizes, so a difference in peak memory can only come from the job holding on to what it
     processed.)"""
-    from gnn_assets.graph.packed import encode_packed
+    from gnn_assets.graph.enumerated_layout import enumeration_id
     from gnn_assets.graph.enumeration import read_enumerated_graph
+    from gnn_assets.graph.packed import encode_packed
     from gnn_assets.graph.sampler import NeighborSampler, write_samples
 
     resources, frozen = frozen_job(workdir, job, task_file)
-    graph = read_enumerated_graph(resources.layout.enumerated_graph_dir(frozen.graph_name))
+    graph_dir = resources.layout.enumerated_graph_dir(frozen.graph_name)
+    enumeration = enumeration_id(graph_dir)
+    graph = read_enumerated_graph(graph_dir)
     roots = np.arange(count, dtype=np.int64) % min(cycle, graph.num_nodes("paper"))
     report = write_samples(
         NeighborSampler(graph, frozen.fanout, frozen.sampler_seed), "paper", roots, frozen.sample_prefixes("paper")[0], encode_packed,
-        progress=lambda _: None,
+        enumeration=enumeration, progress=lambda _: None,
     )
     return {"roots": report.roots, "seconds": report.seconds}
 

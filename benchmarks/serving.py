@@ -92,7 +92,7 @@ def _hey(url: str, body: Path, concurrency: int, seconds: int) -> dict:
 
 def measure(workdir: Path, job: str, seconds: int) -> dict:
     """job: a bench job with a frozen config and a model file."""
-    from tests.servers import free_port, start_server, stop_server
+    from tests.support.servers import free_port, start_server, stop_server
 
     if not Path(HEY).exists():
         raise RuntimeError(f"{HEY} is missing: `make bench` installs Debian's hey (apt-get install hey)")

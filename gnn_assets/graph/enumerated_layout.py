@@ -14,12 +14,12 @@ enumeration id it read, so that it is never published against another enumeratio
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-import json
-import uuid
 
 from gnn_assets import storage
 from gnn_assets.config.yaml_proto import load_yaml
@@ -65,6 +65,7 @@ def read_graph_metadata(directory: str) -> GraphMetadata:
     if not storage.exists(metadata_uri):
         raise GraphSourceError(f"{directory}: the graph has not been enumerated yet (graph_metadata.yaml is missing)")
     return load_yaml(metadata_uri, GraphMetadata())
+
 
 ENUMERATION_RECORD = "enumeration.json"
 

@@ -228,12 +228,13 @@ def write_samples(
     prefix: str,
     encode: Callable[[Neighborhood], bytes],
     *,
+    enumeration: str,
     num_shards: int = 0,
     progress: Callable[[str], None] = print,
-    enumeration: str = "",
 ) -> SamplingReport:
     """Sample every root and write '<prefix>NNNNN-of-MMMMM.tfrecord' shards, replacing old ones;
-    enumeration: the id of the enumerated graph sampled, recorded with them."""
+    enumeration: the id of the enumerated graph sampled (enumerated_layout.enumeration_id, read
+    before the graph), recorded with them: the inference job refuses samples of another."""
     started = time.monotonic()
     num_shards = num_shards or default_shard_count(len(roots))
     delete_sample_manifest(prefix)

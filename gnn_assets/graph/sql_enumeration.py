@@ -64,6 +64,7 @@ def source_files(directory: str, name: str) -> tuple[str, list[str]]:
     """('<dir>/nodes.parquet' or '<dir>/nodes/', its files): a single file or a folder of shards."""
     single = storage.join(directory, f"{name}.parquet")
     if storage.exists(single):
+        _check_parquet(single)
         return single, [single]
     shards = storage.glob(storage.join(directory, name, "*.parquet"))
     if not shards:
@@ -74,8 +75,8 @@ def source_files(directory: str, name: str) -> tuple[str, list[str]]:
 
 
 def _check_parquet(uri: str) -> None:
-    """A shard is read by its footer first (a few bytes): an empty, cut or foreign file is refused
-    in one line here instead of in DuckDB's first query."""
+    """A source file is read by its footer first (a few bytes): an empty, cut or foreign file is
+    refused in one line here instead of in DuckDB's first query."""
     import pyarrow.parquet as pq
 
     try:

@@ -73,7 +73,7 @@ def test_roots_spread_evenly_over_a_multiple_of_eight_shards(typed, tmp_path, mo
     monkeypatch.setattr(sampler_module, "ROOTS_PER_SHARD", 4)
     assert [default_shard_count(n) for n in (1, 4, 5, 33, 64, 65)] == [1, 1, 8, 16, 16, 24]
     report = write_samples(
-        NeighborSampler(typed, [2, 2]), "user", np.arange(20), str(tmp_path / "s-"), encode_packed, progress=lambda _: None
+        NeighborSampler(typed, [2, 2]), "user", np.arange(20), str(tmp_path / "s-"), encode_packed, enumeration="", progress=lambda _: None
     )
     counts = []
     for path in report.shards:
