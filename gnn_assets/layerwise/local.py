@@ -146,7 +146,7 @@ class LocalEngine:
         device = self.probe_device(run.job)
         base, types, dims = run.base, run.types, run.dims
         output_dirs = {"": job_layout.inference_output_dir, CHAMPION: job_layout.champion_output_dir}
-        models = [((m.model, m.program, m.row_bytes), m.model_sha256, output_dirs[m.role]) for m in run.models]
+        models, program = run.models, run.models[0].program
 
         in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]]) for key in types.edge_types}
         budget = memory_budget_bytes(config)
@@ -157,7 +157,7 @@ class LocalEngine:
             run_id=run_id, job_id=run_id, runner="layerwise", state="DONE", seconds=0.0, model_sha256=loaded.weights.sha256, mode="LAYERWISE"
         )
         try:
-            peak = max(peak_state_bytes(program, row_bytes, num_nodes) for (_, program, row_bytes), _, _ in models)
+            peak = max(peak_state_bytes(m.program, m.row_bytes, num_nodes) for m in models)
             spilled = must_spill(peak, csr_bytes, budget)
             features = {}
             for node_type in types.node_types:
@@ -165,17 +165,17 @@ class LocalEngine:
                 target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
                 features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
             graph = LayerwiseGraph(features, in_edges)
-            incremental = IncrementalPlan(base, models[0][0][1], graph_dir, types, features, in_edges, num_nodes, config, progress) if base else None
+            incremental = IncrementalPlan(base, program, graph_dir, types, features, in_edges, num_nodes, config, progress) if base else None
             run_dir = job_layout.inference_run_dir(run_id)
             keeper = None
             if config.keep_states:
                 kept = keep_graph(graph_dir, run_dir, features, list(types.edge_types), loaded.weights.sha256)
-                keeper = StateKeeper(kept, models[0][0][1].node_type.__getitem__)
-            for index, ((model, program, row_bytes), _, output_dir_of) in enumerate(models):
+                keeper = StateKeeper(kept, program.node_type.__getitem__)
+            for index, probed in enumerate(models):
                 if index:
                     progress(f"champion {champion.job_name}: the same layers over the same graph")
                 executor = LayerwiseExecutor(
-                    program, graph, device, budget_bytes=budget, spill=spill if spilled else None, progress=progress, row_bytes=row_bytes
+                    probed.program, graph, device, budget_bytes=budget, spill=spill if spilled else None, progress=progress, row_bytes=probed.row_bytes
                 )
                 progress(
                     f"layer-wise on {device}: budget {budget / 2**20:,.0f} MiB, kept states {executor.stats.states_bytes / 2**20:,.1f} MiB"
@@ -188,15 +188,14 @@ class LocalEngine:
                         finals = executor.run(on_done=keeper if index == 0 else None)
                     outputs = result.champion_outputs if index else result.outputs
                     for node_type in config.root_node_types:
-                        output_dir = output_dir_of(run_id, node_type)
-                        rows = _write_outputs(config, finals[node_type], model.head, device, output_dir, budget, spill.release_pages)
+                        output_dir = output_dirs[probed.role](run_id, node_type)
+                        rows = _write_outputs(config, finals[node_type], probed.model.head, device, output_dir, budget, spill.release_pages)
                         outputs[node_type] = NodeTypeOutput(output_dir, samples=num_nodes[node_type], dead_letters=0, rows_by_kind=rows)
                 del finals
                 if not index:
                     stats = executor.stats.to_dict()
         finally:
             spill.close()
-        program = models[0][0][1]
         stats["spill_bytes"] = spill.bytes_written
         result.details = {
             "engine": self.name,
