@@ -57,6 +57,11 @@ class LayerwiseGraph:
     def num_nodes(self, node_type: str) -> int:
         return self.features[node_type].shape[0]
 
+    def release_pages(self) -> None:
+        """Drop the pages of memory-mapped in-edges read so far (the files keep them)."""
+        for in_edges in self.in_edges.values():
+            in_edges.release_pages()
+
     @classmethod
     def from_edge_index(cls, x: dict[str, torch.Tensor], edge_index: dict[EdgeTypeKey, torch.Tensor]) -> "LayerwiseGraph":
         return cls(
@@ -211,7 +216,7 @@ class LayerwiseExecutor:
     # ---- planning -------------------------------------------------------------------------
 
     def _graph_bytes(self) -> int:
-        return sum(c.nbytes for c in self.graph.in_edges.values())
+        return sum(c.held_bytes for c in self.graph.in_edges.values())
 
     def _chunk_nodes(self, stage: int, node_type: str, nodes: list[fx.Node]) -> int:
         if self.fixed_chunk:
@@ -290,6 +295,7 @@ class LayerwiseExecutor:
                     torch.cuda.empty_cache()
                 continue
             start, chunks = stop, chunks + 1
+            self.graph.release_pages()
             if self.spill is not None:
                 self.spill.release_pages()
             now = time.monotonic()

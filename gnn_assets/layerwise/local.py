@@ -148,17 +148,17 @@ class LocalEngine:
         output_dirs = {"": job_layout.inference_output_dir, CHAMPION: job_layout.champion_output_dir}
         models, program = run.models, run.models[0].program
 
-        in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]]) for key in types.edge_types}
         budget = memory_budget_bytes(config)
+        in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]], budget // 2) for key in types.edge_types}
         spill_dir = _spill_directory(resources, job_layout.inference_run_dir(run_id))
         spill = SpillArea(spill_dir)
-        csr_bytes = sum(c.nbytes for c in in_edges.values())
+        csr_bytes = sum(c.nbytes for c in in_edges.values())  # mapped files: not held against the budget
         result = InferenceJobResult(
             run_id=run_id, job_id=run_id, runner="layerwise", state="DONE", seconds=0.0, model_sha256=loaded.weights.sha256, mode="LAYERWISE"
         )
         try:
             peak = max(peak_state_bytes(m.program, m.row_bytes, num_nodes) for m in models)
-            spilled = must_spill(peak, csr_bytes, budget)
+            spilled = must_spill(peak, sum(c.held_bytes for c in in_edges.values()), budget)
             features = {}
             for node_type in types.node_types:
                 shape = (num_nodes[node_type], dims[node_type])
