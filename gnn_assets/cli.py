@@ -1,6 +1,6 @@
 """`gnn-assets`: every step of the chain from the command line.
 
-    gnn-assets demo-graph  --resource_config_uri R --graph_name G --kind typed|homogeneous
+    gnn-assets demo-graph  --resource_config_uri R --graph_name G --kind typed|homogeneous [--num_nodes N]
     gnn-assets enumerate   --resource_config_uri R --graph_name G
     gnn-assets sample      --resource_config_uri R --task_config_uri T --job_name J
     gnn-assets train       --resource_config_uri R --task_config_uri T --job_name J
@@ -39,17 +39,21 @@ def _frozen(args: argparse.Namespace):
 def demo_graph(args: argparse.Namespace) -> None:
     """Generate a seeded demo graph source."""
     from gnn_assets.config.resource_config import load_resource_config
-    from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
+    from gnn_assets.graph.demo import STREAM_ABOVE, generate_homogeneous_demo_graph, generate_typed_demo_graph, write_demo_shards
     from gnn_assets.graph.source import write_graph_source
 
     resources = load_resource_config(args.resource_config_uri)
     # Without --seed, the generators' own seeds: the same graphs the Dagster graph_source asset makes.
     seed = {} if args.seed is None else {"seed": args.seed}
+    directory = resources.layout.graph_source_dir(args.graph_name)
+    if args.kind == "homogeneous" and args.num_nodes > STREAM_ABOVE:
+        nodes, edges = write_demo_shards(directory, args.num_nodes, progress=_say, **seed)
+        _say(f"homogeneous demo graph: {nodes:,} nodes, {edges:,} edges, as shard folders -> {directory}")
+        return
     if args.kind == "typed":
         source = generate_typed_demo_graph(args.num_nodes * 3 // 5, args.num_nodes * 2 // 5, **seed)
     else:
         source = generate_homogeneous_demo_graph(args.num_nodes, **seed)
-    directory = resources.layout.graph_source_dir(args.graph_name)
     write_graph_source(directory, source)
     _say(f"{args.kind} demo graph: {source.nodes.num_rows:,} nodes, {source.edges.num_rows:,} edges -> {directory}")
 
@@ -160,7 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     served.add_argument("--workers", type=int, default=1, help="server processes sharing the port (one per core serves most)")
     parser_for["demo-graph"].add_argument("--graph_name", required=True)
     parser_for["demo-graph"].add_argument("--kind", choices=("typed", "homogeneous"), required=True)
-    parser_for["demo-graph"].add_argument("--num_nodes", type=int, default=20_000)
+    parser_for["demo-graph"].add_argument(
+        "--num_nodes", type=int, default=20_000, help="homogeneous graphs above 1,000,000 nodes are written as shard folders, a slice at a time"
+    )
     parser_for["demo-graph"].add_argument("--seed", type=int)
     parser_for["enumerate"].add_argument("--graph_name", required=True)
     parser_for["init-model"].add_argument("--seed", type=int, default=0)

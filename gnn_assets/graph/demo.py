@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from gnn_assets.graph.source import EDGES_SCHEMA, NODES_SCHEMA, GraphSource
 from gnn_assets.proto.graph_schema_pb2 import EdgeType, GraphMetadata
@@ -173,3 +174,130 @@ def generate_homogeneous_demo_graph(
         {"node_id": pa.array(ids[withheld]), "node_type": pa.array(["paper"] * int(withheld.sum())), "label": pa.array(community[withheld])}
     )
     return GraphSource(metadata, nodes, _edges_table(ids[src], ids[dst], ("paper", "cites", "paper")), evaluation_labels=evaluation)
+
+
+# ---- graphs of any size, written a slice at a time -----------------------------------------
+
+STREAM_ABOVE = 1_000_000  # demo graphs of more nodes are written as shard folders by write_demo_shards
+SLICE_NODES = 1 << 19  # nodes per shard: the generator holds one slice's nodes and edges
+_PARETO_MEAN = 1.0 + 1.0 / (1.6 - 1.0)  # of _power_law's activity (exponent 1.6): degrees without a pass over every node
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _id_array(prefix: str, index: np.ndarray) -> pa.StringArray:
+    """_string_ids' strings for any node indices, built as Arrow bytes (no Python strings)."""
+    scrambled = (index.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    head = prefix.encode()
+    chars = np.empty((len(index), len(head) + 8), dtype=np.uint8)
+    chars[:, : len(head)] = np.frombuffer(head, dtype=np.uint8)
+    for digit in range(8):  # a column at a time: one byte per id each
+        chars[:, len(head) + digit] = _HEX[(scrambled >> np.uint64(28 - 4 * digit)) & np.uint64(15)]
+    width = chars.shape[1]
+    offsets = np.arange(0, (len(index) + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(index), pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars)))
+
+
+def _popular_member(rng: np.random.Generator, community: np.ndarray, num_nodes: int, num_communities: int) -> np.ndarray:
+    """A node of each given community (node i is in community i % num_communities), popular ones
+    drawn more often: rank k of the community's n nodes with density ~ k^(-2/3), mapped to a node
+    by a fixed permutation of the ranks (k * a + b mod n), so popularity is spread over the ids."""
+    size = (num_nodes - community + num_communities - 1) // num_communities  # nodes in each draw's community
+    rank = np.minimum((size * rng.random(len(community)) ** 3).astype(np.int64), size - 1)
+    step = np.int64(2_654_435_761)  # a prime above 2**31: coprime with every community size
+    member = (rank * step + np.int64(12_345)) % size
+    return community + member * num_communities
+
+
+def write_demo_shards(
+    directory: str,
+    num_nodes: int,
+    *,
+    average_degree: float = 8.0,
+    num_communities: int = 8,
+    feature_dim: int = 32,
+    labeled_fraction: float = 0.7,
+    seed: int = 11,
+    slice_nodes: int = SLICE_NODES,
+    progress=lambda line: None,
+) -> tuple[int, int]:
+    """The homogeneous demo graph (papers citing papers) of any size, as a graph source of shard
+    folders: nodes/part-<i>.parquet and edges/part-<i>.parquet, one slice of slice_nodes papers
+    (and their out-edges) at a time, plus graph_metadata.yaml and evaluation_labels.parquet.
+    Memory is one slice's, whatever num_nodes is: every node's community (i % num_communities),
+    activity and popularity come from its index and its slice's seed, never from a table of all
+    nodes. Seeded and deterministic for the same arguments. Returns (nodes, edges) written."""
+    from gnn_assets import storage
+    from gnn_assets.config.yaml_proto import to_yaml
+
+    if not 0 < num_nodes < 2**31:
+        raise ValueError(f"num_nodes must be in 1..{2**31 - 1}, not {num_nodes}")
+    for stale in ("nodes.parquet", "edges.parquet", "nodes", "edges"):  # a single file would be read before shards
+        storage.delete_tree(storage.join(directory, stale))
+    centroids = np.random.default_rng([seed, 0]).normal(0.0, 1.0, (num_communities, feature_dim)).astype(np.float32)
+    metadata = GraphMetadata(node_types=["paper"], edge_types=[EdgeType(src_node_type="paper", relation="cites", dst_node_type="paper")])
+    storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(metadata))
+    evaluation_schema = pa.schema([("node_id", pa.string()), ("node_type", pa.string()), ("label", pa.int64())])
+    slices = -(-num_nodes // slice_nodes)
+    total_edges = 0
+    with storage.open_write(storage.join(directory, "evaluation_labels.parquet")) as stream, pq.ParquetWriter(stream, evaluation_schema) as held_out:
+        for i in range(slices):
+            start, stop = i * slice_nodes, min(num_nodes, (i + 1) * slice_nodes)
+            rng = np.random.default_rng([seed, 1, i])
+            index = np.arange(start, stop, dtype=np.int64)
+            community = index % num_communities
+            features = rng.standard_normal((len(index), feature_dim), dtype=np.float32)
+            features *= 0.6
+            features += centroids[community]
+            labels = np.where(rng.random(len(index)) < labeled_fraction, community, -1)
+            ids = _id_array("paper_", index)
+            nodes = pa.table(
+                {
+                    "node_id": ids,
+                    "node_type": _repeated("paper", len(index)),
+                    "features": pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), feature_dim).cast(pa.list_(pa.float32())),
+                    "label": pa.array(labels, pa.int64(), mask=labels < 0),
+                },
+                schema=NODES_SCHEMA,
+            )
+            with storage.open_write(storage.join(directory, "nodes", f"part-{i:05d}.parquet")) as shard:
+                pq.write_table(nodes, shard, compression="zstd")
+            withheld = labels < 0
+            held_out.write_table(
+                pa.table({"node_id": ids.filter(pa.array(withheld)), "node_type": _repeated("paper", int(withheld.sum())),
+                          "label": pa.array(community[withheld], pa.int64())}, schema=evaluation_schema)
+            )
+            degree = rng.poisson(average_degree * _power_law(rng, len(index)) / _PARETO_MEAN)
+            src = np.repeat(index, degree)
+            same = rng.random(len(src)) < _SAME_COMMUNITY
+            target = np.where(same, src % num_communities, rng.integers(0, num_communities, len(src)))
+            dst = _popular_member(rng, target, num_nodes, num_communities)
+            pairs = (src * num_nodes + dst)[src != dst]
+            pairs.sort(kind="stable")  # numpy's default sort took 60 times as long on these runs of keys
+            pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # sorted by (src, dst), each once
+            with storage.open_write(storage.join(directory, "edges", f"part-{i:05d}.parquet")) as shard:
+                pq.write_table(_id_edges(pairs // num_nodes, pairs % num_nodes), shard, compression="zstd")
+            total_edges += len(pairs)
+            pa.default_memory_pool().release_unused()  # Arrow's pool keeps each slice's buffers otherwise
+            progress(f"demo graph: {stop:,}/{num_nodes:,} nodes, {total_edges:,} edges")
+    return num_nodes, total_edges
+
+
+def _id_edges(src: np.ndarray, dst: np.ndarray) -> pa.Table:
+    n = len(src)
+    return pa.table(
+        {
+            "src": _id_array("paper_", src),
+            "dst": _id_array("paper_", dst),
+            "edge_type": _repeated("cites", n),
+            "src_type": _repeated("paper", n),
+            "dst_type": _repeated("paper", n),
+        },
+        schema=EDGES_SCHEMA,
+    )
+
+
+def _repeated(text: str, n: int) -> pa.StringArray:
+    """n copies of text, as Arrow bytes."""
+    width = len(text.encode())
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.encode() * n)).cast(pa.string())

@@ -78,6 +78,8 @@ class GraphSource:
 
 
 def write_graph_source(directory: str, source: GraphSource) -> None:
+    for shards in ("nodes", "edges"):  # a source written as shard folders before
+        storage.delete_tree(storage.join(directory, shards))
     storage.write_parquet(storage.join(directory, "nodes.parquet"), source.nodes.cast(NODES_SCHEMA))
     storage.write_parquet(storage.join(directory, "edges.parquet"), source.edges.cast(EDGES_SCHEMA))
     storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(source.metadata))
