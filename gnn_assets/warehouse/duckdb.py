@@ -109,7 +109,7 @@ class DuckDbWarehouse:
         reports = {}
         with self._publishing(mappings, check) as con:
             for r in replacements:
-                _load(con, r.raw_table, r.files, r.schema)
+                _view_files(con, r.raw_table, r.files, r.schema)
                 reports[r.output_table] = _unenumerate(con, r)
         return reports
 
@@ -185,6 +185,28 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, uris: list[str], schema: p
     else:
         empty = schema.empty_table()  # noqa: F841 (read by DuckDB by name)
         con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM empty")
+
+
+def _view_files(con: duckdb.DuckDBPyConnection, name: str, uris: list[str], schema: pa.Schema) -> None:
+    """A job's raw output as a view over its committed files instead of a copy: copying lists of
+    floats into DuckDB's storage cost more than the layer-wise job's own layers (about 6 s per
+    million 128-wide rows against 0.5 s to read them); the committed files are never rewritten,
+    and the view is replaced with the next publication. A table of that name from before is dropped."""
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    if kind is not None and kind[0] != "VIEW":
+        con.execute(f"DROP TABLE {_q(name)}")
+    if uris:
+        listed = "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in uris) + "]"
+        con.execute(f"CREATE OR REPLACE VIEW {_q(name)} AS SELECT * FROM read_parquet({listed})")
+        return
+    empty = ", ".join(f"NULL::{_duckdb_type(f.type)} AS \"{validate_identifier(f.name)}\"" for f in schema)
+    con.execute(f"CREATE OR REPLACE VIEW {_q(name)} AS SELECT {empty} LIMIT 0")
+
+
+def _duckdb_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type):
+        return _duckdb_type(arrow_type.value_type) + "[]"
+    return {pa.int64(): "BIGINT", pa.float32(): "FLOAT", pa.float64(): "DOUBLE", pa.string(): "VARCHAR"}[arrow_type]
 
 
 def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> UnenumerationReport:

@@ -30,8 +30,10 @@ def _mapping(warehouse, tmp_path, pairs, table="mapping"):
 
 
 def _replacement(tmp_path, rows, output="final", raw="raw", mapping="mapping", value="emb", schema=EMBEDDINGS_SCHEMA):
+    """A run's committed output file: a new one each call, as every run writes its own folder."""
     data = [{"node_id": i, schema.names[1]: e} for i, e in rows]
-    return TableReplacement(raw, [_file(tmp_path, f"{raw}-{output}", data, schema)], schema, mapping, output, value)
+    name = f"{raw}-{output}-{len(list(tmp_path.glob(f'{raw}-{output}-*')))}"
+    return TableReplacement(raw, [_file(tmp_path, name, data, schema)], schema, mapping, output, value)
 
 
 def test_gigl_vectors(warehouse, tmp_path):
@@ -137,3 +139,19 @@ def test_readers_do_not_lock_each_other_out(warehouse, tmp_path):
         assert warehouse.row_count("mapping") == 1  # a read-only connection beside another reader
     finally:
         reader.kill()
+
+
+def test_the_raw_output_is_a_view_of_the_committed_files_replacing_a_table_from_before(warehouse, tmp_path):
+    """The raw table of a publication reads the run's files (no copy of every vector); a raw
+    table an older version loaded is replaced by the view; a run without files gives an empty one."""
+    _mapping(warehouse, tmp_path, [("100", 1), ("1000", 2)])
+    warehouse.load_parquet("raw", [_file(tmp_path, "old", [{"node_id": 5, "emb": [5.0]}], EMBEDDINGS_SCHEMA)], EMBEDDINGS_SCHEMA)
+    warehouse.publish_job_tables([_replacement(tmp_path, [(1, [1.0]), (2, [2.0])])])
+    con = warehouse._connect(read_only=True)
+    try:
+        assert con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'raw'").fetchone() == ("VIEW",)
+    finally:
+        con.close()
+    assert warehouse.read_table("raw").to_pylist() == [{"node_id": 1, "emb": [1.0]}, {"node_id": 2, "emb": [2.0]}]
+    report = warehouse.publish_job_tables([TableReplacement("raw", [], EMBEDDINGS_SCHEMA, "mapping", "final", "emb")])["final"]
+    assert warehouse.read_table("raw").num_rows == 0 and report.output_rows == 0 and report.missing_nodes == 2
