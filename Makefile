@@ -54,4 +54,4 @@ bench: $(STAMP) $(HEY)
 # incremental jobs and engine BEAM against LOCAL at 1M nodes: writes benchmarks/results/scale.{json,md}
 # (about 25 minutes and 10 GB of disk on 2 cores).
 bench-scale: $(STAMP)
-	$(BIN)/python -m benchmarks.scale_chain
+	$(BIN)/python -m benchmarks.scale_chain $(if $(NODES),--nodes $(NODES))

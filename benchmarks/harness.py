@@ -32,15 +32,53 @@ def frozen_job(workdir: Path, job: str, task_file: str = MAIN_TASK):
     return resources, frozen
 
 
-def run_child(args: list[str]) -> tuple[dict, float]:
-    """Run `python -m benchmarks.bench <args>`; returns its JSON output and its peak RSS in MB."""
+def run_child(args: list[str], cgroup: "MemoryCap | None" = None) -> tuple[dict, float]:
+    """Run `python -m benchmarks.bench <args>` (inside cgroup, if given, from its first
+    instruction); returns its JSON output and its peak RSS in MB."""
     process = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", *args], stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent, check=False
+        [sys.executable, "-m", "benchmarks.bench", *args],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).parent.parent,
+        check=False,
+        preexec_fn=cgroup.enter if cgroup is not None else None,
     )
     if process.returncode != 0:
         raise RuntimeError(f"benchmark child {args[0]} failed with status {process.returncode}")
     output = json.loads(process.stdout)
     return output, output.pop("peak_rss_mb")
+
+
+_CGROUP_ROOT = Path("/sys/fs/cgroup/memory")
+
+
+class MemoryCap:
+    """A memory cgroup (v1) of its own for one child: its limit caps the child's memory, page
+    cache included (the kernel reclaims cache before it kills), and its peak usage is what the
+    child needed, memory-mapped pages included, which peak RSS hides. Needs root and cgroup v1
+    (DEVELOPERS.md); available() says whether this machine has them."""
+
+    def __init__(self, name: str, limit_mb: int):
+        self.path = _CGROUP_ROOT / name
+        self.path.mkdir()
+        (self.path / "memory.limit_in_bytes").write_text(str(limit_mb << 20))
+
+    @staticmethod
+    def available() -> bool:
+        import os
+
+        return (_CGROUP_ROOT / "cgroup.procs").exists() and os.access(_CGROUP_ROOT, os.W_OK)
+
+    def enter(self) -> None:
+        """In the child, before it runs python: join the cgroup."""
+        import os
+
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def peak_mb(self) -> float:
+        return int((self.path / "memory.max_usage_in_bytes").read_text()) / 2**20
+
+    def close(self) -> None:
+        self.path.rmdir()  # its processes have exited; the kernel moves the charges up
 
 
 def _status_mb(field: str) -> float:

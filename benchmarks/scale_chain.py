@@ -1,18 +1,29 @@
-"""`make bench-scale`: the whole layer-wise chain at 4,000,000 nodes / 32,000,000 edges, every
-step in a process of its own: its wall time and peak RSS, and plumbing_vs_inference
-((enumeration + un-enumeration) ÷ the layer-wise job); then incremental_vs_full at 1,000,000
-nodes (benchmarks/incremental.py) and layerwise_beam_vs_local at 1,000,000 nodes (the bench
-model, engine BEAM on FnApiRunner with one worker process per core, default blocks and pieces,
-÷ engine LOCAL; with the worker processes' peak RSS, each stage's seconds and the largest
-message piece). Writes benchmarks/results/scale.{json,md}.
+"""`make bench-scale`: the whole layer-wise chain on demo graphs of 4,000,000 nodes / 32,000,000
+edges (and, with --nodes 4000000,20000000, each size given), every step in a process of its own
+and, where this machine allows (root, cgroup v1), in a memory cgroup of its own capped at
+--memory-cap-mb: its wall time, peak RSS and peak cgroup memory (memory-mapped pages and page
+cache included), and the disk the work folder holds after it. The layer-wise job runs under
+`layerwise.memoryBudgetMb` = --budget-mb; DuckDB under memoryLimitMb 2048. Then the exactness
+of 1,000 random nodes against PyG's forward of the same model on each one's exact 2-hop
+in-neighbourhood, taken from the graph source (string ids, DuckDB), not from the enumeration.
+Metrics: plumbing_vs_inference ((enumeration + un-enumeration) ÷ the layer-wise job) per size;
+with two sizes, scale_peak_rss_growth (each step's peak RSS at the larger ÷ at the smaller, the
+largest) and seconds_per_million_nodes_growth (the chain's seconds per million nodes, larger ÷
+smaller). Then incremental_vs_full at 1,000,000 nodes (benchmarks/incremental.py) and
+layerwise_beam_vs_local at 1,000,000 nodes (the bench model, engine BEAM on FnApiRunner with one
+worker process per core, default blocks and pieces, ÷ engine LOCAL; with the worker processes'
+peak RSS, each stage's seconds and the largest message piece). Writes
+benchmarks/results/scale.{json,md}.
 
-    python -m benchmarks.scale_chain [--nodes N] [--incremental-nodes N] [--beam-nodes N] [--out benchmarks/results]
+    python -m benchmarks.scale_chain [--nodes N[,N2]] [--budget-mb MB] [--memory-cap-mb MB]
+        [--incremental-nodes N] [--beam-nodes N] [--out benchmarks/results]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -20,11 +31,12 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.harness import run_child, say
+from benchmarks.harness import MemoryCap, run_child, say
 
 RESULTS = Path(__file__).resolve().parent / "results"
 JOB = "scale"
 TASK_FILE = "scale_layerwise.yaml"
+CHECKED_NODES = 1_000
 TASK = {
     "taskMetadata": {"nodeBasedTaskMetadata": {"supervisionNodeTypes": ["paper"]}},
     "graphMetadata": {"nodeTypes": ["paper"], "edgeTypes": [{"srcNodeType": "paper", "relation": "cites", "dstNodeType": "paper"}]},
@@ -34,6 +46,15 @@ TASK = {
     },
     "gnnAssetsConfig": {"graphName": "scale", "inferenceMode": "LAYERWISE"},
 }
+GENERATE, ENUMERATE, INIT, INFER, UNENUMERATE, CHECK = (
+    "generate the source (shard folders; not a step of the chain)",
+    "enumerate (node_id_mapping)",
+    "write a model file",
+    "layer-wise job, engine LOCAL (raw_embeddings)",
+    "un-enumerate (embeddings, predictions)",
+    f"exactness of {CHECKED_NODES:,} random nodes (not a step of the chain)",
+)
+CHAIN = (ENUMERATE, INFER, UNENUMERATE)
 
 
 def _paths(workdir: Path) -> tuple[str, str]:
@@ -42,14 +63,12 @@ def _paths(workdir: Path) -> tuple[str, str]:
 
 def child_generate(workdir: Path, num_nodes: int) -> dict:
     from gnn_assets.config.resource_config import load_resource_config
-    from gnn_assets.graph.demo import generate_homogeneous_demo_graph
-    from gnn_assets.graph.source import write_graph_source
+    from gnn_assets.graph.demo import write_demo_shards
 
     started = time.perf_counter()
     resources = load_resource_config(_paths(workdir)[1])
-    source = generate_homogeneous_demo_graph(num_nodes, feature_dim=64)
-    write_graph_source(resources.layout.graph_source_dir("scale"), source)
-    return {"seconds": time.perf_counter() - started, "nodes": source.nodes.num_rows, "edges": source.edges.num_rows}
+    nodes, edges = write_demo_shards(resources.layout.graph_source_dir("scale"), num_nodes, feature_dim=64)
+    return {"seconds": time.perf_counter() - started, "nodes": nodes, "edges": edges}
 
 
 def child_enumerate(workdir: Path) -> dict:
@@ -87,42 +106,121 @@ def child_stage(workdir: Path, stage: str) -> dict:
     return {"seconds": time.perf_counter() - started}
 
 
+def child_check(workdir: Path) -> dict:
+    """The published embeddings of CHECKED_NODES random nodes against the model's forward on
+    their exact 2-hop in-neighbourhoods (every in-edge of each node and of each in-neighbour),
+    read from the graph source by original id: the largest difference."""
+    import duckdb
+    import numpy as np
+    import torch
+
+    from gnn_assets.config.resource_config import load_resource_config
+    from gnn_assets.config.task_config import freeze_task_config, load_task_config
+    from gnn_assets.inference.protocol import load_inferencer
+
+    started = time.perf_counter()
+    task, resources_uri = _paths(workdir)
+    resources = load_resource_config(resources_uri)
+    frozen = freeze_task_config(load_task_config(task), resources, JOB)  # the job's frozen config (byte-identical)
+    source = resources.layout.graph_source_dir("scale")
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW edges AS SELECT src, dst FROM read_parquet('{source}/edges/*.parquet')")
+    con.execute(f"CREATE VIEW nodes AS SELECT node_id, features FROM read_parquet('{source}/nodes/*.parquet')")
+    con.execute(f"CREATE TABLE targets AS SELECT node_id FROM nodes USING SAMPLE {CHECKED_NODES} ROWS (reservoir, 7)")
+    con.execute("CREATE TABLE hop1 AS SELECT src, dst FROM edges WHERE dst IN (SELECT node_id FROM targets)")
+    con.execute("CREATE TABLE hop2 AS SELECT src, dst FROM edges WHERE dst IN (SELECT DISTINCT src FROM hop1)")
+    sub = con.execute("SELECT * FROM hop1 UNION SELECT * FROM hop2").fetchnumpy()
+    ids = np.unique(np.concatenate([con.execute("SELECT node_id FROM targets").fetchnumpy()["node_id"], sub["src"], sub["dst"]]).astype(str))
+    con.execute("CREATE TABLE wanted (node_id VARCHAR)")
+    con.execute("INSERT INTO wanted SELECT * FROM unnest(?)", [ids.tolist()])
+    rows = con.execute("SELECT node_id, features FROM nodes SEMI JOIN wanted USING (node_id) ORDER BY node_id").fetchall()
+    position = {node_id: i for i, (node_id, _) in enumerate(rows)}
+    x = torch.tensor(np.array([f for _, f in rows], dtype=np.float32))
+    edge_index = torch.tensor([[position[s] for s in sub["src"]], [position[d] for d in sub["dst"]]], dtype=torch.long)
+    model = load_inferencer(frozen, resources.model_policy).inferencer.model
+    with torch.no_grad():
+        expected = model.encoder(x, edge_index)
+    targets = [r[0] for r in con.execute("SELECT node_id FROM targets").fetchall()]
+    table = frozen.output_tables("paper")["embeddings"]
+    with duckdb.connect(resources.duckdb_path, read_only=True) as warehouse:
+        published = dict(warehouse.execute(f'SELECT node_id, emb FROM "{table}" WHERE node_id IN (SELECT unnest(?))', [targets]).fetchall())
+    got = torch.tensor(np.array([published[t] for t in targets], dtype=np.float32))
+    difference = (got - expected[[position[t] for t in targets]]).abs().max().item()
+    return {"seconds": time.perf_counter() - started, "max_abs_difference": difference, "subgraph_nodes": len(rows),
+            "subgraph_edges": len(sub["src"]), "exact": difference < 1e-4}
+
+
 CHILDREN = {
     "_chain_generate": child_generate,
     "_chain_enumerate": child_enumerate,
     "_chain_init_model": child_init_model,
     "_chain_stage": child_stage,
+    "_chain_check": child_check,
 }
 
 
-def run(num_nodes: int) -> dict:
+def _disk_bytes(folder: Path) -> int:
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(folder) for f in files)
+
+
+def run(num_nodes: int, budget_mb: int, memory_cap_mb: int) -> dict:
     steps = {}
+    capped = MemoryCap.available()
+    if not capped:
+        say("no writable memory cgroup (needs root and cgroup v1): peak cgroup memory not measured, steps not capped")
     with tempfile.TemporaryDirectory(prefix="gnn-bench-scale-") as tmp:
         workdir = Path(tmp)
         (workdir / "resources.yaml").write_text(
             "storage: {root: data}\nlocalRunner: {}\nduckdb: {memoryLimitMb: 2048, tempDirectory: spill}\ndevice: cpu\n"
         )
-        (workdir / TASK_FILE).write_text(yaml.safe_dump(TASK))
+        task = json.loads(json.dumps(TASK))
+        task["gnnAssetsConfig"]["layerwise"] = {"memoryBudgetMb": budget_mb}
+        (workdir / TASK_FILE).write_text(yaml.safe_dump(task))
         for name, args in (
-            ("generate the source (not a step of the chain)", ["_chain_generate", str(workdir), str(num_nodes)]),
-            ("enumerate (node_id_mapping)", ["_chain_enumerate", str(workdir)]),
-            ("write a model file", ["_chain_init_model", str(workdir)]),
-            ("layer-wise job, engine LOCAL (raw_embeddings)", ["_chain_stage", str(workdir), "infer"]),
-            ("un-enumerate (embeddings, predictions)", ["_chain_stage", str(workdir), "unenumerate"]),
+            (GENERATE, ["_chain_generate", str(workdir), str(num_nodes)]),
+            (ENUMERATE, ["_chain_enumerate", str(workdir)]),
+            (INIT, ["_chain_init_model", str(workdir)]),
+            (INFER, ["_chain_stage", str(workdir), "infer"]),
+            (UNENUMERATE, ["_chain_stage", str(workdir), "unenumerate"]),
+            (CHECK, ["_chain_check", str(workdir)]),
         ):
             started = time.perf_counter()
-            result, rss = run_child(args)
-            steps[name] = {"seconds": round(result.get("seconds", time.perf_counter() - started), 1), "peak_rss_mb": round(rss)}
-            say(f"{name}: {steps[name]['seconds']} s, peak RSS {steps[name]['peak_rss_mb']:,} MB")
+            cgroup = MemoryCap(f"gnn-bench-{os.getpid()}-{len(steps)}", memory_cap_mb) if capped else None
+            try:
+                result, rss = run_child(args, cgroup)
+                peak = round(cgroup.peak_mb()) if cgroup else None
+            finally:
+                if cgroup:
+                    cgroup.close()
+            steps[name] = {"seconds": round(result.get("seconds", time.perf_counter() - started), 1), "peak_rss_mb": round(rss),
+                           "peak_cgroup_mb": peak, "disk_gb_after": round(_disk_bytes(workdir) / 1e9, 1)}
+            say(f"{num_nodes:,} nodes, {name}: {steps[name]}")
             if "nodes" in result:
                 edges = result["edges"]
+            if "exact" in result:
+                check = result
     seconds = {k: v["seconds"] for k, v in steps.items()}
-    plumbing = seconds["enumerate (node_id_mapping)"] + seconds["un-enumerate (embeddings, predictions)"]
     return {
         "nodes": num_nodes,
         "edges": edges,
+        "budget_mb": budget_mb,
+        "memory_cap_mb": memory_cap_mb if capped else None,
         "steps": steps,
-        "metrics": {"plumbing_vs_inference": plumbing / seconds["layer-wise job, engine LOCAL (raw_embeddings)"]},
+        "check": check,
+        "metrics": {
+            "plumbing_vs_inference": (seconds[ENUMERATE] + seconds[UNENUMERATE]) / seconds[INFER],
+            "seconds_per_million_nodes": sum(seconds[s] for s in CHAIN) / (num_nodes / 1e6),
+        },
+    }
+
+
+def growth(small: dict, large: dict) -> dict:
+    """How the chain grows from the smaller graph to the larger: goals ≤ 1.5 and ≤ 1.2."""
+    rss = {name: large["steps"][name]["peak_rss_mb"] / max(small["steps"][name]["peak_rss_mb"], 1) for name in (ENUMERATE, INIT, INFER, UNENUMERATE)}
+    return {
+        "scale_peak_rss_growth": max(rss.values()),
+        "seconds_per_million_nodes_growth": large["metrics"]["seconds_per_million_nodes"] / small["metrics"]["seconds_per_million_nodes"],
+        "peak_rss_growth_per_step": {k: round(v, 2) for k, v in rss.items()},
     }
 
 
@@ -160,39 +258,66 @@ def run_beam(num_nodes: int) -> dict:
     }
 
 
+def _chain_markdown(chain: dict) -> list[str]:
+    check = chain["check"]
+    cap = f"each step in a memory cgroup capped at {chain['memory_cap_mb']:,} MB" if chain["memory_cap_mb"] else "no memory cgroup on this machine"
+    lines = [f"{chain['nodes']:,} nodes / {chain['edges']:,} edges, 64 features, 2-layer GraphSAGE 64→256→128, "
+             f"layerwise.memoryBudgetMb {chain['budget_mb']:,}, {cap}", "",
+             "| step | seconds | peak RSS (MB) | peak cgroup memory (MB) | disk after (GB) |", "|---|---|---|---|---|"]
+    for name, step in chain["steps"].items():
+        peak = f"{step['peak_cgroup_mb']:,}" if step["peak_cgroup_mb"] is not None else "-"
+        lines.append(f"| {name} | {step['seconds']} | {step['peak_rss_mb']:,} | {peak} | {step['disk_gb_after']} |")
+    metrics = chain["metrics"]
+    lines += ["", f"plumbing_vs_inference (enumerate + un-enumerate ÷ layer-wise job): {metrics['plumbing_vs_inference']:.2f} (goal ≤ 1); "
+              f"chain seconds per million nodes: {metrics['seconds_per_million_nodes']:.1f}; "
+              f"exactness: largest difference {check['max_abs_difference']:.2e} over {CHECKED_NODES:,} nodes "
+              f"({check['subgraph_nodes']:,} nodes, {check['subgraph_edges']:,} edges in their 2-hop in-neighbourhoods): "
+              f"{'exact (< 1e-4)' if check['exact'] else 'NOT exact'}", ""]
+    return lines
+
+
 def markdown(result: dict) -> str:
-    lines = [f"{result['nodes']:,} nodes / {result['edges']:,} edges, 64 features, 2-layer GraphSAGE 64→256→128", "",
-             "| step | seconds | peak RSS (MB) |", "|---|---|---|"]
-    lines += [f"| {name} | {s['seconds']} | {s['peak_rss_mb']:,} |" for name, s in result["steps"].items()]
-    lines += ["", f"plumbing_vs_inference (enumerate + un-enumerate ÷ layer-wise job): {result['metrics']['plumbing_vs_inference']:.2f}"]
+    lines = []
+    for chain in result["chains"]:
+        lines += _chain_markdown(chain)
+    if "growth" in result:
+        g = result["growth"]
+        small, large = result["chains"][0]["nodes"], result["chains"][-1]["nodes"]
+        lines += [f"From {small:,} to {large:,} nodes: scale_peak_rss_growth {g['scale_peak_rss_growth']:.2f} (goal ≤ 1.5; per step "
+                  f"{g['peak_rss_growth_per_step']}), seconds_per_million_nodes_growth {g['seconds_per_million_nodes_growth']:.2f} (goal ≤ 1.2)", ""]
     if "incremental" in result:
         inc = result["incremental"]
-        lines += ["", f"Incremental jobs on {inc['nodes']:,} nodes (2-layer GraphSAGE, hidden 256): whole job ÷ incremental job", "",
+        lines += [f"Incremental jobs on {inc['nodes']:,} nodes (2-layer GraphSAGE, hidden 256): whole job ÷ incremental job", "",
                   "| change | whole job (s) | incremental (s) | ratio | share recomputed per stage | ran the whole job |", "|---|---|---|---|---|---|"]
         for name, ratio in inc["metrics"].items():
             m = inc["measurements"][name]
             lines.append(f"| {m['fraction_changed']:.1%} | {m['full_seconds']:.2f} | {m['incremental_seconds']:.2f} | {ratio:.2f} | "
                          f"{m['share_recomputed_per_stage']} | {m['ran_whole_job']} |")
+        lines.append("")
     if "beam" in result:
         b = result["beam"]
         local, beam = b["measurements"]["local"], b["measurements"]["beam"]
-        lines += ["", f"Layer-wise on Beam at {b['nodes']:,} nodes (FnApiRunner, {beam['workers']} worker processes, pieces of "
+        lines += [f"Layer-wise on Beam at {b['nodes']:,} nodes (FnApiRunner, {beam['workers']} worker processes, pieces of "
                   f"{beam['piece_nodes']:,} nodes): LOCAL ÷ BEAM", "",
                   "| LOCAL (s) | BEAM (s) | ratio | seconds per stage | worker peak RSS (MB) | runner peak RSS (MB) | largest message piece (bytes) |",
                   "|---|---|---|---|---|---|---|",
                   f"| {local['seconds']:.1f} | {beam['seconds']:.1f} | {b['metrics']['layerwise_beam_vs_local']:.2f} | {beam['stage_seconds']} | "
-                  f"{beam['worker_peak_rss_mb']:,.0f} | {beam['runner_peak_rss_mb']:,.0f} | {beam['largest_message_piece_bytes']:,} |"]
-    return "\n".join(lines) + "\n"
+                  f"{beam['worker_peak_rss_mb']:,.0f} | {beam['runner_peak_rss_mb']:,.0f} | {beam['largest_message_piece_bytes']:,} |", ""]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale_chain", description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, default=4_000_000)
+    parser.add_argument("--nodes", default="4000000", help="graph sizes, comma-separated: the chain at each (growth from the first to the last)")
+    parser.add_argument("--budget-mb", type=int, default=4096, help="the layer-wise job's layerwise.memoryBudgetMb")
+    parser.add_argument("--memory-cap-mb", type=int, default=8192, help="each step's memory cgroup limit, page cache included")
     parser.add_argument("--incremental-nodes", type=int, default=1_000_000, help="graph size of the incremental measurement (0: none)")
     parser.add_argument("--beam-nodes", type=int, default=1_000_000, help="graph size of the BEAM engine measurement (0: none)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    result = run(args.nodes)
+    result = {"chains": [run(int(n), args.budget_mb, args.memory_cap_mb) for n in args.nodes.split(",")]}
+    if len(result["chains"]) > 1:
+        result["growth"] = growth(result["chains"][0], result["chains"][-1])
     if args.incremental_nodes:
         result["incremental"] = run_incremental(args.incremental_nodes)
     if args.beam_nodes:

@@ -58,13 +58,16 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
 @pytest.mark.slow
 def test_bench_scale_runs_the_chain_at_a_tiny_size_and_writes_its_table(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scale_chain", "--nodes", "2000", "--incremental-nodes", "2000", "--beam-nodes", "2000", "--out", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks.scale_chain", "--nodes", "2000,3000", "--budget-mb", "1", "--incremental-nodes", "2000", "--beam-nodes", "2000", "--out", str(tmp_path)],
         capture_output=True, text=True, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((tmp_path / "scale.json").read_text())
-    assert data["nodes"] == 2000 and data["metrics"]["plumbing_vs_inference"] > 0
-    assert all(step["seconds"] >= 0 and step["peak_rss_mb"] > 0 for step in data["steps"].values())
+    assert [c["nodes"] for c in data["chains"]] == [2000, 3000]
+    for chain in data["chains"]:
+        assert chain["metrics"]["plumbing_vs_inference"] > 0 and chain["check"]["exact"], chain["check"]
+        assert all(step["seconds"] >= 0 and step["peak_rss_mb"] > 0 and step["disk_gb_after"] >= 0 for step in chain["steps"].values())
+    assert data["growth"]["scale_peak_rss_growth"] > 0 and data["growth"]["seconds_per_million_nodes_growth"] > 0
     assert "| layer-wise job, engine LOCAL (raw_embeddings) |" in (tmp_path / "scale.md").read_text()
     assert set(data["incremental"]["metrics"]) == {"incremental_vs_full", "incremental_vs_full_1pct"}
     assert "Incremental jobs on 2,000 nodes" in (tmp_path / "scale.md").read_text()
