@@ -11,7 +11,7 @@ import pytest
 
 from gnn_assets import storage
 from gnn_assets.jobs import driver
-from gnn_assets.outputs.published import read_committed
+from gnn_assets.outputs.published import read_committed, read_output_files
 from gnn_assets.layerwise.split import UnsplittableModel
 from tests.support.deployments import prepare_job, write_task_config
 from tests.support.exactness import FULL, assert_matches_full_graph_forward, assert_matches_hetero_full_graph_forward, final_rows
@@ -65,8 +65,19 @@ def test_a_budget_below_the_states_spills_and_stays_exact(tmp_path, small_homoge
     assert details["spill_bytes"] >= details["states_bytes"] and max(s["chunks"] for s in details["stages"]) > 1
     run_dir = job.resources.layout.job(job.frozen.task_name, job.job_name).inference_run_dir(run.job.run_id)
     assert not storage.exists(storage.join(run_dir, "layerwise_states"))  # the spill files are gone
+    assert storage.exists(storage.join(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "csr", "paper-cites-paper", "sources.npy"))
 
     assert_matches_full_graph_forward(job, small_homogeneous_graph)
+    layout = job.resources.layout.job(job.frozen.task_name, job.job_name)
+    spilled = {k: read_output_files(read_committed(layout).outputs["paper"].files[k], v) for k, v in (("embeddings", "emb"), ("predictions", "pred"))}
+
+    # The same job with the budget it picks itself: states and features in memory, the same numbers.
+    _rewrite_template(job, "demo_node_classification", **LAYERWISE, **{"inferencerConfig.inferencerArgs.hid_dim": "256"})
+    assert not _run(job).job.details["spilled"]
+    for kind, value in (("embeddings", "emb"), ("predictions", "pred")):
+        ids, values = read_output_files(read_committed(layout).outputs["paper"].files[kind], value)
+        np.testing.assert_array_equal(ids, spilled[kind][0])
+        np.testing.assert_allclose(values, spilled[kind][1], rtol=0, atol=1e-6)
 
 
 @pytest.mark.slow
