@@ -55,7 +55,7 @@ class MemoryCap:
     """A memory cgroup (v1) of its own for one child: its limit caps the child's memory, page
     cache included (the kernel reclaims cache before it kills), and its peak usage is what the
     child needed, memory-mapped pages included, which peak RSS hides. Needs root and cgroup v1
-    (DEVELOPERS.md); available() says whether this machine has them."""
+    (README, Scale-out steps); available() says whether this machine has them."""
 
     def __init__(self, name: str, limit_mb: int):
         self.path = _CGROUP_ROOT / name

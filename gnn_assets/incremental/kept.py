@@ -8,8 +8,9 @@ folder, committed with it:
 
 and in the manifest (details["kept"]): where they lie, each state's node type and shape, the
 model file's sha256 and the content hash of every kept file (hashed as it is written, checked
-before an incremental job uses any of them). The run's folder is removed when a later run of the
-job commits, so a base is always its job's committed run.
+before an incremental job uses any of them). A base is always its job's committed run: the run's
+folder is removed when a later run of the job commits (or, for the run last published, when a
+later one is published).
 """
 
 from __future__ import annotations

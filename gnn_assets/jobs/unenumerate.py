@@ -80,6 +80,7 @@ def unenumerate_outputs(job: Job, warehouse: Warehouse, progress: Callable[[str]
                 )
             )
     reports = warehouse.publish_job_tables(replacements, loads, check)
+    published.record_published(job.layout, manifest.run_id)
     for final_table, report in reports.items():
         progress(
             f"{final_table}: {report.output_rows:,} rows from {report.raw_rows:,} raw rows (run {manifest.run_id}); "

@@ -5,8 +5,10 @@ job has succeeded, its Parquet files are counted from their footers; if they hol
 rows the job's counters say it wrote, the manifest (`inference/manifest.json`: the run, its
 files and their content hashes, rows per node type and kind, samples, dead letters, model
 sha256) replaces the previous
-one in one step, and older run folders are removed. Readers (un-enumeration, checks) read only
-the files a manifest lists, so a failed, killed or concurrent run never changes what they see.
+one in one step, and older run folders are removed, but for the run last published: DuckDB's
+raw tables are views over its files (`inference/published.json` names it), removed once a later
+run is published. Readers (un-enumeration, checks) read only the files a manifest lists, so a
+failed, killed or concurrent run never changes what they see.
 """
 
 from __future__ import annotations
@@ -164,7 +166,9 @@ def commit(job: Job, result: InferenceJobResult, kinds: list[str]) -> None:
             out.file_sha256.update(count_files(files, out.rows_by_kind.get(kind, 0), f"{node_type} {kind} ({out.output_dir})"))
             out.files[kind] = files
     result.committed_at = commit_time()
-    publish_manifest(job_layout.inference_manifest_uri, storage.join(job_layout.inference_dir, "runs"), result.run_id, result.to_json())
+    publish_manifest(
+        job_layout.inference_manifest_uri, storage.join(job_layout.inference_dir, "runs"), result.run_id, result.to_json(), keep=published_run(job_layout)
+    )
 
 
 def count_files(files: list[str], rows_written: int, what: str) -> dict[str, str]:
@@ -194,13 +198,39 @@ def commit_time() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def publish_manifest(manifest_uri: str, runs_dir: str, run_id: str, manifest_json: str) -> None:
+def publish_manifest(manifest_uri: str, runs_dir: str, run_id: str, manifest_json: str, keep: str | None = None) -> None:
     """Commit a run: its manifest replaces the last one in one step, then the run folders that
-    started before it (published earlier, failed or killed) are removed."""
+    started before it (failed, killed or committed earlier) are removed, but for `keep`."""
     storage.replace_atomically(manifest_uri, manifest_json.encode())
+    _remove_runs_before(runs_dir, run_id, keep)
+
+
+def _remove_runs_before(runs_dir: str, run_id: str, keep: str | None = None) -> None:
     for old in storage.child_names(runs_dir):
-        if old < run_id:
+        if old < run_id and old != keep:
             storage.delete_tree(storage.join(runs_dir, old))
+
+
+def _published_uri(job_layout: JobLayout) -> str:
+    return storage.join(job_layout.inference_dir, "published.json")
+
+
+def published_run(job_layout: JobLayout) -> str | None:
+    """The run whose output the warehouse's tables hold now (None: none published yet)."""
+    uri = _published_uri(job_layout)
+    if not storage.exists(uri):
+        return None
+    try:
+        return str(json.loads(storage.read_text(uri))["run_id"])
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable record keeps nothing: the next publication writes it again
+
+
+def record_published(job_layout: JobLayout, run_id: str) -> None:
+    """After the warehouse's tables were replaced with run_id's output: name it, and remove the
+    run folders before it (no table reads them any more)."""
+    storage.replace_atomically(_published_uri(job_layout), json.dumps({"run_id": run_id}).encode())
+    _remove_runs_before(storage.join(job_layout.inference_dir, "runs"), run_id)
 
 
 def read_committed(job_layout: JobLayout) -> InferenceJobResult:

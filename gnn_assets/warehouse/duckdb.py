@@ -211,30 +211,44 @@ def _duckdb_type(arrow_type: pa.DataType) -> str:
 
 def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> UnenumerationReport:
     raw, mapping, out, value = _q(r.raw_table), _q(r.mapping_table), _q(r.output_table), f'"{validate_identifier(r.value_column)}"'
-    # One row per id, the smallest value where a run wrote an id twice (so repeated runs agree):
-    # only the repeated ids are grouped, every other row passes through.
-    one_per_id = f"""
-        WITH repeated AS (SELECT node_id FROM {raw} GROUP BY node_id HAVING count(*) > 1)
-        SELECT node_id AS int_id, {value} FROM {raw} ANTI JOIN repeated USING (node_id)
-        UNION ALL
-        SELECT node_id AS int_id, min({value}) AS {value} FROM {raw} SEMI JOIN repeated USING (node_id) GROUP BY node_id
-    """
-    joined = f"SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value} FROM ({one_per_id}) r JOIN {mapping} m ON m.int_id = r.int_id"
-    # In id order (int_id order is node_id order), inserted a range of ids at a time: one sort of
-    # every embedding list did not fit under a memory limit, a range does.
-    is_list = pa.types.is_list(r.schema.field(r.value_column).type)
-    raw_rows, top, length = con.execute(f"SELECT count(*), max(node_id), {f'max(len({value}))' if is_list else '1'} FROM {raw}").fetchone()
-    row_bytes = 4 * int(length or 0) + 64
-    ranges = max(1, -(-int(raw_rows) * row_bytes // SORT_BYTES)) if raw_rows else 1
-    step = (int(top or 0) + 1) // ranges + 1
-    con.execute(f"CREATE OR REPLACE TABLE {out} AS {joined} LIMIT 0")
-    for start in range(0, ranges * step, step):
-        con.execute(f"INSERT INTO {out} {joined} WHERE r.int_id >= {start} AND r.int_id < {start + step} ORDER BY r.int_id")
-    raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]
-    output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
+    raw_rows, top = con.execute(f"SELECT count(*), max(node_id) FROM {raw}").fetchone()
     dup_ids, dup_rows = con.execute(
         f"SELECT count(*), coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
     ).fetchone()
+
+    def one_per_id(where: str) -> str:
+        """The rows of ids in `where`, one per id: the smallest value where a run wrote an id twice
+        (so repeated runs agree); without repeated ids, the rows as they are."""
+        if not dup_ids:
+            return f"SELECT node_id AS int_id, {value} FROM {raw} WHERE {where}"
+        return f"""
+            SELECT node_id AS int_id, {value} FROM {raw} WHERE {where} AND node_id NOT IN (SELECT node_id FROM repeated_ids)
+            UNION ALL
+            SELECT node_id AS int_id, min({value}) AS {value} FROM {raw} WHERE {where} AND node_id IN (SELECT node_id FROM repeated_ids) GROUP BY node_id
+        """
+
+    if dup_ids:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE repeated_ids AS SELECT node_id FROM {raw} GROUP BY node_id HAVING count(*) > 1")
+    # In id order (int_id order is node_id order), inserted a range of ids at a time: one sort of
+    # every embedding list did not fit under a memory limit, a range does. The range is a filter
+    # on the raw files' ids (their row groups carry id statistics, so a range reads its own) and
+    # on the mapping, not on a join of all rows.
+    is_list = pa.types.is_list(r.schema.field(r.value_column).type)
+    (length,) = con.execute(f"SELECT max(len({value})) FROM (SELECT {value} FROM {raw} LIMIT 1000)").fetchone() if is_list else (1,)
+    row_bytes = 4 * int(length or 0) + 64
+    ranges = max(1, -(-int(raw_rows) * row_bytes // SORT_BYTES)) if raw_rows else 1
+    step = (int(top or 0) + 1) // ranges + 1
+
+    def joined(lo: int, hi: int) -> str:
+        return (
+            f"SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value} FROM ({one_per_id(f'node_id >= {lo} AND node_id < {hi}')}) r "
+            f"JOIN (SELECT node_id, int_id FROM {mapping} WHERE int_id >= {lo} AND int_id < {hi}) m ON m.int_id = r.int_id"
+        )
+
+    con.execute(f"CREATE OR REPLACE TABLE {out} AS {joined(0, 0)} LIMIT 0")
+    for start in range(0, ranges * step, step):
+        con.execute(f"INSERT INTO {out} {joined(start, start + step)} ORDER BY r.int_id")
+    output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]
     gaps = _gaps(con, r.raw_table, r.mapping_table)
     return UnenumerationReport.from_counts(r.output_table, raw_rows, output_rows, dup_ids, dup_rows, gaps)
 

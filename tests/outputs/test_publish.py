@@ -19,6 +19,7 @@ from gnn_assets.config.job import Job
 from gnn_assets.graph.enumerated_layout import EnumerationChanged
 from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.source import GraphSource, write_graph_source
+from gnn_assets.config import tables
 from gnn_assets.jobs.unenumerate import load_node_id_mappings, mapping_tables
 from tests.support.deployments import prepare_job
 from tests.support.samples import add_bad_shard
@@ -98,12 +99,23 @@ def test_a_run_in_progress_is_not_read(published, capsys):
     assert _rows(published) == {"embeddings": 1000, "predictions": 1000}
 
 
-def test_a_new_commit_removes_the_runs_it_supersedes(published):
+def test_a_new_commit_removes_the_runs_it_supersedes_but_the_published_one_until_it_is_replaced(published, capsys):
+    """DuckDB's raw tables are views over the published run's files: a new commit keeps that run's
+    folder (before, it removed it and the raw view read files that were gone), and publishing the
+    new run removes it."""
     first = read_committed(_layout(published)).run_id
+    raw = tables.raw_output_table(published.frozen.task_name, published.job_name, "paper", "embeddings")
+    before = open_warehouse(published.resources).read_table(raw).sort_by("node_id")
+    runs = os.path.join(_layout(published).inference_dir, "runs")
+    os.makedirs(os.path.join(runs, "run_00000000T000000_failed"))  # a run that failed long ago
     driver.run(published.job_name, published.task_config_uri, published.resources.uri, stages=["infer"], **QUIET)
     second = read_committed(_layout(published)).run_id
     assert second > first
-    assert os.listdir(os.path.join(_layout(published).inference_dir, "runs")) == [second]
+    assert sorted(os.listdir(runs)) == [first, second]
+    assert open_warehouse(published.resources).read_table(raw).sort_by("node_id").equals(before)
+    assert _unenumerate(published, capsys)[0] == 0
+    assert os.listdir(runs) == [second]
+    assert open_warehouse(published.resources).read_table(raw).num_rows == 1000
 
 
 def test_a_run_whose_files_do_not_hold_its_rows_is_not_committed(published):
