@@ -404,12 +404,7 @@ class LayerwiseExecutor:
         sources = in_edges.sources[positions]
         if weights is not None:
             weights = weights[positions if isinstance(positions, slice) else torch.from_numpy(positions)].to(self.device)
-        # States held on the compute device are read in place. Spilled states are gathered per
-        # chunk, its distinct sources in ascending order: each page of the state's file is read
-        # once per chunk, in order, where indexing the mapped file edge by edge read pages at
-        # random, again and again once the file outgrew the page cache (20 GB of states under an
-        # 8 GB memory limit read 0.8 GB/s for minutes).
-        on_device = self.state_device == self.device and self.spill is None
+        on_device = self.state_device == self.device
 
         def x_of(n, rows):  # a kept state, all its rows or some of them, on the compute device
             return self.states[n] if rows is None else self.states[n][rows].to(self.device)
