@@ -66,7 +66,7 @@ def test_bench_scale_runs_the_chain_at_a_tiny_size_and_writes_its_table(tmp_path
     assert [c["nodes"] for c in data["chains"]] == [2000, 3000]
     for chain in data["chains"]:
         assert chain["metrics"]["plumbing_vs_inference"] > 0 and chain["check"]["exact"], chain["check"]
-        assert all(step["seconds"] >= 0 and step["peak_rss_mb"] > 0 and step["disk_gb_after"] >= 0 for step in chain["steps"].values())
+        assert all(step["seconds"] >= 0 and step["peak_rss_mb"] > 0 and step["peak_anonymous_mb"] > 0 and step["disk_gb_after"] >= 0 for step in chain["steps"].values())
     assert data["growth"]["scale_peak_rss_growth"] > 0 and data["growth"]["seconds_per_million_nodes_growth"] > 0
     assert "| layer-wise job, engine LOCAL (raw_embeddings) |" in (tmp_path / "scale.md").read_text()
     assert set(data["incremental"]["metrics"]) == {"incremental_vs_full", "incremental_vs_full_1pct"}
