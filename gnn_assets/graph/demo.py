@@ -1,7 +1,9 @@
 """Seeded demo graphs that look like real ones: string ids, power-law degrees, communities.
 
 Node features are noisy copies of a per-community centroid and edges prefer the same
-community, so a GNN's neighbourhood aggregation has signal to work with.
+community, so a GNN's neighbourhood aggregation has signal to work with. The generators below
+hold the graph in memory; write_demo_shards writes a homogeneous graph of any size as shard
+folders, a slice at a time.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gnn_assets import storage
+from gnn_assets.config.yaml_proto import to_yaml
 from gnn_assets.graph.source import EDGES_SCHEMA, NODES_SCHEMA, GraphSource
 from gnn_assets.proto.graph_schema_pb2 import EdgeType, GraphMetadata
 
@@ -226,9 +230,6 @@ def write_demo_shards(
     Memory is one slice's, whatever num_nodes is: every node's community (i % num_communities),
     activity and popularity come from its index and its slice's seed, never from a table of all
     nodes. Seeded and deterministic for the same arguments. Returns (nodes, edges) written."""
-    from gnn_assets import storage
-    from gnn_assets.config.yaml_proto import to_yaml
-
     if not 0 < num_nodes < 2**31:
         raise ValueError(f"num_nodes must be in 1..{2**31 - 1}, not {num_nodes}")
     for stale in ("nodes.parquet", "edges.parquet", "nodes", "edges"):  # a single file would be read before shards
