@@ -50,8 +50,10 @@ dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 bench: $(STAMP) $(HEY)
 	$(BIN)/python -m benchmarks.bench
 
-# The whole layer-wise chain at 4M nodes / 32M edges, each step's time and peak RSS, then
-# incremental jobs and engine BEAM against LOCAL at 1M nodes: writes benchmarks/results/scale.{json,md}
-# (about 25 minutes and 10 GB of disk on 2 cores).
+# The whole layer-wise chain at 4M nodes / 32M edges, each step's time, peak RSS and disk (in a
+# memory cgroup where the machine allows), then incremental jobs and engine BEAM against LOCAL at
+# 1M nodes: writes benchmarks/results/scale.{json,md} (about 25 minutes and 10 GB of disk on 2
+# cores). NODES=4000000,20000000 runs the chain at each size and the growth between them (about
+# 70 minutes more and 50 GB of disk at its peak).
 bench-scale: $(STAMP)
 	$(BIN)/python -m benchmarks.scale_chain $(if $(NODES),--nodes $(NODES))
