@@ -64,9 +64,24 @@ class MemoryCap:
 
     @staticmethod
     def available() -> bool:
+        """Whether a cgroup can be made, limited and removed here (tried, not guessed: a
+        container may show a cgroup v1 tree it cannot write)."""
+        import contextlib
         import os
 
-        return (_CGROUP_ROOT / "cgroup.procs").exists() and os.access(_CGROUP_ROOT, os.W_OK)
+        probe = _CGROUP_ROOT / f"gnn-bench-probe-{os.getpid()}"
+        try:
+            probe.mkdir()
+        except OSError:
+            return False
+        try:
+            (probe / "memory.limit_in_bytes").write_text(str(1 << 30))
+            return (probe / "memory.max_usage_in_bytes").exists()
+        except OSError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                probe.rmdir()
 
     def enter(self) -> None:
         """In the child, before it runs python: join the cgroup."""
