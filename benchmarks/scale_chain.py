@@ -1,14 +1,14 @@
 """`make bench-scale`: the whole layer-wise chain on demo graphs of 4,000,000 nodes / 32,000,000
-edges (and, with --nodes 4000000,20000000, each size given), every step in a process of its own
+edges (with --nodes 4000000,10000000, at each size given), every step in a process of its own
 and, where this machine allows (root, cgroup v1), in a memory cgroup of its own capped at
---memory-cap-mb: its wall time, peak RSS and peak cgroup memory (memory-mapped pages and page
-cache included), and the disk the work folder holds after it. The layer-wise job runs under
+--memory-cap-mb: its wall time, peak RSS, peak anonymous memory and peak cgroup memory
+(memory-mapped pages and page cache included), and the disk the work folder holds after it. The layer-wise job runs under
 `layerwise.memoryBudgetMb` = --budget-mb; DuckDB under memoryLimitMb 2048. Then the exactness
 of 1,000 random nodes against PyG's forward of the same model on each one's exact 2-hop
 in-neighbourhood, taken from the graph source (string ids, DuckDB), not from the enumeration.
 Metrics: plumbing_vs_inference ((enumeration + un-enumeration) ÷ the layer-wise job) per size;
-with two sizes, scale_peak_rss_growth (each step's peak RSS at the larger ÷ at the smaller, the
-largest) and seconds_per_million_nodes_growth (the chain's seconds per million nodes, larger ÷
+with two sizes, scale_peak_rss_growth (each step's anonymous peak at the larger ÷ at the
+smaller, the largest) and seconds_per_million_nodes_growth (the chain's seconds per million nodes, larger ÷
 smaller). Then incremental_vs_full at 1,000,000 nodes (benchmarks/incremental.py) and
 layerwise_beam_vs_local at 1,000,000 nodes (the bench model, engine BEAM on FnApiRunner with one
 worker process per core, default blocks and pieces, ÷ engine LOCAL; with the worker processes'
