@@ -191,30 +191,24 @@ def _view_files(con: duckdb.DuckDBPyConnection, name: str, uris: list[str], sche
     """A job's raw output as a view over its committed files instead of a copy: copying lists of
     floats into DuckDB's storage cost more than the layer-wise job's own layers (about 6 s per
     million 128-wide rows against 0.5 s to read them); the committed files are never rewritten,
-    and the view is replaced with the next publication. A table of that name from before is dropped."""
+    and the view is replaced with the next publication. Without files, an empty table of the
+    schema (_load's). What the name held before (a view or a table) is dropped."""
     kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
-    if kind is not None and kind[0] != "VIEW":
-        con.execute(f"DROP TABLE {_q(name)}")
-    if uris:
-        listed = "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in uris) + "]"
-        con.execute(f"CREATE OR REPLACE VIEW {_q(name)} AS SELECT * FROM read_parquet({listed})")
+    if kind is not None:
+        con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {_q(name)}")
+    if not uris:
+        _load(con, name, uris, schema)
         return
-    empty = ", ".join(f"NULL::{_duckdb_type(f.type)} AS \"{validate_identifier(f.name)}\"" for f in schema)
-    con.execute(f"CREATE OR REPLACE VIEW {_q(name)} AS SELECT {empty} LIMIT 0")
-
-
-def _duckdb_type(arrow_type: pa.DataType) -> str:
-    if pa.types.is_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type):
-        return _duckdb_type(arrow_type.value_type) + "[]"
-    return {pa.int64(): "BIGINT", pa.float32(): "FLOAT", pa.float64(): "DOUBLE", pa.string(): "VARCHAR"}[arrow_type]
+    listed = "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in uris) + "]"
+    con.execute(f"CREATE VIEW {_q(name)} AS SELECT * FROM read_parquet({listed})")
 
 
 def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> UnenumerationReport:
     raw, mapping, out, value = _q(r.raw_table), _q(r.mapping_table), _q(r.output_table), f'"{validate_identifier(r.value_column)}"'
     raw_rows, top = con.execute(f"SELECT count(*), max(node_id) FROM {raw}").fetchone()
-    dup_ids, dup_rows = con.execute(
-        f"SELECT count(*), coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
-    ).fetchone()
+    # The ids a run wrote more than once, with their counts: one grouping of every id.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE repeated_ids AS SELECT node_id, count(*) AS c FROM {raw} GROUP BY node_id HAVING count(*) > 1")
+    dup_ids, dup_rows = con.execute("SELECT count(*), coalesce(sum(c - 1), 0) FROM repeated_ids").fetchone()
 
     def one_per_id(where: str) -> str:
         """The rows of ids in `where`, one per id: the smallest value where a run wrote an id twice
@@ -227,8 +221,6 @@ def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> Unenume
             SELECT node_id AS int_id, min({value}) AS {value} FROM {raw} WHERE {where} AND node_id IN (SELECT node_id FROM repeated_ids) GROUP BY node_id
         """
 
-    if dup_ids:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE repeated_ids AS SELECT node_id FROM {raw} GROUP BY node_id HAVING count(*) > 1")
     # In id order (int_id order is node_id order), inserted a range of ids at a time: one sort of
     # every embedding list did not fit under a memory limit, a range does. The range is a filter
     # on the raw files' ids (their row groups carry id statistics, so a range reads its own) and
