@@ -130,7 +130,8 @@ def child_check(workdir: Path) -> dict:
     con.execute("CREATE TABLE hop1 AS SELECT src, dst FROM edges WHERE dst IN (SELECT node_id FROM targets)")
     con.execute("CREATE TABLE hop2 AS SELECT src, dst FROM edges WHERE dst IN (SELECT DISTINCT src FROM hop1)")
     sub = con.execute("SELECT * FROM hop1 UNION SELECT * FROM hop2").fetchnumpy()
-    ids = np.unique(np.concatenate([con.execute("SELECT node_id FROM targets").fetchnumpy()["node_id"], sub["src"], sub["dst"]]).astype(str))
+    targets = [r[0] for r in con.execute("SELECT node_id FROM targets").fetchall()]
+    ids = np.unique(np.concatenate([np.array(targets, dtype=object), sub["src"], sub["dst"]]).astype(str))
     con.execute("CREATE TABLE wanted (node_id VARCHAR)")
     con.execute("INSERT INTO wanted SELECT * FROM unnest(?)", [ids.tolist()])
     rows = con.execute("SELECT node_id, features FROM nodes SEMI JOIN wanted USING (node_id) ORDER BY node_id").fetchall()
@@ -140,7 +141,6 @@ def child_check(workdir: Path) -> dict:
     model = load_inferencer(frozen, resources.model_policy).inferencer.model
     with torch.no_grad():
         expected = model.encoder(x, edge_index)
-    targets = [r[0] for r in con.execute("SELECT node_id FROM targets").fetchall()]
     table = frozen.output_tables("paper")["embeddings"]
     with duckdb.connect(resources.duckdb_path, read_only=True) as warehouse:
         published = dict(warehouse.execute(f'SELECT node_id, emb FROM "{table}" WHERE node_id IN (SELECT unnest(?))', [targets]).fetchall())
