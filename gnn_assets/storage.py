@@ -225,6 +225,20 @@ def delete_tree(uri: str) -> None:
         os.remove(uri)
 
 
+def link(src: str, dst: str) -> None:
+    """The file src also at dst, without moving its bytes through this process: a hard link
+    locally (a copy across file systems), a server-side copy in object storage. Files linked so
+    are never rewritten in place (a run's files are written once)."""
+    if is_remote(src) or is_remote(dst):
+        _remote().copy([src], [dst])
+        return
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 def replace_tree(new: str, current: str) -> None:
     """The folder `new`, complete, in place of `current` (which may be absent).
 

@@ -44,9 +44,13 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
         "sampler_peak_rss_growth",
         "beam_sampler_vs_local",
         "incremental_vs_full",
+        "incremental_vs_full_001pct",
         "incremental_vs_full_1pct",
+        "incremental_vs_full_chain",
+        "incremental_largest_difference",
     }
-    assert all(value > 0 for value in data["metrics"].values())
+    assert 0 <= data["metrics"]["incremental_largest_difference"] <= 1e-4  # every daily run's published table against the whole job's
+    assert all(value > 0 for name, value in data["metrics"].items() if name != "incremental_largest_difference")
     assert data["machine"]["cpu_cores"] >= 1 and data["machine"]["torch"]
     assert data["machine"]["gpu"]  # the card's name, or "no GPU"
     table = (tmp_path / "latest.md").read_text()
@@ -69,7 +73,10 @@ def test_bench_scale_runs_the_chain_at_a_tiny_size_and_writes_its_table(tmp_path
         assert all(step["seconds"] >= 0 and step["peak_rss_mb"] > 0 and step["peak_anonymous_mb"] > 0 and step["disk_gb_after"] >= 0 for step in chain["steps"].values())
     assert data["growth"]["scale_peak_rss_growth"] > 0 and data["growth"]["seconds_per_million_nodes_growth"] > 0
     assert "| layer-wise job, engine LOCAL (raw_embeddings) |" in (tmp_path / "scale.md").read_text()
-    assert set(data["incremental"]["metrics"]) == {"incremental_vs_full", "incremental_vs_full_1pct"}
+    incremental = data["incremental"]["metrics"]
+    assert set(incremental) == {"incremental_vs_full", "incremental_vs_full_001pct", "incremental_vs_full_1pct", "incremental_vs_full_chain",
+                                "incremental_largest_difference", "incremental_vs_full_roads"}
+    assert incremental["incremental_largest_difference"] <= 1e-4
     assert "Incremental jobs on 2,000 nodes" in (tmp_path / "scale.md").read_text()
     beam = data["beam"]["measurements"]["beam"]
     assert data["beam"]["metrics"]["layerwise_beam_vs_local"] > 0 and beam["worker_peak_rss_mb"] > 0 and "outputs" in beam["stage_seconds"]

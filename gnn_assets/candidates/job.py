@@ -34,6 +34,7 @@ from gnn_assets.graph.enumerated_layout import check_enumeration, edge_type_name
 from gnn_assets.beam.sinks import PlainParquetSink
 from gnn_assets.inference.protocol import resolve_device
 from gnn_assets.outputs.candidates import CANDIDATES_SCHEMA, CandidatesManifest, EdgeCandidates
+from gnn_assets.outputs.overlay import merged_output_files
 from gnn_assets.outputs.published import IncompleteOutput, commit_time, count_files, new_run_id, parquet_rows, publish_manifest, read_committed, read_output_files
 from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion
 
@@ -127,7 +128,7 @@ def _index_spec(config: TaskConfig, resources: Resources, edge_type, manifest) -
     enumerated = resources.layout.enumerated_graph_dir(config.graph_name)
     existing = edges_uri(enumerated, edge_type) if config.exclude_existing_edges else None
     return IndexSpec(
-        destination_files=tuple(manifest.outputs[dst].files["embeddings"]),
+        destination_files=tuple(merged_output_files(manifest.outputs[dst], "embeddings", f"{dst} embeddings of run {manifest.run_id}")),
         num_destinations=parquet_rows(mapping_uri(enumerated, dst)),
         k=config.link_candidates_k,
         cosine=config.candidate_score == "COSINE",
@@ -169,7 +170,7 @@ def run_candidates_job(job: Job, *, progress=print, dagster_run_id: str | None =
         handler = CandidateModelHandler(spec, name, resources.device)
         (
             pipeline
-            | f"[{name}] Sources" >> beam.Create(inference.outputs[edge_type[0]].files["embeddings"])
+            | f"[{name}] Sources" >> beam.Create(merged_output_files(inference.outputs[edge_type[0]], "embeddings", f"{edge_type[0]} embeddings of run {inference.run_id}"))
             | f"[{name}] Spread files" >> beam.Reshuffle()
             | f"[{name}] Read sources" >> beam.ParDo(_ReadSourceBatches())
             | f"[{name}] Top {config.link_candidates_k}" >> RunInference(handler.with_no_batching())

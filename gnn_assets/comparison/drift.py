@@ -21,6 +21,7 @@ from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.enumerated_layout import mapping_uri
+from gnn_assets.outputs.overlay import merged_output_files
 from gnn_assets.outputs.published import InferenceJobResult, read_output_files
 
 CHUNK_ROWS = 512  # sampled nodes per matrix product: 512 x nodes float32 scores at a time
@@ -137,10 +138,11 @@ def drift_of_run(config: TaskConfig, resources: Resources, manifest: InferenceJo
     found = {}
     for node_type in config.root_node_types:
         ours, theirs = manifest.outputs[node_type], manifest.champion_outputs[node_type]
-        ids, a, b = aligned(theirs.files["embeddings"], ours.files["embeddings"])
+        of = lambda output, kind: merged_output_files(output, kind, f"{node_type} {kind} of run {manifest.run_id}")  # noqa: E731
+        ids, a, b = aligned(of(theirs, "embeddings"), of(ours, "embeddings"))
         predictions = (None, None)
         if "predictions" in ours.files and "predictions" in theirs.files:
-            pred_ids, pa_, pb_ = aligned(theirs.files["predictions"], ours.files["predictions"], "pred")
+            pred_ids, pa_, pb_ = aligned(of(theirs, "predictions"), of(ours, "predictions"), "pred")
             if np.array_equal(pred_ids, ids):
                 predictions = (pa_, pb_)
         drift = compare_embeddings(

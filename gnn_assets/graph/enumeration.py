@@ -20,6 +20,7 @@ from gnn_assets.config.yaml_proto import load_yaml, to_yaml
 from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.source import GraphSource, GraphSourceError, read_source_metadata
 from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEngineSettings, enumerate_source_sql, sql_settings_of, summarize_source
+from gnn_assets.graph.change_record import record_enumeration_change
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config import tables
 from gnn_assets.graph.enumerated_layout import (
@@ -237,6 +238,7 @@ def enumerate_graph_source(
         enumerated.ClearField("bigquery_source")  # the enumerated graph is these files, wherever its source was
         storage.write_text(storage.join(staging, "graph_metadata.yaml"), to_yaml(enumerated))
         write_enumeration_id(staging)
+        record_enumeration_change(directory, staging, settings or SqlEngineSettings())
         storage.replace_tree(staging, directory)
     finally:
         storage.delete_tree(staging)

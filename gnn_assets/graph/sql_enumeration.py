@@ -86,12 +86,12 @@ def _check_parquet(uri: str) -> None:
         raise GraphSourceError(f"{uri}: not a Parquet file ({' '.join(str(error).split())[:200]}); remove or replace it") from None
 
 
-def _quote(text: str) -> str:
+def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _file_list(files: list[str]) -> str:
-    return "[" + ", ".join(_quote(f) for f in files) + "]"
+def sql_file_list(files: list[str]) -> str:
+    return "[" + ", ".join(sql_string(f) for f in files) + "]"
 
 
 class _Checks:
@@ -117,7 +117,7 @@ class _Checks:
                 raise refusals.null_rows(where, nulls, column, examples)
 
 
-def _connect(settings: SqlEngineSettings):
+def connect_duckdb(settings: SqlEngineSettings):
     import duckdb
 
     con = duckdb.connect()
@@ -126,7 +126,7 @@ def _connect(settings: SqlEngineSettings):
         con.execute(f"SET memory_limit = '{int(settings.memory_limit_mb)}MB'")
     if settings.temp_directory:
         os.makedirs(settings.temp_directory, exist_ok=True)
-        con.execute(f"SET temp_directory = {_quote(settings.temp_directory)}")
+        con.execute(f"SET temp_directory = {sql_string(settings.temp_directory)}")
     if settings.threads:
         con.execute(f"SET threads = {int(settings.threads)}")
     con.execute("SET preserve_insertion_order = false")  # lets sorts and scans stream
@@ -134,7 +134,7 @@ def _connect(settings: SqlEngineSettings):
 
 
 def _columns(con, files: list[str]) -> list[str]:
-    return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_file_list(files)}, union_by_name = true)").fetchall()]
+    return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_file_list(files)}, union_by_name = true)").fetchall()]
 
 
 def enumerate_source_sql(
@@ -142,7 +142,7 @@ def enumerate_source_sql(
 ) -> SqlEnumeration:
     """Check and enumerate the graph source in source_dir into out_dir (mapping, nodes and edges
     files per type, as enumerated_layout.py lays them out)."""
-    con = _connect(settings)
+    con = connect_duckdb(settings)
     spill_dir = settings.temp_directory or tempfile.mkdtemp(prefix="gnn-assets-enumeration-")
     try:
         return _enumerate(con, source_dir, metadata, out_dir, spill_dir)
@@ -167,7 +167,7 @@ def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spil
     con.execute(
         f"CREATE VIEW src_nodes AS SELECT node_id::VARCHAR AS node_id, node_type::VARCHAR AS node_type, "
         f"features::FLOAT[] AS features, {label} AS label, filename, file_row_number "
-        f"FROM read_parquet({_file_list(node_files)}, union_by_name = true, filename = true, file_row_number = true)"
+        f"FROM read_parquet({sql_file_list(node_files)}, union_by_name = true, filename = true, file_row_number = true)"
     )
     checks = _Checks(con, nodes_uri_shown, edges_uri_shown)
     checks.null_rows("src_nodes", nodes_uri_shown, ("node_id", "node_type", "features"))
@@ -181,7 +181,7 @@ def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spil
     )
     con.execute(
         f"CREATE VIEW raw_edges AS SELECT {edge_select} FROM "
-        f"read_parquet({_file_list(edge_files)}, union_by_name = true, filename = true, file_row_number = true)"
+        f"read_parquet({sql_file_list(edge_files)}, union_by_name = true, filename = true, file_row_number = true)"
     )
     checks.null_rows("raw_edges", edges_uri_shown, ("src", "dst", "edge_type"))
     declared = [(e.src_node_type, e.relation, e.dst_node_type) for e in metadata.edge_types]
@@ -365,7 +365,7 @@ def _in_order(con, select: str, params: list, key: str, rows: int, key_range: in
     folder = os.path.join(spill_dir, f"buckets-{uuid.uuid4().hex[:8]}")
     try:
         con.execute(
-            f"COPY (SELECT *, ({key}) // {width} AS bucket FROM ({select})) TO {_quote(folder)} "
+            f"COPY (SELECT *, ({key}) // {width} AS bucket FROM ({select})) TO {sql_string(folder)} "
             "(FORMAT parquet, PARTITION_BY (bucket))",
             params,
         )
@@ -373,7 +373,7 @@ def _in_order(con, select: str, params: list, key: str, rows: int, key_range: in
             files = storage.glob(os.path.join(folder, f"bucket={bucket}", "*.parquet"))
             if files:
                 yield from con.execute(
-                    f"SELECT {columns} FROM read_parquet({_file_list(files)}) ORDER BY {key}"
+                    f"SELECT {columns} FROM read_parquet({sql_file_list(files)}) ORDER BY {key}"
                 ).to_arrow_reader(BATCH_ROWS)
     finally:
         storage.delete_tree(folder)
@@ -418,18 +418,18 @@ class SourceSummary:
 def summarize_source(source_dir: str, metadata: GraphMetadata, settings: SqlEngineSettings = SqlEngineSettings()) -> SourceSummary:
     """Counts of a graph source by aggregate queries (nothing held but the counts)."""
     (_, node_files), (_, edge_files) = source_files(source_dir, "nodes"), source_files(source_dir, "edges")
-    con = _connect(settings)
+    con = connect_duckdb(settings)
     try:
-        nodes = dict(con.execute(f"SELECT node_type, count(*) FROM read_parquet({_file_list(node_files)}, union_by_name = true) GROUP BY 1 ORDER BY 1").fetchall())
+        nodes = dict(con.execute(f"SELECT node_type, count(*) FROM read_parquet({sql_file_list(node_files)}, union_by_name = true) GROUP BY 1 ORDER BY 1").fetchall())
         columns = _columns(con, edge_files)
         if "src_type" in columns and "dst_type" in columns:
             rows = con.execute(
-                f"SELECT src_type, edge_type, dst_type, count(*) FROM read_parquet({_file_list(edge_files)}, union_by_name = true) GROUP BY 1, 2, 3"
+                f"SELECT src_type, edge_type, dst_type, count(*) FROM read_parquet({sql_file_list(edge_files)}, union_by_name = true) GROUP BY 1, 2, 3"
             ).fetchall()
             edges = {(a, b, c): n for a, b, c, n in rows}
         else:
             ends = {e.relation: (e.src_node_type, e.dst_node_type) for e in metadata.edge_types}
-            rows = con.execute(f"SELECT edge_type, count(*) FROM read_parquet({_file_list(edge_files)}, union_by_name = true) GROUP BY 1").fetchall()
+            rows = con.execute(f"SELECT edge_type, count(*) FROM read_parquet({sql_file_list(edge_files)}, union_by_name = true) GROUP BY 1").fetchall()
             edges = {(ends.get(r, ("", ""))[0], r, ends.get(r, ("", ""))[1]): n for r, n in rows}
     finally:
         con.close()

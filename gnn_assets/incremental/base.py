@@ -8,21 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gnn_assets import storage
 from gnn_assets.comparison.champion import previous_job
 from gnn_assets.config.layout import job_layout
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, load_task_config
 from gnn_assets.incremental.errors import IncrementalRefused
 from gnn_assets.incremental.kept import KeptRun, verify_kept
-from gnn_assets.outputs.published import IncompleteOutput, NoCommittedOutput, read_committed
+from gnn_assets.outputs.published import IncompleteOutput, NoCommittedOutput, NodeTypeOutput, read_committed
 
 
 @dataclass(frozen=True)
 class BaseJob:
     job_name: str
+    run_id: str
     kept: KeptRun
     seconds: float  # the base job's own wall time
+    outputs: dict[str, NodeTypeOutput]  # its committed output per root node type
 
 
 def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str) -> BaseJob | None:
@@ -50,13 +51,14 @@ def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str) ->
         raise IncrementalRefused(f"{where}: job {name!r} read graph {base_config.graph_name!r}, this job reads {config.graph_name!r}")
     if "kept" not in manifest.details:
         raise IncrementalRefused(f"{where}: job {name!r} did not keep its states; run it with gnnAssetsConfig.layerwise.keepStates: true")
-    kept = KeptRun.from_dict(manifest.details["kept"])
+    try:
+        kept = KeptRun.from_dict(manifest.details["kept"])
+    except (KeyError, TypeError) as error:
+        raise IncrementalRefused(f"{where}: job {name!r} kept its states in an older layout ({error}); run it again with gnnAssetsConfig.layerwise.keepStates") from None
     if kept.model_sha256 != model_sha256:
         raise IncrementalRefused(
             f"{where}: job {name!r} ran another model file (sha256 {kept.model_sha256[:12]}…, this job's {model_sha256[:12]}…); "
             "an incremental job reuses its states, so the model must be the same"
         )
-    if not storage.exists(storage.join(kept.graph_dir, "graph_metadata.yaml")):
-        raise IncrementalRefused(f"{where}: job {name!r}'s record of its graph is gone ({kept.graph_dir})")
     verify_kept(kept, f"{where}: job {name!r}")
-    return BaseJob(name, kept, manifest.seconds)
+    return BaseJob(name, manifest.run_id, kept, manifest.seconds, manifest.outputs)

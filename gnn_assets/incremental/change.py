@@ -1,132 +1,70 @@
-"""What changed between the graph a base job read (its kept record) and the graph enumerated
-now, by original node id (enumeration ids shift when nodes are added or removed): nodes added
-and removed, features changed (by a hash per row the record keeps, 8 bytes a node, instead of
-the features), and per edge type the destinations whose in-edges changed."""
+"""What changed between the graph a base job read and the graph enumerated now: the
+enumerations' own change records (graph/change_record.py) from the base's enumeration to the
+current one, composed into one change in today's ids. O(change): no node or edge of the graph is
+read, whatever its size."""
 
 from __future__ import annotations
 
-import functools
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from gnn_assets import storage
-from gnn_assets.graph.csr import InEdges
-from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edge_type_name, edges_uri, mapping_uri, read_column
-from gnn_assets.incremental.errors import IncrementalRefused
-
-_ROWS = 65_536  # features compared this many rows at a time
+from gnn_assets.graph.change_record import ChangeRecord
+from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edge_type_name
+from gnn_assets.graph.id_shift import IdShift
 
 
 @dataclass
 class GraphChange:
-    old_of_new: dict[str, np.ndarray] = field(default_factory=dict)  # per node type: the base's int id of each node now, -1 if added
-    added: dict[str, np.ndarray] = field(default_factory=dict)  # ids now
-    removed: dict[str, int] = field(default_factory=dict)
-    changed_features: dict[str, np.ndarray] = field(default_factory=dict)  # ids now
-    touched: dict[EdgeTypeKey, np.ndarray] = field(default_factory=dict)  # ids now of destinations whose in-edges changed
+    shifts: dict[str, IdShift] = field(default_factory=dict)  # per node type: the base's ids -> today's
+    changed_features: dict[str, np.ndarray] = field(default_factory=dict)  # today's ids
+    touched: dict[EdgeTypeKey, np.ndarray] = field(default_factory=dict)  # today's ids of destinations whose in-edges changed
+    removed_node_ids: dict[str, list[str]] = field(default_factory=dict)  # original ids of the base's nodes gone today
     edges_added: dict[str, int] = field(default_factory=dict)
     edges_removed: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def added(self) -> dict[str, np.ndarray]:
+        return {t: s.added for t, s in self.shifts.items()}
+
     def summary(self) -> dict:
         return {
-            "nodes_added": {t: len(v) for t, v in self.added.items()},
-            "nodes_removed": dict(self.removed),
+            "nodes_added": {t: len(s.added) for t, s in self.shifts.items()},
+            "nodes_removed": {t: len(s.removed) for t, s in self.shifts.items()},
             "features_changed": {t: len(v) for t, v in self.changed_features.items()},
             "edges_added": dict(self.edges_added),
             "edges_removed": dict(self.edges_removed),
         }
 
 
-@functools.lru_cache(maxsize=8)
-def _multipliers(dim: int) -> np.ndarray:
-    """An odd multiplier per column, the same prefix for any width (a graph's hashes do not change
-    when another graph is wider)."""
-    return np.random.default_rng(0x5EED).integers(1, 2**63, size=dim, dtype=np.uint64) | np.uint64(1)
+def _carried(ids: np.ndarray, shift: IdShift) -> np.ndarray:
+    """Ids of the numbering before a shift, in the numbering after it (those that remain)."""
+    moved = shift.new_of_old(ids)
+    return moved[moved >= 0]
 
 
-def feature_hashes(features: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each row's float32 bits: the sum of each value's bits times an odd
-    multiplier of its column, mixed (splitmix64's finalizer). One changed value always changes
-    the hash (its bits differ by less than 2^32 and the multiplier is odd, so the product is not
-    0 mod 2^64); several could cancel with a chance of about 2^-64."""
-    rows, dim = features.shape
-    out = np.empty(rows, dtype=np.uint64)
-    weights = _multipliers(dim)
-    with np.errstate(over="ignore"):
-        for start in range(0, rows, _ROWS):
-            bits = np.ascontiguousarray(features[start : start + _ROWS], dtype=np.float32).view(np.uint32).astype(np.uint64)
-            h = (bits * weights).sum(axis=1, dtype=np.uint64)
-            h ^= h >> np.uint64(30)
-            h *= np.uint64(0xBF58476D1CE4E5B9)
-            h ^= h >> np.uint64(27)
-            h *= np.uint64(0x94D049BB133111EB)
-            out[start : start + len(h)] = h ^ (h >> np.uint64(31))
-    return out
-
-
-def hashes_uri(directory: str, node_type: str) -> str:
-    """Where a graph record keeps its node type's feature_hashes."""
-    return storage.join(directory, f"feature_hashes_{node_type}.npy")
-
-
-def _read_hashes(uri: str) -> np.ndarray:
-    if not storage.exists(uri):
-        raise IncrementalRefused(f"{uri}: the base's record of its graph has no feature hashes; run the base job again with layerwise.keepStates")
-    return np.load(io.BytesIO(storage.read_bytes(uri)), allow_pickle=False)
-
-
-def _changed_rows(now: np.ndarray, before: np.ndarray, old_of_new: np.ndarray) -> np.ndarray:
-    kept = np.flatnonzero(old_of_new >= 0)
-    return kept[now[kept] != before[old_of_new[kept]]]
-
-
-def _contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Which of values are in sorted_values (sorted, unique)."""
-    if not len(sorted_values):
-        return np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
-    return sorted_values[at] == values
-
-
-def diff_graphs(
-    base_dir: str, graph_dir: str, node_types: list[str], edge_types: list[EdgeTypeKey], features_now: dict, in_edges_now: dict[EdgeTypeKey, InEdges]
-) -> GraphChange:
-    """The change from the base's graph record (base_dir) to the graph now (graph_dir, its
-    features and in-edges as the job holds them)."""
-    change = GraphChange()
-    new_of_old: dict[str, np.ndarray] = {}
-    for node_type in node_types:
-        before, now = read_column(mapping_uri(base_dir, node_type), "node_id"), read_column(mapping_uri(graph_dir, node_type), "node_id")
-        old_of_new = pc.fill_null(pc.index_in(now, value_set=before), -1).to_numpy().astype(np.int64)
-        inverse = np.full(len(before), -1, dtype=np.int64)
-        exists = np.flatnonzero(old_of_new >= 0)
-        inverse[old_of_new[exists]] = exists
-        change.old_of_new[node_type], new_of_old[node_type] = old_of_new, inverse
-        change.added[node_type] = np.flatnonzero(old_of_new < 0)
-        change.removed[node_type] = int(np.sum(inverse < 0))
-        now_features = features_now[node_type].numpy() if hasattr(features_now[node_type], "numpy") else features_now[node_type]
-        change.changed_features[node_type] = _changed_rows(feature_hashes(now_features), _read_hashes(hashes_uri(base_dir, node_type)), old_of_new)
-    for key in edge_types:
-        src_type, _, dst_type = key
-        in_edges = in_edges_now[key]
-        num_src = max(len(change.old_of_new[src_type]), 1)  # nodes of the source type now
-        # An edge as dst * num_src + src: the CSR's order (by destination, sources ascending), so
-        # the edges now are sorted already and membership is a binary search, not a hash set.
-        now = np.repeat(np.arange(in_edges.num_dst, dtype=np.int64), np.diff(in_edges.indptr)) * num_src + in_edges.sources
-        with storage.open_read(edges_uri(base_dir, key)) as stream:
-            old = pq.read_table(stream)
-        src, dst = new_of_old[src_type][old["src"].to_numpy()], new_of_old[dst_type][old["dst"].to_numpy()]
-        both = (src >= 0) & (dst >= 0)
-        before = np.sort(dst[both] * num_src + src[both])
-        added = now[~_contains(before, now)]
-        removed = before[~_contains(now, before)]
-        lost_source = dst[(src < 0) & (dst >= 0)]  # a removed source's edges into nodes that remain
-        change.touched[key] = np.unique(np.concatenate([added // num_src, removed // num_src, lost_source]))
-        name = edge_type_name(key)
-        change.edges_added[name] = len(added)
-        change.edges_removed[name] = len(removed) + int(np.sum(~both))
+def compose(chain: list[ChangeRecord], num_nodes: dict[str, int], edge_types: list[EdgeTypeKey]) -> GraphChange:
+    """The records of a chain (oldest first) as one change; an empty chain: no change."""
+    change = GraphChange(
+        shifts={t: IdShift.identity(n) for t, n in num_nodes.items()},
+        changed_features={t: np.zeros(0, np.int64) for t in num_nodes},
+        touched={key: np.zeros(0, np.int64) for key in edge_types},
+        removed_node_ids={t: [] for t in num_nodes},
+        edges_added={edge_type_name(k): 0 for k in edge_types},
+        edges_removed={edge_type_name(k): 0 for k in edge_types},
+    )
+    if chain:
+        change.shifts = {t: IdShift.identity(chain[0].shifts[t].num_old) for t in num_nodes}
+    for record in chain:
+        for node_type in num_nodes:
+            shift = record.shifts[node_type]
+            change.changed_features[node_type] = np.union1d(_carried(change.changed_features[node_type], shift), record.features_changed[node_type])
+            change.shifts[node_type] = change.shifts[node_type].then(shift)
+            gone = set(record.removed_node_ids[node_type])
+            change.removed_node_ids[node_type] = [n for n in change.removed_node_ids[node_type] if n not in gone] + record.removed_node_ids[node_type]
+        for key in edge_types:
+            name = edge_type_name(key)
+            change.touched[key] = np.union1d(_carried(change.touched[key], record.shifts[key[2]]), record.touched[name])
+            change.edges_added[name] += record.edges_added[name]
+            change.edges_removed[name] += record.edges_removed[name]
     return change

@@ -1,16 +1,22 @@
 """What a layer-wise job keeps for a later incremental job (layerwise.keepStates), in its run
-folder, committed with it:
+folder, committed with it: every layer state a later layer reads, in layers, oldest first:
 
-  kept/graph/      the enumerated graph it read: mapping and edges files, a hash of each node's
-                   features (incremental/change.py), graph_metadata.yaml
-  kept/states/     every kept layer state, all nodes, one .npy file each (named by the traced
-                   model's node, the same for every trace of the same model)
+  kept/layer-0/states/<name>.npy            every node's row (a whole job, or a compaction)
+  kept/layer-<i>/states/<name>.ids.npy      the rows an incremental job recomputed (its ids,
+  kept/layer-<i>/states/<name>.rows.npy     sorted) and their values
+  kept/layer-<i>/shift_<node type>.npz      how ids moved from layer i-1's enumeration to i's
 
-and in the manifest (details["kept"]): where they lie, each state's node type and shape, the
-model file's sha256 and the content hash of every kept file (hashed as it is written, checked
-before an incremental job uses any of them). A base is always its job's committed run: the run's
-folder is removed when a later run of the job commits (or, for the run last published, when a
-later one is published).
+A row is read from the newest layer that holds it, its id moved back through the shifts to each
+older layer's numbering (reading a few rows reads a few rows). An incremental run links its
+base's layers into its own folder (a hard link locally, a server-side copy in object storage) and
+adds one; past MAX_LAYERS it writes every row again as one layer (compaction). States are named
+by the traced model's node, the same for every trace of the same model.
+
+The manifest (details["kept"]) records the layers, each state's node type and row shape, the
+enumeration each layer's ids are in, the model file's sha256 and the content hash of every kept
+file (checked before an incremental job uses any of them). A base is always its job's committed
+run: its folder is removed when a later run of the job commits (or, for the run last published,
+when a later one is published); the runs built on it hold links of their own.
 """
 
 from __future__ import annotations
@@ -18,34 +24,46 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
 from gnn_assets import storage
-from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edges_uri, keyed_edges_uri, mapping_uri
-from gnn_assets.incremental.change import feature_hashes, hashes_uri
+from gnn_assets.graph.id_shift import IdShift
 from gnn_assets.incremental.errors import IncrementalRefused
+from gnn_assets.incremental.overlay_state import OverlayState
+
+MAX_LAYERS = 8  # an incremental run whose base has this many layers writes every row again
+
+
+@dataclass
+class KeptLayer:
+    directory: str
+    enumeration_id: str
+    whole: bool  # every node's row (else: the rows recomputed)
 
 
 @dataclass
 class KeptRun:
-    graph_dir: str
-    states_dir: str
     model_sha256: str
-    states: dict[str, dict] = field(default_factory=dict)  # state name -> {"node_type", "shape", "dtype"}
-    file_sha256: dict[str, str] = field(default_factory=dict)  # every kept file (graph record, states) -> content hash
+    layers: list[KeptLayer] = field(default_factory=list)  # oldest first
+    states: dict[str, dict] = field(default_factory=dict)  # state name -> {"node_type", "shape", "dtype"} (shape: all nodes)
+    file_sha256: dict[str, str] = field(default_factory=dict)  # every kept file -> content hash
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "KeptRun":
-        return cls(data["graph_dir"], data["states_dir"], data["model_sha256"], dict(data.get("states", {})), dict(data.get("file_sha256", {})))
+        return cls(data["model_sha256"], [KeptLayer(**layer) for layer in data["layers"]], dict(data["states"]), dict(data["file_sha256"]))
 
-    def state_uri(self, name: str) -> str:
-        return storage.join(self.states_dir, f"{name}.npy")
+    @property
+    def enumeration_id(self) -> str:
+        """The enumeration the newest layer's ids are in (the run's)."""
+        return self.layers[-1].enumeration_id
 
     @contextlib.contextmanager
     def write(self, uri: str):
@@ -54,6 +72,10 @@ class KeptRun:
             hashing = _HashingStream(stream)
             yield hashing
         self.file_sha256[uri] = hashing.digest.hexdigest()
+
+    def save(self, uri: str, array: np.ndarray) -> None:
+        with self.write(uri) as stream:
+            np.save(stream, np.ascontiguousarray(array), allow_pickle=False)
 
 
 class _HashingStream:
@@ -65,67 +87,149 @@ class _HashingStream:
         return self.stream.write(data)
 
 
-def _copy(src: str, dst: str, kept: KeptRun) -> None:
-    with storage.open_read(src) as reader, kept.write(dst) as writer:
-        while chunk := reader.read(16 << 20):
-            writer.write(chunk)
+def whole_uri(layer: KeptLayer, name: str) -> str:
+    return storage.join(layer.directory, "states", f"{name}.npy")
 
 
-def keep_graph(graph_dir: str, run_dir: str, features: dict, edge_types: list[EdgeTypeKey], model_sha256: str) -> KeptRun:
-    """A record of the enumerated graph the run reads (a later enumeration replaces the folder):
-    its mapping and edges files, and a hash of each node's features (features: per node type,
-    as the job holds them). Returns the run's kept record, its states still to be written."""
-    kept = KeptRun(storage.join(run_dir, "kept", "graph"), storage.join(run_dir, "kept", "states"), model_sha256)
-    record = kept.graph_dir
-    for node_type, values in features.items():
-        _copy(mapping_uri(graph_dir, node_type), mapping_uri(record, node_type), kept)
-        array = values.numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
-        with kept.write(hashes_uri(record, node_type)) as stream:
-            np.save(stream, feature_hashes(array), allow_pickle=False)
-    for key in edge_types:
-        _copy(edges_uri(graph_dir, key), keyed_edges_uri(record, key), kept)
-    _copy(storage.join(graph_dir, "graph_metadata.yaml"), storage.join(record, "graph_metadata.yaml"), kept)
+def delta_uris(layer: KeptLayer, name: str) -> tuple[str, str]:
+    return storage.join(layer.directory, "states", f"{name}.ids.npy"), storage.join(layer.directory, "states", f"{name}.rows.npy")
+
+
+def shift_uri(layer: KeptLayer, node_type: str) -> str:
+    return storage.join(layer.directory, f"shift_{node_type}.npz")
+
+
+def new_kept(run_dir: str, enumeration_id: str, model_sha256: str) -> KeptRun:
+    """A run's kept record with one whole layer, its states still to be written."""
+    return KeptRun(model_sha256, [KeptLayer(storage.join(run_dir, "kept", "layer-0"), enumeration_id, True)])
+
+
+def continue_kept(base: KeptRun, run_dir: str, enumeration_id: str, shifts: dict[str, IdShift]) -> KeptRun:
+    """An incremental run's kept record: its base's layers linked into run_dir, then a layer of
+    its own (the rows it recomputes; shifts: the base's ids -> this run's), still to be written."""
+    kept = KeptRun(base.model_sha256)
+    for index, layer in enumerate(base.layers):
+        mine = KeptLayer(storage.join(run_dir, "kept", f"layer-{index}"), layer.enumeration_id, layer.whole)
+        for uri, digest in base.file_sha256.items():
+            if storage.is_inside(uri, layer.directory):
+                target = storage.join(mine.directory, uri[len(layer.directory) :].lstrip("/"))
+                storage.link(uri, target)
+                kept.file_sha256[target] = digest
+        kept.layers.append(mine)
+    layer = KeptLayer(storage.join(run_dir, "kept", f"layer-{len(base.layers)}"), enumeration_id, False)
+    for node_type, shift in shifts.items():
+        with kept.write(shift_uri(layer, node_type)) as stream:
+            stream.write(shift.to_bytes())
+    kept.layers.append(layer)
     return kept
 
 
 class StateKeeper:
-    """Writes each kept state as it completes (the executor's on_done)."""
+    """Writes each kept state as it completes (the executor's on_done) into the run's newest layer:
+    every row where the layer is whole, else the rows the run recomputed."""
 
     def __init__(self, kept: KeptRun, node_type_of):
         self.kept = kept
         self._node_type_of = node_type_of
 
-    def __call__(self, node, value: torch.Tensor) -> None:
-        array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-        with self.kept.write(self.kept.state_uri(node.name)) as stream:
-            np.save(stream, array, allow_pickle=False)
-        self.kept.states[node.name] = {"node_type": self._node_type_of(node), "shape": list(array.shape), "dtype": str(array.dtype)}
+    def __call__(self, node, value) -> None:
+        layer = self.kept.layers[-1]
+        if isinstance(value, OverlayState) and not layer.whole:
+            ids_uri, rows_uri = delta_uris(layer, node.name)
+            self.kept.save(ids_uri, value.ids)
+            self.kept.save(rows_uri, value.values.numpy())
+            dtype = value.values.numpy().dtype
+        elif isinstance(value, OverlayState):
+            dtype = _save_rows(self.kept, whole_uri(layer, node.name), value)
+        else:
+            array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            self.kept.save(whole_uri(layer, node.name), array)
+            dtype = array.dtype
+        self.kept.states[node.name] = {"node_type": self._node_type_of(node), "shape": list(value.shape), "dtype": str(dtype)}
+
+
+def _save_rows(kept: KeptRun, uri: str, state: OverlayState) -> np.dtype:
+    """Every row of an overlay state as one .npy, streamed a batch at a time."""
+    dtype = torch.empty(0, dtype=state.dtype).numpy().dtype
+    with kept.write(uri) as stream:
+        np.lib.format.write_array_header_1_0(stream, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(state.shape)})
+        for _, rows in state.all_rows():
+            stream.write(np.ascontiguousarray(rows.numpy(), dtype=dtype).tobytes())
+    return dtype
 
 
 def verify_kept(kept: KeptRun, what: str) -> None:
     """Refuse (one line) a base whose kept files are gone or changed since its run wrote them:
-    its states and graph record are used as they are, so a changed byte would be a wrong row."""
-    if not kept.file_sha256:
-        raise IncrementalRefused(f"{what} kept no content hashes of its states (kept by an older version); run it again with layerwise.keepStates")
-    expected = [kept.state_uri(name) for name in kept.states] + [storage.join(kept.graph_dir, "graph_metadata.yaml")]
+    its states are used as they are, so a changed byte would be a wrong row."""
+    expected = []
+    for name in kept.states:
+        for layer in kept.layers:
+            expected += [whole_uri(layer, name)] if layer.whole else list(delta_uris(layer, name))
     unrecorded = [uri for uri in expected if uri not in kept.file_sha256]
     if unrecorded:
         raise IncrementalRefused(f"{what}: the kept file {unrecorded[0]} has no recorded content hash; run the base job again")
-    for uri, recorded in kept.file_sha256.items():
+    for uri in kept.file_sha256:
         if not storage.exists(uri):
             raise IncrementalRefused(f"{what}: the kept file {uri} is gone; run the base job again with layerwise.keepStates")
-        if storage.sha256(uri) != recorded:
+    # Hashed a file per core at once (hashlib lets go of the GIL on large blocks).
+    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(kept.file_sha256)))) as pool:
+        hashes = dict(zip(kept.file_sha256, pool.map(storage.sha256, kept.file_sha256)))
+    for uri, recorded in kept.file_sha256.items():
+        if hashes[uri] != recorded:
             raise IncrementalRefused(f"{what}: the kept file {uri} changed since its run wrote it (content hash); run the base job again")
 
 
-def read_state(kept: KeptRun, name: str) -> np.ndarray:
-    """One kept state (memory-mapped where storage is local)."""
-    uri = kept.state_uri(name)
-    if not storage.exists(uri):
-        raise IncrementalRefused(f"{uri}: a kept state of the base job is gone; run the base job again with layerwise.keepStates")
+def _load(uri: str) -> np.ndarray:
+    """A kept array (memory-mapped where storage is local)."""
     try:
         if storage.is_remote(uri):
             return np.load(io.BytesIO(storage.read_bytes(uri)), allow_pickle=False)
         return np.load(uri, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise IncrementalRefused(f"{uri}: not a kept state ({error}); run the base job again with layerwise.keepStates") from None
+        raise IncrementalRefused(f"{uri}: not a kept array ({error}); run the base job again with layerwise.keepStates") from None
+
+
+class KeptReader:
+    """Rows of a base's kept states by today's ids (to_now: per node type, the base's ids ->
+    today's); zeros for nodes the base did not have (an incremental job recomputes those)."""
+
+    def __init__(self, kept: KeptRun, to_now: dict[str, IdShift]):
+        self.kept, self.to_now = kept, to_now
+        self._arrays: dict[str, np.ndarray] = {}
+        self._shifts: dict[tuple[int, str], IdShift] = {}
+
+    def _array(self, uri: str) -> np.ndarray:
+        if uri not in self._arrays:
+            self._arrays[uri] = _load(uri)
+        return self._arrays[uri]
+
+    def _shift(self, index: int, node_type: str) -> IdShift:
+        key = (index, node_type)
+        if key not in self._shifts:
+            self._shifts[key] = IdShift.from_bytes(storage.read_bytes(shift_uri(self.kept.layers[index], node_type)))
+        return self._shifts[key]
+
+    def rows(self, name: str, ids: np.ndarray) -> np.ndarray:
+        info = self.kept.states[name]
+        node_type = info["node_type"]
+        out = np.zeros((len(ids), *info["shape"][1:]), dtype=np.dtype(info["dtype"]))
+        current = self.to_now[node_type].old_of_new(ids)
+        pending = np.flatnonzero(current >= 0)
+        for index in range(len(self.kept.layers) - 1, -1, -1):
+            if not len(pending):
+                break
+            layer = self.kept.layers[index]
+            if layer.whole:
+                out[pending] = self._array(whole_uri(layer, name))[current[pending]]
+                break
+            ids_uri, rows_uri = delta_uris(layer, name)
+            held = self._array(ids_uri)
+            if len(held):
+                at = np.minimum(np.searchsorted(held, current[pending]), len(held) - 1)
+                hit = held[at] == current[pending]
+                out[pending[hit]] = self._array(rows_uri)[at[hit]]
+                pending = pending[~hit]
+            if index:
+                current[pending] = self._shift(index, node_type).old_of_new(current[pending])
+                pending = pending[current[pending] >= 0]
+        return out

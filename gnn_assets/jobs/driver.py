@@ -255,14 +255,17 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
     """What Dagster shows for the inference step (Pipes metadata: raw value and type)."""
     job = run.job
     # File lists stay in the manifest: a job of thousands of shards would flood the UI.
-    outputs = {t: {k: v for k, v in dataclasses.asdict(o).items() if k != "files"} for t, o in job.outputs.items()}
+    outputs = {
+        t: {**{k: v for k, v in dataclasses.asdict(o).items() if k not in ("files", "base_layers")}, "layers": len(o.base_layers) + 1}
+        for t, o in job.outputs.items()
+    }
     common = {
         "inference_mode": {"raw_value": job.mode, "type": "text"},
         "runner": {"raw_value": job.runner, "type": "text"},
         "seconds": {"raw_value": round(job.seconds, 2), "type": "float"},
         "samples": {"raw_value": sum(o.samples for o in job.outputs.values()), "type": "int"},
         "dead_letters": {"raw_value": sum(o.dead_letters for o in job.outputs.values()), "type": "int"},
-        "dagster/row_count": {"raw_value": sum(o.rows for o in job.outputs.values()), "type": "int"},
+        "dagster/row_count": {"raw_value": sum(o.rows_in_all_layers for o in job.outputs.values()), "type": "int"},
         "run_id": {"raw_value": job.run_id, "type": "text"},
         "model_sha256": {"raw_value": job.model_sha256, "type": "text"},
         "manifest_uri": {"raw_value": run.job_layout.inference_manifest_uri, "type": "path"},

@@ -10,6 +10,7 @@ from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, check_enumeration, edge_type_name, mapping_uri
 from gnn_assets.graph.enumeration import read_preprocessed_metadata
+from gnn_assets.outputs.overlay import merged_output_files, removed_node_ids
 from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
 from gnn_assets.config import tables
 from gnn_assets.warehouse.protocol import LinkTableReplacement, LinkTableReport, MappingLoad, TableReplacement, UnenumerationReport, Warehouse
@@ -49,6 +50,14 @@ def _enumeration_tie(job: Job, enumeration: str, what: str, node_types: list[str
     return loads, check
 
 
+def _publishes_by_delta(job: Job, manifest: published.InferenceJobResult, warehouse: Warehouse) -> bool:
+    """An incremental run whose every output is layered over its base run's, onto tables that
+    hold that base run's rows now (its job's last publication): only the changed rows move."""
+    base_run = manifest.details.get("incremental", {}).get("base_run")
+    layered = all(out.base_layers for out in manifest.outputs.values())
+    return bool(getattr(warehouse, "publishes_deltas", False) and base_run and layered and published.published_run(job.layout) == base_run)
+
+
 def unenumerate_outputs(job: Job, warehouse: Warehouse, progress: Callable[[str], None] = print) -> dict[str, UnenumerationReport]:
     """Publish a job's committed raw output as warehouse tables keyed by original node id.
 
@@ -63,20 +72,26 @@ def unenumerate_outputs(job: Job, warehouse: Warehouse, progress: Callable[[str]
     if missing:
         raise published.IncompleteOutput(f"committed run {manifest.run_id} has no output for node types {missing}")
     published.verify_committed(manifest, kinds)
-    loads, check = _enumeration_tie(job, manifest.enumeration_id, f"run {manifest.run_id} of job {config.job_name!r}", config.root_node_types)
+    what = f"run {manifest.run_id} of job {config.job_name!r}"
+    loads, check = _enumeration_tie(job, manifest.enumeration_id, what, config.root_node_types)
     mappings = mapping_tables(config)
+    by_delta = _publishes_by_delta(job, manifest, warehouse)
+    if by_delta:
+        progress(f"{what}: publishing the rows it recomputed onto the tables of its base run {manifest.details['incremental']['base_run']}")
     replacements = []
     for node_type in config.root_node_types:
+        output = manifest.outputs[node_type]
         for kind, final_table in config.output_tables(node_type).items():
             value_column, schema = _VALUE[kind]
             replacements.append(
                 TableReplacement(
                     raw_table=tables.raw_output_table(config.task_name, config.job_name, node_type, kind),
-                    files=manifest.outputs[node_type].files[kind],
+                    files=output.files[kind] if by_delta else merged_output_files(output, kind, f"{what}: {node_type} {kind}"),
                     schema=schema,
                     mapping_table=mappings[node_type],
                     output_table=final_table,
                     value_column=value_column,
+                    removed_node_ids=removed_node_ids(output) if by_delta else None,
                 )
             )
     reports = warehouse.publish_job_tables(replacements, loads, check)

@@ -46,11 +46,11 @@ import numpy as np
 import torch
 
 from gnn_assets import storage
-from gnn_assets.graph.enumerated_layout import edges_uri, nodes_uri
+from gnn_assets.graph.enumerated_layout import edges_uri
 from gnn_assets.inference.model_handler import rows_written
 from gnn_assets.inference.protocol import resolve_device
 from gnn_assets.graph.csr import load_in_edges
-from gnn_assets.incremental.kept import KeptRun, keep_graph
+from gnn_assets.incremental.kept import KeptRun, new_kept, whole_uri
 from gnn_assets.incremental.plan import IncrementalPlan
 from gnn_assets.outputs.published import InferenceJobResult, NodeTypeOutput, new_run_id, output_kinds, parquet_rows
 from gnn_assets.beam.runners import beam_counters, pipeline_options, run_to_completion
@@ -59,7 +59,6 @@ from gnn_assets.layerwise.beam_states import done_uri, output_dir_of, read_state
 from gnn_assets.layerwise.beam_steps import NAMESPACE, Increment
 from gnn_assets.layerwise.blocks import Blocks
 from gnn_assets.layerwise.frame import LayerwiseRun
-from gnn_assets.layerwise.local import read_features
 
 
 PROGRESS_POLL_SECONDS = 2.0
@@ -103,14 +102,6 @@ def _stage_seconds(states_dir: str, stages: range, started: float, finished: flo
 
 
 
-def _graph_in_memory(run: LayerwiseRun, graph_dir: str):
-    """Every node type's features and every edge type's in-edge CSR."""
-    types, dims, num_nodes = run.types, run.dims, run.num_nodes
-    features = {t: read_features(nodes_uri(graph_dir, t), torch.empty((num_nodes[t], dims[t]))) for t in types.node_types}
-    in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]]) for key in types.edge_types}
-    return features, in_edges
-
-
 def keep_piece_states(states_dir: str, model: BeamModel, num_nodes: dict[str, int], kept: KeptRun) -> KeptRun:
     """The run's layer states in the kept layout every engine reads (incremental/kept.py): one
     .npy per state over all nodes, streamed piece by piece (one piece in memory at a time)."""
@@ -118,7 +109,7 @@ def keep_piece_states(states_dir: str, model: BeamModel, num_nodes: dict[str, in
     for plan in model.engine.plans:
         for node_type, names in plan.kept.items():
             for name in names:
-                uri = kept.state_uri(name)
+                uri = whole_uri(kept.layers[-1], name)
                 shape = (num_nodes[node_type], model.engine.widths[name])
                 with kept.write(uri) as stream:
                     np.lib.format.write_array_header_1_0(stream, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": shape})
@@ -150,20 +141,19 @@ class BeamEngine:
         models = prepare_models(config, run.models, run.dims, progress)
         graph = graph_version(run.job)
         base = run.base
-        features = in_edges = incremental = None
-        if base is not None or config.keep_states:
-            # The diff, the affected sets and the record of the graph are made here, on the driver:
-            # it holds the graph's features and CSR for them (the layers run on the workers).
-            features, in_edges = _graph_in_memory(run, graph_dir)
+        incremental = None
         if base is not None:
-            incremental = IncrementalPlan(base, models[0].engine.program, graph_dir, run.types, features, in_edges, num_nodes, config, progress)
+            # The affected sets are made here, on the driver, from the graph's in-edge CSR (the
+            # layers run on the workers).
+            in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]]) for key in run.types.edge_types}
+            incremental = IncrementalPlan(base, models[0].engine.program, graph_dir, run.types, in_edges, num_nodes, config, progress)
             if incremental.plan is not None:
-                graph = {**graph, "incremental_base": base.kept.states_dir}  # a resumed layer must have had the same base
+                graph = {**graph, "incremental_base": base.run_id}  # a resumed layer must have had the same base
         run_id = resumable_run(job_layout, models, blocks, graph) or new_run_id()
         increment = None
         if incremental is not None and incremental.plan is not None:
             increment = Increment(storage.join(job_layout.inference_run_dir(run_id), "incremental"), base.kept)
-            increment.write(incremental.plan, incremental.change.old_of_new)
+            increment.write(incremental.plan, incremental.change.shifts)
         options = pipeline_options(resources, config.task_name, config.job_name, dagster_run_id=self.dagster_run_id)
         pipeline = beam.Pipeline(options=options)
         firsts = build_job(pipeline, run.job, models, blocks, run_id, graph, increment, progress)
@@ -233,7 +223,7 @@ class BeamEngine:
             job.details["incremental"] = incremental.details()
         if config.keep_states:
             run_dir = job_layout.inference_run_dir(run_id)
-            record = keep_graph(graph_dir, run_dir, features, list(config.edge_types), loaded.weights.sha256)
+            record = new_kept(run_dir, run.enumeration_id, loaded.weights.sha256)  # engine BEAM writes every row: one whole layer
             job.details["kept"] = keep_piece_states(states_dir_of(job_layout, run_id, ""), models[0], num_nodes, record).to_dict()
         job.metrics = {**metrics, "layerwise/layers": layers - 1, "layerwise/chunks": sum(blocks.count(t) for t in num_nodes)}
         return job

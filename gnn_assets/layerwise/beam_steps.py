@@ -22,7 +22,8 @@ from gnn_assets.graph.enumerated_layout import edge_type_name
 from gnn_assets.inference.model_handler import metrics_namespace
 from gnn_assets.inference.protocol import load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
-from gnn_assets.incremental.kept import KeptRun, read_state
+from gnn_assets.graph.id_shift import IdShift
+from gnn_assets.incremental.kept import KeptReader, KeptRun
 from gnn_assets.outputs.published import embeddings_table, predictions_table
 from gnn_assets.layerwise.beam_states import (
     degrees_uri,
@@ -108,8 +109,8 @@ def _in_global_window(elements):
 
 class Increment:
     """What the workers of an incremental job read (files the driver wrote from its
-    IncrementalPlan): per stage and node type the sorted ids to recompute, per node type the
-    base's id of each node (-1: added), and the base's kept states. Loaded once per process."""
+    IncrementalPlan): per stage and node type the sorted ids to recompute, per node type how ids
+    moved since the base's enumeration, and the base's kept states. Loaded once per process."""
 
     def __init__(self, directory: str, kept: KeptRun):
         self.directory, self.kept = directory, kept
@@ -117,15 +118,15 @@ class Increment:
     def recomputed_uri(self, stage: int, node_type: str) -> str:
         return storage.join(self.directory, f"recompute-stage-{stage}-{node_type}.npy")
 
-    def old_of_new_uri(self, node_type: str) -> str:
-        return storage.join(self.directory, f"old_of_new-{node_type}.npy")
+    def shift_uri(self, node_type: str) -> str:
+        return storage.join(self.directory, f"shift-{node_type}.npz")
 
-    def write(self, plan: dict[int, dict[str, np.ndarray]], old_of_new: dict[str, np.ndarray]) -> None:
+    def write(self, plan: dict[int, dict[str, np.ndarray]], shifts: dict[str, IdShift]) -> None:
         for stage, by_type in plan.items():
             for node_type, ids in by_type.items():
                 _save_npy(self.recomputed_uri(stage, node_type), np.asarray(ids, dtype=np.int64))
-        for node_type, old in old_of_new.items():
-            _save_npy(self.old_of_new_uri(node_type), np.asarray(old, dtype=np.int64))
+        for node_type, shift in shifts.items():
+            storage.write_bytes(self.shift_uri(node_type), shift.to_bytes())
 
     def recomputed(self, stage: int, node_type: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The ids the stage recomputes, those in start..stop-1 where given."""
@@ -137,17 +138,13 @@ class Increment:
 
     def base_rows(self, name: str, node_type: str, start: int, stop: int) -> np.ndarray:
         """A kept state of the base at this graph's ids start..stop-1 (zeros for added nodes)."""
-        key = self.kept.state_uri(name)
-        if key not in _NPY:
-            _NPY[key] = read_state(self.kept, name)
-        values = _NPY[key]
-        old = _cached_npy(self.old_of_new_uri(node_type))[start:stop]
-        rows = np.zeros((stop - start, *values.shape[1:]), dtype=np.float32)
-        present = old >= 0
-        rows[present] = values[old[present]]
-        return rows
+        if self.directory not in _READERS:
+            shifts = {t: IdShift.from_bytes(storage.read_bytes(self.shift_uri(t))) for t in {s["node_type"] for s in self.kept.states.values()}}
+            _READERS[self.directory] = KeptReader(self.kept, shifts)
+        return _READERS[self.directory].rows(name, np.arange(start, stop, dtype=np.int64)).astype(np.float32, copy=False)
 
 
+_READERS: dict[str, KeptReader] = {}  # per worker process
 _NPY: dict[str, np.ndarray] = {}  # per worker process
 
 

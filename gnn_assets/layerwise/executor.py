@@ -6,7 +6,7 @@ sized from a memory budget: a message-passing call reads the in-edges of the chu
 operations after it run on the chunk's rows. States that later stages read are kept for all
 nodes, in memory or, when they do not fit the budget, in memory-mapped files (spill.py).
 An incremental job (incremental/plan.py) runs each stage over the sorted ids it must recompute
-instead, its kept states starting from the base job's (run(recompute=..., base=...)).
+instead, its states those rows over the base job's kept ones (run(recompute=..., base=...)).
 
 How a call sees a chunk:
 - the whole node set in one chunk: the call as the model makes it, on the whole graph;
@@ -240,9 +240,10 @@ class LayerwiseExecutor:
         """Every stage over every node; the final states per node type (host tensors).
 
         Incremental: recompute[stage][node type] are the sorted ids to compute at that stage, and
-        base(state) gives the value of a kept state for every node (rows in this graph's ids)
-        from which the rest stay as they are. on_done(state, value): every kept state, all
-        nodes, once complete (before it is freed; the outputs at the end)."""
+        base(state, ids) gives that state for the stage (incremental/overlay_state.py: the rows
+        `ids` to compute over the base's kept rows, read by id where a chunk gathers them).
+        on_done(state, value): every kept state once complete (before it is freed; the outputs
+        at the end)."""
         self.recompute, self.base, self.on_done = recompute, base, on_done
         program = self.program
         for node, node_type in program.inputs.items():
@@ -276,8 +277,8 @@ class LayerwiseExecutor:
         ids = None if self.recompute is None else self.recompute[stage][node_type]
         if ids is not None:
             for node in nodes:
-                if node in self.program.last_read:
-                    self._start_from_base(node)
+                if node in self.program.last_read and node not in self.states:
+                    self.states[node] = self.base(node, ids)
         total = self.graph.num_nodes(node_type) if ids is None else len(ids)
         chunk = self._chunk_nodes(stage, node_type, nodes)
         started = last_report = time.monotonic()
@@ -328,19 +329,6 @@ class LayerwiseExecutor:
         if self.spill is not None:
             return self.spill.allocate(node.name, shape, dtype)
         return torch.empty(shape, dtype=dtype, device=self.state_device)
-
-    def _start_from_base(self, node: fx.Node) -> None:
-        """An incremental stage's kept state: the base's value for every node, then overwritten
-        where recomputed."""
-        if node in self.states:
-            return
-        value = self.base(node)
-        if self.spill is None:
-            self.states[node] = value.to(self.state_device)  # base() made it for this job: no copy
-            return
-        kept = self._allocate(node, value.shape[1:], value.dtype)
-        kept[:] = value
-        self.states[node] = kept
 
     def _keep(self, node: fx.Node, value, chunk: Chunk) -> None:
         start, stop = chunk.start, chunk.stop
@@ -404,7 +392,8 @@ class LayerwiseExecutor:
         sources = in_edges.sources[positions]
         if weights is not None:
             weights = weights[positions if isinstance(positions, slice) else torch.from_numpy(positions)].to(self.device)
-        on_device = self.state_device == self.device
+        # An incremental job's states are its rows over the base's: always gathered by row.
+        on_device = self.state_device == self.device and self.recompute is None
 
         def x_of(n, rows):  # a kept state, all its rows or some of them, on the compute device
             return self.states[n] if rows is None else self.states[n][rows].to(self.device)

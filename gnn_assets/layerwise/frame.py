@@ -57,6 +57,7 @@ class LayerwiseRun:
     signature: GraphSignature
     models: list[ProbedModel]
     base: BaseJob | None  # None: the job computes every node
+    enumeration_id: str  # of the graph the job reads (its ids)
 
     @property
     def dims(self) -> dict[str, int]:
@@ -124,7 +125,7 @@ def run_layerwise(
         progress(f"incremental.baseJob {config.incremental_base_job}: no committed run to start from yet; computing every node")
     device = engine.probe_device(job)
     models = probe_models(config, types, loaded, champion, champion_loaded, job.resources.model_policy, device, progress)
-    run = LayerwiseRun(job, loaded, champion, progress, num_nodes, started, types, signature_of(types), models, base)
+    run = LayerwiseRun(job, loaded, champion, progress, num_nodes, started, types, signature_of(types), models, base, enumeration)
     result = engine.compute(run)
     if champion is not None:
         result.champion = champion.to_dict()

@@ -26,10 +26,11 @@ from gnn_assets.graph.csr import load_in_edges
 from gnn_assets.graph.enumerated_layout import nodes_uri
 from gnn_assets.outputs.published import InferenceJobResult, NodeTypeOutput, embeddings_table, new_run_id, output_kinds, predictions_table
 from gnn_assets.inference.protocol import resolve_device
-from gnn_assets.incremental.kept import StateKeeper, keep_graph
+from gnn_assets.incremental.kept import MAX_LAYERS, StateKeeper, continue_kept, new_kept
 from gnn_assets.incremental.plan import IncrementalPlan
 from gnn_assets.layerwise.frame import LayerwiseRun
 from gnn_assets.outputs.champion import CHAMPION
+from gnn_assets.outputs.overlay import continue_output
 from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph, must_spill, peak_state_bytes
 from gnn_assets.layerwise.spill import SpillArea
 
@@ -76,14 +77,14 @@ def _spill_directory(resources: Resources, run_dir: str) -> str:
 
 
 def _write_part(
-    kinds: dict[str, pa.Schema], states: torch.Tensor, rows: range, head, device, uris: dict[str, str], batch_rows: int, after_batch
+    kinds: dict[str, pa.Schema], states, ids, rows: range, head, device, uris: dict[str, str], batch_rows: int, after_batch
 ) -> None:
     """Rows `rows` of the states as one Parquet file per kind, batch_rows rows at a time."""
     with torch.inference_mode():  # a thread of its own: torch's mode is per thread
-        _write_rows(kinds, states, rows, head, device, uris, batch_rows, after_batch)
+        _write_rows(kinds, states, ids, rows, head, device, uris, batch_rows, after_batch)
 
 
-def _write_rows(kinds, states, rows, head, device, uris, batch_rows, after_batch) -> None:
+def _write_rows(kinds, states, node_ids, rows, head, device, uris, batch_rows, after_batch) -> None:
     streams = {kind: storage.open_write(uri) for kind, uri in uris.items()}
     try:
         writers = {
@@ -92,7 +93,7 @@ def _write_rows(kinds, states, rows, head, device, uris, batch_rows, after_batch
         }
         for start in range(rows.start, rows.stop, batch_rows):
             batch = states[start : min(start + batch_rows, rows.stop)]
-            ids = np.arange(start, start + len(batch), dtype=np.int64)
+            ids = np.arange(start, start + len(batch), dtype=np.int64) if node_ids is None else node_ids[start : start + len(batch)]
             writers["embeddings"].write_table(embeddings_table(ids, batch.float().numpy()))
             if "predictions" in writers:
                 writers["predictions"].write_table(predictions_table(ids, head(batch.to(device)).argmax(dim=-1).cpu().numpy()))
@@ -104,10 +105,11 @@ def _write_rows(kinds, states, rows, head, device, uris, batch_rows, after_batch
             stream.close()
 
 
-def _write_outputs(config: TaskConfig, states: torch.Tensor, head, device, output_dir: str, budget: int, after_batch) -> dict[str, int]:
+def _write_outputs(config: TaskConfig, states, head, device, output_dir: str, budget: int, after_batch, ids: np.ndarray | None = None) -> dict[str, int]:
     """The states (and the head's predictions) as Parquet in the raw output layout, one file per
     kind and part; the parts are written in parallel (Arrow and torch release the GIL), one per
-    core, each in batches that keep Arrow's copies within a fifth of the budget. Rows per kind."""
+    core, each in batches that keep Arrow's copies within a fifth of the budget. Rows per kind.
+    ids: the node of each row (an incremental run's recomputed rows); None: row i is node i."""
     kinds = dict(output_kinds(config))
     total = states.shape[0]
     # A part's writer holds about 25 MB of Arrow's buffers: one part per 256 MB of budget at most.
@@ -119,7 +121,7 @@ def _write_outputs(config: TaskConfig, states: torch.Tensor, head, device, outpu
     with ThreadPoolExecutor(parts) as pool:
         futures = [
             pool.submit(
-                _write_part, kinds, states, range(bounds[i], bounds[i + 1]), head, device, {k: name(k, i) for k in kinds}, batch_rows, after_batch
+                _write_part, kinds, states, ids, range(bounds[i], bounds[i + 1]), head, device, {k: name(k, i) for k in kinds}, batch_rows, after_batch
             )
             for i in range(parts)
         ]
@@ -165,11 +167,17 @@ class LocalEngine:
                 target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
                 features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
             graph = LayerwiseGraph(features, in_edges)
-            incremental = IncrementalPlan(base, program, graph_dir, types, features, in_edges, num_nodes, config, progress) if base else None
+            incremental = IncrementalPlan(base, program, graph_dir, types, in_edges, num_nodes, config, progress) if base else None
+            increment = incremental if incremental is not None and not incremental.fell_back else None
+            # Past MAX_LAYERS, an incremental run writes every row again (kept states and outputs).
+            layered = increment is not None and len(base.kept.layers) < MAX_LAYERS
             run_dir = job_layout.inference_run_dir(run_id)
             keeper = None
             if config.keep_states:
-                kept = keep_graph(graph_dir, run_dir, features, list(types.edge_types), loaded.weights.sha256)
+                if layered:
+                    kept = continue_kept(base.kept, run_dir, run.enumeration_id, increment.change.shifts)
+                else:
+                    kept = new_kept(run_dir, run.enumeration_id, loaded.weights.sha256)
                 keeper = StateKeeper(kept, program.node_type.__getitem__)
             for index, probed in enumerate(models):
                 if index:
@@ -182,15 +190,24 @@ class LocalEngine:
                     + (f", spilled to {spill_dir}" if executor.stats.spilled else ", in memory")
                 )
                 with torch.inference_mode():
-                    if index == 0 and incremental is not None and incremental.plan is not None:
-                        finals = executor.run(recompute=incremental.plan, base=incremental.base_state, on_done=keeper)
+                    if index == 0 and increment is not None:
+                        finals = executor.run(recompute=increment.plan, base=increment.base_state, on_done=keeper)
                     else:
                         finals = executor.run(on_done=keeper if index == 0 else None)
                     outputs = result.champion_outputs if index else result.outputs
                     for node_type in config.root_node_types:
                         output_dir = output_dirs[probed.role](run_id, node_type)
-                        rows = _write_outputs(config, finals[node_type], probed.model.head, device, output_dir, budget, spill.release_pages)
-                        outputs[node_type] = NodeTypeOutput(output_dir, samples=num_nodes[node_type], dead_letters=0, rows_by_kind=rows)
+                        final = finals[node_type]
+                        if index == 0 and layered and node_type in base.outputs:
+                            # The rows it recomputed, over its base's output linked as older layers.
+                            rows = _write_outputs(config, final.values, probed.model.head, device, output_dir, budget, spill.release_pages, final.ids)
+                            output = NodeTypeOutput(output_dir, samples=len(final.ids), dead_letters=0, rows_by_kind=rows)
+                            continue_output(base.outputs[node_type], output, increment.change.shifts[node_type], increment.change.removed_node_ids[node_type])
+                            output.merged_rows = num_nodes[node_type]
+                        else:
+                            rows = _write_outputs(config, final, probed.model.head, device, output_dir, budget, spill.release_pages)
+                            output = NodeTypeOutput(output_dir, samples=num_nodes[node_type], dead_letters=0, rows_by_kind=rows)
+                        outputs[node_type] = output
                 del finals
                 if not index:
                     stats = executor.stats.to_dict()

@@ -73,6 +73,16 @@ class NodeTypeOutput:
     corrupt_shards: int = 0
     files: dict[str, list[str]] = field(default_factory=dict)  # kind -> Parquet files, set at commit
     file_sha256: dict[str, str] = field(default_factory=dict)  # file -> content hash, set at commit
+    # An incremental run (outputs/overlay.py): its files hold the rows it recomputed, over these
+    # older layers (oldest first) linked from its base; the base's nodes gone since, by original id.
+    base_layers: list[dict] = field(default_factory=list)
+    removed_node_ids_uri: str = ""
+    merged_rows: int = 0  # an incremental run: its rows and its layers' merged, one per node
+
+    @property
+    def rows_in_all_layers(self) -> int:
+        """Embedding rows of the output as published (an incremental run's layers merged)."""
+        return self.merged_rows if self.base_layers else self.rows
 
     @property
     def rows(self) -> int:

@@ -128,9 +128,13 @@ class BigQueryWarehouse:
     def ensure_writable(self) -> None:
         """BigQuery has no lock to wait for: its jobs queue and transactions conflict at commit."""
 
+    publishes_deltas = False  # an incremental run's output is published whole (outputs/overlay.py merges it)
+
     def publish_job_tables(
         self, replacements: list[TableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
     ) -> dict[str, UnenumerationReport]:
+        if any(r.removed_node_ids is not None for r in replacements):
+            raise ValueError("BigQuery publishes an incremental run's output whole; it was handed a delta")
         def stage(r: TableReplacement, raw_stage: str, out_stage: str) -> UnenumerationReport:
             report = self._unenumerate(raw_stage, r.mapping_table, out_stage, r.value_column)
             report.output_table = self._name(r.output_table)

@@ -103,6 +103,8 @@ class DuckDbWarehouse:
             if check is not None:
                 check()
 
+    publishes_deltas = True
+
     def publish_job_tables(
         self, replacements: list[TableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
     ) -> dict[str, UnenumerationReport]:
@@ -110,7 +112,7 @@ class DuckDbWarehouse:
         with self._publishing(mappings, check) as con:
             for r in replacements:
                 _view_files(con, r.raw_table, r.files, r.schema)
-                reports[r.output_table] = _unenumerate(con, r)
+                reports[r.output_table] = _unenumerate(con, r) if r.removed_node_ids is None else _apply_delta(con, r)
         return reports
 
     def publish_link_tables(
@@ -203,23 +205,57 @@ def _view_files(con: duckdb.DuckDBPyConnection, name: str, uris: list[str], sche
     con.execute(f"CREATE VIEW {_q(name)} AS SELECT * FROM read_parquet({listed})")
 
 
+def _repeated_ids(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[int, int]:
+    """The ids a run wrote more than once, with their counts (temp table repeated_ids): one
+    grouping of every id. (ids repeated, rows beyond one per id)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE repeated_ids AS SELECT node_id, count(*) AS c FROM {raw} GROUP BY node_id HAVING count(*) > 1")
+    return con.execute("SELECT count(*), coalesce(sum(c - 1), 0) FROM repeated_ids").fetchone()
+
+
+def _one_per_id(raw: str, value: str, repeated: bool, where: str) -> str:
+    """The rows of ids in `where`, one per id: the smallest value where a run wrote an id twice
+    (so repeated runs agree); without repeated ids, the rows as they are."""
+    if not repeated:
+        return f"SELECT node_id AS int_id, {value} FROM {raw} WHERE {where}"
+    return f"""
+        SELECT node_id AS int_id, {value} FROM {raw} WHERE {where} AND node_id NOT IN (SELECT node_id FROM repeated_ids)
+        UNION ALL
+        SELECT node_id AS int_id, min({value}) AS {value} FROM {raw} WHERE {where} AND node_id IN (SELECT node_id FROM repeated_ids) GROUP BY node_id
+    """
+
+
+def _apply_delta(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> UnenumerationReport:
+    """An incremental run onto the table its base filled: the removed nodes' rows and the old
+    rows of the nodes it recomputed deleted, its rows inserted; work in proportion to the change.
+    The raw table is the run's own rows; a node without a row is counted from the table's size."""
+    raw, mapping, out, value = _q(r.raw_table), _q(r.mapping_table), _q(r.output_table), f'"{validate_identifier(r.value_column)}"'
+    (raw_rows,) = con.execute(f"SELECT count(*) FROM {raw}").fetchone()
+    dup_ids, dup_rows = _repeated_ids(con, raw)
+    con.register("removed_node_ids", pa.table({"node_id": pa.array(r.removed_node_ids, pa.string())}))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE delta_rows AS SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value} "
+        f"FROM ({_one_per_id(raw, value, bool(dup_ids), 'true')}) r JOIN {mapping} m ON m.int_id = r.int_id"
+    )
+    con.execute(f"DELETE FROM {out} WHERE node_id IN (SELECT node_id FROM removed_node_ids UNION ALL SELECT node_id FROM delta_rows)")
+    con.execute(f"INSERT INTO {out} SELECT * FROM delta_rows")
+    (output_rows,) = con.execute(f"SELECT count(*) FROM {out}").fetchone()
+    (nodes,) = con.execute(f"SELECT count(*) FROM {mapping}").fetchone()
+    unmapped = f"SELECT DISTINCT r.node_id FROM {raw} r ANTI JOIN {mapping} m ON m.int_id = r.node_id"
+    gaps = UnenumerationGaps(
+        unmapped_ids=con.execute(f"SELECT count(*) FROM ({unmapped})").fetchone()[0],
+        missing_nodes=max(0, int(nodes) - int(output_rows)),
+        unmapped_examples=[row[0] for row in con.execute(f"{unmapped} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
+    )
+    return UnenumerationReport.from_counts(r.output_table, raw_rows, output_rows, dup_ids, dup_rows, gaps)
+
+
 def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> UnenumerationReport:
     raw, mapping, out, value = _q(r.raw_table), _q(r.mapping_table), _q(r.output_table), f'"{validate_identifier(r.value_column)}"'
     raw_rows, top = con.execute(f"SELECT count(*), max(node_id) FROM {raw}").fetchone()
-    # The ids a run wrote more than once, with their counts: one grouping of every id.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE repeated_ids AS SELECT node_id, count(*) AS c FROM {raw} GROUP BY node_id HAVING count(*) > 1")
-    dup_ids, dup_rows = con.execute("SELECT count(*), coalesce(sum(c - 1), 0) FROM repeated_ids").fetchone()
+    dup_ids, dup_rows = _repeated_ids(con, raw)
 
     def one_per_id(where: str) -> str:
-        """The rows of ids in `where`, one per id: the smallest value where a run wrote an id twice
-        (so repeated runs agree); without repeated ids, the rows as they are."""
-        if not dup_ids:
-            return f"SELECT node_id AS int_id, {value} FROM {raw} WHERE {where}"
-        return f"""
-            SELECT node_id AS int_id, {value} FROM {raw} WHERE {where} AND node_id NOT IN (SELECT node_id FROM repeated_ids)
-            UNION ALL
-            SELECT node_id AS int_id, min({value}) AS {value} FROM {raw} WHERE {where} AND node_id IN (SELECT node_id FROM repeated_ids) GROUP BY node_id
-        """
+        return _one_per_id(raw, value, bool(dup_ids), where)
 
     # In id order (int_id order is node_id order), inserted a range of ids at a time: one sort of
     # every embedding list did not fit under a memory limit, a range does. The range is a filter

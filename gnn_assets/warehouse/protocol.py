@@ -26,6 +26,10 @@ class TableReplacement:
     mapping_table: str
     output_table: str
     value_column: str
+    # Publishing by delta (a warehouse whose publishes_deltas is true, onto the tables of the run
+    # the files were computed over): the files hold only the rows that changed, and these nodes
+    # (original ids) are gone; None: the files hold every row and replace the table.
+    removed_node_ids: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,8 @@ class UnenumerationReport:
 
 
 class Warehouse(Protocol):
+    publishes_deltas: bool  # TableReplacement.removed_node_ids is applied, not refused
+
     def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
         """Replace table with the rows of the Parquet files; returns the row count."""
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from gnn_assets import storage
+from gnn_assets.config import tables
 from gnn_assets.config.task_config import freeze_task_config, load_task_config, write_frozen_config
 from gnn_assets.graph.enumeration import enumerate_graph_source
 from gnn_assets.graph.source import GraphSource, write_graph_source
@@ -27,9 +28,9 @@ from tests.support.models import SPECS
 pytestmark = pytest.mark.slow
 
 
-def _changed(source: GraphSource, change: str) -> GraphSource:
+def _changed(source: GraphSource, change: str, seed: int = 7) -> GraphSource:
     """The graph after one kind of change (or all of them), by original id."""
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     nodes, edges = source.nodes, source.edges
     ids = nodes["node_id"].to_pylist()
     if change in ("features", "all"):
@@ -51,11 +52,12 @@ def _changed(source: GraphSource, change: str) -> GraphSource:
         edges = edges.filter(pa.array([s not in gone and d not in gone for s, d in zip(edges["src"].to_pylist(), edges["dst"].to_pylist())]))
     if change in ("add_nodes", "all"):
         added = {c: [nodes[c][0].as_py()] * 2 for c in nodes.column_names}
-        added["node_id"] = ["new-a", "new-b"]
+        a, b = f"new-{seed}-a", f"new-{seed}-b"
+        added["node_id"] = [a, b]
         nodes = pa.concat_tables([nodes, pa.table(added, schema=nodes.schema)])
         present = nodes["node_id"].to_pylist()
         new = {c: [edges[c][0].as_py()] * 4 for c in edges.column_names}
-        new["src"], new["dst"] = ["new-a", present[0], "new-b", "new-a"], [present[1], "new-b", present[2], "new-b"]
+        new["src"], new["dst"] = [a, present[0], b, a], [present[1], b, present[2], b]
         edges = pa.concat_tables([edges, pa.table(new, schema=edges.schema)])
     return GraphSource(source.metadata, nodes, edges)
 
@@ -236,7 +238,80 @@ def test_a_scheduled_rerun_of_the_same_job_starts_from_its_own_last_run(tmp_path
     (got, _), (expected, _) = _rows(job, frozen), _rows(job, full_frozen)
     ids = sorted(expected)
     assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
-    assert again.job.details["kept"]["states_dir"].startswith(again.job_layout.inference_run_dir(again.job.run_id))
+    # Its kept states: the first run's layer linked into its own folder, and the rows it recomputed.
+    layers = again.job.details["kept"]["layers"]
+    assert [layer["whole"] for layer in layers] == [True, False]
+    assert all(layer["directory"].startswith(again.job_layout.inference_run_dir(again.job.run_id)) for layer in layers)
+
+
+def test_increments_in_a_row_stay_exact_publish_by_delta_and_compact_past_the_layer_limit(tmp_path, small_homogeneous_graph, monkeypatch):
+    """A daily job (baseJob SELF) after five changes in a row, of every kind: each run equals a
+    whole job on its graph, keeps and outputs only the rows it recomputed over its base's layers
+    (linked into its own folder), publishes them by delta (its raw table holds only those rows),
+    and past MAX_LAYERS (3 here) writes every row again as one layer."""
+    from gnn_assets.layerwise import local
+    from gnn_assets.warehouse import open_warehouse
+
+    monkeypatch.setattr(local, "MAX_LAYERS", 3)
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    daily = {"gnnAssetsConfig.incremental.baseJob": "SELF"}
+    _run_job(job, "daily", **daily)
+    graph, layers = small_homogeneous_graph, []
+    for step, change in enumerate(["features", "add_nodes", "remove_edges", "all", "remove_nodes"]):
+        graph = _changed(graph, change, seed=step)
+        _reenumerate(job, graph)
+        run, frozen = _run_job(job, "daily", **daily)
+        details = run.job.details
+        assert not details["incremental"]["ran_whole_job"], (step, details["incremental"])
+        _, full_frozen = _run_job(job, "full")
+        (got, got_pred), (expected, expected_pred) = _rows(job, frozen), _rows(job, full_frozen)
+        assert got.keys() == expected.keys() and got_pred == expected_pred, step
+        ids = sorted(expected)
+        assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4, step
+        kept = details["kept"]["layers"]
+        layers.append(len(kept))
+        output = run.job.outputs["paper"]
+        if len(kept) > 1:  # layered: its output holds the last stage's recomputed rows, published by delta
+            last = details["incremental"]["recomputed_per_stage"][str(len(details["incremental"]["recomputed_per_stage"]) - 1)]["paper"]
+            assert output.rows == last < len(ids) and len(output.base_layers) == len(kept) - 1
+            raw = open_warehouse(job.resources).row_count(tables.raw_output_table(frozen.task_name, "daily", "paper", "embeddings"))
+            assert raw == last
+        else:
+            assert output.rows == len(ids) and not output.base_layers
+    assert layers == [2, 3, 1, 2, 3]
+
+
+def test_an_incremental_job_killed_while_publishing_leaves_the_tables_and_its_base_as_they_were(tmp_path, small_homogeneous_graph, monkeypatch):
+    from gnn_assets.outputs.published import published_run
+    from gnn_assets.warehouse import duckdb as duckdb_warehouse
+
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    daily = {"gnnAssetsConfig.incremental.baseJob": "SELF"}
+    first, frozen = _run_job(job, "daily", **daily)
+    published = _rows(job, frozen)
+    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    real = duckdb_warehouse._apply_delta
+
+    def killed_after_the_delete(con, r):
+        real(con, r)
+        raise SystemExit(137)  # as if killed before the transaction commits
+
+    monkeypatch.setattr(duckdb_warehouse, "_apply_delta", killed_after_the_delete)
+    with pytest.raises(SystemExit):
+        _run_job(job, "daily", **daily)
+    layout = job.resources.layout.job(job.frozen.task_name, "daily")
+    assert _rows(job, frozen) == published and published_run(layout) == first.job.run_id
+    monkeypatch.setattr(duckdb_warehouse, "_apply_delta", real)
+    # The committed run is published again (by delta onto the same base) and is exact.
+    from gnn_assets.config.job import Job
+    from gnn_assets.jobs.unenumerate import unenumerate_outputs
+
+    unenumerate_outputs(Job.of(frozen, job.resources), open_warehouse(job.resources), progress=lambda _: None)
+    _, full_frozen = _run_job(job, "full")
+    (got, got_pred), (expected, expected_pred) = _rows(job, frozen), _rows(job, full_frozen)
+    ids = sorted(expected)
+    assert got.keys() == expected.keys() and got_pred == expected_pred
+    assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
 
 
 def test_incremental_with_spilled_states_equals_a_full_job(tmp_path, small_homogeneous_graph):
@@ -307,6 +382,14 @@ def test_kept_states_on_gcs_serve_an_incremental_job(tmp_path, gcs_emulator, sma
     assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
 
 
+def _kept_files(job) -> list[str]:
+    """The kept state files of job 'base' (one whole layer)."""
+    from gnn_assets.outputs.published import read_committed
+
+    (layer,) = read_committed(job.resources.layout.job(job.frozen.task_name, "base")).details["kept"]["layers"]
+    return storage.glob(storage.join(layer["directory"], "states", "*.npy"))
+
+
 def _tamper_state(path: str, how: str) -> None:
     values = np.load(path)
     forged = {"zeros": np.zeros_like(values), "scaled": values * np.float32(1.001), "nan": np.full_like(values, np.nan)}[how]
@@ -318,10 +401,7 @@ def test_a_tampered_kept_state_is_refused_in_one_line_before_any_work(tmp_path, 
     """Before: a kept state rewritten with zeros, x1.001 or NaN (same shape and dtype) gave exit 0
     and up to 1,998 of 2,000 wrong rows, NaN embeddings published."""
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
-    from gnn_assets.outputs.published import read_committed
-
-    states_dir = read_committed(job.resources.layout.job(job.frozen.task_name, "base")).details["kept"]["states_dir"]
-    _tamper_state(storage.glob(storage.join(states_dir, "*.npy"))[0], how)
+    _tamper_state(_kept_files(job)[0], how)
     _reenumerate(job, _changed(small_homogeneous_graph, "features"))
     with pytest.raises(IncrementalRefused, match=r"changed since its run wrote it \(content hash\); run the base job again") as refused:
         _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
@@ -330,33 +410,37 @@ def test_a_tampered_kept_state_is_refused_in_one_line_before_any_work(tmp_path, 
     assert not storage.exists(layout.inference_manifest_uri)
 
 
-def test_a_kept_graph_record_replaced_by_the_current_graph_is_refused(tmp_path, small_homogeneous_graph):
-    """Before: the base's graph record replaced with the current graph's hid the change (413 of
-    2,000 rows stale, exit 0)."""
-    from gnn_assets.incremental.change import hashes_uri
-    from gnn_assets.outputs.published import read_committed
+def test_a_tampered_change_record_is_refused_in_one_line(tmp_path, small_homogeneous_graph):
+    """The enumeration's record of what changed is what an incremental job recomputes by: one
+    rewritten (here: the feature change wiped, which would leave 4 nodes' rows stale) is refused."""
+    from gnn_assets.graph.change_record import ChangeRecordError
 
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
-    record = read_committed(job.resources.layout.job(job.frozen.task_name, "base")).details["kept"]["graph_dir"]
-    changed = _changed(small_homogeneous_graph, "features")
-    _reenumerate(job, changed)
-    # The record's feature hashes, recomputed from the new graph: the change would be invisible.
-    from gnn_assets.graph.enumeration import read_enumerated_graph
-    from gnn_assets.incremental.change import feature_hashes
-
-    graph = read_enumerated_graph(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name))
-    with storage.open_write(hashes_uri(record, "paper")) as stream:
-        np.save(stream, feature_hashes(graph.features["paper"]), allow_pickle=False)
-    with pytest.raises(IncrementalRefused, match=r"the kept file .* changed since its run wrote it"):
+    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    (arrays,) = storage.glob(storage.join(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "changes", "*", "arrays.npz"))
+    with np.load(arrays) as held:
+        wiped = {k: (np.zeros(0, np.int64) if k.startswith("features") else held[k]) for k in held.files}
+    np.savez(arrays, **wiped)
+    with pytest.raises(ChangeRecordError, match=r"changed since its enumeration wrote it \(content hash\); enumerate the graph again") as refused:
         _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    assert "\n" not in str(refused.value)
+
+
+def test_a_graph_without_a_record_back_to_the_base_runs_the_whole_job(tmp_path, small_homogeneous_graph):
+    """Enumerated by an older version (no change records), or more times than the records kept."""
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    storage.delete_tree(storage.join(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "changes"))
+    run, frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    details = run.job.details["incremental"]
+    assert details["ran_whole_job"] and details["why_whole_job"] == "no_change_record"
+    _, full_frozen = _run_job(job, "full")
+    assert _rows(job, frozen)[1] == _rows(job, full_frozen)[1]
 
 
 def test_a_malformed_or_missing_kept_state_is_refused_in_one_line(tmp_path, small_homogeneous_graph):
-    from gnn_assets.outputs.published import read_committed
-
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
-    states_dir = read_committed(job.resources.layout.job(job.frozen.task_name, "base")).details["kept"]["states_dir"]
-    first, second = storage.glob(storage.join(states_dir, "*.npy"))[:2]
+    first, second = _kept_files(job)[:2]
     storage.write_bytes(first, b"not numpy")
     _reenumerate(job, _changed(small_homogeneous_graph, "features"))
     with pytest.raises(IncrementalRefused, match="changed since its run wrote it") as refused:
