@@ -200,7 +200,7 @@ class KeptReader:
 
     def _array(self, uri: str) -> np.ndarray:
         if uri not in self._arrays:
-            self._arrays[uri] = _load(uri)
+            self._arrays[uri] = np.asarray(_load(uri))  # a plain array over the mapping: numpy's memmap subclass costs per gather
         return self._arrays[uri]
 
     def _shift(self, index: int, node_type: str) -> IdShift:
@@ -209,25 +209,35 @@ class KeptReader:
             self._shifts[key] = IdShift.from_bytes(storage.read_bytes(shift_uri(self.kept.layers[index], node_type)))
         return self._shifts[key]
 
-    def rows(self, name: str, ids: np.ndarray) -> np.ndarray:
+    def rows(self, name: str, ids: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The rows of state `name` of today's ids (into out, where given)."""
         info = self.kept.states[name]
         node_type = info["node_type"]
-        out = np.zeros((len(ids), *info["shape"][1:]), dtype=np.dtype(info["dtype"]))
+        if out is None:
+            out = np.empty((len(ids), *info["shape"][1:]), dtype=np.dtype(info["dtype"]))
         current = self.to_now[node_type].old_of_new(ids)
+        out[current < 0] = 0
         pending = np.flatnonzero(current >= 0)
         for index in range(len(self.kept.layers) - 1, -1, -1):
             if not len(pending):
                 break
             layer = self.kept.layers[index]
             if layer.whole:
-                out[pending] = self._array(whole_uri(layer, name))[current[pending]]
+                whole = self._array(whole_uri(layer, name))
+                if current[pending].max() >= len(whole):
+                    raise IncrementalRefused(f"{whole_uri(layer, name)}: holds {len(whole):,} rows, its layer's ids reach {current[pending].max():,}; run the base job again")
+                # mode "clip" (the ids were checked above): numpy buffers a gather with mode "raise".
+                if len(pending) == len(ids):  # every row from this layer: gathered straight into out
+                    np.take(whole, current, axis=0, out=out, mode="clip")
+                else:
+                    out[pending] = np.take(whole, current[pending], axis=0, mode="clip")
                 break
             ids_uri, rows_uri = delta_uris(layer, name)
             held = self._array(ids_uri)
             if len(held):
                 at = np.minimum(np.searchsorted(held, current[pending]), len(held) - 1)
                 hit = held[at] == current[pending]
-                out[pending[hit]] = self._array(rows_uri)[at[hit]]
+                out[pending[hit]] = np.take(self._array(rows_uri), at[hit], axis=0)
                 pending = pending[~hit]
             if index:
                 current[pending] = self._shift(index, node_type).old_of_new(current[pending])

@@ -15,7 +15,8 @@ class OverlayState:
 
     device = torch.device("cpu")
 
-    def __init__(self, ids: np.ndarray, num_rows: int, row_shape: tuple, dtype: torch.dtype, base_rows: Callable[[np.ndarray], np.ndarray]):
+    def __init__(self, ids: np.ndarray, num_rows: int, row_shape: tuple, dtype: torch.dtype, base_rows: Callable[[np.ndarray, np.ndarray], None]):
+        """base_rows(ids, out): the base's rows of those ids written into out."""
         self.ids = np.asarray(ids, dtype=np.int64)
         self.values = torch.zeros((len(self.ids), *row_shape), dtype=dtype)
         self.shape = torch.Size((num_rows, *row_shape))
@@ -39,11 +40,13 @@ class OverlayState:
         ids = self._as_ids(index)
         at, mine = self._positions(ids)
         out = torch.empty((len(ids), *self.shape[1:]), dtype=self.dtype)
+        if mine.all():
+            return self.values[torch.from_numpy(at)]
+        # Every row from the base (one gather into place, a few rows read for nothing), then
+        # this job's rows over them.
+        self._base_rows(ids, out.numpy())
         if mine.any():
             out[torch.from_numpy(np.flatnonzero(mine))] = self.values[torch.from_numpy(at[mine])]
-        if not mine.all():
-            others = np.flatnonzero(~mine)
-            out[torch.from_numpy(others)] = torch.from_numpy(np.ascontiguousarray(self._base_rows(ids[others]))).to(self.dtype)
         return out
 
     def __setitem__(self, index, value: torch.Tensor) -> None:

@@ -68,7 +68,7 @@ class IncrementalPlan:
         info = self.base.kept.states[node.name]
         dtype = torch.from_numpy(np.zeros(0, dtype=np.dtype(info["dtype"]))).dtype
         return OverlayState(ids, self.num_nodes[info["node_type"]], tuple(info["shape"][1:]), dtype,
-                            lambda rows: self.reader.rows(node.name, rows))
+                            lambda rows, out: self.reader.rows(node.name, rows, out))
 
     def details(self) -> dict:
         return {
