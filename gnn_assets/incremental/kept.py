@@ -14,7 +14,8 @@ by the traced model's node, the same for every trace of the same model.
 
 The manifest (details["kept"]) records the layers, each state's node type and row shape, the
 enumeration each layer's ids are in, the model file's sha256 and the content hash of every kept
-file (checked before an incremental job uses any of them). A base is always its job's committed
+file (xxh3-128: every incremental job hashes its base's files again before it uses any of them,
+so the hash must be fast; its files are written by the job itself, not taken from users). A base is always its job's committed
 run: its folder is removed when a later run of the job commits (or, for the run last published,
 when a later one is published); the runs built on it hold links of their own.
 """
@@ -22,7 +23,6 @@ when a later one is published); the runs built on it hold links of their own.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+import xxhash
 
 from gnn_assets import storage
 from gnn_assets.graph.id_shift import IdShift
@@ -51,14 +52,14 @@ class KeptRun:
     model_sha256: str
     layers: list[KeptLayer] = field(default_factory=list)  # oldest first
     states: dict[str, dict] = field(default_factory=dict)  # state name -> {"node_type", "shape", "dtype"} (shape: all nodes)
-    file_sha256: dict[str, str] = field(default_factory=dict)  # every kept file -> content hash
+    file_hashes: dict[str, str] = field(default_factory=dict)  # every kept file -> content hash (xxh3-128)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "KeptRun":
-        return cls(data["model_sha256"], [KeptLayer(**layer) for layer in data["layers"]], dict(data["states"]), dict(data["file_sha256"]))
+        return cls(data["model_sha256"], [KeptLayer(**layer) for layer in data["layers"]], dict(data["states"]), dict(data["file_hashes"]))
 
     @property
     def enumeration_id(self) -> str:
@@ -71,16 +72,24 @@ class KeptRun:
         with storage.open_write(uri) as stream:
             hashing = _HashingStream(stream)
             yield hashing
-        self.file_sha256[uri] = hashing.digest.hexdigest()
+        self.file_hashes[uri] = hashing.digest.hexdigest()
 
     def save(self, uri: str, array: np.ndarray) -> None:
         with self.write(uri) as stream:
             np.save(stream, np.ascontiguousarray(array), allow_pickle=False)
 
 
+def _content_hash(uri: str) -> str:
+    digest = xxhash.xxh3_128()
+    with storage.open_read(uri) as stream:
+        for block in iter(lambda: stream.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class _HashingStream:
     def __init__(self, stream):
-        self.stream, self.digest = stream, hashlib.sha256()
+        self.stream, self.digest = stream, xxhash.xxh3_128()
 
     def write(self, data) -> int:
         self.digest.update(data)
@@ -110,11 +119,11 @@ def continue_kept(base: KeptRun, run_dir: str, enumeration_id: str, shifts: dict
     kept = KeptRun(base.model_sha256)
     for index, layer in enumerate(base.layers):
         mine = KeptLayer(storage.join(run_dir, "kept", f"layer-{index}"), layer.enumeration_id, layer.whole)
-        for uri, digest in base.file_sha256.items():
+        for uri, digest in base.file_hashes.items():
             if storage.is_inside(uri, layer.directory):
                 target = storage.join(mine.directory, uri[len(layer.directory) :].lstrip("/"))
                 storage.link(uri, target)
-                kept.file_sha256[target] = digest
+                kept.file_hashes[target] = digest
         kept.layers.append(mine)
     layer = KeptLayer(storage.join(run_dir, "kept", f"layer-{len(base.layers)}"), enumeration_id, False)
     for node_type, shift in shifts.items():
@@ -165,16 +174,16 @@ def verify_kept(kept: KeptRun, what: str) -> None:
     for name in kept.states:
         for layer in kept.layers:
             expected += [whole_uri(layer, name)] if layer.whole else list(delta_uris(layer, name))
-    unrecorded = [uri for uri in expected if uri not in kept.file_sha256]
+    unrecorded = [uri for uri in expected if uri not in kept.file_hashes]
     if unrecorded:
         raise IncrementalRefused(f"{what}: the kept file {unrecorded[0]} has no recorded content hash; run the base job again")
-    for uri in kept.file_sha256:
+    for uri in kept.file_hashes:
         if not storage.exists(uri):
             raise IncrementalRefused(f"{what}: the kept file {uri} is gone; run the base job again with layerwise.keepStates")
-    # Hashed a file per core at once (hashlib lets go of the GIL on large blocks).
-    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(kept.file_sha256)))) as pool:
-        hashes = dict(zip(kept.file_sha256, pool.map(storage.sha256, kept.file_sha256)))
-    for uri, recorded in kept.file_sha256.items():
+    # A file per core at once (the hash and the reads let go of the GIL).
+    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(kept.file_hashes)))) as pool:
+        hashes = dict(zip(kept.file_hashes, pool.map(_content_hash, kept.file_hashes)))
+    for uri, recorded in kept.file_hashes.items():
         if hashes[uri] != recorded:
             raise IncrementalRefused(f"{what}: the kept file {uri} changed since its run wrote it (content hash); run the base job again")
 

@@ -17,6 +17,8 @@ another run) reads merged_output_files: the layers merged into whole files once 
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -82,11 +84,12 @@ def merged_output_files(output: NodeTypeOutput, kind: str, what: str) -> list[st
     for index, layer in enumerate(output.base_layers):
         verify_files(layer["files"][kind], layer["rows_by_kind"][kind], layer["file_sha256"], f"{what} layer {index}")
     shifts = [IdShift.from_bytes(storage.read_bytes(layer["shift"])) for layer in output.base_layers]
-    storage.delete_tree(folder)
-    written, newer = [], np.zeros(0, np.int64)  # ids (today's) of the layers newer than the one merged
+    # Written beside and moved into place whole: two readers may merge the same run at once.
+    building = f"{folder}.building-{uuid.uuid4().hex[:8]}"
+    newer = np.zeros(0, np.int64)  # ids (today's) of the layers newer than the one merged
     for index in range(len(layers) - 1, -1, -1):
         files = layers[index]["files"][kind]
-        uri = storage.join(folder, f"part-{index:05d}.parquet")
+        uri = storage.join(building, f"part-{index:05d}.parquet")
         writer = None
         with storage.open_write(uri) as stream:
             for name in files:
@@ -103,12 +106,14 @@ def merged_output_files(output: NodeTypeOutput, kind: str, what: str) -> list[st
                 writer.close()
         if writer is None:
             storage.delete_tree(uri)
-        else:
-            written.append(uri)
         if index:
             own = _ids_of(files)
             for shift in shifts[index:]:
                 own = shift.new_of_old(own)
             newer = np.union1d(newer, own[own >= 0])
-    storage.write_text(storage.join(folder, _COMPLETE), "")
-    return sorted(written)
+    storage.write_text(storage.join(building, _COMPLETE), "")
+    try:
+        storage.replace_tree(building, folder)
+    finally:
+        storage.delete_tree(building)
+    return storage.glob(storage.join(folder, "*.parquet"))
