@@ -2,7 +2,8 @@
 and the bench model (2-layer GraphSAGE, hidden 256), a daily job (layerwise.keepStates,
 incremental.baseJob SELF) runs once over the whole graph; then the graph changes (a share of the
 edges, half added and half removed, and the features of the same share of the nodes), is
-enumerated again (with its change record, and the in-edge CSR built before either job), and a
+enumerated again (with its change record, its mapping loaded into DuckDB as refresh_graphs does,
+and the in-edge CSR built before either job), and a
 whole job and the daily job each run in a fresh process and publish their tables to DuckDB:
 
 - incremental_vs_full (0.1% changed), incremental_vs_full_001pct (0.01%),
@@ -124,6 +125,8 @@ def measure(workdir: Path, main_task: dict, num_nodes: int, average_degree: floa
     from gnn_assets.graph.demo import generate_homogeneous_demo_graph
     from gnn_assets.graph.enumeration import enumerate_deployment_graph
     from gnn_assets.graph.source import write_graph_source
+    from gnn_assets.jobs.unenumerate import load_node_id_mappings
+    from gnn_assets.warehouse.duckdb import DuckDbWarehouse
 
     graph_name = main_task["gnnAssetsConfig"]["graphName"]
     resources = load_resource_config(str(workdir / "resources.yaml"))
@@ -135,6 +138,7 @@ def measure(workdir: Path, main_task: dict, num_nodes: int, average_degree: floa
         write_graph_source(resources.layout.graph_source_dir(graph_name), graph)
         started = time.perf_counter()
         report = enumerate_deployment_graph(resources, graph_name)
+        load_node_id_mappings(DuckDbWarehouse.from_resources(resources), resources, graph_name, list(report.nodes))  # as refresh_graphs does
         seconds = time.perf_counter() - started
         for e in graph.metadata.edge_types:  # the graph's CSR, before either job
             load_in_edges(resources.layout.enumerated_graph_dir(graph_name), (e.src_node_type, e.relation, e.dst_node_type),

@@ -8,7 +8,7 @@ from gnn_assets.outputs import published
 from gnn_assets.config.job import Job
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
-from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, check_enumeration, edge_type_name, mapping_uri
+from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, check_enumeration, edge_type_name, enumeration_id, mapping_uri
 from gnn_assets.graph.enumeration import read_preprocessed_metadata
 from gnn_assets.outputs.overlay import merged_output_files, removed_node_ids
 from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
@@ -21,11 +21,9 @@ _VALUE = {"embeddings": ("emb", EMBEDDINGS_SCHEMA), "predictions": ("pred", PRED
 def load_node_id_mappings(warehouse: Warehouse, resources: Resources, graph_name: str, node_types: list[str]) -> dict[str, str]:
     """Load the enumeration's mapping files into one table per node type; returns the table names."""
     directory = resources.layout.enumerated_graph_dir(graph_name)
-    loaded = {}
-    for node_type in node_types:
-        table = tables.node_id_mapping_table(graph_name, node_type)
-        warehouse.load_parquet(table, [mapping_uri(directory, node_type)], MAPPING_SCHEMA)
-        loaded[node_type] = table
+    enumeration = enumeration_id(directory)
+    loaded = {t: tables.node_id_mapping_table(graph_name, t) for t in node_types}
+    warehouse.load_mappings([MappingLoad(loaded[t], [mapping_uri(directory, t)], MAPPING_SCHEMA, enumeration) for t in node_types])
     return loaded
 
 
@@ -46,7 +44,7 @@ def _enumeration_tie(job: Job, enumeration: str, what: str, node_types: list[str
 
     check()
     tables_of = mapping_tables(job.config)
-    loads = [MappingLoad(tables_of[t], [mapping_uri(job.graph_dir, t)], MAPPING_SCHEMA) for t in dict.fromkeys(node_types)]
+    loads = [MappingLoad(tables_of[t], [mapping_uri(job.graph_dir, t)], MAPPING_SCHEMA, enumeration) for t in dict.fromkeys(node_types)]
     return loads, check
 
 

@@ -128,6 +128,9 @@ class BigQueryWarehouse:
     def ensure_writable(self) -> None:
         """BigQuery has no lock to wait for: its jobs queue and transactions conflict at commit."""
 
+    def load_mappings(self, loads: list[MappingLoad]) -> dict[str, int]:
+        return {m.table: self.load_parquet(m.table, m.files, m.schema) for m in loads}
+
     publishes_deltas = False  # an incremental run's output is published whole (outputs/overlay.py merges it)
 
     def publish_job_tables(

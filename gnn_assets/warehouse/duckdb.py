@@ -79,7 +79,12 @@ class DuckDbWarehouse:
     def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
         with self._connect() as con:
             _load(con, table, uris, schema)
+            _forget_mapping(con, table)
             return con.execute(f"SELECT count(*) FROM {_q(table)}").fetchone()[0]
+
+    def load_mappings(self, loads: list[MappingLoad]) -> dict[str, int]:
+        with self._publishing(loads, None) as con:
+            return {m.table: con.execute(f"SELECT count(*) FROM {_q(m.table)}").fetchone()[0] for m in loads}
 
     @contextlib.contextmanager
     def _transaction(self):
@@ -98,7 +103,7 @@ class DuckDbWarehouse:
         """The transaction of a publication: the mappings reloaded first, check() last."""
         with self._transaction() as con:
             for m in mappings:
-                _load(con, m.table, m.files, m.schema)
+                _load_mapping(con, m)
             yield con
             if check is not None:
                 check()
@@ -187,6 +192,31 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, uris: list[str], schema: p
     else:
         empty = schema.empty_table()  # noqa: F841 (read by DuckDB by name)
         con.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT * FROM empty")
+
+
+_MAPPING_LOADS = "gnn_assets_mapping_loads"  # which enumeration each mapping table holds
+
+
+def _load_mapping(con: duckdb.DuckDBPyConnection, m: MappingLoad) -> None:
+    """A mapping table loaded from its files, unless it is known to hold them already (the
+    enumeration they are of, recorded when it was loaded: about 0.5 s per million nodes saved on
+    every publication after the first of an enumeration)."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS {_MAPPING_LOADS} (table_name VARCHAR PRIMARY KEY, enumeration_id VARCHAR)")
+    if m.enumeration_id:
+        held = con.execute(f"SELECT enumeration_id FROM {_MAPPING_LOADS} WHERE table_name = ?", [m.table]).fetchone()
+        present = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [m.table]).fetchone()[0]
+        if held is not None and held[0] == m.enumeration_id and present:
+            return
+    _load(con, m.table, m.files, m.schema)
+    _forget_mapping(con, m.table)
+    if m.enumeration_id:
+        con.execute(f"INSERT INTO {_MAPPING_LOADS} VALUES (?, ?)", [m.table, m.enumeration_id])
+
+
+def _forget_mapping(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """The table no longer holds a recorded enumeration's mapping (it was replaced)."""
+    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [_MAPPING_LOADS]).fetchone()[0]:
+        con.execute(f"DELETE FROM {_MAPPING_LOADS} WHERE table_name = ?", [table])
 
 
 def _view_files(con: duckdb.DuckDBPyConnection, name: str, uris: list[str], schema: pa.Schema) -> None:

@@ -40,6 +40,7 @@ class MappingLoad:
     table: str
     files: list[str]
     schema: pa.Schema
+    enumeration_id: str = ""  # the enumeration the files are of: a table known to hold it is not loaded again
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ class Warehouse(Protocol):
 
     def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
         """Replace table with the rows of the Parquet files; returns the row count."""
+
+    def load_mappings(self, loads: list[MappingLoad]) -> dict[str, int]:
+        """Replace each mapping table with its files; returns row counts by table."""
 
     def ensure_writable(self) -> None:
         """Raise WarehouseBusy now when a write would not get through (before a long job)."""

@@ -1,3 +1,4 @@
+import dataclasses
 import subprocess
 import sys
 import time
@@ -155,3 +156,34 @@ def test_the_raw_output_is_a_view_of_the_committed_files_replacing_a_table_from_
     assert warehouse.read_table("raw").to_pylist() == [{"node_id": 1, "emb": [1.0]}, {"node_id": 2, "emb": [2.0]}]
     report = warehouse.publish_job_tables([TableReplacement("raw", [], EMBEDDINGS_SCHEMA, "mapping", "final", "emb")])["final"]
     assert warehouse.read_table("raw").num_rows == 0 and report.output_rows == 0 and report.missing_nodes == 2
+
+
+def test_a_mapping_table_known_to_hold_an_enumeration_is_not_loaded_again_and_any_other_is(warehouse, tmp_path):
+    from gnn_assets.warehouse.protocol import MappingLoad
+
+    def load(name, pairs, enumeration):
+        rows = [{"node_id": n, "int_id": i} for n, i in pairs]
+        return MappingLoad("mapping", [_file(tmp_path, name, rows, MAPPING_SCHEMA)], MAPPING_SCHEMA, enumeration)
+
+    def published(mapping):
+        warehouse.publish_job_tables([_replacement(tmp_path, [(1, [1.0])])], [mapping])
+        return warehouse.read_table("final").to_pylist()[0]["node_id"]
+
+    assert warehouse.load_mappings([load("a", [("a", 1)], "e1")]) == {"mapping": 1}
+    # The same enumeration: the table is known to hold it, its files are not read again (here
+    # other files stand in for them, to show they are not read).
+    assert published(load("a-again", [("not read", 1)], "e1")) == "a"
+    assert published(load("b", [("b", 1)], "e2")) == "b"  # another enumeration: loaded
+    _mapping(warehouse, tmp_path, [("c", 1)])  # replaced by a plain load: no longer known to hold e2
+    assert published(load("b-again", [("b", 1)], "e2")) == "b"
+
+
+def test_an_incremental_run_is_applied_as_a_delta_the_removed_and_recomputed_rows_replaced(warehouse, tmp_path):
+    _mapping(warehouse, tmp_path, [("a", 0), ("b", 1), ("c", 2)])
+    warehouse.publish_job_tables([_replacement(tmp_path, [(0, [0.0]), (1, [1.0]), (2, [2.0])])])
+    # Today: "b" is gone, "d" added (ids move), "c" recomputed; the run wrote only c's and d's rows.
+    _mapping(warehouse, tmp_path, [("a", 0), ("c", 1), ("d", 2)])
+    delta = _replacement(tmp_path, [(1, [20.0]), (2, [30.0])])
+    report = warehouse.publish_job_tables([dataclasses.replace(delta, removed_node_ids=["b"])])["final"]
+    assert sorted((r["node_id"], r["emb"]) for r in warehouse.read_table("final").to_pylist()) == [("a", [0.0]), ("c", [20.0]), ("d", [30.0])]
+    assert report.complete and report.raw_rows == 2 and report.output_rows == 3
