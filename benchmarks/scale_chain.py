@@ -242,8 +242,8 @@ def growth(small: dict, large: dict) -> dict:
     }
 
 
-def run_incremental(num_nodes: int) -> dict:
-    """incremental_vs_full (0.01%, 0.1%, 1% changed, then 0.1% five times in a row) on the bench
+def run_incremental(num_nodes: int, chain: int) -> dict:
+    """incremental_vs_full (0.01%, 0.1%, 1% changed, then 0.1% `chain` times in a row) on the bench
     model over a demo graph of num_nodes, 8 edges per node; and 0.1% on one of 3 edges per node
     (a road network's degree): incremental_vs_full_roads."""
     import dataclasses
@@ -255,7 +255,7 @@ def run_incremental(num_nodes: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="gnn-bench-incremental-") as tmp:
         size = dataclasses.replace(SIZES["full"], num_nodes=num_nodes)
         prepare(Path(tmp), size)
-        result.update(incremental.measure(Path(tmp), TASK, num_nodes))
+        result.update(incremental.measure(Path(tmp), TASK, num_nodes, chain=chain))
         roads = incremental.measure(Path(tmp), TASK, num_nodes, average_degree=3.0, changes={"incremental_vs_full_roads": 0.001}, chain=0)
     result["metrics"]["incremental_vs_full_roads"] = roads["metrics"]["incremental_vs_full_roads"]
     result["measurements"]["incremental_vs_full_roads"] = roads["measurements"]["incremental_vs_full_roads"]
@@ -340,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-mb", type=int, default=4096, help="the layer-wise job's layerwise.memoryBudgetMb")
     parser.add_argument("--memory-cap-mb", type=int, default=8192, help="each step's memory cgroup limit, page cache included")
     parser.add_argument("--incremental-nodes", type=int, default=1_000_000, help="graph size of the incremental measurement (0: none)")
+    parser.add_argument("--incremental-chain", type=int, default=5, help="0.1%% changes in a row after the three single changes")
     parser.add_argument("--beam-nodes", type=int, default=1_000_000, help="graph size of the BEAM engine measurement (0: none)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -347,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(result["chains"]) > 1:
         result["growth"] = growth(result["chains"][0], result["chains"][-1])
     if args.incremental_nodes:
-        result["incremental"] = run_incremental(args.incremental_nodes)
+        result["incremental"] = run_incremental(args.incremental_nodes, args.incremental_chain)
     if args.beam_nodes:
         result["beam"] = run_beam(args.beam_nodes)
     args.out.mkdir(parents=True, exist_ok=True)

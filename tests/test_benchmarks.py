@@ -62,7 +62,7 @@ def test_bench_runs_at_tiny_size_and_writes_its_results(tmp_path):
 @pytest.mark.slow
 def test_bench_scale_runs_the_chain_at_a_tiny_size_and_writes_its_table(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scale_chain", "--nodes", "2000,3000", "--budget-mb", "1", "--incremental-nodes", "2000", "--beam-nodes", "2000", "--out", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks.scale_chain", "--nodes", "2000,3000", "--budget-mb", "1", "--incremental-nodes", "2000", "--incremental-chain", "1", "--beam-nodes", "2000", "--out", str(tmp_path)],
         capture_output=True, text=True, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -26,9 +26,11 @@ class BaseJob:
     outputs: dict[str, NodeTypeOutput]  # its committed output per root node type
 
 
-def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str) -> BaseJob | None:
+def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str, progress=print) -> BaseJob | None:
     """The base, or None where baseJob is PREVIOUS or SELF and there is nothing yet to start
-    from (the task's or the job's first run: it computes everything)."""
+    from (the task's or the job's first run: it computes everything), or where the base kept its
+    states in the layout of an earlier version (the whole job runs and keeps them anew: a job
+    whose base is itself would otherwise never get past the refusal)."""
     where = f"{config.uri}: gnnAssetsConfig.incremental.baseJob {config.incremental_base_job}"
     name = config.incremental_base_job
     if name == "PREVIOUS":
@@ -53,8 +55,9 @@ def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str) ->
         raise IncrementalRefused(f"{where}: job {name!r} did not keep its states; run it with gnnAssetsConfig.layerwise.keepStates: true")
     try:
         kept = KeptRun.from_dict(manifest.details["kept"])
-    except (KeyError, TypeError) as error:
-        raise IncrementalRefused(f"{where}: job {name!r} kept its states in an older layout ({error}); run it again with gnnAssetsConfig.layerwise.keepStates") from None
+    except (KeyError, TypeError):
+        progress(f"{where}: job {name!r} kept its states in the layout of an earlier version: computing every node (and keeping them anew)")
+        return None
     if kept.model_sha256 != model_sha256:
         raise IncrementalRefused(
             f"{where}: job {name!r} ran another model file (sha256 {kept.model_sha256[:12]}…, this job's {model_sha256[:12]}…); "

@@ -120,9 +120,9 @@ def run_layerwise(
     check_same_graph(config.proto.graph_metadata, read_graph_metadata(job.graph_dir), config.uri)
     num_nodes = {t: parquet_rows(nodes_uri(job.graph_dir, t)) for t in config.node_types}
     types = graph_types(config)
-    base = resolve_base(config, job.resources, loaded.weights.sha256) if config.incremental_base_job else None
+    base = resolve_base(config, job.resources, loaded.weights.sha256, progress) if config.incremental_base_job else None
     if config.incremental_base_job and base is None:
-        progress(f"incremental.baseJob {config.incremental_base_job}: no committed run to start from yet; computing every node")
+        progress(f"incremental.baseJob {config.incremental_base_job}: no base to start from; computing every node")
     device = engine.probe_device(job)
     models = probe_models(config, types, loaded, champion, champion_loaded, job.resources.model_policy, device, progress)
     run = LayerwiseRun(job, loaded, champion, progress, num_nodes, started, types, signature_of(types), models, base, enumeration)

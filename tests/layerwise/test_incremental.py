@@ -450,3 +450,25 @@ def test_a_malformed_or_missing_kept_state_is_refused_in_one_line(tmp_path, smal
     storage.delete_tree(second)
     with pytest.raises(IncrementalRefused, match="is gone; run the base job again"):
         _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+
+
+def test_a_base_kept_by_an_earlier_version_runs_the_whole_job_and_keeps_anew(tmp_path, small_homogeneous_graph):
+    """A daily job (baseJob SELF) whose last run kept its states in the layout before layers (a
+    graph record and one file per state): refusing it would stop the job for good."""
+    import json
+
+    from gnn_assets.outputs.published import read_committed
+
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    daily = {"gnnAssetsConfig.incremental.baseJob": "SELF"}
+    _run_job(job, "daily", **daily)
+    layout = job.resources.layout.job(job.frozen.task_name, "daily")
+    manifest = json.loads(storage.read_text(layout.inference_manifest_uri))
+    manifest["details"]["kept"] = {"graph_dir": "kept/graph", "states_dir": "kept/states", "model_sha256": "x", "states": {}, "file_sha256": {}}
+    storage.write_text(layout.inference_manifest_uri, json.dumps(manifest))
+    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    whole, _ = _run_job(job, "daily", **daily)
+    assert "incremental" not in whole.job.details and [layer["whole"] for layer in whole.job.details["kept"]["layers"]] == [True]
+    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    again, _ = _run_job(job, "daily", **daily)
+    assert not again.job.details["incremental"]["ran_whole_job"] and read_committed(layout).run_id == again.job.run_id
