@@ -219,36 +219,35 @@ class KeptReader:
         return self._shifts[key]
 
     def rows(self, name: str, ids: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The rows of state `name` of today's ids (into out, where given)."""
+        """The rows of state `name` of today's ids (into out, where given): every row gathered
+        from the whole layer straight into place first, then the newer layers' rows over them,
+        oldest first (they hold few rows: the copies stay in proportion to the change)."""
         info = self.kept.states[name]
         node_type = info["node_type"]
         if out is None:
             out = np.empty((len(ids), *info["shape"][1:]), dtype=np.dtype(info["dtype"]))
-        current = self.to_now[node_type].old_of_new(ids)
-        out[current < 0] = 0
-        pending = np.flatnonzero(current >= 0)
-        for index in range(len(self.kept.layers) - 1, -1, -1):
-            if not len(pending):
-                break
-            layer = self.kept.layers[index]
-            if layer.whole:
-                whole = self._array(whole_uri(layer, name))
-                if current[pending].max() >= len(whole):
-                    raise IncrementalRefused(f"{whole_uri(layer, name)}: holds {len(whole):,} rows, its layer's ids reach {current[pending].max():,}; run the base job again")
-                # mode "clip" (the ids were checked above): numpy buffers a gather with mode "raise".
-                if len(pending) == len(ids):  # every row from this layer: gathered straight into out
-                    np.take(whole, current, axis=0, out=out, mode="clip")
-                else:
-                    out[pending] = np.take(whole, current[pending], axis=0, mode="clip")
-                break
-            ids_uri, rows_uri = delta_uris(layer, name)
+        # The ids in each layer's numbering, newest first (-1: a node that layer's graph lacked).
+        numbered = [self.to_now[node_type].old_of_new(ids)]
+        for index in range(len(self.kept.layers) - 1, 0, -1):
+            current = numbered[-1].copy()
+            known = current >= 0
+            current[known] = self._shift(index, node_type).old_of_new(current[known])
+            numbered.append(current)
+        numbered.reverse()  # numbered[i]: in layer i's numbering
+        whole_layer = self.kept.layers[0]
+        whole = self._array(whole_uri(whole_layer, name))
+        first = numbered[0]
+        if first.max(initial=-1) >= len(whole):
+            raise IncrementalRefused(f"{whole_uri(whole_layer, name)}: holds {len(whole):,} rows, its layer's ids reach {first.max():,}; run the base job again")
+        # mode "clip": the ids were checked above (numpy buffers a gather with mode "raise").
+        np.take(whole, np.maximum(first, 0), axis=0, out=out, mode="clip")
+        out[first < 0] = 0  # nodes added since the whole layer: a newer layer holds them, or the job recomputes them
+        for index in range(1, len(self.kept.layers)):
+            ids_uri, rows_uri = delta_uris(self.kept.layers[index], name)
             held = self._array(ids_uri)
-            if len(held):
-                at = np.minimum(np.searchsorted(held, current[pending]), len(held) - 1)
-                hit = held[at] == current[pending]
-                out[pending[hit]] = np.take(self._array(rows_uri), at[hit], axis=0)
-                pending = pending[~hit]
-            if index:
-                current[pending] = self._shift(index, node_type).old_of_new(current[pending])
-                pending = pending[current[pending] >= 0]
+            if not len(held):
+                continue
+            at = np.minimum(np.searchsorted(held, numbered[index]), len(held) - 1)
+            hit = np.flatnonzero((held[at] == numbered[index]) & (numbered[index] >= 0))
+            out[hit] = np.take(self._array(rows_uri), at[hit], axis=0)
         return out
