@@ -472,3 +472,26 @@ def test_a_base_kept_by_an_earlier_version_runs_the_whole_job_and_keeps_anew(tmp
     _reenumerate(job, _changed(small_homogeneous_graph, "all"))
     again, _ = _run_job(job, "daily", **daily)
     assert not again.job.details["incremental"]["ran_whole_job"] and read_committed(layout).run_id == again.job.run_id
+
+
+def test_a_tampered_output_layer_is_refused_where_the_layers_are_merged(tmp_path, small_homogeneous_graph):
+    """An incremental run's output reads its base's rows from the layers linked into its folder:
+    one rewritten (the same rows, another value) is refused in one line, nothing merged."""
+    from gnn_assets.outputs.overlay import merged_output_files
+    from gnn_assets.outputs.published import IncompleteOutput, read_committed
+
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    daily = {"gnnAssetsConfig.incremental.baseJob": "SELF"}
+    _run_job(job, "daily", **daily)
+    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    run, _ = _run_job(job, "daily", **daily)  # published by delta: its layers not merged yet
+    output = read_committed(run.job_layout).outputs["paper"]
+    assert not storage.exists(storage.join(output.output_dir, "merged"))
+    (layer,) = output.base_layers
+    table = storage.read_parquet(layer["files"]["embeddings"][0])
+    forged = table.set_column(1, "emb", pa.array([[0.0] * len(v) for v in table["emb"].to_pylist()], table.schema.field("emb").type))
+    storage.write_parquet(layer["files"]["embeddings"][0], forged)
+    with pytest.raises(IncompleteOutput, match="changed since the commit") as refused:
+        merged_output_files(output, "embeddings", "paper embeddings")
+    assert "\n" not in str(refused.value)
+    assert not storage.exists(storage.join(output.output_dir, "merged", "embeddings"))
