@@ -71,8 +71,8 @@ def _parquet(uri: str) -> str:
 def compute_change(previous_dir: str, new_dir: str, settings: SqlEngineSettings) -> ChangeRecord | None:
     """The change from the enumeration in previous_dir to the one in new_dir (None: no previous
     enumeration of the same types to compare with)."""
-    if not storage.exists(storage.join(previous_dir, "graph_metadata.yaml")):
-        return None
+    if not storage.exists(storage.join(previous_dir, "graph_metadata.yaml")) or not enumeration_id(previous_dir):
+        return None  # nothing to compare with, or an enumeration no record can name (before ids were recorded)
     node_types, edge_types = _types(new_dir)
     if _types(previous_dir) != (node_types, edge_types):
         return None
@@ -183,7 +183,7 @@ def carry_history(previous_dir: str, new_dir: str, newest: ChangeRecord) -> None
 def record_enumeration_change(previous_dir: str, new_dir: str, settings: SqlEngineSettings) -> ChangeRecord | None:
     """compute_change, written with the history it continues, into new_dir (before it replaces previous_dir)."""
     record = compute_change(previous_dir, new_dir, settings)
-    if record is not None and record.from_id:
+    if record is not None:
         write_change(new_dir, record)
         carry_history(previous_dir, new_dir, record)
     return record
