@@ -52,20 +52,21 @@ class IdShift:
 
     def old_of_new(self, ids: np.ndarray) -> np.ndarray:
         """The old id of each new id; -1 for added nodes."""
-        ids = np.asarray(ids, dtype=np.int64)
-        if self.is_identity:
-            return ids.copy()
-        out = _survivor(ids - np.searchsorted(self.added, ids), self.removed)
-        out[_member(self.added, ids)] = -1
-        return out
+        return self._moved(ids, arrived=self.added, left=self.removed)
 
     def new_of_old(self, ids: np.ndarray) -> np.ndarray:
         """The new id of each old id; -1 for removed nodes."""
+        return self._moved(ids, arrived=self.removed, left=self.added)
+
+    def _moved(self, ids: np.ndarray, arrived: np.ndarray, left: np.ndarray) -> np.ndarray:
+        """Ids of one numbering in the other, where `arrived` (sorted) are the ids only the first
+        numbering has (-1 for them) and `left` those only the other has: the same rank among the
+        nodes both have. Either direction is this one mapping with the roles swapped."""
         ids = np.asarray(ids, dtype=np.int64)
         if self.is_identity:
             return ids.copy()
-        out = _survivor(ids - np.searchsorted(self.removed, ids), self.added)
-        out[_member(self.removed, ids)] = -1
+        out = _survivor(ids - np.searchsorted(arrived, ids), left)
+        out[_member(arrived, ids)] = -1
         return out
 
     def then(self, later: "IdShift") -> "IdShift":
