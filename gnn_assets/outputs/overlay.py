@@ -66,11 +66,6 @@ def removed_node_ids(output: NodeTypeOutput) -> list[str]:
     return storage.read_parquet(output.removed_node_ids_uri).column("node_id").to_pylist()
 
 
-def _ids_of(files: list[str]) -> np.ndarray:
-    parts = [storage.read_parquet(f).column("node_id").to_numpy() for f in files]
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-
-
 def merged_output_files(output: NodeTypeOutput, kind: str, what: str) -> list[str]:
     """Files that hold every node's row of one kind: the output's own for a whole run; for an
     incremental run its layers merged (each layer's rows moved to today's ids, those a newer
@@ -90,7 +85,7 @@ def merged_output_files(output: NodeTypeOutput, kind: str, what: str) -> list[st
     for index in range(len(layers) - 1, -1, -1):
         files = layers[index]["files"][kind]
         uri = storage.join(building, f"part-{index:05d}.parquet")
-        writer = None
+        writer, held = None, []  # held: this layer's ids (today's), newer than the layers after it
         with storage.open_write(uri) as stream:
             for name in files:
                 with storage.open_read(name) as source:
@@ -98,6 +93,7 @@ def merged_output_files(output: NodeTypeOutput, kind: str, what: str) -> list[st
                         ids = batch.column(0).to_numpy().astype(np.int64)
                         for shift in shifts[index:]:
                             ids = shift.new_of_old(ids)
+                        held.append(ids[ids >= 0])
                         keep = (ids >= 0) & ~np.isin(ids, newer)
                         table = pa.Table.from_batches([batch]).filter(pa.array(keep)).set_column(0, "node_id", pa.array(ids[keep], pa.int64()))
                         writer = writer or pq.ParquetWriter(stream, table.schema, compression="none", use_dictionary=False, write_statistics=["node_id"])
@@ -107,10 +103,7 @@ def merged_output_files(output: NodeTypeOutput, kind: str, what: str) -> list[st
         if writer is None:
             storage.delete_tree(uri)
         if index:
-            own = _ids_of(files)
-            for shift in shifts[index:]:
-                own = shift.new_of_old(own)
-            newer = np.union1d(newer, own[own >= 0])
+            newer = np.union1d(newer, np.concatenate(held) if held else newer)
     storage.write_text(storage.join(building, _COMPLETE), "")
     try:
         storage.replace_tree(building, folder)
