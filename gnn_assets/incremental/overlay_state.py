@@ -39,11 +39,11 @@ class OverlayState:
     def __getitem__(self, index) -> torch.Tensor:
         ids = self._as_ids(index)
         at, mine = self._positions(ids)
-        out = torch.empty((len(ids), *self.shape[1:]), dtype=self.dtype)
         if mine.all():
             return self.values[torch.from_numpy(at)]
         # Every row from the base (one gather into place, a few rows read for nothing), then
         # this job's rows over them.
+        out = torch.empty((len(ids), *self.shape[1:]), dtype=self.dtype)
         self._base_rows(ids, out.numpy())
         if mine.any():
             out[torch.from_numpy(np.flatnonzero(mine))] = self.values[torch.from_numpy(at[mine])]
