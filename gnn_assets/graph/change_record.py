@@ -61,7 +61,7 @@ def _types(directory: str) -> tuple[list[str], list[EdgeTypeKey]]:
 
 
 def _ids(con, sql: str) -> np.ndarray:
-    return np.asarray(con.execute(sql).fetch_arrow_table().column(0).to_numpy(zero_copy_only=False), dtype=np.int64) if sql else np.zeros(0, np.int64)
+    return np.asarray(con.execute(sql).fetch_arrow_table().column(0).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _parquet(uri: str) -> str:
@@ -77,6 +77,7 @@ def compute_change(previous_dir: str, new_dir: str, settings: SqlEngineSettings)
     if _types(previous_dir) != (node_types, edge_types):
         return None
     record = ChangeRecord(enumeration_id(previous_dir), enumeration_id(new_dir))
+    remaps = {}  # node type -> (the temp table of its survivors' old -> new ids, its shift)
     con = connect_duckdb(settings)
     try:
         for node_type in node_types:
@@ -87,7 +88,8 @@ def compute_change(previous_dir: str, new_dir: str, settings: SqlEngineSettings)
             shift = IdShift(num_old, num_new, added, removed.column(0).to_numpy().astype(np.int64))
             record.shifts[node_type], record.removed_node_ids[node_type] = shift, removed.column(1).to_pylist()
             # Survivors' old -> new ids, joined by original id only where ids moved.
-            remap = f"remap_{len(record.shifts)}"
+            remap = f"remap_{len(remaps)}"
+            remaps[node_type] = (remap, shift)
             if not shift.is_identity:
                 con.execute(f"CREATE TEMP TABLE {remap} AS SELECT o.int_id AS old, n.int_id AS new FROM {old_map} o JOIN {new_map} n USING (node_id)")
             rows = lambda d: f"(SELECT file_row_number AS r, features FROM read_parquet({sql_string(nodes_uri(d, node_type))}, file_row_number = true))"  # noqa: E731
@@ -97,7 +99,6 @@ def compute_change(previous_dir: str, new_dir: str, settings: SqlEngineSettings)
                 con, f"SELECT n.r FROM {rows(new_dir)} n {moved} JOIN {rows(previous_dir)} o ON o.r = {old_row} "
                 f"WHERE n.features IS DISTINCT FROM o.features ORDER BY 1"
             )
-        remaps = {t: (f"remap_{i + 1}", record.shifts[t]) for i, t in enumerate(node_types)}
         for key in edge_types:
             _edge_change(con, record, key, edges_uri(previous_dir, key), edges_uri(new_dir, key), remaps[key[0]], remaps[key[2]])
     finally:
