@@ -187,9 +187,13 @@ def file_versions(pattern: str) -> list[FileVersion]:
 
 
 def sha256(uri: str) -> str:
-    digest = hashlib.sha256()
+    return hex_digest(uri, hashlib.sha256())
+
+
+def hex_digest(uri: str, digest, block_bytes: int = 1 << 20) -> str:
+    """A file's content through a hashlib-like digest (update, hexdigest), a block at a time."""
     with open_read(uri) as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
+        for block in iter(lambda: stream.read(block_bytes), b""):
             digest.update(block)
     return digest.hexdigest()
 

@@ -80,11 +80,7 @@ class KeptRun:
 
 
 def _content_hash(uri: str) -> str:
-    digest = xxhash.xxh3_128()
-    with storage.open_read(uri) as stream:
-        for block in iter(lambda: stream.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return storage.hex_digest(uri, xxhash.xxh3_128(), 8 << 20)
 
 
 class _HashingStream:
