@@ -197,6 +197,12 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, uris: list[str], schema: p
 _MAPPING_LOADS = "gnn_assets_mapping_loads"  # which enumeration each mapping table holds
 
 
+def _table_type(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """'BASE TABLE', 'VIEW', ... for a name the database holds; None for one it does not."""
+    found = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    return None if found is None else found[0]
+
+
 def _load_mapping(con: duckdb.DuckDBPyConnection, m: MappingLoad) -> None:
     """A mapping table loaded from its files, unless it is known to hold them already (the
     enumeration they are of, recorded when it was loaded: about 0.5 s per million nodes saved on
@@ -204,8 +210,7 @@ def _load_mapping(con: duckdb.DuckDBPyConnection, m: MappingLoad) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {_MAPPING_LOADS} (table_name VARCHAR PRIMARY KEY, enumeration_id VARCHAR)")
     if m.enumeration_id:
         held = con.execute(f"SELECT enumeration_id FROM {_MAPPING_LOADS} WHERE table_name = ?", [m.table]).fetchone()
-        present = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [m.table]).fetchone()[0]
-        if held is not None and held[0] == m.enumeration_id and present:
+        if held is not None and held[0] == m.enumeration_id and _table_type(con, m.table) is not None:
             return
     _load(con, m.table, m.files, m.schema)
     _forget_mapping(con, m.table)
@@ -215,7 +220,7 @@ def _load_mapping(con: duckdb.DuckDBPyConnection, m: MappingLoad) -> None:
 
 def _forget_mapping(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """The table no longer holds a recorded enumeration's mapping (it was replaced)."""
-    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [_MAPPING_LOADS]).fetchone()[0]:
+    if _table_type(con, _MAPPING_LOADS) is not None:
         con.execute(f"DELETE FROM {_MAPPING_LOADS} WHERE table_name = ?", [table])
 
 
@@ -225,9 +230,9 @@ def _view_files(con: duckdb.DuckDBPyConnection, name: str, uris: list[str], sche
     million 128-wide rows against 0.5 s to read them); the committed files are never rewritten,
     and the view is replaced with the next publication. Without files, an empty table of the
     schema (_load's). What the name held before (a view or a table) is dropped."""
-    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    kind = _table_type(con, name)
     if kind is not None:
-        con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {_q(name)}")
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {_q(name)}")
     if not uris:
         _load(con, name, uris, schema)
         return
@@ -274,12 +279,8 @@ def _apply_delta(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> Unenume
     )
     (output_rows,) = con.execute(f"SELECT count(*) FROM {out}").fetchone()
     (nodes,) = con.execute(f"SELECT count(*) FROM {mapping}").fetchone()
-    unmapped = f"SELECT DISTINCT r.node_id FROM {raw} r ANTI JOIN {mapping} m ON m.int_id = r.node_id"
-    gaps = UnenumerationGaps(
-        unmapped_ids=con.execute(f"SELECT count(*) FROM ({unmapped})").fetchone()[0],
-        missing_nodes=max(0, int(nodes) - int(output_rows)),
-        unmapped_examples=[row[0] for row in con.execute(f"{unmapped} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
-    )
+    unmapped_ids, unmapped_examples = _unmapped(con, raw, mapping)
+    gaps = UnenumerationGaps(unmapped_ids=unmapped_ids, missing_nodes=max(0, int(nodes) - int(output_rows)), unmapped_examples=unmapped_examples)
     return UnenumerationReport.from_counts(r.output_table, raw_rows, output_rows, dup_ids, dup_rows, gaps)
 
 
@@ -315,13 +316,20 @@ def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> Unenume
     return UnenumerationReport.from_counts(r.output_table, raw_rows, output_rows, dup_ids, dup_rows, gaps)
 
 
+def _unmapped(con: duckdb.DuckDBPyConnection, raw: str, mapping: str) -> tuple[int, list[int]]:
+    """Raw ids without a row in the mapping table (quoted names): how many, and a few."""
+    unmapped = f"SELECT DISTINCT r.node_id FROM {raw} r ANTI JOIN {mapping} m ON m.int_id = r.node_id"
+    count = con.execute(f"SELECT count(*) FROM ({unmapped})").fetchone()[0]
+    return count, [r[0] for r in con.execute(f"{unmapped} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()]
+
+
 def _gaps(con: duckdb.DuckDBPyConnection, raw_table: str, mapping_table: str) -> UnenumerationGaps:
     raw, mapping = _q(raw_table), _q(mapping_table)
-    unmapped = f"SELECT DISTINCT r.node_id FROM {raw} r ANTI JOIN {mapping} m ON m.int_id = r.node_id"
+    unmapped_ids, unmapped_examples = _unmapped(con, raw, mapping)
     missing = f"SELECT m.node_id FROM {mapping} m ANTI JOIN {raw} r ON r.node_id = m.int_id"
     return UnenumerationGaps(
-        unmapped_ids=con.execute(f"SELECT count(*) FROM ({unmapped})").fetchone()[0],
+        unmapped_ids=unmapped_ids,
         missing_nodes=con.execute(f"SELECT count(*) FROM ({missing})").fetchone()[0],
-        unmapped_examples=[r[0] for r in con.execute(f"{unmapped} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
+        unmapped_examples=unmapped_examples,
         missing_examples=[r[0] for r in con.execute(f"{missing} ORDER BY 1 LIMIT {_EXAMPLES}").fetchall()],
     )
