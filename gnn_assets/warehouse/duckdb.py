@@ -203,6 +203,13 @@ def _table_type(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     return None if found is None else found[0]
 
 
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Whatever the name holds (a view or a table) dropped; nothing where it holds nothing."""
+    kind = _table_type(con, name)
+    if kind is not None:
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {_q(name)}")
+
+
 def _load_mapping(con: duckdb.DuckDBPyConnection, m: MappingLoad) -> None:
     """A mapping table loaded from its files, unless it is known to hold them already (the
     enumeration they are of, recorded when it was loaded: about 0.5 s per million nodes saved on
@@ -230,9 +237,7 @@ def _view_files(con: duckdb.DuckDBPyConnection, name: str, uris: list[str], sche
     million 128-wide rows against 0.5 s to read them); the committed files are never rewritten,
     and the view is replaced with the next publication. Without files, an empty table of the
     schema (_load's). What the name held before (a view or a table) is dropped."""
-    kind = _table_type(con, name)
-    if kind is not None:
-        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {_q(name)}")
+    _drop(con, name)
     if not uris:
         _load(con, name, uris, schema)
         return
@@ -259,24 +264,61 @@ def _one_per_id(raw: str, value: str, repeated: bool, where: str) -> str:
     """
 
 
+# A table published by delta is a view over two tables: <name>__base, the rows of the last whole
+# publication (renamed, not copied), and <name>__delta, the rows every publication by delta since
+# has written (each node's newest row, or a tombstone for a removed node). Deleting a few scattered
+# rows from the whole table instead made DuckDB's checkpoint rewrite every row group they touched:
+# most of the table after a few increments. Past DELTA_COMPACT_SHARE of the base's rows, the view
+# is written back into one table (the view's reads and the delta's own rewrites grow with it).
+DELTA_COMPACT_SHARE = 0.5
+_REMOVED = "gnn_assets_removed"
+
+
+def _layer_names(table: str) -> tuple[str, str]:
+    return f"{table}__base", f"{table}__delta"
+
+
+def _drop_published(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """A published table gone whatever it was: a table, or the view over its base and delta."""
+    _drop(con, table)
+    for name in _layer_names(table):
+        con.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+
+
 def _apply_delta(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> UnenumerationReport:
-    """An incremental run onto the table its base filled: the removed nodes' rows and the old
-    rows of the nodes it recomputed deleted, its rows inserted; work in proportion to the change.
-    The raw table is the run's own rows; a node without a row is counted from the table's size."""
+    """An incremental run onto the table its base filled: the run's rows (and tombstones for the
+    removed nodes) replace those nodes' rows in the table's delta; work in proportion to the
+    change. The raw table is the run's own rows; a node without a row is counted from the table's size."""
     raw, mapping, out, value = _q(r.raw_table), _q(r.mapping_table), _q(r.output_table), f'"{validate_identifier(r.value_column)}"'
+    base, delta = (_q(n) for n in _layer_names(r.output_table))
     (raw_rows,) = con.execute(f"SELECT count(*) FROM {raw}").fetchone()
     dup_ids, dup_rows = _repeated_ids(con, raw)
+    if _table_type(con, r.output_table) != "VIEW":  # the last whole publication's table becomes the base
+        con.execute(f"ALTER TABLE {out} RENAME TO {base}")
+        con.execute(f"CREATE TABLE {delta} AS SELECT node_id, {value}, false AS {_REMOVED} FROM {base} LIMIT 0")
     con.register("removed_node_ids", pa.table({"node_id": pa.array(r.removed_node_ids, pa.string())}))
     # The rows' ids alone first (copying lists of floats is what costs in DuckDB: once, at the insert).
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE delta_ids AS SELECT CAST(m.node_id AS VARCHAR) AS node_id "
         f"FROM (SELECT DISTINCT node_id AS int_id FROM {raw}) r JOIN {mapping} m ON m.int_id = r.int_id"
     )
-    con.execute(f"DELETE FROM {out} WHERE node_id IN (SELECT node_id FROM removed_node_ids UNION ALL SELECT node_id FROM delta_ids)")
+    con.execute(f"DELETE FROM {delta} WHERE node_id IN (SELECT node_id FROM removed_node_ids UNION ALL SELECT node_id FROM delta_ids)")
     con.execute(
-        f"INSERT INTO {out} SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value} "
+        f"INSERT INTO {delta} SELECT CAST(m.node_id AS VARCHAR) AS node_id, r.{value}, false "
         f"FROM ({_one_per_id(raw, value, bool(dup_ids), 'true')}) r JOIN {mapping} m ON m.int_id = r.int_id"
     )
+    con.execute(f"INSERT INTO {delta} SELECT DISTINCT node_id, NULL, true FROM removed_node_ids WHERE node_id NOT IN (SELECT node_id FROM delta_ids)")
+    con.execute(
+        f"CREATE OR REPLACE VIEW {out} AS SELECT b.node_id, b.{value} FROM {base} b ANTI JOIN {delta} d ON d.node_id = b.node_id "
+        f"UNION ALL SELECT node_id, {value} FROM {delta} WHERE NOT {_REMOVED}"
+    )
+    (base_rows,) = con.execute(f"SELECT count(*) FROM {base}").fetchone()
+    (delta_rows,) = con.execute(f"SELECT count(*) FROM {delta}").fetchone()
+    if delta_rows > DELTA_COMPACT_SHARE * base_rows:
+        compacted = _q(r.output_table + "__compacted")
+        con.execute(f"CREATE OR REPLACE TABLE {compacted} AS SELECT * FROM {out}")
+        _drop_published(con, r.output_table)
+        con.execute(f"ALTER TABLE {compacted} RENAME TO {out}")
     (output_rows,) = con.execute(f"SELECT count(*) FROM {out}").fetchone()
     (nodes,) = con.execute(f"SELECT count(*) FROM {mapping}").fetchone()
     unmapped_ids, unmapped_examples = _unmapped(con, raw, mapping)
@@ -308,7 +350,8 @@ def _unenumerate(con: duckdb.DuckDBPyConnection, r: TableReplacement) -> Unenume
             f"JOIN (SELECT node_id, int_id FROM {mapping} WHERE int_id >= {lo} AND int_id < {hi}) m ON m.int_id = r.int_id"
         )
 
-    con.execute(f"CREATE OR REPLACE TABLE {out} AS {joined(0, 0)} LIMIT 0")
+    _drop_published(con, r.output_table)  # a view over a base and a delta, where publications by delta left one
+    con.execute(f"CREATE TABLE {out} AS {joined(0, 0)} LIMIT 0")
     for start in range(0, ranges * step, step):
         con.execute(f"INSERT INTO {out} {joined(start, start + step)} ORDER BY r.int_id")
     output_rows = con.execute(f"SELECT count(*) FROM {out}").fetchone()[0]

@@ -187,3 +187,54 @@ def test_an_incremental_run_is_applied_as_a_delta_the_removed_and_recomputed_row
     report = warehouse.publish_job_tables([dataclasses.replace(delta, removed_node_ids=["b"])])["final"]
     assert sorted((r["node_id"], r["emb"]) for r in warehouse.read_table("final").to_pylist()) == [("a", [0.0]), ("c", [20.0]), ("d", [30.0])]
     assert report.complete and report.raw_rows == 2 and report.output_rows == 3
+
+
+def _published(warehouse, table="final"):
+    return {r["node_id"]: r["emb"] for r in warehouse.read_table(table).to_pylist()}
+
+
+def _kind(warehouse, name):
+    import duckdb
+
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        found = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    return None if found is None else found[0]
+
+
+def test_deltas_in_a_row_write_only_their_rows_and_are_compacted_past_half_the_table(warehouse, tmp_path):
+    """The whole publication's table is kept as the base (not rewritten: deleting rows scattered
+    over it made DuckDB's checkpoint rewrite all of it); each delta replaces its nodes' rows in the
+    delta table; a node removed, then added back, comes back; past half the base's rows the view is
+    written back into one table, and a whole publication replaces whatever the name held."""
+    ids = [f"n{i:02d}" for i in range(10)]
+    _mapping(warehouse, tmp_path, [(n, i) for i, n in enumerate(ids)])
+    warehouse.publish_job_tables([_replacement(tmp_path, [(i, [float(i)]) for i in range(10)])])
+    expected = {n: [float(i)] for i, n in enumerate(ids)}
+    assert _kind(warehouse, "final") == "BASE TABLE"
+
+    def delta(rows: dict[str, float], removed: list[str], now: list[str]):
+        _mapping(warehouse, tmp_path, [(n, i) for i, n in enumerate(now)])
+        replacement = _replacement(tmp_path, [(now.index(n), [v]) for n, v in rows.items()])
+        report = warehouse.publish_job_tables([dataclasses.replace(replacement, removed_node_ids=removed)])["final"]
+        for n in removed:
+            expected.pop(n)
+        expected.update({n: [v] for n, v in rows.items()})
+        assert _published(warehouse) == expected
+        assert report.complete and report.output_rows == len(expected) == len(now)
+
+    now = [n for n in ids if n != "n03"]
+    delta({"n01": 10.0}, ["n03"], now)
+    assert (_kind(warehouse, "final"), _kind(warehouse, "final__base"), warehouse.row_count("final__delta")) == ("VIEW", "BASE TABLE", 2)
+    assert warehouse.row_count("final__base") == 10  # untouched
+    delta({"n01": 11.0, "n02": 20.0}, [], now)
+    assert warehouse.row_count("final__delta") == 3  # n01's older row replaced, n03's tombstone kept
+    now = sorted(now + ["n03"])
+    delta({"n03": 30.0}, [], now)  # removed, then added back
+    assert warehouse.row_count("final__delta") == 3
+    delta({"n04": 40.0, "n05": 50.0, "n06": 60.0}, [], now)  # 6 delta rows: past half of 10
+    assert (_kind(warehouse, "final"), _kind(warehouse, "final__base"), _kind(warehouse, "final__delta")) == ("BASE TABLE", None, None)
+    delta({"n07": 70.0}, [], now)  # and a new delta over the compacted table
+    assert _kind(warehouse, "final") == "VIEW"
+    warehouse.publish_job_tables([_replacement(tmp_path, [(i, [-1.0]) for i in range(10)])])  # a whole job again
+    assert _published(warehouse) == {n: [-1.0] for n in now}
+    assert (_kind(warehouse, "final"), _kind(warehouse, "final__base"), _kind(warehouse, "final__delta")) == ("BASE TABLE", None, None)
