@@ -36,9 +36,10 @@ proto: $(STAMP)
 # The demo's Dagster instance persists here, so `make dev` shows its runs and lineage.
 DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-$(DAGSTER_HOME)/dagster.yaml:
+$(DAGSTER_HOME)/dagster.yaml: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
 	printf 'telemetry:\n  enabled: false\n# No community sign-up dialog over the first screen.\nnux:\n  enabled: false\n# Assets that write the warehouse run one at a time (pool gnn_assets_warehouse).\nconcurrency:\n  pools:\n    default_limit: 1\n# Runs launched from the UI or by the sensor leave the queue within a second (default 5).\nrun_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n  config:\n    dequeue_interval_seconds: 1\n# Evaluate the freshness windows of the tasks'"'"' embeddings.\nfreshness:\n  enabled: true\n' > $@
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -m gnn_assets.lib.instance
 
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -m gnn_assets.demo

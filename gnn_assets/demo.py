@@ -20,7 +20,8 @@ from gnn_assets import storage  # noqa: E402
 from gnn_assets.config.resource_config import load_resource_config  # noqa: E402
 from gnn_assets.config.task_config import TaskConfig, freeze_task_config, load_task_config  # noqa: E402
 from gnn_assets.definitions import defs  # noqa: E402
-from gnn_assets.lib.common import job_partitions  # noqa: E402
+from gnn_assets.lib.common import add_job_partitions  # noqa: E402
+from gnn_assets.lib.instance import leave_automation_unpaused  # noqa: E402
 from gnn_assets.training.evaluation import job_quality  # noqa: E402
 from gnn_assets.training.run import train_model  # noqa: E402
 from gnn_assets.warehouse import open_warehouse  # noqa: E402
@@ -64,7 +65,7 @@ def _retrained_job(template: TaskConfig, resources, instance: DagsterInstance) -
     frozen = freeze_task_config(template, resources, RETRAINED_JOB_NAME)
     _say(f"== training {template.task_name}'s model for job {RETRAINED_JOB_NAME!r} from another seed (a retrained model)")
     train_model(_reseeded(frozen), resources, progress=lambda _: None)
-    instance.add_dynamic_partitions(job_partitions.name, [RETRAINED_JOB_NAME])
+    add_job_partitions(instance, template.task_name, [RETRAINED_JOB_NAME])
     _execute(f"{template.task_name}_inference", instance, RETRAINED_JOB_NAME)
 
 
@@ -90,12 +91,13 @@ def _project_templates() -> list[TaskConfig]:
 
 def main() -> int:
     instance = DagsterInstance.get()
+    leave_automation_unpaused(instance)
     resources = load_resource_config(defs.resources["deployment"].resource_config_uri)
     templates = _project_templates()
 
     _execute("refresh_graphs", instance)
-    instance.add_dynamic_partitions(job_partitions.name, [JOB_NAME])
     for template in templates:
+        add_job_partitions(instance, template.task_name, [JOB_NAME])
         # The demo's job trains its model every time (seeded: the same file), replacing any file
         # an earlier demo left there.
         storage.delete_tree(freeze_task_config(template, resources, JOB_NAME).trained_model_uri)

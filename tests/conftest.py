@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.common import add_job_partitions
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
 from gnn_assets.graph.demo import generate_homogeneous_demo_graph, generate_typed_demo_graph
 from gnn_assets.graph.source import GraphSource
@@ -38,7 +38,7 @@ def materialized(deployment):
     defs = deployment.definitions()
     graphs = defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance)
     assert graphs.success
-    deployment.instance.add_dynamic_partitions(job_partitions.name, [PARTITION])
+    add_job_partitions(deployment.instance, TASK, [PARTITION])
     frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, PARTITION)
     # A model file dropped for the job before the run, as a trainer elsewhere would: used, not retrained.
     train_model(frozen, deployment.resources, progress=lambda _: None)

@@ -15,8 +15,19 @@ from gnn_assets.config.job_name import validate_job_name
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, load_task_config
 
-# One partition per job name, shared by every task: the sensor adds a partition per new model.
-job_partitions = DynamicPartitionsDefinition(name="job_name")
+# The one set of job names every task shared before each task had its own: the sensor moves the
+# job names a task materialized from it into the task's set (adopt_shared_job_names).
+SHARED_JOB_PARTITIONS = "job_name"
+
+
+def job_partitions(task_name: str) -> DynamicPartitionsDefinition:
+    """A task's own partitions, one per job name (`<task>_jobs`): the sensor adds a new model's job
+    to its task's set only, so no task lists (or launches) another task's jobs."""
+    return DynamicPartitionsDefinition(name=f"{task_name}_jobs")
+
+
+def add_job_partitions(instance: DagsterInstance, task_name: str, job_names: list[str]) -> None:
+    instance.add_dynamic_partitions(job_partitions(task_name).name, job_names)
 
 
 def partition_job_name(partition_key: str) -> str:

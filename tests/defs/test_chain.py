@@ -12,7 +12,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, define_asset_job
 
 from gnn_assets import storage
-from gnn_assets.lib.common import job_partitions, partition_job_name
+from gnn_assets.lib.common import add_job_partitions, job_partitions, partition_job_name
 from gnn_assets.config import ConfigError
 from gnn_assets.warehouse import open_warehouse
 from tests.support import REPO
@@ -45,7 +45,7 @@ def test_definitions_hold_assets_checks_sensor_and_schedules():
     checks = {(tuple(k.asset_key.path), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
     assert (("demo_node_classification", "raw_embeddings"), "dead_letters_within_threshold") in checks
     assert {(("demo_link_prediction", "embeddings"), name) for name in EMBEDDING_CHECKS} <= checks
-    assert defs.resolve_sensor_def("new_trained_model")
+    assert defs.resolve_sensor_def(f"{TASK}_new_trained_model")
     assert defs.resolve_schedule_def("demo_link_prediction_daily_refresh").default_status.value == "STOPPED"
 
 
@@ -91,7 +91,7 @@ def test_chain_materializes_a_new_partition_and_checks_pass(materialized, deploy
 
 def _materialize(deployment, *names):
     defs = deployment.definitions()
-    job = define_asset_job("some", selection=AssetSelection.assets(*[AssetKey([TASK, n]) for n in names]), partitions_def=job_partitions)
+    job = define_asset_job("some", selection=AssetSelection.assets(*[AssetKey([TASK, n]) for n in names]), partitions_def=job_partitions(TASK))
     defs = Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=[job], resources=defs.resources)
     return defs.resolve_job_def("some").execute_in_process(instance=deployment.instance, partition_key=PARTITION, raise_on_error=False)
 
@@ -136,7 +136,7 @@ def _run_checks(deployment, names, asset="embeddings"):
     checks_only = define_asset_job(
         "checks_only",
         selection=AssetSelection.checks(*[AssetCheckKey(AssetKey([TASK, asset]), name) for name in names]),
-        partitions_def=job_partitions,
+        partitions_def=job_partitions(TASK),
     )
     defs = Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=[checks_only], resources=defs.resources)
     # A job of checks alone has no asset to infer its partitions from, so the partition goes in as a tag.
@@ -178,14 +178,14 @@ def test_a_job_without_a_model_file_or_a_trainer_fails_at_trained_model_in_one_l
     deployment.write_task(TASK, trainerConfig={})
     defs = deployment.definitions()
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
-    deployment.instance.add_dynamic_partitions(job_partitions.name, ["no-model"])
+    add_job_partitions(deployment.instance, TASK, ["no-model"])
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(
         instance=deployment.instance, partition_key="no-model", raise_on_error=False
     )
     assert not result.success
     failure = next(e for e in execution_events(result, "STEP_FAILURE"))
     message = failure.event_specific_data.error.cause.message  # the step error wraps ours
-    assert "no model file for job 'no-model'" in message and "sensor new_trained_model" in message and "trainerConfig" in message
+    assert "no model file for job 'no-model'" in message and f"sensor {TASK}_new_trained_model" in message and "trainerConfig" in message
     materialized = {e.asset_key.path[1] for e in execution_events(result, "ASSET_MATERIALIZATION")}
     assert "sampled_subgraphs" not in materialized and "trained_model" not in materialized
 
@@ -197,7 +197,7 @@ def test_a_corrupt_model_file_is_refused_not_trained_over(tmp_path):
     deployment = make_deployment(tmp_path)
     defs = deployment.definitions()
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
-    deployment.instance.add_dynamic_partitions(job_partitions.name, ["corrupt"])
+    add_job_partitions(deployment.instance, TASK, ["corrupt"])
     frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "corrupt")
     storage.write_bytes(frozen.trained_model_uri, b"not a model")
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(

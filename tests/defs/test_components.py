@@ -15,7 +15,7 @@ import pytest
 from dagster import AssetKey, evaluate_automation_conditions
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.common import add_job_partitions
 from gnn_assets.lib.resources import GnnDeployment
 from gnn_assets.training.run import train_model
 from tests.support.deployments import TASK, execution_events, make_deployment, template_of
@@ -62,7 +62,7 @@ def test_a_scaffolded_task_loads_and_materializes_its_chain(tmp_path):
 
     defs = deployment.definitions()
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
-    deployment.instance.add_dynamic_partitions(job_partitions.name, ["first"])
+    add_job_partitions(deployment.instance, "my_task", ["first"])
     result = defs.resolve_job_def("my_task_inference").execute_in_process(instance=deployment.instance, partition_key="first")
     assert result.success
     materialized = {e.asset_key.path[1] for e in execution_events(result, "ASSET_MATERIALIZATION")}
@@ -131,7 +131,7 @@ def test_a_new_model_file_leads_to_a_materialized_chain_through_automation(tmp_p
 
     frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "from-file")
     train_model(frozen, deployment.resources, progress=lambda _: None)  # a trainer elsewhere drops the file
-    sensor = defs.resolve_sensor_def("new_trained_model")
+    sensor = defs.resolve_sensor_def(f"{TASK}_new_trained_model")
     resources = {"deployment": GnnDeployment(resource_config_uri=str(deployment.resource_config))}
     cursor = None
     for _ in range(2):  # a local file is taken once it did not change between two ticks
@@ -139,7 +139,7 @@ def test_a_new_model_file_leads_to_a_materialized_chain_through_automation(tmp_p
             tick = sensor(context)
         cursor = tick.cursor
     (request,) = tick.run_requests
-    instance.add_dynamic_partitions(job_partitions.name, ["from-file"])
+    add_job_partitions(instance, TASK, ["from-file"])
     intake = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance, partition_key=request.partition_key, asset_selection=request.asset_selection
     )

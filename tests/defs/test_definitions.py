@@ -27,7 +27,7 @@ def test_a_broken_template_leaves_the_others_loaded_and_shows_its_error(tmp_path
     defs = deployment.definitions()
     descriptions = _descriptions(defs)
     assert (TASK, "embeddings") in descriptions  # the good task is all there
-    assert defs.resolve_sensor_def("new_trained_model") and defs.resolve_schedule_def(f"{TASK}_daily_refresh")
+    assert defs.resolve_sensor_def(f"{TASK}_new_trained_model") and defs.resolve_schedule_def(f"{TASK}_daily_refresh")
     error = descriptions[("invalid_task_configs", "broken_task")]
     assert "broken_task.yaml" in error and "inferenceBatchSzie" in error
     job = defs.resolve_implicit_global_asset_job_def()
@@ -115,7 +115,7 @@ def test_two_instances_of_one_task_name_take_out_only_themselves_naming_both_fol
     defs = deployment.definitions()
     descriptions = _descriptions(defs)
     assert ("demo_link_prediction", "embeddings") in descriptions  # the other task is all there
-    assert defs.resolve_sensor_def("new_trained_model")
+    assert defs.resolve_sensor_def("demo_link_prediction_new_trained_model")
     assert (TASK, "embeddings") not in descriptions
     for folder in (TASK, "my_copy"):
         error = descriptions[("invalid_task_configs", folder)]

@@ -11,7 +11,7 @@ import sys
 from dagster import AssetKey
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.common import add_job_partitions
 from tests.support.deployments import TASK, make_deployment
 
 DG = os.path.join(os.path.dirname(sys.executable), "dg")
@@ -34,7 +34,7 @@ def test_dg_checks_and_lists_the_definitions(tmp_path):
 
 def test_dg_launch_materializes_a_partition(tmp_path):
     deployment = make_deployment(tmp_path)
-    deployment.instance.add_dynamic_partitions(job_partitions.name, ["dg-job"])
+    add_job_partitions(deployment.instance, TASK, ["dg-job"])
     launched = _dg(deployment, "launch", "--assets", f"{TASK}/frozen_config", "--partition", "dg-job")
     assert launched.returncode == 0, launched.stderr[-2000:]
     frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "dg-job")

@@ -9,7 +9,7 @@ from dagster import AssetKey
 
 from gnn_assets import storage
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.common import add_job_partitions
 from gnn_assets.training.run import train_model
 from tests.support.deployments import execution_events, make_deployment
 
@@ -38,7 +38,7 @@ def test_drift_against_the_champion_job(tmp_path):
 
     drift = {}
     for job in ("first", "same", "reseeded"):
-        deployment.instance.add_dynamic_partitions(job_partitions.name, [job])
+        add_job_partitions(deployment.instance, TASK, [job])
         result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=deployment.instance, partition_key=job, raise_on_error=False)
         assert result.success, job
         checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data for e in execution_events(result, "ASSET_CHECK_EVALUATION")}
@@ -60,7 +60,7 @@ def test_drift_against_the_champion_job(tmp_path):
     deployment.write_task(TASK, **{"gnnAssetsConfig.champion": "PREVIOUS", "gnnAssetsConfig.drift": {"sampleNodes": 500}})
     later = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "later")
     storage.write_bytes(later.trained_model_uri, storage.read_bytes(reseeded.trained_model_uri))
-    deployment.instance.add_dynamic_partitions(job_partitions.name, ["later"])
+    add_job_partitions(deployment.instance, TASK, ["later"])
     defs = deployment.definitions()
     assert defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=deployment.instance, partition_key="later").success
     event = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "embedding_drift"])).asset_materialization

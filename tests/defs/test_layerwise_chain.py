@@ -7,7 +7,7 @@ import pytest
 from dagster import AssetKey
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.common import add_job_partitions
 from gnn_assets.warehouse import open_warehouse
 from tests.support.deployments import execution_events, make_deployment
 
@@ -29,7 +29,7 @@ def test_layerwise_demo_chain_materializes_without_samples_and_checks_pass(tmp_p
     assert AssetKey(["demo_homogeneous", "node_id_mapping"]) in raw_deps and AssetKey([TASK, "trained_model"]) in raw_deps
 
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
-    deployment.instance.add_dynamic_partitions(job_partitions.name, ["exact-1"])
+    add_job_partitions(deployment.instance, TASK, ["exact-1"])
     frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), deployment.resources, "exact-1")
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(
         instance=deployment.instance, partition_key="exact-1", raise_on_error=False
@@ -61,7 +61,7 @@ def test_a_new_graph_snapshot_reruns_the_job_incrementally_and_raw_embeddings_sa
     defs = deployment.definitions()
     instance = deployment.instance
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=instance).success
-    instance.add_dynamic_partitions(job_partitions.name, ["daily"])
+    add_job_partitions(instance, TASK, ["daily"])
 
     def run_chain():
         result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=instance, partition_key="daily", raise_on_error=False)

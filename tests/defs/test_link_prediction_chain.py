@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetKey
 
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
-from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.common import add_job_partitions
 from gnn_assets.warehouse import open_warehouse
 from tests.support.deployments import execution_events, make_deployment
 
@@ -23,7 +23,7 @@ def test_two_jobs_with_champion_and_link_candidates(tmp_path):
     assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
     metadata = {}
     for job in ("monday", "tuesday"):
-        deployment.instance.add_dynamic_partitions(job_partitions.name, [job])
+        add_job_partitions(deployment.instance, TASK, [job])
         result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=deployment.instance, partition_key=job, raise_on_error=False)
         assert result.success, job
         materialized = {e.event_specific_data.materialization.asset_key.path[-1] for e in execution_events(result, "ASSET_MATERIALIZATION")}

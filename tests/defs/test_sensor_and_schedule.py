@@ -8,7 +8,7 @@ import pytest
 
 from dagster import AssetKey, AssetMaterialization, SkipReason, build_schedule_context
 
-from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.common import SHARED_JOB_PARTITIONS, add_job_partitions, job_partitions
 from tests.support.deployments import TASK, make_deployment
 from tests.support.sensors import added_partitions, sensor_resources, sensor_tick
 
@@ -57,7 +57,7 @@ def test_new_model_files_add_partitions_and_request_runs_once(deployment):
 def test_a_replaced_model_file_requests_its_partition_again(deployment):
     path = _model_file(deployment, "sensor-run-3.pt")
     first = _settled_tick(deployment, None)
-    deployment.instance.add_dynamic_partitions(job_partitions.name, added_partitions(first))
+    add_job_partitions(deployment.instance, TASK, added_partitions(first))
     _model_file(deployment, "sensor-run-3.pt", b"retrained weights, a different size")
     os.utime(path, (time.time() + 5, time.time() + 5))
     replaced = _settled_tick(deployment, first.cursor)
@@ -126,14 +126,14 @@ def test_schedule_reruns_the_newest_job_with_a_partition(deployment):
     with build_schedule_context(instance=deployment.instance, resources=sensor_resources(deployment)) as context:
         skipped = schedule(context)
         assert isinstance(skipped, SkipReason) and "'newest-model' has no partition yet" in skipped.skip_message
-        deployment.instance.add_dynamic_partitions(job_partitions.name, ["newest-model"])
+        add_job_partitions(deployment.instance, TASK, ["newest-model"])
         ran = schedule(context)
     assert ran.partition_key == "newest-model"
 
 
 def test_models_whose_job_is_already_materialized_are_not_rerun_on_first_sight(deployment):
     _model_file(deployment, "done-before.pt")
-    deployment.instance.add_dynamic_partitions(job_partitions.name, ["done-before"])
+    add_job_partitions(deployment.instance, TASK, ["done-before"])
     deployment.instance.report_runless_asset_event(AssetMaterialization(AssetKey([TASK, "trained_model"]), partition="done-before"))
     first = _settled_tick(deployment, None)
     assert first.run_requests == [] and added_partitions(first) == []
@@ -152,3 +152,33 @@ def test_links_out_of_the_model_root_start_nothing(deployment, tmp_path):
     os.symlink(outside / "elsewhere.pt", os.path.join(task_dir, "elsewhere-link.pt"))
     tick = _settled_tick(deployment, None)
     assert added_partitions(tick) == ["real"] and [r.partition_key for r in tick.run_requests] == ["real"]
+
+
+def _requests(tick) -> dict[str, list[str]]:
+    return {request.partitions_def_name: list(request.partition_keys) for request in tick.dynamic_partitions_requests}
+
+
+def test_each_task_lists_its_own_jobs_and_a_new_model_joins_its_task_only(tmp_path):
+    """Before, every task shared one set: a link prediction job showed as a missing partition of
+    node classification, and its launch dialog's "Missing" would have trained a model for it."""
+    other = "demo_link_prediction"
+    deployment = make_deployment(tmp_path, tasks=(TASK, other))
+    defs = deployment.definitions()
+    names = {task: {a.partitions_def.name for a in defs.assets for key in a.keys if key.path[0] == task and a.partitions_def} for task in (TASK, other)}
+    assert names == {TASK: {job_partitions(TASK).name}, other: {job_partitions(other).name}} and names[TASK] != names[other]
+    assert defs.resolve_job_def(f"{other}_inference").partitions_def.name == job_partitions(other).name
+    _model_file(deployment, "only-mine.pt")
+    tick = _settled_tick(deployment, None)
+    assert _requests(tick) == {job_partitions(TASK).name: ["only-mine"]}
+
+
+def test_job_names_of_the_set_every_task_shared_move_to_the_task_that_materialized_them(deployment):
+    """Upgrade: an instance made before each task had its own set keeps its shared `job_name`
+    partitions; the sensor adds to a task's set those its task materialized, once."""
+    instance = deployment.instance
+    instance.add_dynamic_partitions(SHARED_JOB_PARTITIONS, ["ran-before", "someone-elses"])
+    instance.report_runless_asset_event(AssetMaterialization(AssetKey([TASK, "frozen_config"]), partition="ran-before"))
+    tick = sensor_tick(deployment, None)
+    assert _requests(tick) == {job_partitions(TASK).name: ["ran-before"]} and tick.run_requests == []
+    add_job_partitions(instance, TASK, ["ran-before"])  # as the daemon does with the request
+    assert _requests(sensor_tick(deployment, tick.cursor)) == {}

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.common import add_job_partitions
 from gnn_assets import storage
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import freeze_task_config, load_task_config
@@ -37,7 +37,7 @@ def test_chain_materializes_on_gcs_and_bigquery(tmp_path, gcs_emulator, bigquery
     resources = load_resource_config(str(resource_config))
     frozen = freeze_task_config(load_task_config(str(deployment.template(TASK))), resources, "on-gcp")
     assert frozen.trained_model_uri.startswith("gs://")  # no file there: trained_model trains and writes it to GCS
-    instance.add_dynamic_partitions(job_partitions.name, ["on-gcp"])
+    add_job_partitions(instance, TASK, ["on-gcp"])
     result = defs.resolve_job_def(f"{TASK}_inference").execute_in_process(instance=instance, partition_key="on-gcp")
 
     assert result.success

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from gnn_assets.lib.instance import leave_automation_unpaused
 from tests.support import REPO
 from tests.support.deployments import make_deployment
 from tests.support.servers import dagster_webserver
@@ -34,6 +35,7 @@ def ui_deployment(tmp_path_factory):
     chain trains one (the task's trainerConfig), as a new user's first job does."""
     deployment = make_deployment(tmp_path_factory.mktemp("ui"))
     (deployment.home / "dagster.yaml").write_text(INSTANCE)
+    leave_automation_unpaused(deployment.instance)  # as `make demo` and `make dev` leave theirs
     assert deployment.definitions().resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
     return deployment
 

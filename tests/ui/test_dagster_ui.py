@@ -24,6 +24,14 @@ def test_the_lineage_shows_each_graph_and_task_group(page, ui_url):
         expect(page.get_by_text(group).first).to_be_visible()
 
 
+def test_a_job_page_says_automation_is_on_as_it_is(page, ui_url, ui_deployment):
+    """Before, a new instance read as paused: "Auto-materialize off" on every job page while the
+    automation sensor evaluated the conditions."""
+    open_page(page, f"{ui_url}/locations/{ui_deployment.code_location()[1]}/jobs/{TASK}_inference")
+    expect(page.get_by_text("Auto-materialize on").first).to_be_visible()
+    expect(page.get_by_text("Auto-materialize off")).to_have_count(0)
+
+
 def test_adding_a_partition_and_launching_the_chain_by_clicking(page, ui_url, ui_deployment):
     open_page(page, f"{ui_url}/locations/{ui_deployment.code_location()[1]}/jobs/{TASK}_inference")
     page.get_by_role("button", name="Materialize all").first.click()
@@ -33,7 +41,7 @@ def test_adding_a_partition_and_launching_the_chain_by_clicking(page, ui_url, ui
     dialog.get_by_role("button", name="Save").click()
     instance = ui_deployment.instance
     deadline = time.monotonic() + 30
-    while UI_JOB not in instance.get_dynamic_partitions(job_partitions.name):
+    while UI_JOB not in instance.get_dynamic_partitions(job_partitions(TASK).name):
         assert time.monotonic() < deadline, "the partition was not added"
         time.sleep(0.5)
     launch = page.get_by_role("button", name="Launch 1 run")
@@ -83,14 +91,14 @@ def test_the_embeddings_page_shows_the_row_count_and_the_checks(page, ui_url, ui
 
 
 def _sensor_running(deployment) -> bool:
-    states = [s for s in deployment.instance.all_instigator_state() if s.name == "new_trained_model"]
+    states = [s for s in deployment.instance.all_instigator_state() if s.name == f"{TASK}_new_trained_model"]
     # No stored state: the sensor runs as its code declares (DefaultSensorStatus.RUNNING).
     return not states or states[0].status.value in ("RUNNING", "DECLARED_IN_CODE")
 
 
 def _sensor_switch(page):
     """The on/off switch in the sensor's row of the Automation page (a styled checkbox)."""
-    row = page.locator("div", has_text="new_trained_model").filter(has=page.locator("input[type=checkbox]")).last
+    row = page.locator("div", has_text=f"{TASK}_new_trained_model").filter(has=page.locator("input[type=checkbox]")).last
     return row.locator("input[type=checkbox]").last
 
 

@@ -46,7 +46,7 @@ def build_candidate_assets(template: TaskConfig, warehouse_kind: str, runner_ove
     @asset(
         key=key,
         deps=[task_asset_key(task, "embeddings")],
-        partitions_def=job_partitions,
+        partitions_def=job_partitions(task),
         group_name=task,
         kinds={"beam", warehouse_kind},
         pool=WAREHOUSE_POOL,
@@ -73,7 +73,7 @@ def build_candidate_assets(template: TaskConfig, warehouse_kind: str, runner_ove
         ]  # fmt: skip
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 
-    @asset_check(asset=key, name="k_candidates_per_source", partitions_def=job_partitions, blocking=True)
+    @asset_check(asset=key, name="k_candidates_per_source", partitions_def=job_partitions(task), blocking=True)
     def k_candidates_per_source(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:
         """Every source node that has an embedding has exactly k candidates."""
         frozen = partition_job(context, deployment, task).config
@@ -89,7 +89,7 @@ def build_candidate_assets(template: TaskConfig, warehouse_kind: str, runner_ove
     checks = [k_candidates_per_source]
     if any(src == dst for src, _, dst in template.supervision_edge_types):
 
-        @asset_check(asset=key, name="no_self_pairs", partitions_def=job_partitions, blocking=True)
+        @asset_check(asset=key, name="no_self_pairs", partitions_def=job_partitions(task), blocking=True)
         def no_self_pairs(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:
             """No node is its own candidate (edge types whose two ends are one node type)."""
             frozen = partition_job(context, deployment, task).config

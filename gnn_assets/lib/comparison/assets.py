@@ -32,7 +32,7 @@ def build_drift_assets(template: TaskConfig) -> Definitions:
     @asset(
         key=key,
         deps=[task_asset_key(task, "embeddings")],
-        partitions_def=job_partitions,
+        partitions_def=job_partitions(task),
         group_name=task,
         kinds={"numpy", "png"},
         description=(
@@ -85,7 +85,7 @@ def build_drift_assets(template: TaskConfig) -> Definitions:
             metadata[f"picture_{name}_png"] = png_metadata(name, png)
         return MaterializeResult(metadata=metadata)
 
-    @asset_check(asset=key, name="neighbour_overlap_above_floor", partitions_def=job_partitions, blocking=False)
+    @asset_check(asset=key, name="neighbour_overlap_above_floor", partitions_def=job_partitions(task), blocking=False)
     def neighbour_overlap_above_floor(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:
         """Warns when a root node type's mean neighbour overlap with the champion falls under
         gnnAssetsConfig.drift.minMeanOverlap (a big change of the embedding space)."""

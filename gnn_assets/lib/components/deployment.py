@@ -1,9 +1,9 @@
 """The deployment Component: what every task and graph of the project runs on, and what reacts.
 
 One instance per project (defs/deployment/defs.yaml). It holds the resource config (storage,
-runner, warehouse: resources/*.yaml), the Dagster resources made from it, the sensor that polls
-the model location, the sensor that evaluates the AutomationConditions of the tasks and
-graphs, the job that refreshes every graph, and the executor.
+runner, warehouse: resources/*.yaml), the Dagster resources made from it, the sensor that
+evaluates the AutomationConditions of the tasks and graphs, the job that refreshes every graph,
+and the executor (each task has its own sensor on its model location: the task Component).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import Resources, load_resource_config
 from gnn_assets.lib.graphs.assets import GRAPH_TAG
 from gnn_assets.lib.inference.dataflow_sensor import build_orphaned_dataflow_jobs_sensor
-from gnn_assets.lib.inference.sensors import build_trained_model_sensor
 from gnn_assets.lib.resources import GnnDeployment, default_resource_config_uri
 
 AUTOMATION_SENSOR = "gnn_assets_automation"
@@ -26,7 +25,7 @@ AUTOMATION_SENSOR = "gnn_assets_automation"
 
 class GnnDeploymentComponent(dg.Component, dg.Model, dg.Resolvable):
     """The deployment of a gnn_assets project: the resource config every task and graph uses, the
-    new-trained-model sensor, the automation sensor and the refresh_graphs job. One per project."""
+    automation sensor and the refresh_graphs job. One per project."""
 
     resource_config: str | None = Field(
         default=None,
@@ -64,7 +63,6 @@ class GnnDeploymentComponent(dg.Component, dg.Model, dg.Resolvable):
                 )
             ],
             sensors=[
-                build_trained_model_sensor(),
                 dg.AutomationConditionSensorDefinition(
                     AUTOMATION_SENSOR,
                     target=dg.AssetSelection.all(),

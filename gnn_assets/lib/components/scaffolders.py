@@ -50,7 +50,7 @@ graphMetadata:
   edgeTypes:
     - {{srcNodeType: paper, relation: cites, dstNodeType: paper}}
 # Trains a model for a job that has none (a file at <model root>/{task}/<job>.pt is used instead,
-# and a new file there starts a job: the new_trained_model sensor). Remove it to require files.
+# and a new file there starts a job: the <task>_new_trained_model sensor). Remove it to require files.
 trainerConfig:
   trainerClsPath: gnn_assets.training.node_classification.NodeClassificationTrainer
   trainerArgs: {{epochs: '3', batch_size: '512', learning_rate: '0.01', patience: '2', seed: '0'}}

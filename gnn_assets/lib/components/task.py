@@ -33,12 +33,12 @@ from gnn_assets.lib.inference.assets import build_task_assets
 from gnn_assets.lib.inference.checks import build_task_checks
 from gnn_assets.lib.inference.invalid_configs import build_invalid_template_asset
 from gnn_assets.lib.inference.schedules import build_daily_refresh_schedule
-from gnn_assets.lib.inference.sensors import TRIGGER_TAG
+from gnn_assets.lib.inference.sensors import TRIGGER_TAG, build_trained_model_sensor
 from gnn_assets.lib.serving.assets import build_deployment_assets
 from gnn_assets.errors import UserError
 
 _log = logging.getLogger("gnn_assets.lib.components")
-# What the new_trained_model sensor materializes; everything after them follows by automation.
+# What the task's sensor (<task>_new_trained_model) materializes; everything after them follows by automation.
 _INTAKE = ("frozen_config", "trained_model")
 MAX_WINDOW_HOURS = 24 * 366 * 10
 
@@ -111,7 +111,7 @@ class GnnTaskComponent(dg.Component, AssetLabels, dg.Resolvable):
     automation: Automation = Field(
         default="on_new_model",
         description=(
-            "on_new_model: the chain after trained_model runs when a new model is materialized (the new_trained_model "
+            "on_new_model: the chain after trained_model runs when a new model is materialized (the <task>_new_trained_model "
             "sensor does that for new model files); on_new_model_or_graph: also, for every job that ran, when the "
             "graph is enumerated again; none: only what is launched."
         ),
@@ -196,7 +196,7 @@ class GnnTaskComponent(dg.Component, AssetLabels, dg.Resolvable):
         inference_job = dg.define_asset_job(
             f"{task}_inference",
             selection=dg.AssetSelection.assets(*keys),
-            partitions_def=job_partitions,
+            partitions_def=job_partitions(task),
             description=f"The {task} chain for one job: frozen config to embeddings, with its checks.",
             executor_def=dg.in_process_executor,
         )
@@ -208,6 +208,7 @@ class GnnTaskComponent(dg.Component, AssetLabels, dg.Resolvable):
         defs = map_specs(defs, keys, self.label)
         intake = [task_asset_key(task, name) for name in _INTAKE]
         defs = map_specs(defs, intake, lambda spec: spec.replace_attributes(tags={**spec.tags, **TRIGGER_TAG}))
+        defs = dg.Definitions.merge(defs, dg.Definitions(sensors=[build_trained_model_sensor(task, intake)]))
         if self.automation != "none":
             condition = chain_condition(node_id_mapping_key(template.graph_name), self.automation == "on_new_model_or_graph")
             after_intake = [key for key in keys if key.path[-1] not in _INTAKE]

@@ -70,7 +70,7 @@ def build_task_assets(
     template: TaskConfig, warehouse_kind: str, runner_kind: str, runner_overrides: Mapping[str, Any] | None = None
 ) -> list[AssetsDefinition]:
     template_uri, task = template.uri, template.task_name
-    common = {"partitions_def": job_partitions, "group_name": task}
+    common = {"partitions_def": job_partitions(task), "group_name": task}
 
     @asset(
         key=task_asset_key(task, "frozen_config"),
@@ -123,7 +123,7 @@ def build_task_assets(
             if not has_trainer(frozen):
                 raise ConfigError(
                     f"no model file for job {frozen.job_name!r} at {frozen.trained_model_uri}, and {template_uri} names no "
-                    "trainerConfig.trainerClsPath: put a trained model there (the sensor new_trained_model picks it up) "
+                    f"trainerConfig.trainerClsPath: put a trained model there (the sensor {task}_new_trained_model picks it up) "
                     "or add a trainerConfig so that this asset trains one"
                 )
             from gnn_assets.training.run import train_model
@@ -246,7 +246,7 @@ def build_task_assets(
             deps=[raw_embeddings, node_id_mapping_key(template.graph_name)],
             kinds={warehouse_kind},
             group_name=task,
-            partitions_def=job_partitions,
+            partitions_def=job_partitions(task),
             description=(
                 f"{kind.capitalize()} of {task} keyed by original node id: the raw output joined with the node id "
                 "mapping in the warehouse, one table per root node type (node_id STRING, "

@@ -20,7 +20,7 @@ def _frozen(context: AssetCheckExecutionContext, deployment: GnnDeployment, task
 def build_task_checks(template: TaskConfig) -> list[AssetChecksDefinition]:
     task = template.task_name
     embeddings = task_asset_key(task, "embeddings")
-    common = {"partitions_def": job_partitions, "blocking": True}
+    common = {"partitions_def": job_partitions(task), "blocking": True}
 
     @asset_check(asset=task_asset_key(task, "raw_embeddings"), name="dead_letters_within_threshold", **common)
     def dead_letters_within_threshold(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:

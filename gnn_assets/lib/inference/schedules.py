@@ -26,8 +26,8 @@ def build_daily_refresh_schedule(task_name: str, job_def) -> ScheduleDefinition:
         if not models:
             return SkipReason(f"no trained model for {task_name} yet")
         job = job_name_for_model_file(max(models, key=lambda m: m.updated).path)
-        if job not in context.instance.get_dynamic_partitions(job_partitions.name):
-            return SkipReason(f"job {job!r} has no partition yet; the new_trained_model sensor adds it")
+        if job not in context.instance.get_dynamic_partitions(job_partitions(task_name).name):
+            return SkipReason(f"job {job!r} has no partition yet; the {task_name}_new_trained_model sensor adds it")
         return RunRequest(partition_key=job, tags={"gnn_assets/trigger": "daily_refresh"})
 
     return daily_refresh
