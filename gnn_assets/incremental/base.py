@@ -13,7 +13,7 @@ from gnn_assets.config.layout import job_layout
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, load_task_config
 from gnn_assets.incremental.errors import IncrementalRefused
-from gnn_assets.incremental.kept import KeptRun, verify_kept
+from gnn_assets.incremental.kept import KeptRun, verify_kept_present
 from gnn_assets.outputs.published import IncompleteOutput, NoCommittedOutput, NodeTypeOutput, read_committed
 
 
@@ -24,6 +24,7 @@ class BaseJob:
     kept: KeptRun
     seconds: float  # the base job's own wall time
     outputs: dict[str, NodeTypeOutput]  # its committed output per root node type
+    what: str  # how refusals name it
 
 
 def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str, progress=print) -> BaseJob | None:
@@ -63,5 +64,5 @@ def resolve_base(config: TaskConfig, resources: Resources, model_sha256: str, pr
             f"{where}: job {name!r} ran another model file (sha256 {kept.model_sha256[:12]}…, this job's {model_sha256[:12]}…); "
             "an incremental job reuses its states, so the model must be the same"
         )
-    verify_kept(kept, f"{where}: job {name!r}")
-    return BaseJob(name, manifest.run_id, kept, manifest.seconds, manifest.outputs)
+    verify_kept_present(kept, f"{where}: job {name!r}")
+    return BaseJob(name, manifest.run_id, kept, manifest.seconds, manifest.outputs, f"{where}: job {name!r}")

@@ -163,9 +163,9 @@ def _save_rows(kept: KeptRun, uri: str, state: OverlayState) -> np.dtype:
     return dtype
 
 
-def verify_kept(kept: KeptRun, what: str) -> None:
-    """Refuse (one line) a base whose kept files are gone or changed since its run wrote them:
-    its states are used as they are, so a changed byte would be a wrong row."""
+def verify_kept_present(kept: KeptRun, what: str) -> None:
+    """Refuse (one line) a base whose kept files are gone or were never recorded: cheap, so done
+    when the base is resolved; their content is verified once a job will read them."""
     expected = []
     for name in kept.states:
         for layer in kept.layers:
@@ -176,6 +176,12 @@ def verify_kept(kept: KeptRun, what: str) -> None:
     for uri in kept.file_hashes:
         if not storage.exists(uri):
             raise IncrementalRefused(f"{what}: the kept file {uri} is gone; run the base job again with layerwise.keepStates")
+
+
+def verify_kept_content(kept: KeptRun, what: str) -> None:
+    """Refuse (one line) a base whose kept files changed since its run wrote them: its states are
+    used as they are, so a changed byte would be a wrong row. Every file is read once (a job that
+    falls back to the whole job reads none of them, and skips this)."""
     # A file per core at once (the hash and the reads let go of the GIL).
     with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(kept.file_hashes)))) as pool:
         hashes = dict(zip(kept.file_hashes, pool.map(_content_hash, kept.file_hashes)))

@@ -14,7 +14,7 @@ from gnn_assets.incremental.affected import largest_share, recompute_plan
 from gnn_assets.incremental.base import BaseJob
 from gnn_assets.incremental.change import GraphChange, compose
 from gnn_assets.incremental.errors import IncrementalRefused
-from gnn_assets.incremental.kept import KeptReader
+from gnn_assets.incremental.kept import KeptReader, verify_kept_content
 from gnn_assets.incremental.overlay_state import OverlayState
 from gnn_assets.models.normalization import is_normalized_gcn
 
@@ -55,6 +55,7 @@ class IncrementalPlan:
             progress(f"the change reaches {self.share:.1%} of the nodes in a stage, more than maxAffectedFraction "
                      f"{config.max_affected_fraction:.0%}: running the whole job instead")
             return
+        verify_kept_content(base.kept, base.what)  # read from here on: verified before any layer
         self.why_whole = ""
         self.plan = plan
         self.reader = KeptReader(base.kept, self.change.shifts)

@@ -410,6 +410,24 @@ def test_a_tampered_kept_state_is_refused_in_one_line_before_any_work(tmp_path, 
     assert not storage.exists(layout.inference_manifest_uri)
 
 
+def test_a_job_that_falls_back_to_the_whole_job_reads_none_of_its_base_s_kept_files(tmp_path, small_homogeneous_graph, monkeypatch):
+    """Before, every kept file was read and hashed before the plan decided (2 GB at 1M nodes for
+    the bench model): a cost the 1% fallback paid for states it never used."""
+    from gnn_assets.incremental import kept as kept_module
+
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    _tamper_state(_kept_files(job)[0], "zeros")  # not read, so not refused either
+    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    hashed = []
+    real = kept_module._content_hash
+    monkeypatch.setattr(kept_module, "_content_hash", lambda uri: hashed.append(uri) or real(uri))
+    run, frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base", "gnnAssetsConfig.incremental.maxAffectedFraction": 0})
+    assert run.job.details["incremental"]["ran_whole_job"] and run.job.details["incremental"]["why_whole_job"] == "share"
+    assert hashed == []
+    _, full_frozen = _run_job(job, "full")
+    assert _rows(job, frozen) == _rows(job, full_frozen)
+
+
 def test_a_tampered_change_record_is_refused_in_one_line(tmp_path, small_homogeneous_graph):
     """The enumeration's record of what changed is what an incremental job recomputes by: one
     rewritten (here: the feature change wiped, which would leave 4 nodes' rows stale) is refused."""
