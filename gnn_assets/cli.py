@@ -2,6 +2,7 @@
 
     gnn-assets demo-graph  --resource_config_uri R --graph_name G --kind typed|homogeneous [--num_nodes N]
     gnn-assets enumerate   --resource_config_uri R --graph_name G
+    gnn-assets apply-changes --resource_config_uri R --graph_name G --changes DIR
     gnn-assets sample      --resource_config_uri R --task_config_uri T --job_name J
     gnn-assets train       --resource_config_uri R --task_config_uri T --job_name J
     gnn-assets init-model  --resource_config_uri R --task_config_uri T --job_name J [--seed S]
@@ -70,6 +71,21 @@ def enumerate_(args: argparse.Namespace) -> None:
     _say(f"enumerated {args.graph_name}: nodes {report.nodes}, edges {report.edges}, duplicate edges dropped {report.duplicate_edges_dropped}")
     loaded = load_node_id_mappings(open_warehouse(resources), resources, args.graph_name, list(report.nodes))
     _say(f"mapping tables: {', '.join(loaded.values())}")
+
+
+def apply_changes(args: argparse.Namespace) -> None:
+    """Apply a change log (nodes.parquet / edges.parquet of added, removed and updated rows) to a graph source, then enumerate it."""
+    from gnn_assets.config.resource_config import load_resource_config
+    from gnn_assets.graph.change_log import apply_change_log
+    from gnn_assets.graph.sql_enumeration import sql_settings_of
+
+    resources = load_resource_config(args.resource_config_uri)
+    report = apply_change_log(resources.layout.graph_source_dir(args.graph_name), args.changes, sql_settings_of(resources))
+    _say(
+        f"{args.graph_name}: nodes +{report.nodes_added:,} -{report.nodes_removed:,} ~{report.nodes_updated:,}, edges +{report.edges_added:,} "
+        f"-{report.edges_removed:,} (and {report.edges_of_removed_nodes:,} of removed nodes): {report.nodes:,} nodes, {report.edges:,} edges now"
+    )
+    enumerate_(args)
 
 
 def sample(args: argparse.Namespace) -> None:
@@ -142,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, func, needs_job in (
         ("demo-graph", demo_graph, False),
         ("enumerate", enumerate_, False),
+        ("apply-changes", apply_changes, False),
         ("sample", sample, True),
         ("train", train, True),
         ("init-model", init_model, True),
@@ -169,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser_for["demo-graph"].add_argument("--seed", type=int)
     parser_for["enumerate"].add_argument("--graph_name", required=True)
+    parser_for["apply-changes"].add_argument("--graph_name", required=True)
+    parser_for["apply-changes"].add_argument("--changes", required=True, help="the change log's folder (nodes.parquet and/or edges.parquet, by original id)")
     parser_for["init-model"].add_argument("--seed", type=int, default=0)
     parser_for["init-model"].add_argument("--overwrite", action="store_true", help="replace the job's model file if there is one")
     args = parser.parse_args(argv)

@@ -85,3 +85,31 @@ def test_terminating_the_cli_stops_the_beam_job(tmp_path, small_homogeneous_grap
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 128 + signal.SIGTERM
     assert not os.path.exists(job.resources.layout.job(job.frozen.task_name, job.job_name).inference_manifest_uri)
+
+
+def test_apply_changes_writes_the_new_snapshot_and_enumerates_it(tmp_path):
+    """A change log from the command line: the graph changes where it lies, and its enumeration
+    (with the record of what changed) follows in the same command."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gnn_assets.graph.change_record import change_chain
+    from gnn_assets.graph.enumerated_layout import enumeration_id
+
+    resources_uri = write_local_resources(tmp_path)
+    r = ["--resource_config_uri", str(resources_uri), "--graph_name", "g"]
+    _run([*GNN_ASSETS, "demo-graph", *r, "--kind", "homogeneous", "--num_nodes", "300"])
+    _run([*GNN_ASSETS, "enumerate", *r])
+    layout = load_resource_config(str(resources_uri)).layout
+    before = enumeration_id(layout.enumerated_graph_dir("g"))
+    first = pq.read_table(os.path.join(layout.graph_source_dir("g"), "nodes.parquet"))
+    changes = tmp_path / "changes"
+    changes.mkdir()
+    victim = first["node_id"][0].as_py()
+    pq.write_table(pa.table({"node_id": [victim], "node_type": ["paper"], "op": ["remove"]}), changes / "nodes.parquet")
+    applied = _run([*GNN_ASSETS, "apply-changes", *r, "--changes", str(changes)])
+    assert "nodes +0 -1 ~0" in applied.stdout and "299 nodes" in applied.stdout and "enumerated g" in applied.stdout
+    (record,) = change_chain(layout.enumerated_graph_dir("g"), before)
+    assert record.from_id == before
+    refused = _run([*GNN_ASSETS, "apply-changes", *r, "--changes", str(changes)], ok=False)  # the same log again: the node is gone
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "nodes to remove or update are not in the graph" in refused.stderr

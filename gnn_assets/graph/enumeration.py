@@ -18,6 +18,7 @@ from gnn_assets import storage
 from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
 from gnn_assets.graph import source_refusals as refusals
+from gnn_assets.graph.change_log import finish_pending_swap
 from gnn_assets.graph.source import GraphSource, GraphSourceError, read_source_metadata
 from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEngineSettings, enumerate_source_sql, sql_settings_of, summarize_source
 from gnn_assets.graph.change_record import record_enumeration_change
@@ -221,6 +222,7 @@ def enumerate_graph_source(
     enumeration only once complete: a refused or failed enumeration leaves it as it was."""
     source_dir = layout.graph_source_dir(graph_name)
     directory = layout.enumerated_graph_dir(graph_name)
+    finish_pending_swap(source_dir)  # a change log's new snapshot cut short in place: never half of two
     metadata = read_source_metadata(source_dir)
     in_bigquery = metadata.HasField("bigquery_source")
     if in_bigquery and bigquery is None:

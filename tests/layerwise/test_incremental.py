@@ -21,45 +21,12 @@ from gnn_assets.incremental.errors import IncrementalRefused
 from gnn_assets.jobs import driver
 from gnn_assets.jobs.unenumerate import load_node_id_mappings
 from gnn_assets.warehouse import open_warehouse
+from tests.support.change_logs import changed, write_change_log
 from tests.support.deployments import prepare_job, write_task_config
 from tests.support.exactness import final_rows
 from tests.support.models import SPECS
 
 pytestmark = pytest.mark.slow
-
-
-def _changed(source: GraphSource, change: str, seed: int = 7) -> GraphSource:
-    """The graph after one kind of change (or all of them), by original id."""
-    rng = np.random.default_rng(seed)
-    nodes, edges = source.nodes, source.edges
-    ids = nodes["node_id"].to_pylist()
-    if change in ("features", "all"):
-        features = nodes["features"].to_pylist()
-        for row in rng.choice(len(ids), 4, replace=False):
-            features[row] = [v + 1.0 for v in features[row]]
-        nodes = nodes.set_column(nodes.column_names.index("features"), "features", pa.array(features, nodes.schema.field("features").type))
-    if change in ("remove_edges", "all"):
-        keep = np.ones(edges.num_rows, dtype=bool)
-        keep[rng.choice(edges.num_rows, 6, replace=False)] = False
-        edges = edges.filter(pa.array(keep))
-    if change in ("add_edges", "all"):
-        new = {c: [edges[c][0].as_py()] * 6 for c in edges.column_names}
-        new["src"], new["dst"] = [ids[i] for i in rng.choice(len(ids), 6)], [ids[i] for i in rng.choice(len(ids), 6)]
-        edges = pa.concat_tables([edges, pa.table(new, schema=edges.schema)])
-    if change in ("remove_nodes", "all"):
-        gone = {ids[i] for i in rng.choice(len(ids), 3, replace=False)}
-        nodes = nodes.filter(pa.array([n not in gone for n in nodes["node_id"].to_pylist()]))
-        edges = edges.filter(pa.array([s not in gone and d not in gone for s, d in zip(edges["src"].to_pylist(), edges["dst"].to_pylist())]))
-    if change in ("add_nodes", "all"):
-        added = {c: [nodes[c][0].as_py()] * 2 for c in nodes.column_names}
-        a, b = f"new-{seed}-a", f"new-{seed}-b"
-        added["node_id"] = [a, b]
-        nodes = pa.concat_tables([nodes, pa.table(added, schema=nodes.schema)])
-        present = nodes["node_id"].to_pylist()
-        new = {c: [edges[c][0].as_py()] * 4 for c in edges.column_names}
-        new["src"], new["dst"] = [a, present[0], b, a], [present[1], b, present[2], b]
-        edges = pa.concat_tables([edges, pa.table(new, schema=edges.schema)])
-    return GraphSource(source.metadata, nodes, edges)
 
 
 def _typed_changed(source: GraphSource) -> GraphSource:
@@ -125,7 +92,7 @@ ON_BEAM = {"gnnAssetsConfig.layerwise.engine": "BEAM", "gnnAssetsConfig.layerwis
 
 def _assert_incremental_equals_full(tmp_path, graph, kind: str, change: str, base_overrides: dict | None = None, **overrides) -> dict:
     job = _base_job(tmp_path, graph, kind, **(base_overrides or {}))
-    _reenumerate(job, _changed(graph, change))
+    _reenumerate(job, changed(graph, change))
     incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base", **overrides})
     full, full_frozen = _run_job(job, "full")
     details = incremental.job.details["incremental"]
@@ -152,7 +119,7 @@ def test_incremental_graphsage_equals_a_full_job_after_each_change(tmp_path, sma
 
 def test_raw_embeddings_of_an_incremental_job_report_its_base_changes_and_recomputed_nodes(tmp_path, small_homogeneous_graph):
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
-    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
     run, _ = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "PREVIOUS"})
     metadata = driver.materialization_metadata(run)
     assert metadata["incremental_base_job"]["raw_value"] == "base"
@@ -220,7 +187,7 @@ def test_a_base_that_kept_nothing_or_ran_another_model_is_refused_in_one_line(tm
 def test_a_change_that_reaches_most_nodes_runs_the_whole_job(tmp_path, small_homogeneous_graph, fraction):
     """maxAffectedFraction 0: any change runs the whole job (before: 0 was read as the default 0.5)."""
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
-    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    _reenumerate(job, changed(small_homogeneous_graph, "all"))
     run, _ = _run_job(job, "whole", **{"gnnAssetsConfig.incremental.baseJob": "PREVIOUS", "gnnAssetsConfig.incremental.maxAffectedFraction": fraction})
     assert run.job.details["incremental"]["ran_whole_job"] and run.job.details["incremental"]["base_job"] == "base"
 
@@ -231,7 +198,7 @@ def test_a_scheduled_rerun_of_the_same_job_starts_from_its_own_last_run(tmp_path
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
     first, _ = _run_job(job, "daily", **{"gnnAssetsConfig.incremental.baseJob": "SELF"})
     assert "incremental" not in first.job.details and "kept" in first.job.details
-    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    _reenumerate(job, changed(small_homogeneous_graph, "all"))
     again, frozen = _run_job(job, "daily", **{"gnnAssetsConfig.incremental.baseJob": "SELF"})
     assert again.job.details["incremental"]["base_job"] == "daily" and not again.job.details["incremental"]["ran_whole_job"]
     _, full_frozen = _run_job(job, "full")
@@ -258,7 +225,7 @@ def test_increments_in_a_row_stay_exact_publish_by_delta_and_compact_past_the_la
     _run_job(job, "daily", **daily)
     graph, layers = small_homogeneous_graph, []
     for step, change in enumerate(["features", "add_nodes", "remove_edges", "all", "remove_nodes"]):
-        graph = _changed(graph, change, seed=step)
+        graph = changed(graph, change, seed=step)
         _reenumerate(job, graph)
         run, frozen = _run_job(job, "daily", **daily)
         details = run.job.details
@@ -289,7 +256,7 @@ def test_an_incremental_job_killed_while_publishing_leaves_the_tables_and_its_ba
     daily = {"gnnAssetsConfig.incremental.baseJob": "SELF"}
     first, frozen = _run_job(job, "daily", **daily)
     published = _rows(job, frozen)
-    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    _reenumerate(job, changed(small_homogeneous_graph, "all"))
     real = duckdb_warehouse._apply_delta
 
     def killed_after_the_delete(con, r):
@@ -317,7 +284,7 @@ def test_an_incremental_job_killed_while_publishing_leaves_the_tables_and_its_ba
 def test_incremental_with_spilled_states_equals_a_full_job(tmp_path, small_homogeneous_graph):
     """A budget below the states: the base's states are copied into memory-mapped files."""
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean", **{"inferencerConfig.inferencerArgs.hid_dim": "256"})
-    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    _reenumerate(job, changed(small_homogeneous_graph, "all"))
     budget = {"gnnAssetsConfig.layerwise.memoryBudgetMb": 1}
     incremental, inc_frozen = _run_job(job, "incremental", **budget, **{"gnnAssetsConfig.incremental.baseJob": "base"})
     assert incremental.job.details["spilled"] and not incremental.job.details["incremental"]["ran_whole_job"]
@@ -350,10 +317,10 @@ def test_an_incremental_job_that_dies_part_way_leaves_its_published_tables_as_th
     from gnn_assets.outputs.published import read_committed
 
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
-    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
     first, frozen = _run_job(job, "daily", **{"gnnAssetsConfig.incremental.baseJob": "base"})
     published = _rows(job, frozen)
-    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    _reenumerate(job, changed(small_homogeneous_graph, "all"))
     real = LayerwiseExecutor._run_stage
 
     def dies_at_the_last_stage(self, stage, node_type, nodes):
@@ -373,7 +340,7 @@ def test_an_incremental_job_that_dies_part_way_leaves_its_published_tables_as_th
 def test_kept_states_on_gcs_serve_an_incremental_job(tmp_path, gcs_emulator, small_homogeneous_graph):
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean", storage_root=f"{gcs_emulator()}/root")
     assert job.resources.layout.root.startswith("gs://")
-    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    _reenumerate(job, changed(small_homogeneous_graph, "all"))
     incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
     assert not incremental.job.details["incremental"]["ran_whole_job"]
     _, full_frozen = _run_job(job, "full")
@@ -402,12 +369,34 @@ def test_a_tampered_kept_state_is_refused_in_one_line_before_any_work(tmp_path, 
     and up to 1,998 of 2,000 wrong rows, NaN embeddings published."""
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
     _tamper_state(_kept_files(job)[0], how)
-    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
     with pytest.raises(IncrementalRefused, match=r"changed since its run wrote it \(content hash\); run the base job again") as refused:
         _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
     assert "\n" not in str(refused.value)
     layout = job.resources.layout.job(job.frozen.task_name, "incremental")
     assert not storage.exists(layout.inference_manifest_uri)
+
+
+def test_an_incremental_job_from_a_change_log_equals_a_whole_job_on_the_graph_it_implies(tmp_path, small_homogeneous_graph):
+    """The change itself as input (every kind at once, by original id): applied to the source, the
+    graph enumerated, the daily job's output equals a whole job's on the new snapshot."""
+    from gnn_assets.graph.change_log import apply_change_log
+
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    kinds = write_change_log(small_homogeneous_graph, changed(small_homogeneous_graph, "all"), tmp_path / "changes")
+    assert {"nodes_add", "nodes_remove", "nodes_update", "edges_add", "edges_remove"} <= kinds.keys()
+    layout, graph = job.resources.layout, job.frozen.graph_name
+    apply_change_log(layout.graph_source_dir(graph), str(tmp_path / "changes"))
+    report = enumerate_graph_source(layout, graph)
+    load_node_id_mappings(open_warehouse(job.resources), job.resources, graph, list(report.nodes))
+    incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    details = incremental.job.details["incremental"]
+    assert not details["ran_whole_job"] and details["recomputed_per_stage"]["0"]["paper"] < report.nodes["paper"]
+    _, full_frozen = _run_job(job, "full")
+    (got, got_pred), (expected, expected_pred) = _rows(job, inc_frozen), _rows(job, full_frozen)
+    assert got.keys() == expected.keys() and got_pred == expected_pred
+    ids = sorted(expected)
+    assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
 
 
 def test_a_job_that_falls_back_to_the_whole_job_reads_none_of_its_base_s_kept_files(tmp_path, small_homogeneous_graph, monkeypatch):
@@ -417,7 +406,7 @@ def test_a_job_that_falls_back_to_the_whole_job_reads_none_of_its_base_s_kept_fi
 
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
     _tamper_state(_kept_files(job)[0], "zeros")  # not read, so not refused either
-    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
     hashed = []
     real = kept_module._content_hash
     monkeypatch.setattr(kept_module, "_content_hash", lambda uri: hashed.append(uri) or real(uri))
@@ -434,7 +423,7 @@ def test_a_tampered_change_record_is_refused_in_one_line(tmp_path, small_homogen
     from gnn_assets.graph.change_record import ChangeRecordError
 
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
-    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
     (arrays,) = storage.glob(storage.join(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "changes", "*", "arrays.npz"))
     with np.load(arrays) as held:
         wiped = {k: (np.zeros(0, np.int64) if k.startswith("features") else held[k]) for k in held.files}
@@ -447,7 +436,7 @@ def test_a_tampered_change_record_is_refused_in_one_line(tmp_path, small_homogen
 def test_a_graph_without_a_record_back_to_the_base_runs_the_whole_job(tmp_path, small_homogeneous_graph):
     """Enumerated by an older version (no change records), or more times than the records kept."""
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
-    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
     storage.delete_tree(storage.join(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "changes"))
     run, frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
     details = run.job.details["incremental"]
@@ -460,7 +449,7 @@ def test_a_malformed_or_missing_kept_state_is_refused_in_one_line(tmp_path, smal
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
     first, second = _kept_files(job)[:2]
     storage.write_bytes(first, b"not numpy")
-    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
     with pytest.raises(IncrementalRefused, match="changed since its run wrote it") as refused:
         _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
     assert "\n" not in str(refused.value)
@@ -484,10 +473,10 @@ def test_a_base_kept_by_an_earlier_version_runs_the_whole_job_and_keeps_anew(tmp
     manifest = json.loads(storage.read_text(layout.inference_manifest_uri))
     manifest["details"]["kept"] = {"graph_dir": "kept/graph", "states_dir": "kept/states", "model_sha256": "x", "states": {}, "file_sha256": {}}
     storage.write_text(layout.inference_manifest_uri, json.dumps(manifest))
-    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
     whole, _ = _run_job(job, "daily", **daily)
     assert "incremental" not in whole.job.details and [layer["whole"] for layer in whole.job.details["kept"]["layers"]] == [True]
-    _reenumerate(job, _changed(small_homogeneous_graph, "all"))
+    _reenumerate(job, changed(small_homogeneous_graph, "all"))
     again, _ = _run_job(job, "daily", **daily)
     assert not again.job.details["incremental"]["ran_whole_job"] and read_committed(layout).run_id == again.job.run_id
 
@@ -501,7 +490,7 @@ def test_a_tampered_output_layer_is_refused_where_the_layers_are_merged(tmp_path
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
     daily = {"gnnAssetsConfig.incremental.baseJob": "SELF"}
     _run_job(job, "daily", **daily)
-    _reenumerate(job, _changed(small_homogeneous_graph, "features"))
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
     run, _ = _run_job(job, "daily", **daily)  # published by delta: its layers not merged yet
     output = read_committed(run.job_layout).outputs["paper"]
     assert not storage.exists(storage.join(output.output_dir, "merged"))
