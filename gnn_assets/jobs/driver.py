@@ -270,6 +270,8 @@ def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
         "model_sha256": {"raw_value": job.model_sha256, "type": "text"},
         "manifest_uri": {"raw_value": run.job_layout.inference_manifest_uri, "type": "path"},
         "outputs": {"raw_value": outputs, "type": "json"},
+        # One number per node type, which the asset page plots across materializations.
+        **{f"rows ({t})": {"raw_value": o.rows_in_all_layers, "type": "int"} for t, o in job.outputs.items()},
         **({"champion": {"raw_value": job.champion, "type": "json"}} if job.champion else {}),
     }
     if job.mode == "LAYERWISE":

@@ -58,6 +58,12 @@ def recorded_metadata(instance: DagsterInstance, key: AssetKey, partition: str, 
     return entry.value
 
 
+def per_node_type(name: str, values: Mapping[str, float]) -> dict[str, MetadataValue]:
+    """One numeric entry per node (or edge) type, `<name> (<type>)`: the asset page plots each
+    across materializations (a JSON entry it only lists)."""
+    return {f"{name} ({key})": MetadataValue.int(v) if isinstance(v, int) else MetadataValue.float(float(v)) for key, v in values.items()}
+
+
 def png_metadata(name: str, png: bytes) -> MetadataValue:
     """A picture shown on the asset page (markdown with the PNG inline)."""
     return MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")

@@ -19,7 +19,8 @@ def training_curve_png(history: list[dict], figure_name: str, baseline: float | 
     figure_axis = loss_axis.twinx()
     figure_axis.plot(epochs, [h[figure_name] for h in history], color="tab:blue", marker="s", label=f"validation {figure_name}")
     if baseline is not None:
-        figure_axis.axhline(baseline, color="tab:gray", linestyle="--", label="trivial baseline")
+        # On the validation figure's axis, in its colour: a baseline of that figure, not a loss.
+        figure_axis.axhline(baseline, color="tab:blue", linestyle=":", alpha=0.7, label=f"trivial baseline (validation {figure_name})")
     figure_axis.set_ylabel(f"validation {figure_name}", color="tab:blue")
     handles = loss_axis.get_legend_handles_labels()[0] + figure_axis.get_legend_handles_labels()[0]
     figure_axis.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)

@@ -80,6 +80,14 @@ def test_chain_materializes_a_new_partition_and_checks_pass(materialized, deploy
     predictions = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "predictions"])).asset_materialization
     quality = predictions.metadata["held_out_quality"].value["paper"]
     assert quality["source"] == "evaluation_labels.parquet" and quality["value"] > quality["baseline"] + 0.3
+    # The figures as numbers per node type, which the asset page plots across materializations.
+    from dagster import FloatMetadataValue, IntMetadataValue
+
+    assert isinstance(predictions.metadata["held_out_accuracy (paper)"], FloatMetadataValue)
+    assert predictions.metadata["held_out_accuracy (paper)"].value == quality["value"]
+    assert predictions.metadata["baseline_accuracy (paper)"].value == quality["baseline"]
+    assert isinstance(raw.metadata["rows (paper)"], IntMetadataValue) and raw.metadata["rows (paper)"].value == 20_000
+    assert predictions.metadata["rows (paper)"].value == 20_000
     assert model.tags["dagster/data_version"] == model.metadata["sha256"].value[:16]
 
     embeddings = deployment.instance.get_latest_materialization_event(AssetKey([TASK, "embeddings"])).asset_materialization

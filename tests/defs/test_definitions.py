@@ -153,3 +153,19 @@ def test_a_duplicate_key_or_an_oversized_instance_file_is_refused_naming_the_lin
     defs_yaml.write_text(original + "  tags:\n" + "".join(f"    t{i}: '{'v' * 40}'\n" for i in range(8000)))
     with pytest.raises(ConfigError, match=r"bytes; an instance file holds at most 262,144"):
         deployment.definitions()
+
+
+def test_a_run_of_the_code_location_prints_no_preview_warning_of_what_the_project_uses_knowingly():
+    """Before, a run launched from the UI printed Dagster's PreviewWarning for the Pipes reader's
+    expected_writer_count (read by Dagster's own handler): the README said those are silenced,
+    and the tests, which ignore PreviewWarning everywhere, could not see it. A fresh process with
+    every warning shown, as a run worker is, after loading the code location."""
+    script = (
+        "import gnn_assets.definitions\n"
+        "from dagster import AssetCheckSpec, AssetKey, DynamicPartitionsDefinition, PipesTempFileMessageReader\n"
+        "PipesTempFileMessageReader().expected_writer_count\n"
+        "AssetCheckSpec('c', asset=AssetKey('a'), partitions_def=DynamicPartitionsDefinition(name='p'))\n"
+    )
+    result = subprocess.run([sys.executable, "-W", "always", "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "PreviewWarning" not in result.stderr, result.stderr[-2000:]

@@ -52,6 +52,7 @@ def test_drift_against_the_champion_job(tmp_path):
     assert drift["same"]["champion_job"] == "first"
     moved = drift["reseeded"]["drift"]["paper"]
     assert moved["mean_overlap"] < 1.0 and moved["most_changed"][0]["overlap"] <= moved["mean_overlap"]
+    assert drift["reseeded"]["mean_overlap (paper)"] == moved["mean_overlap"]  # a number per node type, plotted
     assert all(m["node_id"].startswith("paper_") for m in moved["most_changed"])  # original ids
     for name in ("paper_overlap", "paper_projection"):
         assert storage.read_bytes(drift["reseeded"][f"picture_{name}"])[:4] == b"\x89PNG"

@@ -18,10 +18,19 @@ pytestmark = pytest.mark.slow
 CHECKS = ["all_values_finite", "dimension_matches_model", "every_row_unenumerated", "one_row_per_node"]
 
 
-def test_the_lineage_shows_each_graph_and_task_group(page, ui_url):
-    open_page(page, f"{ui_url}/asset-groups/{TASK}")
+def test_the_global_lineage_shows_each_graph_and_task_group(page, ui_url):
+    open_page(page, f"{ui_url}/asset-groups")  # (/asset-groups/<group> lands here too in Dagster 1.13)
     for group in (TASK, "graph_demo_homogeneous"):
-        expect(page.get_by_text(group).first).to_be_visible()
+        expect(page.get_by_text(group, exact=True).first).to_be_visible()
+
+
+def test_a_task_group_s_page_lists_its_chain(page, ui_url, ui_deployment):
+    open_page(page, f"{ui_url}/locations/{ui_deployment.code_location()[1]}/asset-groups/{TASK}/list")
+    expect(page.get_by_text("Asset Group in").first).to_be_visible()
+    # One row per asset of the chain (the names are drawn shortened in the middle: their links tell them apart).
+    for name in ("frozen_config", "trained_model", "sampled_subgraphs", "raw_embeddings", "embeddings", "predictions"):
+        expect(page.locator(f'a[href$="/assets/{TASK}/{name}"]').first).to_be_visible()
+    expect(page.locator('a[href*="/assets/demo_homogeneous/"]')).to_have_count(0)  # the graph's assets are another group
 
 
 def test_a_job_page_says_automation_is_on_as_it_is(page, ui_url, ui_deployment):
@@ -76,6 +85,18 @@ def test_adding_a_partition_and_launching_the_chain_by_clicking(page, ui_url, ui
     assert evaluations == {name: True for name in [*CHECKS, "dead_letters_within_threshold", "model_beats_baseline"]}
     trained = instance.get_latest_materialization_event(AssetKey([TASK, "trained_model"])).asset_materialization
     assert trained.partition == UI_JOB and trained.metadata["trained_here"].value is True  # no model file: trained in the run
+    assert trained.metadata["final_training_loss"].value > 0 and 0 <= trained.metadata["validation_accuracy"].value <= 1
+
+
+def test_the_held_out_accuracy_is_plotted_on_the_asset_page(page, ui_url, ui_deployment):
+    """Numbers per node type, not JSON: the asset page plots them across materializations."""
+    event = ui_deployment.instance.get_latest_materialization_event(AssetKey([TASK, "predictions"]))
+    assert event is not None and event.asset_materialization.partition == UI_JOB  # after the launch above
+    open_page(page, f"{ui_url}/assets/{TASK}/predictions?view=overview")
+    page.get_by_role("button", name="Plots").first.click()  # the metadata section's Table | Plots switch
+    expect(page.get_by_text("held_out_accuracy (paper)").first).to_be_visible()
+    expect(page.get_by_text("baseline_accuracy (paper)").first).to_be_visible()
+    expect(page.get_by_text("unenumeration", exact=True)).to_have_count(0)  # a JSON entry: listed in the table, not plotted
 
 
 def test_the_embeddings_page_shows_the_row_count_and_the_checks(page, ui_url, ui_deployment):

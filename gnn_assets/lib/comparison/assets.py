@@ -18,8 +18,7 @@ from dagster import (
 
 from gnn_assets import storage
 from gnn_assets.config.task_config import TaskConfig
-from gnn_assets.lib.common import partition_job, png_metadata, recorded_metadata, task_asset_key
-from gnn_assets.lib.common import job_partitions
+from gnn_assets.lib.common import job_partitions, partition_job, per_node_type, png_metadata, recorded_metadata, task_asset_key
 from gnn_assets.lib.resources import GnnDeployment
 
 
@@ -78,6 +77,7 @@ def build_drift_assets(template: TaskConfig) -> Definitions:
             "champion_model_sha256": manifest.champion["model_sha256"],
             "run_id": manifest.run_id,
             "mean_overlap": {t: d.mean_overlap for t, d in results.items()},
+            **per_node_type("mean_overlap", {t: d.mean_overlap for t, d in results.items()}),
             "drift": {t: d.to_dict() for t, d in results.items()},
         }
         for name, (uri, png) in pictures.items():

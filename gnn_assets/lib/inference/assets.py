@@ -38,6 +38,7 @@ from gnn_assets.lib.common import (
     job_partitions,
     partition_job,
     partition_job_name,
+    per_node_type,
     png_metadata,
     recorded_metadata,
     runner_override_args,
@@ -129,10 +130,16 @@ def build_task_assets(
             from gnn_assets.training.run import train_model
 
             trained = train_model(frozen, resources, progress=context.log.info)
+            metrics = trained.result.metrics
+            validation = next(k for k in metrics if k.startswith("validation_") and "baseline" not in k)
             training = {
                 "trained_here": True,
                 "trainer": frozen.proto.trainer_config.trainer_cls_path,
-                "training_metrics": trained.result.metrics,
+                "training_metrics": metrics,
+                # Numbers the asset page plots across materializations.
+                "final_training_loss": MetadataValue.float(float(trained.result.history[-1]["loss"])),
+                validation: MetadataValue.float(float(metrics[validation])),
+                "validation_baseline": MetadataValue.float(float(next(v for k, v in metrics.items() if k.startswith("validation_") and "baseline" in k))),
                 "training_history": trained.result.history,
                 "training_curve": MetadataValue.path(trained.report_uris["curve"]),
                 "training_curve_png": png_metadata("training curve", trained.curve_png),
@@ -290,8 +297,13 @@ def build_task_assets(
             }
             if len(tables) == 1:
                 metadata["dagster/table_name"] = next(iter(tables.values()))
+            metadata.update(per_node_type("rows", {t: r.output_rows for t, r in table_reports.items()}))
             if kind == quality_kind:
-                metadata["held_out_quality"] = {name: q.to_dict() for name, q in job_quality(frozen, resources, deployment.warehouse()).items()}
+                quality = job_quality(frozen, resources, deployment.warehouse())
+                metadata["held_out_quality"] = {name: q.to_dict() for name, q in quality.items()}
+                for name, q in quality.items():
+                    metadata.update(per_node_type(f"held_out_{q.metric}", {name: q.value}))
+                    metadata.update(per_node_type(f"baseline_{q.metric}", {name: q.baseline}))
             yield MaterializeResult(asset_key=task_asset_key(task, kind), metadata=metadata)
 
     sampling = [] if template.is_layerwise else [sampled_subgraphs]
