@@ -15,8 +15,8 @@ from gnn_assets.config.job_name import validate_job_name
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig, load_task_config
 
-# The one set of job names every task shared before each task had its own: the sensor moves the
-# job names a task materialized from it into the task's set (adopt_shared_job_names).
+# The one set of job names every task shared before each task had its own: each task's sensor
+# adds the job names its task materialized from it to the task's set (lib/inference/sensors.py).
 SHARED_JOB_PARTITIONS = "job_name"
 
 
