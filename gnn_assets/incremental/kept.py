@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -130,14 +130,40 @@ def continue_kept(base: KeptRun, run_dir: str, enumeration_id: str, shifts: dict
 
 
 class StateKeeper:
-    """Writes each kept state as it completes (the executor's on_done) into the run's newest layer:
-    every row where the layer is whole, else the rows the run recomputed."""
+    """Writes each kept state into the run's newest layer (every row where the layer is whole,
+    else the rows the run recomputed) in the background, from the moment its layer completes
+    (the executor's keep.complete), while the later layers compute: the executor waits for a
+    state's write before it frees the state (keep.release), the engine for every write before
+    it commits (finish). One writer thread: the files are written one after another."""
 
     def __init__(self, kept: KeptRun, node_type_of):
         self.kept = kept
         self._node_type_of = node_type_of
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="kept-states")
+        self._pending: dict[str, Future] = {}
 
-    def __call__(self, node, value) -> None:
+    def complete(self, node, value) -> None:
+        self._pending[node.name] = self._writer.submit(self._write, node, value)
+
+    def release(self, node) -> None:
+        pending = self._pending.pop(node.name, None)
+        if pending is not None:
+            pending.result()
+
+    def finish(self) -> None:
+        """Every write done (the first failure raised); the writer stops."""
+        try:
+            for name in list(self._pending):
+                self._pending.pop(name).result()
+        finally:
+            self._writer.shutdown(wait=True)
+
+    def stop(self) -> None:
+        """The writer stopped, its writes waited for, failures ignored (the job failed already,
+        or finish() ran): no write may outlive the states it reads."""
+        self._writer.shutdown(wait=True)
+
+    def _write(self, node, value) -> None:
         layer = self.kept.layers[-1]
         if isinstance(value, OverlayState) and not layer.whole:
             ids_uri, rows_uri = delta_uris(layer, node.name)

@@ -198,7 +198,7 @@ class LayerwiseExecutor:
         self.states: dict[fx.Node, torch.Tensor] = {}
         self.recompute: dict[int, dict[str, np.ndarray]] | None = None  # see run()
         self.base = None
-        self.on_done = None
+        self.keep = None  # see run()
         self.constants: dict[fx.Node, object] = {}
         self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = dict(normalized_edges or {})
         for node, node_type in program.inputs.items():
@@ -236,15 +236,17 @@ class LayerwiseExecutor:
 
     # ---- running --------------------------------------------------------------------------
 
-    def run(self, recompute: dict[int, dict[str, np.ndarray]] | None = None, base=None, on_done=None) -> dict[str, torch.Tensor]:
+    def run(self, recompute: dict[int, dict[str, np.ndarray]] | None = None, base=None, keep=None) -> dict[str, torch.Tensor]:
         """Every stage over every node; the final states per node type (host tensors).
 
         Incremental: recompute[stage][node type] are the sorted ids to compute at that stage, and
         base(state, ids) gives that state for the stage (incremental/overlay_state.py: the rows
         `ids` to compute over the base's kept rows, read by id where a chunk gathers them).
-        on_done(state, value): every kept state once complete (before it is freed; the outputs
-        at the end)."""
-        self.recompute, self.base, self.on_done = recompute, base, on_done
+        keep: what keeps the states for a later job (incremental/kept.py's StateKeeper):
+        keep.complete(state, value) once the stage that computes a state is done (the outputs
+        too), keep.release(state) before a state is freed (the outputs are not: they are
+        returned)."""
+        self.recompute, self.base, self.keep = recompute, base, keep
         program = self.program
         for node, node_type in program.inputs.items():
             if node in program.last_read:
@@ -255,10 +257,10 @@ class LayerwiseExecutor:
         for stage, by_type in enumerate(program.stages):
             for node_type, nodes in by_type.items():
                 self._run_stage(stage, node_type, nodes)
+            if self.keep is not None:
+                for node in (n for nodes in by_type.values() for n in nodes if n in program.last_read):
+                    self.keep.complete(node, self.states[node])
             self._free_after(stage)
-        if self.on_done is not None:
-            for node in program.outputs.values():
-                self.on_done(node, self.states[node])
         return {t: self.states[n].cpu() if self.spill is None else self.states[n] for t, n in program.outputs.items()}
 
     def evaluate_constants(self) -> None:
@@ -349,8 +351,8 @@ class LayerwiseExecutor:
     def _free_after(self, stage: int) -> None:
         for node, last in self.program.last_read.items():
             if last == stage and node in self.states and node not in self.program.inputs:
-                if self.on_done is not None:
-                    self.on_done(node, self.states[node])
+                if self.keep is not None:
+                    self.keep.release(node)
                 del self.states[node]
                 if self.spill is not None:
                     self.spill.free(node.name)

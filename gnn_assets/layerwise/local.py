@@ -158,6 +158,7 @@ class LocalEngine:
         result = InferenceJobResult(
             run_id=run_id, job_id=run_id, runner="layerwise", state="DONE", seconds=0.0, model_sha256=loaded.weights.sha256, mode="LAYERWISE"
         )
+        keeper = None
         try:
             peak = max(peak_state_bytes(m.program, m.row_bytes, num_nodes) for m in models)
             spilled = must_spill(peak, sum(c.held_bytes for c in in_edges.values()), budget)
@@ -172,7 +173,6 @@ class LocalEngine:
             # Past MAX_LAYERS, an incremental run writes every row again (kept states and outputs).
             layered = increment is not None and len(base.kept.layers) < MAX_LAYERS
             run_dir = job_layout.inference_run_dir(run_id)
-            keeper = None
             if config.keep_states:
                 if layered:
                     kept = continue_kept(base.kept, run_dir, run.enumeration_id, increment.change.shifts)
@@ -191,9 +191,9 @@ class LocalEngine:
                 )
                 with torch.inference_mode():
                     if index == 0 and increment is not None:
-                        finals = executor.run(recompute=increment.plan, base=increment.base_state, on_done=keeper)
+                        finals = executor.run(recompute=increment.plan, base=increment.base_state, keep=keeper)
                     else:
-                        finals = executor.run(on_done=keeper if index == 0 else None)
+                        finals = executor.run(keep=keeper if index == 0 else None)
                     outputs = result.champion_outputs if index else result.outputs
                     for node_type in config.root_node_types:
                         output_dir = output_dirs[probed.role](run_id, node_type)
@@ -208,10 +208,14 @@ class LocalEngine:
                             rows = _write_outputs(config, final, probed.model.head, device, output_dir, budget, spill.release_pages)
                             output = NodeTypeOutput(output_dir, samples=num_nodes[node_type], dead_letters=0, rows_by_kind=rows)
                         outputs[node_type] = output
+                if index == 0 and keeper is not None:
+                    keeper.finish()  # its last writes (the outputs' states) ran beside the outputs' own
                 del finals
                 if not index:
                     stats = executor.stats.to_dict()
         finally:
+            if keeper is not None:
+                keeper.stop()  # before the spilled states it may still read are unmapped
             spill.close()
         stats["spill_bytes"] = spill.bytes_written
         result.details = {

@@ -142,3 +142,45 @@ def test_models_that_cannot_be_split_are_refused_in_one_line(model, reason):
     message = str(refused.value)
     assert reason in message and "\n" not in message
     assert type(model).__name__ in message
+
+
+@pytest.mark.parametrize("spilled", [False, True])
+def test_kept_states_are_handed_over_when_their_layer_completes_and_released_before_they_are_freed(tmp_path, spilled):
+    """The order a state keeper relies on to write a state in the background while the later
+    layers compute (before, the executor handed each state over only when it freed it, so the
+    write held up the next layer; the outputs only once every layer was done)."""
+    model = seeded(HOMOGENEOUS_MODELS["residual_jk_user_model"])
+    x, edge_index = random_graph(HOMOGENEOUS, {"paper": 500}, {"paper": 12})
+    program = split_model(model, HOMOGENEOUS)
+    row_bytes = probe(program, model, {"paper": x["paper"].shape[1]}, torch.device("cpu"))
+    executor = LayerwiseExecutor(
+        program, LayerwiseGraph.from_edge_index(x, edge_index), torch.device("cpu"), budget_bytes=20_000 if spilled else 1 << 34,
+        spill=SpillArea(str(tmp_path / "states")), chunk_nodes=64, row_bytes=row_bytes, progress=lambda _: None,
+    )
+    assert executor.stats.spilled == spilled
+    events = []
+
+    class Recorder:
+        def complete(self, node, value):
+            events.append(("complete", node.name, len(executor.stats.stages), value[:3].clone()))
+
+        def release(self, node):
+            events.append(("release", node.name, len(executor.stats.stages), executor.states[node][:3].clone()))
+
+    with torch.inference_mode():
+        finals = executor.run(keep=Recorder())
+    produced = {node.name: program.stage[node] for node in program.last_read if node not in program.inputs}
+    completed = {name: stages for kind, name, stages, _ in events if kind == "complete"}
+    released = {name: stages for kind, name, stages, _ in events if kind == "release"}
+    assert completed.keys() == produced.keys()
+    for name, stage in produced.items():
+        assert completed[name] == stage + 1  # right after its own stage, before the next one runs
+    outputs = {node.name for node in program.outputs.values()}
+    assert outputs <= completed.keys() and not outputs & released.keys()  # the outputs are returned, not freed
+    assert released.keys() == completed.keys() - outputs
+    for name in released:
+        assert released[name] > completed[name]  # held until a later stage read it
+    values = {(kind, name): value for kind, name, _, value in events}
+    for name in released:  # what was handed over is what stays until it is released
+        torch.testing.assert_close(values[("complete", name)], values[("release", name)])
+    assert set(finals) == {"paper"}
