@@ -1,6 +1,7 @@
 """What the browser tests share besides their fixtures (tests/ui/conftest.py)."""
 
 UI_JOB = "ui-job"  # the partition the UI tests add by clicking
+OTHER_TASK = "demo_link_prediction"  # a second task of the UI's project: a job added to one must not show in the other
 
 
 def open_page(page, url: str) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from gnn_assets.lib.instance import leave_automation_unpaused
 from tests.support import REPO
-from tests.support.deployments import make_deployment
+from tests.support.deployments import TASK, make_deployment
+from tests.support.ui import OTHER_TASK
 from tests.support.servers import dagster_webserver
 from playwright.sync_api import expect
 
@@ -33,7 +34,7 @@ INSTANCE = (
 def ui_deployment(tmp_path_factory):
     """Graphs materialized; no model file for the partition the test adds by clicking, so the
     chain trains one (the task's trainerConfig), as a new user's first job does."""
-    deployment = make_deployment(tmp_path_factory.mktemp("ui"))
+    deployment = make_deployment(tmp_path_factory.mktemp("ui"), tasks=(TASK, OTHER_TASK))
     (deployment.home / "dagster.yaml").write_text(INSTANCE)
     leave_automation_unpaused(deployment.instance)  # as `make demo` and `make dev` leave theirs
     assert deployment.definitions().resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success

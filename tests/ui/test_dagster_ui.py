@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from gnn_assets.lib.common import job_partitions
 
 from tests.support.deployments import TASK
-from tests.support.ui import UI_JOB, open_page
+from tests.support.ui import OTHER_TASK, UI_JOB, open_page
 
 pytestmark = pytest.mark.slow
 CHECKS = ["all_values_finite", "dimension_matches_model", "every_row_unenumerated", "one_row_per_node"]
@@ -97,6 +97,19 @@ def test_the_held_out_accuracy_is_plotted_on_the_asset_page(page, ui_url, ui_dep
     expect(page.get_by_text("held_out_accuracy (paper)").first).to_be_visible()
     expect(page.get_by_text("baseline_accuracy (paper)").first).to_be_visible()
     expect(page.get_by_text("unenumeration", exact=True)).to_have_count(0)  # a JSON entry: listed in the table, not plotted
+
+
+def test_a_job_added_to_one_task_is_no_partition_of_another(page, ui_url, ui_deployment):
+    """Before, every task shared one set of job names: the other task listed this one's job as a
+    missing partition, and its "Missing" preset would have launched it."""
+    instance = ui_deployment.instance
+    assert UI_JOB in instance.get_dynamic_partitions(job_partitions(TASK).name)  # added by clicking, above
+    assert UI_JOB not in instance.get_dynamic_partitions(job_partitions(OTHER_TASK).name)
+    open_page(page, f"{ui_url}/assets/{TASK}/embeddings?view=partitions")
+    expect(page.get_by_text(UI_JOB).first).to_be_visible()
+    open_page(page, f"{ui_url}/assets/{OTHER_TASK}/embeddings?view=partitions")
+    expect(page.get_by_text("Missing (0)").first).to_be_visible()  # before: "Missing (1)", this task's job
+    expect(page.get_by_text(UI_JOB)).to_have_count(0)
 
 
 def test_the_embeddings_page_shows_the_row_count_and_the_checks(page, ui_url, ui_deployment):
