@@ -169,3 +169,18 @@ def test_a_run_of_the_code_location_prints_no_preview_warning_of_what_the_projec
     result = subprocess.run([sys.executable, "-W", "always", "-c", script], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "PreviewWarning" not in result.stderr, result.stderr[-2000:]
+
+
+def test_the_instances_the_project_writes_show_no_community_dialog_and_no_paused_automation(tmp_path):
+    """`make dev` / `make demo`'s instance, written by the Makefile's own rule, and the docker one."""
+    import yaml
+    from dagster import DagsterInstance
+
+    home = tmp_path / "home"
+    made = subprocess.run(["make", f"DAGSTER_HOME={home}", f"{home}/dagster.yaml"], cwd=REPO, capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    instance = DagsterInstance.from_config(str(home))
+    assert instance.get_settings("nux") == {"enabled": False}
+    assert instance.daemon_cursor_storage.get_cursor_values({"ASSET_DAEMON_PAUSED"}) == {"ASSET_DAEMON_PAUSED": "false"}
+    docker = yaml.safe_load((REPO / "docker" / "dagster.yaml").read_text())
+    assert docker["nux"] == {"enabled": False}

@@ -158,3 +158,4 @@ def test_turning_the_sensor_off_and_on(page, ui_url, ui_deployment):
         time.sleep(0.5)
     open_page(page, f"{ui_url}/automation")
     expect(_sensor_switch(page)).to_be_checked()
+
