@@ -3,7 +3,8 @@ lies, so that the next enumeration (its change record) and every job after it se
 
 A change log is a folder with one or both of, by original id:
   nodes.parquet   node_id, node_type, op ('add', 'remove' or 'update'), features list<float>
-                  (add and update: the node's whole new vector), label int64 (optional)
+                  (add and update: the node's whole new vector), label int64 (optional; an
+                  update without one keeps the node's label)
   edges.parquet   src, dst, edge_type, op ('add' or 'remove'), and src_type, dst_type where a
                   relation name serves several node-type pairs (as in the graph source)
 
@@ -265,7 +266,9 @@ def _write_snapshot(con, staging: str) -> ChangeLogReport:
     con.execute(
         "CREATE VIEW new_nodes AS SELECT node_id, node_type, features, label FROM old_nodes "
         "ANTI JOIN (SELECT node_id, node_type FROM log_nodes WHERE op <> 'add') USING (node_id, node_type) "
-        "UNION ALL SELECT node_id, node_type, features, label FROM log_nodes WHERE op <> 'remove'"
+        # An update without a label keeps the node's own (a log may leave the label column out).
+        "UNION ALL SELECT l.node_id, l.node_type, l.features, coalesce(l.label, o.label) AS label "
+        "FROM log_nodes l LEFT JOIN old_nodes o USING (node_id, node_type) WHERE l.op <> 'remove'"
     )
     gone = "SELECT node_id, node_type FROM log_nodes WHERE op = 'remove'"
     removed_edges = con.execute(

@@ -154,3 +154,16 @@ def test_a_swap_cut_short_is_finished_before_the_source_is_read(tmp_path, small_
     assert report.nodes["paper"] == target.nodes.num_rows
     assert content(_snapshot(layout.graph_source_dir("g"))) == content(target)
     assert read_source_metadata(layout.graph_source_dir("g")) == small_homogeneous_graph.metadata
+
+
+def test_an_update_without_a_label_keeps_the_node_s_label(tmp_path):
+    from gnn_assets.graph.demo import generate_homogeneous_demo_graph
+
+    graph = generate_homogeneous_demo_graph(50, seed=1)
+    labels = dict(zip(graph.nodes["node_id"].to_pylist(), graph.nodes["label"].to_pylist()))
+    assert labels[P0] is not None
+    write_graph_source(str(tmp_path / "graph"), graph)
+    apply_change_log(str(tmp_path / "graph"), _log(tmp_path, nodes=[{"node_id": P0, "node_type": "paper", "op": "update", "features": [2.0] * 32}]))
+    after = _snapshot(tmp_path / "graph").nodes.to_pylist()
+    (changed_row,) = [r for r in after if r["node_id"] == P0]
+    assert changed_row["label"] == labels[P0] and changed_row["features"] == [2.0] * 32
