@@ -67,6 +67,18 @@ _OUTPUT_SCHEMAS = {
 _VALUE_COLUMN = {"embeddings": "emb", "predictions": "pred"}
 
 
+def _training_numbers(result) -> dict[str, MetadataValue]:
+    """The final training loss, the validation figure and its baseline as numbers the asset page
+    plots across materializations (those a trainer reported: a trainer of the user's may not)."""
+    numbers = {}
+    if result.history and isinstance(result.history[-1].get("loss"), (int, float)):
+        numbers["final_training_loss"] = float(result.history[-1]["loss"])
+    for name, value in result.metrics.items():
+        if name.startswith("validation_") and isinstance(value, float):  # figures, not counts (validation_nodes)
+            numbers["validation_baseline" if "baseline" in name else name] = float(value)
+    return {name: MetadataValue.float(value) for name, value in numbers.items()}
+
+
 def build_task_assets(
     template: TaskConfig, warehouse_kind: str, runner_kind: str, runner_overrides: Mapping[str, Any] | None = None
 ) -> list[AssetsDefinition]:
@@ -130,16 +142,11 @@ def build_task_assets(
             from gnn_assets.training.run import train_model
 
             trained = train_model(frozen, resources, progress=context.log.info)
-            metrics = trained.result.metrics
-            validation = next(k for k in metrics if k.startswith("validation_") and "baseline" not in k)
             training = {
                 "trained_here": True,
                 "trainer": frozen.proto.trainer_config.trainer_cls_path,
-                "training_metrics": metrics,
-                # Numbers the asset page plots across materializations.
-                "final_training_loss": MetadataValue.float(float(trained.result.history[-1]["loss"])),
-                validation: MetadataValue.float(float(metrics[validation])),
-                "validation_baseline": MetadataValue.float(float(next(v for k, v in metrics.items() if k.startswith("validation_") and "baseline" in k))),
+                "training_metrics": trained.result.metrics,
+                **_training_numbers(trained.result),
                 "training_history": trained.result.history,
                 "training_curve": MetadataValue.path(trained.report_uris["curve"]),
                 "training_curve_png": png_metadata("training curve", trained.curve_png),
