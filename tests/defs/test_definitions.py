@@ -184,3 +184,15 @@ def test_the_instances_the_project_writes_show_no_community_dialog_and_no_paused
     assert instance.daemon_cursor_storage.get_cursor_values({"ASSET_DAEMON_PAUSED"}) == {"ASSET_DAEMON_PAUSED": "false"}
     docker = yaml.safe_load((REPO / "docker" / "dagster.yaml").read_text())
     assert docker["nux"] == {"enabled": False}
+
+
+def test_trained_model_plots_the_figures_a_trainer_reported_and_no_more():
+    """A trainer of the user's may report no loss history or validation figure: before, looking
+    them up failed the asset."""
+    from types import SimpleNamespace
+
+    from gnn_assets.lib.inference.assets import _training_numbers
+
+    ours = SimpleNamespace(history=[{"epoch": 1, "loss": 0.9}, {"epoch": 2, "loss": 0.5}], metrics={"validation_recall@10": 0.4, "validation_random_baseline": 0.01, "validation_edges": 90})
+    assert {k: v.value for k, v in _training_numbers(ours).items()} == {"final_training_loss": 0.5, "validation_recall@10": 0.4, "validation_baseline": 0.01}
+    assert _training_numbers(SimpleNamespace(history=[], metrics={"score": "good"})) == {}
