@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 
 from gnn_assets import storage
 from gnn_assets.graph.source import GraphSourceError, read_source_metadata
-from gnn_assets.graph.sql_enumeration import SqlEngineSettings, connect_duckdb, source_files, sql_file_list, sql_string
+from gnn_assets.graph.sql_enumeration import SqlEngineSettings, connect_duckdb, parquet_columns, source_files, sql_file_list, sql_string
 
 NODE_OPS = ("add", "remove", "update")
 EDGE_OPS = ("add", "remove")
@@ -99,10 +99,6 @@ def apply_change_log(source_dir: str, changes_dir: str, settings: SqlEngineSetti
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _columns(con, files: list[str]) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_file_list(files)}, union_by_name = true)").fetchall()]
-
-
 def _read(files: list[str]) -> str:
     return f"read_parquet({sql_file_list(files)}, union_by_name = true)"
 
@@ -132,12 +128,12 @@ def _typed_edges(con, raw: str, view: str, declared: list, typed: bool, where: s
 def _source_views(con, source_dir: str, declared: list) -> None:
     nodes_shown, node_files = source_files(source_dir, "nodes")
     edges_shown, edge_files = source_files(source_dir, "edges")
-    label = "label::BIGINT" if "label" in _columns(con, node_files) else "NULL::BIGINT"
+    label = "label::BIGINT" if "label" in parquet_columns(con, node_files) else "NULL::BIGINT"
     con.execute(
         f"CREATE VIEW old_nodes AS SELECT node_id::VARCHAR AS node_id, node_type::VARCHAR AS node_type, "
         f"features::FLOAT[] AS features, {label} AS label FROM {_read(node_files)}"
     )
-    typed = "src_type" in _columns(con, edge_files)
+    typed = "src_type" in parquet_columns(con, edge_files)
     ends = ", src_type::VARCHAR AS src_type, dst_type::VARCHAR AS dst_type" if typed else ""
     con.execute(f"CREATE VIEW old_raw_edges AS SELECT src::VARCHAR AS src, dst::VARCHAR AS dst, edge_type::VARCHAR AS edge_type{ends} FROM {_read(edge_files)}")
     _typed_edges(con, "old_raw_edges", "old_edges", declared, typed, edges_shown)
@@ -166,7 +162,7 @@ def _node_log(con, uri: str, node_types: list[str]) -> None:
     if not storage.exists(uri):
         con.execute("CREATE TEMP TABLE log_nodes (node_id VARCHAR, node_type VARCHAR, op VARCHAR, features FLOAT[], label BIGINT)")
         return
-    columns = _columns(con, [uri])
+    columns = parquet_columns(con, [uri])
     missing = [c for c in ("node_id", "node_type", "op") if c not in columns]
     if missing:
         raise ChangeLogError(f"{uri}: missing columns {missing}")
@@ -199,7 +195,7 @@ def _edge_log(con, uri: str, declared: list) -> None:
     if not storage.exists(uri):
         con.execute("CREATE TEMP TABLE log_edges (src VARCHAR, dst VARCHAR, edge_type VARCHAR, op VARCHAR, src_type VARCHAR, dst_type VARCHAR)")
         return
-    columns = _columns(con, [uri])
+    columns = parquet_columns(con, [uri])
     missing = [c for c in ("src", "dst", "edge_type", "op") if c not in columns]
     if missing:
         raise ChangeLogError(f"{uri}: missing columns {missing}")
@@ -289,10 +285,9 @@ def _write_snapshot(con, staging: str) -> ChangeLogReport:
         "UNION ALL SELECT src, dst, edge_type, src_type, dst_type FROM log_edges WHERE op = 'add'"
     )
     nodes_file, edges_file = os.path.join(staging, "nodes.parquet"), os.path.join(staging, "edges.parquet")
-    con.execute(f"COPY (SELECT * FROM new_nodes) TO {sql_string(nodes_file)} (FORMAT parquet, ROW_GROUP_SIZE {_ROW_GROUP})")
-    con.execute(f"COPY (SELECT * FROM new_edges) TO {sql_string(edges_file)} (FORMAT parquet, ROW_GROUP_SIZE {_ROW_GROUP})")
-    (nodes,) = con.execute(f"SELECT count(*) FROM read_parquet({sql_string(nodes_file)})").fetchone()
-    (edges,) = con.execute(f"SELECT count(*) FROM read_parquet({sql_string(edges_file)})").fetchone()
+    # COPY answers with the rows it wrote.
+    (nodes,) = con.execute(f"COPY (SELECT * FROM new_nodes) TO {sql_string(nodes_file)} (FORMAT parquet, ROW_GROUP_SIZE {_ROW_GROUP})").fetchone()
+    (edges,) = con.execute(f"COPY (SELECT * FROM new_edges) TO {sql_string(edges_file)} (FORMAT parquet, ROW_GROUP_SIZE {_ROW_GROUP})").fetchone()
     added = edge_counts.get("add", 0)
     return ChangeLogReport(
         nodes_added=counts.get("add", 0), nodes_removed=counts.get("remove", 0), nodes_updated=counts.get("update", 0),

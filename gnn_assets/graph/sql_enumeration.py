@@ -133,7 +133,8 @@ def connect_duckdb(settings: SqlEngineSettings):
     return con
 
 
-def _columns(con, files: list[str]) -> list[str]:
+def parquet_columns(con, files: list[str]) -> list[str]:
+    """The columns of Parquet files read together (by name, as every read of a source does)."""
     return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_file_list(files)}, union_by_name = true)").fetchall()]
 
 
@@ -155,7 +156,7 @@ def enumerate_source_sql(
 def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spill_dir: str) -> SqlEnumeration:
     nodes_uri_shown, node_files = source_files(source_dir, "nodes")
     edges_uri_shown, edge_files = source_files(source_dir, "edges")
-    node_columns, edge_columns = _columns(con, node_files), _columns(con, edge_files)
+    node_columns, edge_columns = parquet_columns(con, node_files), parquet_columns(con, edge_files)
     for columns, required, uri in (
         (node_columns, ("node_id", "node_type", "features"), nodes_uri_shown),
         (edge_columns, ("src", "dst", "edge_type"), edges_uri_shown),
@@ -421,7 +422,7 @@ def summarize_source(source_dir: str, metadata: GraphMetadata, settings: SqlEngi
     con = connect_duckdb(settings)
     try:
         nodes = dict(con.execute(f"SELECT node_type, count(*) FROM read_parquet({sql_file_list(node_files)}, union_by_name = true) GROUP BY 1 ORDER BY 1").fetchall())
-        columns = _columns(con, edge_files)
+        columns = parquet_columns(con, edge_files)
         if "src_type" in columns and "dst_type" in columns:
             rows = con.execute(
                 f"SELECT src_type, edge_type, dst_type, count(*) FROM read_parquet({sql_file_list(edge_files)}, union_by_name = true) GROUP BY 1, 2, 3"
