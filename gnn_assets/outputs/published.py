@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -131,8 +132,18 @@ class InferenceJobResult:
 
 
 def new_run_id() -> str:
-    """Sorts by start time; a plain name, so it is safe as a folder name."""
-    return f"run_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{uuid.uuid4().hex[:8]}"
+    """Sorts by start time to the microsecond (commits remove the run folders that sort before
+    theirs, so two runs started in one second must not sort by their random part); a plain name,
+    so it is safe as a folder name."""
+    global _last_run_microsecond
+    with _run_id_lock:  # two ids made in one microsecond by one process still sort as made
+        _last_run_microsecond = max(time.time_ns() // 1000, _last_run_microsecond + 1)
+        seconds, microseconds = divmod(_last_run_microsecond, 1_000_000)
+    return f"run_{time.strftime('%Y%m%dT%H%M%S', time.gmtime(seconds))}_{microseconds:06d}_{uuid.uuid4().hex[:8]}"
+
+
+_run_id_lock = threading.Lock()
+_last_run_microsecond = 0
 
 
 def read_output_files(files: list[str], value: str = "emb") -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ import pytest
 
 from gnn_assets.jobs import driver
 from gnn_assets.inference.pipeline import DeadLetterThresholdExceeded
-from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, IncompleteOutput, InferenceJobResult, NodeTypeOutput, commit, read_committed
+from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, IncompleteOutput, InferenceJobResult, NodeTypeOutput, commit, new_run_id, read_committed
 from gnn_assets.warehouse import open_warehouse
 from gnn_assets.config.job import Job
 from gnn_assets.graph.enumerated_layout import EnumerationChanged
@@ -116,6 +116,15 @@ def test_a_new_commit_removes_the_runs_it_supersedes_but_the_published_one_until
     assert _unenumerate(published, capsys)[0] == 0
     assert os.listdir(runs) == [second]
     assert open_warehouse(published.resources).read_table(raw).num_rows == 1000
+
+
+def test_runs_started_in_one_second_sort_by_their_start():
+    """A commit removes the run folders that sort before its own: run ids made in one second once
+    sorted by their random part, so a later run could sort first (and its commit keep the earlier
+    run's folder, or an earlier run's commit remove the later one's)."""
+    ids = [new_run_id() for _ in range(50)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
 
 
 def test_a_run_whose_files_do_not_hold_its_rows_is_not_committed(published):
