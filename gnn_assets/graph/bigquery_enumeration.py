@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from gnn_assets.config.tables import parse_bigquery_table
 from gnn_assets.graph import source_refusals as refusals
-from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, EdgeTypeKey, edge_type_name, keyed_edges_uri, mapping_uri, nodes_uri
+from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, EdgeTypeKey, edge_type_name, keyed_edges_uri, mapping_uri
 from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEnumeration, write_batches, write_node_batches
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 from gnn_assets.warehouse.bigquery import BigQueryWarehouse
@@ -186,7 +186,7 @@ def _enumerate_nodes(source: _Source, node_type: str, mapping: str, nodes: str, 
         lambda batch: batch.select(["node_id", "int_id"]),
     )
     features = _read_in_order(warehouse, f"SELECT int_id, features, label FROM {nodes}", "int_id", "int_id", rows, rows, range_rows)
-    write_node_batches((batch.select(["features", "label"]) for batch in features), nodes_uri(out_dir, node_type), dim)
+    write_node_batches((batch.select(["features", "label"]) for batch in features), out_dir, node_type, dim)
     found.nodes[node_type] = int(rows)
     found.feature_dims[node_type] = dim
     return mapping

@@ -4,6 +4,7 @@ One layout that every reader uses (the sampler, the layer-wise engines, the trai
 server, the candidates job) and the enumeration writes, under <graph>/enumerated/:
   graph_metadata.yaml                      node and edge types
   nodes_<type>.parquet                     features and labels, row i for int id i
+  features_<type>.f32                      the same features as float32 rows, to map (local only: feature_rows.py)
   node_id_mapping_<type>.parquet           node_id (original) -> int_id
   edges_<src>-<relation>-<dst>.parquet     src, dst in int ids
   enumeration.json                         this enumeration's id, new each time the graph is enumerated

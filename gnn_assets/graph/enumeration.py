@@ -19,6 +19,7 @@ from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
 from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.change_log import finish_pending_swap
+from gnn_assets.graph.feature_rows import FeatureRowsWriter
 from gnn_assets.graph.source import GraphSource, GraphSourceError, read_source_metadata
 from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEngineSettings, enumerate_source_sql, sql_settings_of, summarize_source
 from gnn_assets.graph.change_record import record_enumeration_change
@@ -159,6 +160,8 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
         # Row groups of about 4 MB of features: the layer-wise job streams them one at a time.
         rows_per_group = max(1024, NODE_ROW_GROUP_BYTES // max(4 * dim, 1))
         storage.write_parquet(nodes_uri(directory, node_type), table, row_group_size=rows_per_group)
+        with FeatureRowsWriter(directory, node_type) as feature_rows:
+            feature_rows.write(x)
         storage.write_parquet(mapping_uri(directory, node_type), mappings[node_type])
     for key, (src, dst) in graph.edges.items():
         storage.write_parquet(keyed_edges_uri(directory, key), pa.table({"src": src, "dst": dst}))

@@ -32,6 +32,7 @@ from gnn_assets.graph.enumerated_layout import (
     nodes_uri,
 )
 from gnn_assets.graph import source_refusals as refusals
+from gnn_assets.graph.feature_rows import FeatureRowsWriter
 from gnn_assets.graph.source import GraphSourceError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 from gnn_assets.storage_fsspec import register_remote_storage
@@ -295,7 +296,7 @@ def _enumerate_nodes(con, checks: _Checks, index: int, node_type: str, out_dir: 
         "features, label",
     )
 
-    write_node_batches(reader, nodes_uri(out_dir, node_type), dim)
+    write_node_batches(reader, out_dir, node_type, dim)
     found.nodes[node_type] = int(rows)
     found.feature_dims[node_type] = dim
 
@@ -344,16 +345,19 @@ def node_schema(dim: int) -> pa.Schema:
     return pa.schema([pa.field("features", pa.list_(pa.float32(), dim)), pa.field("label", pa.int64())])
 
 
-def write_node_batches(reader, uri: str, dim: int) -> int:
+def write_node_batches(reader, directory: str, node_type: str, dim: int) -> int:
     """Batches of (features as a list of numbers, label) in int id order, written as one node
-    type's nodes file: features as fixed-size float32 lists, row groups of about 4 MB."""
+    type's nodes file (features as fixed-size float32 lists, row groups of about 4 MB) and its
+    feature rows."""
     schema = node_schema(dim)
+    with FeatureRowsWriter(directory, node_type) as feature_rows:
 
-    def fixed_size(batch: pa.RecordBatch) -> pa.RecordBatch:
-        values = batch.column(0).flatten().cast(pa.float32())
-        return pa.record_batch([pa.FixedSizeListArray.from_arrays(values, dim), batch.column(1).cast(pa.int64())], schema=schema)
+        def fixed_size(batch: pa.RecordBatch) -> pa.RecordBatch:
+            values = batch.column(0).flatten().cast(pa.float32())
+            feature_rows.write(values.to_numpy(zero_copy_only=False))
+            return pa.record_batch([pa.FixedSizeListArray.from_arrays(values, dim), batch.column(1).cast(pa.int64())], schema=schema)
 
-    return write_batches(reader, uri, schema, fixed_size, max(1024, NODE_ROW_GROUP_BYTES // max(4 * dim, 1)))
+        return write_batches(reader, nodes_uri(directory, node_type), schema, fixed_size, max(1024, NODE_ROW_GROUP_BYTES // max(4 * dim, 1)))
 
 
 def _in_order(con, select: str, params: list, key: str, rows: int, key_range: int, row_bytes: int, spill_dir: str, columns: str):

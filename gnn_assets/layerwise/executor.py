@@ -35,6 +35,7 @@ from torch_geometric.nn import GINConv, GraphConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from gnn_assets.graph.csr import InEdges, build_in_edges
+from gnn_assets.graph.distinct import distinct_with_inverse
 from gnn_assets.layerwise.spill import SpillArea
 from gnn_assets.graph.enumerated_layout import EdgeTypeKey
 from gnn_assets.layerwise.split import LayerProgram, UnsplittableModel
@@ -416,8 +417,8 @@ class LayerwiseExecutor:
             if on_device:
                 src_rows, src_index = None, sources
             else:
-                unique, inverse = np.unique(sources, return_inverse=True)
-                src_rows, src_index = torch.from_numpy(unique), inverse.reshape(-1)
+                unique, inverse = distinct_with_inverse(sources, self.graph.num_nodes(src_type))
+                src_rows, src_index = torch.from_numpy(unique), inverse
             num_src = self.graph.num_nodes(src_type) if src_rows is None else len(src_rows)
             if fused:
                 edge_index = self._adjacency(local_indptr, src_index, num_src)

@@ -24,6 +24,7 @@ from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.errors import UserError
 from gnn_assets.graph.csr import load_in_edges
 from gnn_assets.graph.enumerated_layout import nodes_uri
+from gnn_assets.graph.feature_rows import feature_rows_file
 from gnn_assets.outputs.published import InferenceJobResult, NodeTypeOutput, embeddings_table, new_run_id, output_kinds, predictions_table
 from gnn_assets.inference.protocol import resolve_device
 from gnn_assets.incremental.kept import MAX_LAYERS, StateKeeper, continue_kept, new_kept
@@ -165,8 +166,14 @@ class LocalEngine:
             features = {}
             for node_type in types.node_types:
                 shape = (num_nodes[node_type], dims[node_type])
-                target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
-                features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
+                # Mapped where the enumeration wrote feature rows: an incremental job reads the
+                # rows its frontier gathers, not the whole nodes file.
+                rows_file = feature_rows_file(graph_dir, node_type, shape)
+                if rows_file is not None:
+                    features[node_type] = spill.map_file(rows_file, shape, torch.float32)
+                else:
+                    target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
+                    features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
             graph = LayerwiseGraph(features, in_edges)
             incremental = IncrementalPlan(base, program, graph_dir, types, in_edges, num_nodes, config, progress) if base else None
             increment = incremental if incremental is not None and not incremental.fell_back else None

@@ -1,4 +1,5 @@
-"""Node states that do not fit the memory budget, in memory-mapped files (DGL's SSD variant).
+"""Node states that do not fit the memory budget, in memory-mapped files (DGL's SSD variant),
+and the enumeration's feature rows mapped beside them (map_file).
 
 Each array is a file mapped into memory; torch reads and writes it like any tensor, and the
 kernel pages it in and out. Pages a chunk touched are dropped from this process after the
@@ -20,6 +21,7 @@ class SpillArea:
     def __init__(self, directory: str):
         self.directory = directory
         self._maps: dict[str, mmap.mmap] = {}
+        self._mapped_files: list[mmap.mmap] = []  # map_file's: released with the states, never deleted
         self.bytes_written = 0
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
@@ -41,9 +43,21 @@ class SpillArea:
         array = np.frombuffer(mapped, dtype=np.uint8, count=size)
         return torch.from_numpy(array).view(dtype).view(shape)
 
+    def map_file(self, path: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """An existing file of exactly `shape` as a tensor, copy on write (the file never changes),
+        read at random and its pages released with the states'; the file stays when the area closes."""
+        size = int(np.prod(shape)) * torch.empty((), dtype=dtype).element_size()
+        if size == 0:
+            return torch.zeros(shape, dtype=dtype)
+        with open(path, "rb") as f:
+            mapped = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY)
+        mapped.madvise(mmap.MADV_RANDOM)
+        self._mapped_files.append(mapped)
+        return torch.from_numpy(np.frombuffer(mapped, dtype=np.uint8, count=size)).view(dtype).view(shape)
+
     def release_pages(self) -> None:
         """Drop every mapped page from this process's memory; the data stays in the files."""
-        for mapped in self._maps.values():
+        for mapped in [*self._maps.values(), *self._mapped_files]:
             mapped.madvise(mmap.MADV_DONTNEED)
 
     def free(self, name: str) -> None:
@@ -59,4 +73,10 @@ class SpillArea:
     def close(self) -> None:
         for name in list(self._maps):
             self.free(name)
+        for mapped in self._mapped_files:
+            try:
+                mapped.close()
+            except BufferError:  # a tensor still views it: the mapping goes with the last view
+                pass
+        self._mapped_files.clear()
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from gnn_assets import storage
 from gnn_assets.config.layout import StorageLayout
+from gnn_assets.errors import UserError
 from gnn_assets.graph.enumerated_layout import mapping_uri, nodes_uri
+from gnn_assets.graph.feature_rows import feature_rows_file, feature_rows_uri
 from gnn_assets.graph.enumeration import enumerate_graph, enumerate_graph_source, write_enumerated_graph
 from gnn_assets.graph.source import GraphSource, GraphSourceError, write_graph_source
 from gnn_assets.graph.sql_enumeration import SqlEngineSettings
@@ -33,6 +36,11 @@ def _assert_same_enumeration(source: GraphSource, tmp_path, *, shards: int = 0) 
     assert got.keys() == expected.keys()
     for name in expected:
         assert got[name].to_pydict() == expected[name].to_pydict(), name
+    for node_type in source.metadata.node_types:  # the mapped feature rows hold the nodes file's features
+        features = got[f"nodes {node_type}"]["features"].combine_chunks()
+        values = features.flatten().to_numpy().reshape(len(features), features.type.list_size)
+        rows_file = feature_rows_file(layout.enumerated_graph_dir("g"), node_type, values.shape)
+        np.testing.assert_array_equal(np.fromfile(rows_file, np.float32).reshape(values.shape), values)
 
 
 @pytest.mark.slow
@@ -112,3 +120,17 @@ def test_a_graph_larger_than_the_memory_limit_enumerates(tmp_path):
     assert ids == sorted(ids) and mapping["int_id"].to_pylist() == list(range(n))
     nodes = pq.ParquetFile(nodes_uri(layout.enumerated_graph_dir("g"), "u"))
     assert nodes.metadata.num_rows == n and nodes.schema_arrow.field("features").type == pa.list_(pa.float32(), 128)
+
+
+def test_feature_rows_of_another_shape_are_refused_in_one_line(tmp_path, small_typed_graph):
+    layout = StorageLayout(str(tmp_path / "root"))
+    write_graph_source(layout.graph_source_dir("g"), small_typed_graph)
+    enumerate_graph_source(layout, "g")
+    directory, node_type = layout.enumerated_graph_dir("g"), small_typed_graph.metadata.node_types[0]
+    features = storage.read_parquet(nodes_uri(directory, node_type))["features"]
+    shape = (len(features), features.type.list_size)
+    assert feature_rows_file(directory, node_type, shape) == feature_rows_uri(directory, node_type)
+    with open(feature_rows_uri(directory, node_type), "r+b") as cut:
+        cut.truncate(4 * shape[1] * (shape[0] - 1))
+    with pytest.raises(UserError, match=r"features_.*\.f32: holds .* bytes, .* nodes of .* float32 features are .*; enumerate the graph again"):
+        feature_rows_file(directory, node_type, shape)

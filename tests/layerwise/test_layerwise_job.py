@@ -4,12 +4,14 @@ small; refuses an unsplittable model before anything is written."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gnn_assets import storage
+from gnn_assets.graph.feature_rows import feature_rows_uri
 from gnn_assets.jobs import driver
 from gnn_assets.outputs.published import read_committed, read_output_files
 from gnn_assets.layerwise.split import UnsplittableModel
@@ -71,13 +73,20 @@ def test_a_budget_below_the_states_spills_and_stays_exact(tmp_path, small_homoge
     layout = job.resources.layout.job(job.frozen.task_name, job.job_name)
     spilled = {k: read_output_files(read_committed(layout).outputs["paper"].files[k], v) for k, v in (("embeddings", "emb"), ("predictions", "pred"))}
 
-    # The same job with the budget it picks itself: states and features in memory, the same numbers.
+    def assert_same_as_spilled():
+        for kind, value in (("embeddings", "emb"), ("predictions", "pred")):
+            ids, values = read_output_files(read_committed(layout).outputs["paper"].files[kind], value)
+            np.testing.assert_array_equal(ids, spilled[kind][0])
+            np.testing.assert_allclose(values, spilled[kind][1], rtol=0, atol=1e-6)
+
+    # The same job with the budget it picks itself: states in memory, the same numbers.
     _rewrite_template(job, "demo_node_classification", **LAYERWISE, **{"inferencerConfig.inferencerArgs.hid_dim": "256"})
     assert not _run(job).job.details["spilled"]
-    for kind, value in (("embeddings", "emb"), ("predictions", "pred")):
-        ids, values = read_output_files(read_committed(layout).outputs["paper"].files[kind], value)
-        np.testing.assert_array_equal(ids, spilled[kind][0])
-        np.testing.assert_allclose(values, spilled[kind][1], rtol=0, atol=1e-6)
+    assert_same_as_spilled()
+    # An enumeration without feature rows to map (made before them): the nodes file is read instead.
+    os.remove(feature_rows_uri(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "paper"))
+    _run(job)
+    assert_same_as_spilled()
 
 
 @pytest.mark.slow
