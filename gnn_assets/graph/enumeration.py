@@ -250,7 +250,7 @@ def enumerate_graph_source(
     report = EnumerationReport(found.nodes, found.edges, found.duplicate_edges_dropped, "bigquery" if in_bigquery else "duckdb")
     report.source_files = found.source_files
     dims = found.feature_dims
-    report.enumerated_bytes = sum(m.size for m in storage.match_files(storage.join(directory, "*.parquet")))
+    report.enumerated_bytes = sum(m.size for pattern in ("*.parquet", "*.f32") for m in storage.match_files(storage.join(directory, pattern)))
     mapping_tables = {t: tables.node_id_mapping_table(graph_name, t) for t in metadata.node_types}
     write_preprocessed_metadata(layout.preprocessed_metadata_uri(graph_name), preprocessed_metadata(list(metadata.node_types), dims, mapping_tables))
     return report

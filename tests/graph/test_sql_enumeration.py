@@ -4,6 +4,7 @@ under a memory limit smaller than the graph."""
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -125,8 +126,11 @@ def test_a_graph_larger_than_the_memory_limit_enumerates(tmp_path):
 def test_feature_rows_of_another_shape_are_refused_in_one_line(tmp_path, small_typed_graph):
     layout = StorageLayout(str(tmp_path / "root"))
     write_graph_source(layout.graph_source_dir("g"), small_typed_graph)
-    enumerate_graph_source(layout, "g")
+    report = enumerate_graph_source(layout, "g")
     directory, node_type = layout.enumerated_graph_dir("g"), small_typed_graph.metadata.node_types[0]
+    written = [p for p in Path(directory).iterdir() if p.suffix in (".parquet", ".f32")]
+    assert {p.name for p in written if p.suffix == ".f32"} == {f"features_{t}.f32" for t in small_typed_graph.metadata.node_types}
+    assert report.enumerated_bytes == sum(p.stat().st_size for p in written)  # the feature rows counted with the rest
     features = storage.read_parquet(nodes_uri(directory, node_type))["features"]
     shape = (len(features), features.type.list_size)
     assert feature_rows_file(directory, node_type, shape) == feature_rows_uri(directory, node_type)
