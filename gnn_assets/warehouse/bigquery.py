@@ -4,7 +4,8 @@ Parquet shards on GCS load with load jobs (gs:// URIs). A job's tables are publi
 every raw table is loaded and un-enumerated into staging tables first (the slow part, where
 things fail), then one multi-statement transaction replaces the contents of all the job's
 tables from them (BigQuery's transactions take DML, not DDL), and the staging tables are
-dropped. Every job carries the deployment's labels. BIGQUERY_EMULATOR_HOST points the client
+dropped. An incremental run published by delta replaces only its recomputed and removed nodes'
+rows in that transaction (DELETE of those node ids, INSERT of the staged rows). Every job carries the deployment's labels. BIGQUERY_EMULATOR_HOST points the client
 at an emulator (anonymous).
 """
 
@@ -17,6 +18,7 @@ import uuid
 from typing import Callable
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
@@ -131,15 +133,17 @@ class BigQueryWarehouse:
     def load_mappings(self, loads: list[MappingLoad]) -> dict[str, int]:
         return {m.table: self.load_parquet(m.table, m.files, m.schema) for m in loads}
 
-    publishes_deltas = False  # an incremental run's output is published whole (outputs/overlay.py merges it)
+    # An incremental run's rows replace its nodes' rows (and its removed nodes' rows go) in the
+    # publishing transaction: DML that reads the table's node_id column and rewrites the storage
+    # blocks holding those rows, not a load of every row.
+    publishes_deltas = True
 
     def publish_job_tables(
         self, replacements: list[TableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
     ) -> dict[str, UnenumerationReport]:
-        if any(r.removed_node_ids is not None for r in replacements):
-            raise ValueError("BigQuery publishes an incremental run's output whole; it was handed a delta")
-        def stage(r: TableReplacement, raw_stage: str, out_stage: str) -> UnenumerationReport:
-            report = self._unenumerate(raw_stage, r.mapping_table, out_stage, r.value_column)
+        def stage(r: TableReplacement, raw_stage: str, out_stage: str, removed_stage: str | None) -> UnenumerationReport:
+            onto = None if removed_stage is None else (r.output_table, removed_stage)
+            report = self._unenumerate(raw_stage, r.mapping_table, out_stage, r.value_column, onto)
             report.output_table = self._name(r.output_table)
             return report
 
@@ -148,7 +152,7 @@ class BigQueryWarehouse:
     def publish_link_tables(
         self, replacements: list[LinkTableReplacement], mappings: list[MappingLoad] = (), check: Callable[[], None] | None = None
     ) -> dict[str, LinkTableReport]:
-        def stage(r: LinkTableReplacement, raw_stage: str, out_stage: str) -> LinkTableReport:
+        def stage(r: LinkTableReplacement, raw_stage: str, out_stage: str, _removed_stage: None) -> LinkTableReport:
             self.query(
                 f"""
                 CREATE OR REPLACE TABLE {self._q(out_stage)} AS
@@ -174,36 +178,70 @@ class BigQueryWarehouse:
 
     def _publish_staged(self, replacements, stage, mappings: list[MappingLoad], check: Callable[[], None] | None) -> dict:
         """Load the mappings and each raw table and build its output into staging tables
-        (stage(r, raw, out), joined with the staged mappings), then, once check() passes, replace
-        every final table from them in one transaction; staging tables are dropped."""
+        (stage(r, raw, out, removed), joined with the staged mappings), then, once check() passes,
+        replace every final table from them in one transaction (a replacement with
+        removed_node_ids replaces only its rows' and the removed nodes' rows of its output
+        table); staging tables are dropped."""
         token = uuid.uuid4().hex[:8]
-        staged: list[tuple[str, str]] = []  # (staging table, final table)
+        staged: list[tuple[str, str, str | None]] = []  # (staging table, final table, its removed ids' staging table or None: all rows)
+        scratch: list[str] = []
         reports = {}
         try:
             renamed = {}
             for m in mappings:
                 renamed[m.table] = f"{m.table}_stage_{token}"
-                staged.append((renamed[m.table], m.table))
+                staged.append((renamed[m.table], m.table, None))
                 self.load_parquet(renamed[m.table], m.files, m.schema)
             for r in replacements:
                 r = dataclasses.replace(r, **{f: renamed[getattr(r, f)] for f in _MAPPING_FIELDS if getattr(r, f, None) in renamed})
                 raw_stage, out_stage = f"{r.raw_table}_stage_{token}", f"{r.output_table}_stage_{token}"
-                staged += [(raw_stage, r.raw_table), (out_stage, r.output_table)]
+                removed = getattr(r, "removed_node_ids", None)
+                removed_stage = None if removed is None else f"{r.output_table}_removed_{token}"
+                staged += [(raw_stage, r.raw_table, None), (out_stage, r.output_table, removed_stage)]
+                if removed_stage is not None:
+                    scratch.append(removed_stage)
+                    self._load_table(removed_stage, pa.table({"node_id": pa.array(removed, pa.string())}))
                 self.load_parquet(raw_stage, r.files, r.schema)
-                reports[r.output_table] = stage(r, raw_stage, out_stage)
+                reports[r.output_table] = stage(r, raw_stage, out_stage, removed_stage)
             statements = []
-            for stage, final in staged:
-                self.client.create_table(bigquery.Table(self._name(final), schema=self.client.get_table(self._name(stage)).schema), exists_ok=True)
-                statements += [f"DELETE FROM {self._q(final)} WHERE TRUE;", f"INSERT INTO {self._q(final)} SELECT * FROM {self._q(stage)};"]
+            for stage_table, final, removed_stage in staged:
+                final_q, stage_q = self._q(final), self._q(stage_table)
+                self.client.create_table(bigquery.Table(self._name(final), schema=self.client.get_table(self._name(stage_table)).schema), exists_ok=True)
+                if removed_stage is None:
+                    statements.append(f"DELETE FROM {final_q} WHERE TRUE;")
+                else:
+                    statements.append(
+                        f"DELETE FROM {final_q} WHERE node_id IN (SELECT node_id FROM {stage_q}) "
+                        f"OR node_id IN (SELECT node_id FROM {self._q(removed_stage)});"
+                    )
+                statements.append(f"INSERT INTO {final_q} SELECT * FROM {stage_q};")
             if check is not None:
                 check()
             self.query("BEGIN TRANSACTION;\n" + "\n".join(statements) + "\nCOMMIT TRANSACTION;")
         finally:
-            for stage, _ in staged:
-                self.client.delete_table(self._name(stage), not_found_ok=True)
+            for table in [*(t for t, _, _ in staged), *scratch]:
+                self.client.delete_table(self._name(table), not_found_ok=True)
         return reports
 
-    def _unenumerate(self, raw_table: str, mapping_table: str, output_table: str, value_column: str) -> UnenumerationReport:
+    def _load_table(self, table: str, rows: pa.Table) -> None:
+        """Replace a table with an Arrow table's rows (uploaded as Parquet)."""
+        buffer = io.BytesIO()
+        pq.write_table(rows, buffer)
+        name = self._name(table)
+        self._ensure_dataset()
+        schema = [_field(f) for f in rows.schema]
+        self.client.create_table(bigquery.Table(name, schema=schema), exists_ok=True)
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET, write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE, schema=schema, labels=self.labels
+        )
+        self.client.load_table_from_file(io.BytesIO(buffer.getvalue()), name, job_config=config).result()
+
+    def _unenumerate(
+        self, raw_table: str, mapping_table: str, output_table: str, value_column: str, onto: tuple[str, str] | None = None
+    ) -> UnenumerationReport:
+        """output_table: the raw rows, one per id, joined with the mapping. onto (a published
+        table, the staging table of its removed ids): output_table is a delta for it, and the
+        report counts the rows it will hold once the delta is applied."""
         raw, mapping, out = self._q(raw_table), self._q(mapping_table), self._q(output_table)
         value = validate_identifier(value_column)
         # One row per id, chosen by the value's JSON text (BigQuery cannot order arrays).
@@ -225,18 +263,30 @@ class BigQueryWarehouse:
         dup_ids, dup_rows = self.query(
             f"SELECT COUNT(*) AS ids, COALESCE(SUM(c - 1), 0) AS extra FROM (SELECT COUNT(*) AS c FROM {raw} GROUP BY node_id) WHERE c > 1"
         )[0]
-        gaps = self.unenumeration_gaps(raw_table, mapping_table)
+        if onto is None:
+            gaps = self.unenumeration_gaps(raw_table, mapping_table)
+        else:
+            published, removed = (self._q(t) for t in onto)
+            (kept,) = self.query(
+                f"SELECT COUNT(*) FROM {published} WHERE node_id NOT IN (SELECT node_id FROM {out}) "
+                f"AND node_id NOT IN (SELECT node_id FROM {removed})"
+            )[0]
+            output_rows = kept + output_rows
+            (nodes,) = self.query(f"SELECT COUNT(*) FROM {mapping}")[0]
+            unmapped = self.unenumeration_gaps(raw_table, mapping_table, missing=False)
+            gaps = dataclasses.replace(unmapped, missing_nodes=max(0, nodes - output_rows))
         return UnenumerationReport.from_counts(self._name(output_table), raw_rows, output_rows, dup_ids, dup_rows, gaps)
 
-    def unenumeration_gaps(self, raw_table: str, mapping_table: str) -> UnenumerationGaps:
+    def unenumeration_gaps(self, raw_table: str, mapping_table: str, missing: bool = True) -> UnenumerationGaps:
+        """Raw ids without a mapping row, and (missing) mapped nodes without a raw row."""
         raw, mapping = self._q(raw_table), self._q(mapping_table)
         unmapped = f"SELECT DISTINCT r.node_id AS id FROM {raw} r LEFT JOIN {mapping} m ON m.int_id = r.node_id WHERE m.int_id IS NULL"
-        missing = f"SELECT m.node_id AS id FROM {mapping} m LEFT JOIN (SELECT DISTINCT node_id FROM {raw}) r ON r.node_id = m.int_id WHERE r.node_id IS NULL"
+        without = f"SELECT m.node_id AS id FROM {mapping} m LEFT JOIN (SELECT DISTINCT node_id FROM {raw}) r ON r.node_id = m.int_id WHERE r.node_id IS NULL"
         return UnenumerationGaps(
             unmapped_ids=self.query(f"SELECT COUNT(*) FROM ({unmapped})")[0][0],
-            missing_nodes=self.query(f"SELECT COUNT(*) FROM ({missing})")[0][0],
+            missing_nodes=self.query(f"SELECT COUNT(*) FROM ({without})")[0][0] if missing else 0,
             unmapped_examples=[r[0] for r in self.query(f"{unmapped} ORDER BY id LIMIT {_EXAMPLES}")],
-            missing_examples=[r[0] for r in self.query(f"{missing} ORDER BY id LIMIT {_EXAMPLES}")],
+            missing_examples=[r[0] for r in self.query(f"{without} ORDER BY id LIMIT {_EXAMPLES}")] if missing else [],
         )
 
     def embedding_quality(self, table: str, column: str = "emb") -> EmbeddingQuality:

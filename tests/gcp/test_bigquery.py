@@ -115,3 +115,43 @@ def test_link_candidates_are_unenumerated_on_both_ids(warehouse, gcs_emulator):
     quality = warehouse.candidate_quality("candidates")
     assert (quality.rows, quality.sources, quality.min_per_source, quality.max_per_source, quality.self_pairs) == (5, 3, 1, 2, 0)
     assert "candidates_stage" not in " ".join(t.table_id for t in warehouse.client.list_tables(warehouse.dataset))
+
+
+def test_an_incremental_run_replaces_its_rows_and_the_removed_nodes_rows_and_nothing_else(warehouse, gcs_emulator):
+    """Publishing by delta: the run's rows (one per id) replace those nodes' rows, the removed
+    nodes' rows go, every other row stays, in one transaction; the report counts the table after."""
+    import dataclasses
+
+    bucket = gcs_emulator()
+    uploads = iter(range(100))
+
+    def mapping(names: list[str]) -> None:
+        rows = [{"node_id": n, "int_id": i} for i, n in enumerate(names)]
+        warehouse.load_parquet("mapping", [_to_gcs(bucket, f"mapping-{next(uploads)}", rows, MAPPING_SCHEMA)], MAPPING_SCHEMA)
+
+    def publish(rows: list[tuple[int, list[float]]], removed: list[str] | None = None, mapping_table: str = "mapping"):
+        raw = _to_gcs(bucket, f"raw-{next(uploads)}", [{"node_id": i, "emb": e} for i, e in rows], EMBEDDINGS_SCHEMA)
+        replacement = TableReplacement("raw", [raw], EMBEDDINGS_SCHEMA, mapping_table, "final", "emb")
+        return warehouse.publish_job_tables([dataclasses.replace(replacement, removed_node_ids=removed)])["final"]
+
+    def published() -> dict:
+        return {r["node_id"]: r["emb"] for r in warehouse.read_table("final").to_pylist()}
+
+    mapping(["a", "b", "c"])
+    publish([(0, [0.0]), (1, [1.0]), (2, [2.0])])
+    # Today "b" is gone and "d" added (ids move); the run recomputed c and d (d's id twice).
+    mapping(["a", "c", "d"])
+    report = publish([(1, [20.0]), (2, [30.0]), (2, [31.0])], removed=["b"])
+    assert published() == {"a": [0.0], "c": [20.0], "d": [30.0]}
+    assert (report.raw_rows, report.output_rows, report.duplicate_ids, report.duplicate_rows_dropped, report.missing_nodes) == (3, 3, 1, 1, 0)
+    assert report.complete
+    # "b" comes back; nothing else recomputed.
+    mapping(["a", "b", "c", "d"])
+    report = publish([(1, [10.0])], removed=[])
+    assert published() == {"a": [0.0], "b": [10.0], "c": [20.0], "d": [30.0]}
+    assert (report.raw_rows, report.output_rows, report.missing_nodes) == (1, 4, 0)
+    # A delta that fails (its mapping table is missing) changes nothing.
+    with pytest.raises(Exception):
+        publish([(0, [-1.0])], removed=["c"], mapping_table="no_such_mapping")
+    assert published() == {"a": [0.0], "b": [10.0], "c": [20.0], "d": [30.0]}
+    assert sorted(t.table_id for t in warehouse.client.list_tables(warehouse.dataset)) == ["final", "mapping", "raw"]

@@ -69,13 +69,14 @@ def _run_job(job, job_name: str, **overrides):
     return run, frozen
 
 
-def _base_job(tmp_path, graph, kind: str, template: str = "demo_node_classification", storage_root: str = "data", **extra):
+def _base_job(tmp_path, graph, kind: str, template: str = "demo_node_classification", storage_root: str = "data", bigquery_dataset=None, **extra):
     overrides = {"gnnAssetsConfig.inferenceMode": "LAYERWISE", "gnnAssetsConfig.layerwise.keepStates": True, **extra}
     if kind in SPECS:
         overrides["inferencerConfig.inferencerClsPath"] = SPECS[kind]
     job = prepare_job(
-        tmp_path, template, graph, job_name="base", allowed_class_prefixes=["gnn_assets.", "tests."], storage_root=storage_root, **overrides
-    )
+        tmp_path, template, graph, job_name="base", allowed_class_prefixes=["gnn_assets.", "tests."], storage_root=storage_root,
+        bigquery_dataset=bigquery_dataset, **overrides,
+    )  # fmt: skip
     job.overrides, job.template = overrides, template
     driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
     return job
@@ -347,6 +348,29 @@ def test_kept_states_on_gcs_serve_an_incremental_job(tmp_path, gcs_emulator, sma
     (got, _), (expected, _) = _rows(job, inc_frozen), _rows(job, full_frozen)
     ids = sorted(expected)
     assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
+
+
+@pytest.mark.gcp
+def test_on_bigquery_a_daily_job_publishes_by_delta_and_equals_a_whole_job(tmp_path, bigquery_emulator, small_homogeneous_graph):
+    """The BigQuery warehouse publishes a daily run's recomputed rows (and removes the removed
+    nodes' rows) in one transaction: after changes of every kind, twice in a row, its tables equal
+    a whole job's, and its raw table holds only the rows the run recomputed."""
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean", bigquery_dataset="incremental")
+    daily = {"gnnAssetsConfig.incremental.baseJob": "SELF"}
+    _run_job(job, "daily", **daily)
+    graph = small_homogeneous_graph
+    for step, change in enumerate(["all", "remove_nodes"]):
+        graph = changed(graph, change, seed=step)
+        _reenumerate(job, graph)
+        run, frozen = _run_job(job, "daily", **daily)
+        assert not run.job.details["incremental"]["ran_whole_job"] and run.job.outputs["paper"].base_layers, step
+        _, full_frozen = _run_job(job, "full")
+        (got, got_pred), (expected, expected_pred) = _rows(job, frozen), _rows(job, full_frozen)
+        assert got.keys() == expected.keys() and got_pred == expected_pred, step
+        ids = sorted(expected)
+        assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4, step
+        raw = open_warehouse(job.resources).row_count(tables.raw_output_table(frozen.task_name, "daily", "paper", "embeddings"))
+        assert raw == run.job.outputs["paper"].rows < len(ids), step
 
 
 def _kept_files(job) -> list[str]:

@@ -46,17 +46,23 @@ def write_local_resources(
     storage_root: str = "data",
     allowed_class_prefixes: list[str] | None = None,
     share_model_across_processes: bool | None = None,
+    bigquery_dataset: str | None = None,
 ) -> Path:
-    """A resource config for the local runner; storage_root may be a gs:// prefix (the emulator's)."""
+    """A resource config for the local runner; storage_root may be a gs:// prefix (the emulator's);
+    bigquery_dataset: the warehouse is that dataset of the BigQuery emulator's project, not DuckDB."""
     path = directory / "resources.yaml"
+    if bigquery_dataset is None:
+        warehouse = f"duckdb: {{path: '{directory / 'warehouse.duckdb'}'}}"
+    else:
+        warehouse = f"bigquery: {{project: {BQ_PROJECT}, dataset: {bigquery_dataset}}}"
     path.write_text(
         textwrap.dedent(
             f"""
             storage: {{root: '{storage_root}', modelRoot: models}}
             localRunner: {{runningMode: {running_mode}, numWorkers: {num_workers}}}
-            duckdb: {{path: '{directory / "warehouse.duckdb"}'}}
             """
         )
+        + warehouse + "\n"
         + (f"allowedClassPrefixes: {allowed_class_prefixes}\n" if allowed_class_prefixes else "")
         + (f"shareModelAcrossProcesses: {str(share_model_across_processes).lower()}\n" if share_model_across_processes is not None else "")
     )
@@ -99,13 +105,14 @@ def prepare_job(
     storage_root: str = "data",
     allowed_class_prefixes: list[str] | None = None,
     share_model_across_processes: bool | None = None,
+    bigquery_dataset: str | None = None,
     **overrides,
 ) -> PreparedJob:
     """Graph source -> enumeration (+ mapping tables) -> samples (sampled mode) -> untrained model, in a fresh deployment."""
     resources = load_resource_config(
         str(
             write_local_resources(
-                directory, running_mode, num_workers, storage_root, allowed_class_prefixes, share_model_across_processes
+                directory, running_mode, num_workers, storage_root, allowed_class_prefixes, share_model_across_processes, bigquery_dataset
             )
         )
     )
