@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import uuid
 
-import pyarrow as pa
-
 from gnn_assets.config.tables import parse_bigquery_table
 from gnn_assets.graph import source_refusals as refusals
-from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, EdgeTypeKey, edge_type_name, keyed_edges_uri, mapping_uri
-from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEnumeration, write_batches, write_node_batches
+from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, EdgeTypeKey, edge_type_name, mapping_uri
+from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEnumeration, write_batches, write_edge_batches, write_node_batches
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 from gnn_assets.warehouse.bigquery import BigQueryWarehouse
 
@@ -213,9 +211,8 @@ def _enumerate_edges(
         params,
     )
     (distinct,) = source.one(f"SELECT COUNT(*) FROM {edges}")
-    schema = pa.schema([pa.field("src", pa.int64()), pa.field("dst", pa.int64())])
     reader = _read_in_order(warehouse, f"SELECT src, dst FROM {edges}", "src", "src, dst", found.nodes[src_type], int(distinct), range_rows)
-    written = write_batches(reader, keyed_edges_uri(out_dir, key), schema, lambda batch: batch)
+    written = write_edge_batches(reader, out_dir, key, found.nodes[src_type])
     found.edges[name] = written
     found.duplicate_edges_dropped[name] = int(rows) - written
 

@@ -6,7 +6,8 @@ server, the candidates job) and the enumeration writes, under <graph>/enumerated
   nodes_<type>.parquet                     features and labels, row i for int id i
   features_<type>.f32                      the same features as float32 rows, to map (local only: feature_rows.py)
   node_id_mapping_<type>.parquet           node_id (original) -> int_id
-  edges_<src>-<relation>-<dst>.parquet     src, dst in int ids
+  edges_<src>-<relation>-<dst>.parquet     src, dst in int ids, in (src, dst) order
+  out_edges_<src>-<relation>-<dst>.*.i64   the same edges by source, to look up (out_edges.py)
   enumeration.json                         this enumeration's id, new each time the graph is enumerated
 
 Every output derived from the int ids (samples, committed runs, kept states) records the

@@ -20,6 +20,7 @@ from gnn_assets.config.yaml_proto import load_yaml, to_yaml
 from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.change_log import finish_pending_swap
 from gnn_assets.graph.feature_rows import FeatureRowsWriter
+from gnn_assets.graph.out_edges import OutEdgesWriter
 from gnn_assets.graph.source import GraphSource, GraphSourceError, read_source_metadata
 from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEngineSettings, enumerate_source_sql, sql_settings_of, summarize_source
 from gnn_assets.graph.change_record import record_enumeration_change
@@ -165,6 +166,8 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
         storage.write_parquet(mapping_uri(directory, node_type), mappings[node_type])
     for key, (src, dst) in graph.edges.items():
         storage.write_parquet(keyed_edges_uri(directory, key), pa.table({"src": src, "dst": dst}))
+        with OutEdgesWriter(directory, key, graph.num_nodes(key[0])) as out_edges:
+            out_edges.write(src, dst)
 
 
 def read_enumerated_graph(directory: str) -> EnumeratedGraph:
@@ -250,7 +253,7 @@ def enumerate_graph_source(
     report = EnumerationReport(found.nodes, found.edges, found.duplicate_edges_dropped, "bigquery" if in_bigquery else "duckdb")
     report.source_files = found.source_files
     dims = found.feature_dims
-    report.enumerated_bytes = sum(m.size for pattern in ("*.parquet", "*.f32") for m in storage.match_files(storage.join(directory, pattern)))
+    report.enumerated_bytes = sum(m.size for pattern in ("*.parquet", "*.f32", "*.i64") for m in storage.match_files(storage.join(directory, pattern)))
     mapping_tables = {t: tables.node_id_mapping_table(graph_name, t) for t in metadata.node_types}
     write_preprocessed_metadata(layout.preprocessed_metadata_uri(graph_name), preprocessed_metadata(list(metadata.node_types), dims, mapping_tables))
     return report

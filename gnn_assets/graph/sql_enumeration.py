@@ -33,6 +33,7 @@ from gnn_assets.graph.enumerated_layout import (
 )
 from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.feature_rows import FeatureRowsWriter
+from gnn_assets.graph.out_edges import OutEdgesWriter
 from gnn_assets.graph.source import GraphSourceError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 from gnn_assets.storage_fsspec import register_remote_storage
@@ -335,10 +336,24 @@ def _enumerate_edges(
         spill_dir,
         f"pair // {num_dst} AS src, pair % {num_dst} AS dst",
     )
-    schema = pa.schema([pa.field("src", pa.int64()), pa.field("dst", pa.int64())])
-    written = write_batches(reader, keyed_edges_uri(out_dir, key), schema, lambda batch: batch)
+    written = write_edge_batches(reader, out_dir, key, found.nodes[src_type])
     found.edges[name] = written
     found.duplicate_edges_dropped[name] = int(rows) - written
+
+
+EDGE_SCHEMA = pa.schema([pa.field("src", pa.int64()), pa.field("dst", pa.int64())])
+
+
+def write_edge_batches(reader, directory: str, key: EdgeTypeKey, num_src: int) -> int:
+    """Batches of (src, dst) in int ids, in (src, dst) order, written as one edge type's edges
+    file and its out-edges; rows written."""
+    with OutEdgesWriter(directory, key, num_src) as out_edges:
+
+        def record(batch: pa.RecordBatch) -> pa.RecordBatch:
+            out_edges.write(batch.column("src").to_numpy(), batch.column("dst").to_numpy())
+            return batch
+
+        return write_batches(reader, keyed_edges_uri(directory, key), EDGE_SCHEMA, record)
 
 
 def node_schema(dim: int) -> pa.Schema:

@@ -13,37 +13,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnn_assets.graph.csr import InEdges
 from gnn_assets.graph.enumerated_layout import EdgeTypeKey
+from gnn_assets.graph.out_edges import OutEdges
 from gnn_assets.incremental.change import GraphChange
 
 
-def _out_neighbours(in_edges: InEdges, destinations: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """The destinations (`destinations`: each in-edge's destination) of the in-edges from `sources`."""
-    if not len(sources):
-        return np.zeros(0, np.int64)
-    member = np.zeros(max(int(in_edges.sources.max(initial=-1)) + 1, int(sources.max()) + 1), dtype=bool)
-    member[sources] = True
-    return destinations[member[in_edges.sources]]
-
-
 def recompute_plan(
-    num_stages: int, change: GraphChange, in_edges: dict[EdgeTypeKey, InEdges], node_types: list[str], degree_normalized: bool
+    num_stages: int, change: GraphChange, out_edges: dict[EdgeTypeKey, OutEdges], node_types: list[str], degree_normalized: bool
 ) -> dict[int, dict[str, np.ndarray]]:
-    """stage -> node type -> the sorted ids to recompute."""
-    destinations = {key: np.repeat(np.arange(e.num_dst, dtype=np.int64), np.diff(e.indptr)) for key, e in in_edges.items()}
+    """stage -> node type -> the sorted ids to recompute. The out-neighbours of each stage's nodes
+    are looked up by source: work in proportion to the nodes recomputed and their out-edges."""
     current = {t: np.union1d(change.added[t], change.changed_features[t]) for t in node_types}
     plan = {0: current}
     for stage in range(1, num_stages):
         following = {}
         for node_type in node_types:
             parts = [current[node_type]]
-            for key, edges in in_edges.items():
+            for key, edges in out_edges.items():
                 if key[2] != node_type:
                     continue
-                parts += [change.touched[key], _out_neighbours(edges, destinations[key], current[key[0]])]
+                parts += [change.touched[key], edges.neighbours(current[key[0]])]
                 if degree_normalized and key[0] == key[2]:
-                    parts.append(_out_neighbours(edges, destinations[key], change.touched[key]))
+                    parts.append(edges.neighbours(change.touched[key]))
             following[node_type] = np.unique(np.concatenate(parts))
         plan[stage] = current = following
     return plan

@@ -10,6 +10,7 @@ import torch
 
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.change_record import change_chain
+from gnn_assets.graph.out_edges import open_out_edges
 from gnn_assets.incremental.affected import largest_share, recompute_plan
 from gnn_assets.incremental.base import BaseJob
 from gnn_assets.incremental.change import GraphChange, compose
@@ -23,9 +24,9 @@ class IncrementalPlan:
     """An incremental job's plan: the graph's change since the base, the nodes each stage
     recomputes (None: the whole job runs), the base's states by row."""
 
-    def __init__(self, base: BaseJob, program, graph_dir: str, types, in_edges, num_nodes: dict[str, int], config: TaskConfig, progress):
+    def __init__(self, base: BaseJob, program, graph_dir: str, types, num_nodes: dict[str, int], config: TaskConfig, progress):
         """program: the split model (layerwise/split.py's LayerProgram); types: the task's graph
-        types; in_edges: the graph now, as the job holds it."""
+        types. The graph is read where the change reaches: its out-edges by source."""
         self.base, self.program = base, program
         missing = sorted(n.name for n in program.last_read if n not in program.inputs and n.name not in base.kept.states)
         if missing:
@@ -40,12 +41,18 @@ class IncrementalPlan:
             progress(f"incremental from {base.job_name}: the graph keeps no record of what changed since the base's enumeration "
                      f"{base.kept.enumeration_id} (enumerated more than the records kept, or by an older version): running the whole job")
             return
+        out_edges = {key: open_out_edges(graph_dir, key, num_nodes[key[0]]) for key in types.edge_types}
+        if any(edges is None for edges in out_edges.values()):
+            self.why_whole = "no_out_edges"
+            progress(f"incremental from {base.job_name}: {graph_dir} has no out-edges by source to find what the change "
+                     "reaches (enumerated by an older version): running the whole job; the next enumeration writes them")
+            return
         self.change = compose(chain, num_nodes, list(types.edge_types))
         for node_type, shift in self.change.shifts.items():
             if shift.num_new != num_nodes[node_type]:
                 raise IncrementalRefused(f"{graph_dir}: its change records end at {shift.num_new:,} {node_type} nodes, the graph has {num_nodes[node_type]:,}; enumerate the graph again")
         gcn = any(is_normalized_gcn(c.module) for c in program.calls.values())
-        plan = recompute_plan(len(program.stages), self.change, in_edges, list(types.node_types), gcn)
+        plan = recompute_plan(len(program.stages), self.change, out_edges, list(types.node_types), gcn)
         self.counts = {stage: {t: len(ids) for t, ids in by_type.items()} for stage, by_type in plan.items()}
         self.share = largest_share(plan, num_nodes)
         self.num_nodes = num_nodes

@@ -49,7 +49,6 @@ from gnn_assets import storage
 from gnn_assets.graph.enumerated_layout import edges_uri
 from gnn_assets.inference.model_handler import rows_written
 from gnn_assets.inference.protocol import resolve_device
-from gnn_assets.graph.csr import load_in_edges
 from gnn_assets.incremental.kept import KeptRun, new_kept, whole_uri
 from gnn_assets.incremental.plan import IncrementalPlan
 from gnn_assets.outputs.published import InferenceJobResult, NodeTypeOutput, new_run_id, output_kinds, parquet_rows
@@ -143,10 +142,9 @@ class BeamEngine:
         base = run.base
         incremental = None
         if base is not None:
-            # The affected sets are made here, on the driver, from the graph's in-edge CSR (the
-            # layers run on the workers).
-            in_edges = {key: load_in_edges(graph_dir, key, num_nodes[key[0]], num_nodes[key[2]]) for key in run.types.edge_types}
-            incremental = IncrementalPlan(base, models[0].engine.program, graph_dir, run.types, in_edges, num_nodes, config, progress)
+            # The affected sets are made here, on the driver, from the enumeration's out-edges by
+            # source, read where the change reaches (the layers run on the workers).
+            incremental = IncrementalPlan(base, models[0].engine.program, graph_dir, run.types, num_nodes, config, progress)
             if incremental.plan is not None:
                 graph = {**graph, "incremental_base": base.run_id}  # a resumed layer must have had the same base
         run_id = resumable_run(job_layout, models, blocks, graph) or new_run_id()

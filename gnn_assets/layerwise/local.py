@@ -175,7 +175,7 @@ class LocalEngine:
                     target = spill.allocate(f"features_{node_type}", shape, torch.float32) if spilled else torch.empty(shape)
                     features[node_type] = read_features(nodes_uri(graph_dir, node_type), target, spill.release_pages)
             graph = LayerwiseGraph(features, in_edges)
-            incremental = IncrementalPlan(base, program, graph_dir, types, in_edges, num_nodes, config, progress) if base else None
+            incremental = IncrementalPlan(base, program, graph_dir, types, num_nodes, config, progress) if base else None
             increment = incremental if incremental is not None and not incremental.fell_back else None
             # Past MAX_LAYERS, an incremental run writes every row again (kept states and outputs).
             layered = increment is not None and len(base.kept.layers) < MAX_LAYERS

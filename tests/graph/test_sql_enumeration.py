@@ -17,6 +17,7 @@ from gnn_assets.config.layout import StorageLayout
 from gnn_assets.errors import UserError
 from gnn_assets.graph.enumerated_layout import mapping_uri, nodes_uri
 from gnn_assets.graph.feature_rows import feature_rows_file, feature_rows_uri
+from gnn_assets.graph.out_edges import open_out_edges, out_edges_uris
 from gnn_assets.graph.enumeration import enumerate_graph, enumerate_graph_source, write_enumerated_graph
 from gnn_assets.graph.source import GraphSource, GraphSourceError, write_graph_source
 from gnn_assets.graph.sql_enumeration import SqlEngineSettings
@@ -37,6 +38,16 @@ def _assert_same_enumeration(source: GraphSource, tmp_path, *, shards: int = 0) 
     assert got.keys() == expected.keys()
     for name in expected:
         assert got[name].to_pydict() == expected[name].to_pydict(), name
+    for e in source.metadata.edge_types:  # the out-edges by source hold the edges file's edges
+        key = (e.src_node_type, e.relation, e.dst_node_type)
+        edges = got[f"edges {key}"]
+        src, dst = edges["src"].to_numpy(), edges["dst"].to_numpy()
+        num_src = got[f"mapping {key[0]}"].num_rows
+        out_edges = open_out_edges(layout.enumerated_graph_dir("g"), key, num_src)
+        np.testing.assert_array_equal(out_edges.indptr, np.concatenate([[0], np.cumsum(np.bincount(src, minlength=num_src))]))
+        np.testing.assert_array_equal(out_edges.neighbours(np.arange(num_src)), dst[np.lexsort((dst, src))])
+        some = np.array([num_src - 1, 0, num_src // 2, 0])  # any order, repeats kept
+        np.testing.assert_array_equal(out_edges.neighbours(some), np.concatenate([np.sort(dst[src == s]) for s in some]))
     for node_type in source.metadata.node_types:  # the mapped feature rows hold the nodes file's features
         features = got[f"nodes {node_type}"]["features"].combine_chunks()
         values = features.flatten().to_numpy().reshape(len(features), features.type.list_size)
@@ -128,9 +139,9 @@ def test_feature_rows_of_another_shape_are_refused_in_one_line(tmp_path, small_t
     write_graph_source(layout.graph_source_dir("g"), small_typed_graph)
     report = enumerate_graph_source(layout, "g")
     directory, node_type = layout.enumerated_graph_dir("g"), small_typed_graph.metadata.node_types[0]
-    written = [p for p in Path(directory).iterdir() if p.suffix in (".parquet", ".f32")]
+    written = [p for p in Path(directory).iterdir() if p.suffix in (".parquet", ".f32", ".i64")]
     assert {p.name for p in written if p.suffix == ".f32"} == {f"features_{t}.f32" for t in small_typed_graph.metadata.node_types}
-    assert report.enumerated_bytes == sum(p.stat().st_size for p in written)  # the feature rows counted with the rest
+    assert report.enumerated_bytes == sum(p.stat().st_size for p in written)  # feature rows and out-edges counted with the rest
     features = storage.read_parquet(nodes_uri(directory, node_type))["features"]
     shape = (len(features), features.type.list_size)
     assert feature_rows_file(directory, node_type, shape) == feature_rows_uri(directory, node_type)
@@ -138,3 +149,22 @@ def test_feature_rows_of_another_shape_are_refused_in_one_line(tmp_path, small_t
         cut.truncate(4 * shape[1] * (shape[0] - 1))
     with pytest.raises(UserError, match=r"features_.*\.f32: holds .* bytes, .* nodes of .* float32 features are .*; enumerate the graph again"):
         feature_rows_file(directory, node_type, shape)
+
+
+def test_out_edges_that_disagree_with_the_graph_are_refused_in_one_line(tmp_path, small_typed_graph):
+    layout = StorageLayout(str(tmp_path / "root"))
+    write_graph_source(layout.graph_source_dir("g"), small_typed_graph)
+    report = enumerate_graph_source(layout, "g")
+    directory = layout.enumerated_graph_dir("g")
+    e = small_typed_graph.metadata.edge_types[0]
+    key = (e.src_node_type, e.relation, e.dst_node_type)
+    num_src = report.nodes[key[0]]
+    indptr_uri, dst_uri = out_edges_uris(directory, key)
+    with pytest.raises(UserError, match=r"\.indptr\.i64: holds .* bytes, .* sources need .*; enumerate the graph again"):
+        open_out_edges(directory, key, num_src + 1)
+    with open(dst_uri, "r+b") as cut:
+        cut.truncate(Path(dst_uri).stat().st_size - 8)
+    with pytest.raises(UserError, match=r"\.dst\.i64: holds .* bytes, its indptr says .* edges; enumerate the graph again"):
+        open_out_edges(directory, key, num_src)
+    Path(dst_uri).unlink()
+    assert open_out_edges(directory, key, num_src) is None  # an enumeration by an earlier version

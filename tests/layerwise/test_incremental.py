@@ -5,6 +5,7 @@ nodes than the graph has. A base it cannot start from is refused in one line, no
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -457,14 +458,23 @@ def test_a_tampered_change_record_is_refused_in_one_line(tmp_path, small_homogen
     assert "\n" not in str(refused.value)
 
 
-def test_a_graph_without_a_record_back_to_the_base_runs_the_whole_job(tmp_path, small_homogeneous_graph):
-    """Enumerated by an older version (no change records), or more times than the records kept."""
+@pytest.mark.parametrize("lacking, why", [("changes", "no_change_record"), ("out_edges", "no_out_edges")])
+def test_a_graph_without_a_record_back_to_the_base_or_its_out_edges_runs_the_whole_job(tmp_path, small_homogeneous_graph, lacking, why):
+    """Enumerated by an older version (no change records, or no out-edges by source), or more
+    times than the records kept."""
+    from gnn_assets.graph.out_edges import out_edges_uris
+
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
     _reenumerate(job, changed(small_homogeneous_graph, "features"))
-    storage.delete_tree(storage.join(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "changes"))
+    graph_dir = job.resources.layout.enumerated_graph_dir(job.frozen.graph_name)
+    if lacking == "changes":
+        storage.delete_tree(storage.join(graph_dir, "changes"))
+    else:
+        for e in small_homogeneous_graph.metadata.edge_types:
+            os.remove(out_edges_uris(graph_dir, (e.src_node_type, e.relation, e.dst_node_type))[0])
     run, frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base"})
     details = run.job.details["incremental"]
-    assert details["ran_whole_job"] and details["why_whole_job"] == "no_change_record"
+    assert details["ran_whole_job"] and details["why_whole_job"] == why
     _, full_frozen = _run_job(job, "full")
     assert _rows(job, frozen)[1] == _rows(job, full_frozen)[1]
 
