@@ -5,8 +5,9 @@ every raw table is loaded and un-enumerated into staging tables first (the slow 
 things fail), then one multi-statement transaction replaces the contents of all the job's
 tables from them (BigQuery's transactions take DML, not DDL), and the staging tables are
 dropped. An incremental run published by delta replaces only its recomputed and removed nodes'
-rows in that transaction (DELETE of those node ids, INSERT of the staged rows). Every job carries the deployment's labels. BIGQUERY_EMULATOR_HOST points the client
-at an emulator (anonymous).
+rows in that transaction (DELETE of those node ids, INSERT of the staged rows). Every job
+carries the deployment's labels. BIGQUERY_EMULATOR_HOST points the client at an emulator
+(anonymous).
 """
 
 from __future__ import annotations
@@ -102,6 +103,21 @@ class BigQueryWarehouse:
         self.client.delete_table(quoted.strip("`"), not_found_ok=True)
 
     def load_parquet(self, table: str, uris: list[str], schema: pa.Schema) -> int:
+        name, config = self._load_target(table, schema)
+        remote = [u for u in uris if u.startswith("gs://")]
+        if uris and len(remote) == len(uris):
+            self.client.load_table_from_uri(uris, name, job_config=config).result()
+        elif uris:
+            # Local files (a local storage root): upload them, the first replacing the table.
+            for i, uri in enumerate(uris):
+                config.write_disposition = bigquery.WriteDisposition.WRITE_TRUNCATE if i == 0 else bigquery.WriteDisposition.WRITE_APPEND
+                self.client.load_table_from_file(io.BytesIO(storage.read_bytes(uri)), name, job_config=config).result()
+        else:
+            self.query(f"TRUNCATE TABLE {self._q(table)}")
+        return self.row_count(table)
+
+    def _load_target(self, table: str, schema: pa.Schema) -> tuple[str, bigquery.LoadJobConfig]:
+        """The table (created, empty, where it is not yet) and a load job's config that replaces its rows."""
         name = self._name(table)
         self._ensure_dataset()
         bq_schema = [_field(f) for f in schema]
@@ -115,17 +131,7 @@ class BigQueryWarehouse:
         )
         config.parquet_options = bigquery.ParquetOptions()
         config.parquet_options.enable_list_inference = True
-        remote = [u for u in uris if u.startswith("gs://")]
-        if uris and len(remote) == len(uris):
-            self.client.load_table_from_uri(uris, name, job_config=config).result()
-        elif uris:
-            # Local files (a local storage root): upload them, the first replacing the table.
-            for i, uri in enumerate(uris):
-                config.write_disposition = bigquery.WriteDisposition.WRITE_TRUNCATE if i == 0 else bigquery.WriteDisposition.WRITE_APPEND
-                self.client.load_table_from_file(io.BytesIO(storage.read_bytes(uri)), name, job_config=config).result()
-        else:
-            self.query(f"TRUNCATE TABLE {self._q(table)}")
-        return self.row_count(table)
+        return name, config
 
     def ensure_writable(self) -> None:
         """BigQuery has no lock to wait for: its jobs queue and transactions conflict at commit."""
@@ -227,14 +233,9 @@ class BigQueryWarehouse:
         """Replace a table with an Arrow table's rows (uploaded as Parquet)."""
         buffer = io.BytesIO()
         pq.write_table(rows, buffer)
-        name = self._name(table)
-        self._ensure_dataset()
-        schema = [_field(f) for f in rows.schema]
-        self.client.create_table(bigquery.Table(name, schema=schema), exists_ok=True)
-        config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.PARQUET, write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE, schema=schema, labels=self.labels
-        )
-        self.client.load_table_from_file(io.BytesIO(buffer.getvalue()), name, job_config=config).result()
+        buffer.seek(0)
+        name, config = self._load_target(table, rows.schema)
+        self.client.load_table_from_file(buffer, name, job_config=config).result()
 
     def _unenumerate(
         self, raw_table: str, mapping_table: str, output_table: str, value_column: str, onto: tuple[str, str] | None = None
