@@ -23,6 +23,7 @@ import uuid
 from gnn_assets.config.tables import parse_bigquery_table
 from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, EdgeTypeKey, edge_type_name, mapping_uri
+from gnn_assets.sql_literals import sql_string
 from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEnumeration, write_batches, write_edge_batches, write_node_batches
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 from gnn_assets.warehouse.bigquery import BigQueryWarehouse
@@ -32,11 +33,6 @@ PAGE_ROWS = 65_536  # rows per page of a query's result
 _EXAMPLES = 5
 _NODE_COLUMNS = ("node_id", "node_type", "features")
 _EDGE_COLUMNS = ("src", "dst", "edge_type")
-
-
-def _literal(name: str) -> str:
-    """A node type or relation as a string literal (names are checked by validate_name: no quotes)."""
-    return "'" + name + "'"
 
 
 class _Source:
@@ -90,7 +86,7 @@ def _typed_edges(source: _Source, declared: list[EdgeTypeKey]) -> str:
     ends = {k[1]: k for k in declared}
 
     def end_type(i: int) -> str:  # the relation's src (0) or dst (2) node type
-        return "CASE edge_type " + " ".join(f"WHEN {_literal(r)} THEN {_literal(k[i])}" for r, k in ends.items()) + " END"
+        return "CASE edge_type " + " ".join(f"WHEN {sql_string(r)} THEN {sql_string(k[i])}" for r, k in ends.items()) + " END"
 
     return f"SELECT src, dst, {end_type(0)} AS src_type, edge_type, {end_type(2)} AS dst_type FROM {source.edges}"
 

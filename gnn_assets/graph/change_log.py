@@ -31,7 +31,8 @@ from dataclasses import asdict, dataclass
 
 from gnn_assets import storage
 from gnn_assets.graph.source import GraphSourceError, read_source_metadata
-from gnn_assets.graph.sql_enumeration import SqlEngineSettings, connect_duckdb, parquet_columns, source_files, sql_file_list, sql_string
+from gnn_assets.graph.sql_enumeration import SqlEngineSettings, connect_duckdb, parquet_columns, source_files
+from gnn_assets.sql_literals import sql_file_list, sql_string
 
 NODE_OPS = ("add", "remove", "update")
 EDGE_OPS = ("add", "remove")

@@ -30,7 +30,8 @@ from gnn_assets import storage
 from gnn_assets.errors import UserError
 from gnn_assets.graph.enumerated_layout import EdgeTypeKey, edge_type_name, edges_uri, enumeration_id, mapping_uri, nodes_uri, read_graph_metadata
 from gnn_assets.graph.id_shift import IdShift
-from gnn_assets.graph.sql_enumeration import SqlEngineSettings, connect_duckdb, sql_string
+from gnn_assets.graph.sql_enumeration import SqlEngineSettings, connect_duckdb
+from gnn_assets.sql_literals import sql_string
 
 MAX_HISTORY = 16  # records carried from one enumeration to the next
 CHANGES = "changes"

@@ -36,6 +36,7 @@ from gnn_assets.graph.feature_rows import FeatureRowsWriter
 from gnn_assets.graph.out_edges import OutEdgesWriter
 from gnn_assets.graph.source import GraphSourceError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
+from gnn_assets.sql_literals import sql_file_list, sql_string
 from gnn_assets.storage_fsspec import register_remote_storage
 
 NODE_ROW_GROUP_BYTES = 4 << 20  # of features: the layer-wise job streams the nodes files by row group
@@ -86,14 +87,6 @@ def _check_parquet(uri: str) -> None:
             pq.read_metadata(stream)
     except Exception as error:  # noqa: BLE001 - pyarrow raises ArrowInvalid or OSError alike for such files
         raise GraphSourceError(f"{uri}: not a Parquet file ({' '.join(str(error).split())[:200]}); remove or replace it") from None
-
-
-def sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def sql_file_list(files: list[str]) -> str:
-    return "[" + ", ".join(sql_string(f) for f in files) + "]"
 
 
 class _Checks:

@@ -16,6 +16,7 @@ from typing import Callable
 import duckdb
 import pyarrow as pa
 
+from gnn_assets.sql_literals import sql_file_list, sql_string
 from gnn_assets.storage_fsspec import register_remote_storage
 from gnn_assets.warehouse.protocol import CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, MappingLoad, TableReplacement, UnenumerationGaps, UnenumerationReport, WarehouseBusy
 from gnn_assets.config.resource_config import Resources
@@ -58,7 +59,7 @@ class DuckDbWarehouse:
                 if self.memory_limit_mb:
                     con.execute(f"SET memory_limit = '{int(self.memory_limit_mb)}MB'")
                 if self.temp_directory:
-                    con.execute(f"SET temp_directory = '{self.temp_directory.replace(chr(39), chr(39) * 2)}'")
+                    con.execute(f"SET temp_directory = {sql_string(self.temp_directory)}")
                 con.execute("SET preserve_insertion_order = false")
                 register_remote_storage(con)
                 return con
@@ -241,8 +242,7 @@ def _view_files(con: duckdb.DuckDBPyConnection, name: str, uris: list[str], sche
     if not uris:
         _load(con, name, uris, schema)
         return
-    listed = "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in uris) + "]"
-    con.execute(f"CREATE VIEW {_q(name)} AS SELECT * FROM read_parquet({listed})")
+    con.execute(f"CREATE VIEW {_q(name)} AS SELECT * FROM read_parquet({sql_file_list(uris)})")
 
 
 def _repeated_ids(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[int, int]:
