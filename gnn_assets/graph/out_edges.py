@@ -13,8 +13,6 @@ in remote storage (nothing to map) they are read whole.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from gnn_assets import storage
@@ -62,7 +60,7 @@ class OutEdgesWriter:
 class OutEdges:
     """One edge type's out-edge CSR."""
 
-    def __init__(self, indptr: np.ndarray, destinations: np.ndarray, uri: str = ""):
+    def __init__(self, indptr: np.ndarray, destinations: np.ndarray, uri: str):
         self.indptr, self.destinations, self.uri = indptr, destinations, uri
 
     def neighbours(self, sources: np.ndarray) -> np.ndarray:
@@ -80,12 +78,13 @@ class OutEdges:
         return np.asarray(self.destinations[np.repeat(starts - begins, lengths) + np.arange(total)], dtype=np.int64)
 
 
-def _array(uri: str, count: int | None) -> np.ndarray:
+def _array(uri: str, count: int) -> np.ndarray:
+    """The file's `count` int64 values (its size checked already): mapped, or read where remote."""
     if storage.is_remote(uri):
         return np.frombuffer(storage.read_bytes(uri), dtype=_INT64)
-    if os.path.getsize(uri) == 0:
-        return np.zeros(0, np.int64)
-    return np.memmap(uri, dtype=_INT64, mode="r", shape=(count,) if count is not None else None)
+    if count == 0:
+        return np.zeros(0, np.int64)  # an empty file cannot be mapped
+    return np.memmap(uri, dtype=_INT64, mode="r", shape=(count,))
 
 
 def open_out_edges(directory: str, key: EdgeTypeKey, num_src: int) -> OutEdges | None:
