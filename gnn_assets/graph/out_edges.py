@@ -68,8 +68,12 @@ class OutEdges:
         sources = np.asarray(sources, dtype=np.int64)
         starts, stops = self.indptr[sources], self.indptr[sources + 1]
         lengths = stops - starts
-        if np.any(lengths < 0):  # checked where read: a check of every source would be a pass over the graph
-            raise UserError(f"{self.uri}: its indptr decreases; enumerate the graph again")
+        # Checked where read (a check of every source would be a pass over the graph): a run that
+        # ends before it starts, or lies outside the destinations, would gather wrong rows.
+        if len(sources) and (np.any(lengths < 0) or starts.min() < 0 or stops.max() > len(self.destinations)):
+            raise UserError(
+                f"{self.uri}: its indptr decreases or points outside its {len(self.destinations):,} destinations; enumerate the graph again"
+            )
         total = int(lengths.sum())
         if not total:
             return np.zeros(0, np.int64)

@@ -168,3 +168,24 @@ def test_out_edges_that_disagree_with_the_graph_are_refused_in_one_line(tmp_path
         open_out_edges(directory, key, num_src)
     Path(dst_uri).unlink()
     assert open_out_edges(directory, key, num_src) is None  # an enumeration by an earlier version
+
+
+@pytest.mark.parametrize("forged", [-5, 10**9])
+def test_an_indptr_pointing_outside_the_destinations_is_refused_where_it_is_read(tmp_path, small_typed_graph, forged):
+    """A forged middle entry of the indptr (its ends still agree with the files) would gather
+    wrapped or missing destinations: refused in one line when a lookup reads it."""
+    layout = StorageLayout(str(tmp_path / "root"))
+    write_graph_source(layout.graph_source_dir("g"), small_typed_graph)
+    report = enumerate_graph_source(layout, "g")
+    directory = layout.enumerated_graph_dir("g")
+    e = small_typed_graph.metadata.edge_types[0]
+    key = (e.src_node_type, e.relation, e.dst_node_type)
+    num_src = report.nodes[key[0]]
+    indptr_uri, _ = out_edges_uris(directory, key)
+    indptr = np.fromfile(indptr_uri, dtype="<i8")
+    indptr[2] = forged
+    indptr.tofile(indptr_uri)
+    out_edges = open_out_edges(directory, key, num_src)
+    np.testing.assert_array_equal(out_edges.neighbours(np.array([5])), out_edges.destinations[indptr[5] : indptr[6]])  # untouched rows read
+    with pytest.raises(UserError, match=r"\.dst\.i64: its indptr decreases or points outside its .* destinations; enumerate the graph again"):
+        out_edges.neighbours(np.array([1, 2]))
