@@ -118,7 +118,8 @@ def main() -> int:
                 _say(f"\n{table}  ({warehouse.row_count(table):,} rows)")
                 for row in rows:
                     value = row.get("emb")
-                    shown = f"emb[{len(value)}] = [{', '.join(f'{v:+.4f}' for v in value[:4])}, ...]" if value else f"pred = {row['pred']}"
+                    pred = row.get("pred")
+                    shown = f"emb[{len(value)}] = [{', '.join(f'{v:+.4f}' for v in value[:4])}, ...]" if value else f"pred = {pred:.4f}" if isinstance(pred, float) else f"pred = {pred}"
                     _say(f"  {row['node_id']:<16} {shown}")
         for table in frozen.link_candidates_tables().values():
             rows = warehouse.read_table(table, limit=3).to_pylist()  # the first source's best candidates
@@ -132,7 +133,7 @@ def main() -> int:
             # Four significant digits: a baseline of 0.0013 shown as 0.001 hid a twelvefold margin.
             _say(
                 f"{template.task_name} {name}: {quality.metric} {quality.value:.4g} vs baseline {quality.baseline:.4g} "
-                f"on {quality.count:,} held-out {'labels' if quality.metric == 'accuracy' else 'edges'}"
+                f"on {quality.count:,} held-out {'edges' if quality.metric.startswith('recall') else 'labels'}"
             )
     if compared:
         _say("\n== embedding drift (a retrained model against the first; pictures also on the asset page in `make dev`)")

@@ -36,7 +36,8 @@ class TypeDrift:
     overlap_quantiles: dict[str, float]
     most_changed: list[dict]  # node_id and overlap, lowest first
     norms: dict[str, dict[str, float]]  # job -> mean, std
-    prediction_agreement: float | None = None
+    prediction_agreement: float | None = None  # classes: the share of nodes both predict alike
+    prediction_mean_abs_difference: float | None = None  # values (regression): mean |champion - challenger|
     overlaps: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per sampled node
     sample_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)  # rows of the sampled nodes
 
@@ -89,9 +90,12 @@ def compare_embeddings(
         name: {"mean": float(np.linalg.norm(x, axis=1).mean()), "std": float(np.linalg.norm(x, axis=1).std())}
         for name, x in zip(names, (champion, challenger))
     }
-    agreement = None
+    agreement = difference = None
     if champion_predictions is not None and challenger_predictions is not None:
-        agreement = float((champion_predictions == challenger_predictions).mean())
+        if np.issubdtype(champion_predictions.dtype, np.floating):
+            difference = float(np.abs(champion_predictions - challenger_predictions).mean())
+        else:
+            agreement = float((champion_predictions == challenger_predictions).mean())
     return TypeDrift(
         nodes_compared=len(ids),
         sampled=len(sample),
@@ -101,6 +105,7 @@ def compare_embeddings(
         most_changed=[{"node_id": ids[sample[i]], "overlap": float(overlap[i])} for i in order],
         norms=norms,
         prediction_agreement=agreement,
+        prediction_mean_abs_difference=difference,
         overlaps=overlap,
         sample_rows=sample,
     )

@@ -38,6 +38,12 @@ _TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
 class TaskKind(str, enum.Enum):
     LINK_PREDICTION = "node_anchor_based_link_prediction"
     NODE_CLASSIFICATION = "supervised_node_classification"
+    NODE_REGRESSION = "supervised_node_regression"
+
+    @property
+    def is_node_based(self) -> bool:
+        """Supervised on nodes: one supervision node type, its predictions beside its embeddings."""
+        return self in (TaskKind.NODE_CLASSIFICATION, TaskKind.NODE_REGRESSION)
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,9 @@ class TaskConfig:
     @property
     def task_kind(self) -> TaskKind:
         which = self.proto.task_metadata.WhichOneof("task_metadata")
-        return TaskKind.NODE_CLASSIFICATION if which == "node_based_task_metadata" else TaskKind.LINK_PREDICTION
+        if which == "node_based_task_metadata":
+            return TaskKind.NODE_REGRESSION if self.proto.gnn_assets_config.regression else TaskKind.NODE_CLASSIFICATION
+        return TaskKind.LINK_PREDICTION
 
     @property
     def task_name(self) -> str:
@@ -86,7 +94,7 @@ class TaskConfig:
     def root_node_types(self) -> list[str]:
         """Node types that get embeddings: both ends of the supervision edges, or the supervised node type."""
         task = self.proto.task_metadata
-        if self.task_kind is TaskKind.NODE_CLASSIFICATION:
+        if self.task_kind.is_node_based:
             return list(task.node_based_task_metadata.supervision_node_types)
         ordered: list[str] = []
         for edge in task.node_anchor_based_link_prediction_task_metadata.supervision_edge_types:
@@ -229,7 +237,7 @@ class TaskConfig:
     def sample_prefixes(self, node_type: str) -> list[str]:
         """TFRecord prefixes holding the samples rooted at node_type (frozen configs only)."""
         flat = self.proto.shared_config.flattened_graph_metadata
-        if self.task_kind is TaskKind.NODE_CLASSIFICATION:
+        if self.task_kind.is_node_based:
             out = flat.supervised_node_classification_output
             return [out.labeled_tfrecord_uri_prefix, out.unlabeled_tfrecord_uri_prefix]
         return [flat.node_anchor_based_link_prediction_output.node_type_to_random_negative_tfrecord_uri_prefix[node_type]]
@@ -317,6 +325,8 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
         for e in edges:
             key = (e.src_node_type, e.relation, e.dst_node_type)
             require(key in known, field, f"{key} is not in graphMetadata.edgeTypes")
+    if proto.gnn_assets_config.regression and which not in (None, "node_based_task_metadata"):
+        errors.append("gnnAssetsConfig.regression: only nodeBasedTaskMetadata tasks predict values (node regression)")
 
     inferencer = proto.inferencer_config
     executable = inferencer.WhichOneof("executable")
@@ -434,7 +444,7 @@ def freeze_task_config(template: TaskConfig, resources: Resources, job_name: str
 
     flat = shared.flattened_graph_metadata
     outputs = shared.inference_metadata.node_type_to_inferencer_output_info_map
-    if template.task_kind is TaskKind.NODE_CLASSIFICATION:
+    if template.task_kind.is_node_based:
         nc = flat.supervised_node_classification_output
         nc.labeled_tfrecord_uri_prefix = job.samples_prefix("labeled")
         nc.unlabeled_tfrecord_uri_prefix = job.samples_prefix("unlabeled")
@@ -445,7 +455,7 @@ def freeze_task_config(template: TaskConfig, resources: Resources, job_name: str
     outputs.clear()  # only this job's own tables: a template's paths are GiGL's, not ours
     for node_type in template.root_node_types:
         outputs[node_type].embeddings_path = tables.output_table(task_name, job_name, node_type, "embeddings")
-        if template.task_kind is TaskKind.NODE_CLASSIFICATION:
+        if template.task_kind.is_node_based:
             outputs[node_type].predictions_path = tables.output_table(task_name, job_name, node_type, "predictions")
 
     if not frozen.inferencer_config.inference_batch_size:

@@ -33,6 +33,7 @@ from gnn_assets.config.task_config import TaskKind
 from gnn_assets.graph.codec import encode_gigl
 from gnn_assets.graph.enumerated_layout import EdgeTypeKey, check_enumeration, edges_uri, enumeration_id, nodes_uri, read_graph_metadata
 from gnn_assets.graph.enumeration import check_same_graph
+from gnn_assets.graph.labels import class_labels, labelled, read_labels
 from gnn_assets.graph.packed import encode_packed
 from gnn_assets.graph.sample_manifest import delete_sample_manifest, write_sample_manifest
 from gnn_assets.graph.samples import Neighborhood, edge_endpoint_types
@@ -157,16 +158,17 @@ class _Advance(beam.DoFn):
 
 
 class _ReadNodes(beam.DoFn):
-    """A row group of a node type's nodes -> ((type, int id), (features, label)) per node."""
+    """A row group of a node type's nodes -> ((type, int id), (features, class or -1, labelled?)) per node."""
 
     def process(self, task):
         node_type, uri, index, first = task
         table = _read_row_group(uri, index, ["features", "label"])
         column = table["features"].combine_chunks()
         features = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
-        labels = table["label"].to_numpy()
+        labels = read_labels(table["label"])
+        classes, has_label = class_labels(labels), labelled(labels)
         for i in range(len(labels)):
-            yield (node_type, first + i), (features[i], int(labels[i]))
+            yield (node_type, first + i), (features[i], int(classes[i]), bool(has_label[i]))
 
 
 class _Assemble(beam.DoFn):
@@ -228,12 +230,12 @@ def build_sampler(pipeline: beam.Pipeline, job: Job) -> SampleSets:
     edge_types = tuple((e.src_node_type, e.relation, e.dst_node_type) for e in metadata.edge_types)
     fanout = list(config.fanout)
     graph = _Graph(node_types, edge_types, config.sampler_seed, ALL if ALL in fanout else max(fanout))
-    classification = config.task_kind is TaskKind.NODE_CLASSIFICATION
+    classification = config.task_kind is TaskKind.NODE_CLASSIFICATION  # samples carry classes
     # Sample sets: (root type, labeled?) in the order of their prefixes.
     sets, prefixes, counts = [], [], []
     for node_type in config.root_node_types:
         labeled, unlabeled = _label_counts(nodes_uri(graph_dir, node_type))
-        if classification:
+        if config.task_kind.is_node_based:
             sets += [(node_type, True), (node_type, False)]
             counts += [labeled, unlabeled]
         else:
@@ -331,9 +333,9 @@ def _root_type(root_key, sets) -> str:
 
 def _roots_of(element, sets):
     """A node row -> its root key (sample set, id) for each sample set it roots."""
-    (node_type, node), (_, label) = element
+    (node_type, node), (_, _, has_label) = element
     for index, (root_type, labeled) in enumerate(sets):
-        if root_type == node_type and (labeled is None or labeled == (label >= 0)):
+        if root_type == node_type and (labeled is None or labeled == has_label):
             yield (index, node)
 
 
@@ -343,7 +345,7 @@ def _label_counts(uri: str) -> tuple[int, int]:
     with storage.open_read(uri) as stream:
         file = pq.ParquetFile(stream)
         for i in range(file.num_row_groups):
-            labels = file.read_row_group(i, columns=["label"])["label"].to_numpy()
-            labeled += int((labels >= 0).sum())
+            labels = read_labels(file.read_row_group(i, columns=["label"])["label"])
+            labeled += int(labelled(labels).sum())
             total += len(labels)
     return labeled, total - labeled

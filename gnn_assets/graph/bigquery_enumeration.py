@@ -23,6 +23,7 @@ import uuid
 from gnn_assets.config.tables import parse_bigquery_table
 from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, EdgeTypeKey, edge_type_name, mapping_uri
+from gnn_assets.graph.labels import CLASSES, VALUES, sql_label_type
 from gnn_assets.sql_literals import sql_string
 from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEnumeration, write_batches, write_edge_batches, write_node_batches
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
@@ -48,7 +49,9 @@ class _Source:
             missing = [c for c in required if c not in columns]
             if missing:
                 raise refusals.missing_columns(where, missing)
-        self.label = "COALESCE(n.label, -1)" if "label" in node_columns else "-1"  # of nodes joined as n
+        self.labels = sql_label_type(node_columns["label"], self.nodes_name) if "label" in node_columns else CLASSES
+        # The label of nodes joined as n, as the enumeration keeps it (classes: -1 where none).
+        self.label = ("n.label" if self.labels == VALUES else "COALESCE(n.label, -1)") if "label" in node_columns else "-1"
         self.end_types = [c for c in ("src_type", "dst_type") if c in edge_columns]
         if len(self.end_types) == 1:
             raise refusals.half_end_types(self.edges_name, self.end_types[0])
@@ -101,6 +104,7 @@ def _check_nodes(source: _Source, known: list[str]) -> None:
     for condition, refusal in (
         ("ARRAY_LENGTH(features) = 0", refusals.empty_features),
         ("EXISTS(SELECT 1 FROM UNNEST(features) AS v WHERE v IS NULL OR IS_NAN(v) OR IS_INF(v))", refusals.non_finite_features),
+        *([("IS_NAN(CAST(label AS FLOAT64)) OR IS_INF(CAST(label AS FLOAT64))", refusals.non_finite_labels)] if source.labels == VALUES else []),
     ):
         (count,) = source.one(f"SELECT COUNT(*) FROM {source.nodes} WHERE {condition}")
         if count:
@@ -180,7 +184,7 @@ def _enumerate_nodes(source: _Source, node_type: str, mapping: str, nodes: str, 
         lambda batch: batch.select(["node_id", "int_id"]),
     )
     features = _read_in_order(warehouse, f"SELECT int_id, features, label FROM {nodes}", "int_id", "int_id", rows, rows, range_rows)
-    write_node_batches((batch.select(["features", "label"]) for batch in features), out_dir, node_type, dim)
+    write_node_batches((batch.select(["features", "label"]) for batch in features), out_dir, node_type, dim, source.labels)
     found.nodes[node_type] = int(rows)
     found.feature_dims[node_type] = dim
     return mapping

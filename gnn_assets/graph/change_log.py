@@ -3,8 +3,9 @@ lies, so that the next enumeration (its change record) and every job after it se
 
 A change log is a folder with one or both of, by original id:
   nodes.parquet   node_id, node_type, op ('add', 'remove' or 'update'), features list<float>
-                  (add and update: the node's whole new vector), label int64 (optional; an
-                  update without one keeps the node's label)
+                  (add and update: the node's whole new vector), label (optional, read as
+                  the graph's own labels are: classes or values; an update without one keeps
+                  the node's label)
   edges.parquet   src, dst, edge_type, op ('add' or 'remove'), and src_type, dst_type where a
                   relation name serves several node-type pairs (as in the graph source)
 
@@ -29,9 +30,12 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 
+import pyarrow as pa
+
 from gnn_assets import storage
 from gnn_assets.graph.source import GraphSourceError, read_source_metadata
-from gnn_assets.graph.sql_enumeration import SqlEngineSettings, connect_duckdb, parquet_columns, source_files
+from gnn_assets.graph.labels import CLASSES, VALUES, sql_label_type
+from gnn_assets.graph.sql_enumeration import SqlEngineSettings, connect_duckdb, label_select, parquet_columns, source_files
 from gnn_assets.sql_literals import sql_file_list, sql_string
 
 NODE_OPS = ("add", "remove", "update")
@@ -88,8 +92,8 @@ def apply_change_log(source_dir: str, changes_dir: str, settings: SqlEngineSetti
     con = connect_duckdb(settings)
     staging = tempfile.mkdtemp(prefix="gnn-assets-change-log-")
     try:
-        _source_views(con, source_dir, declared)
-        _node_log(con, node_log, list(metadata.node_types))
+        labels = _source_views(con, source_dir, declared)
+        _node_log(con, node_log, list(metadata.node_types), labels)
         _edge_log(con, edge_log, declared)
         _check_against_the_graph(con, node_log, edge_log)
         report = _write_snapshot(con, staging)
@@ -126,18 +130,21 @@ def _typed_edges(con, raw: str, view: str, declared: list, typed: bool, where: s
     con.execute(f"CREATE VIEW {view} AS SELECT e.*, d.src_type, d.dst_type FROM {raw} e JOIN declared_types d USING (edge_type)")
 
 
-def _source_views(con, source_dir: str, declared: list) -> None:
+def _source_views(con, source_dir: str, declared: list) -> pa.DataType:
+    """Views of the graph as it is; returns its label type (the log's labels are read as it)."""
     nodes_shown, node_files = source_files(source_dir, "nodes")
     edges_shown, edge_files = source_files(source_dir, "edges")
-    label = "label::BIGINT" if "label" in parquet_columns(con, node_files) else "NULL::BIGINT"
+    columns = parquet_columns(con, node_files)
+    labels = sql_label_type(columns["label"], nodes_shown) if "label" in columns else CLASSES
     con.execute(
         f"CREATE VIEW old_nodes AS SELECT node_id::VARCHAR AS node_id, node_type::VARCHAR AS node_type, "
-        f"features::FLOAT[] AS features, {label} AS label FROM {_read(node_files)}"
+        f"features::FLOAT[] AS features, {label_select(columns, labels)} AS label FROM {_read(node_files)}"
     )
     typed = "src_type" in parquet_columns(con, edge_files)
     ends = ", src_type::VARCHAR AS src_type, dst_type::VARCHAR AS dst_type" if typed else ""
     con.execute(f"CREATE VIEW old_raw_edges AS SELECT src::VARCHAR AS src, dst::VARCHAR AS dst, edge_type::VARCHAR AS edge_type{ends} FROM {_read(edge_files)}")
     _typed_edges(con, "old_raw_edges", "old_edges", declared, typed, edges_shown)
+    return labels
 
 
 def _refuse_nulls(con, table: str, where: str, columns: tuple[str, ...]) -> None:
@@ -159,16 +166,17 @@ def _refuse_ops(con, table: str, where: str, ops: tuple[str, ...]) -> None:
         raise ChangeLogError(f"{where}: column op holds {bad}; an op is one of {list(ops)}")
 
 
-def _node_log(con, uri: str, node_types: list[str]) -> None:
+def _node_log(con, uri: str, node_types: list[str], labels: pa.DataType) -> None:
+    label_sql = "DOUBLE" if labels == VALUES else "BIGINT"
     if not storage.exists(uri):
-        con.execute("CREATE TEMP TABLE log_nodes (node_id VARCHAR, node_type VARCHAR, op VARCHAR, features FLOAT[], label BIGINT)")
+        con.execute(f"CREATE TEMP TABLE log_nodes (node_id VARCHAR, node_type VARCHAR, op VARCHAR, features FLOAT[], label {label_sql})")
         return
     columns = parquet_columns(con, [uri])
     missing = [c for c in ("node_id", "node_type", "op") if c not in columns]
     if missing:
         raise ChangeLogError(f"{uri}: missing columns {missing}")
     features = "features::FLOAT[]" if "features" in columns else "NULL::FLOAT[]"
-    label = "label::BIGINT" if "label" in columns else "NULL::BIGINT"
+    label = f"label::{label_sql}" if "label" in columns else f"NULL::{label_sql}"
     try:
         con.execute(
             f"CREATE TEMP TABLE log_nodes AS SELECT node_id::VARCHAR AS node_id, node_type::VARCHAR AS node_type, op::VARCHAR AS op, "

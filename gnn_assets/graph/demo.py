@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 
 from gnn_assets import storage
 from gnn_assets.config.yaml_proto import to_yaml
-from gnn_assets.graph.source import EDGES_SCHEMA, NODES_SCHEMA, GraphSource
+from gnn_assets.graph.labels import CLASSES, VALUES, labelled
+from gnn_assets.graph.source import EDGES_SCHEMA, NODES_SCHEMA, GraphSource, nodes_schema
 from gnn_assets.proto.graph_schema_pb2 import EdgeType, GraphMetadata
 
 _SAME_COMMUNITY = 0.8
@@ -64,9 +65,12 @@ def _edges_by_preference(
     return pairs[:, 0], pairs[:, 1]
 
 
-def _nodes_table(ids: np.ndarray, node_type: str, features: np.ndarray, labels: np.ndarray | None) -> pa.Table:
+def _nodes_table(
+    ids: np.ndarray, node_type: str, features: np.ndarray, labels: np.ndarray | None, label_type: pa.DataType = CLASSES
+) -> pa.Table:
+    """labels: classes (-1 where none) or values (NaN where none), as label_type says."""
     n, dim = features.shape
-    label_array = pa.nulls(n, pa.int64()) if labels is None else pa.array(labels, pa.int64(), mask=labels < 0)
+    label_array = pa.nulls(n, label_type) if labels is None else pa.array(labels, label_type, mask=~labelled(labels))
     return pa.table(
         {
             "node_id": pa.array(ids.tolist(), pa.string()),
@@ -74,7 +78,7 @@ def _nodes_table(ids: np.ndarray, node_type: str, features: np.ndarray, labels: 
             "features": pa.ListArray.from_arrays(pa.array(np.arange(0, n * dim + 1, dim, dtype=np.int32)), pa.array(features.reshape(-1))),
             "label": label_array,
         },
-        schema=NODES_SCHEMA,
+        schema=nodes_schema(label_type),
     )
 
 
@@ -103,9 +107,12 @@ def generate_typed_demo_graph(
     item_feature_dim: int = 24,
     seed: int = 7,
     held_out_purchases: float = 0.1,
+    held_out_prices: float = 0.2,
 ) -> GraphSource:
     """Users buy items and follow users; items point back at their buyers (bought_by). A share
-    of the purchases is left out of the graph as evaluation edges."""
+    of the purchases is left out of the graph as evaluation edges. Items have a price (their
+    label, a value for node regression): their community's level plus half their buyers' mean
+    level, plus noise; a share of the prices is withheld as evaluation labels."""
     rng = np.random.default_rng(seed)
     user_community = rng.integers(0, num_communities, num_users)
     item_community = rng.integers(0, num_communities, num_items)
@@ -124,10 +131,17 @@ def generate_typed_demo_graph(
     buy_src, buy_dst = buy_src[~held_out], buy_dst[~held_out]
 
     user_ids, item_ids = _string_ids("user_", num_users), _string_ids("item_", num_items)
+    user_features = _features(rng, user_community, num_communities, user_feature_dim)
+    item_features = _features(rng, item_community, num_communities, item_feature_dim)
+    level = rng.normal(0.0, 1.0, num_communities)
+    buyers = np.maximum(np.bincount(buy_dst, minlength=num_items), 1)
+    buyer_level = np.bincount(buy_dst, weights=level[user_community[buy_src]], minlength=num_items) / buyers
+    price = 10.0 + 2.0 * level[item_community] + 0.5 * buyer_level + rng.normal(0.0, 0.3, num_items)
+    withheld = rng.random(num_items) < held_out_prices
     nodes = pa.concat_tables(
         [
-            _nodes_table(user_ids, "user", _features(rng, user_community, num_communities, user_feature_dim), None),
-            _nodes_table(item_ids, "item", _features(rng, item_community, num_communities, item_feature_dim), None),
+            _nodes_table(user_ids, "user", user_features, None, VALUES),
+            _nodes_table(item_ids, "item", item_features, np.where(withheld, np.nan, price), VALUES),
         ]
     )
     edges = pa.concat_tables(
@@ -146,7 +160,10 @@ def generate_typed_demo_graph(
         ],
     )
     evaluation = _edges_table(user_ids[held_src], item_ids[held_dst], ("user", "buys", "item"))
-    return GraphSource(metadata, nodes, edges, evaluation_edges=evaluation)
+    prices = pa.table(
+        {"node_id": pa.array(item_ids[withheld]), "node_type": pa.array(["item"] * int(withheld.sum())), "label": pa.array(price[withheld])}
+    )
+    return GraphSource(metadata, nodes, edges, evaluation_labels=prices, evaluation_edges=evaluation)
 
 
 def generate_homogeneous_demo_graph(

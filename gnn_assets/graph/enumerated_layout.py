@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from gnn_assets import storage
 from gnn_assets.config.yaml_proto import load_yaml
 from gnn_assets.errors import UserError
+from gnn_assets.graph.labels import labelled, read_labels
 from gnn_assets.graph.source import GraphSourceError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 
@@ -117,10 +118,10 @@ def read_column(uri: str, column: str) -> pa.ChunkedArray:
 def labels_by_original_id(directory: str, node_type: str) -> tuple[list[str], np.ndarray]:
     """The labelled nodes of one type: (original ids, labels), from the enumerated files (for
     checks that hold a node type's labels; any source format enumerates to these files)."""
-    labels = read_column(nodes_uri(directory, node_type), "label").to_numpy()
+    labels = read_labels(read_column(nodes_uri(directory, node_type), "label"))
     ids = read_column(mapping_uri(directory, node_type), "node_id")  # row i: int id i
-    labelled = np.flatnonzero(labels >= 0)
-    return ids.take(pa.array(labelled)).to_pylist(), labels[labelled].astype(np.int64)
+    rows = np.flatnonzero(labelled(labels))
+    return ids.take(pa.array(rows)).to_pylist(), labels[rows]
 
 
 def edges_by_original_id(directory: str, key: EdgeTypeKey) -> list[tuple[str, str]]:

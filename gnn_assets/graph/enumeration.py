@@ -20,6 +20,7 @@ from gnn_assets.config.yaml_proto import load_yaml, to_yaml
 from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.change_log import finish_pending_swap
 from gnn_assets.graph.feature_rows import FeatureRowsWriter
+from gnn_assets.graph.labels import is_values, labelled, read_labels
 from gnn_assets.graph.out_edges import OutEdgesWriter
 from gnn_assets.graph.source import GraphSource, GraphSourceError, read_source_metadata
 from gnn_assets.graph.sql_enumeration import SourceSummary, SqlEngineSettings, enumerate_source_sql, sql_settings_of, summarize_source
@@ -52,7 +53,7 @@ class EnumeratedGraph:
 
     metadata: GraphMetadata
     features: dict[str, np.ndarray]
-    labels: dict[str, np.ndarray]  # -1 where a node has no label
+    labels: dict[str, np.ndarray]  # classes (-1 where a node has none) or values (NaN where none): graph.labels
     edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]]
 
     @property
@@ -115,7 +116,7 @@ def enumerate_graph(source: GraphSource) -> tuple[EnumeratedGraph, dict[str, pa.
             )
         sorted_ids[node_type] = ids
         features[node_type] = _fixed_size_features(nodes["features"], f"nodes.parquet type {node_type!r}")
-        labels[node_type] = nodes["label"].fill_null(-1).to_numpy().astype(np.int64)
+        labels[node_type] = read_labels(nodes["label"])
         mappings[node_type] = pa.table({"node_id": ids, "int_id": pa.array(np.arange(len(ids), dtype=np.int64))}, schema=MAPPING_SCHEMA)
         report.nodes[node_type] = len(ids)
 
@@ -155,7 +156,7 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
         table = pa.table(
             {
                 "features": pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), dim),
-                "label": pa.array(graph.labels[node_type]),
+                "label": _label_array(graph.labels[node_type]),
             }
         )
         # Row groups of about 4 MB of features: the layer-wise job streams them one at a time.
@@ -170,6 +171,11 @@ def write_enumerated_graph(directory: str, graph: EnumeratedGraph, mappings: dic
             out_edges.write(src, dst)
 
 
+def _label_array(labels: np.ndarray) -> pa.Array:
+    """Classes as they are (-1 where none, as the SQL enumeration writes them); values NULL where none."""
+    return pa.array(labels, mask=~labelled(labels)) if is_values(labels) else pa.array(labels)
+
+
 def read_enumerated_graph(directory: str) -> EnumeratedGraph:
     metadata = read_graph_metadata(directory)
     features, labels, edges = {}, {}, {}
@@ -177,7 +183,7 @@ def read_enumerated_graph(directory: str) -> EnumeratedGraph:
         table = storage.read_parquet(nodes_uri(directory, node_type))
         column = table["features"].combine_chunks()
         features[node_type] = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
-        labels[node_type] = table["label"].to_numpy()
+        labels[node_type] = read_labels(table["label"])
     for e in metadata.edge_types:
         key = (e.src_node_type, e.relation, e.dst_node_type)
         table = storage.read_parquet(edges_uri(directory, key))

@@ -32,6 +32,7 @@ from gnn_assets.graph.samples import Neighborhood, edge_endpoint_types
 from gnn_assets.graph.sampling_rule import edge_priorities, priority_order
 from gnn_assets.graph.enumerated_layout import EdgeTypeKey, check_enumeration, enumeration_id
 from gnn_assets.graph.enumeration import EnumeratedGraph, check_same_graph, read_enumerated_graph
+from gnn_assets.graph.labels import class_labels, labelled
 from gnn_assets.graph.tfrecord import write_record
 from gnn_assets.proto.gbml_config_pb2 import SampleEncoding
 
@@ -191,7 +192,7 @@ def neighborhoods(graph: EnumeratedGraph, root_type: str, chunk: SampledChunk) -
         )
     # Gather every node's features once for the chunk, then slice per root.
     gathered = {t: graph.features[t][chunk.nodes[t][1]] for t in node_types}
-    labels = graph.labels[root_type][chunk.roots]
+    labels = class_labels(graph.labels[root_type][chunk.roots])
     root_condensed = node_types.index(root_type)
     for i in range(n):
         node_ids, features, edges = {}, {}, {}
@@ -271,7 +272,7 @@ def sample_job(config: TaskConfig, resources: Resources, progress: Callable[[str
     check_enumeration(graph_dir, enumeration, f"the graph read to sample job {config.job_name!r}")  # not replaced while read
     check_same_graph(config.proto.graph_metadata, graph.metadata, config.uri)
     sampler = NeighborSampler(graph, config.fanout, config.sampler_seed)
-    classification = config.task_kind is TaskKind.NODE_CLASSIFICATION
+    classification = config.task_kind is TaskKind.NODE_CLASSIFICATION  # samples carry classes
     if config.sample_encoding == SampleEncoding.GIGL_PROTO:
         endpoints = edge_endpoint_types(graph.node_types, graph.edge_types)
         encode = functools.partial(encode_gigl, endpoints=endpoints, labeled=classification)
@@ -280,8 +281,8 @@ def sample_job(config: TaskConfig, resources: Resources, progress: Callable[[str
     reports = {}
     for node_type in config.root_node_types:
         all_roots = np.arange(graph.num_nodes(node_type), dtype=np.int64)
-        if classification:
-            labeled = graph.labels[node_type] >= 0
+        if config.task_kind.is_node_based:
+            labeled = labelled(graph.labels[node_type])
             root_sets = [all_roots[labeled], all_roots[~labeled]]
         else:
             root_sets = [all_roots]

@@ -27,18 +27,27 @@ from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.names import validate_name
 from gnn_assets.config.tables import InvalidTableName, parse_bigquery_table
 from gnn_assets.config.yaml_proto import camel_case, load_yaml, to_yaml
-from gnn_assets.errors import UserError
+from gnn_assets.graph import source_refusals as refusals
+from gnn_assets.graph.labels import CLASSES, VALUES, label_type
+from gnn_assets.graph.source_refusals import GraphSourceError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
 
 _EXAMPLES = 5
-NODES_SCHEMA = pa.schema(
-    [
-        pa.field("node_id", pa.string(), nullable=False),
-        pa.field("node_type", pa.string(), nullable=False),
-        pa.field("features", pa.list_(pa.float32()), nullable=False),
-        pa.field("label", pa.int64()),
-    ]
-)
+
+
+def nodes_schema(labels: pa.DataType = CLASSES) -> pa.Schema:
+    """The nodes table's schema; labels are classes (int64) or values (float64): graph.labels."""
+    return pa.schema(
+        [
+            pa.field("node_id", pa.string(), nullable=False),
+            pa.field("node_type", pa.string(), nullable=False),
+            pa.field("features", pa.list_(pa.float32()), nullable=False),
+            pa.field("label", labels),
+        ]
+    )
+
+
+NODES_SCHEMA = nodes_schema()
 EDGES_SCHEMA = pa.schema(
     [
         pa.field("src", pa.string(), nullable=False),
@@ -50,10 +59,6 @@ EDGES_SCHEMA = pa.schema(
 )
 _OPTIONAL_EDGE_COLUMNS = ("src_type", "dst_type")
 EDGE_TYPE_COLUMNS = ("src_type", "edge_type", "dst_type")  # an edge's (src type, relation, dst type)
-
-
-class GraphSourceError(UserError, ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,8 @@ class GraphSource:
 def write_graph_source(directory: str, source: GraphSource) -> None:
     for shards in ("nodes", "edges"):  # a source written as shard folders before
         storage.delete_tree(storage.join(directory, shards))
-    storage.write_parquet(storage.join(directory, "nodes.parquet"), source.nodes.cast(NODES_SCHEMA))
+    labels = source.nodes.schema.field("label").type if "label" in source.nodes.column_names else CLASSES
+    storage.write_parquet(storage.join(directory, "nodes.parquet"), source.nodes.cast(nodes_schema(labels)))
     storage.write_parquet(storage.join(directory, "edges.parquet"), source.edges.cast(EDGES_SCHEMA))
     storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(source.metadata))
     for name, table in (("evaluation_labels.parquet", source.evaluation_labels), ("evaluation_edges.parquet", source.evaluation_edges)):
@@ -124,14 +130,17 @@ def read_graph_source(directory: str) -> GraphSource:
     _check_not_null(edges, edges_uri, ("src", "dst", "edge_type"))
     edges = _with_end_types(edges, metadata, edges_uri)
     nodes, edges = nodes.select(NODES_SCHEMA.names), edges.select(EDGES_SCHEMA.names)
+    labels = label_type(nodes.schema.field("label").type, nodes_uri)
     try:
-        nodes = nodes.cast(NODES_SCHEMA)
+        nodes = nodes.cast(nodes_schema(labels))
         edges = edges.cast(EDGES_SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
         raise GraphSourceError(f"{directory}: columns do not have the graph source types: {error}") from error
     if nodes.num_rows == 0:
-        raise GraphSourceError(f"{nodes_uri}: the graph has no nodes")
+        raise refusals.no_nodes(nodes_uri)
     _check_features(nodes, nodes_uri)
+    if labels == VALUES:
+        _check_label_values(nodes, nodes_uri)
     return GraphSource(metadata, nodes, edges)
 
 
@@ -219,9 +228,7 @@ def _check_features(nodes: pa.Table, uri: str) -> None:
     lengths = pc.list_value_length(features)
     empty = pc.equal(lengths, 0)
     if pc.any(empty).as_py():
-        raise GraphSourceError(
-            f"{uri}: {pc.sum(empty).as_py():,} nodes have an empty feature vector, e.g. {_examples(nodes['node_id'].filter(empty))}"
-        )
+        raise refusals.empty_features(uri, pc.sum(empty).as_py(), _examples(nodes["node_id"].filter(empty)))
     _refuse_bad_values(nodes, features, lengths, uri)
 
 
@@ -234,7 +241,13 @@ def _refuse_bad_values(nodes: pa.Table, features: pa.ListArray, lengths: pa.Arra
     owner = np.repeat(np.arange(len(features)), lengths.to_numpy(zero_copy_only=False))
     bad_nodes = np.unique(owner[bad_value.to_numpy(zero_copy_only=False)])
     ids = nodes["node_id"].take(pa.array(bad_nodes[:_EXAMPLES])).to_pylist()
-    raise GraphSourceError(
-        f"{uri}: {len(bad_nodes):,} nodes have NULL, NaN or infinite feature values, e.g. {ids}; "
-        "fix them in the source (features must be finite numbers)"
-    )
+    raise refusals.non_finite_features(uri, len(bad_nodes), ids)
+
+
+def _check_label_values(nodes: pa.Table, uri: str) -> None:
+    """Values (regression labels) must be finite where given; NULL leaves a node unlabelled."""
+    labels = nodes["label"]
+    bad = pc.invert(pc.is_finite(labels.fill_null(0.0)))
+    count = pc.sum(bad).as_py() or 0
+    if count:
+        raise refusals.non_finite_labels(uri, count, _examples(nodes["node_id"].filter(bad)))

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from gnn_assets.graph.source import GraphSourceError
+from gnn_assets.errors import UserError
+
+
+class GraphSourceError(UserError, ValueError):
+    """A graph source that cannot be read as a graph (graph.source re-exports it)."""
 
 
 def missing_columns(where: str, missing: list[str]) -> GraphSourceError:
@@ -65,4 +69,18 @@ def dangling_edges(where: str, count: int, edge_type: str, column: str, node_typ
 def needs_bigquery(source_dir: str) -> GraphSourceError:
     return GraphSourceError(
         f"{source_dir}/graph_metadata.yaml names BigQuery tables (bigquerySource), but this deployment's warehouse is not BigQuery"
+    )
+
+
+def non_numeric_labels(where: str, found: str) -> GraphSourceError:
+    return GraphSourceError(
+        f"{where}: column label is {found}; a label is an integer (a class, for classification) or a floating number "
+        "(a value, for regression)"
+    )
+
+
+def non_finite_labels(where: str, count: int, ids: list[str]) -> GraphSourceError:
+    return GraphSourceError(
+        f"{where}: column label has {count:,} NaN or infinite values, e.g. nodes {ids}; leave a node without a value "
+        "as NULL (it is then unlabelled)"
     )

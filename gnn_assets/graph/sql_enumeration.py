@@ -33,6 +33,7 @@ from gnn_assets.graph.enumerated_layout import (
 )
 from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.feature_rows import FeatureRowsWriter
+from gnn_assets.graph.labels import CLASSES, VALUES, sql_label_type
 from gnn_assets.graph.out_edges import OutEdgesWriter
 from gnn_assets.graph.source import GraphSourceError
 from gnn_assets.proto.graph_schema_pb2 import GraphMetadata
@@ -128,9 +129,11 @@ def connect_duckdb(settings: SqlEngineSettings):
     return con
 
 
-def parquet_columns(con, files: list[str]) -> list[str]:
-    """The columns of Parquet files read together (by name, as every read of a source does)."""
-    return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_file_list(files)}, union_by_name = true)").fetchall()]
+def parquet_columns(con, files: list[str]) -> dict[str, str]:
+    """The columns of Parquet files read together (by name, as every read of a source does), each
+    with the type DuckDB reads it as."""
+    described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_file_list(files)}, union_by_name = true)").fetchall()
+    return {row[0]: row[1] for row in described}
 
 
 def enumerate_source_sql(
@@ -159,10 +162,10 @@ def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spil
         missing = [c for c in required if c not in columns]
         if missing:
             raise refusals.missing_columns(uri, missing)
-    label = "label::BIGINT" if "label" in node_columns else "NULL::BIGINT"
+    labels = sql_label_type(node_columns["label"], nodes_uri_shown) if "label" in node_columns else CLASSES
     con.execute(
         f"CREATE VIEW src_nodes AS SELECT node_id::VARCHAR AS node_id, node_type::VARCHAR AS node_type, "
-        f"features::FLOAT[] AS features, {label} AS label, filename, file_row_number "
+        f"features::FLOAT[] AS features, {label_select(node_columns, labels)} AS label, filename, file_row_number "
         f"FROM read_parquet({sql_file_list(node_files)}, union_by_name = true, filename = true, file_row_number = true)"
     )
     checks = _Checks(con, nodes_uri_shown, edges_uri_shown)
@@ -187,6 +190,8 @@ def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spil
     if not num_nodes:
         raise refusals.no_nodes(nodes_uri_shown)
     _check_features(con, checks, nodes_uri_shown)
+    if labels == VALUES:
+        _check_label_values(con, checks, nodes_uri_shown)
     known = list(metadata.node_types)
     unknown = [r[0] for r in con.execute(
         "SELECT DISTINCT node_type FROM src_nodes WHERE NOT list_contains(?, node_type) ORDER BY node_type", [known]
@@ -196,7 +201,7 @@ def _enumerate(con, source_dir: str, metadata: GraphMetadata, out_dir: str, spil
 
     found = SqlEnumeration(source_files={"nodes": len(node_files), "edges": len(edge_files)})
     for index, node_type in enumerate(known):
-        _enumerate_nodes(con, checks, index, node_type, out_dir, spill_dir, found)
+        _enumerate_nodes(con, checks, index, node_type, out_dir, spill_dir, found, labels)
     for key in declared:
         _enumerate_edges(con, checks, key, known, out_dir, spill_dir, found)
     return found
@@ -249,7 +254,26 @@ def _check_features(con, checks: _Checks, uri: str) -> None:
         raise refusals.non_finite_features(uri, count, ids)
 
 
-def _enumerate_nodes(con, checks: _Checks, index: int, node_type: str, out_dir: str, spill_dir: str, found: SqlEnumeration) -> None:
+def label_select(columns: dict[str, str], labels: pa.DataType) -> str:
+    """The SQL expression reading a source's label column as the enumeration keeps it."""
+    if "label" not in columns:
+        return "NULL::BIGINT"
+    return "label::DOUBLE" if labels == VALUES else "label::BIGINT"
+
+
+def _check_label_values(con, checks: _Checks, uri: str) -> None:
+    bad = "isnan(label) OR isinf(label)"
+    (count,) = checks.one(f"SELECT count(*) FROM src_nodes WHERE {bad}")
+    if count:
+        ids = [r[0] for r in con.execute(
+            f"SELECT node_id FROM src_nodes WHERE {bad} ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
+        ).fetchall()]
+        raise refusals.non_finite_labels(uri, count, ids)
+
+
+def _enumerate_nodes(
+    con, checks: _Checks, index: int, node_type: str, out_dir: str, spill_dir: str, found: SqlEnumeration, labels: pa.DataType
+) -> None:
     shortest, longest, rows = checks.one(
         "SELECT min(len(features)), max(len(features)), count(*) FROM src_nodes WHERE node_type = ?", [node_type]
     )
@@ -279,7 +303,7 @@ def _enumerate_nodes(con, checks: _Checks, index: int, node_type: str, out_dir: 
     )
     reader = _in_order(
         con,
-        f"SELECT m.int_id, n.features, coalesce(n.label, -1) AS label FROM src_nodes n JOIN mapping_{index} m USING (node_id) "
+        f"SELECT m.int_id, n.features, {'n.label' if labels == VALUES else 'coalesce(n.label, -1)'} AS label FROM src_nodes n JOIN mapping_{index} m USING (node_id) "
         "WHERE n.node_type = ?",
         [node_type],
         "int_id",
@@ -290,7 +314,7 @@ def _enumerate_nodes(con, checks: _Checks, index: int, node_type: str, out_dir: 
         "features, label",
     )
 
-    write_node_batches(reader, out_dir, node_type, dim)
+    write_node_batches(reader, out_dir, node_type, dim, labels)
     found.nodes[node_type] = int(rows)
     found.feature_dims[node_type] = dim
 
@@ -349,21 +373,21 @@ def write_edge_batches(reader, directory: str, key: EdgeTypeKey, num_src: int) -
         return write_batches(reader, keyed_edges_uri(directory, key), EDGE_SCHEMA, record)
 
 
-def node_schema(dim: int) -> pa.Schema:
-    return pa.schema([pa.field("features", pa.list_(pa.float32(), dim)), pa.field("label", pa.int64())])
+def node_schema(dim: int, labels: pa.DataType = CLASSES) -> pa.Schema:
+    return pa.schema([pa.field("features", pa.list_(pa.float32(), dim)), pa.field("label", labels)])
 
 
-def write_node_batches(reader, directory: str, node_type: str, dim: int) -> int:
+def write_node_batches(reader, directory: str, node_type: str, dim: int, labels: pa.DataType = CLASSES) -> int:
     """Batches of (features as a list of numbers, label) in int id order, written as one node
-    type's nodes file (features as fixed-size float32 lists, row groups of about 4 MB) and its
-    feature rows."""
-    schema = node_schema(dim)
+    type's nodes file (features as fixed-size float32 lists, labels as classes or values, row
+    groups of about 4 MB) and its feature rows."""
+    schema = node_schema(dim, labels)
     with FeatureRowsWriter(directory, node_type) as feature_rows:
 
         def fixed_size(batch: pa.RecordBatch) -> pa.RecordBatch:
             values = batch.column(0).flatten().cast(pa.float32())
             feature_rows.write(values.to_numpy(zero_copy_only=False))
-            return pa.record_batch([pa.FixedSizeListArray.from_arrays(values, dim), batch.column(1).cast(pa.int64())], schema=schema)
+            return pa.record_batch([pa.FixedSizeListArray.from_arrays(values, dim), batch.column(1).cast(labels)], schema=schema)
 
         return write_batches(reader, nodes_uri(directory, node_type), schema, fixed_size, max(1024, NODE_ROW_GROUP_BYTES // max(4 * dim, 1)))
 

@@ -26,11 +26,11 @@ class DeviceModel:
         self.inferencer, self.device = inferencer, device
 
     def predict(self, collated: CollatedBatch) -> tuple[np.ndarray, np.ndarray | None]:
-        """Embeddings [roots, dim] and predicted classes (or None), copied back once per batch."""
+        """Embeddings [roots, dim] and predictions (classes or values, or None), copied back once per batch."""
         with torch.inference_mode():
             results = self.inferencer.infer_batch(collated, self.device)
         embeddings = results.embeddings.detach().to("cpu", torch.float32).numpy()
-        predictions = None if results.predictions is None else results.predictions.detach().cpu().numpy().astype(np.int64)
+        predictions = None if results.predictions is None else results.predictions.detach().cpu().numpy()
         return embeddings, predictions
 
 

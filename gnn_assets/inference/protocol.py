@@ -40,10 +40,17 @@ class LayerwiseModel:
     """What layer-wise inference runs (an inferencer's optional layerwise_model()): module is
     called as module(x, edge_index) on a homogeneous graph, module(x_dict, edge_index_dict) keyed
     by node type and (src, relation, dst) on a typed one, and returns the embeddings (a tensor,
-    or a dict by node type); head, for classification, maps embeddings to class scores."""
+    or a dict by node type); head, for node-based tasks, maps embeddings to class scores, or
+    with regression to one value per node."""
 
     module: torch.nn.Module
     head: torch.nn.Module | None = None
+    regression: bool = False
+
+    def predict(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Each node's prediction from its embedding: the class scoring highest, or the head's value."""
+        scores = self.head(embeddings)
+        return scores.reshape(-1) if self.regression else scores.argmax(dim=-1)
 
 
 @runtime_checkable

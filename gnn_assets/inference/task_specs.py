@@ -1,4 +1,5 @@
-"""Standard task specs: GraphSAGE for node-anchor link prediction and node classification.
+"""Standard task specs: GraphSAGE for node-anchor link prediction, node classification and node
+regression.
 
 Each builds its model from the config (graph metadata, feature sizes from the preprocessed
 metadata, inferencerArgs), loads a state dict strictly, and runs batches in eval mode.
@@ -13,11 +14,11 @@ from torch import nn
 
 from gnn_assets import storage
 from gnn_assets.config.resource_config import ModelPolicy
-from gnn_assets.config.task_config import TaskConfig
+from gnn_assets.config.task_config import TaskConfig, TaskKind
 from gnn_assets.graph.collate import CollatedBatch, GraphTypes
 from gnn_assets.graph.enumeration import read_preprocessed_metadata
 from gnn_assets.inference.protocol import InferBatchResults, LayerwiseModel, ModelMismatchError, inferencer_from_config
-from gnn_assets.models.graphsage import GraphSAGE, HeteroGraphSAGE, NodeClassifier
+from gnn_assets.models.graphsage import GraphSAGE, HeteroGraphSAGE, NodePredictor
 
 
 def graph_types(config: TaskConfig) -> GraphTypes:
@@ -105,30 +106,56 @@ class NodeAnchorBasedLinkPredictionTaskSpec(GraphSageTaskSpec):
     """Link prediction: embeddings for every root node type; links are scored downstream."""
 
 
-class NodeClassificationTaskSpec(GraphSageTaskSpec):
-    """Supervised node classification: embeddings and the predicted class of each root."""
+class NodePredictionTaskSpec(GraphSageTaskSpec):
+    """Supervised on nodes: embeddings and a prediction per root from a linear head on them."""
 
-    def __init__(self, num_classes: str, **kwargs: str):
-        super().__init__(**kwargs)
-        self.num_classes = _int_arg("num_classes", num_classes)
+    task_kind = TaskKind.NODE_CLASSIFICATION  # the task kind its configs must have
+    outputs = 1  # the head's outputs per node
 
     def build_model(self, types: GraphTypes) -> nn.Module:
-        return NodeClassifier(self.build_encoder(types), self.num_classes)
+        return NodePredictor(self.build_encoder(types), self.outputs)
+
+    def init_model(self, config: TaskConfig, state_dict: dict[str, torch.Tensor]) -> None:
+        if config.task_kind is not self.task_kind:
+            raise ModelMismatchError(
+                f"{config.origin}: {type(self).__name__} runs {self.task_kind.value} tasks, and this config describes a "
+                f"{config.task_kind.value} task (gnnAssetsConfig.regression: {config.proto.gnn_assets_config.regression})"
+            )
+        super().init_model(config, state_dict)
 
     def encoder(self) -> nn.Module:
         return self.model.encoder
 
     def layerwise_model(self) -> LayerwiseModel:
-        return LayerwiseModel(self.encoder(), head=self.model.head)
+        return LayerwiseModel(self.encoder(), head=self.model.head, regression=self.task_kind is TaskKind.NODE_REGRESSION)
+
+    @torch.inference_mode()
+    def infer_batch(self, batch: CollatedBatch, device: torch.device) -> InferBatchResults:
+        embeddings = self.embed(batch, device)
+        return InferBatchResults(embeddings=embeddings, predictions=self.layerwise_model().predict(embeddings))
+
+
+class NodeClassificationTaskSpec(NodePredictionTaskSpec):
+    """Supervised node classification: embeddings and the predicted class of each root."""
+
+    def __init__(self, num_classes: str, **kwargs: str):
+        super().__init__(**kwargs)
+        self.outputs = self.num_classes = _int_arg("num_classes", num_classes)
 
     def scores(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Class scores (logits) of embedded nodes."""
         return self.model.head(embeddings)
 
-    @torch.inference_mode()
-    def infer_batch(self, batch: CollatedBatch, device: torch.device) -> InferBatchResults:
-        embeddings = self.embed(batch, device)
-        return InferBatchResults(embeddings=embeddings, predictions=self.scores(embeddings).argmax(dim=-1))
+
+class NodeRegressionTaskSpec(NodePredictionTaskSpec):
+    """Supervised node regression (gnnAssetsConfig.regression): embeddings and a predicted value
+    per root, from a one-output linear head."""
+
+    task_kind = TaskKind.NODE_REGRESSION
+
+    def values(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Predicted values of embedded nodes, one per node."""
+        return self.model.head(embeddings).reshape(-1)
 
 
 def write_untrained_model(config: TaskConfig, seed: int = 0, policy: ModelPolicy = ModelPolicy()) -> str:

@@ -11,11 +11,11 @@ from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.enumerated_layout import MAPPING_SCHEMA, check_enumeration, edge_type_name, enumeration_id, mapping_uri
 from gnn_assets.graph.enumeration import read_preprocessed_metadata
 from gnn_assets.outputs.overlay import merged_output_files, removed_node_ids
-from gnn_assets.outputs.published import EMBEDDINGS_SCHEMA, PREDICTIONS_SCHEMA, output_kinds
+from gnn_assets.outputs.published import output_kinds
 from gnn_assets.config import tables
 from gnn_assets.warehouse.protocol import LinkTableReplacement, LinkTableReport, MappingLoad, TableReplacement, UnenumerationReport, Warehouse
 
-_VALUE = {"embeddings": ("emb", EMBEDDINGS_SCHEMA), "predictions": ("pred", PREDICTIONS_SCHEMA)}
+_VALUE_COLUMN = {"embeddings": "emb", "predictions": "pred"}
 
 
 def load_node_id_mappings(warehouse: Warehouse, resources: Resources, graph_name: str, node_types: list[str]) -> dict[str, str]:
@@ -65,7 +65,8 @@ def unenumerate_outputs(job: Job, warehouse: Warehouse, progress: Callable[[str]
     """
     config = job.config
     manifest = published.read_committed(job.layout)
-    kinds = [kind for kind, _ in output_kinds(config)]
+    schemas = dict(output_kinds(config))
+    kinds = list(schemas)
     missing = [t for t in config.root_node_types if t not in manifest.outputs]
     if missing:
         raise published.IncompleteOutput(f"committed run {manifest.run_id} has no output for node types {missing}")
@@ -80,15 +81,14 @@ def unenumerate_outputs(job: Job, warehouse: Warehouse, progress: Callable[[str]
     for node_type in config.root_node_types:
         output = manifest.outputs[node_type]
         for kind, final_table in config.output_tables(node_type).items():
-            value_column, schema = _VALUE[kind]
             replacements.append(
                 TableReplacement(
                     raw_table=tables.raw_output_table(config.task_name, config.job_name, node_type, kind),
                     files=output.files[kind] if by_delta else merged_output_files(output, kind, f"{what}: {node_type} {kind}"),
-                    schema=schema,
+                    schema=schemas[kind],
                     mapping_table=mappings[node_type],
                     output_table=final_table,
-                    value_column=value_column,
+                    value_column=_VALUE_COLUMN[kind],
                     removed_node_ids=removed_node_ids(output) if by_delta else None,
                 )
             )

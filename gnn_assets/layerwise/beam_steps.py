@@ -20,7 +20,7 @@ from gnn_assets.config.resource_config import ModelPolicy
 from gnn_assets.config.task_config import TaskConfig, parse_task_config
 from gnn_assets.graph.enumerated_layout import edge_type_name
 from gnn_assets.inference.model_handler import metrics_namespace
-from gnn_assets.inference.protocol import load_inferencer, move_to_device, resolve_device
+from gnn_assets.inference.protocol import LayerwiseModel, load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
 from gnn_assets.graph.id_shift import IdShift
 from gnn_assets.incremental.kept import KeptReader, KeptRun
@@ -67,7 +67,7 @@ class ModelSpec:
     def key(self) -> tuple:
         return (self.model_uri, self.model_sha256, self.graph_uri, self.device, tuple(sorted(self.widths.items())))
 
-    def load(self) -> tuple[BlockEngine, torch.nn.Module]:
+    def load(self) -> tuple[BlockEngine, LayerwiseModel]:
         model_config = parse_task_config(self.model_yaml, self.model_uri)
         device = resolve_device(self.device)
         loaded = load_inferencer(model_config, self.policy, self.model_sha256)
@@ -75,10 +75,10 @@ class ModelSpec:
         model = layerwise_model_of(loaded.inferencer, model_config)
         types = graph_types(parse_task_config(self.graph_yaml, self.graph_uri))
         signature = GraphSignature(tuple(types.node_types), tuple(types.edge_types), types.is_heterogeneous)
-        return BlockEngine(split_model(model.module, signature), self.widths, device), model.head
+        return BlockEngine(split_model(model.module, signature), self.widths, device), model
 
 
-_LOADED: dict[tuple, tuple[BlockEngine, torch.nn.Module]] = {}
+_LOADED: dict[tuple, tuple[BlockEngine, LayerwiseModel]] = {}
 _LOADING = threading.Lock()
 
 
@@ -96,7 +96,7 @@ class WithEngine(beam.DoFn):
         with _LOADING:
             if key not in _LOADED:
                 _LOADED[key] = self._spec.load()
-            self.engine, self.head = _LOADED[key]
+            self.engine, self.model = _LOADED[key]
 
 
 
@@ -352,7 +352,7 @@ class WriteOutputs(WithEngine):
         tables = {"embeddings": embeddings_table(ids, values)}
         if "predictions" in self._kinds:
             with torch.inference_mode():
-                predictions = self.head(torch.from_numpy(np.array(values)).to(self.engine.device)).argmax(dim=-1).cpu().numpy()
+                predictions = self.model.predict(torch.from_numpy(np.array(values)).to(self.engine.device)).cpu().numpy()
             tables["predictions"] = predictions_table(ids, predictions)
         for kind, table in tables.items():
             uri = storage.join(self._output_dirs[node_type], kind, f"part-{block:06d}.parquet")

@@ -26,7 +26,7 @@ from gnn_assets.graph.csr import load_in_edges
 from gnn_assets.graph.enumerated_layout import nodes_uri
 from gnn_assets.graph.feature_rows import feature_rows_file
 from gnn_assets.outputs.published import InferenceJobResult, NodeTypeOutput, embeddings_table, new_run_id, output_kinds, predictions_table
-from gnn_assets.inference.protocol import resolve_device
+from gnn_assets.inference.protocol import LayerwiseModel, resolve_device
 from gnn_assets.incremental.kept import MAX_LAYERS, StateKeeper, continue_kept, new_kept
 from gnn_assets.incremental.plan import IncrementalPlan
 from gnn_assets.layerwise.frame import LayerwiseRun
@@ -78,14 +78,14 @@ def _spill_directory(resources: Resources, run_dir: str) -> str:
 
 
 def _write_part(
-    kinds: dict[str, pa.Schema], states, ids, rows: range, head, device, uris: dict[str, str], batch_rows: int, after_batch
+    kinds: dict[str, pa.Schema], states, ids, rows: range, model: LayerwiseModel, device, uris: dict[str, str], batch_rows: int, after_batch
 ) -> None:
     """Rows `rows` of the states as one Parquet file per kind, batch_rows rows at a time."""
     with torch.inference_mode():  # a thread of its own: torch's mode is per thread
-        _write_rows(kinds, states, ids, rows, head, device, uris, batch_rows, after_batch)
+        _write_rows(kinds, states, ids, rows, model, device, uris, batch_rows, after_batch)
 
 
-def _write_rows(kinds, states, node_ids, rows, head, device, uris, batch_rows, after_batch) -> None:
+def _write_rows(kinds, states, node_ids, rows, model: LayerwiseModel, device, uris, batch_rows, after_batch) -> None:
     streams = {kind: storage.open_write(uri) for kind, uri in uris.items()}
     try:
         writers = {
@@ -97,7 +97,7 @@ def _write_rows(kinds, states, node_ids, rows, head, device, uris, batch_rows, a
             ids = np.arange(start, start + len(batch), dtype=np.int64) if node_ids is None else node_ids[start : start + len(batch)]
             writers["embeddings"].write_table(embeddings_table(ids, batch.float().numpy()))
             if "predictions" in writers:
-                writers["predictions"].write_table(predictions_table(ids, head(batch.to(device)).argmax(dim=-1).cpu().numpy()))
+                writers["predictions"].write_table(predictions_table(ids, model.predict(batch.to(device)).cpu().numpy()))
             after_batch()
         for writer in writers.values():
             writer.close()
@@ -106,7 +106,9 @@ def _write_rows(kinds, states, node_ids, rows, head, device, uris, batch_rows, a
             stream.close()
 
 
-def _write_outputs(config: TaskConfig, states, head, device, output_dir: str, budget: int, after_batch, ids: np.ndarray | None = None) -> dict[str, int]:
+def _write_outputs(
+    config: TaskConfig, states, model: LayerwiseModel, device, output_dir: str, budget: int, after_batch, ids: np.ndarray | None = None
+) -> dict[str, int]:
     """The states (and the head's predictions) as Parquet in the raw output layout, one file per
     kind and part; the parts are written in parallel (Arrow and torch release the GIL), one per
     core, each in batches that keep Arrow's copies within a fifth of the budget. Rows per kind.
@@ -122,7 +124,7 @@ def _write_outputs(config: TaskConfig, states, head, device, output_dir: str, bu
     with ThreadPoolExecutor(parts) as pool:
         futures = [
             pool.submit(
-                _write_part, kinds, states, ids, range(bounds[i], bounds[i + 1]), head, device, {k: name(k, i) for k in kinds}, batch_rows, after_batch
+                _write_part, kinds, states, ids, range(bounds[i], bounds[i + 1]), model, device, {k: name(k, i) for k in kinds}, batch_rows, after_batch
             )
             for i in range(parts)
         ]
@@ -207,12 +209,12 @@ class LocalEngine:
                         final = finals[node_type]
                         if index == 0 and layered and node_type in base.outputs:
                             # The rows it recomputed, over its base's output linked as older layers.
-                            rows = _write_outputs(config, final.values, probed.model.head, device, output_dir, budget, spill.release_pages, final.ids)
+                            rows = _write_outputs(config, final.values, probed.model, device, output_dir, budget, spill.release_pages, final.ids)
                             output = NodeTypeOutput(output_dir, samples=len(final.ids), dead_letters=0, rows_by_kind=rows)
                             continue_output(base.outputs[node_type], output, increment.change.shifts[node_type], increment.change.removed_node_ids[node_type])
                             output.merged_rows = num_nodes[node_type]
                         else:
-                            rows = _write_outputs(config, final, probed.model.head, device, output_dir, budget, spill.release_pages)
+                            rows = _write_outputs(config, final, probed.model, device, output_dir, budget, spill.release_pages)
                             output = NodeTypeOutput(output_dir, samples=num_nodes[node_type], dead_letters=0, rows_by_kind=rows)
                         outputs[node_type] = output
                 if index == 0 and keeper is not None:

@@ -66,8 +66,9 @@ class HeteroGraphSAGE(nn.Module):
         return x_dict
 
 
-class NodeClassifier(nn.Module):
-    """An encoder whose embeddings feed a linear classification head."""
+class NodePredictor(nn.Module):
+    """An encoder whose embeddings feed a linear head: a score per class, or (num_classes=1,
+    node regression) one value per node."""
 
     def __init__(self, encoder: nn.Module, num_classes: int):
         super().__init__()

@@ -33,7 +33,8 @@ from gnn_assets.graph.enumerated_layout import check_enumeration
 
 MANIFEST_VERSION = 1
 EMBEDDINGS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("emb", pa.list_(pa.float32()))])
-PREDICTIONS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("pred", pa.int64())])
+PREDICTIONS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("pred", pa.int64())])  # classes
+VALUE_PREDICTIONS_SCHEMA = pa.schema([pa.field("node_id", pa.int64(), nullable=False), pa.field("pred", pa.float64())])  # regression
 
 
 def embeddings_table(ids: np.ndarray, values: np.ndarray) -> pa.Table:
@@ -45,15 +46,24 @@ def embeddings_table(ids: np.ndarray, values: np.ndarray) -> pa.Table:
 
 
 def predictions_table(ids: np.ndarray, predictions: np.ndarray) -> pa.Table:
-    """Rows of the raw predictions layout: enumerated ids and a class each."""
-    return pa.Table.from_arrays([pa.array(ids, pa.int64()), pa.array(np.asarray(predictions, dtype=np.int64))], schema=PREDICTIONS_SCHEMA)
+    """Rows of the raw predictions layout: enumerated ids and a class each (integers), or a value
+    each (floating: regression)."""
+    predictions = np.asarray(predictions)
+    schema = VALUE_PREDICTIONS_SCHEMA if np.issubdtype(predictions.dtype, np.floating) else PREDICTIONS_SCHEMA
+    values = pa.array(predictions.astype(schema.field("pred").type.to_pandas_dtype(), copy=False))
+    return pa.Table.from_arrays([pa.array(ids, pa.int64()), values], schema=schema)
+
+
+def predictions_schema(kind: TaskKind) -> pa.Schema:
+    """The raw predictions layout of a node-based task: classes, or values for regression."""
+    return VALUE_PREDICTIONS_SCHEMA if kind is TaskKind.NODE_REGRESSION else PREDICTIONS_SCHEMA
 
 
 def output_kinds(config: TaskConfig) -> list[tuple[str, pa.Schema]]:
-    """What a job writes per root node type: embeddings, and predictions for classification."""
+    """What a job writes per root node type: embeddings, and predictions for node-based tasks."""
     kinds = [("embeddings", EMBEDDINGS_SCHEMA)]
-    if config.task_kind is TaskKind.NODE_CLASSIFICATION:
-        kinds.append(("predictions", PREDICTIONS_SCHEMA))
+    if config.task_kind.is_node_based:
+        kinds.append(("predictions", predictions_schema(config.task_kind)))
     return kinds
 
 

@@ -613,7 +613,7 @@ class GbmlConfig(_message.Message):
     def __init__(self, task_metadata: _Optional[_Union[GbmlConfig.TaskMetadata, _Mapping]] = ..., graph_metadata: _Optional[_Union[_graph_schema_pb2.GraphMetadata, _Mapping]] = ..., shared_config: _Optional[_Union[GbmlConfig.SharedConfig, _Mapping]] = ..., dataset_config: _Optional[_Union[GbmlConfig.DatasetConfig, _Mapping]] = ..., trainer_config: _Optional[_Union[GbmlConfig.TrainerConfig, _Mapping]] = ..., inferencer_config: _Optional[_Union[GbmlConfig.InferencerConfig, _Mapping]] = ..., metrics_config: _Optional[_Union[GbmlConfig.MetricsConfig, _Mapping]] = ..., profiler_config: _Optional[_Union[GbmlConfig.ProfilerConfig, _Mapping]] = ..., post_processor_config: _Optional[_Union[GbmlConfig.PostProcessorConfig, _Mapping]] = ..., feature_flags: _Optional[_Mapping[str, str]] = ..., gnn_assets_config: _Optional[_Union[GnnAssetsConfig, _Mapping]] = ...) -> None: ...
 
 class GnnAssetsConfig(_message.Message):
-    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise", "champion", "drift", "link_candidates", "template_uri", "incremental")
+    __slots__ = ("graph_name", "sampler", "max_dead_letter_fraction", "task_name", "job_name", "inference_mode", "layerwise", "champion", "drift", "link_candidates", "template_uri", "incremental", "regression")
     class SamplerConfig(_message.Message):
         __slots__ = ("fanout", "seed", "sample_encoding", "num_shards", "engine")
         FANOUT_FIELD_NUMBER: _ClassVar[int]
@@ -679,6 +679,7 @@ class GnnAssetsConfig(_message.Message):
     LINK_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_URI_FIELD_NUMBER: _ClassVar[int]
     INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
+    REGRESSION_FIELD_NUMBER: _ClassVar[int]
     graph_name: str
     sampler: GnnAssetsConfig.SamplerConfig
     max_dead_letter_fraction: float
@@ -691,4 +692,5 @@ class GnnAssetsConfig(_message.Message):
     link_candidates: GnnAssetsConfig.LinkCandidatesConfig
     template_uri: str
     incremental: GnnAssetsConfig.IncrementalConfig
-    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ..., inference_mode: _Optional[_Union[InferenceMode, str]] = ..., layerwise: _Optional[_Union[GnnAssetsConfig.LayerwiseConfig, _Mapping]] = ..., champion: _Optional[str] = ..., drift: _Optional[_Union[GnnAssetsConfig.DriftConfig, _Mapping]] = ..., link_candidates: _Optional[_Union[GnnAssetsConfig.LinkCandidatesConfig, _Mapping]] = ..., template_uri: _Optional[str] = ..., incremental: _Optional[_Union[GnnAssetsConfig.IncrementalConfig, _Mapping]] = ...) -> None: ...
+    regression: bool
+    def __init__(self, graph_name: _Optional[str] = ..., sampler: _Optional[_Union[GnnAssetsConfig.SamplerConfig, _Mapping]] = ..., max_dead_letter_fraction: _Optional[float] = ..., task_name: _Optional[str] = ..., job_name: _Optional[str] = ..., inference_mode: _Optional[_Union[InferenceMode, str]] = ..., layerwise: _Optional[_Union[GnnAssetsConfig.LayerwiseConfig, _Mapping]] = ..., champion: _Optional[str] = ..., drift: _Optional[_Union[GnnAssetsConfig.DriftConfig, _Mapping]] = ..., link_candidates: _Optional[_Union[GnnAssetsConfig.LinkCandidatesConfig, _Mapping]] = ..., template_uri: _Optional[str] = ..., incremental: _Optional[_Union[GnnAssetsConfig.IncrementalConfig, _Mapping]] = ..., regression: bool = ...) -> None: ...

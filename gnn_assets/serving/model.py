@@ -27,7 +27,11 @@ from gnn_assets.inference.protocol import load_inferencer, move_to_device, resol
 from gnn_assets.inference.task_specs import graph_types
 from gnn_assets.serving.payloads import GRAPH_CONVERSION_FAILED, TARGET_ID_NOT_IN_GRAPH, TARGET_TYPE_NOT_IN_GRAPH, TASK_MISMATCH, PayloadError, RealtimeRequest, feature_matrix
 
-GML_TASKS = {TaskKind.NODE_CLASSIFICATION: "node_classification", TaskKind.LINK_PREDICTION: "link_prediction"}
+GML_TASKS = {
+    TaskKind.NODE_CLASSIFICATION: "node_classification",
+    TaskKind.NODE_REGRESSION: "node_regression",
+    TaskKind.LINK_PREDICTION: "link_prediction",
+}
 
 
 @dataclass
@@ -36,13 +40,18 @@ class Answer:
     node_id: str
     embedding: list[float]
     logits: list[float] | None = None  # classification
+    value: float | None = None  # regression
 
     def to_result(self) -> dict:
-        """GraphStorm's result: predictions are the logits for classification, else the embedding."""
-        out = {"node_type": self.node_type, "node_id": self.node_id, "predictions": self.logits if self.logits is not None else self.embedding}
+        """GraphStorm's result: predictions are the logits for classification, the value (a list of
+        one) for regression, else the embedding."""
+        out = {"node_type": self.node_type, "node_id": self.node_id}
         if self.logits is not None:
-            out["predicted_class"] = int(np.argmax(self.logits))
-            out["embedding"] = self.embedding
+            out.update(predictions=self.logits, predicted_class=int(np.argmax(self.logits)), embedding=self.embedding)
+        elif self.value is not None:
+            out.update(predictions=[self.value], predicted_value=self.value, embedding=self.embedding)
+        else:
+            out["predictions"] = self.embedding
         return out
 
 
@@ -153,16 +162,25 @@ class ServedModel:
         chunk = sampler.sample(node_type, unique)  # the batch job's rule: the same neighbours as its samples
         batch = collate(SampleBatch.from_neighborhoods(list(neighborhoods(graph, node_type, chunk))), self.types)
         answers = self._answer(batch, [str(i) for i in unique])
-        return [Answer(node_type, node_ids[i], answers[j].embedding, answers[j].logits) for i, j in enumerate(inverse)]
+        return [Answer(node_type, node_ids[i], answers[j].embedding, answers[j].logits, answers[j].value) for i, j in enumerate(inverse)]
 
     def _answer(self, batch: CollatedBatch, node_ids: list[str]) -> list[Answer]:
         with torch.inference_mode():
             embeddings = self.inferencer.infer_batch(batch, self.device).embeddings
-            scores = getattr(self.inferencer, "scores", None)
+            scores, regression = getattr(self.inferencer, "scores", None), getattr(self.inferencer, "values", None)
             logits = scores(embeddings).float().cpu().numpy().tolist() if callable(scores) else None
-        values = embeddings.float().cpu().numpy().tolist()
+            # float64 from the float32 the batch job writes as its pred: the two agree exactly.
+            predicted = regression(embeddings).float().cpu().numpy().astype(np.float64).tolist() if callable(regression) else None
+        vectors = embeddings.float().cpu().numpy().tolist()
         return [
-            Answer(batch.root_node_type, node_id, values[i], logits[i] if logits is not None else None) for i, node_id in enumerate(node_ids)
+            Answer(
+                batch.root_node_type,
+                node_id,
+                vectors[i],
+                logits[i] if logits is not None else None,
+                predicted[i] if predicted is not None else None,
+            )
+            for i, node_id in enumerate(node_ids)
         ]
 
 

@@ -2,37 +2,45 @@
 
 Node classification: accuracy on labels the model never saw (the demo generator withholds some
 and writes them to the graph source's evaluation_labels.parquet) against always predicting the
-most common training label. Link prediction: recall@k of held-out edges (evaluation_edges.parquet,
+most common training label. Node regression: RMSE of the predicted values against predicting the
+training labels' mean (it beats the mean by being at least REGRESSION_MARGIN below its RMSE),
+with R^2 beside it. Link prediction: recall@k of held-out edges (evaluation_edges.parquet,
 edges the generator left out of the graph) when each source ranks every destination node by
 the dot product of their embeddings, against random ranking (k / destinations).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pyarrow.compute as pc
 
 from gnn_assets import storage
 from gnn_assets.graph.source import GraphSourceError
+from gnn_assets.training.node_regression import r_squared
 
 EVALUATION_LABELS = "evaluation_labels.parquet"  # node_id, node_type, label
 EVALUATION_EDGES = "evaluation_edges.parquet"  # src, dst, edge_type, src_type, dst_type
 RECALL_K = 10
+REGRESSION_MARGIN = 0.95  # a regression model beats the mean when its RMSE is at most this share of the mean's
 
 
 @dataclass
 class Quality:
-    metric: str  # "accuracy" or "recall@10"
+    metric: str  # "accuracy", "rmse" or "recall@10"
     value: float
     baseline: float  # the trivial baseline's figure
     count: int  # labels or edges evaluated
     source: str  # where the held-out labels or edges came from
+    higher_is_better: bool = True  # False for an error (RMSE)
+    extra: dict[str, float] = field(default_factory=dict)  # further figures (R^2)
 
     @property
     def beats_baseline(self) -> bool:
-        return self.count > 0 and self.value > self.baseline
+        if self.count == 0:
+            return False
+        return self.value > self.baseline if self.higher_is_better else self.value <= REGRESSION_MARGIN * self.baseline
 
     def to_dict(self) -> dict:
         return {**asdict(self), "beats_baseline": self.beats_baseline}
@@ -49,6 +57,21 @@ def accuracy_against_majority(predicted: np.ndarray, truth: np.ndarray, training
     )
 
 
+def rmse_against_mean(predicted: np.ndarray, truth: np.ndarray, training_labels: np.ndarray, source: str) -> Quality:
+    if not len(truth):
+        return Quality("rmse", 0.0, 0.0, 0, source, higher_is_better=False)
+    mean = float(training_labels.mean()) if len(training_labels) else 0.0
+    return Quality(
+        "rmse",
+        float(np.sqrt(np.mean((predicted - truth) ** 2))),
+        float(np.sqrt(np.mean((truth - mean) ** 2))),
+        len(truth),
+        source,
+        higher_is_better=False,
+        extra={"r2": r_squared(predicted, truth)},
+    )
+
+
 def recall_at_k(src_embeddings: np.ndarray, dst_embeddings: np.ndarray, true_dst: np.ndarray, source: str, k: int = RECALL_K) -> Quality:
     """For edge i, whether true_dst[i] is among the k destinations scoring highest for
     src_embeddings[i] (rows of dst_embeddings are destination ids)."""
@@ -60,7 +83,7 @@ def recall_at_k(src_embeddings: np.ndarray, dst_embeddings: np.ndarray, true_dst
     return Quality(f"recall@{k}", hits / max(len(true_dst), 1), min(1.0, k / max(len(dst_embeddings), 1)), len(true_dst), source)
 
 
-def evaluation_labels(source_dir: str, node_type: str) -> dict[str, int] | None:
+def evaluation_labels(source_dir: str, node_type: str) -> dict[str, int | float] | None:
     """Withheld labels of one node type by original id, or None when the graph has none."""
     uri = storage.join(source_dir, EVALUATION_LABELS)
     if not storage.exists(uri):
@@ -109,7 +132,7 @@ def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str
     source_dir = resources.layout.graph_source_dir(config.graph_name)  # where held-out data lies
     graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
     out = {}
-    if config.task_kind is TaskKind.NODE_CLASSIFICATION:
+    if config.task_kind.is_node_based:
         node_type = config.root_node_types[0]
         predictions = warehouse.read_table(config.output_tables(node_type)["predictions"])
         predicted = dict(zip(predictions["node_id"].to_pylist(), predictions["pred"].to_pylist()))
@@ -119,8 +142,9 @@ def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str
         if held_out is None:
             held_out, origin = dict(zip(labelled_ids, training_labels.tolist())), "the graph's own labels (optimistic)"
         ids = [n for n in held_out if n in predicted]
-        out[node_type] = accuracy_against_majority(
-            np.array([predicted[n] for n in ids], dtype=np.int64), np.array([held_out[n] for n in ids], dtype=np.int64), training_labels, origin
+        measure, dtype = (rmse_against_mean, np.float64) if config.task_kind is TaskKind.NODE_REGRESSION else (accuracy_against_majority, np.int64)
+        out[node_type] = measure(
+            np.array([predicted[n] for n in ids], dtype=dtype), np.array([held_out[n] for n in ids], dtype=dtype), training_labels, origin
         )
         return out
     tasks = config.proto.task_metadata.node_anchor_based_link_prediction_task_metadata

@@ -90,9 +90,9 @@ class BigQueryWarehouse:
         (ORDER BY is kept page by page): memory holds a page, not the result."""
         yield from self._job(sql, params).result(page_size=page_rows).to_arrow_iterable()
 
-    def table_columns(self, table: str) -> list[str]:
-        """The column names of a fully qualified table (project.dataset.table)."""
-        return [f.name for f in self.client.get_table(table).schema]
+    def table_columns(self, table: str) -> dict[str, str]:
+        """The columns of a fully qualified table (project.dataset.table), each with its type."""
+        return {f.name: f.field_type for f in self.client.get_table(table).schema}
 
     def scratch_table(self, name: str) -> str:
         """A table of this deployment's dataset, quoted, for work that is dropped after it (drop_table)."""

@@ -105,6 +105,25 @@ def test_layerwise_job_runs_its_champion_layerwise(tmp_path, small_typed_graph, 
         assert np.abs(a - b).max() > 1e-3  # two different models
 
 
+@pytest.mark.slow
+def test_a_regression_challenger_is_compared_by_the_difference_of_its_values(tmp_path, small_typed_graph):
+    """Node regression's champion and challenger: embedding_drift reports the mean absolute
+    difference of the two models' predicted values (agreement of equal values would say nothing)."""
+    from gnn_assets.comparison.drift import drift_of_run
+
+    layerwise = {"gnnAssetsConfig.layerwise": {"blockNodes": 128}}
+    job = prepare_job(tmp_path, "demo_node_regression", small_typed_graph, job_name="champ", model_seed=1, **layerwise)
+    _run(job, "champ")
+    write_task_config(tmp_path, tmp_path / "demo_node_regression.yaml", **layerwise, **{"gnnAssetsConfig.champion": "PREVIOUS"})
+    _add_job(job, "chall", model_seed=0, sampled=False)
+    ab = _run(job, "chall")
+    frozen = freeze_task_config(load_task_config(job.task_config_uri), job.resources, "chall")
+    (drift,) = [d.drift for d in drift_of_run(frozen, job.resources, ab).values()]
+    ids, champion, challenger = aligned(ab.champion_outputs["item"].files["predictions"], ab.outputs["item"].files["predictions"], "pred")
+    assert drift.prediction_agreement is None and drift.prediction_mean_abs_difference == pytest.approx(np.abs(champion - challenger).mean())
+    assert drift.prediction_mean_abs_difference > 0
+
+
 def test_champion_without_committed_output_is_refused(tmp_path, small_homogeneous_graph):
     job = prepare_job(tmp_path, TASK, small_homogeneous_graph, job_name="chall", **{"gnnAssetsConfig.champion": "never-run"})
     with pytest.raises(ConfigError, match=r"gnnAssetsConfig.champion never-run: job 'never-run' cannot be the champion") as error:

@@ -70,6 +70,33 @@ def test_a_scaffolded_task_loads_and_materializes_its_chain(tmp_path):
     assert _spec(defs, "my_task", "embeddings").freshness_policy.fail_window.to_timedelta() == timedelta(hours=26)
 
 
+@pytest.mark.slow
+def test_a_task_scaffolded_from_each_task_type_loads_and_a_regression_task_materializes(tmp_path):
+    """--task-type picks the template: node regression and link prediction start from the typed
+    demo graph; the regression one trains and publishes a value per item on a first job."""
+    deployment = make_deployment(tmp_path, tasks=())
+    assert _dg(deployment, "scaffold", "defs", "gnn_assets.lib.components.GnnGraphComponent", "graphs/demo_typed").returncode == 0
+    kinds = {}
+    for task_type in ("node_regression", "link_prediction"):
+        scaffolded = _dg(deployment, "scaffold", "defs", TASK_TYPE, f"tasks/my_{task_type}", "--task-type", task_type)
+        assert scaffolded.returncode == 0, scaffolded.stderr[-2000:]
+        kinds[task_type] = load_task_config(str(deployment.defs_dir / "tasks" / f"my_{task_type}" / f"my_{task_type}.yaml")).task_kind.value
+    assert kinds == {"node_regression": "supervised_node_regression", "link_prediction": "node_anchor_based_link_prediction"}
+    refused = _dg(deployment, "scaffold", "defs", TASK_TYPE, "tasks/my_other", "--task-type", "edge_magic")
+    assert refused.returncode != 0 and "'node_classification', 'node_regression' or 'link_prediction'" in refused.stdout + refused.stderr
+    assert not (deployment.defs_dir / "tasks" / "my_other").exists()
+    checked = _dg(deployment, "check", "defs")
+    assert checked.returncode == 0, checked.stderr[-2000:]
+
+    defs = deployment.definitions()
+    assert defs.resolve_job_def("refresh_graphs").execute_in_process(instance=deployment.instance).success
+    add_job_partitions(deployment.instance, "my_node_regression", ["first"])
+    result = defs.resolve_job_def("my_node_regression_inference").execute_in_process(instance=deployment.instance, partition_key="first")
+    assert result.success
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed for e in execution_events(result, "ASSET_CHECK_EVALUATION")}
+    assert checks["model_beats_baseline"], checks
+
+
 def test_a_wrong_attribute_is_reported_with_its_file_and_line(tmp_path):
     deployment = make_deployment(tmp_path)
     instance = deployment.defs_dir / "tasks" / TASK / "defs.yaml"

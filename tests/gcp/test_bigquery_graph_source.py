@@ -108,6 +108,9 @@ def _edges(pairs, relation="r") -> pa.Table:
         (_nodes(["a", "b"]), _edges([("a", "b")], relation="q"), r"edge types \['q'\] are not in graph_metadata\.yaml"),
         (_nodes(["a", "b"], [(1.0,), (1.0, 2.0)]), _edges([("a", "b")]), r"feature vectors have different lengths \(1\.\.2\)"),
         (_nodes(["a"]).drop_columns(["features"]), _edges([("a", "a")]), r"missing columns \['features'\]"),
+        (_nodes(["a", "b"]).append_column("label", pa.array([2.5, float("nan")])), _edges([("a", "b")]),
+         r"src_nodes: column label has 1 NaN or infinite values, e\.g\. nodes \['b'\]"),
+        (_nodes(["a", "b"]).append_column("label", pa.array(["x", "y"])), _edges([("a", "b")]), r"src_nodes: column label is STRING; a label is an integer"),
     ],
 )
 def test_every_source_error_is_one_line_from_bigquery_and_nothing_is_written(warehouse, tmp_path, nodes, edges, message):

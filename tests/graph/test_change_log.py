@@ -167,3 +167,17 @@ def test_an_update_without_a_label_keeps_the_node_s_label(tmp_path):
     after = _snapshot(tmp_path / "graph").nodes.to_pylist()
     (changed_row,) = [r for r in after if r["node_id"] == P0]
     assert changed_row["label"] == labels[P0] and changed_row["features"] == [2.0] * 32
+
+
+def test_a_log_s_labels_are_read_as_the_graph_s_own_values_not_cut_to_integers(tmp_path, small_typed_graph):
+    """The typed demo graph's labels are values (item prices): a log's label for an item is kept as
+    the number it is (before, every log label was read as BIGINT)."""
+    items = [n for n, t in zip(small_typed_graph.nodes["node_id"].to_pylist(), small_typed_graph.nodes["node_type"].to_pylist()) if t == "item"]
+    width = len(small_typed_graph.nodes.filter(pa.compute.equal(small_typed_graph.nodes["node_id"], items[0]))["features"][0])
+    write_graph_source(str(tmp_path / "graph"), small_typed_graph)
+    updates = [{"node_id": items[0], "node_type": "item", "op": "update", "features": [1.0] * width, "label": 12.75},
+               {"node_id": items[1], "node_type": "item", "op": "update", "features": [1.0] * width, "label": 3}]
+    apply_change_log(str(tmp_path / "graph"), _log(tmp_path, nodes=updates))
+    after = {r["node_id"]: r["label"] for r in _snapshot(tmp_path / "graph").nodes.to_pylist()}
+    assert after[items[0]] == 12.75 and after[items[1]] == 3.0
+    assert pq.read_schema(tmp_path / "graph" / "nodes.parquet").field("label").type == pa.float64()

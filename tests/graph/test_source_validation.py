@@ -17,7 +17,7 @@ from gnn_assets.graph.source import GraphSourceError, read_graph_source
 METADATA = "nodeTypes: [u]\nedgeTypes: [{srcNodeType: u, relation: r, dstNodeType: u}]\n"
 
 
-def _write(directory, ids, features, *, metadata=METADATA, edges=(("a", "b"),), types=None):
+def _write(directory, ids, features, *, metadata=METADATA, edges=(("a", "b"),), types=None, labels=None):
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "graph_metadata.yaml").write_text(metadata)
     nodes = pa.table(
@@ -27,6 +27,8 @@ def _write(directory, ids, features, *, metadata=METADATA, edges=(("a", "b"),), 
             "features": pa.array(features, pa.list_(pa.float32())),
         }
     )
+    if labels is not None:
+        nodes = nodes.append_column("label", pa.array(labels))
     pq.write_table(nodes, directory / "nodes.parquet")
     src, dst = zip(*edges) if edges else ((), ())
     pq.write_table(pa.table({"src": list(src), "dst": list(dst), "edge_type": ["r"] * len(edges)}, schema=pa.schema(
@@ -52,6 +54,32 @@ def test_a_clean_source_reads(tmp_path):
 def test_bad_features_are_refused_with_counts_and_ids(tmp_path, features, message):
     with pytest.raises(GraphSourceError, match=message):
         read_graph_source(_write(tmp_path / "g", ["a", "b"], features))
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ([1.5, math.nan], r"nodes\.parquet: column label has 1 NaN or infinite values, e\.g\. nodes \['b'\]"),
+        (["cat", "dog"], r"nodes\.parquet: column label is string; a label is an integer \(a class, for classification\)"),
+    ],
+)
+def test_labels_that_are_not_finite_numbers_are_refused_naming_the_file_and_column(tmp_path, labels, message):
+    with pytest.raises(GraphSourceError, match=message) as refused:
+        read_graph_source(_write(tmp_path / "g", ["a", "b"], [[1.0], [2.0]], labels=labels))
+    assert "\n" not in str(refused.value)
+
+
+def test_floating_labels_are_values_and_integer_labels_classes(tmp_path):
+    """A floating label column is kept as values (NULL: none), an integer one as classes (-1: none),
+    by every enumeration alike."""
+    for labels, expected in (([2.5, None], [2.5, math.nan]), ([3, None], [3, -1])):
+        source = read_graph_source(_write(tmp_path / str(labels[0]), ["a", "b"], [[1.0], [2.0]], labels=labels))
+        graph, _, _ = enumerate_graph(source)
+        got = graph.labels["u"]
+        assert got.dtype.kind == ("f" if isinstance(labels[0], float) else "i")
+        assert [None if isinstance(v, float) and math.isnan(v) else v for v in got.tolist()] == [
+            None if isinstance(v, float) and math.isnan(v) else v for v in expected
+        ]
 
 
 def test_a_null_node_id_is_one_line(tmp_path):

@@ -83,6 +83,9 @@ def test_hostile_ids_enumerate_bytewise_as_in_memory(tmp_path):
         ({"edges": (("a", "zz"),)}, r"1 edges of type 'u-r-u' have a dst that is not a 'u' node, e\.g\. \['zz'\]"),
         ({"ids": (), "features": (), "edges": ()}, r"the graph has no nodes"),
         ({"features": ((1.0,), (1.0, 2.0))}, r"feature vectors have different lengths \(1\.\.2\)"),
+        ({"labels": (1.5, float("nan"))}, r"nodes/: column label has 1 NaN or infinite values, e\.g\. nodes \['b'\]"),
+        ({"labels": (float("inf"), None)}, r"nodes/: column label has 1 NaN or infinite values, e\.g\. nodes \['a'\]"),
+        ({"labels": ("cat", "dog")}, r"nodes/: column label is VARCHAR; a label is an integer \(a class, for classification\) or a floating"),
     ],
 )
 def test_every_source_error_is_one_line_from_shards_and_nothing_is_written(tmp_path, bad, message):

@@ -162,6 +162,22 @@ def test_incremental_heterogeneous_models_equal_a_full_job(tmp_path, small_typed
     assert max(sum(v.values()) for v in details["recomputed_per_stage"].values()) < small_typed_graph.nodes.num_rows
 
 
+@pytest.mark.parametrize("engine", ["LOCAL", "BEAM"])
+def test_incremental_node_regression_publishes_the_values_of_a_full_job(tmp_path, small_typed_graph, engine):
+    """The recomputed items' predicted values come from the head as a whole job's do."""
+    job = _base_job(tmp_path, small_typed_graph, "regression", "demo_node_regression", **(ON_BEAM if engine == "BEAM" else {}))
+    _reenumerate(job, _typed_changed(small_typed_graph))
+    incremental, inc_frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base",
+                                                            "gnnAssetsConfig.incremental.maxAffectedFraction": 1.0})
+    _, full_frozen = _run_job(job, "full")
+    assert not incremental.job.details["incremental"]["ran_whole_job"]
+    (inc_emb, inc_values), (full_emb, full_values) = _rows(job, inc_frozen, "item"), _rows(job, full_frozen, "item")
+    assert inc_values.keys() == full_values.keys() == full_emb.keys()
+    ids = sorted(full_values)
+    assert np.abs(np.array([inc_values[n] for n in ids]) - np.array([full_values[n] for n in ids])).max() < 1e-4
+    assert np.abs(np.array([inc_emb[n] for n in ids]) - np.array([full_emb[n] for n in ids])).max() < 1e-4
+
+
 def test_a_base_that_kept_nothing_or_ran_another_model_is_refused_in_one_line(tmp_path, small_homogeneous_graph):
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
     # A job that did not keep its states cannot be a base.

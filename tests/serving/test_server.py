@@ -260,3 +260,65 @@ def test_embed_by_id_equals_the_published_table_for_every_node_with_a_sampled_fa
         for answer in served.answer_ids("paper", ids[start : start + 250]):
             assert np.abs(np.array(answer.embedding) - np.array(embeddings[answer.node_id])).max() < 1e-4, answer.node_id
             assert int(np.argmax(answer.logits)) == predictions[answer.node_id]
+
+
+def _typed_two_hop_payload(job, gml_task: str, node_type: str, int_id: int) -> dict:
+    """A node's whole 2-hop in-neighbourhood over every edge type of a typed graph, with features,
+    as GraphStorm's request."""
+    from gnn_assets import storage
+    from gnn_assets.graph.enumerated_layout import mapping_uri
+
+    graph_dir = job.resources.layout.enumerated_graph_dir(job.frozen.graph_name)
+    graph = read_enumerated_graph(graph_dir)
+    ids = {t: storage.read_parquet(mapping_uri(graph_dir, t))["node_id"].to_pylist() for t in graph.node_types}
+    frontier, nodes, edges = {(node_type, int_id)}, {(node_type, int_id)}, set()
+    for _ in range(2):
+        reached = set()
+        for key, (src, dst) in graph.edges.items():
+            targets = np.array([n for t, n in frontier if t == key[2]], dtype=np.int64)
+            for s, d in zip(src[np.isin(dst, targets)].tolist(), dst[np.isin(dst, targets)].tolist()):
+                edges.add((key, s, d))
+                reached.add((key[0], s))
+        nodes |= reached
+        frontier = reached
+    features = graph.features
+    return {
+        "version": "gs-realtime-v0.1",
+        "gml_task": gml_task,
+        "graph": {
+            "nodes": [{"node_type": t, "node_id": ids[t][n], "features": {"features": features[t][n].tolist()}} for t, n in sorted(nodes)],
+            "edges": [{"edge_type": list(k), "src_node_id": ids[k[0]][s], "dest_node_id": ids[k[2]][d]} for k, s, d in sorted(edges)],
+        },
+        "targets": [{"node_type": node_type, "node_id": ids[node_type][int_id]}],
+    }
+
+
+@pytest.mark.slow
+def test_node_regression_answers_equal_the_published_values(tmp_path, small_typed_graph):
+    """gml_task node_regression over a real socket, and /v1/embed for every item: the value each
+    answer predicts is the published table's (full neighbourhoods, a layer-wise job)."""
+    job = prepare_job(tmp_path, "demo_node_regression", small_typed_graph, **FULL)
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
+    write_deployment(job.resources.layout, job.frozen.task_name, job.job_name, load_state_dict(job.frozen.trained_model_uri, job.resources.model_policy).sha256)
+    embeddings, values = final_rows(job, "item"), final_rows(job, "item", "predictions")
+    port = free_port()
+    command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", job.task_config_uri,
+               "--resource_config_uri", job.resources.uri, "--port", str(port)]
+    process = start_server(command, port, tmp_path / "server.log", ready_url=f"http://127.0.0.1:{port}/readyz", timeout=120)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for item in (0, 123):
+            code, body, _ = _post(f"{url}/invocations", _typed_two_hop_payload(job, "node_regression", "item", item))
+            assert code == 200, body
+            (result,) = body["data"]["results"]
+            assert result["predictions"] == [result["predicted_value"]] and abs(result["predicted_value"] - values[result["node_id"]]) < 1e-4
+            assert np.abs(np.array(result["embedding"]) - np.array(embeddings[result["node_id"]])).max() < 1e-4
+        status, body, _ = _post(f"{url}/invocations", _typed_two_hop_payload(job, "node_classification", "item", 0))
+        assert status == 421 and "does not match the deployed model's task 'node_regression'" in body["error"]
+        ids = sorted(values)
+        code, body, _ = _post(f"{url}/v1/embed", {"node_type": "item", "node_ids": ids})
+        assert code == 200, body
+        got = {r["node_id"]: r["predicted_value"] for r in body["data"]["results"]}
+        assert got.keys() == values.keys() and max(abs(got[n] - values[n]) for n in ids) < 1e-4
+    finally:
+        stop_server(process)

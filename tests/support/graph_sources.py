@@ -70,7 +70,7 @@ def hostile_source() -> GraphSource:
     return GraphSource(metadata, nodes, edge_table)
 
 
-def bad_source(tmp_path, *, ids=("a", "b"), features=((1.0,), (2.0,)), types=None, edges=(("a", "b"),), shards=2):
+def bad_source(tmp_path, *, ids=("a", "b"), features=((1.0,), (2.0,)), types=None, edges=(("a", "b"),), shards=2, labels=None):
     layout = StorageLayout(str(tmp_path / "root"))
     source_dir = layout.graph_source_dir("g")
     (tmp_path / "root" / "graphs" / "g" / "source" / "nodes").mkdir(parents=True)
@@ -78,6 +78,8 @@ def bad_source(tmp_path, *, ids=("a", "b"), features=((1.0,), (2.0,)), types=Non
     storage.write_text(f"{source_dir}/graph_metadata.yaml", "nodeTypes: [u]\nedgeTypes: [{srcNodeType: u, relation: r, dstNodeType: u}]\n")
     nodes = pa.table({"node_id": pa.array(list(ids), pa.string()), "node_type": pa.array(list(types or ["u"] * len(ids)), pa.string()),
                       "features": pa.array([list(f) if f is not None else None for f in features], pa.list_(pa.float32()))})
+    if labels is not None:  # the label column as given (its type inferred: ints, floats, strings)
+        nodes = nodes.append_column("label", pa.array(list(labels)))
     for i, part in enumerate(np.array_split(np.arange(nodes.num_rows), shards)):
         pq.write_table(nodes.take(pa.array(part, pa.int64())), f"{source_dir}/nodes/part-{i}.parquet")
     src, dst = zip(*edges) if edges else ((), ())

@@ -37,6 +37,43 @@ def test_node_classification_beats_the_majority_class_on_withheld_labels(tmp_pat
 
 
 @pytest.mark.slow
+def test_node_regression_beats_the_training_mean_on_withheld_values(tmp_path, small_typed_graph):
+    """The typed demo graph's item prices (a community level, the buyers' levels, noise of 0.3):
+    the model learns standardized values and its file predicts prices as they are."""
+    job = prepare_job(tmp_path, "demo_node_regression", small_typed_graph)
+    storage.delete_tree(job.frozen.trained_model_uri)
+    trained, quality = _train_and_infer(job)
+    rmse = quality["item"]
+    assert rmse.source == "evaluation_labels.parquet" and rmse.count > 50 and rmse.metric == "rmse"
+    assert rmse.value < 0.5 * rmse.baseline and rmse.extra["r2"] > 0.6 and rmse.beats_baseline, rmse
+    metrics = trained.result.metrics
+    assert metrics["validation_rmse"] < 0.5 * metrics["validation_mean_baseline_rmse"] and metrics["validation_r2"] > 0.6
+
+
+@pytest.mark.parametrize(
+    "task, labels, message",
+    [
+        ("demo_node_regression", "classes", "the labels are integers \\(classes\\); a regression task needs floating values"),
+        ("demo_node_classification", "values", "the labels are floating numbers \\(values\\); a classification task needs integer classes"),
+    ],
+)
+def test_labels_of_the_other_kind_are_refused_before_training(tmp_path, small_typed_graph, small_homogeneous_graph, task, labels, message):
+    """A regression task on a graph of classes, a classification task on a graph of values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from gnn_assets.graph.source import GraphSource
+
+    source = small_typed_graph if task == "demo_node_regression" else small_homogeneous_graph
+    column = source.nodes["label"]
+    swapped = pc.round(column).cast(pa.int64()) if labels == "classes" else column.cast(pa.float64())
+    job = prepare_job(tmp_path, task, GraphSource(source.metadata, source.nodes.set_column(3, "label", swapped), source.edges))
+    with pytest.raises(TrainingError, match=message) as refused:
+        train_model(job.frozen, job.resources, progress=lambda _: None)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.slow
 def test_link_prediction_beats_random_ranking_on_held_out_edges(tmp_path, small_typed_graph):
     job = prepare_job(tmp_path, "demo_link_prediction", small_typed_graph)
     storage.delete_tree(job.frozen.trained_model_uri)

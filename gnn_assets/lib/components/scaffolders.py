@@ -1,15 +1,17 @@
 """What `dg scaffold defs` writes for our Component types.
 
 GnnTaskComponent (`tasks/<task>`): the instance's defs.yaml and a commented GbmlConfig template
-that runs as it is (node classification on the demo graph, trained here on a first job) and says
-what to change. GnnGraphComponent (`graphs/<graph>`): defs.yaml naming the graph after its folder."""
+that runs as it is (node classification, node regression or link prediction on a demo graph, as
+--task-type says; trained here on a first job) and says what to change. GnnGraphComponent (`graphs/<graph>`): defs.yaml naming the graph after its folder."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
+from pydantic import BaseModel, Field
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -32,36 +34,39 @@ def _folder_name(request: dg.ScaffoldRequest, what: str) -> str:
         target.rmdir()
     raise ValueError(f"{request.target_path}: {problem}")
 
-TEMPLATE = """\
+_HEADER = """\
 # The GbmlConfig template of task {task} (GiGL's YAML, camelCase). Every job of the task freezes it:
 # the fields that derive from the job name and the deployment (sample and model URIs, output
 # tables) are filled then. The task name is this file's name, or gnnAssetsConfig.taskName.
 #
-# As written it runs: node classification on the demo graph, with a model trained here when a job
-# has no model file. Point it at your graph and your model below.
-taskMetadata:
-  # nodeBasedTaskMetadata for embeddings and predicted classes of nodes;
-  # nodeAnchorBasedLinkPredictionTaskMetadata: {{supervisionEdgeTypes: [...]}} for link prediction.
-  nodeBasedTaskMetadata:
-    supervisionNodeTypes: [paper]
+# As written it runs: {what}.
+# A model is trained here when a job has no model file. Point it at your graph and your model below.
+"""
+
+_TRAINED_HERE = """\
+# Trains a model for a job that has none (a file at <model root>/{task}/<job>.pt is used instead,
+# and a new file there starts a job: the <task>_new_trained_model sensor). Remove it to require files.
+"""
+
+_PAPERS = """\
 graphMetadata:
   # The node and edge types of the graph, as its graph_metadata.yaml names them.
   nodeTypes: [paper]
   edgeTypes:
     - {{srcNodeType: paper, relation: cites, dstNodeType: paper}}
-# Trains a model for a job that has none (a file at <model root>/{task}/<job>.pt is used instead,
-# and a new file there starts a job: the <task>_new_trained_model sensor). Remove it to require files.
-trainerConfig:
-  trainerClsPath: gnn_assets.training.node_classification.NodeClassificationTrainer
-  trainerArgs: {{epochs: '3', batch_size: '512', learning_rate: '0.01', patience: '2', seed: '0'}}
-inferencerConfig:
-  # A class under the deployment's allowedClassPrefixes; its args must match the model file.
-  inferencerClsPath: gnn_assets.inference.task_specs.NodeClassificationTaskSpec
-  inferencerArgs: {{hid_dim: '64', out_dim: '32', num_layers: '2', num_classes: '8'}}
-  inferenceBatchSize: 256
-gnnAssetsConfig:
-  # A graph instance of this project (defs/graphs/<name>/defs.yaml).
-  graphName: demo_homogeneous
+"""
+
+_USERS_AND_ITEMS = """\
+graphMetadata:
+  # The node and edge types of the graph, as its graph_metadata.yaml names them.
+  nodeTypes: [user, item]
+  edgeTypes:
+    - {{srcNodeType: user, relation: buys, dstNodeType: item}}
+    - {{srcNodeType: item, relation: bought_by, dstNodeType: user}}
+    - {{srcNodeType: user, relation: follows, dstNodeType: user}}
+"""
+
+_RUN = """\
   # SAMPLED (k-hop samples, then a Beam job) or LAYERWISE (every layer once over all nodes, exact).
   inferenceMode: SAMPLED
   sampler:
@@ -71,12 +76,111 @@ gnnAssetsConfig:
   maxDeadLetterFraction: 0.0
 """
 
+# What differs between the task types a template can start from.
+_TASK_TYPES = {
+    "node_classification": (
+        "node classification on the demo graph",
+        """\
+taskMetadata:
+  # nodeBasedTaskMetadata for embeddings and predicted classes of nodes (with
+  # gnnAssetsConfig.regression: predicted values); nodeAnchorBasedLinkPredictionTaskMetadata:
+  # {{supervisionEdgeTypes: [...]}} for link prediction.
+  nodeBasedTaskMetadata:
+    supervisionNodeTypes: [paper]
+""",
+        _PAPERS,
+        """\
+trainerConfig:
+  trainerClsPath: gnn_assets.training.node_classification.NodeClassificationTrainer
+  trainerArgs: {{epochs: '3', batch_size: '512', learning_rate: '0.01', patience: '2', seed: '0'}}
+inferencerConfig:
+  # A class under the deployment's allowedClassPrefixes; its args must match the model file.
+  inferencerClsPath: gnn_assets.inference.task_specs.NodeClassificationTaskSpec
+  inferencerArgs: {{hid_dim: '64', out_dim: '32', num_layers: '2', num_classes: '8'}}
+  inferenceBatchSize: 256
+gnnAssetsConfig:
+  # A graph instance of this project (defs/graphs/<name>/defs.yaml); its labels are integer classes.
+  graphName: demo_homogeneous
+""",
+    ),
+    "node_regression": (
+        "node regression (each item's price) on the typed demo graph",
+        """\
+taskMetadata:
+  # Node regression: nodeBasedTaskMetadata with gnnAssetsConfig.regression below; the supervision
+  # node type's labels are floating numbers (NULL where a node has none).
+  nodeBasedTaskMetadata:
+    supervisionNodeTypes: [item]
+""",
+        _USERS_AND_ITEMS,
+        """\
+trainerConfig:
+  trainerClsPath: gnn_assets.training.node_regression.NodeRegressionTrainer
+  trainerArgs: {{epochs: '6', batch_size: '512', learning_rate: '0.01', patience: '2', seed: '0'}}
+inferencerConfig:
+  # A class under the deployment's allowedClassPrefixes; its args must match the model file.
+  inferencerClsPath: gnn_assets.inference.task_specs.NodeRegressionTaskSpec
+  inferencerArgs: {{hid_dim: '64', out_dim: '32', num_layers: '2'}}
+  inferenceBatchSize: 256
+gnnAssetsConfig:
+  # A graph instance of this project (defs/graphs/<name>/defs.yaml); its labels are values.
+  graphName: demo_typed
+  # The labels are values: the predictions table holds a value per node (RMSE and R^2 are checked).
+  regression: true
+""",
+    ),
+    "link_prediction": (
+        "link prediction (users buying items) on the typed demo graph",
+        """\
+taskMetadata:
+  # Node-anchor link prediction: embeddings of both ends of the supervision edge types.
+  nodeAnchorBasedLinkPredictionTaskMetadata:
+    supervisionEdgeTypes:
+      - {{srcNodeType: user, relation: buys, dstNodeType: item}}
+""",
+        _USERS_AND_ITEMS,
+        """\
+trainerConfig:
+  trainerClsPath: gnn_assets.training.link_prediction.LinkPredictionTrainer
+  trainerArgs: {{epochs: '3', batch_size: '512', learning_rate: '0.01', patience: '2', seed: '0', edges_per_epoch: '20000'}}
+inferencerConfig:
+  # A class under the deployment's allowedClassPrefixes; its args must match the model file.
+  inferencerClsPath: gnn_assets.inference.task_specs.NodeAnchorBasedLinkPredictionTaskSpec
+  inferencerArgs: {{hid_dim: '64', out_dim: '32', num_layers: '2'}}
+  inferenceBatchSize: 256
+gnnAssetsConfig:
+  # A graph instance of this project (defs/graphs/<name>/defs.yaml).
+  graphName: demo_typed
+""",
+    ),
+}
+TASK_TYPES = tuple(_TASK_TYPES)
 
-class TaskScaffolder(dg.Scaffolder):
+
+def task_template(task: str, task_type: str = "node_classification") -> str:
+    """The commented GbmlConfig template a scaffolded task of task_type starts from."""
+    what, task_metadata, graph, model = _TASK_TYPES[task_type]
+    return (_HEADER + task_metadata + graph + _TRAINED_HERE + model + _RUN).format(task=task, what=what)
+
+
+class TaskScaffoldParams(BaseModel):
+    """`dg scaffold defs ...GnnTaskComponent tasks/<task> --task-type node_regression`."""
+
+    task_type: Literal["node_classification", "node_regression", "link_prediction"] = Field(
+        default="node_classification", description="the kind of task the template starts from"
+    )
+
+
+class TaskScaffolder(dg.Scaffolder[TaskScaffoldParams]):
     """Writes defs.yaml and <task>.yaml, named for the instance's folder."""
 
-    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+    @classmethod
+    def get_scaffold_params(cls) -> type[TaskScaffoldParams]:
+        return TaskScaffoldParams
+
+    def scaffold(self, request: dg.ScaffoldRequest[TaskScaffoldParams]) -> None:
         task = _folder_name(request, "task")
+        task_type = request.params.task_type if request.params else "node_classification"
         dg.scaffold_component(
             request,
             {
@@ -85,7 +189,7 @@ class TaskScaffolder(dg.Scaffolder):
                 "freshness": {"fail_window_hours": 26, "warn_window_hours": 24},
             },
         )
-        (Path(request.target_path) / f"{task}.yaml").write_text(TEMPLATE.format(task=task))
+        (Path(request.target_path) / f"{task}.yaml").write_text(task_template(task, task_type))
 
 
 class GraphScaffolder(dg.Scaffolder):

@@ -63,6 +63,12 @@ _OUTPUT_SCHEMAS = {
             TableColumn("pred", "int64", description="predicted class"),
         ]
     ),
+    "predicted values": TableSchema(  # node regression's predictions
+        columns=[
+            TableColumn("node_id", "string", description="original node id"),
+            TableColumn("pred", "float64", description="predicted value"),
+        ]
+    ),
 }
 _VALUE_COLUMN = {"embeddings": "emb", "predictions": "pred"}
 
@@ -197,7 +203,7 @@ def build_task_assets(
             }
         )
 
-    outputs_named = f"Embeddings{' and predictions' if template.task_kind is TaskKind.NODE_CLASSIFICATION else ''} of {task}"
+    outputs_named = f"Embeddings{' and predictions' if template.task_kind.is_node_based else ''} of {task}"
     entry_point = (
         "Runs `python -m gnn_assets.inference --stages infer` through Dagster Pipes: the same entry point a user runs by hand."
     )
@@ -252,8 +258,13 @@ def build_task_assets(
         ]
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 
-    kinds = ["embeddings"] + (["predictions"] if template.task_kind is TaskKind.NODE_CLASSIFICATION else [])
-    quality_kind = kinds[-1]  # held-out quality: of the predictions for classification, else of the embeddings
+    kinds = ["embeddings"] + (["predictions"] if template.task_kind.is_node_based else [])
+    quality_kind = kinds[-1]  # held-out quality: of the predictions for node-based tasks, else of the embeddings
+
+    def column_schema(kind: str) -> TableSchema:
+        regression = kind == "predictions" and template.task_kind is TaskKind.NODE_REGRESSION
+        return _OUTPUT_SCHEMAS["predicted values" if regression else kind]
+
     specs = [
         AssetSpec(
             key=task_asset_key(task, kind),
@@ -267,7 +278,7 @@ def build_task_assets(
                 f"{_VALUE_COLUMN[kind]}). Duplicates resolve deterministically; unmapped ids and nodes without "
                 "output are counted. All of a job's tables are replaced in one transaction, from its committed output only."
             ),
-            metadata={"dagster/column_schema": _OUTPUT_SCHEMAS[kind]},
+            metadata={"dagster/column_schema": column_schema(kind)},
         )
         for kind in kinds
     ]
@@ -288,7 +299,7 @@ def build_task_assets(
                 "dagster/row_count": sum(r.output_rows for r in table_reports.values()),
                 "rows_per_node_type": {t: r.output_rows for t, r in table_reports.items()},
                 "unenumeration": {t: r.to_dict() for t, r in table_reports.items()},
-                "dagster/column_schema": _OUTPUT_SCHEMAS[kind],
+                "dagster/column_schema": column_schema(kind),
                 # The open-source UI lists dagster/column_lineage as raw metadata only; this table reads.
                 "lineage": MetadataValue.md(
                     "| column | comes from | how |\n|---|---|---|\n"
@@ -311,6 +322,8 @@ def build_task_assets(
                 for name, q in quality.items():
                     metadata.update(per_node_type(f"held_out_{q.metric}", {name: q.value}))
                     metadata.update(per_node_type(f"baseline_{q.metric}", {name: q.baseline}))
+                    for figure, value in q.extra.items():
+                        metadata.update(per_node_type(f"held_out_{figure}", {name: value}))
             yield MaterializeResult(asset_key=task_asset_key(task, kind), metadata=metadata)
 
     sampling = [] if template.is_layerwise else [sampled_subgraphs]

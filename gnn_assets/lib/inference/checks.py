@@ -6,7 +6,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetChecksDef
 from gnn_assets.config.job import Job
 from gnn_assets.lib.common import partition_job, recorded_metadata, task_asset_key
 from gnn_assets.lib.common import job_partitions, partition_job_name
-from gnn_assets.config.task_config import TaskConfig, TaskKind
+from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.outputs.published import read_committed
 from gnn_assets.lib.resources import GnnDeployment
 from gnn_assets.config import tables
@@ -91,12 +91,13 @@ def build_task_checks(template: TaskConfig) -> list[AssetChecksDefinition]:
             passed=all(f["unmapped_ids"] == 0 and f["null_node_ids"] == 0 for f in found.values()), metadata={"found": found}
         )
 
-    quality_asset = task_asset_key(task, "predictions" if template.task_kind is TaskKind.NODE_CLASSIFICATION else "embeddings")
+    quality_asset = task_asset_key(task, "predictions" if template.task_kind.is_node_based else "embeddings")
 
     @asset_check(asset=quality_asset, name="model_beats_baseline", **common)
     def model_beats_baseline(context: AssetCheckExecutionContext, deployment: GnnDeployment) -> AssetCheckResult:
         """On held-out data, the job's output beats a trivial baseline: classification accuracy above
-        always predicting the most common label; link prediction recall@10 above random ranking.
+        always predicting the most common label; regression RMSE at most 0.95 of predicting the
+        training mean's; link prediction recall@10 above random ranking.
         Judges the held-out quality its asset's materialization measured (held_out_quality), so
         the tables are not read and scored a second time."""
         job = partition_job_name(context.partition_key)
