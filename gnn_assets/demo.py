@@ -126,6 +126,12 @@ def main() -> int:
             _say(f"\n{table}  ({warehouse.row_count(table):,} rows)")
             for row in rows:
                 _say(f"  {row['src_node_id']:<16} -> {row['dst_node_id']:<16} rank {row['rank']}, score {row['score']:+.3f}")
+        for table in frozen.edge_predictions_tables().values():
+            rows = warehouse.read_table(table, limit=3).to_pylist()
+            _say(f"\n{table}  ({warehouse.row_count(table):,} rows)")
+            for row in rows:
+                pred = f"{row['pred']:.4f}" if isinstance(row["pred"], float) else row["pred"]
+                _say(f"  {row['src_node_id']:<16} -> {row['dst_node_id']:<16} pred = {pred}")
     _say("\n== held-out quality (model vs trivial baseline)")
     for template in templates:
         frozen = freeze_task_config(template, resources, JOB_NAME)

@@ -78,6 +78,18 @@ class JobLayout:
     def candidates_manifest_uri(self) -> str:
         return storage.join(self.candidates_dir, "manifest.json")
 
+    @property
+    def edge_predictions_dir(self) -> str:
+        """An edge task's predictions of its supervision edges: run folders and a manifest, published like inference output."""
+        return storage.join(self.directory, "edge_predictions")
+
+    def edge_predictions_run_dir(self, run_id: str) -> str:
+        return storage.join(self.edge_predictions_dir, "runs", validate_name(run_id, "edge predictions run id"))
+
+    @property
+    def edge_predictions_manifest_uri(self) -> str:
+        return storage.join(self.edge_predictions_dir, "manifest.json")
+
 
 def job_layout(layout: StorageLayout, task_name: str, job_name: str) -> JobLayout:
     """Where a job's files lie on a deployment: the one place a job's layout is made. Code that

@@ -47,6 +47,12 @@ def link_candidates_table(task_name: str, job_name: str, edge_type: tuple[str, s
     return validate_identifier(f"{task_name}_{_job_part(job_name)}_{src}_{relation}_{dst}_{'raw_' if raw else ''}link_candidates")
 
 
+def edge_predictions_table(task_name: str, job_name: str, edge_type: tuple[str, str, str], raw: bool = False) -> str:
+    """An edge task's prediction for every edge of one supervision edge type, by original (or, raw, enumerated) src and dst."""
+    src, relation, dst = edge_type
+    return validate_identifier(f"{task_name}_{_job_part(job_name)}_{src}_{relation}_{dst}_{'raw_' if raw else ''}edge_predictions")
+
+
 _PROJECT = re.compile(r"[a-z][-a-z0-9.:]{4,61}[a-z0-9]")
 _DATASET = re.compile(r"[A-Za-z0-9_]{1,1024}")
 

@@ -39,11 +39,23 @@ class TaskKind(str, enum.Enum):
     LINK_PREDICTION = "node_anchor_based_link_prediction"
     NODE_CLASSIFICATION = "supervised_node_classification"
     NODE_REGRESSION = "supervised_node_regression"
+    EDGE_CLASSIFICATION = "supervised_edge_classification"
+    EDGE_REGRESSION = "supervised_edge_regression"
 
     @property
     def is_node_based(self) -> bool:
         """Supervised on nodes: one supervision node type, its predictions beside its embeddings."""
         return self in (TaskKind.NODE_CLASSIFICATION, TaskKind.NODE_REGRESSION)
+
+    @property
+    def is_edge_based(self) -> bool:
+        """Supervised on edges (GiGL's linkBasedTaskMetadata): a prediction per edge of the supervision
+        edge types, from its two ends' embeddings."""
+        return self in (TaskKind.EDGE_CLASSIFICATION, TaskKind.EDGE_REGRESSION)
+
+    @property
+    def is_regression(self) -> bool:
+        return self in (TaskKind.NODE_REGRESSION, TaskKind.EDGE_REGRESSION)
 
 
 @dataclass(frozen=True)
@@ -56,8 +68,11 @@ class TaskConfig:
     @property
     def task_kind(self) -> TaskKind:
         which = self.proto.task_metadata.WhichOneof("task_metadata")
+        regression = self.proto.gnn_assets_config.regression
         if which == "node_based_task_metadata":
-            return TaskKind.NODE_REGRESSION if self.proto.gnn_assets_config.regression else TaskKind.NODE_CLASSIFICATION
+            return TaskKind.NODE_REGRESSION if regression else TaskKind.NODE_CLASSIFICATION
+        if which == "link_based_task_metadata":
+            return TaskKind.EDGE_REGRESSION if regression else TaskKind.EDGE_CLASSIFICATION
         return TaskKind.LINK_PREDICTION
 
     @property
@@ -97,8 +112,8 @@ class TaskConfig:
         if self.task_kind.is_node_based:
             return list(task.node_based_task_metadata.supervision_node_types)
         ordered: list[str] = []
-        for edge in task.node_anchor_based_link_prediction_task_metadata.supervision_edge_types:
-            for node_type in (edge.src_node_type, edge.dst_node_type):
+        for edge in self.supervision_edge_types:
+            for node_type in (edge[0], edge[2]):
                 if node_type not in ordered:
                     ordered.append(node_type)
         return ordered
@@ -176,9 +191,16 @@ class TaskConfig:
 
     @property
     def supervision_edge_types(self) -> list[tuple[str, str, str]]:
-        """Link prediction: the (src, relation, dst) edge types the model learned to predict."""
-        task = self.proto.task_metadata.node_anchor_based_link_prediction_task_metadata
+        """Link prediction and edge tasks: the (src, relation, dst) edge types the model learned to predict."""
+        metadata = self.proto.task_metadata
+        task = metadata.link_based_task_metadata if self.task_kind.is_edge_based else metadata.node_anchor_based_link_prediction_task_metadata
         return [(e.src_node_type, e.relation, e.dst_node_type) for e in task.supervision_edge_types]
+
+    def edge_predictions_tables(self) -> dict[tuple[str, str, str], str]:
+        """Edge tasks: the edge_predictions table of each supervision edge type (by original src and dst ids)."""
+        if not self.task_kind.is_edge_based:
+            return {}
+        return {e: tables.edge_predictions_table(self.task_name, self.job_name, e) for e in self.supervision_edge_types}
 
     @property
     def link_candidates_k(self) -> int:
@@ -309,8 +331,6 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
         errors.append(
             "taskMetadata: required field is missing (nodeBasedTaskMetadata or nodeAnchorBasedLinkPredictionTaskMetadata)"
         )
-    elif which == "link_based_task_metadata":
-        errors.append("taskMetadata.linkBasedTaskMetadata: link-based tasks are not supported for inference")
     elif which == "node_based_task_metadata":
         types = list(task.node_based_task_metadata.supervision_node_types)
         field = "taskMetadata.nodeBasedTaskMetadata.supervisionNodeTypes"
@@ -318,15 +338,23 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
         for t in types:
             require(t in meta.node_types, field, f"{t!r} is not in graphMetadata.nodeTypes")
     else:
-        edges = task.node_anchor_based_link_prediction_task_metadata.supervision_edge_types
-        field = "taskMetadata.nodeAnchorBasedLinkPredictionTaskMetadata.supervisionEdgeTypes"
+        edge_task = which == "link_based_task_metadata"
+        if edge_task:
+            edges, field = task.link_based_task_metadata.supervision_edge_types, "taskMetadata.linkBasedTaskMetadata.supervisionEdgeTypes"
+            require(
+                proto.gnn_assets_config.inference_mode == InferenceMode.LAYERWISE, "gnnAssetsConfig.inferenceMode",
+                "edge tasks (linkBasedTaskMetadata) run LAYERWISE: every node embedded once, then every supervision edge scored",
+            )
+        else:
+            edges = task.node_anchor_based_link_prediction_task_metadata.supervision_edge_types
+            field = "taskMetadata.nodeAnchorBasedLinkPredictionTaskMetadata.supervisionEdgeTypes"
         require(len(edges) > 0, field)
         known = {(e.src_node_type, e.relation, e.dst_node_type) for e in meta.edge_types}
         for e in edges:
             key = (e.src_node_type, e.relation, e.dst_node_type)
             require(key in known, field, f"{key} is not in graphMetadata.edgeTypes")
-    if proto.gnn_assets_config.regression and which not in (None, "node_based_task_metadata"):
-        errors.append("gnnAssetsConfig.regression: only nodeBasedTaskMetadata tasks predict values (node regression)")
+    if proto.gnn_assets_config.regression and which not in (None, "node_based_task_metadata", "link_based_task_metadata"):
+        errors.append("gnnAssetsConfig.regression: only nodeBasedTaskMetadata and linkBasedTaskMetadata tasks predict values")
 
     inferencer = proto.inferencer_config
     executable = inferencer.WhichOneof("executable")

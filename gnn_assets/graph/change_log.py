@@ -7,7 +7,9 @@ A change log is a folder with one or both of, by original id:
                   the graph's own labels are: classes or values; an update without one keeps
                   the node's label)
   edges.parquet   src, dst, edge_type, op ('add' or 'remove'), and src_type, dst_type where a
-                  relation name serves several node-type pairs (as in the graph source)
+                  relation name serves several node-type pairs (as in the graph source); label
+                  (optional, where the graph's edges carry labels: an added edge's; the edges
+                  the log keeps keep theirs)
 
 Rules, each refusal one line naming the file and column, before anything is written: every row
 names a known type and op, no NULL ids; a node appears once in the log; `add` names a node the
@@ -92,11 +94,11 @@ def apply_change_log(source_dir: str, changes_dir: str, settings: SqlEngineSetti
     con = connect_duckdb(settings)
     staging = tempfile.mkdtemp(prefix="gnn-assets-change-log-")
     try:
-        labels = _source_views(con, source_dir, declared)
+        labels, edge_labels = _source_views(con, source_dir, declared)
         _node_log(con, node_log, list(metadata.node_types), labels)
-        _edge_log(con, edge_log, declared)
+        _edge_log(con, edge_log, declared, edge_labels)
         _check_against_the_graph(con, node_log, edge_log)
-        report = _write_snapshot(con, staging)
+        report = _write_snapshot(con, staging, edge_labels is not None)
         _swap(source_dir, staging)
         return report
     finally:
@@ -130,8 +132,9 @@ def _typed_edges(con, raw: str, view: str, declared: list, typed: bool, where: s
     con.execute(f"CREATE VIEW {view} AS SELECT e.*, d.src_type, d.dst_type FROM {raw} e JOIN declared_types d USING (edge_type)")
 
 
-def _source_views(con, source_dir: str, declared: list) -> pa.DataType:
-    """Views of the graph as it is; returns its label type (the log's labels are read as it)."""
+def _source_views(con, source_dir: str, declared: list) -> tuple[pa.DataType, pa.DataType | None]:
+    """Views of the graph as it is; returns its nodes' label type and its edges' (None: edges
+    without labels): the log's labels are read as them."""
     nodes_shown, node_files = source_files(source_dir, "nodes")
     edges_shown, edge_files = source_files(source_dir, "edges")
     columns = parquet_columns(con, node_files)
@@ -140,11 +143,14 @@ def _source_views(con, source_dir: str, declared: list) -> pa.DataType:
         f"CREATE VIEW old_nodes AS SELECT node_id::VARCHAR AS node_id, node_type::VARCHAR AS node_type, "
         f"features::FLOAT[] AS features, {label_select(columns, labels)} AS label FROM {_read(node_files)}"
     )
-    typed = "src_type" in parquet_columns(con, edge_files)
+    edge_columns = parquet_columns(con, edge_files)
+    typed = "src_type" in edge_columns
+    edge_labels = sql_label_type(edge_columns["label"], edges_shown) if "label" in edge_columns else None
     ends = ", src_type::VARCHAR AS src_type, dst_type::VARCHAR AS dst_type" if typed else ""
-    con.execute(f"CREATE VIEW old_raw_edges AS SELECT src::VARCHAR AS src, dst::VARCHAR AS dst, edge_type::VARCHAR AS edge_type{ends} FROM {_read(edge_files)}")
+    label = f", {label_select(edge_columns, edge_labels)} AS label" if edge_labels is not None else ""
+    con.execute(f"CREATE VIEW old_raw_edges AS SELECT src::VARCHAR AS src, dst::VARCHAR AS dst, edge_type::VARCHAR AS edge_type{ends}{label} FROM {_read(edge_files)}")
     _typed_edges(con, "old_raw_edges", "old_edges", declared, typed, edges_shown)
-    return labels
+    return labels, edge_labels
 
 
 def _refuse_nulls(con, table: str, where: str, columns: tuple[str, ...]) -> None:
@@ -200,9 +206,13 @@ def _node_log(con, uri: str, node_types: list[str], labels: pa.DataType) -> None
         raise ChangeLogError(f"{uri}: column features holds NULL, NaN or infinite values, e.g. nodes {examples}")
 
 
-def _edge_log(con, uri: str, declared: list) -> None:
+def _edge_log(con, uri: str, declared: list, edge_labels: pa.DataType | None) -> None:
+    """log_edges; where the graph's edges carry labels, an added edge's label (NULL when the log has none)."""
+    label_sql = "DOUBLE" if edge_labels == VALUES else "BIGINT"
     if not storage.exists(uri):
-        con.execute("CREATE TEMP TABLE log_edges (src VARCHAR, dst VARCHAR, edge_type VARCHAR, op VARCHAR, src_type VARCHAR, dst_type VARCHAR)")
+        con.execute(
+            f"CREATE TEMP TABLE log_edges (src VARCHAR, dst VARCHAR, edge_type VARCHAR, op VARCHAR, src_type VARCHAR, dst_type VARCHAR, label {label_sql})"
+        )
         return
     columns = parquet_columns(con, [uri])
     missing = [c for c in ("src", "dst", "edge_type", "op") if c not in columns]
@@ -210,14 +220,15 @@ def _edge_log(con, uri: str, declared: list) -> None:
         raise ChangeLogError(f"{uri}: missing columns {missing}")
     typed = "src_type" in columns and "dst_type" in columns
     ends = ", src_type::VARCHAR AS src_type, dst_type::VARCHAR AS dst_type" if typed else ""
+    label = f"label::{label_sql}" if "label" in columns and edge_labels is not None else f"NULL::{label_sql}"
     con.execute(
         f"CREATE TEMP TABLE log_raw_edges AS SELECT src::VARCHAR AS src, dst::VARCHAR AS dst, edge_type::VARCHAR AS edge_type, "
-        f"op::VARCHAR AS op{ends} FROM read_parquet({sql_string(uri)})"
+        f"op::VARCHAR AS op{ends}, {label} AS label FROM read_parquet({sql_string(uri)})"
     )
     _refuse_nulls(con, "log_raw_edges", uri, ("src", "dst", "edge_type", "op") + (("src_type", "dst_type") if typed else ()))
     _refuse_ops(con, "log_raw_edges", uri, EDGE_OPS)
     _typed_edges(con, "log_raw_edges", "log_typed_edges", declared, typed, uri)
-    con.execute("CREATE TEMP TABLE log_edges AS SELECT src, dst, edge_type, op, src_type, dst_type FROM log_typed_edges")
+    con.execute("CREATE TEMP TABLE log_edges AS SELECT src, dst, edge_type, op, src_type, dst_type, label FROM log_typed_edges")
     _refuse_repeats(con, "log_edges", uri, "src, dst, src_type, edge_type, dst_type", "edges (src, dst, src_type, edge_type, dst_type)")
 
 
@@ -265,7 +276,7 @@ def _check_against_the_graph(con, node_log: str, edge_log: str) -> None:
             raise ChangeLogError(f"{edge_log}: {count:,} edges to add have a {column} that is not a node of the new graph, e.g. {edges}")
 
 
-def _write_snapshot(con, staging: str) -> ChangeLogReport:
+def _write_snapshot(con, staging: str, edge_labels: bool) -> ChangeLogReport:
     counts = dict(con.execute("SELECT op, count(*) FROM log_nodes GROUP BY op").fetchall())
     edge_counts = dict(con.execute("SELECT op, count(*) FROM log_edges GROUP BY op").fetchall())
     con.execute(
@@ -280,7 +291,7 @@ def _write_snapshot(con, staging: str) -> ChangeLogReport:
         "SELECT count(*) FROM old_edges o SEMI JOIN (SELECT * FROM log_edges WHERE op = 'remove') l USING (src, dst, edge_type, src_type, dst_type)"
     ).fetchone()[0]
     con.execute(
-        "CREATE VIEW kept_edges AS SELECT o.src, o.dst, o.edge_type, o.src_type, o.dst_type FROM old_edges o "
+        f"CREATE VIEW kept_edges AS SELECT o.src, o.dst, o.edge_type, o.src_type, o.dst_type{', o.label' if edge_labels else ''} FROM old_edges o "
         "ANTI JOIN (SELECT * FROM log_edges WHERE op = 'remove') l USING (src, dst, edge_type, src_type, dst_type)"
     )
     con.execute(
@@ -291,7 +302,7 @@ def _write_snapshot(con, staging: str) -> ChangeLogReport:
     (kept,) = con.execute("SELECT count(*) FROM kept_edges").fetchone()
     con.execute(
         "CREATE VIEW new_edges AS SELECT * FROM surviving_edges "
-        "UNION ALL SELECT src, dst, edge_type, src_type, dst_type FROM log_edges WHERE op = 'add'"
+        f"UNION ALL SELECT src, dst, edge_type, src_type, dst_type{', label' if edge_labels else ''} FROM log_edges WHERE op = 'add'"
     )
     nodes_file, edges_file = os.path.join(staging, "nodes.parquet"), os.path.join(staging, "edges.parquet")
     # COPY answers with the rows it wrote.

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from gnn_assets import storage
 from gnn_assets.config.yaml_proto import to_yaml
 from gnn_assets.graph.labels import CLASSES, VALUES, labelled
-from gnn_assets.graph.source import EDGES_SCHEMA, NODES_SCHEMA, GraphSource, nodes_schema
+from gnn_assets.graph.source import EDGES_SCHEMA, NODES_SCHEMA, GraphSource, edges_schema, nodes_schema
 from gnn_assets.proto.graph_schema_pb2 import EdgeType, GraphMetadata
 
 _SAME_COMMUNITY = 0.8
@@ -82,18 +82,26 @@ def _nodes_table(
     )
 
 
-def _edges_table(src_ids: np.ndarray, dst_ids: np.ndarray, edge_type: tuple[str, str, str]) -> pa.Table:
+PAPERS = ("paper", "cites", "paper")  # the homogeneous demo graph's edge type
+
+
+def _edges_table(
+    src_ids: np.ndarray, dst_ids: np.ndarray, edge_type: tuple[str, str, str], labels: np.ndarray | None = None, label_type: pa.DataType = VALUES
+) -> pa.Table:
+    """labels: the edges' label column, values (NaN where none) or classes (-1 where none) as
+    label_type says; None: no such column."""
     src_type, relation, dst_type = edge_type
-    return pa.table(
-        {
-            "src": pa.array(src_ids.tolist(), pa.string()),
-            "dst": pa.array(dst_ids.tolist(), pa.string()),
-            "edge_type": pa.array([relation] * len(src_ids), pa.string()),
-            "src_type": pa.array([src_type] * len(src_ids), pa.string()),
-            "dst_type": pa.array([dst_type] * len(src_ids), pa.string()),
-        },
-        schema=EDGES_SCHEMA,
-    )
+    columns = {
+        "src": pa.array(src_ids.tolist(), pa.string()),
+        "dst": pa.array(dst_ids.tolist(), pa.string()),
+        "edge_type": pa.array([relation] * len(src_ids), pa.string()),
+        "src_type": pa.array([src_type] * len(src_ids), pa.string()),
+        "dst_type": pa.array([dst_type] * len(src_ids), pa.string()),
+    }
+    if labels is None:
+        return pa.table(columns, schema=EDGES_SCHEMA)
+    columns["label"] = pa.array(labels, label_type, mask=~labelled(labels))
+    return pa.table(columns, schema=edges_schema(label_type))
 
 
 def generate_typed_demo_graph(
@@ -108,11 +116,14 @@ def generate_typed_demo_graph(
     seed: int = 7,
     held_out_purchases: float = 0.1,
     held_out_prices: float = 0.2,
+    held_out_ratings: float = 0.2,
 ) -> GraphSource:
     """Users buy items and follow users; items point back at their buyers (bought_by). A share
     of the purchases is left out of the graph as evaluation edges. Items have a price (their
     label, a value for node regression): their community's level plus half their buyers' mean
-    level, plus noise; a share of the prices is withheld as evaluation labels."""
+    level, plus noise; a share of the prices is withheld as evaluation labels. Purchases have a
+    rating (their edge label, a value for edge regression): higher where the user's and the item's
+    communities agree, plus the item's level, plus noise; a share withheld as evaluation edge labels."""
     rng = np.random.default_rng(seed)
     user_community = rng.integers(0, num_communities, num_users)
     item_community = rng.integers(0, num_communities, num_items)
@@ -138,6 +149,9 @@ def generate_typed_demo_graph(
     buyer_level = np.bincount(buy_dst, weights=level[user_community[buy_src]], minlength=num_items) / buyers
     price = 10.0 + 2.0 * level[item_community] + 0.5 * buyer_level + rng.normal(0.0, 0.3, num_items)
     withheld = rng.random(num_items) < held_out_prices
+    agree = user_community[buy_src] == item_community[buy_dst]
+    rating = 3.0 + 1.5 * agree + 0.5 * level[item_community[buy_dst]] + rng.normal(0.0, 0.25, len(buy_src))
+    rating_withheld = rng.random(len(buy_src)) < held_out_ratings
     nodes = pa.concat_tables(
         [
             _nodes_table(user_ids, "user", user_features, None, VALUES),
@@ -146,9 +160,9 @@ def generate_typed_demo_graph(
     )
     edges = pa.concat_tables(
         [
-            _edges_table(user_ids[buy_src], item_ids[buy_dst], ("user", "buys", "item")),
-            _edges_table(item_ids[buy_dst], user_ids[buy_src], ("item", "bought_by", "user")),
-            _edges_table(user_ids[follow_src], user_ids[follow_dst], ("user", "follows", "user")),
+            _edges_table(user_ids[buy_src], item_ids[buy_dst], ("user", "buys", "item"), np.where(rating_withheld, np.nan, rating)),
+            _edges_table(item_ids[buy_dst], user_ids[buy_src], ("item", "bought_by", "user"), np.full(len(buy_src), np.nan)),
+            _edges_table(user_ids[follow_src], user_ids[follow_dst], ("user", "follows", "user"), np.full(len(follow_src), np.nan)),
         ]
     )
     metadata = GraphMetadata(
@@ -163,7 +177,8 @@ def generate_typed_demo_graph(
     prices = pa.table(
         {"node_id": pa.array(item_ids[withheld]), "node_type": pa.array(["item"] * int(withheld.sum())), "label": pa.array(price[withheld])}
     )
-    return GraphSource(metadata, nodes, edges, evaluation_labels=prices, evaluation_edges=evaluation)
+    ratings = _edges_table(user_ids[buy_src[rating_withheld]], item_ids[buy_dst[rating_withheld]], ("user", "buys", "item"), rating[rating_withheld])
+    return GraphSource(metadata, nodes, edges, evaluation_labels=prices, evaluation_edges=evaluation, evaluation_edge_labels=ratings)
 
 
 def generate_homogeneous_demo_graph(
@@ -176,7 +191,8 @@ def generate_homogeneous_demo_graph(
     seed: int = 11,
 ) -> GraphSource:
     """Papers citing papers; a paper's label is its community, some labels are withheld (kept
-    apart as evaluation labels)."""
+    apart as evaluation labels). A citation's label (a class, for edge classification) is 1 where
+    both papers share their community, else 0; some are withheld as evaluation edge labels."""
     rng = np.random.default_rng(seed)
     community = rng.integers(0, num_communities, num_nodes)
     src, dst = _edges_by_preference(
@@ -194,7 +210,11 @@ def generate_homogeneous_demo_graph(
     evaluation = pa.table(
         {"node_id": pa.array(ids[withheld]), "node_type": pa.array(["paper"] * int(withheld.sum())), "label": pa.array(community[withheld])}
     )
-    return GraphSource(metadata, nodes, _edges_table(ids[src], ids[dst], ("paper", "cites", "paper")), evaluation_labels=evaluation)
+    same_community = (community[src] == community[dst]).astype(np.int64)
+    citation_withheld = rng.random(len(src)) >= labeled_fraction
+    edges = _edges_table(ids[src], ids[dst], PAPERS, np.where(citation_withheld, -1, same_community), CLASSES)
+    citations = _edges_table(ids[src[citation_withheld]], ids[dst[citation_withheld]], PAPERS, same_community[citation_withheld], CLASSES)
+    return GraphSource(metadata, nodes, edges, evaluation_labels=evaluation, evaluation_edge_labels=citations)
 
 
 # ---- graphs of any size, written a slice at a time -----------------------------------------

@@ -19,6 +19,7 @@ from gnn_assets.config.layout import StorageLayout
 from gnn_assets.config.yaml_proto import load_yaml, to_yaml
 from gnn_assets.graph import source_refusals as refusals
 from gnn_assets.graph.change_log import finish_pending_swap
+from gnn_assets.graph.edge_labels import EdgeLabels
 from gnn_assets.graph.feature_rows import FeatureRowsWriter
 from gnn_assets.graph.labels import is_values, labelled, read_labels
 from gnn_assets.graph.out_edges import OutEdgesWriter
@@ -55,6 +56,8 @@ class EnumeratedGraph:
     features: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]  # classes (-1 where a node has none) or values (NaN where none): graph.labels
     edges: dict[EdgeTypeKey, tuple[np.ndarray, np.ndarray]]
+    # An edge task's labelled supervision edges, attached for training (graph/edge_labels.py).
+    edge_labels: dict[EdgeTypeKey, EdgeLabels] = field(default_factory=dict)
 
     @property
     def node_types(self) -> list[str]:

@@ -58,6 +58,11 @@ EDGES_SCHEMA = pa.schema(
     ]
 )
 _OPTIONAL_EDGE_COLUMNS = ("src_type", "dst_type")
+
+
+def edges_schema(labels: pa.DataType | None = None) -> pa.Schema:
+    """The edges table's schema; with labels (edge tasks: classes or values), a label column too."""
+    return EDGES_SCHEMA if labels is None else EDGES_SCHEMA.append(pa.field("label", labels))
 EDGE_TYPE_COLUMNS = ("src_type", "edge_type", "dst_type")  # an edge's (src type, relation, dst type)
 
 
@@ -70,6 +75,7 @@ class GraphSource:
     # nodes table withholds (node_id, node_type, label) and edges left out of the graph (as edges).
     evaluation_labels: pa.Table | None = None
     evaluation_edges: pa.Table | None = None
+    evaluation_edge_labels: pa.Table | None = None  # edges of the graph whose labels the edges table withholds (with them)
 
     def edge_keys(self) -> list[tuple[str, str, str]]:
         """Each edge's type as (src type, relation, dst type), in row order."""
@@ -87,9 +93,15 @@ def write_graph_source(directory: str, source: GraphSource) -> None:
         storage.delete_tree(storage.join(directory, shards))
     labels = source.nodes.schema.field("label").type if "label" in source.nodes.column_names else CLASSES
     storage.write_parquet(storage.join(directory, "nodes.parquet"), source.nodes.cast(nodes_schema(labels)))
-    storage.write_parquet(storage.join(directory, "edges.parquet"), source.edges.cast(EDGES_SCHEMA))
+    edge_labels = source.edges.schema.field("label").type if "label" in source.edges.column_names else None
+    storage.write_parquet(storage.join(directory, "edges.parquet"), source.edges.cast(edges_schema(edge_labels)))
     storage.write_text(storage.join(directory, "graph_metadata.yaml"), to_yaml(source.metadata))
-    for name, table in (("evaluation_labels.parquet", source.evaluation_labels), ("evaluation_edges.parquet", source.evaluation_edges)):
+    held_out = (
+        ("evaluation_labels.parquet", source.evaluation_labels),
+        ("evaluation_edges.parquet", source.evaluation_edges),
+        ("evaluation_edge_labels.parquet", source.evaluation_edge_labels),
+    )
+    for name, table in held_out:
         if table is not None:
             storage.write_parquet(storage.join(directory, name), table)
 
@@ -129,11 +141,12 @@ def read_graph_source(directory: str) -> GraphSource:
     _check_not_null(nodes, nodes_uri, ("node_id", "node_type", "features"))
     _check_not_null(edges, edges_uri, ("src", "dst", "edge_type"))
     edges = _with_end_types(edges, metadata, edges_uri)
-    nodes, edges = nodes.select(NODES_SCHEMA.names), edges.select(EDGES_SCHEMA.names)
+    edge_labels = label_type(edges.schema.field("label").type, edges_uri) if "label" in edges.column_names else None
+    nodes, edges = nodes.select(NODES_SCHEMA.names), edges.select(edges_schema(edge_labels).names)
     labels = label_type(nodes.schema.field("label").type, nodes_uri)
     try:
         nodes = nodes.cast(nodes_schema(labels))
-        edges = edges.cast(EDGES_SCHEMA)
+        edges = edges.cast(edges_schema(edge_labels))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
         raise GraphSourceError(f"{directory}: columns do not have the graph source types: {error}") from error
     if nodes.num_rows == 0:

@@ -79,8 +79,9 @@ def non_numeric_labels(where: str, found: str) -> GraphSourceError:
     )
 
 
-def non_finite_labels(where: str, count: int, ids: list[str]) -> GraphSourceError:
+def non_finite_labels(where: str, count: int, ids: list[str], what: str = "node") -> GraphSourceError:
+    """what: 'node', or 'edge' (ids then name src->dst)."""
     return GraphSourceError(
-        f"{where}: column label has {count:,} NaN or infinite values, e.g. nodes {ids}; leave a node without a value "
-        "as NULL (it is then unlabelled)"
+        f"{where}: column label has {count:,} NaN or infinite values, e.g. {what}s {ids}; write NULL where a {what} has "
+        "no value (it is then unlabelled)"
     )

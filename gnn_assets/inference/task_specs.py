@@ -18,7 +18,7 @@ from gnn_assets.config.task_config import TaskConfig, TaskKind
 from gnn_assets.graph.collate import CollatedBatch, GraphTypes
 from gnn_assets.graph.enumeration import read_preprocessed_metadata
 from gnn_assets.inference.protocol import InferBatchResults, LayerwiseModel, ModelMismatchError, inferencer_from_config
-from gnn_assets.models.graphsage import GraphSAGE, HeteroGraphSAGE, NodePredictor
+from gnn_assets.models.graphsage import EdgePredictor, GraphSAGE, HeteroGraphSAGE, NodePredictor
 
 
 def graph_types(config: TaskConfig) -> GraphTypes:
@@ -156,6 +156,56 @@ class NodeRegressionTaskSpec(NodePredictionTaskSpec):
     def values(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Predicted values of embedded nodes, one per node."""
         return self.model.head(embeddings).reshape(-1)
+
+
+EDGE_DECODERS = ("mlp", "dot")  # inferencerArgs.decoder of an edge task
+
+
+class EdgeTaskSpec(GraphSageTaskSpec):
+    """Supervised on edges (linkBasedTaskMetadata): node embeddings, then a prediction for every edge
+    of the supervision edge types from its two ends' embeddings: a class (num_classes), or a value
+    with gnnAssetsConfig.regression. decoder: 'mlp' (default; concatenation, hidden layer of
+    hid_dim) or 'dot' (the ends' dot product: one value, regression only)."""
+
+    def __init__(self, num_classes: str = "", decoder: str = "mlp", **kwargs: str):
+        super().__init__(**kwargs)
+        if decoder not in EDGE_DECODERS:
+            raise ValueError(f"inferencerArgs.decoder: {decoder!r} is not one of {', '.join(EDGE_DECODERS)}")
+        self.decoder = decoder
+        self.num_classes = _int_arg("num_classes", num_classes) if num_classes else None
+        if self.num_classes is not None and self.num_classes < 2:
+            raise ValueError(f"inferencerArgs.num_classes must be at least 2, got {self.num_classes}")
+        if decoder == "dot" and self.num_classes is not None:
+            raise ValueError("inferencerArgs.decoder 'dot' gives one value per edge: it serves edge regression, not num_classes")
+
+    @property
+    def regression(self) -> bool:
+        return self.num_classes is None
+
+    def build_model(self, types: GraphTypes) -> nn.Module:
+        return EdgePredictor(self.build_encoder(types), self.num_classes or 1, self.hid_dim, self.decoder)
+
+    def init_model(self, config: TaskConfig, state_dict: dict[str, torch.Tensor]) -> None:
+        expected = TaskKind.EDGE_REGRESSION if self.regression else TaskKind.EDGE_CLASSIFICATION
+        if config.task_kind is not expected:
+            raise ModelMismatchError(
+                f"{config.origin}: {type(self).__name__} with "
+                + (f"num_classes={self.num_classes}" if self.num_classes else "no num_classes (regression)")
+                + f" runs {expected.value} tasks, and this config describes a {config.task_kind.value} task"
+            )
+        super().init_model(config, state_dict)
+
+    def encoder(self) -> nn.Module:
+        return self.model.encoder
+
+    def edge_scores(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """Class scores (logits) or, one column, the value of each edge from its ends' embeddings."""
+        return self.model.score(src, dst)
+
+    def predict_edges(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """Each edge's prediction: the class scoring highest, or the value."""
+        scores = self.edge_scores(src, dst)
+        return scores.reshape(-1) if self.regression else scores.argmax(dim=-1)
 
 
 def write_untrained_model(config: TaskConfig, seed: int = 0, policy: ModelPolicy = ModelPolicy()) -> str:

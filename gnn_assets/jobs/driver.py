@@ -1,7 +1,7 @@
 """The inference component, GiGL-style: freeze the config, run the Beam job, un-enumerate.
 
     python -m gnn_assets.inference --job_name J --task_config_uri T --resource_config_uri R
-        [--custom_worker_image_uri I] [--stages infer,unenumerate,candidates]
+        [--custom_worker_image_uri I] [--stages infer,unenumerate,candidates,edges]
         [--frozen_config_sha256 H] [--trained_model_sha256 H]
 
 The Dagster assets run this same entry point, so a job behaves the same by hand and in Dagster.
@@ -30,12 +30,14 @@ from gnn_assets.errors import UserError
 
 if TYPE_CHECKING:
     from gnn_assets.outputs.candidates import CandidatesManifest
+    from gnn_assets.outputs.edge_predictions import EdgePredictionsManifest
     from gnn_assets.outputs.published import InferenceJobResult
     from gnn_assets.warehouse import UnenumerationReport
     from gnn_assets.warehouse.protocol import LinkTableReport
 
 # candidates: the link candidates stage, for link prediction tasks with gnnAssetsConfig.linkCandidates.k.
-STAGES = ("infer", "unenumerate", "candidates")
+# edges: the edge predictions stage, for edge tasks (linkBasedTaskMetadata).
+STAGES = ("infer", "unenumerate", "candidates", "edges")
 
 
 @dataclass
@@ -47,6 +49,9 @@ class InferenceRun:
     candidates: CandidatesManifest | None = None
     candidate_reports: dict[str, LinkTableReport] = field(default_factory=dict)
     candidate_recall: dict[str, dict] = field(default_factory=dict)
+    edges: EdgePredictionsManifest | None = None
+    edge_reports: dict[str, LinkTableReport] = field(default_factory=dict)
+    edge_quality: dict[str, dict] = field(default_factory=dict)
 
 
 def run(
@@ -79,7 +84,7 @@ def run(
         progress("sharedConfig.shouldSkipInference is set: skipping inference")
         return run
     resources.model_policy.check_class_path(frozen.proto.inferencer_config.inferencer_cls_path, f"{task_config_uri}: inferencerConfig.inferencerClsPath")
-    if "infer" in stages and not storage.exists(frozen.trained_model_uri):
+    if ("infer" in stages or ("edges" in stages and frozen.task_kind.is_edge_based)) and not storage.exists(frozen.trained_model_uri):
         raise ConfigError(
             f"trained model {frozen.trained_model_uri} cannot be read: no such file "
             "(sharedConfig.trainedModelMetadata.trainedModelUri, or the job's file under the model root)"
@@ -91,6 +96,7 @@ def run(
     from gnn_assets.warehouse import open_warehouse
 
     warehouse = open_warehouse(resources)
+    loaded = None
     if "infer" in stages:
         # Build the model and load its weights here, so a model that does not fit its config
         # fails before any job is launched.
@@ -138,6 +144,20 @@ def run(
             run.candidate_recall = candidate_recall(job, run.candidates)
             for name, recall in run.candidate_recall.items():
                 progress(f"{name}: {recall['metric']} {recall['value']:.3f} on {recall['count']:,} held-out edges (random: {recall['baseline']:.4f})")
+    if "edges" in stages:
+        if not frozen.task_kind.is_edge_based:
+            progress("no edge predictions: the task is not an edge task (taskMetadata.linkBasedTaskMetadata)")
+        else:
+            from gnn_assets.edge_tasks.score import run_edge_predictions
+            from gnn_assets.jobs.unenumerate import publish_edge_predictions
+            from gnn_assets.training.evaluation import edge_quality
+
+            loaded = loaded or load_inferencer(frozen, resources.model_policy, trained_model_sha256)
+            run.edges = run_edge_predictions(job, loaded, progress=progress)
+            run.edge_reports = publish_edge_predictions(job, warehouse, progress=progress)
+            run.edge_quality = {name: q.to_dict() for name, q in edge_quality(frozen, resources).items()}
+            for name, quality in run.edge_quality.items():
+                progress(f"{name}: held-out {quality['metric']} {quality['value']:.4g} on {quality['count']:,} edges (baseline {quality['baseline']:.4g})")
     return run
 
 
@@ -251,6 +271,33 @@ def candidates_metadata(run: InferenceRun) -> dict[str, dict]:
     }
 
 
+def edges_metadata(run: InferenceRun) -> dict[str, dict]:
+    """What Dagster shows for the edge predictions stage (Pipes metadata: raw value and type)."""
+    from gnn_assets.graph.enumerated_layout import edge_type_name
+
+    found = run.edges
+    tables = {edge_type_name(e): t for e, t in run.frozen_config.edge_predictions_tables().items()}
+    out = {
+        "dagster/row_count": {"raw_value": sum(e.rows for e in found.edges.values()), "type": "int"},
+        "rows_per_edge_type": {"raw_value": {n: e.rows for n, e in found.edges.items()}, "type": "json"},
+        "unscored_edges": {"raw_value": {n: e.unscored for n, e in found.edges.items()}, "type": "json"},
+        "seconds": {"raw_value": round(found.seconds, 2), "type": "float"},
+        "tables": {"raw_value": tables, "type": "json"},
+        "unenumeration": {"raw_value": {t: r.to_dict() for t, r in run.edge_reports.items()}, "type": "json"},
+        "held_out_quality": {"raw_value": run.edge_quality, "type": "json"},
+        "run_id": {"raw_value": found.run_id, "type": "text"},
+        "inference_run_id": {"raw_value": found.inference_run_id, "type": "text"},
+    }
+    if len(tables) == 1:
+        out["dagster/table_name"] = {"raw_value": next(iter(tables.values())), "type": "text"}
+    for name, quality in run.edge_quality.items():  # numbers the asset page plots
+        out[f"held_out_{quality['metric']} ({name})"] = {"raw_value": quality["value"], "type": "float"}
+        out[f"baseline_{quality['metric']} ({name})"] = {"raw_value": quality["baseline"], "type": "float"}
+        for figure, value in quality["extra"].items():
+            out[f"held_out_{figure} ({name})"] = {"raw_value": value, "type": "float"}
+    return out
+
+
 def materialization_metadata(run: InferenceRun) -> dict[str, dict]:
     """What Dagster shows for the inference step (Pipes metadata: raw value and type)."""
     job = run.job
@@ -360,4 +407,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             pipes.report_asset_materialization(metadata=materialization_metadata(result))
         elif pipes is not None and result.candidates is not None:
             pipes.report_asset_materialization(metadata=candidates_metadata(result))
+        elif pipes is not None and result.edges is not None:
+            pipes.report_asset_materialization(metadata=edges_metadata(result))
     return 0

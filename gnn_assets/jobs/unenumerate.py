@@ -131,3 +131,35 @@ def publish_link_candidates(job: Job, warehouse: Warehouse, progress: Callable[[
     for final_table, report in reports.items():
         progress(f"{final_table}: {report.output_rows:,} candidates (run {manifest.run_id}); {report.unmapped_rows} rows with unmapped ids")
     return reports
+
+
+def publish_edge_predictions(job: Job, warehouse: Warehouse, progress: Callable[[str], None] = print) -> dict[str, LinkTableReport]:
+    """Publish an edge task's committed edge predictions as warehouse tables keyed by original src
+    and dst ids (both columns mapped), every table of the job in one transaction."""
+    from gnn_assets.outputs.edge_predictions import edge_predictions_schema, read_committed_edge_predictions
+
+    config = job.config
+    manifest = read_committed_edge_predictions(job)
+    ends = [t for e in config.supervision_edge_types for t in (e[0], e[2])]
+    loads, check = _enumeration_tie(job, manifest.enumeration_id, f"edge predictions run {manifest.run_id} of job {config.job_name!r}", ends)
+    mappings = mapping_tables(config)
+    schema = edge_predictions_schema(config.task_kind.is_regression)
+    replacements = []
+    for edge_type, final_table in config.edge_predictions_tables().items():
+        edge = manifest.edges.get(edge_type_name(edge_type))
+        if edge is None:
+            raise published.IncompleteOutput(f"edge predictions run {manifest.run_id} has no {edge_type_name(edge_type)} edges")
+        replacements.append(
+            LinkTableReplacement(
+                raw_table=tables.edge_predictions_table(config.task_name, config.job_name, edge_type, raw=True),
+                files=edge.files,
+                schema=schema,
+                src_mapping_table=mappings[edge_type[0]],
+                dst_mapping_table=mappings[edge_type[2]],
+                output_table=final_table,
+            )
+        )
+    reports = warehouse.publish_link_tables(replacements, loads, check)
+    for final_table, report in reports.items():
+        progress(f"{final_table}: {report.output_rows:,} edge predictions (run {manifest.run_id}); {report.unmapped_rows} rows with unmapped ids")
+    return reports

@@ -74,3 +74,22 @@ class NodePredictor(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(encoder.out_dim, num_classes)
+
+
+class EdgePredictor(nn.Module):
+    """An encoder whose two ends' embeddings score an edge: an MLP over their concatenation (a
+    score per class, or one value), or (decoder 'dot') their dot product as the one value."""
+
+    def __init__(self, encoder: nn.Module, outputs: int, hidden_dim: int, decoder: str = "mlp"):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder_kind = decoder
+        if decoder == "mlp":
+            width = encoder.out_dim
+            self.decoder = nn.Sequential(nn.Linear(2 * width, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, outputs))
+
+    def score(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """[edges, outputs] from the [edges, d] embeddings of each edge's src and dst."""
+        if self.decoder_kind == "dot":
+            return (src * dst).sum(dim=-1, keepdim=True)
+        return self.decoder(torch.cat([src, dst], dim=-1))

@@ -25,12 +25,23 @@ from gnn_assets.graph.sampler import NeighborSampler, neighborhoods
 from gnn_assets.graph.samples import SampleBatch
 from gnn_assets.inference.protocol import load_inferencer, move_to_device, resolve_device
 from gnn_assets.inference.task_specs import graph_types
-from gnn_assets.serving.payloads import GRAPH_CONVERSION_FAILED, TARGET_ID_NOT_IN_GRAPH, TARGET_TYPE_NOT_IN_GRAPH, TASK_MISMATCH, PayloadError, RealtimeRequest, feature_matrix
+from gnn_assets.serving.payloads import (
+    GRAPH_CONVERSION_FAILED,
+    MISSING_VALUE,
+    TARGET_ID_NOT_IN_GRAPH,
+    TARGET_TYPE_NOT_IN_GRAPH,
+    TASK_MISMATCH,
+    PayloadError,
+    RealtimeRequest,
+    feature_matrix,
+)
 
 GML_TASKS = {
     TaskKind.NODE_CLASSIFICATION: "node_classification",
     TaskKind.NODE_REGRESSION: "node_regression",
     TaskKind.LINK_PREDICTION: "link_prediction",
+    TaskKind.EDGE_CLASSIFICATION: "edge_classification",  # beyond GraphStorm's two
+    TaskKind.EDGE_REGRESSION: "edge_regression",
 }
 
 
@@ -52,6 +63,25 @@ class Answer:
             out.update(predictions=[self.value], predicted_value=self.value, embedding=self.embedding)
         else:
             out["predictions"] = self.embedding
+        return out
+
+
+@dataclass
+class EdgeAnswer:
+    """An edge task's answer for a target edge: its class's scores, or its value."""
+
+    edge_type: tuple[str, str, str]
+    src_node_id: str
+    dest_node_id: str
+    scores: list[float]  # the decoder's output: logits, or one value
+    regression: bool
+
+    def to_result(self) -> dict:
+        out = {"edge_type": list(self.edge_type), "src_node_id": self.src_node_id, "dest_node_id": self.dest_node_id, "predictions": self.scores}
+        if self.regression:
+            out["predicted_value"] = self.scores[0]
+        else:
+            out["predicted_class"] = int(np.argmax(self.scores))
         return out
 
 
@@ -77,9 +107,13 @@ class ServedModel:
 
     # ---- GraphStorm's request: the subgraph comes with it ------------------------------------
 
-    def answer_subgraph(self, request: RealtimeRequest) -> list[Answer]:
+    def answer_subgraph(self, request: RealtimeRequest) -> list[Answer] | list[EdgeAnswer]:
         if request.gml_task != self.task:
             raise PayloadError(TASK_MISMATCH, f"gml_task {request.gml_task!r} does not match the deployed model's task {self.task!r}")
+        edge_task = self.config.task_kind.is_edge_based
+        if edge_task != bool(request.edge_targets):
+            wanted = "edges {edge_type, src_node_id, dest_node_id}" if edge_task else "nodes {node_type, node_id}"
+            raise PayloadError(MISSING_VALUE, f"targets: the deployed {self.task} model answers for {wanted}")
         types = self.types
         index: dict[str, dict[str, int]] = {t: {} for t in types.node_types}
         features: dict[str, list] = {t: [] for t in types.node_types}
@@ -110,8 +144,12 @@ class ServedModel:
             pair = edge_lists.setdefault(types.edge_types.index(edge.edge_type), ([], []))
             pair[0].append(src)
             pair[1].append(dst)
+        if edge_task:
+            wanted_nodes = [(t, n) for e in request.edge_targets for t, n in ((e.edge_type[0], e.src_node_id), (e.edge_type[2], e.dest_node_id))]
+        else:
+            wanted_nodes = request.targets
         by_type: dict[str, list[tuple[str, int]]] = {}
-        for i, (node_type, node_id) in enumerate(request.targets):
+        for i, (node_type, node_id) in enumerate(wanted_nodes):
             if node_type not in index or not index[node_type]:
                 raise PayloadError(TARGET_TYPE_NOT_IN_GRAPH, f"targets[{i}]: node type {node_type!r} is not in the request's graph")
             position = index[node_type].get(node_id)
@@ -130,8 +168,23 @@ class ServedModel:
             positions = np.array([p for _, p in wanted], dtype=np.int64)
             batch = CollatedBatch(data, node_type, positions, torch.from_numpy(positions), np.full(len(positions), -1))
             answers += self._answer(batch, [node_id for node_id, _ in wanted])
+        if edge_task:
+            return self._answer_edges(request, answers)
         order = {key: i for i, key in enumerate(request.targets)}
         return sorted(answers, key=lambda a: order[(a.node_type, a.node_id)])
+
+    def _answer_edges(self, request: RealtimeRequest, ends: list[Answer]) -> list[EdgeAnswer]:
+        """Each target edge scored from its two ends' embeddings (over the request's graph)."""
+        embedding = {(a.node_type, a.node_id): a.embedding for a in ends}
+        for i, edge in enumerate(request.edge_targets):
+            if edge.edge_type not in self.config.supervision_edge_types:
+                raise PayloadError(TARGET_TYPE_NOT_IN_GRAPH, f"targets[{i}]: edge type {list(edge.edge_type)} is not one the model predicts")
+        src = torch.tensor([embedding[(e.edge_type[0], e.src_node_id)] for e in request.edge_targets], device=self.device)
+        dst = torch.tensor([embedding[(e.edge_type[2], e.dest_node_id)] for e in request.edge_targets], device=self.device)
+        with torch.inference_mode():
+            scores = self.inferencer.edge_scores(src, dst).float().cpu().numpy().astype(np.float64).tolist()
+        regression = self.config.task_kind.is_regression
+        return [EdgeAnswer(e.edge_type, e.src_node_id, e.dest_node_id, s, regression) for e, s in zip(request.edge_targets, scores)]
 
     # ---- node ids only: the server samples the neighbourhood -------------------------------
 

@@ -7,7 +7,8 @@ A request: {"version": "gs-realtime-v0.1", "gml_task": ..., "graph": {"nodes": [
 [...]}, "targets": [...]} (targets inside "graph" are accepted too, as older payloads put them).
 A node: {"node_type", "node_id", "features": {"features": [floats]}}: its feature vector is the
 one feature named FEATURE_NAME. An edge: {"edge_type": [src type, relation, dst type],
-"src_node_id", "dest_node_id"}. A target: {"node_type", "node_id"}.
+"src_node_id", "dest_node_id"}. A target: {"node_type", "node_id"}, or for an edge task (beyond
+GraphStorm) an edge of the graph: {"edge_type", "src_node_id", "dest_node_id"}.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class RealtimeRequest:
     nodes: list[Node]
     edges: list[Edge]
     targets: list[tuple[str, str]]  # (node_type, node_id)
+    edge_targets: list[Edge] = ()  # an edge task's targets: edges whose ends are among the nodes
 
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -95,8 +97,13 @@ class EdgeIn(_In):
 
 
 class TargetIn(_In):
-    node_type: NonEmpty
-    node_id: NodeId
+    """A node ({node_type, node_id}) or an edge ({edge_type, src_node_id, dest_node_id})."""
+
+    node_type: NonEmpty | None = None
+    node_id: NodeId | None = None
+    edge_type: tuple[NonEmpty, NonEmpty, NonEmpty] | None = None
+    src_node_id: NodeId | None = None
+    dest_node_id: NodeId | None = None
 
 
 class GraphIn(_In):
@@ -206,7 +213,19 @@ def parse_realtime_request(body: bytes, limits: Limits) -> RealtimeRequest:
         raise PayloadError(code, "targets: required field is missing" if targets is None else "targets: no target given")
     nodes = [Node(n.node_type, n.node_id, _features(n.features, f"graph.nodes[{i}]")) for i, n in enumerate(request.graph.nodes)]
     edges = [Edge(e.edge_type, e.src_node_id, e.dest_node_id) for e in request.graph.edges]
-    return RealtimeRequest(request.gml_task, nodes, edges, [(t.node_type, t.node_id) for t in targets])
+    node_targets, edge_targets = [], []
+    for i, target in enumerate(targets):
+        fields = ("edge_type", "src_node_id", "dest_node_id") if target.edge_type is not None else ("node_type", "node_id")
+        missing = [f for f in fields if getattr(target, f) is None]
+        if missing:
+            raise PayloadError(MISSING_FIELD, f"targets[{i}].{missing[0]}: required field is missing")
+        if target.edge_type is not None:
+            edge_targets.append(Edge(target.edge_type, target.src_node_id, target.dest_node_id))
+        else:
+            node_targets.append((target.node_type, target.node_id))
+    if node_targets and edge_targets:
+        raise PayloadError(MISSING_VALUE, "targets: nodes and edges together; a request's targets are nodes, or edges for an edge task")
+    return RealtimeRequest(request.gml_task, nodes, edges, node_targets, edge_targets)
 
 
 def parse_embed_request(body: bytes, limits: Limits) -> tuple[str | None, list[str]]:

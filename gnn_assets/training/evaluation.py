@@ -15,13 +15,20 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from gnn_assets import storage
+from gnn_assets.config.job import Job
+from gnn_assets.graph.edge_labels import read_edge_labels
+from gnn_assets.graph.enumerated_layout import edge_type_name, mapping_uri, read_column
 from gnn_assets.graph.source import GraphSourceError
+from gnn_assets.outputs.edge_predictions import read_committed_edge_predictions
+from gnn_assets.outputs.published import parquet_rows
 from gnn_assets.training.node_regression import r_squared
 
 EVALUATION_LABELS = "evaluation_labels.parquet"  # node_id, node_type, label
 EVALUATION_EDGES = "evaluation_edges.parquet"  # src, dst, edge_type, src_type, dst_type
+EVALUATION_EDGE_LABELS = "evaluation_edge_labels.parquet"  # edges of the graph whose labels it withholds, with them (+ label)
 RECALL_K = 10
 REGRESSION_MARGIN = 0.95  # a regression model beats the mean when its RMSE is at most this share of the mean's
 
@@ -113,6 +120,86 @@ def evaluation_edges(source_dir: str, edge_type: tuple[str, str, str]) -> list[t
     return list(zip(table["src"].to_pylist(), table["dst"].to_pylist()))
 
 
+def evaluation_edge_labels(source_dir: str, edge_type: tuple[str, str, str]) -> dict[tuple[str, str], int | float] | None:
+    """Withheld labels of one edge type by original (src, dst), or None when the graph has none."""
+    uri = storage.join(source_dir, EVALUATION_EDGE_LABELS)
+    if not storage.exists(uri):
+        return None
+    table = storage.read_parquet(uri)
+    missing = {"src", "dst", "edge_type", "src_type", "dst_type", "label"} - set(table.column_names)
+    if missing:
+        raise GraphSourceError(f"{uri}: columns {sorted(missing)} are missing")
+    src_type, relation, dst_type = edge_type
+    mask = pc.and_(
+        pc.and_(pc.equal(table["edge_type"], relation), pc.equal(table["src_type"], src_type)), pc.equal(table["dst_type"], dst_type)
+    )
+    table = table.filter(mask)
+    return dict(zip(zip(table["src"].to_pylist(), table["dst"].to_pylist()), table["label"].to_pylist()))
+
+
+MAX_EDGE_LABELS = 20_000  # held-out labels an edge type is judged on (a seeded sample beyond)
+
+
+def edge_quality(config, resources) -> dict[str, Quality]:
+    """Held-out quality of an edge task's edge predictions, per supervision edge type: accuracy
+    against the most common training label, or RMSE against the training labels' mean. Read from
+    the committed predictions the tables are published from, a row group at a time, for at most
+    MAX_EDGE_LABELS held-out edges (a seeded sample). Without withheld edge labels in the graph
+    source, the graph's own stand in (optimistic: the model trained on them)."""
+    job = Job.of(config, resources)
+    source_dir = resources.layout.graph_source_dir(config.graph_name)
+    regression = config.task_kind.is_regression
+    training = read_edge_labels(source_dir, job.graph_dir, config.supervision_edge_types, regression)
+    manifest = read_committed_edge_predictions(job)
+    out = {}
+    for edge_type in config.supervision_edge_types:
+        name = edge_type_name(edge_type)
+        labels = training[edge_type]
+        num_dst = parquet_rows(mapping_uri(job.graph_dir, edge_type[2]))
+        held_out, origin = evaluation_edge_labels(source_dir, edge_type), EVALUATION_EDGE_LABELS
+        if held_out is None:
+            src, dst, truth = labels.src, labels.dst, labels.labels
+            origin = "the graph's own edge labels (optimistic)"
+        else:
+            src_of, dst_of = (_int_ids(job.graph_dir, t) for t in (edge_type[0], edge_type[2]))
+            known = [(src_of[s], dst_of[d], v) for (s, d), v in held_out.items() if s in src_of and d in dst_of]
+            src, dst, truth = (np.array(column) for column in zip(*known)) if known else (np.zeros(0, np.int64),) * 3
+        if len(truth) > MAX_EDGE_LABELS:
+            chosen = np.sort(np.random.default_rng(0).choice(len(truth), MAX_EDGE_LABELS, replace=False))
+            src, dst, truth = src[chosen], dst[chosen], truth[chosen]
+        keys = src.astype(np.int64) * num_dst + dst.astype(np.int64)
+        found_keys, found_pred = _predictions_of(manifest.edges[name].files, keys, num_dst) if name in manifest.edges else ([], [])
+        scored = np.isin(keys, found_keys)
+        predicted = found_pred[np.searchsorted(found_keys, keys[scored])] if len(found_keys) else np.zeros(0)
+        measure, dtype = (rmse_against_mean, np.float64) if regression else (accuracy_against_majority, np.int64)
+        out[name] = measure(np.asarray(predicted, dtype=dtype), np.asarray(truth[scored], dtype=dtype), labels.labels, origin)
+    return out
+
+
+def _int_ids(graph_dir: str, node_type: str) -> dict[str, int]:
+    """Original id -> enumerated id of a node type (row i of the mapping file is int id i)."""
+    return {node_id: i for i, node_id in enumerate(read_column(mapping_uri(graph_dir, node_type), "node_id").to_pylist())}
+
+
+def _predictions_of(files: list[str], keys: np.ndarray, num_dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """The committed predictions of the edges whose src * num_dst + dst is in keys, sorted by that key."""
+    found_keys, found_pred = [], []
+    for uri in files:
+        with storage.open_read(uri) as stream:
+            parquet = pq.ParquetFile(stream)
+            for group in range(parquet.num_row_groups):
+                table = parquet.read_row_group(group)
+                key = table["src_node_id"].to_numpy() * num_dst + table["dst_node_id"].to_numpy()
+                wanted = np.isin(key, keys)
+                found_keys.append(key[wanted])
+                found_pred.append(table["pred"].to_numpy()[wanted])
+    if not found_keys:
+        return np.zeros(0, np.int64), np.zeros(0)
+    every_key, every_pred = np.concatenate(found_keys), np.concatenate(found_pred)
+    order = np.argsort(every_key, kind="stable")
+    return every_key[order], every_pred[order]
+
+
 def _table_embeddings(warehouse, table: str) -> tuple[list[str], np.ndarray]:
     data = warehouse.read_table(table)
     ids = data["node_id"].to_pylist()
@@ -129,6 +216,8 @@ def job_quality(config, resources, warehouse, max_edges: int = 2000) -> dict[str
     from gnn_assets.graph.enumerated_layout import edge_type_name
     from gnn_assets.graph.enumerated_layout import edges_by_original_id, labels_by_original_id
 
+    if config.task_kind.is_edge_based:
+        return edge_quality(config, resources)
     source_dir = resources.layout.graph_source_dir(config.graph_name)  # where held-out data lies
     graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
     out = {}

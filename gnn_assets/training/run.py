@@ -14,6 +14,7 @@ from gnn_assets.config.job import Job
 from gnn_assets import storage
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.task_config import TaskConfig
+from gnn_assets.graph.edge_labels import read_edge_labels
 from gnn_assets.graph.enumeration import check_same_graph, read_enumerated_graph
 from gnn_assets.inference.protocol import inferencer_from_config, resolve_device
 from gnn_assets.training.curves import training_curve_png
@@ -45,8 +46,12 @@ class TrainedModel:
 def train_model(config: TaskConfig, resources: Resources, progress: Callable[[str], None] = print) -> TrainedModel:
     trainer = trainer_from_config(config, resources.model_policy)
     inferencer = inferencer_from_config(config, resources.model_policy)
-    graph = read_enumerated_graph(resources.layout.enumerated_graph_dir(config.graph_name))
+    graph_dir = resources.layout.enumerated_graph_dir(config.graph_name)
+    graph = read_enumerated_graph(graph_dir)
     check_same_graph(config.proto.graph_metadata, graph.metadata, config.uri)
+    if config.task_kind.is_edge_based:
+        source_dir = resources.layout.graph_source_dir(config.graph_name)
+        graph.edge_labels = read_edge_labels(source_dir, graph_dir, config.supervision_edge_types, config.task_kind.is_regression)
     device = resolve_device(resources.device)
     progress(f"training {type(inferencer).__name__} with {type(trainer).__name__} on {device}")
     with deterministic_kernels():

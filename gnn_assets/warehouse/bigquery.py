@@ -162,7 +162,8 @@ class BigQueryWarehouse:
             self.query(
                 f"""
                 CREATE OR REPLACE TABLE {self._q(out_stage)} AS
-                SELECT CAST(s.node_id AS STRING) AS src_node_id, CAST(d.node_id AS STRING) AS dst_node_id, r.score, r.rank
+                SELECT CAST(s.node_id AS STRING) AS src_node_id, CAST(d.node_id AS STRING) AS dst_node_id,
+                       {", ".join(f"r.{validate_identifier(c)}" for c in r.value_columns)}
                 FROM {self._q(raw_stage)} r
                 JOIN {self._q(r.src_mapping_table)} s ON s.int_id = r.src_node_id
                 JOIN {self._q(r.dst_mapping_table)} d ON d.int_id = r.dst_node_id

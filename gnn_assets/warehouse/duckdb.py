@@ -132,11 +132,12 @@ class DuckDbWarehouse:
                 con.execute(
                     f"""
                     CREATE OR REPLACE TABLE {out} AS
-                    SELECT CAST(s.node_id AS VARCHAR) AS src_node_id, CAST(d.node_id AS VARCHAR) AS dst_node_id, r.score, r.rank
+                    SELECT CAST(s.node_id AS VARCHAR) AS src_node_id, CAST(d.node_id AS VARCHAR) AS dst_node_id,
+                           {", ".join(f"r.{_q(c)}" for c in r.value_columns)}
                     FROM {raw} r
                     JOIN {_q(r.src_mapping_table)} s ON s.int_id = r.src_node_id
                     JOIN {_q(r.dst_mapping_table)} d ON d.int_id = r.dst_node_id
-                    ORDER BY src_node_id, r.rank
+                    ORDER BY src_node_id, {r.then_by}
                     """
                 )
                 raw_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchone()[0]

@@ -45,8 +45,19 @@ class MappingLoad:
 
 @dataclass(frozen=True)
 class LinkTableReplacement:
-    """A table of node pairs (link candidates): raw rows with enumerated src_node_id and
-    dst_node_id loaded from files, both ids mapped to original ids into output_table."""
+    """A table of node pairs (link candidates, edge predictions): raw rows with enumerated
+    src_node_id and dst_node_id loaded from files, both ids mapped to original ids into
+    output_table, the schema's other columns as they are (ordered by source, then rank where
+    there is one, else destination)."""
+
+    @property
+    def value_columns(self) -> list[str]:
+        return [c for c in self.schema.names if c not in ("src_node_id", "dst_node_id")]
+
+    @property
+    def then_by(self) -> str:
+        """What orders a source's rows: its candidates' rank, else the destination."""
+        return "r.rank" if "rank" in self.value_columns else "dst_node_id"
 
     raw_table: str
     files: list[str]

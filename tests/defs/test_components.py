@@ -72,18 +72,22 @@ def test_a_scaffolded_task_loads_and_materializes_its_chain(tmp_path):
 
 @pytest.mark.slow
 def test_a_task_scaffolded_from_each_task_type_loads_and_a_regression_task_materializes(tmp_path):
-    """--task-type picks the template: node regression and link prediction start from the typed
-    demo graph; the regression one trains and publishes a value per item on a first job."""
+    """--task-type picks the template, each on a demo graph; the node regression one trains and
+    publishes a value per item on a first job."""
     deployment = make_deployment(tmp_path, tasks=())
-    assert _dg(deployment, "scaffold", "defs", "gnn_assets.lib.components.GnnGraphComponent", "graphs/demo_typed").returncode == 0
+    for graph in ("demo_typed", "demo_homogeneous"):
+        assert _dg(deployment, "scaffold", "defs", "gnn_assets.lib.components.GnnGraphComponent", f"graphs/{graph}").returncode == 0
     kinds = {}
-    for task_type in ("node_regression", "link_prediction"):
+    for task_type in ("node_regression", "edge_classification", "edge_regression", "link_prediction"):
         scaffolded = _dg(deployment, "scaffold", "defs", TASK_TYPE, f"tasks/my_{task_type}", "--task-type", task_type)
         assert scaffolded.returncode == 0, scaffolded.stderr[-2000:]
         kinds[task_type] = load_task_config(str(deployment.defs_dir / "tasks" / f"my_{task_type}" / f"my_{task_type}.yaml")).task_kind.value
-    assert kinds == {"node_regression": "supervised_node_regression", "link_prediction": "node_anchor_based_link_prediction"}
+    assert kinds == {
+        "node_regression": "supervised_node_regression", "edge_classification": "supervised_edge_classification",
+        "edge_regression": "supervised_edge_regression", "link_prediction": "node_anchor_based_link_prediction",
+    }  # fmt: skip
     refused = _dg(deployment, "scaffold", "defs", TASK_TYPE, "tasks/my_other", "--task-type", "edge_magic")
-    assert refused.returncode != 0 and "'node_classification', 'node_regression' or 'link_prediction'" in refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "'edge_regression' or 'link_prediction'" in refused.stdout + refused.stderr
     assert not (deployment.defs_dir / "tasks" / "my_other").exists()
     checked = _dg(deployment, "check", "defs")
     assert checked.returncode == 0, checked.stderr[-2000:]

@@ -181,3 +181,23 @@ def test_a_log_s_labels_are_read_as_the_graph_s_own_values_not_cut_to_integers(t
     after = {r["node_id"]: r["label"] for r in _snapshot(tmp_path / "graph").nodes.to_pylist()}
     assert after[items[0]] == 12.75 and after[items[1]] == 3.0
     assert pq.read_schema(tmp_path / "graph" / "nodes.parquet").field("label").type == pa.float64()
+
+
+def test_edge_labels_survive_a_log_and_an_added_edge_brings_its_own(tmp_path, small_typed_graph):
+    """The typed demo graph's purchases carry ratings (edge labels): the edges a log keeps keep
+    theirs, an added purchase has the log's, and one removed is gone with its rating."""
+    edges = small_typed_graph.edges
+    rated = edges.filter(pa.compute.is_valid(edges["label"])).to_pylist()
+    gone, kept = rated[0], rated[1]
+    users = [n for n, t in zip(small_typed_graph.nodes["node_id"].to_pylist(), small_typed_graph.nodes["node_type"].to_pylist()) if t == "user"]
+    pairs = {(e["src"], e["dst"]) for e in rated}
+    new_src = next(u for u in users if (u, gone["dst"]) not in pairs)
+    write_graph_source(str(tmp_path / "graph"), small_typed_graph)
+    ends = {"edge_type": "buys", "src_type": "user", "dst_type": "item"}
+    _log(tmp_path, edges=[{"src": gone["src"], "dst": gone["dst"], **ends, "op": "remove", "label": None},
+                          {"src": new_src, "dst": gone["dst"], **ends, "op": "add", "label": 4.25}])
+    apply_change_log(str(tmp_path / "graph"), str(tmp_path / "bad"))
+    after = {(e["src"], e["dst"], e["edge_type"]): e["label"] for e in _snapshot(tmp_path / "graph").edges.to_pylist()}
+    assert (gone["src"], gone["dst"], "buys") not in after
+    assert after[(kept["src"], kept["dst"], "buys")] == kept["label"] and after[(new_src, gone["dst"], "buys")] == 4.25
+    assert pq.read_schema(tmp_path / "graph" / "edges.parquet").field("label").type == pa.float64()

@@ -17,6 +17,7 @@ import pytest
 from gnn_assets.graph.enumeration import read_enumerated_graph
 from gnn_assets.jobs import driver
 from gnn_assets.serving.deployment import write_deployment
+from gnn_assets.warehouse import open_warehouse
 from gnn_assets.inference.protocol import load_state_dict
 from tests.support.deployments import prepare_job
 from tests.support.exactness import FULL, final_rows
@@ -262,21 +263,21 @@ def test_embed_by_id_equals_the_published_table_for_every_node_with_a_sampled_fa
             assert int(np.argmax(answer.logits)) == predictions[answer.node_id]
 
 
-def _typed_two_hop_payload(job, gml_task: str, node_type: str, int_id: int) -> dict:
-    """A node's whole 2-hop in-neighbourhood over every edge type of a typed graph, with features,
-    as GraphStorm's request."""
+def _typed_two_hop_payload(job, gml_task: str, roots: list[tuple[str, int]], targets: list[dict] | None = None) -> dict:
+    """The roots' whole 2-hop in-neighbourhoods over every edge type of a typed graph, with
+    features, as GraphStorm's request; targets: the roots themselves unless given (by original id)."""
     from gnn_assets import storage
     from gnn_assets.graph.enumerated_layout import mapping_uri
 
     graph_dir = job.resources.layout.enumerated_graph_dir(job.frozen.graph_name)
     graph = read_enumerated_graph(graph_dir)
     ids = {t: storage.read_parquet(mapping_uri(graph_dir, t))["node_id"].to_pylist() for t in graph.node_types}
-    frontier, nodes, edges = {(node_type, int_id)}, {(node_type, int_id)}, set()
+    frontier, nodes, edges = set(roots), set(roots), set()
     for _ in range(2):
         reached = set()
         for key, (src, dst) in graph.edges.items():
-            targets = np.array([n for t, n in frontier if t == key[2]], dtype=np.int64)
-            for s, d in zip(src[np.isin(dst, targets)].tolist(), dst[np.isin(dst, targets)].tolist()):
+            into = np.isin(dst, np.array([n for t, n in frontier if t == key[2]], dtype=np.int64))
+            for s, d in zip(src[into].tolist(), dst[into].tolist()):
                 edges.add((key, s, d))
                 reached.add((key[0], s))
         nodes |= reached
@@ -289,7 +290,7 @@ def _typed_two_hop_payload(job, gml_task: str, node_type: str, int_id: int) -> d
             "nodes": [{"node_type": t, "node_id": ids[t][n], "features": {"features": features[t][n].tolist()}} for t, n in sorted(nodes)],
             "edges": [{"edge_type": list(k), "src_node_id": ids[k[0]][s], "dest_node_id": ids[k[2]][d]} for k, s, d in sorted(edges)],
         },
-        "targets": [{"node_type": node_type, "node_id": ids[node_type][int_id]}],
+        "targets": targets or [{"node_type": t, "node_id": ids[t][n]} for t, n in roots],
     }
 
 
@@ -308,17 +309,53 @@ def test_node_regression_answers_equal_the_published_values(tmp_path, small_type
     try:
         url = f"http://127.0.0.1:{port}"
         for item in (0, 123):
-            code, body, _ = _post(f"{url}/invocations", _typed_two_hop_payload(job, "node_regression", "item", item))
+            code, body, _ = _post(f"{url}/invocations", _typed_two_hop_payload(job, "node_regression", [("item", item)]))
             assert code == 200, body
             (result,) = body["data"]["results"]
             assert result["predictions"] == [result["predicted_value"]] and abs(result["predicted_value"] - values[result["node_id"]]) < 1e-4
             assert np.abs(np.array(result["embedding"]) - np.array(embeddings[result["node_id"]])).max() < 1e-4
-        status, body, _ = _post(f"{url}/invocations", _typed_two_hop_payload(job, "node_classification", "item", 0))
+        status, body, _ = _post(f"{url}/invocations", _typed_two_hop_payload(job, "node_classification", [("item", 0)]))
         assert status == 421 and "does not match the deployed model's task 'node_regression'" in body["error"]
         ids = sorted(values)
         code, body, _ = _post(f"{url}/v1/embed", {"node_type": "item", "node_ids": ids})
         assert code == 200, body
         got = {r["node_id"]: r["predicted_value"] for r in body["data"]["results"]}
         assert got.keys() == values.keys() and max(abs(got[n] - values[n]) for n in ids) < 1e-4
+    finally:
+        stop_server(process)
+
+
+@pytest.mark.slow
+def test_edge_regression_answers_for_target_edges_equal_the_published_predictions(tmp_path, small_typed_graph):
+    """gml_task edge_regression (beyond GraphStorm) over a real socket: a purchase given as the
+    target, with its user's and its item's 2-hop neighbourhoods, scores as its published row."""
+    from gnn_assets import storage
+    from gnn_assets.graph.enumerated_layout import edges_uri, mapping_uri
+
+    job = prepare_job(tmp_path, "demo_edge_regression", small_typed_graph, **FULL)
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
+    write_deployment(job.resources.layout, job.frozen.task_name, job.job_name, load_state_dict(job.frozen.trained_model_uri, job.resources.model_policy).sha256)
+    table = open_warehouse(job.resources).read_table(job.frozen.edge_predictions_tables()[("user", "buys", "item")]).to_pydict()
+    published = dict(zip(zip(table["src_node_id"], table["dst_node_id"]), table["pred"]))
+    graph_dir = job.resources.layout.enumerated_graph_dir(job.frozen.graph_name)
+    purchases = storage.read_parquet(edges_uri(graph_dir, ("user", "buys", "item")))
+    ids = {t: storage.read_parquet(mapping_uri(graph_dir, t))["node_id"].to_pylist() for t in ("user", "item")}
+    port = free_port()
+    command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", job.task_config_uri,
+               "--resource_config_uri", job.resources.uri, "--port", str(port)]
+    process = start_server(command, port, tmp_path / "server.log", ready_url=f"http://127.0.0.1:{port}/readyz", timeout=120)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for row in (0, 777):
+            user, item = purchases["src"][row].as_py(), purchases["dst"][row].as_py()
+            target = {"edge_type": ["user", "buys", "item"], "src_node_id": ids["user"][user], "dest_node_id": ids["item"][item]}
+            code, body, _ = _post(f"{url}/invocations", _typed_two_hop_payload(job, "edge_regression", [("user", user), ("item", item)], [target]))
+            assert code == 200, body
+            (result,) = body["data"]["results"]
+            assert (result["src_node_id"], result["dest_node_id"]) == (target["src_node_id"], target["dest_node_id"])
+            assert abs(result["predicted_value"] - published[(target["src_node_id"], target["dest_node_id"])]) < 1e-4
+        node_targets = _typed_two_hop_payload(job, "edge_regression", [("item", 0)])
+        status, body, _ = _post(f"{url}/invocations", node_targets)
+        assert status == 402 and "answers for edges" in body["error"]
     finally:
         stop_server(process)

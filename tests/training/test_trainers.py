@@ -50,6 +50,25 @@ def test_node_regression_beats_the_training_mean_on_withheld_values(tmp_path, sm
     assert metrics["validation_rmse"] < 0.5 * metrics["validation_mean_baseline_rmse"] and metrics["validation_r2"] > 0.6
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["demo_edge_classification", "demo_edge_regression"])
+def test_edge_tasks_beat_their_trivial_baselines_on_withheld_edge_labels(tmp_path, small_homogeneous_graph, small_typed_graph, task):
+    """Citations within one community (classes) and purchase ratings (values), their labels
+    partly withheld by the demo graphs: trained, inferred and scored from the edges' two ends."""
+    source = small_homogeneous_graph if task == "demo_edge_classification" else small_typed_graph
+    job = prepare_job(tmp_path, task, source)
+    storage.delete_tree(job.frozen.trained_model_uri)
+    trained, quality = _train_and_infer(job)
+    (name,) = quality
+    found, metrics = quality[name], trained.result.metrics
+    assert found.source == "evaluation_edge_labels.parquet" and found.count > 500 and found.beats_baseline, found
+    if task == "demo_edge_classification":
+        assert found.value > found.baseline + 0.1 and metrics["validation_accuracy"] > metrics["validation_majority_baseline"] + 0.1
+    else:
+        assert found.value < 0.5 * found.baseline and found.extra["r2"] > 0.7
+        assert metrics["validation_rmse"] < 0.5 * metrics["validation_mean_baseline_rmse"]
+
+
 @pytest.mark.parametrize(
     "task, labels, message",
     [

@@ -129,6 +129,57 @@ gnnAssetsConfig:
   regression: true
 """,
     ),
+    "edge_classification": (
+        "edge classification (citations within one community) on the homogeneous demo graph",
+        """\
+taskMetadata:
+  # Edge tasks: linkBasedTaskMetadata; the supervision edges' labels (edges.parquet's label column)
+  # are integer classes (with gnnAssetsConfig.regression: floating values). A prediction per edge.
+  linkBasedTaskMetadata:
+    supervisionEdgeTypes:
+      - {{srcNodeType: paper, relation: cites, dstNodeType: paper}}
+""",
+        _PAPERS,
+        """\
+trainerConfig:
+  trainerClsPath: gnn_assets.training.edge_prediction.EdgeTrainer
+  trainerArgs: {{epochs: '10', batch_size: '512', learning_rate: '0.01', patience: '3', seed: '0', fanout: '10,10', edges_per_epoch: '8000'}}
+inferencerConfig:
+  # A class under the deployment's allowedClassPrefixes; its args must match the model file.
+  # decoder: mlp (the two ends' embeddings concatenated, then a hidden layer) or dot (regression only).
+  inferencerClsPath: gnn_assets.inference.task_specs.EdgeTaskSpec
+  inferencerArgs: {{hid_dim: '64', out_dim: '32', num_layers: '2', num_classes: '2', decoder: mlp}}
+gnnAssetsConfig:
+  # A graph instance of this project (defs/graphs/<name>/defs.yaml); its edge labels are classes.
+  graphName: demo_homogeneous
+""",
+    ),
+    "edge_regression": (
+        "edge regression (each purchase's rating) on the typed demo graph",
+        """\
+taskMetadata:
+  # Edge tasks: linkBasedTaskMetadata with gnnAssetsConfig.regression below; the supervision edges'
+  # labels (edges.parquet's label column) are floating numbers. A predicted value per edge.
+  linkBasedTaskMetadata:
+    supervisionEdgeTypes:
+      - {{srcNodeType: user, relation: buys, dstNodeType: item}}
+""",
+        _USERS_AND_ITEMS,
+        """\
+trainerConfig:
+  trainerClsPath: gnn_assets.training.edge_prediction.EdgeTrainer
+  trainerArgs: {{epochs: '10', batch_size: '512', learning_rate: '0.01', patience: '3', seed: '0', fanout: '10,10', edges_per_epoch: '4000'}}
+inferencerConfig:
+  # A class under the deployment's allowedClassPrefixes; its args must match the model file.
+  # decoder: mlp (the two ends' embeddings concatenated, then a hidden layer) or dot.
+  inferencerClsPath: gnn_assets.inference.task_specs.EdgeTaskSpec
+  inferencerArgs: {{hid_dim: '64', out_dim: '32', num_layers: '2', decoder: mlp}}
+gnnAssetsConfig:
+  # A graph instance of this project (defs/graphs/<name>/defs.yaml); its edge labels are values.
+  graphName: demo_typed
+  regression: true
+""",
+    ),
     "link_prediction": (
         "link prediction (users buying items) on the typed demo graph",
         """\
@@ -157,16 +208,24 @@ gnnAssetsConfig:
 TASK_TYPES = tuple(_TASK_TYPES)
 
 
+_LAYERWISE = """\
+  # Edge tasks run LAYERWISE: every node embedded once, exactly, then every supervision edge scored.
+  inferenceMode: LAYERWISE
+  maxDeadLetterFraction: 0.0
+"""
+
+
 def task_template(task: str, task_type: str = "node_classification") -> str:
     """The commented GbmlConfig template a scaffolded task of task_type starts from."""
     what, task_metadata, graph, model = _TASK_TYPES[task_type]
-    return (_HEADER + task_metadata + graph + _TRAINED_HERE + model + _RUN).format(task=task, what=what)
+    run = _LAYERWISE if task_type.startswith("edge_") else _RUN
+    return (_HEADER + task_metadata + graph + _TRAINED_HERE + model + run).format(task=task, what=what)
 
 
 class TaskScaffoldParams(BaseModel):
     """`dg scaffold defs ...GnnTaskComponent tasks/<task> --task-type node_regression`."""
 
-    task_type: Literal["node_classification", "node_regression", "link_prediction"] = Field(
+    task_type: Literal["node_classification", "node_regression", "edge_classification", "edge_regression", "link_prediction"] = Field(
         default="node_classification", description="the kind of task the template starts from"
     )
 

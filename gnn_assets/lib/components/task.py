@@ -22,6 +22,7 @@ from gnn_assets.config.errors import ConfigError
 from gnn_assets.config.resource_config import load_resource_config
 from gnn_assets.config.task_config import TaskConfig, load_task_config
 from gnn_assets.lib.candidates.assets import build_candidate_assets
+from gnn_assets.lib.edge_tasks.assets import build_edge_prediction_assets
 from gnn_assets.lib.common import job_partitions, task_asset_key
 from gnn_assets.lib.comparison.assets import build_drift_assets
 from gnn_assets.lib.components.deployment import project_deployment
@@ -191,6 +192,7 @@ class GnnTaskComponent(dg.Component, AssetLabels, dg.Resolvable):
             dg.Definitions(assets=assets, asset_checks=build_task_checks(template)),
             build_drift_assets(template),
             build_candidate_assets(template, resources.warehouse_kind, self.runner_overrides),
+            build_edge_prediction_assets(template, resources.warehouse_kind, self.runner_overrides),
         )
         keys = [key for a in chain.assets for key in a.keys]
         inference_job = dg.define_asset_job(

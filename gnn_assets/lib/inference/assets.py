@@ -316,7 +316,7 @@ def build_task_assets(
             if len(tables) == 1:
                 metadata["dagster/table_name"] = next(iter(tables.values()))
             metadata.update(per_node_type("rows", {t: r.output_rows for t, r in table_reports.items()}))
-            if kind == quality_kind:
+            if kind == quality_kind and not template.task_kind.is_edge_based:  # edge tasks: their edge_predictions
                 quality = job_quality(frozen, resources, deployment.warehouse())
                 metadata["held_out_quality"] = {name: q.to_dict() for name, q in quality.items()}
                 for name, q in quality.items():

@@ -104,4 +104,6 @@ def build_task_checks(template: TaskConfig) -> list[AssetChecksDefinition]:
         quality = recorded_metadata(context.instance, quality_asset, job, "held_out_quality")
         return AssetCheckResult(passed=bool(quality) and all(q["beats_baseline"] for q in quality.values()), metadata=quality)
 
-    return [dead_letters_within_threshold, one_row_per_node, all_values_finite, dimension_matches_model, every_row_unenumerated, model_beats_baseline]
+    checks = [dead_letters_within_threshold, one_row_per_node, all_values_finite, dimension_matches_model, every_row_unenumerated]
+    # An edge task's quality is its edge predictions' (lib/edge_tasks/assets.py), not its embeddings'.
+    return checks if template.task_kind.is_edge_based else [*checks, model_beats_baseline]
