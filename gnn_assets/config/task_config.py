@@ -329,7 +329,7 @@ def validate_task_config(proto: GbmlConfig, uri: str) -> None:
     which = task.WhichOneof("task_metadata")
     if which is None:
         errors.append(
-            "taskMetadata: required field is missing (nodeBasedTaskMetadata or nodeAnchorBasedLinkPredictionTaskMetadata)"
+            "taskMetadata: required field is missing (nodeBasedTaskMetadata, nodeAnchorBasedLinkPredictionTaskMetadata or linkBasedTaskMetadata)"
         )
     elif which == "node_based_task_metadata":
         types = list(task.node_based_task_metadata.supervision_node_types)

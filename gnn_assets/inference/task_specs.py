@@ -1,5 +1,5 @@
-"""Standard task specs: GraphSAGE for node-anchor link prediction, node classification and node
-regression.
+"""Standard task specs: GraphSAGE for node-anchor link prediction, node classification and
+regression, and edge classification and regression.
 
 Each builds its model from the config (graph metadata, feature sizes from the preprocessed
 metadata, inferencerArgs), loads a state dict strictly, and runs batches in eval mode.
