@@ -1,6 +1,6 @@
-"""A node's label, as the graph source gives it and the enumeration keeps it: a class (an
-integer column; -1 where a node has none) for classification, or a value (a floating column;
-NaN where a node has none) for regression. The column's type decides which, once, where the
+"""A label, as the graph source gives it (nodes.parquet's, or edges.parquet's for edge tasks) and
+the enumeration keeps it: a class (an integer column; -1 where a node has none) for
+classification, or a value (a floating column; NaN where none) for regression. The column's type decides which, once, where the
 source is read; every reader after that asks the array.
 """
 

@@ -1,10 +1,12 @@
 """The graph source format: what a user hands in, with original string node ids.
 
 A graph source is a folder with three files:
-  nodes.parquet        node_id string, node_type string, features list<float32>, label int64 (nullable)
+  nodes.parquet        node_id string, node_type string, features list<float32>, label (nullable:
+                       integers are classes, floating numbers values; graph/labels.py)
   edges.parquet        src string, dst string, edge_type string (the relation name), and
                        src_type, dst_type strings (the end types; needed only where one relation
-                       name serves several node-type pairs, as in GiGL configs)
+                       name serves several node-type pairs, as in GiGL configs); label
+                       (nullable, optional: an edge task's labels, graph/edge_labels.py)
   graph_metadata.yaml  GraphMetadata: node types and edge types (src type, relation, dst type)
 Messages flow along edges from src to dst.
 
@@ -58,12 +60,12 @@ EDGES_SCHEMA = pa.schema(
     ]
 )
 _OPTIONAL_EDGE_COLUMNS = ("src_type", "dst_type")
+EDGE_TYPE_COLUMNS = ("src_type", "edge_type", "dst_type")  # an edge's (src type, relation, dst type)
 
 
 def edges_schema(labels: pa.DataType | None = None) -> pa.Schema:
     """The edges table's schema; with labels (edge tasks: classes or values), a label column too."""
     return EDGES_SCHEMA if labels is None else EDGES_SCHEMA.append(pa.field("label", labels))
-EDGE_TYPE_COLUMNS = ("src_type", "edge_type", "dst_type")  # an edge's (src type, relation, dst type)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """What `dg scaffold defs` writes for our Component types.
 
 GnnTaskComponent (`tasks/<task>`): the instance's defs.yaml and a commented GbmlConfig template
-that runs as it is (node classification, node regression or link prediction on a demo graph, as
---task-type says; trained here on a first job) and says what to change. GnnGraphComponent (`graphs/<graph>`): defs.yaml naming the graph after its folder."""
+that runs as it is (node classification or regression, edge classification or regression, or link
+prediction on a demo graph, as --task-type says; trained here on a first job) and says what to
+change. GnnGraphComponent (`graphs/<graph>`): defs.yaml naming the graph after its folder."""
 
 from __future__ import annotations
 
