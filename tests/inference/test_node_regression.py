@@ -46,5 +46,5 @@ def test_a_regression_model_under_a_classification_config_is_refused_and_regress
         load_inferencer(TaskConfig(job.frozen.uri, proto), job.resources.model_policy)
     (tmp_path / "other").mkdir()
     wrong = write_task_config(tmp_path / "other", "demo_link_prediction", **{"gnnAssetsConfig.regression": True})
-    with pytest.raises(ConfigError, match="gnnAssetsConfig.regression: only nodeBasedTaskMetadata tasks predict values"):
+    with pytest.raises(ConfigError, match="gnnAssetsConfig.regression: only nodeBasedTaskMetadata and linkBasedTaskMetadata tasks predict values"):
         load_task_config(str(wrong))
