@@ -359,3 +359,29 @@ def test_edge_regression_answers_for_target_edges_equal_the_published_prediction
         assert status == 402 and "answers for edges" in body["error"]
     finally:
         stop_server(process)
+
+
+@pytest.mark.slow
+def test_edge_classification_answers_in_process_equal_the_published_classes(tmp_path, small_homogeneous_graph):
+    """The served model of an edge classification task: each citation given with both papers'
+    2-hop in-neighbourhoods scores to its published class, and its logits pick that class."""
+    from gnn_assets import storage
+    from gnn_assets.graph.enumerated_layout import edges_uri, mapping_uri
+    from gnn_assets.serving.model import ServedModel
+    from gnn_assets.serving.payloads import Limits, parse_realtime_request
+
+    job = prepare_job(tmp_path, "demo_edge_classification", small_homogeneous_graph, **FULL)
+    driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
+    table = open_warehouse(job.resources).read_table(job.frozen.edge_predictions_tables()[("paper", "cites", "paper")]).to_pydict()
+    published = dict(zip(zip(table["src_node_id"], table["dst_node_id"]), table["pred"]))
+    graph_dir = job.resources.layout.enumerated_graph_dir(job.frozen.graph_name)
+    citations = storage.read_parquet(edges_uri(graph_dir, ("paper", "cites", "paper")))
+    ids = storage.read_parquet(mapping_uri(graph_dir, "paper"))["node_id"].to_pylist()
+    served = ServedModel(job.resources, job.frozen.task_name, job.job_name)
+    for row in (0, 1234, 4000):
+        src, dst = citations["src"][row].as_py(), citations["dst"][row].as_py()
+        target = {"edge_type": ["paper", "cites", "paper"], "src_node_id": ids[src], "dest_node_id": ids[dst]}
+        payload = _typed_two_hop_payload(job, "edge_classification", [("paper", src), ("paper", dst)], [target])
+        (answer,) = served.answer_subgraph(parse_realtime_request(json.dumps(payload).encode(), Limits()))
+        result = answer.to_result()
+        assert result["predicted_class"] == published[(ids[src], ids[dst])] == int(np.argmax(result["predictions"]))
