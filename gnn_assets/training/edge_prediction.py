@@ -20,7 +20,7 @@ from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.edge_labels import EdgeLabels
 from gnn_assets.graph.enumerated_layout import edge_type_name
 from gnn_assets.graph.enumeration import EnumeratedGraph
-from gnn_assets.training.node_regression import r_squared
+from gnn_assets.training.evaluation import r_squared
 from gnn_assets.training.protocol import TrainingError, TrainingResult, int_arg
 from gnn_assets.training.sampled import EarlyStopping, SampledBatches, SampledTrainer, optimize, report_epoch
 

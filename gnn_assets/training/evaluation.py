@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -24,7 +25,6 @@ from gnn_assets.graph.enumerated_layout import edge_type_name, mapping_uri, read
 from gnn_assets.graph.source import GraphSourceError
 from gnn_assets.outputs.edge_predictions import read_committed_edge_predictions
 from gnn_assets.outputs.published import parquet_rows
-from gnn_assets.training.node_regression import r_squared
 
 EVALUATION_LABELS = "evaluation_labels.parquet"  # node_id, node_type, label
 EVALUATION_EDGES = "evaluation_edges.parquet"  # src, dst, edge_type, src_type, dst_type
@@ -90,6 +90,13 @@ def recall_at_k(src_embeddings: np.ndarray, dst_embeddings: np.ndarray, true_dst
     return Quality(f"recall@{k}", hits / max(len(true_dst), 1), min(1.0, k / max(len(dst_embeddings), 1)), len(true_dst), source)
 
 
+def r_squared(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """1 - squared error / the truth's own variance: 0 for predicting its mean, 1 for exact."""
+    total = float(np.sum((truth - truth.mean()) ** 2))
+    error = float(np.sum((predicted - truth) ** 2))
+    return 1.0 - error / total if total > 0 else (1.0 if error == 0 else 0.0)
+
+
 def evaluation_labels(source_dir: str, node_type: str) -> dict[str, int | float] | None:
     """Withheld labels of one node type by original id, or None when the graph has none."""
     uri = storage.join(source_dir, EVALUATION_LABELS)
@@ -103,38 +110,33 @@ def evaluation_labels(source_dir: str, node_type: str) -> dict[str, int | float]
     return dict(zip(table["node_id"].to_pylist(), table["label"].to_pylist()))
 
 
-def evaluation_edges(source_dir: str, edge_type: tuple[str, str, str]) -> list[tuple[str, str]] | None:
-    """Held-out edges of one type as (src id, dst id), or None when the graph has none."""
-    uri = storage.join(source_dir, EVALUATION_EDGES)
+def _held_out_edges(source_dir: str, name: str, edge_type: tuple[str, str, str], extra: tuple[str, ...] = ()) -> pa.Table | None:
+    """The rows of one edge type in a held-out edges file of the graph source (the edges' columns
+    and `extra`), or None when the graph has no such file."""
+    uri = storage.join(source_dir, name)
     if not storage.exists(uri):
         return None
     table = storage.read_parquet(uri)
-    missing = {"src", "dst", "edge_type", "src_type", "dst_type"} - set(table.column_names)
+    missing = {"src", "dst", "edge_type", "src_type", "dst_type", *extra} - set(table.column_names)
     if missing:
         raise GraphSourceError(f"{uri}: columns {sorted(missing)} are missing")
     src_type, relation, dst_type = edge_type
     mask = pc.and_(
         pc.and_(pc.equal(table["edge_type"], relation), pc.equal(table["src_type"], src_type)), pc.equal(table["dst_type"], dst_type)
     )
-    table = table.filter(mask)
-    return list(zip(table["src"].to_pylist(), table["dst"].to_pylist()))
+    return table.filter(mask)
+
+
+def evaluation_edges(source_dir: str, edge_type: tuple[str, str, str]) -> list[tuple[str, str]] | None:
+    """Held-out edges of one type as (src id, dst id), or None when the graph has none."""
+    table = _held_out_edges(source_dir, EVALUATION_EDGES, edge_type)
+    return None if table is None else list(zip(table["src"].to_pylist(), table["dst"].to_pylist()))
 
 
 def evaluation_edge_labels(source_dir: str, edge_type: tuple[str, str, str]) -> dict[tuple[str, str], int | float] | None:
     """Withheld labels of one edge type by original (src, dst), or None when the graph has none."""
-    uri = storage.join(source_dir, EVALUATION_EDGE_LABELS)
-    if not storage.exists(uri):
-        return None
-    table = storage.read_parquet(uri)
-    missing = {"src", "dst", "edge_type", "src_type", "dst_type", "label"} - set(table.column_names)
-    if missing:
-        raise GraphSourceError(f"{uri}: columns {sorted(missing)} are missing")
-    src_type, relation, dst_type = edge_type
-    mask = pc.and_(
-        pc.and_(pc.equal(table["edge_type"], relation), pc.equal(table["src_type"], src_type)), pc.equal(table["dst_type"], dst_type)
-    )
-    table = table.filter(mask)
-    return dict(zip(zip(table["src"].to_pylist(), table["dst"].to_pylist()), table["label"].to_pylist()))
+    table = _held_out_edges(source_dir, EVALUATION_EDGE_LABELS, edge_type, ("label",))
+    return None if table is None else dict(zip(zip(table["src"].to_pylist(), table["dst"].to_pylist()), table["label"].to_pylist()))
 
 
 MAX_EDGE_LABELS = 20_000  # held-out labels an edge type is judged on (a seeded sample beyond)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from gnn_assets.config.task_config import TaskConfig, TaskKind
 from gnn_assets.graph.labels import is_values
+from gnn_assets.training.evaluation import r_squared
 from gnn_assets.training.node_based import NodeBasedTrainer
 from gnn_assets.training.protocol import TrainingError
 
@@ -55,9 +56,3 @@ class NodeRegressionTrainer(NodeBasedTrainer):
         out["head.bias"] = state["head.bias"] * self.spread + self.mean
         return out
 
-
-def r_squared(predicted: np.ndarray, truth: np.ndarray) -> float:
-    """1 - squared error / the truth's own variance: 0 for predicting its mean, 1 for exact."""
-    total = float(np.sum((truth - truth.mean()) ** 2))
-    error = float(np.sum((predicted - truth) ** 2))
-    return 1.0 - error / total if total > 0 else (1.0 if error == 0 else 0.0)
