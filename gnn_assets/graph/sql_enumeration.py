@@ -238,20 +238,20 @@ def _edge_types_view(con, checks: _Checks, declared: list[EdgeTypeKey], given: b
     )
 
 
-def _check_features(con, checks: _Checks, uri: str) -> None:
-    (empty,) = checks.one("SELECT count(*) FROM src_nodes WHERE len(features) = 0")
-    if empty:
-        ids = [r[0] for r in con.execute(
-            f"SELECT node_id FROM src_nodes WHERE len(features) = 0 ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
-        ).fetchall()]
-        raise refusals.empty_features(uri, empty, ids)
-    bad = "list_bool_or(list_transform(features, x -> x IS NULL OR isnan(x) OR isinf(x)))"
-    (count,) = checks.one(f"SELECT count(*) FROM src_nodes WHERE {bad}")
+def _refuse_nodes(con, checks: _Checks, condition: str, refusal, uri: str) -> None:
+    """refusal(uri, count, example ids) when any source node meets condition (examples in file order)."""
+    (count,) = checks.one(f"SELECT count(*) FROM src_nodes WHERE {condition}")
     if count:
         ids = [r[0] for r in con.execute(
-            f"SELECT node_id FROM src_nodes WHERE {bad} ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
+            f"SELECT node_id FROM src_nodes WHERE {condition} ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
         ).fetchall()]
-        raise refusals.non_finite_features(uri, count, ids)
+        raise refusal(uri, count, ids)
+
+
+def _check_features(con, checks: _Checks, uri: str) -> None:
+    _refuse_nodes(con, checks, "len(features) = 0", refusals.empty_features, uri)
+    bad = "list_bool_or(list_transform(features, x -> x IS NULL OR isnan(x) OR isinf(x)))"
+    _refuse_nodes(con, checks, bad, refusals.non_finite_features, uri)
 
 
 def label_select(columns: dict[str, str], labels: pa.DataType) -> str:
@@ -262,13 +262,7 @@ def label_select(columns: dict[str, str], labels: pa.DataType) -> str:
 
 
 def _check_label_values(con, checks: _Checks, uri: str) -> None:
-    bad = "isnan(label) OR isinf(label)"
-    (count,) = checks.one(f"SELECT count(*) FROM src_nodes WHERE {bad}")
-    if count:
-        ids = [r[0] for r in con.execute(
-            f"SELECT node_id FROM src_nodes WHERE {bad} ORDER BY filename, file_row_number LIMIT {_EXAMPLES}"
-        ).fetchall()]
-        raise refusals.non_finite_labels(uri, count, ids)
+    _refuse_nodes(con, checks, "isnan(label) OR isinf(label)", refusals.non_finite_labels, uri)
 
 
 def _enumerate_nodes(
