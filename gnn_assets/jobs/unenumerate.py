@@ -110,27 +110,12 @@ def publish_link_candidates(job: Job, warehouse: Warehouse, progress: Callable[[
 
     config = job.config
     manifest = read_committed_candidates(job)
-    ends = [t for e in config.link_candidates_tables() for t in (e[0], e[2])]
-    loads, check = _enumeration_tie(job, manifest.enumeration_id, f"link candidates run {manifest.run_id} of job {config.job_name!r}", ends)
-    mappings = mapping_tables(config)
-    replacements = []
+    pairs = {}
     for edge_type, final_table in config.link_candidates_tables().items():
         edge = manifest.edges[edge_type_name(edge_type)]
         published.verify_files(edge.files, edge.rows, edge.file_sha256, f"{edge_type_name(edge_type)} candidates")
-        replacements.append(
-            LinkTableReplacement(
-                raw_table=tables.link_candidates_table(config.task_name, config.job_name, edge_type, raw=True),
-                files=edge.files,
-                schema=CANDIDATES_SCHEMA,
-                src_mapping_table=mappings[edge_type[0]],
-                dst_mapping_table=mappings[edge_type[2]],
-                output_table=final_table,
-            )
-        )
-    reports = warehouse.publish_link_tables(replacements, loads, check)
-    for final_table, report in reports.items():
-        progress(f"{final_table}: {report.output_rows:,} candidates (run {manifest.run_id}); {report.unmapped_rows} rows with unmapped ids")
-    return reports
+        pairs[edge_type] = (final_table, tables.link_candidates_table(config.task_name, config.job_name, edge_type, raw=True), edge.files)
+    return _publish_pair_tables(job, warehouse, "link candidates", manifest.run_id, manifest.enumeration_id, CANDIDATES_SCHEMA, pairs, progress)
 
 
 def publish_edge_predictions(job: Job, warehouse: Warehouse, progress: Callable[[str], None] = print) -> dict[str, LinkTableReport]:
@@ -139,27 +124,32 @@ def publish_edge_predictions(job: Job, warehouse: Warehouse, progress: Callable[
     from gnn_assets.outputs.edge_predictions import edge_predictions_schema, read_committed_edge_predictions
 
     config = job.config
-    manifest = read_committed_edge_predictions(job)
-    ends = [t for e in config.supervision_edge_types for t in (e[0], e[2])]
-    loads, check = _enumeration_tie(job, manifest.enumeration_id, f"edge predictions run {manifest.run_id} of job {config.job_name!r}", ends)
-    mappings = mapping_tables(config)
-    schema = edge_predictions_schema(config.task_kind.is_regression)
-    replacements = []
+    manifest = read_committed_edge_predictions(job)  # its files checked against the commit
+    pairs = {}
     for edge_type, final_table in config.edge_predictions_tables().items():
         edge = manifest.edges.get(edge_type_name(edge_type))
         if edge is None:
             raise published.IncompleteOutput(f"edge predictions run {manifest.run_id} has no {edge_type_name(edge_type)} edges")
-        replacements.append(
-            LinkTableReplacement(
-                raw_table=tables.edge_predictions_table(config.task_name, config.job_name, edge_type, raw=True),
-                files=edge.files,
-                schema=schema,
-                src_mapping_table=mappings[edge_type[0]],
-                dst_mapping_table=mappings[edge_type[2]],
-                output_table=final_table,
-            )
+        pairs[edge_type] = (final_table, tables.edge_predictions_table(config.task_name, config.job_name, edge_type, raw=True), edge.files)
+    schema = edge_predictions_schema(config.task_kind.is_regression)
+    return _publish_pair_tables(job, warehouse, "edge predictions", manifest.run_id, manifest.enumeration_id, schema, pairs, progress)
+
+
+def _publish_pair_tables(
+    job: Job, warehouse: Warehouse, what: str, run_id: str, enumeration_id: str, schema, pairs: dict, progress: Callable[[str], None]
+) -> dict[str, LinkTableReport]:
+    """Tables of node pairs (pairs: edge type -> final table, raw table, committed files) published
+    with both ids mapped, in one transaction tied to the run's enumeration."""
+    ends = [t for e in pairs for t in (e[0], e[2])]
+    loads, check = _enumeration_tie(job, enumeration_id, f"{what} run {run_id} of job {job.config.job_name!r}", ends)
+    mappings = mapping_tables(job.config)
+    replacements = [
+        LinkTableReplacement(
+            raw_table=raw_table, files=files, schema=schema, src_mapping_table=mappings[e[0]], dst_mapping_table=mappings[e[2]], output_table=final
         )
+        for e, (final, raw_table, files) in pairs.items()
+    ]
     reports = warehouse.publish_link_tables(replacements, loads, check)
     for final_table, report in reports.items():
-        progress(f"{final_table}: {report.output_rows:,} edge predictions (run {manifest.run_id}); {report.unmapped_rows} rows with unmapped ids")
+        progress(f"{final_table}: {report.output_rows:,} {what} (run {run_id}); {report.unmapped_rows} rows with unmapped ids")
     return reports
