@@ -3,6 +3,7 @@ reading what an upstream materialization recorded."""
 
 import base64
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,9 +39,22 @@ def partition_job_name(partition_key: str) -> str:
         raise ConfigError(f"partition {partition_key!r}: {error}") from None
 
 
-def runner_override_args(runner_overrides: Mapping[str, Any] | None) -> list[str]:
-    """The CLI's flag for a task's own runner fields, so that the job Pipes starts runs on them too."""
-    return ["--runner_overrides", json.dumps(dict(runner_overrides), sort_keys=True)] if runner_overrides else []
+def inference_command(
+    job_name: str, task_config_uri: str, resource_config_uri: str, stage: str, runner_overrides: Mapping[str, Any] | None, *checks: str
+) -> list[str]:
+    """`python -m gnn_assets.inference` for one stage of a job, as an asset starts it through Pipes:
+    checks are the hash flags the job verifies; a task's own runner fields go with it, so that the
+    job runs on them too."""
+    overrides = ["--runner_overrides", json.dumps(dict(runner_overrides), sort_keys=True)] if runner_overrides else []
+    return [
+        sys.executable, "-m", "gnn_assets.inference",
+        "--job_name", job_name,
+        "--task_config_uri", task_config_uri,
+        "--resource_config_uri", resource_config_uri,
+        "--stages", stage,
+        *checks,
+        *overrides,
+    ]  # fmt: skip
 
 
 def task_asset_key(task_name: str, asset_name: str) -> AssetKey:

@@ -3,7 +3,6 @@ best destinations of every source node by embedding score, a second model stage 
 (a Beam job whose model is the destination embeddings index), published with original ids.
 Checks: k rows for every source node; no node paired with itself where the edge's ends share a type."""
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from dagster import (
 )
 
 from gnn_assets.config.task_config import TaskConfig
-from gnn_assets.lib.common import partition_job, runner_override_args, task_asset_key
+from gnn_assets.lib.common import inference_command, partition_job, task_asset_key
 from gnn_assets.lib.common import job_partitions, partition_job_name
 from gnn_assets.graph.enumerated_layout import edge_type_name
 from gnn_assets.lib.resources import WAREHOUSE_POOL, GnnDeployment
@@ -63,14 +62,9 @@ def build_candidate_assets(template: TaskConfig, warehouse_kind: str, runner_ove
     def link_candidates(
         context: AssetExecutionContext, deployment: GnnDeployment, pipes_subprocess_client: PipesSubprocessClient
     ) -> MaterializeResult:
-        command = [
-            sys.executable, "-m", "gnn_assets.inference",
-            "--job_name", partition_job_name(context.partition_key),
-            "--task_config_uri", template_uri,
-            "--resource_config_uri", deployment.resource_config_uri,
-            "--stages", "candidates",
-            *runner_override_args(runner_overrides),
-        ]  # fmt: skip
+        command = inference_command(
+            partition_job_name(context.partition_key), template_uri, deployment.resource_config_uri, "candidates", runner_overrides
+        )
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 
     @asset_check(asset=key, name="k_candidates_per_source", partitions_def=job_partitions(task), blocking=True)

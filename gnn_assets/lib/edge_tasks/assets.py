@@ -3,7 +3,6 @@ the supervision edge types from its two ends' embeddings (the task's decoder, a 
 GNN), published with original src and dst ids. Checks: every supervision edge has its prediction;
 held-out quality beats a trivial baseline."""
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +21,7 @@ from dagster import (
 
 from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.enumerated_layout import edge_type_name, edges_uri
-from gnn_assets.lib.common import job_partitions, partition_job, partition_job_name, recorded_metadata, runner_override_args, task_asset_key
+from gnn_assets.lib.common import inference_command, job_partitions, partition_job, partition_job_name, recorded_metadata, task_asset_key
 from gnn_assets.lib.resources import WAREHOUSE_POOL, GnnDeployment
 from gnn_assets.outputs.published import parquet_rows
 
@@ -64,15 +63,10 @@ def build_edge_prediction_assets(template: TaskConfig, warehouse_kind: str, runn
         context: AssetExecutionContext, deployment: GnnDeployment, pipes_subprocess_client: PipesSubprocessClient
     ) -> MaterializeResult:
         job_name = partition_job_name(context.partition_key)
-        command = [
-            sys.executable, "-m", "gnn_assets.inference",
-            "--job_name", job_name,
-            "--task_config_uri", template_uri,
-            "--resource_config_uri", deployment.resource_config_uri,
-            "--stages", "edges",
-            "--trained_model_sha256", recorded_metadata(context.instance, task_asset_key(task, "trained_model"), job_name, "sha256"),
-            *runner_override_args(runner_overrides),
-        ]  # fmt: skip
+        model_sha256 = recorded_metadata(context.instance, task_asset_key(task, "trained_model"), job_name, "sha256")
+        command = inference_command(
+            job_name, template_uri, deployment.resource_config_uri, "edges", runner_overrides, "--trained_model_sha256", model_sha256
+        )
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 
     @asset_check(asset=key, name="every_edge_predicted", partitions_def=job_partitions(task), blocking=True)

@@ -12,7 +12,6 @@ start without them.
 """
 
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,13 +34,13 @@ from dagster import (
 from gnn_assets import storage
 from gnn_assets.lib.graphs.assets import node_id_mapping_key
 from gnn_assets.lib.common import (
+    inference_command,
     job_partitions,
     partition_job,
     partition_job_name,
     per_node_type,
     png_metadata,
     recorded_metadata,
-    runner_override_args,
     task_asset_key,
 )
 from gnn_assets.config.errors import ConfigError
@@ -237,25 +236,12 @@ def build_task_assets(
         job_name = partition_job_name(context.partition_key)
         # The config frozen_config froze and recorded: read as it is, never frozen again.
         frozen_uri = job_layout(deployment.resources().layout, task, job_name).frozen_config_uri
-        command = [
-            sys.executable,
-            "-m",
-            "gnn_assets.inference",
-            "--job_name",
-            job_name,
-            "--task_config_uri",
-            frozen_uri,
-            "--resource_config_uri",
-            deployment.resource_config_uri,
-            "--stages",
-            "infer",
-            # The job runs exactly the config and model that were recorded upstream, or refuses.
-            "--frozen_config_sha256",
-            recorded_metadata(context.instance, task_asset_key(task, "frozen_config"), job_name, "sha256"),
-            "--trained_model_sha256",
-            recorded_metadata(context.instance, task_asset_key(task, "trained_model"), job_name, "sha256"),
-            *runner_override_args(runner_overrides),
-        ]
+        # The job runs exactly the config and model that were recorded upstream, or refuses.
+        command = inference_command(
+            job_name, frozen_uri, deployment.resource_config_uri, "infer", runner_overrides,
+            "--frozen_config_sha256", recorded_metadata(context.instance, task_asset_key(task, "frozen_config"), job_name, "sha256"),
+            "--trained_model_sha256", recorded_metadata(context.instance, task_asset_key(task, "trained_model"), job_name, "sha256"),
+        )  # fmt: skip
         return pipes_subprocess_client.run(command=command, context=context).get_materialize_result()
 
     kinds = ["embeddings"] + (["predictions"] if template.task_kind.is_node_based else [])
