@@ -4,6 +4,7 @@ a model swap under load loses no request and every response names its model."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -58,14 +59,22 @@ def served_job(tmp_path_factory, small_homogeneous_graph):
 @pytest.fixture(scope="module")
 def server(served_job):
     job, tmp_path = served_job
+    # A short read deadline, so that the slow-client test waits seconds, not the default 10 s per socket.
+    with _serving(job, tmp_path, {READ_SECONDS_ENV: "3"}) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serving(job, tmp_path, env: dict | None = None):
+    """`gnn-assets serve` for the job's task on a free port, ready; its URL."""
     port = free_port()
     command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", job.task_config_uri,
                "--resource_config_uri", job.resources.uri, "--port", str(port)]
-    # A short read deadline, so that the slow-client test waits seconds, not the default 10 s per socket.
-    env = {READ_SECONDS_ENV: "3"}
     process = start_server(command, port, tmp_path / "server.log", env, ready_url=f"http://127.0.0.1:{port}/readyz", timeout=120)
-    yield f"http://127.0.0.1:{port}"
-    stop_server(process)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(process)
 
 
 def _two_hop_payload(job, paper_int_id: int, mapping: dict[int, str]) -> dict:
@@ -302,12 +311,7 @@ def test_node_regression_answers_equal_the_published_values(tmp_path, small_type
     driver.run(job.job_name, job.task_config_uri, job.resources.uri, progress=lambda _: None)
     write_deployment(job.resources.layout, job.frozen.task_name, job.job_name, load_state_dict(job.frozen.trained_model_uri, job.resources.model_policy).sha256)
     embeddings, values = final_rows(job, "item"), final_rows(job, "item", "predictions")
-    port = free_port()
-    command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", job.task_config_uri,
-               "--resource_config_uri", job.resources.uri, "--port", str(port)]
-    process = start_server(command, port, tmp_path / "server.log", ready_url=f"http://127.0.0.1:{port}/readyz", timeout=120)
-    try:
-        url = f"http://127.0.0.1:{port}"
+    with _serving(job, tmp_path) as url:
         for item in (0, 123):
             code, body, _ = _post(f"{url}/invocations", _typed_two_hop_payload(job, "node_regression", [("item", item)]))
             assert code == 200, body
@@ -321,8 +325,6 @@ def test_node_regression_answers_equal_the_published_values(tmp_path, small_type
         assert code == 200, body
         got = {r["node_id"]: r["predicted_value"] for r in body["data"]["results"]}
         assert got.keys() == values.keys() and max(abs(got[n] - values[n]) for n in ids) < 1e-4
-    finally:
-        stop_server(process)
 
 
 @pytest.mark.slow
@@ -340,12 +342,7 @@ def test_edge_regression_answers_for_target_edges_equal_the_published_prediction
     graph_dir = job.resources.layout.enumerated_graph_dir(job.frozen.graph_name)
     purchases = storage.read_parquet(edges_uri(graph_dir, ("user", "buys", "item")))
     ids = {t: storage.read_parquet(mapping_uri(graph_dir, t))["node_id"].to_pylist() for t in ("user", "item")}
-    port = free_port()
-    command = [sys.executable, "-m", "gnn_assets.cli", "serve", "--task_config_uri", job.task_config_uri,
-               "--resource_config_uri", job.resources.uri, "--port", str(port)]
-    process = start_server(command, port, tmp_path / "server.log", ready_url=f"http://127.0.0.1:{port}/readyz", timeout=120)
-    try:
-        url = f"http://127.0.0.1:{port}"
+    with _serving(job, tmp_path) as url:
         for row in (0, 777):
             user, item = purchases["src"][row].as_py(), purchases["dst"][row].as_py()
             target = {"edge_type": ["user", "buys", "item"], "src_node_id": ids["user"][user], "dest_node_id": ids["item"][item]}
@@ -357,8 +354,6 @@ def test_edge_regression_answers_for_target_edges_equal_the_published_prediction
         node_targets = _typed_two_hop_payload(job, "edge_regression", [("item", 0)])
         status, body, _ = _post(f"{url}/invocations", node_targets)
         assert status == 402 and "answers for edges" in body["error"]
-    finally:
-        stop_server(process)
 
 
 @pytest.mark.slow
