@@ -35,25 +35,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.fx as fx
-from torch_geometric.nn import GINConv, GraphConv, SAGEConv
 
 from gnn_assets.graph.csr import InEdges
+from gnn_assets.layerwise.aggregation import partial_aggregation
 from gnn_assets.layerwise.executor import Chunk, LayerwiseExecutor, LayerwiseGraph
 from gnn_assets.graph.enumerated_layout import EdgeTypeKey
 from gnn_assets.layerwise.split import LayerProgram, UnsplittableModel
 from gnn_assets.models.normalization import is_normalized_gcn
-
-_PARTIAL_CONVS = (SAGEConv, GraphConv, GINConv)
-_AGGREGATIONS = {"mean": "mean", "add": "sum", "sum": "sum", "max": "max", "min": "min"}
-
-
-def partial_aggregation(module) -> str | None:
-    """The aggregation a call's messages can be combined with before the shuffle, or None when
-    its destinations need their in-edges themselves (full gather)."""
-    if not isinstance(module, _PARTIAL_CONVS) or getattr(module, "project", False):
-        return None
-    aggr = getattr(module, "aggr", None)
-    return _AGGREGATIONS.get(aggr) if isinstance(aggr, str) else None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,15 @@ How a call sees a chunk:
   node from its in-edges is then exact: attention softmax, self loops. GCNConv's normalization
   needs the degrees of the sources too, so it is computed once on the whole graph and passed
   as edge weights (normalization off for the call).
+- when the states are spilled to files and the call aggregates in parts (a sum, mean, max or
+  min of its sources' states: aggregation.py), a whole job streams its sources instead (ATLAS's
+  destination blocks, sources streamed): a pass over as many destinations as their aggregates
+  fit in two thirds of the working memory reads the source state once, in ascending slabs of
+  rows (only the slabs its edges reach), adding each message to its destination's aggregate;
+  then the pass's chunks run the stage, the call seeing one virtual source row per destination
+  holding its aggregate (one in-edge each: aggregating one message gives the message). A layer
+  reads its source file a few times in order instead of a page per gathered row at random,
+  which is what it costs once the files outgrow the page cache.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -36,7 +45,9 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from gnn_assets.graph.csr import InEdges, build_in_edges
 from gnn_assets.graph.distinct import distinct_with_inverse
+from gnn_assets.layerwise.aggregation import aggregate_streamed, partial_aggregation
 from gnn_assets.layerwise.spill import SpillArea
+from gnn_assets.layerwise.stats import LayerwiseStats, StageProgress, StageStats
 from gnn_assets.graph.enumerated_layout import EdgeTypeKey
 from gnn_assets.layerwise.split import LayerProgram, UnsplittableModel
 from gnn_assets.models.normalization import is_normalized_gcn
@@ -44,7 +55,7 @@ from gnn_assets.models.normalization import is_normalized_gcn
 # Convolutions whose output for (x_src, x_dst) equals their output for x on the same edges.
 BIPARTITE_EXACT = (SAGEConv, GraphConv, GINConv)
 _PAGE = 4096
-_REPORT_EVERY_SECONDS = 5.0
+_SLAB_BYTES = 64 << 20  # a streamed source state is read this many bytes at a time
 
 
 @dataclass
@@ -72,39 +83,6 @@ class LayerwiseGraph:
                 for key, e in edge_index.items()
             },
         )
-
-
-@dataclass
-class StageStats:
-    stage: int
-    node_type: str
-    nodes: int
-    chunks: int
-    chunk_nodes: int
-    seconds: float
-
-
-@dataclass
-class LayerwiseStats:
-    device: str
-    budget_bytes: int
-    states_bytes: int  # kept states at their largest, all nodes
-    spilled: bool
-    spill_bytes: int = 0
-    oom_retries: int = 0
-    stages: list[StageStats] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {
-            "device": self.device,
-            "budget_bytes": self.budget_bytes,
-            "states_bytes": self.states_bytes,
-            "spilled": self.spilled,
-            "spill_bytes": self.spill_bytes,
-            "oom_retries": self.oom_retries,
-            "layers": max((s.stage for s in self.stages), default=0),
-            "stages": [vars(s) for s in self.stages],
-        }
 
 
 @dataclass(frozen=True)
@@ -201,6 +179,8 @@ class LayerwiseExecutor:
         self.base = None
         self.keep = None  # see run()
         self.constants: dict[fx.Node, object] = {}
+        self._streamed: set[fx.Node] = set()  # the stage's calls whose sources are streamed
+        self._aggregates: dict[fx.Node, tuple[int, torch.Tensor, np.ndarray]] = {}  # their pass's first row, aggregates, in-degrees
         self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = dict(normalized_edges or {})
         for node, node_type in program.inputs.items():
             self.row_bytes[node] = _row_bytes(graph.features[node_type], graph.num_nodes(node_type))
@@ -219,11 +199,15 @@ class LayerwiseExecutor:
     def _graph_bytes(self) -> int:
         return sum(c.held_bytes for c in self.graph.in_edges.values())
 
-    def _chunk_nodes(self, stage: int, node_type: str, nodes: list[fx.Node]) -> int:
+    def _working_bytes(self) -> int:
+        working = self.budget_bytes - self._graph_bytes() - (0 if self.spill else self.stats.states_bytes)
+        return max(working, self.budget_bytes // 5)
+
+    def _chunk_nodes(self, stage: int, node_type: str, nodes: list[fx.Node], working: int) -> int:
+        """Destinations per chunk: what the stage's operations hold per node, within `working`
+        bytes (calls whose sources a pass streamed read their aggregates, held by the pass)."""
         if self.fixed_chunk:
             return self.fixed_chunk
-        working = self.budget_bytes - self._graph_bytes() - (0 if self.spill else self.stats.states_bytes)
-        working = max(working, self.budget_bytes // 5)
         per_node = sum(2 * self.row_bytes.get(n, 0) for n in nodes)
         for node in nodes:
             call = self.program.calls.get(node)
@@ -232,7 +216,22 @@ class LayerwiseExecutor:
             in_edges = self.graph.in_edges[call.edge_type]
             degree = 1 + in_edges.num_edges / max(in_edges.num_dst, 1)
             width = max([self.row_bytes.get(node, 0)] + [self.row_bytes.get(n, 0) for n in node.all_input_nodes])
-            per_node += degree * (3 * width + 48 + (_PAGE if self.spill else 0))
+            if node in self._streamed:
+                per_node += 2 * width
+            else:
+                per_node += degree * (3 * width + 48 + (_PAGE if self.spill else 0))
+        return int(max(1, min(self.graph.num_nodes(node_type), working // max(per_node, 1))))
+
+    def _pass_nodes(self, node_type: str, streamed: list[fx.Node], working: int) -> int:
+        """Destinations per streamed pass: each streamed call's aggregate and in-degree, and its
+        in-edges while the pass orders them (about 22 bytes each), within `working` bytes."""
+        if self.fixed_chunk:
+            return self.fixed_chunk
+        per_node = 0.0
+        for node in streamed:
+            in_edges = self.graph.in_edges[self.program.calls[node].edge_type]
+            source = self.states[self._streamed_states(node)[0]]
+            per_node += source[:1].numel() * source.element_size() + 8 + 22 * in_edges.num_edges / max(in_edges.num_dst, 1)
         return int(max(1, min(self.graph.num_nodes(node_type), working // max(per_node, 1))))
 
     # ---- running --------------------------------------------------------------------------
@@ -283,13 +282,39 @@ class LayerwiseExecutor:
                 if node in self.program.last_read and node not in self.states:
                     self.states[node] = self.base(node, ids)
         total = self.graph.num_nodes(node_type) if ids is None else len(ids)
-        chunk = self._chunk_nodes(stage, node_type, nodes)
-        started = last_report = time.monotonic()
-        start, chunks = 0, 0
-        while start < total:
-            stop = min(total, start + chunk)
+        streamed = [n for n in nodes if n in self.program.calls and self._streamed_states(n) is not None]
+        working = self._working_bytes()
+        if streamed:
+            # Passes of many destinations hold the streamed calls' aggregates (two thirds of the
+            # working memory); chunks within a pass compute the rest from them.
+            passes = self._pass_nodes(node_type, streamed, working * 2 // 3)
+            working //= 3
+        else:
+            passes = max(total, 1)
+        self._streamed = set(streamed)
+        progress = StageProgress(self.progress, self.program.num_layers, stage, node_type, total)
+        chunk = self._chunk_nodes(stage, node_type, nodes, working)
+        try:
+            for first in range(0, total, passes):
+                last = min(total, first + passes)
+                if streamed:
+                    self._aggregates = {}  # the last pass's, before this pass's are computed
+                    for node in streamed:
+                        self._aggregates[node] = (first, *self._aggregate(node, Chunk(first, last)))
+                chunk = self._run_chunks(stage, node_type, nodes, ids, first, last, chunk, progress)
+        finally:
+            self._aggregates, self._streamed = {}, set()
+        self.stats.stages.append(
+            StageStats(stage, node_type, total, progress.chunks, chunk, round(time.monotonic() - progress.started, 3), len(range(0, total, passes)) if streamed else 0)
+        )
+
+    def _run_chunks(self, stage, node_type, nodes, ids, start: int, stop: int, chunk: int, progress: StageProgress) -> int:
+        """The stage over destinations start..stop-1 (of ids, if given), `chunk` at a time,
+        halving the chunk on running out of memory; the chunk size it ended with."""
+        while start < stop:
+            end = min(stop, start + chunk)
             try:
-                self.run_chunk(stage, node_type, nodes, Chunk(start, stop) if ids is None else Chunk(start, stop, ids[start:stop]))
+                self.run_chunk(stage, node_type, nodes, Chunk(start, end) if ids is None else Chunk(start, end, ids[start:end]))
             except torch.OutOfMemoryError:
                 if chunk == 1:
                     raise
@@ -298,19 +323,12 @@ class LayerwiseExecutor:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
                 continue
-            start, chunks = stop, chunks + 1
+            start = end
             self.graph.release_pages()
             if self.spill is not None:
                 self.spill.release_pages()
-            now = time.monotonic()
-            if now - last_report >= _REPORT_EVERY_SECONDS or start == total:
-                rate = start / max(now - started, 1e-9)
-                self.progress(
-                    f"layer {stage}/{self.program.num_layers} {node_type}: {start:,}/{total:,} nodes, {rate:,.0f} nodes/s"
-                    + (f", {chunks} chunks of up to {chunk:,}" if start == total else "")
-                )
-                last_report = now
-        self.stats.stages.append(StageStats(stage, node_type, total, chunks, chunk, round(time.monotonic() - started, 3)))
+            progress.done(end, chunk)
+        return chunk
 
     def run_chunk(self, stage: int, node_type: str, nodes: list[fx.Node], chunk: Chunk) -> None:
         """One stage's operations for one chunk of destinations, its states written into place
@@ -383,7 +401,44 @@ class LayerwiseExecutor:
 
     # ---- message passing ------------------------------------------------------------------
 
+    def _streamed_states(self, node: fx.Node) -> tuple[fx.Node, object] | None:
+        """(its source state, its destination state or a constant) where a call's sources are
+        streamed (see the module's docstring); None where the chunk gathers them."""
+        call = self.program.calls[node]
+        if self.spill is None or self.recompute is not None or partial_aggregation(call.module) is None:
+            return None
+        x_arg = node.args[0] if node.args else node.kwargs.get("x")
+        x_src, x_dst = x_arg if isinstance(x_arg, (tuple, list)) else (x_arg, x_arg)
+        if not isinstance(x_src, fx.Node) or x_src not in self.states or (isinstance(x_dst, fx.Node) and x_dst not in self.states):
+            return None
+        return x_src, x_dst
+
+    def _aggregate(self, node: fx.Node, chunk: Chunk) -> tuple[torch.Tensor, np.ndarray]:
+        """A streamed call's aggregates and in-degrees for a pass's destinations."""
+        call = self.program.calls[node]
+        in_edges = self.graph.in_edges[call.edge_type]
+        lo, hi = in_edges.indptr[chunk.start], in_edges.indptr[chunk.stop]
+        local_dst = np.repeat(np.arange(chunk.count, dtype=np.int32), np.diff(in_edges.indptr[chunk.start : chunk.stop + 1]))
+        state = self.states[self._streamed_states(node)[0]]
+        slab_rows = max(1, _SLAB_BYTES // max(state[:1].numel() * state.element_size(), 1))
+        kind = partial_aggregation(call.module)
+        return aggregate_streamed(state, in_edges.sources[lo:hi], local_dst, chunk.count, kind, slab_rows, self.spill.slab_reader(state))
+
+    def _from_aggregates(self, node: fx.Node, chunk: Chunk) -> torch.Tensor:
+        """A streamed call for a chunk within its pass: one virtual source row per destination,
+        its aggregate, and one in-edge to each destination that has in-edges."""
+        call = self.program.calls[node]
+        first, aggregates, degrees = self._aggregates[node]
+        rows = slice(chunk.start - first, chunk.stop - first)
+        reached = torch.from_numpy(np.flatnonzero(degrees[rows]))
+        edge_index = torch.stack([reached, reached]).to(self.device)
+        x_dst = self._streamed_states(node)[1]
+        own = self.states[x_dst][chunk.index].to(self.device) if isinstance(x_dst, fx.Node) else x_dst
+        return self._invoke(node, call, (aggregates[rows].to(self.device), own), edge_index, None, size=(chunk.count, chunk.count))
+
     def _message_passing(self, node: fx.Node, chunk: Chunk) -> torch.Tensor:
+        if node in self._aggregates:
+            return self._from_aggregates(node, chunk)
         call = self.program.calls[node]
         module = call.module
         src_type, _, dst_type = call.edge_type

@@ -4,7 +4,9 @@ and the enumeration's feature rows mapped beside them (map_file).
 Each array is a file mapped into memory; torch reads and writes it like any tensor, and the
 kernel pages it in and out. Pages a chunk touched are dropped from this process after the
 chunk (madvise DONTNEED: a shared file mapping keeps its data in the page cache and the file),
-so the process's resident memory stays near the budget however large the states are.
+so the process's resident memory stays near the budget however large the states are. A state
+read in order, a slab of rows at a time (aggregation.py), is read from its file instead, with
+large sequential reads (slab_reader).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import mmap
 import os
 import shutil
+from typing import Callable
 
 import numpy as np
 import torch
@@ -22,6 +25,7 @@ class SpillArea:
         self.directory = directory
         self._maps: dict[str, mmap.mmap] = {}
         self._mapped_files: list[mmap.mmap] = []  # map_file's: released with the states, never deleted
+        self._by_address: dict[int, tuple[mmap.mmap, str]] = {}  # a tensor's first byte -> its mapping and file
         self.bytes_written = 0
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
@@ -41,7 +45,7 @@ class SpillArea:
         self._maps[name] = mapped
         self.bytes_written += size
         array = np.frombuffer(mapped, dtype=np.uint8, count=size)
-        return torch.from_numpy(array).view(dtype).view(shape)
+        return self._register(torch.from_numpy(array).view(dtype).view(shape), mapped, path)
 
     def map_file(self, path: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         """An existing file of exactly `shape` as a tensor, copy on write (the file never changes),
@@ -53,7 +57,45 @@ class SpillArea:
             mapped = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY)
         mapped.madvise(mmap.MADV_RANDOM)
         self._mapped_files.append(mapped)
-        return torch.from_numpy(np.frombuffer(mapped, dtype=np.uint8, count=size)).view(dtype).view(shape)
+        return self._register(torch.from_numpy(np.frombuffer(mapped, dtype=np.uint8, count=size)).view(dtype).view(shape), mapped, path)
+
+    def _register(self, tensor: torch.Tensor, mapped: mmap.mmap, path: str) -> torch.Tensor:
+        self._by_address[tensor.data_ptr()] = (mapped, path)
+        return tensor
+
+    def slab_reader(self, tensor: torch.Tensor) -> Callable[[int, int, tuple[int, int] | None], torch.Tensor]:
+        """For a tensor of this area read in ascending slabs of rows: read(lo, hi, following) gives
+        rows lo..hi-1 read from the file with one positioned read (large, sequential requests,
+        where faulting the mapped pages in would read a page at a time), into a buffer reused
+        by the next call, and asks the kernel to read the following slab ahead meanwhile. A
+        tensor not mapped here is sliced."""
+        found = self._by_address.get(tensor.data_ptr()) if tensor.numel() else None
+        if found is None:
+            return lambda lo, hi, following: tensor[lo:hi]
+        path = found[1]
+        row_bytes = tensor[0].numel() * tensor.element_size()
+        buffer = bytearray()
+
+        def read(lo: int, hi: int, following: tuple[int, int] | None) -> torch.Tensor:
+            nonlocal buffer
+            size = (hi - lo) * row_bytes
+            if len(buffer) < size:
+                buffer = bytearray(size)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                if following is not None:
+                    os.posix_fadvise(fd, following[0] * row_bytes, (following[1] - following[0]) * row_bytes, os.POSIX_FADV_WILLNEED)
+                view, done = memoryview(buffer)[:size], 0
+                while done < size:
+                    got = os.preadv(fd, [view[done:]], lo * row_bytes + done)
+                    if got == 0:
+                        raise OSError(f"{path}: ends before row {hi:,}")
+                    done += got
+            finally:
+                os.close(fd)
+            return torch.frombuffer(buffer, dtype=tensor.dtype, count=(hi - lo) * tensor[0].numel()).view(hi - lo, *tensor.shape[1:])
+
+        return read
 
     def release_pages(self) -> None:
         """Drop every mapped page from this process's memory; the data stays in the files."""
@@ -64,6 +106,7 @@ class SpillArea:
         """Forget one array (its tensor must no longer be used) and delete its file."""
         mapped = self._maps.pop(name, None)
         if mapped is not None:
+            self._by_address = {address: found for address, found in self._by_address.items() if found[0] is not mapped}
             try:
                 mapped.close()
             except BufferError:  # a tensor still views it: the mapping goes with the last view
@@ -79,4 +122,5 @@ class SpillArea:
             except BufferError:  # a tensor still views it: the mapping goes with the last view
                 pass
         self._mapped_files.clear()
+        self._by_address.clear()
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 from torch_geometric.nn import GCNConv, SAGEConv
 
-from gnn_assets.layerwise.blocks import BlockEngine, Blocks, partial_aggregation, run_in_process
+from gnn_assets.layerwise.aggregation import partial_aggregation
+from gnn_assets.layerwise.blocks import BlockEngine, Blocks, run_in_process
 from gnn_assets.layerwise.probe import probe, probe_blocks
 from gnn_assets.layerwise.split import split_model
 from tests.support.split_models import CITES, HETERO_MODELS, HOMOGENEOUS, HOMOGENEOUS_MODELS, TYPED, forward_by_model, random_graph, seeded
