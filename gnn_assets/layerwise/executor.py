@@ -292,7 +292,7 @@ class LayerwiseExecutor:
         else:
             passes = max(total, 1)
         self._streamed = set(streamed)
-        progress = StageProgress(self.progress, self.program.num_layers, stage, node_type, total)
+        progress = StageProgress(self.progress, self.program.num_layers, stage, node_type, total, len(range(0, total, passes)) if streamed else 0)
         chunk = self._chunk_nodes(stage, node_type, nodes, working)
         try:
             for first in range(0, total, passes):
@@ -305,7 +305,7 @@ class LayerwiseExecutor:
         finally:
             self._aggregates, self._streamed = {}, set()
         self.stats.stages.append(
-            StageStats(stage, node_type, total, progress.chunks, chunk, round(time.monotonic() - progress.started, 3), len(range(0, total, passes)) if streamed else 0)
+            StageStats(stage, node_type, total, progress.chunks, chunk, round(time.monotonic() - progress.started, 3), progress.passes)
         )
 
     def _run_chunks(self, stage, node_type, nodes, ids, start: int, stop: int, chunk: int, progress: StageProgress) -> int:

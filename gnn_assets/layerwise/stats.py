@@ -24,8 +24,10 @@ class StageStats:
 class StageProgress:
     """A stage's chunks done, reported every few seconds and at its end."""
 
-    def __init__(self, report: Callable[[str], None], num_layers: int, stage: int, node_type: str, total: int):
+    def __init__(self, report: Callable[[str], None], num_layers: int, stage: int, node_type: str, total: int, passes: int):
+        """passes: over the streamed calls' sources (0: none streamed)."""
         self.report, self.num_layers, self.stage, self.node_type, self.total = report, num_layers, stage, node_type, total
+        self.passes = passes
         self.started = self.last_report = time.monotonic()
         self.chunks = 0
 
@@ -37,6 +39,7 @@ class StageProgress:
             self.report(
                 f"layer {self.stage}/{self.num_layers} {self.node_type}: {nodes:,}/{self.total:,} nodes, {rate:,.0f} nodes/s"
                 + (f", {self.chunks} chunks of up to {chunk:,}" if nodes == self.total else "")
+                + (f", sources streamed in {self.passes} passes" if nodes == self.total and self.passes else "")
             )
             self.last_report = now
 

@@ -16,12 +16,12 @@ from gnn_assets.models.graphsage import GraphSAGE
 from tests.support.split_models import HETERO_MODELS, HOMOGENEOUS, HOMOGENEOUS_MODELS, TYPED, forward_by_model, random_graph, seeded
 
 
-def _layerwise(model, signature, x, edge_index, *, chunk_nodes=None, budget_bytes=1 << 34, spill=None):
+def _layerwise(model, signature, x, edge_index, *, chunk_nodes=None, budget_bytes=1 << 34, spill=None, progress=lambda _: None):
     program = split_model(model, signature)
     row_bytes = probe(program, model, {t: v.shape[1] for t, v in x.items()}, torch.device("cpu"))
     executor = LayerwiseExecutor(
         program, LayerwiseGraph.from_edge_index(x, edge_index), torch.device("cpu"),
-        budget_bytes=budget_bytes, spill=spill, chunk_nodes=chunk_nodes, row_bytes=row_bytes, progress=lambda _: None,
+        budget_bytes=budget_bytes, spill=spill, chunk_nodes=chunk_nodes, row_bytes=row_bytes, progress=progress,
     )
     with torch.inference_mode():
         return executor.run(), executor
@@ -216,9 +216,11 @@ def test_spilled_states_stream_the_sources_of_aggregating_calls_and_stay_exact(t
     for node_type, features in x.items():
         features.numpy().tofile(tmp_path / f"{node_type}.bin")
         mapped[node_type] = spill.map_file(str(tmp_path / f"{node_type}.bin"), tuple(features.shape), torch.float32)
-    got, executor = _layerwise(model, signature, mapped, edge_index, budget_bytes=150_000, spill=spill)
+    lines = []
+    got, executor = _layerwise(model, signature, mapped, edge_index, budget_bytes=150_000, spill=spill, progress=lines.append)
     assert executor.stats.spilled
-    assert max(s.streamed_passes for s in executor.stats.stages) > 1
+    passes = max(s.streamed_passes for s in executor.stats.stages)
+    assert passes > 1 and any(f"sources streamed in {passes} passes" in line for line in lines)
     for node_type in expected:
         torch.testing.assert_close(got[node_type].clone(), in_memory[node_type], atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(got[node_type].clone(), expected[node_type], atol=1e-4, rtol=1e-4)
