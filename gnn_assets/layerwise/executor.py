@@ -55,7 +55,7 @@ from gnn_assets.models.normalization import is_normalized_gcn
 # Convolutions whose output for (x_src, x_dst) equals their output for x on the same edges.
 BIPARTITE_EXACT = (SAGEConv, GraphConv, GINConv)
 _PAGE = 4096
-_SLAB_BYTES = 64 << 20  # a streamed source state is read this many bytes at a time
+_SLAB_BYTES = 64 << 20  # a streamed source state is read this many bytes at a time, at most
 
 
 @dataclass
@@ -180,6 +180,7 @@ class LayerwiseExecutor:
         self.keep = None  # see run()
         self.constants: dict[fx.Node, object] = {}
         self._streamed: set[fx.Node] = set()  # the stage's calls whose sources are streamed
+        self._slab_bytes = _SLAB_BYTES
         self._aggregates: dict[fx.Node, tuple[int, torch.Tensor, np.ndarray]] = {}  # their pass's first row, aggregates, in-degrees
         self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = dict(normalized_edges or {})
         for node, node_type in program.inputs.items():
@@ -286,8 +287,10 @@ class LayerwiseExecutor:
         working = self._working_bytes()
         if streamed:
             # Passes of many destinations hold the streamed calls' aggregates (two thirds of the
-            # working memory); chunks within a pass compute the rest from them.
-            passes = self._pass_nodes(node_type, streamed, working * 2 // 3)
+            # working memory, less a slab read and its messages); chunks within a pass compute
+            # the rest from them.
+            self._slab_bytes = min(_SLAB_BYTES, working // 12)
+            passes = self._pass_nodes(node_type, streamed, working * 2 // 3 - 2 * self._slab_bytes)
             working //= 3
         else:
             passes = max(total, 1)
@@ -420,7 +423,7 @@ class LayerwiseExecutor:
         lo, hi = in_edges.indptr[chunk.start], in_edges.indptr[chunk.stop]
         local_dst = np.repeat(np.arange(chunk.count, dtype=np.int32), np.diff(in_edges.indptr[chunk.start : chunk.stop + 1]))
         state = self.states[self._streamed_states(node)[0]]
-        slab_rows = max(1, _SLAB_BYTES // max(state[:1].numel() * state.element_size(), 1))
+        slab_rows = max(1, self._slab_bytes // max(state[:1].numel() * state.element_size(), 1))
         kind = partial_aggregation(call.module)
         return aggregate_streamed(state, in_edges.sources[lo:hi], local_dst, chunk.count, kind, slab_rows, self.spill.slab_reader(state))
 
