@@ -14,6 +14,7 @@ from __future__ import annotations
 import mmap
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -27,6 +28,7 @@ class SpillArea:
         self._mapped_files: list[mmap.mmap] = []  # map_file's: released with the states, never deleted
         self._by_address: dict[int, tuple[mmap.mmap, str]] = {}  # a tensor's first byte -> its mapping and file
         self.bytes_written = 0
+        self._reader: ThreadPoolExecutor | None = None  # slab_reader's read-ahead thread, made at first use
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         """A zero-filled tensor backed by the file <directory>/<name>.bin (a new file when the name
@@ -65,27 +67,26 @@ class SpillArea:
 
     def slab_reader(self, tensor: torch.Tensor) -> Callable[[int, int, tuple[int, int] | None], torch.Tensor]:
         """For a tensor of this area read in ascending slabs of rows: read(lo, hi, following) gives
-        rows lo..hi-1 read from the file with one positioned read (large, sequential requests,
-        where faulting the mapped pages in would read a page at a time), into a buffer reused
-        by the next call, and asks the kernel to read the following slab ahead meanwhile. A
-        tensor not mapped here is sliced."""
+        rows lo..hi-1 read from the file with positioned reads (large, sequential requests, where
+        faulting the mapped pages in would read a page at a time) while a thread reads the
+        following slab into a second buffer: the caller computes on one slab while the disk
+        reads the next. A slab stays valid until the next call. A tensor not mapped here is
+        sliced."""
         found = self._by_address.get(tensor.data_ptr()) if tensor.numel() else None
         if found is None:
             return lambda lo, hi, following: tensor[lo:hi]
         path = found[1]
         row_bytes = tensor[0].numel() * tensor.element_size()
-        buffer = bytearray()
+        buffers = [bytearray(), bytearray()]
+        ahead: dict[tuple[int, int], tuple[int, Future]] = {}  # a slab being read ahead: its buffer
 
-        def read(lo: int, hi: int, following: tuple[int, int] | None) -> torch.Tensor:
-            nonlocal buffer
+        def fill(index: int, lo: int, hi: int) -> torch.Tensor:
             size = (hi - lo) * row_bytes
-            if len(buffer) < size:
-                buffer = bytearray(size)
+            if len(buffers[index]) < size:
+                buffers[index] = bytearray(size)
+            view, done = memoryview(buffers[index])[:size], 0
             fd = os.open(path, os.O_RDONLY)
             try:
-                if following is not None:
-                    os.posix_fadvise(fd, following[0] * row_bytes, (following[1] - following[0]) * row_bytes, os.POSIX_FADV_WILLNEED)
-                view, done = memoryview(buffer)[:size], 0
                 while done < size:
                     got = os.preadv(fd, [view[done:]], lo * row_bytes + done)
                     if got == 0:
@@ -93,7 +94,22 @@ class SpillArea:
                     done += got
             finally:
                 os.close(fd)
-            return torch.frombuffer(buffer, dtype=tensor.dtype, count=(hi - lo) * tensor[0].numel()).view(hi - lo, *tensor.shape[1:])
+            return torch.frombuffer(buffers[index], dtype=tensor.dtype, count=(hi - lo) * tensor[0].numel()).view(hi - lo, *tensor.shape[1:])
+
+        def read(lo: int, hi: int, following: tuple[int, int] | None) -> torch.Tensor:
+            if (lo, hi) in ahead:
+                index, future = ahead.pop((lo, hi))
+                rows = future.result()
+            else:
+                for _, future in ahead.values():  # another slab than the one asked for: let its read end
+                    future.result()
+                ahead.clear()
+                index, rows = 0, fill(0, lo, hi)
+            if following is not None:
+                if self._reader is None:
+                    self._reader = ThreadPoolExecutor(1, thread_name_prefix="slab-reader")
+                ahead[following] = (1 - index, self._reader.submit(fill, 1 - index, *following))
+            return rows
 
         return read
 
@@ -114,6 +130,9 @@ class SpillArea:
             os.remove(os.path.join(self.directory, f"{name}.bin"))
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.shutdown(wait=True)
+            self._reader = None
         for name in list(self._maps):
             self.free(name)
         for mapped in self._mapped_files:

@@ -64,3 +64,13 @@ def test_a_mapped_source_is_read_from_its_file_slab_by_slab_and_stays_exact(tmp_
     assert torch.equal(got, expected)
     spill.close()
     assert (tmp_path / "rows.bin").exists()  # a mapped file is the enumeration's: never deleted
+
+
+def test_a_slab_reader_gives_the_rows_asked_for_whatever_it_read_ahead(tmp_path):
+    values = np.arange(200 * 4, dtype=np.float32).reshape(200, 4)
+    values.tofile(tmp_path / "rows.bin")
+    spill = SpillArea(str(tmp_path / "area"))
+    read = spill.slab_reader(spill.map_file(str(tmp_path / "rows.bin"), values.shape, torch.float32))
+    for lo, hi, following in [(0, 10, (10, 20)), (10, 20, (50, 70)), (120, 200, None), (30, 40, (40, 45)), (40, 45, None)]:
+        assert torch.equal(read(lo, hi, following), torch.from_numpy(values[lo:hi]))
+    spill.close()
