@@ -18,8 +18,9 @@ How a call sees a chunk:
   node from its in-edges is then exact: attention softmax, self loops. GCNConv's normalization
   needs the degrees of the sources too, so it is computed once on the whole graph and passed
   as edge weights (normalization off for the call).
-- when the states are spilled to files and the call aggregates in parts (a sum, mean, max or
-  min of its sources' states: aggregation.py), a whole job streams its sources instead (ATLAS's
+- when the states are spilled to files larger than the page cache can hold (stream_sources)
+  and the call aggregates in parts (a sum, mean, max or min of its sources' states:
+  aggregation.py), a whole job streams its sources instead (ATLAS's
   destination blocks, sources streamed): a pass over as many destinations as their aggregates
   fit in two thirds of the working memory reads the source state once, in ascending slabs of
   rows (only the slabs its edges reach), adding each message to its destination's aggregate;
@@ -161,12 +162,15 @@ class LayerwiseExecutor:
         chunk_nodes: int | None = None,
         row_bytes: dict[fx.Node, int] | None = None,
         normalized_edges: dict[tuple, tuple[InEdges, torch.Tensor]] | None = None,
+        stream_sources: bool = True,
     ):
         """row_bytes: bytes per node of each state (from the probe), for planning; spill: where
         states go when they do not fit the budget (None: they must fit). chunk_nodes fixes the
         chunk size (the probe uses it to force many chunks). normalized_edges: GCN's normalized
         in-edges and weights by (edge type, improved, add_self_loops), for a graph that is part
-        of a larger one whose degrees it does not hold (engine BEAM's blocks)."""
+        of a larger one whose degrees it does not hold (engine BEAM's blocks). stream_sources:
+        whether spilled states are streamed to the calls that aggregate in parts (see the
+        module's docstring) or gathered, as they are while the files fit in the page cache."""
         self.program = program
         self.graph = graph
         self.device = device
@@ -181,6 +185,7 @@ class LayerwiseExecutor:
         self.constants: dict[fx.Node, object] = {}
         self._streamed: set[fx.Node] = set()  # the stage's calls whose sources are streamed
         self._slab_bytes = _SLAB_BYTES
+        self.stream_sources = stream_sources
         self._aggregates: dict[fx.Node, tuple[int, torch.Tensor, np.ndarray]] = {}  # their pass's first row, aggregates, in-degrees
         self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = dict(normalized_edges or {})
         for node, node_type in program.inputs.items():
@@ -408,7 +413,7 @@ class LayerwiseExecutor:
         """(its source state, its destination state or a constant) where a call's sources are
         streamed (see the module's docstring); None where the chunk gathers them."""
         call = self.program.calls[node]
-        if self.spill is None or self.recompute is not None or partial_aggregation(call.module) is None:
+        if self.spill is None or not self.stream_sources or self.recompute is not None or partial_aggregation(call.module) is None:
             return None
         x_arg = node.args[0] if node.args else node.kwargs.get("x")
         x_src, x_dst = x_arg if isinstance(x_arg, (tuple, list)) else (x_arg, x_arg)

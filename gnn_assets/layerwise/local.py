@@ -33,22 +33,10 @@ from gnn_assets.layerwise.frame import LayerwiseRun
 from gnn_assets.outputs.champion import CHAMPION
 from gnn_assets.outputs.overlay import continue_output
 from gnn_assets.layerwise.executor import LayerwiseExecutor, LayerwiseGraph, must_spill, peak_state_bytes
+from gnn_assets.layerwise.memory import memory_budget_bytes, states_outgrow_page_cache
 from gnn_assets.layerwise.spill import SpillArea
 
-_DEFAULT_BUDGET_FRACTION = 0.5
 _WRITE_ROWS = 65_536
-
-
-def memory_budget_bytes(config: TaskConfig) -> int:
-    """gnnAssetsConfig.layerwise.memoryBudgetMb, or half of the memory available now."""
-    if config.layerwise_memory_budget_mb:
-        return config.layerwise_memory_budget_mb << 20
-    try:
-        with open("/proc/meminfo") as meminfo:
-            available_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:"))
-        return int(available_kb * 1024 * _DEFAULT_BUDGET_FRACTION)
-    except (OSError, StopIteration, ValueError):
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") * _DEFAULT_BUDGET_FRACTION)
 
 
 def read_features(uri: str, into: torch.Tensor, after_batch=lambda: None) -> torch.Tensor:
@@ -165,6 +153,7 @@ class LocalEngine:
         try:
             peak = max(peak_state_bytes(m.program, m.row_bytes, num_nodes) for m in models)
             spilled = must_spill(peak, sum(c.held_bytes for c in in_edges.values()), budget)
+            stream = states_outgrow_page_cache(peak + csr_bytes, budget)
             features = {}
             for node_type in types.node_types:
                 shape = (num_nodes[node_type], dims[node_type])
@@ -192,11 +181,13 @@ class LocalEngine:
                 if index:
                     progress(f"champion {champion.job_name}: the same layers over the same graph")
                 executor = LayerwiseExecutor(
-                    probed.program, graph, device, budget_bytes=budget, spill=spill if spilled else None, progress=progress, row_bytes=probed.row_bytes
+                    probed.program, graph, device, budget_bytes=budget, spill=spill if spilled else None, progress=progress,
+                    row_bytes=probed.row_bytes, stream_sources=stream,
                 )
                 progress(
                     f"layer-wise on {device}: budget {budget / 2**20:,.0f} MiB, kept states {executor.stats.states_bytes / 2**20:,.1f} MiB"
                     + (f", spilled to {spill_dir}" if executor.stats.spilled else ", in memory")
+                    + (", larger than the page cache: sources streamed where calls aggregate in parts" if executor.stats.spilled and stream else "")
                 )
                 with torch.inference_mode():
                     if index == 0 and increment is not None:
