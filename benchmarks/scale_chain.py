@@ -124,6 +124,10 @@ def child_check(workdir: Path) -> dict:
     frozen = freeze_task_config(load_task_config(task), resources, JOB)  # the job's frozen config (byte-identical)
     source = resources.layout.graph_source_dir("scale")
     con = duckdb.connect()
+    # DuckDB's default (80% of the machine) let the check hold 9.5 GB at 20M nodes, past the
+    # chain's default memory cap (the published table's scan); scans and joins spill past 2 GB.
+    limits = {"memory_limit": "2GB", "temp_directory": str(workdir / "check_spill")}
+    con.execute(f"SET memory_limit = '{limits['memory_limit']}'; SET temp_directory = '{limits['temp_directory']}'")
     con.execute(f"CREATE VIEW edges AS SELECT src, dst FROM read_parquet('{source}/edges/*.parquet')")
     con.execute(f"CREATE VIEW nodes AS SELECT node_id, features FROM read_parquet('{source}/nodes/*.parquet')")
     con.execute(f"CREATE TABLE targets AS SELECT node_id FROM nodes USING SAMPLE {CHECKED_NODES} ROWS (reservoir, 7)")
@@ -142,7 +146,7 @@ def child_check(workdir: Path) -> dict:
     with torch.no_grad():
         expected = model.encoder(x, edge_index)
     table = frozen.output_tables("paper")["embeddings"]
-    with duckdb.connect(resources.duckdb_path, read_only=True) as warehouse:
+    with duckdb.connect(resources.duckdb_path, read_only=True, config=limits) as warehouse:
         published = dict(warehouse.execute(f'SELECT node_id, emb FROM "{table}" WHERE node_id IN (SELECT unnest(?))', [targets]).fetchall())
     got = torch.tensor(np.array([published[t] for t in targets], dtype=np.float32))
     difference = (got - expected[[position[t] for t in targets]]).abs().max().item()
