@@ -56,7 +56,11 @@ def test_layerwise_heterogeneous_link_prediction_matches_full_graph_forward(tmp_
 
 
 @pytest.mark.slow
-def test_a_budget_below_the_states_spills_and_stays_exact(tmp_path, small_homogeneous_graph):
+@pytest.mark.parametrize("outgrow_page_cache", [False, True])
+def test_a_budget_below_the_states_spills_and_stays_exact(tmp_path, small_homogeneous_graph, monkeypatch, outgrow_page_cache):
+    """Spilled states that fit in the page cache are gathered by chunk; states that outgrow it
+    (here: said to) are streamed to the GraphSAGE layers in passes. Both equal the job in memory."""
+    monkeypatch.setattr("gnn_assets.layerwise.local.states_outgrow_page_cache", lambda states, budget: outgrow_page_cache)
     job = prepare_job(
         tmp_path, "demo_node_classification", small_homogeneous_graph,
         **LAYERWISE, **{"gnnAssetsConfig.layerwise.memoryBudgetMb": 1, "inferencerConfig.inferencerArgs.hid_dim": "256"},
@@ -65,6 +69,7 @@ def test_a_budget_below_the_states_spills_and_stays_exact(tmp_path, small_homoge
     details = run.job.details
     assert details["spilled"] and details["states_bytes"] > details["budget_bytes"] == 1 << 20
     assert details["spill_bytes"] >= details["states_bytes"] and max(s["chunks"] for s in details["stages"]) > 1
+    assert (max(s["streamed_passes"] for s in details["stages"]) > 0) == outgrow_page_cache
     run_dir = job.resources.layout.job(job.frozen.task_name, job.job_name).inference_run_dir(run.job.run_id)
     assert not storage.exists(storage.join(run_dir, "layerwise_states"))  # the spill files are gone
     assert storage.exists(storage.join(job.resources.layout.enumerated_graph_dir(job.frozen.graph_name), "csr", "paper-cites-paper", "sources.npy"))
