@@ -20,10 +20,10 @@ How a call sees a chunk:
   as edge weights (normalization off for the call).
 - when the states are spilled to files larger than the page cache can hold (stream_sources)
   and the call aggregates in parts (a sum, mean, max or min of its sources' states:
-  aggregation.py), a whole job streams its sources instead (ATLAS's
-  destination blocks, sources streamed): a pass over as many destinations as their aggregates
-  fit in two thirds of the working memory reads the source state once, in ascending slabs of
-  rows (only the slabs its edges reach), adding each message to its destination's aggregate;
+  aggregation.py), a whole job streams its sources instead (ATLAS's destination blocks, sources
+  streamed): a pass over as many destinations as their aggregates fit in two thirds of the
+  working memory (less a slab and its messages) reads the source state once, in ascending slabs
+  of rows (only the slabs its edges reach), adding each message to its destination's aggregate;
   then the pass's chunks run the stage, the call seeing one virtual source row per destination
   holding its aggregate (one in-edge each: aggregating one message gives the message). A layer
   reads its source file a few times in order instead of a page per gathered row at random,
