@@ -30,6 +30,21 @@ def partial_aggregation(module) -> str | None:
     return _AGGREGATIONS.get(aggr) if isinstance(aggr, str) else None
 
 
+def empty_aggregate(shape: tuple[int, ...], kind: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Aggregates before any message: zeros for sums and means, -inf (+inf) for maxima (minima)."""
+    if kind in ("sum", "mean"):
+        return torch.zeros(shape, dtype=dtype)
+    return torch.full(shape, -torch.inf if kind == "max" else torch.inf, dtype=dtype)
+
+
+def add_messages(aggregate: torch.Tensor, index: torch.Tensor, messages: torch.Tensor, kind: str) -> torch.Tensor:
+    """Message i added into aggregate[index[i]], in order (a sum for sums and means)."""
+    if kind in ("sum", "mean"):
+        return aggregate.index_add_(0, index, messages)
+    expanded = index.long().view(-1, *([1] * (messages.dim() - 1))).expand_as(messages)
+    return aggregate.scatter_reduce_(0, expanded, messages, "amax" if kind == "max" else "amin")
+
+
 def aggregate_streamed(
     x: torch.Tensor,
     sources: np.ndarray,
@@ -50,11 +65,7 @@ def aggregate_streamed(
     in-edges gets zeros."""
     read = read or (lambda lo, hi, following: x[lo:hi])
     degrees = np.bincount(local_dst, minlength=num_dst)
-    shape = (num_dst, *x.shape[1:])
-    if kind in ("sum", "mean"):
-        aggregate = torch.zeros(shape, dtype=x.dtype)
-    else:
-        aggregate = torch.full(shape, -torch.inf if kind == "max" else torch.inf, dtype=x.dtype)
+    aggregate = empty_aggregate((num_dst, *x.shape[1:]), kind, x.dtype)
     if len(sources):
         slab = sources // slab_rows
         num_slabs = int(slab.max()) + 1
@@ -65,19 +76,12 @@ def aggregate_streamed(
         np.cumsum(np.bincount(keys, minlength=num_slabs), out=bounds[1:])
         del slab
         used = np.flatnonzero(np.diff(bounds)).tolist()
-        for i, k in enumerate(used):
-            lo, hi = k * slab_rows, min((k + 1) * slab_rows, x.shape[0])
-            following = None if i + 1 == len(used) else (used[i + 1] * slab_rows, min((used[i + 1] + 1) * slab_rows, x.shape[0]))
+        slabs = [(k * slab_rows, min((k + 1) * slab_rows, x.shape[0])) for k in used]
+        for k, (lo, hi), following in zip(used, slabs, [*slabs[1:], None]):
             rows = read(lo, hi, following)
             for first in range(bounds[k], bounds[k + 1], slab_rows):  # at most a slab's bytes of messages at once
                 edges = order[first : min(first + slab_rows, bounds[k + 1])]
-                messages = rows[torch.from_numpy(sources[edges] - lo)]
-                index = torch.from_numpy(local_dst[edges])
-                if kind in ("sum", "mean"):
-                    aggregate.index_add_(0, index, messages)
-                else:
-                    expanded = index.long().view(-1, *([1] * (messages.dim() - 1))).expand_as(messages)
-                    aggregate.scatter_reduce_(0, expanded, messages, "amax" if kind == "max" else "amin")
+                add_messages(aggregate, torch.from_numpy(local_dst[edges]), rows[torch.from_numpy(sources[edges] - lo)], kind)
     if kind == "mean":
         aggregate /= torch.from_numpy(np.maximum(degrees, 1)).to(x.dtype).view(-1, *([1] * (aggregate.dim() - 1)))
     elif kind in ("max", "min"):

@@ -37,7 +37,7 @@ import torch
 import torch.fx as fx
 
 from gnn_assets.graph.csr import InEdges
-from gnn_assets.layerwise.aggregation import partial_aggregation
+from gnn_assets.layerwise.aggregation import add_messages, empty_aggregate, partial_aggregation
 from gnn_assets.layerwise.executor import Chunk, LayerwiseExecutor, LayerwiseGraph
 from gnn_assets.graph.enumerated_layout import EdgeTypeKey
 from gnn_assets.layerwise.split import LayerProgram, UnsplittableModel
@@ -85,13 +85,7 @@ def combine(rows: np.ndarray, values: np.ndarray, counts: np.ndarray, kind: str)
         return rows[order], values[order], counts[order]
     index = torch.from_numpy(inverse.reshape(-1))
     source = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
-    if kind in ("sum", "mean"):
-        reduced = torch.zeros((len(unique), source.shape[1])).index_add_(0, index, source)
-    else:
-        start = -torch.inf if kind == "max" else torch.inf
-        reduced = torch.full((len(unique), source.shape[1]), start).scatter_reduce_(
-            0, index[:, None].expand_as(source), source, "amax" if kind == "max" else "amin"
-        )
+    reduced = add_messages(empty_aggregate((len(unique), source.shape[1]), kind), index, source, kind)
     return unique, reduced.numpy(), np.bincount(inverse.reshape(-1), weights=counts, minlength=len(unique)).astype(np.int64)
 
 

@@ -183,10 +183,11 @@ class LayerwiseExecutor:
         self.base = None
         self.keep = None  # see run()
         self.constants: dict[fx.Node, object] = {}
-        self._streamed: set[fx.Node] = set()  # the stage's calls whose sources are streamed
+        self._streamed: dict[fx.Node, tuple[fx.Node, object]] = {}  # the stage's streamed calls: their _streamed_states
         self._slab_bytes = _SLAB_BYTES
         self.stream_sources = stream_sources
-        self._aggregates: dict[fx.Node, tuple[int, torch.Tensor, np.ndarray]] = {}  # their pass's first row, aggregates, in-degrees
+        self._pass_first = 0  # the first destination of the current pass
+        self._aggregates: dict[fx.Node, tuple[torch.Tensor, np.ndarray]] = {}  # the pass's aggregates and in-degrees, by streamed call
         self._gcn_edges: dict[tuple, tuple[InEdges, torch.Tensor]] = dict(normalized_edges or {})
         for node, node_type in program.inputs.items():
             self.row_bytes[node] = _row_bytes(graph.features[node_type], graph.num_nodes(node_type))
@@ -236,7 +237,7 @@ class LayerwiseExecutor:
         per_node = 0.0
         for node in streamed:
             in_edges = self.graph.in_edges[self.program.calls[node].edge_type]
-            source = self.states[self._streamed_states(node)[0]]
+            source = self.states[self._streamed[node][0]]
             per_node += source[:1].numel() * source.element_size() + 8 + 22 * in_edges.num_edges / max(in_edges.num_dst, 1)
         return int(max(1, min(self.graph.num_nodes(node_type), working // max(per_node, 1))))
 
@@ -288,7 +289,8 @@ class LayerwiseExecutor:
                 if node in self.program.last_read and node not in self.states:
                     self.states[node] = self.base(node, ids)
         total = self.graph.num_nodes(node_type) if ids is None else len(ids)
-        streamed = [n for n in nodes if n in self.program.calls and self._streamed_states(n) is not None]
+        self._streamed = {n: states for n in nodes if n in self.program.calls and (states := self._streamed_states(n)) is not None}
+        streamed = list(self._streamed)
         working = self._working_bytes()
         if streamed:
             # Passes of many destinations hold the streamed calls' aggregates (two thirds of the
@@ -299,19 +301,18 @@ class LayerwiseExecutor:
             working //= 3
         else:
             passes = max(total, 1)
-        self._streamed = set(streamed)
         progress = StageProgress(self.progress, self.program.num_layers, stage, node_type, total, len(range(0, total, passes)) if streamed else 0)
         chunk = self._chunk_nodes(stage, node_type, nodes, working)
         try:
             for first in range(0, total, passes):
                 last = min(total, first + passes)
                 if streamed:
-                    self._aggregates = {}  # the last pass's, before this pass's are computed
+                    self._aggregates, self._pass_first = {}, first  # the last pass's, before this pass's are computed
                     for node in streamed:
-                        self._aggregates[node] = (first, *self._aggregate(node, Chunk(first, last)))
+                        self._aggregates[node] = self._aggregate(node, Chunk(first, last))
                 chunk = self._run_chunks(stage, node_type, nodes, ids, first, last, chunk, progress)
         finally:
-            self._aggregates, self._streamed = {}, set()
+            self._aggregates, self._streamed = {}, {}
         self.stats.stages.append(
             StageStats(stage, node_type, total, progress.chunks, chunk, round(time.monotonic() - progress.started, 3), progress.passes)
         )
@@ -427,7 +428,7 @@ class LayerwiseExecutor:
         in_edges = self.graph.in_edges[call.edge_type]
         lo, hi = in_edges.indptr[chunk.start], in_edges.indptr[chunk.stop]
         local_dst = np.repeat(np.arange(chunk.count, dtype=np.int32), np.diff(in_edges.indptr[chunk.start : chunk.stop + 1]))
-        state = self.states[self._streamed_states(node)[0]]
+        state = self.states[self._streamed[node][0]]
         slab_rows = max(1, self._slab_bytes // max(state[:1].numel() * state.element_size(), 1))
         kind = partial_aggregation(call.module)
         return aggregate_streamed(state, in_edges.sources[lo:hi], local_dst, chunk.count, kind, slab_rows, self.spill.slab_reader(state))
@@ -436,11 +437,11 @@ class LayerwiseExecutor:
         """A streamed call for a chunk within its pass: one virtual source row per destination,
         its aggregate, and one in-edge to each destination that has in-edges."""
         call = self.program.calls[node]
-        first, aggregates, degrees = self._aggregates[node]
-        rows = slice(chunk.start - first, chunk.stop - first)
+        aggregates, degrees = self._aggregates[node]
+        rows = slice(chunk.start - self._pass_first, chunk.stop - self._pass_first)
         reached = torch.from_numpy(np.flatnonzero(degrees[rows]))
         edge_index = torch.stack([reached, reached]).to(self.device)
-        x_dst = self._streamed_states(node)[1]
+        x_dst = self._streamed[node][1]
         own = self.states[x_dst][chunk.index].to(self.device) if isinstance(x_dst, fx.Node) else x_dst
         return self._invoke(node, call, (aggregates[rows].to(self.device), own), edge_index, None, size=(chunk.count, chunk.count))
 

@@ -55,4 +55,3 @@ class NodeRegressionTrainer(NodeBasedTrainer):
         out["head.weight"] = state["head.weight"] * self.spread
         out["head.bias"] = state["head.bias"] * self.spread + self.mean
         return out
-
