@@ -277,8 +277,8 @@ def test_an_incremental_job_killed_while_publishing_leaves_the_tables_and_its_ba
     _reenumerate(job, changed(small_homogeneous_graph, "all"))
     real = duckdb_warehouse._apply_delta
 
-    def killed_after_the_delete(con, r):
-        real(con, r)
+    def killed_after_the_delete(con, r, held_dir):
+        real(con, r, held_dir)
         raise SystemExit(137)  # as if killed before the transaction commits
 
     monkeypatch.setattr(duckdb_warehouse, "_apply_delta", killed_after_the_delete)
@@ -286,12 +286,20 @@ def test_an_incremental_job_killed_while_publishing_leaves_the_tables_and_its_ba
         _run_job(job, "daily", **daily)
     layout = job.resources.layout.job(job.frozen.task_name, "daily")
     assert _rows(job, frozen) == published and published_run(layout) == first.job.run_id
+    warehouse = open_warehouse(job.resources)
+
+    def held_files() -> list[str]:
+        return sorted(os.path.relpath(os.path.join(d, f), warehouse.deltas_dir) for d, _, fs in os.walk(warehouse.deltas_dir) for f in fs)
+
+    assert len(held_files()) == 1  # the killed publication's linked file, read by no view
     monkeypatch.setattr(duckdb_warehouse, "_apply_delta", real)
     # The committed run is published again (by delta onto the same base) and is exact.
     from gnn_assets.config.job import Job
     from gnn_assets.jobs.unenumerate import unenumerate_outputs
 
-    unenumerate_outputs(Job.of(frozen, job.resources), open_warehouse(job.resources), progress=lambda _: None)
+    unenumerate_outputs(Job.of(frozen, job.resources), warehouse, progress=lambda _: None)
+    tables_by_delta = {tables.output_table(frozen.task_name, "daily", "paper", kind) for kind in ("embeddings", "predictions")}
+    assert {os.path.dirname(f) for f in held_files()} == tables_by_delta and len(held_files()) == 2  # the orphan released
     _, full_frozen = _run_job(job, "full")
     (got, got_pred), (expected, expected_pred) = _rows(job, frozen), _rows(job, full_frozen)
     ids = sorted(expected)

@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import subprocess
 import sys
 import time
@@ -205,7 +206,8 @@ def test_deltas_in_a_row_write_only_their_rows_and_are_compacted_past_half_the_t
     """The whole publication's table is kept as the base (not rewritten: deleting rows scattered
     over it made DuckDB's checkpoint rewrite all of it); each delta replaces its nodes' rows in the
     delta table; a node removed, then added back, comes back; past half the base's rows the view is
-    written back into one table, and a whole publication replaces whatever the name held."""
+    written back into one table, and a whole publication replaces whatever the name held. The
+    runs' files are held beside the database while a view reads them, and no longer."""
     ids = [f"n{i:02d}" for i in range(10)]
     _mapping(warehouse, tmp_path, [(n, i) for i, n in enumerate(ids)])
     warehouse.publish_job_tables([_replacement(tmp_path, [(i, [float(i)]) for i in range(10)])])
@@ -226,15 +228,49 @@ def test_deltas_in_a_row_write_only_their_rows_and_are_compacted_past_half_the_t
     delta({"n01": 10.0}, ["n03"], now)
     assert (_kind(warehouse, "final"), _kind(warehouse, "final__base"), warehouse.row_count("final__delta")) == ("VIEW", "BASE TABLE", 2)
     assert warehouse.row_count("final__base") == 10  # untouched
+    held = warehouse.held_dir("final")
+    assert os.listdir(held) == ["1.parquet"]
     delta({"n01": 11.0, "n02": 20.0}, [], now)
     assert warehouse.row_count("final__delta") == 3  # n01's older row replaced, n03's tombstone kept
+    assert os.listdir(held) == ["2.parquet"]  # the first file's only row replaced: released
     now = sorted(now + ["n03"])
     delta({"n03": 30.0}, [], now)  # removed, then added back
     assert warehouse.row_count("final__delta") == 3
+    assert sorted(os.listdir(held)) == ["2.parquet", "3.parquet"]
     delta({"n04": 40.0, "n05": 50.0, "n06": 60.0}, [], now)  # 6 delta rows: past half of 10
     assert (_kind(warehouse, "final"), _kind(warehouse, "final__base"), _kind(warehouse, "final__delta")) == ("BASE TABLE", None, None)
+    assert not os.path.exists(held)
     delta({"n07": 70.0}, [], now)  # and a new delta over the compacted table
     assert _kind(warehouse, "final") == "VIEW"
     warehouse.publish_job_tables([_replacement(tmp_path, [(i, [-1.0]) for i in range(10)])])  # a whole job again
     assert _published(warehouse) == {n: [-1.0] for n in now}
     assert (_kind(warehouse, "final"), _kind(warehouse, "final__base"), _kind(warehouse, "final__delta")) == ("BASE TABLE", None, None)
+    assert not os.path.exists(held)
+
+
+def test_a_delta_with_a_node_written_twice_keeps_its_smallest_value_as_a_whole_publication_does(warehouse, tmp_path):
+    _mapping(warehouse, tmp_path, [("a", 0), ("b", 1)])
+    warehouse.publish_job_tables([_replacement(tmp_path, [(0, [0.0]), (1, [1.0])])])
+    delta = _replacement(tmp_path, [(1, [5.0]), (1, [3.0]), (0, [7.0])])
+    report = warehouse.publish_job_tables([dataclasses.replace(delta, removed_node_ids=[])])["final"]
+    assert _published(warehouse) == {"a": [7.0], "b": [3.0]}
+    assert (report.duplicate_ids, report.duplicate_rows_dropped, report.output_rows) == (1, 1, 2)
+
+
+def test_a_delta_published_into_duckdbs_storage_by_an_earlier_version_is_written_back_once(warehouse, tmp_path):
+    """Before the runs' files were held beside the database, the delta's rows were a table of
+    (node_id, value, removed): such a view is written back into one table, then published onto."""
+    import duckdb
+
+    _mapping(warehouse, tmp_path, [("a", 0), ("b", 1), ("c", 2)])
+    warehouse.publish_job_tables([_replacement(tmp_path, [(0, [0.0]), (1, [1.0]), (2, [2.0])])])
+    with duckdb.connect(warehouse.path) as con:  # as the earlier version left it: b replaced, c removed
+        con.execute('ALTER TABLE final RENAME TO final__base')
+        con.execute("CREATE TABLE final__delta AS SELECT * FROM (VALUES ('b', [9.0]::FLOAT[], false), ('c', NULL, true)) t(node_id, emb, gnn_assets_removed)")
+        con.execute("CREATE VIEW final AS SELECT b.node_id, b.emb FROM final__base b ANTI JOIN final__delta d ON d.node_id = b.node_id "
+                    "UNION ALL SELECT node_id, emb FROM final__delta WHERE NOT gnn_assets_removed")
+    _mapping(warehouse, tmp_path, [("a", 0), ("b", 1)])
+    delta = _replacement(tmp_path, [(0, [4.0])])
+    warehouse.publish_job_tables([dataclasses.replace(delta, removed_node_ids=[])])
+    assert _published(warehouse) == {"a": [4.0], "b": [9.0]}
+    assert warehouse.row_count("final__base") == 2 and warehouse.row_count("final__delta") == 1
