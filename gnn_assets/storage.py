@@ -169,7 +169,7 @@ def file_versions(pattern: str) -> list[FileVersion]:
             st = os.lstat(path)  # a symbolic link is not followed: it may point anywhere
             if not stat.S_ISREG(st.st_mode):
                 continue
-            out.append(FileVersion(path, st.st_size, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}", False))
+            out.append(FileVersion(path, st.st_size, _local_version(st), False))
         return out
     from google.cloud import storage as gcs
 
@@ -184,6 +184,21 @@ def file_versions(pattern: str) -> list[FileVersion]:
         ),
         key=lambda v: v.path,
     )
+
+
+def _local_version(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def file_version(uri: str) -> str | None:
+    """One file's version token (file_versions'); None where it is not a regular file."""
+    if is_remote(uri):
+        return next((v.version for v in file_versions(uri) if v.path == uri), None)
+    try:
+        st = os.lstat(uri)
+    except FileNotFoundError:
+        return None
+    return _local_version(st) if stat.S_ISREG(st.st_mode) else None
 
 
 def sha256(uri: str) -> str:

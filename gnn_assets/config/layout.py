@@ -61,6 +61,13 @@ class JobLayout:
         return storage.join(self.inference_output_dir(run_id, node_type), "champion")
 
     @property
+    def kept_dir(self) -> str:
+        """The layers of states the job's runs keep for later incremental jobs (layerwise.keepStates),
+        beside the run folders: a folder per layer, read in place by every run built on it
+        (incremental/kept.py)."""
+        return storage.join(self.inference_dir, "kept")
+
+    @property
     def inference_manifest_uri(self) -> str:
         """The committed run: which run folder is published, its files, row counts, model hash.
         Written last, after the Beam job succeeded and its files were counted."""

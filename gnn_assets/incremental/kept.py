@@ -1,23 +1,29 @@
-"""What a layer-wise job keeps for a later incremental job (layerwise.keepStates), in its run
-folder, committed with it: every layer state a later layer reads, in layers, oldest first:
+"""What a layer-wise job keeps for a later incremental job (layerwise.keepStates), committed
+with it: every layer state a later layer reads, in layers, oldest first, each layer the folder of
+the run that wrote it beside the run folders (JobLayout.kept_dir):
 
-  kept/layer-0/states/<name>.npy            every node's row (a whole job, or a compaction)
-  kept/layer-<i>/states/<name>.ids.npy      the rows an incremental job recomputed (its ids,
-  kept/layer-<i>/states/<name>.rows.npy     sorted) and their values
-  kept/layer-<i>/shift_<node type>.npz      how ids moved from layer i-1's enumeration to i's
+  kept/<run id>/states/<name>.npy           every node's row (a whole job, or a compaction)
+  kept/<run id>/states/<name>.ids.npy       the rows an incremental job recomputed (its ids,
+  kept/<run id>/states/<name>.rows.npy      sorted) and their values
+  kept/<run id>/shift_<node type>.npz       how ids moved from the previous layer's enumeration
+  kept/<run id>-base-<i>/...                another job's layer i, linked by the run built on it
 
 A row is read from the newest layer that holds it, its id moved back through the shifts to each
-older layer's numbering (reading a few rows reads a few rows). An incremental run links its
-base's layers into its own folder (a hard link locally, a server-side copy in object storage) and
-adds one; past MAX_LAYERS it writes every row again as one layer (compaction). States are named
-by the traced model's node, the same for every trace of the same model.
+older layer's numbering (reading a few rows reads a few rows). An incremental run lists its
+base's layers in its own record, read in place (nothing is linked or copied, but for another
+job's layers: a link changes the files' inode change time, which their versions below record),
+and adds one; past MAX_LAYERS
+it writes every row again as one layer (compaction). Once a run commits, the layers no committed
+run lists are removed (release_kept_layers). States are named by the traced model's node, the
+same for every trace of the same model.
 
 The manifest (details["kept"]) records the layers, each state's node type and row shape, the
-enumeration each layer's ids are in, the model file's sha256 and the content hash of every kept
-file (xxh3-128: every incremental job hashes its base's files again before it uses any of them,
-so the hash must be fast; its files are written by the job itself, not taken from users). A base is always its job's committed
-run: its folder is removed when a later run of the job commits (or, for the run last published,
-when a later one is published); the runs built on it hold links of their own.
+enumeration each layer's ids are in, the model file's sha256, the content hash of every kept
+file (xxh3-128, taken as it is written; its files are written by the job itself, not taken from
+users) and its version when that content was known (storage.file_version: recorded after each
+write). An incremental job verifies every file of its base before it uses any: a file whose
+version changed since is hashed again (verify_kept_content). A base is always its job's committed
+run.
 """
 
 from __future__ import annotations
@@ -53,13 +59,17 @@ class KeptRun:
     layers: list[KeptLayer] = field(default_factory=list)  # oldest first
     states: dict[str, dict] = field(default_factory=dict)  # state name -> {"node_type", "shape", "dtype"} (shape: all nodes)
     file_hashes: dict[str, str] = field(default_factory=dict)  # every kept file -> content hash (xxh3-128)
+    # every kept file -> its version (storage.file_version) when its content was last known to be
+    # the hashed one: where it still is, the file was not rewritten since and is not read again
+    file_versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "KeptRun":
-        return cls(data["model_sha256"], [KeptLayer(**layer) for layer in data["layers"]], dict(data["states"]), dict(data["file_hashes"]))
+        return cls(data["model_sha256"], [KeptLayer(**layer) for layer in data["layers"]], dict(data["states"]), dict(data["file_hashes"]),
+                   dict(data.get("file_versions", {})))  # a record from before versions: every file hashed
 
     @property
     def enumeration_id(self) -> str:
@@ -73,6 +83,7 @@ class KeptRun:
             hashing = _HashingStream(stream)
             yield hashing
         self.file_hashes[uri] = hashing.digest.hexdigest()
+        self.file_versions[uri] = storage.file_version(uri)
 
     def save(self, uri: str, array: np.ndarray) -> None:
         with self.write(uri) as stream:
@@ -104,24 +115,34 @@ def shift_uri(layer: KeptLayer, node_type: str) -> str:
     return storage.join(layer.directory, f"shift_{node_type}.npz")
 
 
-def new_kept(run_dir: str, enumeration_id: str, model_sha256: str) -> KeptRun:
-    """A run's kept record with one whole layer, its states still to be written."""
-    return KeptRun(model_sha256, [KeptLayer(storage.join(run_dir, "kept", "layer-0"), enumeration_id, True)])
+def new_kept(kept_dir: str, run_id: str, enumeration_id: str, model_sha256: str) -> KeptRun:
+    """A run's kept record with one whole layer, its states still to be written (kept_dir: the
+    job's JobLayout.kept_dir)."""
+    return KeptRun(model_sha256, [KeptLayer(storage.join(kept_dir, run_id), enumeration_id, True)])
 
 
-def continue_kept(base: KeptRun, run_dir: str, enumeration_id: str, shifts: dict[str, IdShift]) -> KeptRun:
-    """An incremental run's kept record: its base's layers linked into run_dir, then a layer of
-    its own (the rows it recomputes; shifts: the base's ids -> this run's), still to be written."""
+def continue_kept(base: KeptRun, kept_dir: str, run_id: str, enumeration_id: str, shifts: dict[str, IdShift]) -> KeptRun:
+    """An incremental run's kept record: its base's layers, then a layer of its own (the rows it
+    recomputes; shifts: the base's ids -> this run's), still to be written. The base's layers
+    under the job's kept_dir are read where they are; those of another job's base (released when
+    that job commits again), or of a base that kept them in its run folder (before kept_dir), are
+    linked into kept_dir first (a hard link locally, a server-side copy in object storage)."""
     kept = KeptRun(base.model_sha256)
     for index, layer in enumerate(base.layers):
-        mine = KeptLayer(storage.join(run_dir, "kept", f"layer-{index}"), layer.enumeration_id, layer.whole)
-        for uri, digest in base.file_hashes.items():
-            if storage.is_inside(uri, layer.directory):
-                target = storage.join(mine.directory, uri[len(layer.directory) :].lstrip("/"))
-                storage.link(uri, target)
-                kept.file_hashes[target] = digest
+        files = {uri: digest for uri, digest in base.file_hashes.items() if storage.is_inside(uri, layer.directory)}
+        if storage.is_inside(layer.directory, kept_dir):
+            kept.layers.append(KeptLayer(**asdict(layer)))
+            kept.file_hashes.update(files)
+            kept.file_versions.update({uri: base.file_versions[uri] for uri in files if uri in base.file_versions})
+            continue
+        mine = KeptLayer(storage.join(kept_dir, f"{run_id}-base-{index}"), layer.enumeration_id, layer.whole)
+        for uri, digest in files.items():
+            target = storage.join(mine.directory, uri[len(layer.directory) :].lstrip("/"))
+            storage.link(uri, target)  # verified (verify_kept_content) before the job links it
+            kept.file_hashes[target] = digest
+            kept.file_versions[target] = storage.file_version(target)
         kept.layers.append(mine)
-    layer = KeptLayer(storage.join(run_dir, "kept", f"layer-{len(base.layers)}"), enumeration_id, False)
+    layer = KeptLayer(storage.join(kept_dir, run_id), enumeration_id, False)
     for node_type, shift in shifts.items():
         with kept.write(shift_uri(layer, node_type)) as stream:
             stream.write(shift.to_bytes())
@@ -189,6 +210,16 @@ def _save_rows(kept: KeptRun, uri: str, state: OverlayState) -> np.dtype:
     return dtype
 
 
+def release_kept_layers(kept_dir: str, committed: dict | None, run_id: str) -> None:
+    """After run_id committed (its kept record `committed`, None where it kept nothing): the layers
+    under kept_dir that it does not list are removed, but for those of runs that started after it
+    (still running; their own commit releases what they leave)."""
+    listed = {storage.basename(layer["directory"].rstrip("/")) for layer in (committed or {}).get("layers", [])}
+    for name in storage.child_names(kept_dir):
+        if name <= run_id and name not in listed:
+            storage.delete_tree(storage.join(kept_dir, name))
+
+
 def verify_kept_present(kept: KeptRun, what: str) -> None:
     """Refuse (one line) a base whose kept files are gone or were never recorded: cheap, so done
     when the base is resolved; their content is verified once a job will read them."""
@@ -204,16 +235,27 @@ def verify_kept_present(kept: KeptRun, what: str) -> None:
             raise IncrementalRefused(f"{what}: the kept file {uri} is gone; run the base job again with layerwise.keepStates")
 
 
-def verify_kept_content(kept: KeptRun, what: str) -> None:
+def verify_kept_content(kept: KeptRun, what: str) -> int:
     """Refuse (one line) a base whose kept files changed since its run wrote them: its states are
-    used as they are, so a changed byte would be a wrong row. Every file is read once (a job that
-    falls back to the whole job reads none of them, and skips this)."""
+    used as they are, so a changed byte would be a wrong row. A file whose version (size,
+    modification and inode change times, inode; a GCS object's generation) is the one recorded
+    when its content was known is unchanged: no user can write a file and keep its inode change
+    time. Every other file is read and hashed (the whole of every file before versions were
+    recorded, 2 GB at 1M nodes for the bench model: most of a small change's job), and its
+    version recorded anew in `kept` where it matched (the runs built on it inherit it: a link
+    removed, which changes the time too, costs one more read). A job that falls back to the whole
+    job reads none of them, and skips this. Returns how many were hashed."""
+    stale = {uri: storage.file_version(uri) for uri in kept.file_hashes}
+    stale = {uri: version for uri, version in stale.items() if version is None or version != kept.file_versions.get(uri)}
     # A file per core at once (the hash and the reads let go of the GIL).
-    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(kept.file_hashes)))) as pool:
-        hashes = dict(zip(kept.file_hashes, pool.map(_content_hash, kept.file_hashes)))
-    for uri, recorded in kept.file_hashes.items():
-        if hashes[uri] != recorded:
+    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(stale) or 1))) as pool:
+        hashes = dict(zip(stale, pool.map(_content_hash, stale)))
+    for uri, version in stale.items():
+        if hashes[uri] != kept.file_hashes[uri]:
             raise IncrementalRefused(f"{what}: the kept file {uri} changed since its run wrote it (content hash); run the base job again")
+        if version is not None and storage.file_version(uri) == version:  # unchanged while it was read
+            kept.file_versions[uri] = version
+    return len(stale)
 
 
 def _load(uri: str) -> np.ndarray:

@@ -34,7 +34,7 @@ class IncrementalPlan:
                 f"{config.uri}: base job {base.job_name!r} kept no state {missing[0]!r} of this model's layers (another version of its code?)"
             )
         self.plan = None
-        self.counts, self.share, self.change = {}, 1.0, None
+        self.counts, self.share, self.change, self.kept_files_hashed = {}, 1.0, None, 0
         chain = change_chain(graph_dir, base.kept.enumeration_id)
         if chain is None:
             self.why_whole = "no_change_record"
@@ -62,7 +62,10 @@ class IncrementalPlan:
             progress(f"the change reaches {self.share:.1%} of the nodes in a stage, more than maxAffectedFraction "
                      f"{config.max_affected_fraction:.0%}: running the whole job instead")
             return
-        verify_kept_content(base.kept, base.what)  # read from here on: verified before any layer
+        hashed = verify_kept_content(base.kept, base.what)  # read from here on: verified before any layer
+        progress(f"the base's {len(base.kept.file_hashes)} kept files verified: {hashed} hashed again (their version changed since it was recorded), "
+                 f"{len(base.kept.file_hashes) - hashed} unchanged")
+        self.kept_files_hashed = hashed
         self.why_whole = ""
         self.plan = plan
         self.reader = KeptReader(base.kept, self.change.shifts)
@@ -88,4 +91,5 @@ class IncrementalPlan:
             "largest_share": self.share,
             "ran_whole_job": self.fell_back,
             "why_whole_job": self.why_whole,
+            "kept_files_hashed": self.kept_files_hashed,
         }

@@ -220,8 +220,7 @@ class BeamEngine:
         if incremental is not None:
             job.details["incremental"] = incremental.details()
         if config.keep_states:
-            run_dir = job_layout.inference_run_dir(run_id)
-            record = new_kept(run_dir, run.enumeration_id, loaded.weights.sha256)  # engine BEAM writes every row: one whole layer
+            record = new_kept(job_layout.kept_dir, run_id, run.enumeration_id, loaded.weights.sha256)  # engine BEAM writes every row: one whole layer
             job.details["kept"] = keep_piece_states(states_dir_of(job_layout, run_id, ""), models[0], num_nodes, record).to_dict()
         job.metrics = {**metrics, "layerwise/layers": layers - 1, "layerwise/chunks": sum(blocks.count(t) for t in num_nodes)}
         return job

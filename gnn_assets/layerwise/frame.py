@@ -22,6 +22,7 @@ from gnn_assets.config.task_config import TaskConfig
 from gnn_assets.graph.enumerated_layout import enumeration_id, nodes_uri, read_graph_metadata
 from gnn_assets.graph.enumeration import check_same_graph
 from gnn_assets.incremental.base import BaseJob, resolve_base
+from gnn_assets.incremental.kept import release_kept_layers
 from gnn_assets.inference.protocol import LayerwiseModel, LoadedInferencer, load_inferencer
 from gnn_assets.inference.task_specs import GraphTypes, graph_types
 from gnn_assets.layerwise.probe import split_and_probe
@@ -132,6 +133,7 @@ def run_layerwise(
     result.seconds = run.elapsed()
     result.enumeration_id = enumeration
     commit(job, result, [kind for kind, _ in output_kinds(config)])
+    release_kept_layers(job.layout.kept_dir, result.details.get("kept"), result.run_id)
     engine.after_commit(run, result)
     progress(f"committed run {result.run_id}: {job.layout.inference_manifest_uri} ({result.seconds:.1f} s)")
     return result

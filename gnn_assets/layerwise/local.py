@@ -170,12 +170,11 @@ class LocalEngine:
             increment = incremental if incremental is not None and not incremental.fell_back else None
             # Past MAX_LAYERS, an incremental run writes every row again (kept states and outputs).
             layered = increment is not None and len(base.kept.layers) < MAX_LAYERS
-            run_dir = job_layout.inference_run_dir(run_id)
             if config.keep_states:
                 if layered:
-                    kept = continue_kept(base.kept, run_dir, run.enumeration_id, increment.change.shifts)
+                    kept = continue_kept(base.kept, job_layout.kept_dir, run_id, run.enumeration_id, increment.change.shifts)
                 else:
-                    kept = new_kept(run_dir, run.enumeration_id, loaded.weights.sha256)
+                    kept = new_kept(job_layout.kept_dir, run_id, run.enumeration_id, loaded.weights.sha256)
                 keeper = StateKeeper(kept, program.node_type.__getitem__)
             for index, probed in enumerate(models):
                 if index:

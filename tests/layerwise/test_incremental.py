@@ -223,16 +223,58 @@ def test_a_scheduled_rerun_of_the_same_job_starts_from_its_own_last_run(tmp_path
     (got, _), (expected, _) = _rows(job, frozen), _rows(job, full_frozen)
     ids = sorted(expected)
     assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
-    # Its kept states: the first run's layer linked into its own folder, and the rows it recomputed.
+    # Its kept states: the first run's layer, read where it is, and the rows it recomputed; no other layer stays.
     layers = again.job.details["kept"]["layers"]
     assert [layer["whole"] for layer in layers] == [True, False]
-    assert all(layer["directory"].startswith(again.job_layout.inference_run_dir(again.job.run_id)) for layer in layers)
+    layout = again.job_layout
+    assert [layer["directory"] for layer in layers] == [storage.join(layout.kept_dir, r.job.run_id) for r in (first, again)]
+    assert storage.child_names(layout.kept_dir) == sorted([first.job.run_id, again.job.run_id])
+
+
+def test_a_base_that_kept_its_layers_in_its_run_folder_has_them_linked_and_the_chain_goes_on(tmp_path, small_homogeneous_graph):
+    """Runs kept their layers in their own folder before (removed with it once a later run
+    commits, and recorded without versions): a run built on such a base links them into the job's
+    kept folder (hashing them first), and the chain goes on exactly from it."""
+    import json
+
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    daily = {"gnnAssetsConfig.incremental.baseJob": "SELF"}
+    first, _ = _run_job(job, "daily", **daily)
+    layout = first.job_layout
+    legacy = storage.join(layout.inference_run_dir(first.job.run_id), "kept", "layer-0")
+    os.renames(storage.join(layout.kept_dir, first.job.run_id), legacy)
+    manifest = json.loads(storage.read_text(layout.inference_manifest_uri))
+    kept = manifest["details"]["kept"]
+    moved = {k: k.replace(storage.join(layout.kept_dir, first.job.run_id), legacy) for k in kept["file_hashes"]}
+    kept["layers"][0]["directory"] = legacy
+    kept["file_hashes"] = {moved[k]: v for k, v in kept["file_hashes"].items()}
+    kept.pop("file_versions")  # as records from before versions
+    storage.write_text(layout.inference_manifest_uri, json.dumps(manifest))
+    graph = changed(small_homogeneous_graph, "features")
+    _reenumerate(job, graph)
+    again, frozen = _run_job(job, "daily", **daily)
+    assert not again.job.details["incremental"]["ran_whole_job"] and again.job.details["incremental"]["kept_files_hashed"] == len(moved)
+    mine = [storage.join(layout.kept_dir, f"{again.job.run_id}-base-0"), storage.join(layout.kept_dir, again.job.run_id)]
+    assert [(layer["directory"], layer["whole"]) for layer in again.job.details["kept"]["layers"]] == list(zip(mine, [True, False]))
+    _reenumerate(job, changed(graph, "remove_edges"))
+    third, frozen = _run_job(job, "daily", **daily)
+    assert [layer["directory"] for layer in third.job.details["kept"]["layers"]] == mine + [storage.join(layout.kept_dir, third.job.run_id)]
+    # The legacy folder went with the first run (at again's publication): the links' inode change
+    # time moved, so they are read once more, and their versions recorded anew for the runs after.
+    assert third.job.details["incremental"]["kept_files_hashed"] == len(moved)
+    _reenumerate(job, changed(graph, "add_nodes"))
+    fourth, frozen = _run_job(job, "daily", **daily)
+    assert fourth.job.details["incremental"]["kept_files_hashed"] == 0
+    _, full_frozen = _run_job(job, "full")
+    (got, _), (expected, _) = _rows(job, frozen), _rows(job, full_frozen)
+    ids = sorted(expected)
+    assert np.abs(np.array([got[n] for n in ids]) - np.array([expected[n] for n in ids])).max() < 1e-4
 
 
 def test_increments_in_a_row_stay_exact_publish_by_delta_and_compact_past_the_layer_limit(tmp_path, small_homogeneous_graph, monkeypatch):
     """A daily job (baseJob SELF) after five changes in a row, of every kind: each run equals a
     whole job on its graph, keeps and outputs only the rows it recomputed over its base's layers
-    (linked into its own folder), publishes them by delta (its raw table holds only those rows),
+    (kept layers read in place, output layers linked into its own folder), publishes them by delta (its raw table holds only those rows),
     and past MAX_LAYERS (3 here) writes every row again as one layer."""
     from gnn_assets.layerwise import local
     from gnn_assets.warehouse import open_warehouse
@@ -424,6 +466,27 @@ def test_a_tampered_kept_state_is_refused_in_one_line_before_any_work(tmp_path, 
     assert "\n" not in str(refused.value)
     layout = job.resources.layout.job(job.frozen.task_name, "incremental")
     assert not storage.exists(layout.inference_manifest_uri)
+
+
+def test_a_kept_state_rewritten_with_its_size_and_times_restored_is_refused(tmp_path, small_homogeneous_graph):
+    """A base's kept files are hashed again only where their version changed since it was recorded
+    (the bench's 2 GB of kept states were most of a 0.01% change's job): a rewrite that restores
+    the size and the modification time still changes the inode change time, so it is hashed and
+    refused; an untouched base's files are not hashed at all."""
+    job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
+    _reenumerate(job, changed(small_homogeneous_graph, "features"))
+    clean, _ = _run_job(job, "clean", **{"gnnAssetsConfig.incremental.baseJob": "base"})
+    assert clean.job.details["incremental"]["kept_files_hashed"] == 0
+    layers = clean.job.details["kept"]["layers"]  # job base's layer linked into clean's kept folder, then its own
+    assert [layer["whole"] for layer in layers] == [True, False]
+    rows = storage.glob(storage.join(layers[-1]["directory"], "states", "*.rows.npy"))[0]  # written by "clean", linked by no one since
+    before = os.stat(rows)
+    _tamper_state(rows, "scaled")
+    os.utime(rows, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (os.stat(rows).st_size, os.stat(rows).st_mtime_ns, os.stat(rows).st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    _reenumerate(job, changed(small_homogeneous_graph, "remove_edges"))
+    with pytest.raises(IncrementalRefused, match=r"rows.npy changed since its run wrote it \(content hash\)"):
+        _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "clean"})
 
 
 def test_an_incremental_job_from_a_change_log_equals_a_whole_job_on_the_graph_it_implies(tmp_path, small_homogeneous_graph):
