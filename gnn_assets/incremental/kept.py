@@ -12,10 +12,9 @@ A row is read from the newest layer that holds it, its id moved back through the
 older layer's numbering (reading a few rows reads a few rows). An incremental run lists its
 base's layers in its own record, read in place (nothing is linked or copied, but for another
 job's layers: a link changes the files' inode change time, which their versions below record),
-and adds one; past MAX_LAYERS
-it writes every row again as one layer (compaction). Once a run commits, the layers no committed
-run lists are removed (release_kept_layers). States are named by the traced model's node, the
-same for every trace of the same model.
+and adds one; past MAX_LAYERS it writes every row again as one layer (compaction). Once a run
+commits, the layers it does not list are removed (release_kept_layers). States are named by the
+traced model's node, the same for every trace of the same model.
 
 The manifest (details["kept"]) records the layers, each state's node type and row shape, the
 enumeration each layer's ids are in, the model file's sha256, the content hash of every kept
