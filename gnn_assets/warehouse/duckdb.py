@@ -16,11 +16,15 @@ from typing import Callable
 
 import duckdb
 import pyarrow as pa
+import xxhash
 
 from gnn_assets import storage
 from gnn_assets.sql_literals import sql_file_list, sql_string
 from gnn_assets.storage_fsspec import register_remote_storage
-from gnn_assets.warehouse.protocol import CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, MappingLoad, TableReplacement, UnenumerationGaps, UnenumerationReport, WarehouseBusy
+from gnn_assets.warehouse.protocol import (
+    CandidateQuality, EmbeddingQuality, LinkTableReplacement, LinkTableReport, MappingLoad, PublishedFilesChanged, TableReplacement, UnenumerationGaps,
+    UnenumerationReport, WarehouseBusy,
+)
 from gnn_assets.config.resource_config import Resources
 from gnn_assets.config.tables import validate_identifier
 
@@ -285,8 +289,9 @@ def _one_per_id(raw: str, value: str, repeated: bool, where: str) -> str:
 # A table published by delta is a view over <name>__base, the rows of the last whole publication
 # (renamed, not copied), and the rows every publication by delta since has added: the incremental
 # runs' own output files, held beside the database (DuckDbWarehouse.deltas_dir: links of the committed
-# files, no bytes copied), and <name>__delta, a table of each changed node's newest row: the file
-# and row that hold it, or no file where the node was removed. Copying the rows into DuckDB's storage
+# files, no bytes copied), <name>__delta, a table of each changed node's newest row: the file
+# and row that hold it, or no file where the node was removed, and <name>__held, each held file's
+# version and content hash (a file gone or changed is refused before the next publication). Copying the rows into DuckDB's storage
 # instead cost more than the incremental job itself (about 2 s for 110,000 rows of 256 floats:
 # the insert of the lists, then the checkpoint writing them again); deleting scattered rows from
 # the whole table made the checkpoint rewrite most of it. Past DELTA_COMPACT_SHARE of the base's
@@ -294,8 +299,9 @@ def _one_per_id(raw: str, value: str, repeated: bool, where: str) -> str:
 DELTA_COMPACT_SHARE = 0.5
 
 
-def _layer_names(table: str) -> tuple[str, str]:
-    return f"{table}__base", f"{table}__delta"
+def _layer_names(table: str) -> tuple[str, str, str]:
+    """(base, delta, held) of a table published by delta."""
+    return f"{table}__base", f"{table}__delta", f"{table}__held"
 
 
 def _drop_published(con: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -329,15 +335,39 @@ def _delta_files(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [f for (f,) in con.execute(f"SELECT DISTINCT file FROM {_q(_layer_names(table)[1])} WHERE file IS NOT NULL ORDER BY 1").fetchall()]
 
 
-def _hold(src: str, dst: str) -> None:
-    """A committed output file held at dst beside the database: linked where it is local (a run's
-    files are never rewritten), its bytes copied from object storage."""
+def _hold(con: duckdb.DuckDBPyConnection, table: str, src: str, dst: str) -> None:
+    """A committed output file held at dst beside the database (linked where it is local: a
+    run's files are never rewritten; its bytes copied from object storage), recorded with its
+    version and content hash in the table's held files."""
     if storage.is_remote(src):
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         with storage.open_read(src) as f, open(dst, "wb") as out:
             shutil.copyfileobj(f, out, 1 << 20)
     else:
         storage.link(src, dst)
+    con.execute(f"INSERT INTO {_q(_layer_names(table)[2])} VALUES (?, ?, ?)", [dst, storage.file_version(dst), _content_hash(dst)])
+
+
+def _content_hash(path: str) -> str:
+    return storage.hex_digest(path, xxhash.xxh3_128(), 8 << 20)
+
+
+def _verify_held(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Refuse (one line, before anything changes) a table published by delta whose held files
+    are gone or changed since they were published: the view would read wrong rows, or none. A
+    file whose version is the recorded one is not read (a link removed changes it: the file is
+    hashed, and its version recorded anew where its content is the same)."""
+    held = _q(_layer_names(table)[2])
+    again = "publish the job whole once (a run without incremental.baseJob)"
+    for file, version, digest in con.execute(f"SELECT file, version, xxh3 FROM {held} ORDER BY file").fetchall():
+        now = storage.file_version(file)
+        if now is None:
+            raise PublishedFilesChanged(f"{table}: the file {file} its published rows are read from is gone (the database copied without its .deltas folder?); {again}")
+        if now == version:
+            continue
+        if _content_hash(file) != digest:
+            raise PublishedFilesChanged(f"{table}: the file {file} its published rows are read from changed since it was published (content hash); {again}")
+        con.execute(f"UPDATE {held} SET version = ? WHERE file = ?", [now, file])
 
 
 def _release_held_files(held_dir: str, files: list[str]) -> None:
@@ -360,21 +390,24 @@ def _apply_delta(con: duckdb.DuckDBPyConnection, r: TableReplacement, held_dir: 
     change (the run's files are linked under held_dir, and only their ids are read). The raw
     table is the run's own rows; a node without a row is counted from the table's size."""
     raw, mapping, out, value = _q(r.raw_table), _q(r.mapping_table), _q(r.output_table), f'"{validate_identifier(r.value_column)}"'
-    base, delta = (_q(n) for n in _layer_names(r.output_table))
-    (raw_rows,) = con.execute(f"SELECT count(*) FROM {raw}").fetchone()
-    dup_ids, dup_rows = _repeated_ids(con, raw)
+    base, delta, held_files = (_q(n) for n in _layer_names(r.output_table))
     if _table_type(con, r.output_table) == "VIEW" and _delta_columns(con, r.output_table) != _DELTA_COLUMNS:
         _write_back(con, r.output_table)  # a delta of rows in DuckDB's storage (published before the files were held): once
+    if _table_type(con, r.output_table) == "VIEW":
+        _verify_held(con, r.output_table)
+    (raw_rows,) = con.execute(f"SELECT count(*) FROM {raw}").fetchone()
+    dup_ids, dup_rows = _repeated_ids(con, raw)
     if _table_type(con, r.output_table) != "VIEW":  # the last whole publication's table becomes the base
         con.execute(f"ALTER TABLE {out} RENAME TO {base}")
         con.execute(f"CREATE TABLE {delta} ({_DELTA_COLUMNS[0]} VARCHAR, {_DELTA_COLUMNS[1]} VARCHAR, {_DELTA_COLUMNS[2]} BIGINT)")
+        con.execute(f"CREATE TABLE {held_files} (file VARCHAR, version VARCHAR, xxh3 VARCHAR)")
     held = []
     if r.files:
         os.makedirs(held_dir, exist_ok=True)
         number = 1 + max((int(n.split(".")[0]) for n in os.listdir(held_dir) if n.split(".")[0].isdigit()), default=0)
         for src in r.files:
             held.append(os.path.join(held_dir, f"{number}.parquet"))
-            _hold(src, held[-1])
+            _hold(con, r.output_table, src, held[-1])
             number += 1
     con.register("removed_node_ids", pa.table({"node_id": pa.array(r.removed_node_ids, pa.string())}))
     # Each node's row: its file and row number (the smallest value where the run wrote a node twice, as _one_per_id).
@@ -391,6 +424,7 @@ def _apply_delta(con: duckdb.DuckDBPyConnection, r: TableReplacement, held_dir: 
     con.execute(f"INSERT INTO {delta} SELECT node_id, file, row FROM delta_rows")
     con.execute(f"INSERT INTO {delta} SELECT DISTINCT node_id, NULL, NULL FROM removed_node_ids WHERE node_id NOT IN (SELECT node_id FROM delta_rows)")
     files = _delta_files(con, r.output_table)
+    con.execute(f"DELETE FROM {held_files} WHERE file NOT IN (SELECT file FROM {delta} WHERE file IS NOT NULL)")
     newest = (
         f" UNION ALL SELECT d.node_id, f.{value} FROM read_parquet({sql_file_list(files)}, filename = true, file_row_number = true) f "
         f"JOIN {delta} d ON d.file = f.filename AND d.row = f.file_row_number"

@@ -15,6 +15,10 @@ class WarehouseBusy(UserError, RuntimeError):
     """The warehouse stayed locked by another process for longer than this one waits."""
 
 
+class PublishedFilesChanged(UserError, RuntimeError):
+    """A file a published table reads its rows from is gone, or changed since it was published."""
+
+
 @dataclass(frozen=True)
 class TableReplacement:
     """One table of a job: its raw (enumerated) output loaded from files, then joined with the

@@ -274,3 +274,50 @@ def test_a_delta_published_into_duckdbs_storage_by_an_earlier_version_is_written
     warehouse.publish_job_tables([dataclasses.replace(delta, removed_node_ids=[])])
     assert _published(warehouse) == {"a": [4.0], "b": [9.0]}
     assert warehouse.row_count("final__base") == 2 and warehouse.row_count("final__delta") == 1
+
+
+def _published_by_delta_once(warehouse, tmp_path):
+    """A table of ten nodes published whole, then by one delta (b's row held beside the database)."""
+    _mapping(warehouse, tmp_path, [(n, i) for i, n in enumerate("abcdefghij")])
+    warehouse.publish_job_tables([_replacement(tmp_path, [(i, [float(i)]) for i in range(10)])])
+    first = _replacement(tmp_path, [(1, [10.0])])
+    warehouse.publish_job_tables([dataclasses.replace(first, removed_node_ids=[])])
+    (held,) = (os.path.join(warehouse.held_dir("final"), n) for n in os.listdir(warehouse.held_dir("final")))
+    return first, held
+
+
+@pytest.mark.parametrize("how", ["gone", "rewritten"])
+def test_a_held_file_gone_or_rewritten_is_refused_in_one_line_before_the_next_delta(warehouse, tmp_path, how):
+    from gnn_assets.warehouse.protocol import PublishedFilesChanged
+
+    _, held = _published_by_delta_once(warehouse, tmp_path)
+    if how == "gone":
+        os.remove(held)
+    else:  # b's row rewritten in place, the same size and times
+        stat = os.stat(held)
+        table = pq.read_table(held)
+        os.remove(held)
+        pq.write_table(table.set_column(1, "emb", pa.array([[99.0]], table.schema.field("emb").type)), held)
+        os.utime(held, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    delta = _replacement(tmp_path, [(2, [20.0])])
+    with pytest.raises(PublishedFilesChanged, match="its published rows are read from (is gone|changed since it was published)") as refused:
+        warehouse.publish_job_tables([dataclasses.replace(delta, removed_node_ids=[])])
+    assert "\n" not in str(refused.value)
+    assert warehouse.row_count("final__delta") == 1 and warehouse.row_count("final__base") == 10  # as they were
+
+
+def test_a_held_file_whose_run_folder_went_is_hashed_once_and_kept(warehouse, tmp_path):
+    """The run's own copy of a held file removed (its folder goes when a later run commits): the
+    held link's inode change time moves, so it is hashed, found the same, and its version recorded."""
+    first, held = _published_by_delta_once(warehouse, tmp_path)
+    os.remove(first.files[0])
+    delta = _replacement(tmp_path, [(2, [20.0])])
+    warehouse.publish_job_tables([dataclasses.replace(delta, removed_node_ids=[])])
+    assert _published(warehouse) == {**{n: [float(i)] for i, n in enumerate("abcdefghij")}, "b": [10.0], "c": [20.0]}
+    import duckdb
+
+    with duckdb.connect(warehouse.path, read_only=True) as con:
+        versions = dict(con.execute("SELECT file, version FROM final__held").fetchall())
+    from gnn_assets import storage
+
+    assert versions[held] == storage.file_version(held) and len(versions) == 2
