@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import xxhash
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -203,6 +205,12 @@ def file_version(uri: str) -> str | None:
 
 def sha256(uri: str) -> str:
     return hex_digest(uri, hashlib.sha256())
+
+
+def content_hash(uri: str) -> str:
+    """A fast content hash (xxh3-128) of a file the project wrote itself, to tell whether it was
+    rewritten since (sha256 is for files taken from users)."""
+    return hex_digest(uri, xxhash.xxh3_128(), 8 << 20)
 
 
 def hex_digest(uri: str, digest, block_bytes: int = 1 << 20) -> str:

@@ -89,10 +89,6 @@ class KeptRun:
             np.save(stream, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def _content_hash(uri: str) -> str:
-    return storage.hex_digest(uri, xxhash.xxh3_128(), 8 << 20)
-
-
 class _HashingStream:
     def __init__(self, stream):
         self.stream, self.digest = stream, xxhash.xxh3_128()
@@ -248,7 +244,7 @@ def verify_kept_content(kept: KeptRun, what: str) -> int:
     stale = {uri: version for uri, version in stale.items() if version is None or version != kept.file_versions.get(uri)}
     # A file per core at once (the hash and the reads let go of the GIL).
     with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, len(stale) or 1))) as pool:
-        hashes = dict(zip(stale, pool.map(_content_hash, stale)))
+        hashes = dict(zip(stale, pool.map(storage.content_hash, stale)))
     for uri, version in stale.items():
         if hashes[uri] != kept.file_hashes[uri]:
             raise IncrementalRefused(f"{what}: the kept file {uri} changed since its run wrote it (content hash); run the base job again")

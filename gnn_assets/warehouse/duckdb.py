@@ -16,7 +16,6 @@ from typing import Callable
 
 import duckdb
 import pyarrow as pa
-import xxhash
 
 from gnn_assets import storage
 from gnn_assets.sql_literals import sql_file_list, sql_string
@@ -345,11 +344,7 @@ def _hold(con: duckdb.DuckDBPyConnection, table: str, src: str, dst: str) -> Non
             shutil.copyfileobj(f, out, 1 << 20)
     else:
         storage.link(src, dst)
-    con.execute(f"INSERT INTO {_q(_layer_names(table)[2])} VALUES (?, ?, ?)", [dst, storage.file_version(dst), _content_hash(dst)])
-
-
-def _content_hash(path: str) -> str:
-    return storage.hex_digest(path, xxhash.xxh3_128(), 8 << 20)
+    con.execute(f"INSERT INTO {_q(_layer_names(table)[2])} VALUES (?, ?, ?)", [dst, storage.file_version(dst), storage.content_hash(dst)])
 
 
 def _verify_held(con: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -365,7 +360,7 @@ def _verify_held(con: duckdb.DuckDBPyConnection, table: str) -> None:
             raise PublishedFilesChanged(f"{table}: the file {file} its published rows are read from is gone (the database copied without its .deltas folder?); {again}")
         if now == version:
             continue
-        if _content_hash(file) != digest:
+        if storage.content_hash(file) != digest:
             raise PublishedFilesChanged(f"{table}: the file {file} its published rows are read from changed since it was published (content hash); {again}")
         con.execute(f"UPDATE {held} SET version = ? WHERE file = ?", [now, file])
 

@@ -514,14 +514,12 @@ def test_an_incremental_job_from_a_change_log_equals_a_whole_job_on_the_graph_it
 def test_a_job_that_falls_back_to_the_whole_job_reads_none_of_its_base_s_kept_files(tmp_path, small_homogeneous_graph, monkeypatch):
     """Before, every kept file was read and hashed before the plan decided (2 GB at 1M nodes for
     the bench model): a cost the 1% fallback paid for states it never used."""
-    from gnn_assets.incremental import kept as kept_module
-
     job = _base_job(tmp_path, small_homogeneous_graph, "sage_mean")
     _tamper_state(_kept_files(job)[0], "zeros")  # not read, so not refused either
     _reenumerate(job, changed(small_homogeneous_graph, "features"))
     hashed = []
-    real = kept_module._content_hash
-    monkeypatch.setattr(kept_module, "_content_hash", lambda uri: hashed.append(uri) or real(uri))
+    real = storage.content_hash
+    monkeypatch.setattr(storage, "content_hash", lambda uri: hashed.append(uri) or real(uri))
     run, frozen = _run_job(job, "incremental", **{"gnnAssetsConfig.incremental.baseJob": "base", "gnnAssetsConfig.incremental.maxAffectedFraction": 0})
     assert run.job.details["incremental"]["ran_whole_job"] and run.job.details["incremental"]["why_whole_job"] == "share"
     assert hashed == []
